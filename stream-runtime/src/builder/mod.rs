@@ -1,0 +1,60 @@
+//! The typed pipeline API. `pipeline!` expands to calls on these types.
+
+mod keyed_stream;
+mod stream;
+
+pub use keyed_stream::KeyedStream;
+pub use stream::Stream;
+
+use crate::config::PipelineConfig;
+use crate::keyed::{KeyGroups, Unkeyed};
+use crate::operator::Identity;
+use crate::source::Source;
+
+/// The start of a pipeline: its name and settings, before the source.
+///
+/// ```
+/// use stream_runtime::{CollectSink, InMemorySource, Pipeline};
+///
+/// let counts = CollectSink::new();
+/// let pipeline = Pipeline::named("WordCount")
+///     .source(InMemorySource::new(["to", "be", "or", "not", "to", "be"]))
+///     .map(|word| (word.to_string(), 1u64))
+///     .key_by(|(word, _)| word.clone())
+///     .reduce(|(word, a), (_, b)| (word, a + b))
+///     .sink(counts.clone());
+/// # let _ = pipeline;
+/// ```
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    name: String,
+    config: PipelineConfig,
+}
+
+impl Pipeline {
+    /// A pipeline called `name`. The name is durable: the pipeline's Restate
+    /// services are named after it (see [`ServiceNames`](crate::ServiceNames)).
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            config: PipelineConfig::default(),
+        }
+    }
+
+    /// Records per token per round (at least 1).
+    pub fn batch_size(mut self, records: u32) -> Self {
+        self.config.batch_size = records.max(1);
+        self
+    }
+
+    /// The number of key groups (at least 1). Durable: see [`KeyGroups`].
+    pub fn key_groups(mut self, groups: u32) -> Self {
+        self.config.key_groups = KeyGroups::new(groups);
+        self
+    }
+
+    /// Reads records from `source`.
+    pub fn source<S: Source>(self, source: S) -> Stream<S, Identity, Unkeyed, Identity> {
+        Stream::new(self.name, self.config, source)
+    }
+}

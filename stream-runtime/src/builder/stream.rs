@@ -1,0 +1,136 @@
+use serde::Serialize;
+
+use super::KeyedStream;
+use crate::config::PipelineConfig;
+use crate::dataflow::Topology;
+use crate::keyed::{KeyedStage, Unkeyed};
+use crate::operator::{Filter, FlatMap, Identity, Map, Operator, Then};
+use crate::sink::Sink;
+use crate::source::Source;
+use crate::Record;
+
+/// A stream of records: a source, the operators before `key_by` (`Pre`),
+/// an optional keyed stage (`K`), and the operators after it (`Post`).
+///
+/// Stateless operators are appended to `Post`; `key_by` folds them into `Pre`.
+/// Closures infer their input types from the stream, as iterator adapters do.
+pub struct Stream<S, Pre, K, Post> {
+    name: String,
+    config: PipelineConfig,
+    source: S,
+    pre: Pre,
+    keyed: K,
+    post: Post,
+}
+
+impl<S: Source> Stream<S, Identity, Unkeyed, Identity> {
+    pub(crate) fn new(name: String, config: PipelineConfig, source: S) -> Self {
+        Self {
+            name,
+            config,
+            source,
+            pre: Identity,
+            keyed: Unkeyed,
+            post: Identity,
+        }
+    }
+}
+
+impl<S, Pre, K> Stream<S, Pre, K, Identity> {
+    pub(crate) fn keyed(name: String, config: PipelineConfig, source: S, pre: Pre, keyed: K) -> Self {
+        Self {
+            name,
+            config,
+            source,
+            pre,
+            keyed,
+            post: Identity,
+        }
+    }
+}
+
+impl<S, Pre, K, Post> Stream<S, Pre, K, Post>
+where
+    S: Source,
+    Pre: Operator<S::Item>,
+    K: KeyedStage<Pre::Out>,
+    Post: Operator<K::Out>,
+{
+    fn then<Op>(self, op: Op) -> Stream<S, Pre, K, Then<Post, Op>> {
+        Stream {
+            name: self.name,
+            config: self.config,
+            source: self.source,
+            pre: self.pre,
+            keyed: self.keyed,
+            post: Then::new(self.post, op),
+        }
+    }
+
+    /// Transforms each record into one new record.
+    pub fn map<U, F>(self, f: F) -> Stream<S, Pre, K, Then<Post, Map<F, U>>>
+    where
+        F: Fn(Post::Out) -> U + Send + Sync + 'static,
+        U: 'static,
+    {
+        self.then(Map::new(f))
+    }
+
+    /// Keeps the records for which `predicate` holds.
+    pub fn filter<F>(self, predicate: F) -> Stream<S, Pre, K, Then<Post, Filter<F>>>
+    where
+        F: Fn(&Post::Out) -> bool + Send + Sync + 'static,
+    {
+        self.then(Filter::new(predicate))
+    }
+
+    /// Transforms each record into any number of records.
+    pub fn flat_map<I, F>(self, f: F) -> Stream<S, Pre, K, Then<Post, FlatMap<F, I>>>
+    where
+        F: Fn(Post::Out) -> I + Send + Sync + 'static,
+        I: IntoIterator + 'static,
+    {
+        self.then(FlatMap::new(f))
+    }
+
+    /// Writes the stream to `sink`, completing the pipeline.
+    pub fn sink<Sk>(self, sink: Sk) -> Topology<S, Pre, K, Post, Sk>
+    where
+        Post::Out: Record,
+        Sk: Sink<Post::Out>,
+    {
+        Topology {
+            name: self.name,
+            config: self.config,
+            source: self.source,
+            pre: self.pre,
+            keyed: self.keyed,
+            post: self.post,
+            sink,
+        }
+    }
+}
+
+impl<S, Pre, Post> Stream<S, Pre, Unkeyed, Post>
+where
+    S: Source,
+    Pre: Operator<S::Item>,
+    Pre::Out: Send + Sync + 'static,
+    Post: Operator<Pre::Out>,
+{
+    /// Partitions the stream by key. Records of one key are processed by
+    /// the same key group, one batch at a time, with their own state.
+    pub fn key_by<Key, F>(self, key: F) -> KeyedStream<S, Then<Pre, Post>, F, Key>
+    where
+        F: Fn(&Post::Out) -> Key + Send + Sync + 'static,
+        Key: Serialize + 'static,
+    {
+        KeyedStream::new(
+            self.name,
+            self.config,
+            self.source,
+            Then::new(self.pre, self.post),
+            key,
+        )
+    }
+}

@@ -1,0 +1,145 @@
+//! The compiled shape of a pipeline, which the stage handlers run.
+
+use crate::config::PipelineConfig;
+use crate::keyed::{KeyedStage, StateError};
+use crate::operator::Operator;
+use crate::sink::Sink;
+use crate::source::Source;
+use crate::Record;
+
+/// Everything the stage handlers need to know about one pipeline, with every
+/// record type fixed at compile time.
+///
+/// Implemented by [`Topology`]; the handlers are generic over this trait and
+/// monomorphized per pipeline.
+pub trait Dataflow: Send + Sync + 'static {
+    /// What the source reads.
+    type Input;
+    /// What reaches the keyed stage (after the operators before `key_by`).
+    type Mid: Record;
+    /// The state kept per key.
+    type State: Record;
+    /// What reaches the sink.
+    type Out: Record;
+
+    /// The pipeline's name, from which its service names derive.
+    fn name(&self) -> &str;
+    /// Its settings.
+    fn config(&self) -> &PipelineConfig;
+    /// The source's number of splits.
+    fn splits(&self) -> u32;
+    /// Whether the source ends.
+    fn is_bounded(&self) -> bool;
+    /// Reads a range of a split (deterministic, see [`Source`]).
+    fn read(&self, split: u32, position: u64, max: usize) -> Vec<Self::Input>;
+    /// Applies the operators before `key_by`.
+    fn before_key(&self, batch: Vec<Self::Input>) -> Vec<Self::Mid>;
+    /// Whether there is a keyed stage.
+    fn is_keyed(&self) -> bool;
+    /// The encoded key of a record.
+    fn encode_key(&self, record: &Self::Mid) -> Result<String, serde_json::Error>;
+    /// Applies the keyed operator and the operators after it to one record.
+    fn apply_keyed(
+        &self,
+        state: &mut Option<Self::State>,
+        record: Self::Mid,
+        out: &mut Vec<Self::Out>,
+    ) -> Result<(), StateError>;
+    /// With no keyed stage, applies the operators after it; a keyed pipeline
+    /// gets the batch back as `Err`.
+    fn unkeyed(&self, batch: Vec<Self::Mid>) -> Result<Vec<Self::Out>, Vec<Self::Mid>>;
+    /// The sink's number of partitions.
+    fn sink_partitions(&self) -> u32;
+    /// Writes a batch to a sink partition (see [`Sink`]).
+    fn write(&self, partition: u32, committed: u64, records: &[Self::Out]) -> std::io::Result<u64>;
+}
+
+/// A whole pipeline: source, operators, keyed stage, operators, sink.
+///
+/// Built by the typed API ([`Pipeline::named`](crate::Pipeline::named)) or by
+/// `pipeline!`, which expands to that API.
+pub struct Topology<S, Pre, K, Post, Sk> {
+    pub(crate) name: String,
+    pub(crate) config: PipelineConfig,
+    pub(crate) source: S,
+    pub(crate) pre: Pre,
+    pub(crate) keyed: K,
+    pub(crate) post: Post,
+    pub(crate) sink: Sk,
+}
+
+impl<S, Pre, K, Post, Sk> Dataflow for Topology<S, Pre, K, Post, Sk>
+where
+    S: Source,
+    Pre: Operator<S::Item>,
+    Pre::Out: Record,
+    K: KeyedStage<Pre::Out>,
+    Post: Operator<K::Out>,
+    Post::Out: Record,
+    Sk: Sink<Post::Out>,
+{
+    type Input = S::Item;
+    type Mid = Pre::Out;
+    type State = K::State;
+    type Out = Post::Out;
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn config(&self) -> &PipelineConfig {
+        &self.config
+    }
+
+    fn splits(&self) -> u32 {
+        self.source.splits().max(1)
+    }
+
+    fn is_bounded(&self) -> bool {
+        self.source.is_bounded()
+    }
+
+    fn read(&self, split: u32, position: u64, max: usize) -> Vec<S::Item> {
+        self.source.read(split, position, max)
+    }
+
+    fn before_key(&self, batch: Vec<S::Item>) -> Vec<Pre::Out> {
+        self.pre.apply_batch(batch)
+    }
+
+    fn is_keyed(&self) -> bool {
+        self.keyed.is_keyed()
+    }
+
+    fn encode_key(&self, record: &Pre::Out) -> Result<String, serde_json::Error> {
+        self.keyed.encode_key(record)
+    }
+
+    fn apply_keyed(
+        &self,
+        state: &mut Option<K::State>,
+        record: Pre::Out,
+        out: &mut Vec<Post::Out>,
+    ) -> Result<(), StateError> {
+        let mut emitted = Vec::new();
+        self.keyed.apply(state, record, &mut emitted)?;
+        for record in emitted {
+            self.post.apply(record, &mut |x| out.push(x));
+        }
+        Ok(())
+    }
+
+    fn unkeyed(&self, batch: Vec<Pre::Out>) -> Result<Vec<Post::Out>, Vec<Pre::Out>> {
+        self.keyed
+            .pass_through(batch)
+            .map(|records| self.post.apply_batch(records))
+    }
+
+    fn sink_partitions(&self) -> u32 {
+        self.sink.partitions().max(1)
+    }
+
+    fn write(&self, partition: u32, committed: u64, records: &[Post::Out]) -> std::io::Result<u64> {
+        self.sink.write(partition, committed, records)
+    }
+}

@@ -1,0 +1,118 @@
+//! Binding pipelines to one Restate endpoint and serving it over HTTP/2.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::net::SocketAddr;
+
+use restate_sdk::http_server::HttpServer;
+use tokio::net::TcpListener;
+
+use crate::definition::{IntoPipeline, PipelineDefinition};
+use crate::names::{is_valid_pipeline_name, ServiceNames};
+
+/// Why pipelines could not be bound together.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    /// A name that cannot name Restate services.
+    #[error("`{0}` cannot name a pipeline: use an ASCII letter followed by letters, digits or `_`")]
+    InvalidName(String),
+    /// Two pipelines with one name would share services and state.
+    #[error("two pipelines are named `{0}`; each needs its own name, since its services and state are named after it")]
+    DuplicateName(String),
+    /// A pipeline's service name collides with another's (`A` + `Source` = `AS` + `ource`).
+    #[error("pipeline `{pipeline}` would define service `{service}`, which another pipeline already defines")]
+    ServiceClash {
+        /// The later pipeline.
+        pipeline: String,
+        /// The service both would define.
+        service: String,
+    },
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// One Restate endpoint serving any number of pipelines side by side.
+///
+/// ```no_run
+/// # async fn run(word_count: impl stream_runtime::IntoPipeline) -> Result<(), stream_runtime::EndpointError> {
+/// use stream_runtime::Endpoint;
+///
+/// Endpoint::new()
+///     .pipeline(word_count)
+///     .serve("0.0.0.0:9080".parse().unwrap(), std::future::pending::<()>())
+///     .await
+/// # }
+/// ```
+#[derive(Default)]
+pub struct Endpoint {
+    pipelines: Vec<PipelineDefinition>,
+}
+
+impl Endpoint {
+    /// An endpoint with no pipelines yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a pipeline.
+    pub fn pipeline(mut self, pipeline: impl IntoPipeline) -> Self {
+        self.pipelines.push(pipeline.into_pipeline());
+        self
+    }
+
+    /// The service names of every pipeline added so far.
+    pub fn names(&self) -> impl Iterator<Item = &ServiceNames> {
+        self.pipelines.iter().map(PipelineDefinition::names)
+    }
+
+    /// Checks the pipelines' names and builds the SDK endpoint.
+    pub fn build(self) -> Result<restate_sdk::endpoint::Endpoint, EndpointError> {
+        let mut pipelines = BTreeSet::new();
+        let mut services = BTreeSet::new();
+        let mut builder = restate_sdk::endpoint::Endpoint::builder();
+        for pipeline in self.pipelines {
+            let names = pipeline.names().clone();
+            if !is_valid_pipeline_name(&names.pipeline) {
+                return Err(EndpointError::InvalidName(names.pipeline));
+            }
+            if !pipelines.insert(names.pipeline.clone()) {
+                return Err(EndpointError::DuplicateName(names.pipeline));
+            }
+            for service in [&names.source, &names.split, &names.keyed, &names.sink, &names.control] {
+                if !services.insert(service.clone()) {
+                    return Err(EndpointError::ServiceClash {
+                        pipeline: names.pipeline.clone(),
+                        service: service.clone(),
+                    });
+                }
+            }
+            for service in pipeline.into_services() {
+                builder = builder.bind(service);
+            }
+        }
+        Ok(builder.build())
+    }
+
+    /// Serves on `addr` until `shutdown` completes.
+    pub async fn serve(self, addr: SocketAddr, shutdown: impl Future) -> Result<(), EndpointError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| EndpointError::Bind { addr, source })?;
+        self.serve_on(listener, shutdown).await
+    }
+
+    /// Serves on an already bound listener until `shutdown` completes.
+    pub async fn serve_on(self, listener: TcpListener, shutdown: impl Future) -> Result<(), EndpointError> {
+        let endpoint = self.build()?;
+        HttpServer::new(endpoint)
+            .serve_with_cancel(listener, shutdown)
+            .await;
+        Ok(())
+    }
+}

@@ -1,0 +1,50 @@
+//! Keyed, stateful operators (`reduce`, `process`) and how keys map to the
+//! Virtual Objects that hold their state.
+
+mod key_group;
+mod process;
+mod reduce;
+mod stage;
+
+pub use key_group::{key_group, state_key, KeyGroups};
+pub use process::{Process, ProcessContext, ReducingState, ValueState};
+pub use reduce::Reduce;
+pub use stage::{Keyed, KeyedStage, Unkeyed};
+
+use crate::Record;
+
+/// A stateful operator applied per key, like Flink's `KeyedProcessFunction`.
+///
+/// The runtime loads the key's state from Restate before the call and stores
+/// it back after the batch, inside the same exclusive Virtual Object
+/// invocation, so each record updates its key's state exactly once.
+pub trait KeyedOperator<K, In>: Send + Sync + 'static {
+    /// The records this operator emits.
+    type Out;
+    /// The state kept per key.
+    type State: Record;
+
+    /// Processes one record of `key`, reading and updating its `state`.
+    ///
+    /// Fails only when stored state cannot be decoded as the type the
+    /// operator asks for; the batch's keyed call then fails terminally.
+    fn apply(
+        &self,
+        key: &K,
+        state: &mut Option<Self::State>,
+        input: In,
+        out: &mut Vec<Self::Out>,
+    ) -> Result<(), StateError>;
+}
+
+/// Stored keyed state that does not decode as the type asked for.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("keyed state `{name}` does not decode as `{type_name}`: {reason}")]
+pub struct StateError {
+    /// The state's name, as given to [`ProcessContext::value`] or [`ProcessContext::reducing`].
+    pub name: String,
+    /// The Rust type it was read as.
+    pub type_name: &'static str,
+    /// Why decoding failed.
+    pub reason: String,
+}

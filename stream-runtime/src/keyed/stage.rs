@@ -1,0 +1,109 @@
+use std::marker::PhantomData;
+
+use serde::Serialize;
+
+use super::{KeyedOperator, StateError};
+use crate::Record;
+
+/// The keyed part of a pipeline: either nothing ([`Unkeyed`]) or a key
+/// selector with one stateful operator ([`Keyed`]).
+pub trait KeyedStage<In>: Send + Sync + 'static {
+    /// The records the stage emits.
+    type Out;
+    /// The state kept per key.
+    type State: Record;
+
+    /// Whether records go through keyed Virtual Objects at all.
+    fn is_keyed(&self) -> bool;
+
+    /// The key of a record, encoded as it is stored and hashed (JSON).
+    fn encode_key(&self, record: &In) -> Result<String, serde_json::Error>;
+
+    /// Applies the stateful operator to one record of its key.
+    fn apply(
+        &self,
+        state: &mut Option<Self::State>,
+        input: In,
+        out: &mut Vec<Self::Out>,
+    ) -> Result<(), StateError>;
+
+    /// For a stage with no key, hands the batch through unchanged;
+    /// a keyed stage gives it back as `Err`.
+    fn pass_through(&self, batch: Vec<In>) -> Result<Vec<Self::Out>, Vec<In>>;
+}
+
+/// No keyed stage: records flow from the source stage to the sink.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unkeyed;
+
+impl<In: Send + Sync + 'static> KeyedStage<In> for Unkeyed {
+    type Out = In;
+    type State = ();
+
+    fn is_keyed(&self) -> bool {
+        false
+    }
+
+    fn encode_key(&self, _record: &In) -> Result<String, serde_json::Error> {
+        Ok(String::new())
+    }
+
+    fn apply(&self, _: &mut Option<()>, input: In, out: &mut Vec<In>) -> Result<(), StateError> {
+        out.push(input);
+        Ok(())
+    }
+
+    fn pass_through(&self, batch: Vec<In>) -> Result<Vec<In>, Vec<In>> {
+        Ok(batch)
+    }
+}
+
+/// `key_by` followed by a stateful operator (`reduce` or `process`).
+pub struct Keyed<KF, Op, K> {
+    key_fn: KF,
+    op: Op,
+    key: PhantomData<fn() -> K>,
+}
+
+impl<KF, Op, K> Keyed<KF, Op, K> {
+    /// Keys records with `key_fn` and applies `op` per key.
+    pub fn new(key_fn: KF, op: Op) -> Self {
+        Self {
+            key_fn,
+            op,
+            key: PhantomData,
+        }
+    }
+}
+
+impl<In, KF, Op, K> KeyedStage<In> for Keyed<KF, Op, K>
+where
+    KF: Fn(&In) -> K + Send + Sync + 'static,
+    K: Serialize + 'static,
+    Op: KeyedOperator<K, In>,
+{
+    type Out = Op::Out;
+    type State = Op::State;
+
+    fn is_keyed(&self) -> bool {
+        true
+    }
+
+    fn encode_key(&self, record: &In) -> Result<String, serde_json::Error> {
+        serde_json::to_string(&(self.key_fn)(record))
+    }
+
+    fn apply(
+        &self,
+        state: &mut Option<Op::State>,
+        input: In,
+        out: &mut Vec<Op::Out>,
+    ) -> Result<(), StateError> {
+        let key = (self.key_fn)(&input);
+        self.op.apply(&key, state, input, out)
+    }
+
+    fn pass_through(&self, batch: Vec<In>) -> Result<Vec<Op::Out>, Vec<In>> {
+        Err(batch)
+    }
+}

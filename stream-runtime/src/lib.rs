@@ -1,0 +1,80 @@
+//! Flink-style stream processing on [Restate](https://restate.dev).
+//!
+//! A pipeline reads a source, transforms records, keeps per-key state and
+//! writes a sink. Every step is a durable Restate call and all state lives in
+//! Restate, so a pipeline survives crashes of its service or of the Restate
+//! server with exactly-once results, with no checkpoints and no coordinator.
+//!
+//! Write pipelines with the [`pipeline!`] macro, or with the typed API it
+//! expands to:
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use stream_runtime::{pipeline, CollectSink, InMemorySource};
+//!
+//! #[derive(Clone, Debug, Serialize, Deserialize)]
+//! struct WordCount {
+//!     word: String,
+//!     count: u64,
+//! }
+//!
+//! pipeline! {
+//!     WordCountExample:
+//!     source(InMemorySource::new(["to", "be", "or", "not", "to", "be"]))
+//!     |> map(|word| WordCount { word: word.to_string(), count: 1 })
+//!     |> key_by(|wc| wc.word.clone())
+//!     |> reduce(|a, b| WordCount { count: a.count + b.count, ..a })
+//!     |> sink(CollectSink::new())
+//! }
+//!
+//! // Serve it (and any other pipelines) on one endpoint:
+//! let endpoint = stream_runtime::Endpoint::new().pipeline(WordCountExample);
+//! assert_eq!(endpoint.names().next().unwrap().source, "WordCountExampleSource");
+//! ```
+//!
+//! # How it runs
+//!
+//! A pipeline becomes five Restate services (see [`ServiceNames`]). Tokens
+//! are `ingest` invocations: each one leases a range of a source split, reads
+//! it, applies the stateless operators, calls the key groups that hold the
+//! keyed state, writes the sink, and sends itself again. `addTokens(n)` adds
+//! tokens; their number bounds the records in flight.
+
+#![warn(missing_docs)]
+
+mod builder;
+mod config;
+mod dataflow;
+mod definition;
+mod endpoint;
+pub mod keyed;
+mod names;
+pub mod operator;
+mod protocol;
+mod record;
+mod services;
+pub mod sink;
+pub mod source;
+
+pub use builder::{KeyedStream, Pipeline, Stream};
+pub use config::PipelineConfig;
+pub use dataflow::{Dataflow, Topology};
+pub use definition::{IntoPipeline, PipelineDefinition};
+pub use endpoint::{Endpoint, EndpointError};
+pub use keyed::{KeyGroups, ProcessContext, ReducingState, ValueState};
+pub use names::{handler, ServiceNames, CONTROL_KEY};
+pub use protocol::{ControlState, DeadLetter, Lease, SinkProgress, SplitProgress, Status, Token, TokensAdded};
+pub use record::Record;
+pub use services::{parse_token_count, MAX_TOKENS_PER_CALL};
+pub use sink::{CollectSink, ConsoleSink, FileSink, Sink};
+pub use source::{InMemorySource, RandomWords, Source};
+
+pub use stream_macros::pipeline;
+
+/// What `pipeline!` expands to. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::builder::Pipeline;
+    pub use crate::definition::{IntoPipeline, PipelineDefinition};
+    pub use crate::names::ServiceNames;
+}

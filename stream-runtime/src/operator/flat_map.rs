@@ -1,0 +1,33 @@
+use std::marker::PhantomData;
+
+use super::Operator;
+
+/// `flat_map`: any number of outputs per input, from an iterable.
+pub struct FlatMap<F, I> {
+    f: F,
+    iter: PhantomData<fn() -> I>,
+}
+
+impl<F, I> FlatMap<F, I> {
+    /// Wraps the user's function.
+    pub fn new(f: F) -> Self {
+        Self {
+            f,
+            iter: PhantomData,
+        }
+    }
+}
+
+impl<In, I, F> Operator<In> for FlatMap<F, I>
+where
+    F: Fn(In) -> I + Send + Sync + 'static,
+    I: IntoIterator + 'static,
+{
+    type Out = I::Item;
+
+    fn apply<E: FnMut(I::Item)>(&self, input: In, emit: &mut E) {
+        for out in (self.f)(input) {
+            emit(out)
+        }
+    }
+}

@@ -1,0 +1,31 @@
+use std::marker::PhantomData;
+
+use super::Operator;
+
+/// `map`: one output per input.
+pub struct Map<F, Out> {
+    f: F,
+    out: PhantomData<fn() -> Out>,
+}
+
+impl<F, Out> Map<F, Out> {
+    /// Wraps the user's function.
+    pub fn new(f: F) -> Self {
+        Self {
+            f,
+            out: PhantomData,
+        }
+    }
+}
+
+impl<In, Out, F> Operator<In> for Map<F, Out>
+where
+    F: Fn(In) -> Out + Send + Sync + 'static,
+    Out: 'static,
+{
+    type Out = Out;
+
+    fn apply<E: FnMut(Out)>(&self, input: In, emit: &mut E) {
+        emit((self.f)(input))
+    }
+}

@@ -1,0 +1,36 @@
+//! Stateless operators: `map`, `filter`, `flat_map`, composed into one chain
+//! that runs inside a single stage without crossing the network.
+
+mod filter;
+mod flat_map;
+mod identity;
+mod map;
+mod then;
+
+pub use filter::Filter;
+pub use flat_map::FlatMap;
+pub use identity::Identity;
+pub use map::Map;
+pub use then::Then;
+
+/// A push-based, stateless operator: each input yields zero or more outputs.
+///
+/// Operators are composed with [`Then`] into a chain whose concrete type is
+/// known at compile time, so a chain of closures compiles to straight-line
+/// code with no dynamic dispatch on the record path.
+pub trait Operator<In>: Send + Sync + 'static {
+    /// The records this operator emits.
+    type Out;
+
+    /// Processes one record, handing each output to `emit`.
+    fn apply<E: FnMut(Self::Out)>(&self, input: In, emit: &mut E);
+
+    /// Runs the operator over a whole batch, in order.
+    fn apply_batch(&self, batch: impl IntoIterator<Item = In>) -> Vec<Self::Out> {
+        let mut out = Vec::new();
+        for record in batch {
+            self.apply(record, &mut |x| out.push(x));
+        }
+        out
+    }
+}

@@ -1,0 +1,94 @@
+//! Messages between stages, and the status a pipeline reports.
+
+use serde::{Deserialize, Serialize};
+
+/// A token: one circulating `ingest` invocation. Its id picks the split it
+/// reads first and the sink partition it writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    /// Tokens are numbered 0, 1, 2, … in the order they were injected.
+    pub id: u64,
+}
+
+/// A range of a split leased to one token: positions `from..from + count`.
+/// A count of 0 means the split is exhausted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// The first position.
+    pub from: u64,
+    /// How many records.
+    pub count: u32,
+}
+
+/// A split's durable progress.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitProgress {
+    /// The next position to lease.
+    pub position: u64,
+    /// Whether a bounded split has nothing left.
+    pub exhausted: bool,
+}
+
+/// A sink partition's durable progress.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SinkProgress {
+    /// The offset the last write returned (bytes for a file).
+    pub committed: u64,
+    /// Records written.
+    pub records: u64,
+}
+
+/// The control object's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlState {
+    /// Tokens injected so far.
+    pub injected: u64,
+    /// Tokens stopped because a bounded source ran out.
+    pub parked: u64,
+    /// Batches that went to the dead-letter output.
+    pub dead_letters: u64,
+}
+
+/// What `addTokens` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokensAdded {
+    /// Tokens added by this call.
+    pub added: u64,
+    /// Tokens injected in all, after this call.
+    pub injected: u64,
+}
+
+/// A batch, or part of one, that could not be processed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// The source split it was read from.
+    pub split: u32,
+    /// Its first source position.
+    pub from: u64,
+    /// How many source records the range held.
+    pub count: u32,
+    /// The stage that failed (`key`, `keyed` or `sink`).
+    pub stage: String,
+    /// Why.
+    pub error: String,
+}
+
+/// A pipeline's status, as `{name}Source/status` reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// Tokens injected so far.
+    pub tokens_injected: u64,
+    /// Tokens circulating now: injected minus parked.
+    pub tokens_in_flight: u64,
+    /// Records read from the source.
+    pub records_in: u64,
+    /// Records written to the sink.
+    pub records_out: u64,
+    /// Batches sent to the dead-letter output.
+    pub dead_letters: u64,
+    /// Whether the source is bounded.
+    pub bounded: bool,
+    /// A bounded pipeline whose every record is processed and whose every
+    /// token has stopped.
+    pub finished: bool,
+}

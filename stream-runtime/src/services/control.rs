@@ -1,0 +1,114 @@
+//! `{name}Control`: token accounting and the dead-letter output.
+
+use restate_sdk::discovery::ServiceType;
+use restate_sdk::endpoint::ContextInternal;
+use restate_sdk::errors::HandlerResult;
+use restate_sdk::context::RequestTarget;
+use restate_sdk::prelude::*;
+use restate_sdk::service::macro_support::ServiceBoxFuture;
+use restate_sdk::service::Service;
+
+use super::dispatch::{self, HandlerSpec};
+use super::Stage;
+use crate::dataflow::Dataflow;
+use crate::names::{handler, ServiceNames};
+use crate::protocol::{ControlState, DeadLetter, Token, TokensAdded};
+
+const COUNTERS: &str = "counters";
+
+pub(crate) struct ControlService<D>(pub(crate) Stage<D>);
+
+pub(crate) fn manifest(names: &ServiceNames) -> restate_sdk::discovery::Service {
+    dispatch::manifest(
+        &names.control,
+        ServiceType::VirtualObject,
+        &[
+            HandlerSpec::exclusive(handler::ADD),
+            HandlerSpec::exclusive(handler::PARK),
+            HandlerSpec::exclusive(handler::DEAD_LETTER),
+            HandlerSpec::shared(handler::GET),
+        ],
+    )
+}
+
+impl<D: Dataflow> Service for ControlService<D> {
+    type Future = ServiceBoxFuture;
+
+    fn handle(&self, ctx: ContextInternal) -> Self::Future {
+        let stage = self.0.clone();
+        Box::pin(async move {
+            match ctx.handler_name() {
+                handler::ADD => dispatch::run(&ctx, |c, n| add(&stage, c, n)).await,
+                handler::PARK => dispatch::run(&ctx, park).await,
+                handler::DEAD_LETTER => dispatch::run(&ctx, dead_letter).await,
+                handler::GET => dispatch::run(&ctx, get).await,
+                _ => dispatch::unknown(&ctx),
+            }
+        })
+    }
+}
+
+async fn counters(ctx: &ObjectContext<'_>) -> Result<ControlState, TerminalError> {
+    Ok(ctx
+        .get::<Json<ControlState>>(COUNTERS)
+        .await?
+        .map(|Json(c)| c)
+        .unwrap_or_default())
+}
+
+/// Records `n` new tokens and starts one `ingest` invocation for each.
+async fn add<D: Dataflow>(
+    stage: &Stage<D>,
+    ctx: ObjectContext<'_>,
+    Json(n): Json<u64>,
+) -> HandlerResult<Json<TokensAdded>> {
+    let mut state = counters(&ctx).await?;
+    let first = state.injected;
+    state.injected += n;
+    ctx.set(COUNTERS, Json(state));
+    for id in first..state.injected {
+        ctx.request::<_, ()>(
+            RequestTarget::service(&stage.names.source, handler::INGEST),
+            Json(Token { id }),
+        )
+        .send();
+    }
+    Ok(Json(TokensAdded {
+        added: n,
+        injected: state.injected,
+    }))
+}
+
+/// A token found every split of a bounded source exhausted, and stops.
+async fn park(ctx: ObjectContext<'_>, Json(_token): Json<Token>) -> HandlerResult<()> {
+    let mut state = counters(&ctx).await?;
+    state.parked += 1;
+    ctx.set(COUNTERS, Json(state));
+    Ok(())
+}
+
+/// Keeps a batch that could not be processed, numbered, for inspection.
+async fn dead_letter(ctx: ObjectContext<'_>, Json(letter): Json<DeadLetter>) -> HandlerResult<()> {
+    let mut state = counters(&ctx).await?;
+    tracing::error!(
+        split = letter.split,
+        from = letter.from,
+        count = letter.count,
+        stage = %letter.stage,
+        error = %letter.error,
+        "batch sent to the dead-letter output"
+    );
+    ctx.set(&format!("dead:{}", state.dead_letters), Json(letter));
+    state.dead_letters += 1;
+    ctx.set(COUNTERS, Json(state));
+    Ok(())
+}
+
+async fn get(ctx: SharedObjectContext<'_>, _: ()) -> HandlerResult<Json<ControlState>> {
+    Ok(Json(
+        ctx.get::<Json<ControlState>>(COUNTERS)
+            .await?
+            .map(|Json(c)| c)
+            .unwrap_or_default(),
+    ))
+}

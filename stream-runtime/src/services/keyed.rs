@@ -1,0 +1,91 @@
+//! `{name}Keyed`: key groups, each holding the state of its keys.
+
+use std::collections::HashMap;
+
+use futures::future::join_all;
+use restate_sdk::discovery::ServiceType;
+use restate_sdk::endpoint::ContextInternal;
+use restate_sdk::errors::HandlerResult;
+use restate_sdk::prelude::*;
+use restate_sdk::service::macro_support::ServiceBoxFuture;
+use restate_sdk::service::Service;
+
+use super::dispatch::{self, HandlerSpec};
+use super::Stage;
+use crate::dataflow::Dataflow;
+use crate::keyed::state_key;
+use crate::names::{handler, ServiceNames};
+
+pub(crate) struct KeyedService<D>(pub(crate) Stage<D>);
+
+/// State is read lazily, key by key: a group can hold many keys, and eager
+/// state would ship all of them with every invocation.
+pub(crate) fn manifest(names: &ServiceNames) -> restate_sdk::discovery::Service {
+    dispatch::manifest(
+        &names.keyed,
+        ServiceType::VirtualObject,
+        &[HandlerSpec::exclusive(handler::PROCESS).lazy_state()],
+    )
+}
+
+impl<D: Dataflow> Service for KeyedService<D> {
+    type Future = ServiceBoxFuture;
+
+    fn handle(&self, ctx: ContextInternal) -> Self::Future {
+        let stage = self.0.clone();
+        Box::pin(async move {
+            match ctx.handler_name() {
+                handler::PROCESS => dispatch::run(&ctx, |c, batch| process(&*stage.flow, c, batch)).await,
+                _ => dispatch::unknown(&ctx),
+            }
+        })
+    }
+}
+
+/// Applies the keyed operator to a batch of this group's records, in order.
+/// Each distinct key's state is read once, updated in memory for all its
+/// records, and written back once, all inside this exclusive invocation.
+async fn process<D: Dataflow>(
+    flow: &D,
+    ctx: ObjectContext<'_>,
+    Json(batch): Json<Vec<D::Mid>>,
+) -> HandlerResult<Json<Vec<D::Out>>> {
+    dispatch::index_key(ctx.key(), "key group", flow.config().key_groups.count())?;
+
+    let mut slots: HashMap<String, usize> = HashMap::new();
+    let mut keys: Vec<String> = Vec::new();
+    let mut routed = Vec::with_capacity(batch.len());
+    for record in batch {
+        let key = flow
+            .encode_key(&record)
+            .map_err(|e| TerminalError::new(format!("cannot encode the record's key: {e}")))?;
+        let slot = *slots.entry(key).or_insert_with_key(|key| {
+            keys.push(key.clone());
+            keys.len() - 1
+        });
+        routed.push((slot, record));
+    }
+
+    let state_keys: Vec<String> = keys.iter().map(|key| state_key(key)).collect();
+    let loads = state_keys.iter().map(|key| ctx.get::<Json<D::State>>(key));
+    let mut states = Vec::with_capacity(keys.len());
+    for loaded in join_all(loads).await {
+        states.push(loaded?.map(|Json(state)| state));
+    }
+    let existed: Vec<bool> = states.iter().map(Option::is_some).collect();
+
+    let mut out = Vec::new();
+    for (slot, record) in routed {
+        flow.apply_keyed(&mut states[slot], record, &mut out)
+            .map_err(|e| TerminalError::new(e.to_string()))?;
+    }
+
+    for ((key, state), existed) in state_keys.iter().zip(states).zip(existed) {
+        match state {
+            Some(state) => ctx.set(key, Json(state)),
+            None if existed => ctx.clear(key),
+            None => {}
+        }
+    }
+    Ok(Json(out))
+}

@@ -1,0 +1,78 @@
+//! `{name}Sink`: sink partitions, each writing one batch at a time, once.
+
+use restate_sdk::discovery::ServiceType;
+use restate_sdk::endpoint::ContextInternal;
+use restate_sdk::errors::{HandlerError, HandlerResult};
+use restate_sdk::prelude::*;
+use restate_sdk::service::macro_support::ServiceBoxFuture;
+use restate_sdk::service::Service;
+
+use super::dispatch::{self, HandlerSpec};
+use super::Stage;
+use crate::dataflow::Dataflow;
+use crate::names::{handler, ServiceNames};
+use crate::protocol::SinkProgress;
+
+const PROGRESS: &str = "progress";
+
+pub(crate) struct SinkService<D>(pub(crate) Stage<D>);
+
+pub(crate) fn manifest(names: &ServiceNames) -> restate_sdk::discovery::Service {
+    dispatch::manifest(
+        &names.sink,
+        ServiceType::VirtualObject,
+        &[
+            HandlerSpec::exclusive(handler::WRITE),
+            HandlerSpec::shared(handler::PROGRESS),
+        ],
+    )
+}
+
+impl<D: Dataflow> Service for SinkService<D> {
+    type Future = ServiceBoxFuture;
+
+    fn handle(&self, ctx: ContextInternal) -> Self::Future {
+        let stage = self.0.clone();
+        Box::pin(async move {
+            match ctx.handler_name() {
+                handler::WRITE => dispatch::run(&ctx, |c, batch| write(&*stage.flow, c, batch)).await,
+                handler::PROGRESS => dispatch::run(&ctx, |c, ()| progress(&*stage.flow, c)).await,
+                _ => dispatch::unknown(&ctx),
+            }
+        })
+    }
+}
+
+/// Writes a batch after the committed offset, journals the new offset and
+/// stores it: a write cut short by a crash is redone from the same offset.
+async fn write<D: Dataflow>(
+    flow: &D,
+    ctx: ObjectContext<'_>,
+    Json(records): Json<Vec<D::Out>>,
+) -> HandlerResult<()> {
+    let partition = dispatch::index_key(ctx.key(), "sink partition", flow.sink_partitions())?;
+    let mut progress = ctx
+        .get::<Json<SinkProgress>>(PROGRESS)
+        .await?
+        .map(|Json(p)| p)
+        .unwrap_or_default();
+    let committed = progress.committed;
+    let records = &records;
+    progress.committed = ctx
+        .run(|| async move { flow.write(partition, committed, records).map_err(HandlerError::from) })
+        .name("write")
+        .await?;
+    progress.records += records.len() as u64;
+    ctx.set(PROGRESS, Json(progress));
+    Ok(())
+}
+
+async fn progress<D: Dataflow>(flow: &D, ctx: SharedObjectContext<'_>) -> HandlerResult<Json<SinkProgress>> {
+    dispatch::index_key(ctx.key(), "sink partition", flow.sink_partitions())?;
+    Ok(Json(
+        ctx.get::<Json<SinkProgress>>(PROGRESS)
+            .await?
+            .map(|Json(p)| p)
+            .unwrap_or_default(),
+    ))
+}

@@ -1,0 +1,69 @@
+//! `{name}Split`: each source split's durable position.
+
+use restate_sdk::discovery::ServiceType;
+use restate_sdk::endpoint::ContextInternal;
+use restate_sdk::errors::HandlerResult;
+use restate_sdk::prelude::*;
+use restate_sdk::service::macro_support::ServiceBoxFuture;
+use restate_sdk::service::Service;
+
+use super::dispatch::{self, HandlerSpec};
+use super::Stage;
+use crate::dataflow::Dataflow;
+use crate::names::{handler, ServiceNames};
+use crate::protocol::{Lease, SplitProgress};
+
+const POSITION: &str = "position";
+
+pub(crate) struct SplitService<D>(pub(crate) Stage<D>);
+
+pub(crate) fn manifest(names: &ServiceNames) -> restate_sdk::discovery::Service {
+    dispatch::manifest(
+        &names.split,
+        ServiceType::VirtualObject,
+        &[
+            HandlerSpec::exclusive(handler::NEXT),
+            HandlerSpec::shared(handler::PROGRESS),
+        ],
+    )
+}
+
+impl<D: Dataflow> Service for SplitService<D> {
+    type Future = ServiceBoxFuture;
+
+    fn handle(&self, ctx: ContextInternal) -> Self::Future {
+        let stage = self.0.clone();
+        Box::pin(async move {
+            match ctx.handler_name() {
+                handler::NEXT => dispatch::run(&ctx, |c, max| next(&*stage.flow, c, max)).await,
+                handler::PROGRESS => dispatch::run(&ctx, |c, ()| progress(&*stage.flow, c)).await,
+                _ => dispatch::unknown(&ctx),
+            }
+        })
+    }
+}
+
+/// Leases the next `max` positions of this split and moves its position past
+/// them. The lease is the call's journaled result, so a replayed `ingest`
+/// reads the very same range.
+async fn next<D: Dataflow>(flow: &D, ctx: ObjectContext<'_>, Json(max): Json<u32>) -> HandlerResult<Json<Lease>> {
+    let split = dispatch::index_key(ctx.key(), "split", flow.splits())?;
+    let from = ctx.get::<u64>(POSITION).await?.unwrap_or(0);
+    let count = if flow.is_bounded() {
+        // Bounded sources may end inside the range: lease only what exists.
+        flow.read(split, from, max as usize).len() as u32
+    } else {
+        max
+    };
+    if count > 0 {
+        ctx.set(POSITION, from + u64::from(count));
+    }
+    Ok(Json(Lease { from, count }))
+}
+
+async fn progress<D: Dataflow>(flow: &D, ctx: SharedObjectContext<'_>) -> HandlerResult<Json<SplitProgress>> {
+    let split = dispatch::index_key(ctx.key(), "split", flow.splits())?;
+    let position = ctx.get::<u64>(POSITION).await?.unwrap_or(0);
+    let exhausted = flow.is_bounded() && flow.read(split, position, 1).is_empty();
+    Ok(Json(SplitProgress { position, exhausted }))
+}

@@ -1,0 +1,30 @@
+//! Sinks: where records go, written once per batch.
+
+mod collect;
+mod console;
+mod file;
+
+pub use collect::CollectSink;
+pub use console::ConsoleSink;
+pub use file::FileSink;
+
+/// A destination for the pipeline's output, written one batch at a time.
+///
+/// Each sink partition is a Virtual Object that keeps the partition's
+/// *committed offset* in Restate state. A write receives the offset committed
+/// by the previous write and returns the new one; the runtime runs it in
+/// `ctx.run` and stores the result in the same invocation. If the process dies
+/// after writing but before the result is journaled, Restate runs the write
+/// again with the same committed offset, so a sink that first discards
+/// anything past that offset (as [`FileSink`] truncates its file) writes every
+/// batch exactly once.
+pub trait Sink<T>: Send + Sync + 'static {
+    /// The number of partitions, each written by one invocation at a time.
+    fn partitions(&self) -> u32 {
+        1
+    }
+
+    /// Writes `records` to `partition`, where `committed` is the offset the
+    /// previous write returned (0 for the first). Returns the new offset.
+    fn write(&self, partition: u32, committed: u64, records: &[T]) -> std::io::Result<u64>;
+}

@@ -1,0 +1,43 @@
+//! Sources: where records come from, read by durable position.
+
+mod in_memory;
+mod random_words;
+
+pub use in_memory::InMemorySource;
+pub use random_words::RandomWords;
+
+use crate::Record;
+
+/// A replayable source of records, split into independently read parts.
+///
+/// A source is read by position, like a Kafka partition is read by offset.
+/// The pipeline keeps each split's position in Restate state and leases
+/// ranges of positions to tokens, so the source itself holds no progress.
+///
+/// # Contract
+///
+/// [`read`](Source::read) must be deterministic: the same `(split, position)`
+/// always yields the same records. A retried or replayed invocation reads its
+/// range again and must see exactly what the first attempt saw; this is what
+/// makes the pipeline exactly-once without journaling every record.
+pub trait Source: Send + Sync + 'static {
+    /// The records this source produces.
+    type Item: Record;
+
+    /// The number of splits. Each split has its own durable position, and
+    /// tokens read different splits in parallel. Must never change for a
+    /// pipeline that has state: it is part of the durable layout.
+    fn splits(&self) -> u32 {
+        1
+    }
+
+    /// Reads up to `max` records of `split`, starting at `position`.
+    ///
+    /// Returns fewer than `max` records only when the split has no more
+    /// (a bounded source at its end); an unbounded source always returns `max`.
+    fn read(&self, split: u32, position: u64, max: usize) -> Vec<Self::Item>;
+
+    /// Whether the source ends. A bounded pipeline reports `finished` once
+    /// every split is exhausted and every record has been processed.
+    fn is_bounded(&self) -> bool;
+}

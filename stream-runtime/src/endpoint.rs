@@ -14,7 +14,9 @@ use crate::names::{is_valid_pipeline_name, ServiceNames};
 #[derive(Debug, thiserror::Error)]
 pub enum EndpointError {
     /// A name that cannot name Restate services.
-    #[error("`{0}` cannot name a pipeline: use an ASCII letter followed by letters, digits or `_`")]
+    #[error(
+        "`{0}` cannot name a pipeline: use an ASCII letter followed by letters, digits or `_`"
+    )]
     InvalidName(String),
     /// Two pipelines with one name would share services and state.
     #[error("two pipelines are named `{0}`; each needs its own name, since its services and state are named after it")]
@@ -84,7 +86,13 @@ impl Endpoint {
             if !pipelines.insert(names.pipeline.clone()) {
                 return Err(EndpointError::DuplicateName(names.pipeline));
             }
-            for service in [&names.source, &names.split, &names.keyed, &names.sink, &names.control] {
+            for service in [
+                &names.source,
+                &names.split,
+                &names.keyed,
+                &names.sink,
+                &names.control,
+            ] {
                 if !services.insert(service.clone()) {
                     return Err(EndpointError::ServiceClash {
                         pipeline: names.pipeline.clone(),
@@ -108,7 +116,11 @@ impl Endpoint {
     }
 
     /// Serves on an already bound listener until `shutdown` completes.
-    pub async fn serve_on(self, listener: TcpListener, shutdown: impl Future) -> Result<(), EndpointError> {
+    pub async fn serve_on(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future,
+    ) -> Result<(), EndpointError> {
         let endpoint = self.build()?;
         HttpServer::new(endpoint)
             .serve_with_cancel(listener, shutdown)

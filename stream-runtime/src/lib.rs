@@ -52,22 +52,27 @@ mod names;
 pub mod operator;
 mod protocol;
 mod record;
+pub mod restate;
+mod runner;
 mod services;
 pub mod sink;
 pub mod source;
 
-pub use builder::{KeyedStream, Pipeline, Stream};
+pub use builder::{KeyedOutput, KeyedStream, Pipeline, Stream};
 pub use config::PipelineConfig;
 pub use dataflow::{Dataflow, Topology};
 pub use definition::{IntoPipeline, PipelineDefinition};
 pub use endpoint::{Endpoint, EndpointError};
 pub use keyed::{KeyGroups, ProcessContext, ReducingState, ValueState};
 pub use names::{handler, ServiceNames, CONTROL_KEY};
-pub use protocol::{ControlState, DeadLetter, Lease, SinkProgress, SplitProgress, Status, Token, TokensAdded};
+pub use protocol::{
+    ControlState, DeadLetter, Lease, SinkProgress, SplitProgress, Status, Token, TokensAdded,
+};
 pub use record::Record;
+pub use runner::{RunError, Runner};
 pub use services::{parse_token_count, MAX_TOKENS_PER_CALL};
 pub use sink::{CollectSink, ConsoleSink, FileSink, Sink};
-pub use source::{InMemorySource, RandomWords, Source};
+pub use source::{InMemorySource, RandomWords, Sequence, Source};
 
 pub use stream_macros::pipeline;
 

@@ -7,6 +7,9 @@ use crate::operator::{Identity, Operator};
 use crate::source::Source;
 use crate::Record;
 
+/// The stream a keyed operator `Op` produces.
+pub type KeyedOutput<S, Pre, Op> = Stream<S, Pre, Op, Identity>;
+
 /// A stream partitioned by key, awaiting its stateful operator.
 ///
 /// As in Flink, a keyed stream offers `reduce` and `process`; their output
@@ -21,7 +24,13 @@ pub struct KeyedStream<S, Pre, KF, Key> {
 }
 
 impl<S, Pre, KF, Key> KeyedStream<S, Pre, KF, Key> {
-    pub(crate) fn new(name: String, config: PipelineConfig, source: S, pre: Pre, key_fn: KF) -> Self {
+    pub(crate) fn new(
+        name: String,
+        config: PipelineConfig,
+        source: S,
+        pre: Pre,
+        key_fn: KF,
+    ) -> Self {
         Self {
             name,
             config,
@@ -42,7 +51,7 @@ where
 {
     /// Folds each key's records with `f` and emits the running aggregate
     /// after every record (Flink's `KeyedStream::reduce`).
-    pub fn reduce<F>(self, f: F) -> Stream<S, Pre, Keyed<KF, Reduce<F>, Key>, Identity>
+    pub fn reduce<F>(self, f: F) -> KeyedOutput<S, Pre, Keyed<KF, Reduce<F>, Key>>
     where
         F: Fn(Pre::Out, Pre::Out) -> Pre::Out + Send + Sync + 'static,
         Pre::Out: Clone,
@@ -58,7 +67,7 @@ where
 
     /// Runs a keyed process function with named state per key and an output
     /// collector (Flink's `KeyedProcessFunction`).
-    pub fn process<Out, F>(self, f: F) -> Stream<S, Pre, Keyed<KF, Process<F, Out>, Key>, Identity>
+    pub fn process<Out, F>(self, f: F) -> KeyedOutput<S, Pre, Keyed<KF, Process<F, Out>, Key>>
     where
         F: for<'a> Fn(Pre::Out, &mut ProcessContext<'a, Key, Out>) + Send + Sync + 'static,
         Out: 'static,

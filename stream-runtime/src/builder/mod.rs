@@ -3,7 +3,7 @@
 mod keyed_stream;
 mod stream;
 
-pub use keyed_stream::KeyedStream;
+pub use keyed_stream::{KeyedOutput, KeyedStream};
 pub use stream::Stream;
 
 use crate::config::PipelineConfig;

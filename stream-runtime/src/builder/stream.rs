@@ -37,7 +37,13 @@ impl<S: Source> Stream<S, Identity, Unkeyed, Identity> {
 }
 
 impl<S, Pre, K> Stream<S, Pre, K, Identity> {
-    pub(crate) fn keyed(name: String, config: PipelineConfig, source: S, pre: Pre, keyed: K) -> Self {
+    pub(crate) fn keyed(
+        name: String,
+        config: PipelineConfig,
+        source: S,
+        pre: Pre,
+        keyed: K,
+    ) -> Self {
         Self {
             name,
             config,

@@ -1,9 +1,9 @@
 //! `{name}Control`: token accounting and the dead-letter output.
 
+use restate_sdk::context::RequestTarget;
 use restate_sdk::discovery::ServiceType;
 use restate_sdk::endpoint::ContextInternal;
 use restate_sdk::errors::HandlerResult;
-use restate_sdk::context::RequestTarget;
 use restate_sdk::prelude::*;
 use restate_sdk::service::macro_support::ServiceBoxFuture;
 use restate_sdk::service::Service;

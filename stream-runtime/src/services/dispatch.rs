@@ -13,7 +13,10 @@ use restate_sdk::serde as wire;
 
 /// Reads the invocation's input, runs `handler` on it with a context of
 /// type `C`, and writes its result: what the SDK's macros generate per handler.
-pub(crate) async fn run<'a, C, I, O, F, Fut>(ctx: &'a ContextInternal, handler: F) -> Result<(), Error>
+pub(crate) async fn run<'a, C, I, O, F, Fut>(
+    ctx: &'a ContextInternal,
+    handler: F,
+) -> Result<(), Error>
 where
     C: From<(&'a ContextInternal, InputMetadata)>,
     I: wire::Deserialize,
@@ -30,7 +33,10 @@ where
 
 /// The answer to a handler name this service does not have.
 pub(crate) fn unknown(ctx: &ContextInternal) -> Result<(), Error> {
-    Err(Error::unknown_handler(ctx.service_name(), ctx.handler_name()))
+    Err(Error::unknown_handler(
+        ctx.service_name(),
+        ctx.handler_name(),
+    ))
 }
 
 /// How a handler appears in the discovery manifest.
@@ -158,14 +164,21 @@ pub(crate) fn manifest(name: &str, ty: ServiceType, handlers: &[HandlerSpec]) ->
 
 /// The number in a Virtual Object's key (a split, group or partition index),
 /// checked against the number that exist.
-pub(crate) fn index_key(key: &str, what: &str, count: u32) -> Result<u32, restate_sdk::errors::TerminalError> {
+pub(crate) fn index_key(
+    key: &str,
+    what: &str,
+    count: u32,
+) -> Result<u32, restate_sdk::errors::TerminalError> {
     key.parse::<u32>()
         .ok()
         .filter(|index| *index < count)
         .ok_or_else(|| {
             restate_sdk::errors::TerminalError::new_with_code(
                 400,
-                format!("`{key}` is not a {what}: expected a number from 0 to {}", count.saturating_sub(1)),
+                format!(
+                    "`{key}` is not a {what}: expected a number from 0 to {}",
+                    count.saturating_sub(1)
+                ),
             )
         })
 }

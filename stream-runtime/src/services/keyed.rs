@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use futures::future::join_all;
 use restate_sdk::discovery::ServiceType;
 use restate_sdk::endpoint::ContextInternal;
 use restate_sdk::errors::HandlerResult;
@@ -35,7 +34,9 @@ impl<D: Dataflow> Service for KeyedService<D> {
         let stage = self.0.clone();
         Box::pin(async move {
             match ctx.handler_name() {
-                handler::PROCESS => dispatch::run(&ctx, |c, batch| process(&*stage.flow, c, batch)).await,
+                handler::PROCESS => {
+                    dispatch::run(&ctx, |c, batch| process(&*stage.flow, c, batch)).await
+                }
                 _ => dispatch::unknown(&ctx),
             }
         })
@@ -67,10 +68,14 @@ async fn process<D: Dataflow>(
     }
 
     let state_keys: Vec<String> = keys.iter().map(|key| state_key(key)).collect();
-    let loads = state_keys.iter().map(|key| ctx.get::<Json<D::State>>(key));
+    // All reads are issued before any is awaited, so they travel together.
+    let loads: Vec<_> = state_keys
+        .iter()
+        .map(|key| ctx.get::<Json<D::State>>(key))
+        .collect();
     let mut states = Vec::with_capacity(keys.len());
-    for loaded in join_all(loads).await {
-        states.push(loaded?.map(|Json(state)| state));
+    for load in loads {
+        states.push(load.await?.map(|Json(state)| state));
     }
     let existed: Vec<bool> = states.iter().map(Option::is_some).collect();
 

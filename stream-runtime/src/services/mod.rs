@@ -42,10 +42,22 @@ pub(crate) fn definitions<D: Dataflow>(flow: D, names: ServiceNames) -> Vec<Serv
         names: Arc::new(names),
     };
     let mut services = vec![
-        service_definition(source::SourceService(stage.clone()), source::manifest(&stage.names)),
-        service_definition(split::SplitService(stage.clone()), split::manifest(&stage.names)),
-        service_definition(sink::SinkService(stage.clone()), sink::manifest(&stage.names)),
-        service_definition(control::ControlService(stage.clone()), control::manifest(&stage.names)),
+        service_definition(
+            source::SourceService(stage.clone()),
+            source::manifest(&stage.names),
+        ),
+        service_definition(
+            split::SplitService(stage.clone()),
+            split::manifest(&stage.names),
+        ),
+        service_definition(
+            sink::SinkService(stage.clone()),
+            sink::manifest(&stage.names),
+        ),
+        service_definition(
+            control::ControlService(stage.clone()),
+            control::manifest(&stage.names),
+        ),
     ];
     if keyed {
         services.push(service_definition(

@@ -35,7 +35,9 @@ impl<D: Dataflow> Service for SinkService<D> {
         let stage = self.0.clone();
         Box::pin(async move {
             match ctx.handler_name() {
-                handler::WRITE => dispatch::run(&ctx, |c, batch| write(&*stage.flow, c, batch)).await,
+                handler::WRITE => {
+                    dispatch::run(&ctx, |c, batch| write(&*stage.flow, c, batch)).await
+                }
                 handler::PROGRESS => dispatch::run(&ctx, |c, ()| progress(&*stage.flow, c)).await,
                 _ => dispatch::unknown(&ctx),
             }
@@ -59,7 +61,10 @@ async fn write<D: Dataflow>(
     let committed = progress.committed;
     let records = &records;
     progress.committed = ctx
-        .run(|| async move { flow.write(partition, committed, records).map_err(HandlerError::from) })
+        .run(|| async move {
+            flow.write(partition, committed, records)
+                .map_err(HandlerError::from)
+        })
         .name("write")
         .await?;
     progress.records += records.len() as u64;
@@ -67,7 +72,10 @@ async fn write<D: Dataflow>(
     Ok(())
 }
 
-async fn progress<D: Dataflow>(flow: &D, ctx: SharedObjectContext<'_>) -> HandlerResult<Json<SinkProgress>> {
+async fn progress<D: Dataflow>(
+    flow: &D,
+    ctx: SharedObjectContext<'_>,
+) -> HandlerResult<Json<SinkProgress>> {
     dispatch::index_key(ctx.key(), "sink partition", flow.sink_partitions())?;
     Ok(Json(
         ctx.get::<Json<SinkProgress>>(PROGRESS)

@@ -4,11 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use futures::future::join_all;
+use restate_sdk::context::RequestTarget;
 use restate_sdk::discovery::ServiceType;
 use restate_sdk::endpoint::ContextInternal;
 use restate_sdk::errors::HandlerResult;
-use restate_sdk::context::RequestTarget;
 use restate_sdk::prelude::*;
 use restate_sdk::service::macro_support::ServiceBoxFuture;
 use restate_sdk::service::Service;
@@ -50,7 +49,9 @@ impl<D: Dataflow> Service for SourceService<D> {
         let stage = self.0.clone();
         Box::pin(async move {
             match ctx.handler_name() {
-                handler::ADD_TOKENS => dispatch::run(&ctx, |c, body| add_tokens(&stage, c, body)).await,
+                handler::ADD_TOKENS => {
+                    dispatch::run(&ctx, |c, body| add_tokens(&stage, c, body)).await
+                }
                 handler::INGEST => dispatch::run(&ctx, |c, token| ingest(&stage, c, token)).await,
                 handler::STATUS => dispatch::run(&ctx, |c, ()| status(&stage, c)).await,
                 _ => dispatch::unknown(&ctx),
@@ -59,31 +60,47 @@ impl<D: Dataflow> Service for SourceService<D> {
     }
 }
 
-/// Parses the body of `addTokens`: a JSON integer from 1 to
+/// Parses the body of `addTokens`: a JSON number, whole, from 1 to
 /// [`MAX_TOKENS_PER_CALL`]. Anything else is a terminal 400 with a message.
+///
+/// ```
+/// use stream_runtime::parse_token_count;
+/// assert_eq!(parse_token_count(b"10").unwrap(), 10);
+/// assert_eq!(parse_token_count(b"-1").unwrap_err().code(), 400);
+/// ```
 pub fn parse_token_count(body: &[u8]) -> Result<u64, TerminalError> {
     let bad = |why: String| TerminalError::new_with_code(400, format!("addTokens: {why}"));
     let text = std::str::from_utf8(body)
         .map_err(|_| bad("the body is not UTF-8 text; send a number such as `10`".into()))?
         .trim();
     if text.is_empty() {
-        return Err(bad("the body is empty; send the number of tokens to add, such as `10`".into()));
+        return Err(bad(
+            "the body is empty; send the number of tokens to add, such as `10`".into(),
+        ));
     }
     let shown: String = text.chars().take(40).collect();
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|_| bad(format!("`{shown}` is not a number; send the number of tokens to add, such as `10`")))?;
-    let Some(n) = value.as_i64().or_else(|| value.as_u64().map(|_| i64::MAX)) else {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|_| {
+        bad(format!(
+            "`{shown}` is not a number; send the number of tokens to add, such as `10`"
+        ))
+    })?;
+    let Some(number) = value.as_f64().filter(|_| value.is_number()) else {
         return Err(bad(format!("`{shown}` is not a whole number of tokens")));
     };
-    if n < 1 {
-        return Err(bad(format!("`{shown}` tokens: the count must be at least 1")));
+    if number.fract() != 0.0 {
+        return Err(bad(format!("`{shown}` is not a whole number of tokens")));
     }
-    let n = n as u64;
-    if n > MAX_TOKENS_PER_CALL {
+    if number < 1.0 {
+        return Err(bad(format!(
+            "`{shown}` tokens: the count must be at least 1"
+        )));
+    }
+    if number > MAX_TOKENS_PER_CALL as f64 {
         return Err(bad(format!(
             "`{shown}` tokens is too many for one call; add at most {MAX_TOKENS_PER_CALL} at a time"
         )));
     }
+    let n = number as u64;
     Ok(n)
 }
 
@@ -105,7 +122,11 @@ async fn add_tokens<D: Dataflow>(
 /// One round of a token: lease a range, read it, run the operators, update
 /// keyed state, write the sink, and pass the token on. Every step is a
 /// journaled call, so a crash anywhere resumes this round where it stopped.
-async fn ingest<D: Dataflow>(stage: &Stage<D>, ctx: Context<'_>, Json(token): Json<Token>) -> HandlerResult<()> {
+async fn ingest<D: Dataflow>(
+    stage: &Stage<D>,
+    ctx: Context<'_>,
+    Json(token): Json<Token>,
+) -> HandlerResult<()> {
     let flow = &*stage.flow;
     let names = &*stage.names;
 
@@ -141,19 +162,29 @@ async fn ingest<D: Dataflow>(stage: &Stage<D>, ctx: Context<'_>, Json(token): Js
             let mut by_group: BTreeMap<u32, Vec<D::Mid>> = BTreeMap::new();
             for record in records {
                 match flow.encode_key(&record) {
-                    Ok(key) => by_group.entry(key_group(&key, groups)).or_default().push(record),
+                    Ok(key) => by_group
+                        .entry(key_group(&key, groups))
+                        .or_default()
+                        .push(record),
                     Err(e) => dead_letter("key", format!("cannot encode a record's key: {e}")),
                 }
             }
-            let calls = by_group.into_iter().map(|(group, batch)| {
-                ctx.request::<_, Json<Vec<D::Out>>>(
-                    RequestTarget::object(&names.keyed, group.to_string(), handler::PROCESS),
-                    Json(batch),
-                )
-                .call()
-            });
+            // Every call is issued before any is awaited, so the key groups
+            // work in parallel. (The SDK's futures must not be polled
+            // concurrently, as `join_all` would.)
+            let calls: Vec<_> = by_group
+                .into_iter()
+                .map(|(group, batch)| {
+                    ctx.request::<_, Json<Vec<D::Out>>>(
+                        RequestTarget::object(&names.keyed, group.to_string(), handler::PROCESS),
+                        Json(batch),
+                    )
+                    .call()
+                })
+                .collect();
             let mut output = Vec::new();
-            for result in join_all(calls).await {
+            for call in calls {
+                let result = call.await;
                 match result {
                     Ok(Json(records)) => output.extend(records),
                     Err(e) => dead_letter("keyed", e.message().to_owned()),
@@ -177,8 +208,11 @@ async fn ingest<D: Dataflow>(stage: &Stage<D>, ctx: Context<'_>, Json(token): Js
         }
     }
 
-    ctx.request::<_, ()>(RequestTarget::service(&names.source, handler::INGEST), Json(token))
-        .send();
+    ctx.request::<_, ()>(
+        RequestTarget::service(&names.source, handler::INGEST),
+        Json(token),
+    )
+    .send();
     Ok(())
 }
 
@@ -220,33 +254,35 @@ async fn status<D: Dataflow>(stage: &Stage<D>, ctx: Context<'_>) -> HandlerResul
         )
         .call()
         .await?;
-    let splits = (0..flow.splits()).map(|split| {
-        ctx.request::<_, Json<SplitProgress>>(
-            RequestTarget::object(&names.split, split.to_string(), handler::PROGRESS),
-            (),
-        )
-        .call()
-    });
-    let splits = join_all(splits).await;
-    let sinks = (0..flow.sink_partitions()).map(|partition| {
-        ctx.request::<_, Json<SinkProgress>>(
-            RequestTarget::object(&names.sink, partition.to_string(), handler::PROGRESS),
-            (),
-        )
-        .call()
-    });
-    let sinks = join_all(sinks).await;
+    let splits: Vec<_> = (0..flow.splits())
+        .map(|split| {
+            ctx.request::<_, Json<SplitProgress>>(
+                RequestTarget::object(&names.split, split.to_string(), handler::PROGRESS),
+                (),
+            )
+            .call()
+        })
+        .collect();
+    let sinks: Vec<_> = (0..flow.sink_partitions())
+        .map(|partition| {
+            ctx.request::<_, Json<SinkProgress>>(
+                RequestTarget::object(&names.sink, partition.to_string(), handler::PROGRESS),
+                (),
+            )
+            .call()
+        })
+        .collect();
 
     let mut records_in = 0;
     let mut exhausted = true;
     for split in splits {
-        let Json(split) = split?;
+        let Json(split) = split.await?;
         records_in += split.position;
         exhausted &= split.exhausted;
     }
     let mut records_out = 0;
     for sink in sinks {
-        records_out += sink?.0.records;
+        records_out += sink.await?.0.records;
     }
     let bounded = flow.is_bounded();
     Ok(Json(Status {
@@ -256,6 +292,9 @@ async fn status<D: Dataflow>(stage: &Stage<D>, ctx: Context<'_>) -> HandlerResul
         records_out,
         dead_letters: control.dead_letters,
         bounded,
-        finished: bounded && exhausted && control.injected > 0 && control.parked == control.injected,
+        finished: bounded
+            && exhausted
+            && control.injected > 0
+            && control.parked == control.injected,
     }))
 }

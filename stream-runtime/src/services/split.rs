@@ -46,7 +46,11 @@ impl<D: Dataflow> Service for SplitService<D> {
 /// Leases the next `max` positions of this split and moves its position past
 /// them. The lease is the call's journaled result, so a replayed `ingest`
 /// reads the very same range.
-async fn next<D: Dataflow>(flow: &D, ctx: ObjectContext<'_>, Json(max): Json<u32>) -> HandlerResult<Json<Lease>> {
+async fn next<D: Dataflow>(
+    flow: &D,
+    ctx: ObjectContext<'_>,
+    Json(max): Json<u32>,
+) -> HandlerResult<Json<Lease>> {
     let split = dispatch::index_key(ctx.key(), "split", flow.splits())?;
     let from = ctx.get::<u64>(POSITION).await?.unwrap_or(0);
     let count = if flow.is_bounded() {
@@ -61,9 +65,15 @@ async fn next<D: Dataflow>(flow: &D, ctx: ObjectContext<'_>, Json(max): Json<u32
     Ok(Json(Lease { from, count }))
 }
 
-async fn progress<D: Dataflow>(flow: &D, ctx: SharedObjectContext<'_>) -> HandlerResult<Json<SplitProgress>> {
+async fn progress<D: Dataflow>(
+    flow: &D,
+    ctx: SharedObjectContext<'_>,
+) -> HandlerResult<Json<SplitProgress>> {
     let split = dispatch::index_key(ctx.key(), "split", flow.splits())?;
     let position = ctx.get::<u64>(POSITION).await?.unwrap_or(0);
     let exhausted = flow.is_bounded() && flow.read(split, position, 1).is_empty();
-    Ok(Json(SplitProgress { position, exhausted }))
+    Ok(Json(SplitProgress {
+        position,
+        exhausted,
+    }))
 }

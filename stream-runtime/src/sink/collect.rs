@@ -59,7 +59,9 @@ impl<T: Clone> CollectSink<T> {
 impl<T: Clone + Send + 'static> Sink<T> for CollectSink<T> {
     fn write(&self, _partition: u32, committed: u64, records: &[T]) -> std::io::Result<u64> {
         let mut all = self.lock();
-        let keep = usize::try_from(committed).unwrap_or(usize::MAX).min(all.len());
+        let keep = usize::try_from(committed)
+            .unwrap_or(usize::MAX)
+            .min(all.len());
         all.truncate(keep);
         all.extend_from_slice(records);
         Ok(all.len() as u64)

@@ -43,7 +43,10 @@ impl<T: Serialize> Sink<T> for FileSink {
             lines.push(b'\n');
         }
         // Two attempts of one write in this process must not interleave.
-        let _guard = self.lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = self
+            .lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut file = OpenOptions::new()
             .create(true)
             .truncate(false)

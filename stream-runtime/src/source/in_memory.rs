@@ -1,5 +1,4 @@
 use super::Source;
-use crate::Record;
 
 /// A bounded source over an in-memory collection.
 ///
@@ -43,7 +42,7 @@ impl<T> InMemorySource<T> {
     }
 }
 
-impl<T: Record + Clone> Source for InMemorySource<T> {
+impl<T: Clone + Send + Sync + 'static> Source for InMemorySource<T> {
     type Item = T;
 
     fn splits(&self) -> u32 {
@@ -55,7 +54,9 @@ impl<T: Record + Clone> Source for InMemorySource<T> {
         let Ok(position) = usize::try_from(position) else {
             return Vec::new();
         };
-        let first = position.saturating_mul(stride).saturating_add(split as usize);
+        let first = position
+            .saturating_mul(stride)
+            .saturating_add(split as usize);
         self.items
             .iter()
             .skip(first)

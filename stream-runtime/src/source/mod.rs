@@ -2,11 +2,11 @@
 
 mod in_memory;
 mod random_words;
+mod sequence;
 
 pub use in_memory::InMemorySource;
-pub use random_words::RandomWords;
-
-use crate::Record;
+pub use random_words::{RandomWords, DEFAULT_VOCABULARY};
+pub use sequence::Sequence;
 
 /// A replayable source of records, split into independently read parts.
 ///
@@ -21,8 +21,9 @@ use crate::Record;
 /// range again and must see exactly what the first attempt saw; this is what
 /// makes the pipeline exactly-once without journaling every record.
 pub trait Source: Send + Sync + 'static {
-    /// The records this source produces.
-    type Item: Record;
+    /// The records this source produces. They are read where they are
+    /// processed and never serialized, so they need not be a `Record`.
+    type Item: Send + 'static;
 
     /// The number of splits. Each split has its own durable position, and
     /// tokens read different splits in parallel. Must never change for a

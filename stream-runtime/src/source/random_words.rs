@@ -2,8 +2,21 @@ use super::Source;
 
 /// The seed's 15-word vocabulary.
 pub const DEFAULT_VOCABULARY: [&str; 15] = [
-    "apple", "banana", "cherry", "date", "elderberry", "fig", "grape", "honeydew", "kiwi",
-    "lemon", "mango", "nectarine", "orange", "papaya", "quince",
+    "apple",
+    "banana",
+    "cherry",
+    "date",
+    "elderberry",
+    "fig",
+    "grape",
+    "honeydew",
+    "kiwi",
+    "lemon",
+    "mango",
+    "nectarine",
+    "orange",
+    "papaya",
+    "quince",
 ];
 
 /// An unbounded source of words drawn from a vocabulary.

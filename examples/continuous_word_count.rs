@@ -1,0 +1,42 @@
+//! The seed's continuous word count: random words, counted per word, every
+//! running count appended to a file exactly once.
+//!
+//! ```sh
+//! cargo run --example continuous_word_count            # starts a local Restate server
+//! cargo run --example continuous_word_count -- --fresh # starts over
+//! tail -f /tmp/wordcount-output.txt
+//! ```
+
+use serde::{Deserialize, Serialize};
+use stream_runtime::{pipeline, FileSink, RandomWords, Runner};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct WordCount {
+    word: String,
+    count: u64,
+}
+
+pipeline! {
+    ContinuousWordCount:
+    source(RandomWords::new())
+    |> map(|word| WordCount { word, count: 1 })
+    |> key_by(|wc| wc.word.clone())
+    |> reduce(|a, b| WordCount { count: a.count + b.count, ..a })
+    |> sink(FileSink::new("/tmp/wordcount-output.txt"))
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    println!("writing to /tmp/wordcount-output.txt");
+    match Runner::from_args()
+        .pipeline(ContinuousWordCount)
+        .run()
+        .await
+    {
+        Ok(_) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! A small HTTP/1.1 JSON client over hyper, enough for the admin API and
+//! the ingress.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+/// A request that did not get an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// The URL is not one we can send to.
+    #[error("invalid URL `{url}`: {reason}")]
+    Url {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// Connecting or sending failed.
+    #[error("request to {url} failed: {reason}")]
+    Transport {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// No answer in time.
+    #[error("request to {url} timed out after {timeout:?}")]
+    Timeout {
+        /// The URL.
+        url: String,
+        /// The limit.
+        timeout: Duration,
+    },
+}
+
+/// An answer: status and body.
+#[derive(Debug, Clone)]
+pub(crate) struct Response {
+    pub status: StatusCode,
+    pub body: Bytes,
+}
+
+impl Response {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct HttpClient {
+    client: Client<HttpConnector, Full<Bytes>>,
+    timeout: Duration,
+}
+
+impl HttpClient {
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+            timeout,
+        }
+    }
+
+    pub async fn get(&self, url: &str) -> Result<Response, HttpError> {
+        self.send(Method::GET, url, None).await
+    }
+
+    pub async fn post(&self, url: &str, body: impl Into<Bytes>) -> Result<Response, HttpError> {
+        self.send(Method::POST, url, Some(body.into())).await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<Bytes>,
+    ) -> Result<Response, HttpError> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(url)
+            .header("accept", "application/json");
+        if body.as_ref().is_some_and(|b| !b.is_empty()) {
+            request = request.header("content-type", "application/json");
+        }
+        let request = request
+            .body(Full::new(body.unwrap_or_default()))
+            .map_err(|e| HttpError::Url {
+                url: url.to_owned(),
+                reason: e.to_string(),
+            })?;
+        let transport = |e: &dyn std::fmt::Display| HttpError::Transport {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        };
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| transport(&e))?;
+            let status = response.status();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| transport(&e))?
+                .to_bytes();
+            Ok(Response { status, body })
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| HttpError::Timeout {
+                url: url.to_owned(),
+                timeout: self.timeout,
+            })?
+    }
+}

@@ -1,0 +1,411 @@
+//! Starting and stopping a restate-server process, for development, tests
+//! and benchmarks.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::admin::AdminClient;
+use super::ingress::IngressClient;
+
+/// The restate-server version this crate is built and tested against.
+pub const RESTATE_VERSION: &str = "1.7.12";
+
+/// Where and how to run a local restate-server.
+#[derive(Debug, Clone)]
+pub struct LocalServerOptions {
+    /// The server's data directory (`--base-dir`). Kept between runs, so a
+    /// restarted server resumes every invocation it had.
+    pub base_dir: PathBuf,
+    /// Ingress port (Restate's default is 8080).
+    pub ingress_port: u16,
+    /// Admin API port (Restate's default is 9070).
+    pub admin_port: u16,
+    /// Node-to-node port (Restate's default is 5122).
+    pub node_port: u16,
+    /// Partitions for a new data dir. On small machines fewer partitions are
+    /// markedly faster; the setting only applies when the data dir is empty.
+    pub partitions: Option<u32>,
+    /// More `RESTATE_*` settings.
+    pub env: Vec<(String, String)>,
+    /// The server binary; found with [`find_server_binary`] when `None`.
+    pub binary: Option<PathBuf>,
+}
+
+impl LocalServerOptions {
+    /// Restate's default ports, data under `base_dir`, and settings that
+    /// suit a small development machine (see the README).
+    pub fn new(base_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            base_dir: base_dir.into(),
+            ingress_port: 8080,
+            admin_port: 9070,
+            node_port: 5122,
+            partitions: Some(2),
+            env: Vec::new(),
+            binary: None,
+        }
+    }
+
+    /// Uses the given ports.
+    pub fn ports(mut self, ingress: u16, admin: u16, node: u16) -> Self {
+        self.ingress_port = ingress;
+        self.admin_port = admin;
+        self.node_port = node;
+        self
+    }
+
+    /// The settings passed to the server as environment variables.
+    pub fn environment(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = [
+            (
+                "RESTATE_INGRESS__BIND_ADDRESS",
+                format!("127.0.0.1:{}", self.ingress_port),
+            ),
+            (
+                "RESTATE_ADMIN__BIND_ADDRESS",
+                format!("127.0.0.1:{}", self.admin_port),
+            ),
+            (
+                "RESTATE_BIND_ADDRESS",
+                format!("127.0.0.1:{}", self.node_port),
+            ),
+            (
+                "RESTATE_ADVERTISED_ADDRESS",
+                format!("http://127.0.0.1:{}", self.node_port),
+            ),
+            // Keep the data dir from growing without bound (see the README).
+            ("RESTATE_WORKER__TRIM_DELAY_INTERVAL", "0s".to_owned()),
+            (
+                "RESTATE_WORKER__STORAGE__ROCKSDB_MEMORY_BUDGET",
+                "48MiB".to_owned(),
+            ),
+            ("RESTATE_DEFAULT_JOURNAL_RETENTION", "0s".to_owned()),
+            ("RESTATE_LOG_FILTER", "warn".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        if let Some(partitions) = self.partitions {
+            env.push((
+                "RESTATE_DEFAULT_NUM_PARTITIONS".to_owned(),
+                partitions.to_string(),
+            ));
+        }
+        env.extend(self.env.iter().cloned());
+        env
+    }
+}
+
+/// Why the server binary could not be found or installed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerBinaryError {
+    /// Nothing found, and nothing to install it from.
+    #[error(
+        "restate-server not found. Install it with `npm install @restatedev/restate-server@{RESTATE_VERSION}` \
+         (or `npm ci` in this repository), put it on PATH, or set RESTATE_SERVER_BIN"
+    )]
+    NotFound,
+    /// `npm ci` failed.
+    #[error("installing restate-server with npm in {dir} failed: {reason}")]
+    Install {
+        /// Where npm ran.
+        dir: PathBuf,
+        /// Why it failed.
+        reason: String,
+    },
+    /// The server process could not start or become healthy.
+    #[error("restate-server did not start: {0}")]
+    Start(String),
+}
+
+/// A restate-server child process. Killed when dropped.
+pub struct LocalServer {
+    child: Option<Child>,
+    options: LocalServerOptions,
+    binary: PathBuf,
+}
+
+impl LocalServer {
+    /// Starts the server and waits until its admin API and ingress answer.
+    pub async fn start(options: LocalServerOptions) -> Result<Self, ServerBinaryError> {
+        let binary = match &options.binary {
+            Some(binary) => binary.clone(),
+            None => find_server_binary()?,
+        };
+        let mut server = Self {
+            child: None,
+            options,
+            binary,
+        };
+        server.restart().await?;
+        Ok(server)
+    }
+
+    /// Starts the server process again on the same data dir and ports
+    /// (after [`kill`](Self::kill) or [`stop`](Self::stop)).
+    pub async fn restart(&mut self) -> Result<(), ServerBinaryError> {
+        self.kill();
+        std::fs::create_dir_all(&self.options.base_dir).map_err(|e| {
+            ServerBinaryError::Start(format!(
+                "cannot create {}: {e}",
+                self.options.base_dir.display()
+            ))
+        })?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.options.base_dir.join("server.log"))
+            .map_err(|e| ServerBinaryError::Start(e.to_string()))?;
+        let log_err = log
+            .try_clone()
+            .map_err(|e| ServerBinaryError::Start(e.to_string()))?;
+        let mut command = Command::new(&self.binary);
+        command
+            .arg("--base-dir")
+            .arg(&self.options.base_dir)
+            .envs(self.options.environment())
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err);
+        die_with_parent(&mut command);
+        let child = command.spawn().map_err(|e| {
+            ServerBinaryError::Start(format!("cannot run {}: {e}", self.binary.display()))
+        })?;
+        self.child = Some(child);
+        self.wait_healthy(Duration::from_secs(90)).await
+    }
+
+    async fn wait_healthy(&mut self, limit: Duration) -> Result<(), ServerBinaryError> {
+        let deadline = Instant::now() + limit;
+        let admin = self.admin();
+        let ingress = self.ingress();
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(exit)) = child.try_wait() {
+                    return Err(ServerBinaryError::Start(format!(
+                        "it exited with {exit}; see {}",
+                        self.log_path().display()
+                    )));
+                }
+            }
+            if admin.is_healthy().await && ingress.is_healthy().await {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(ServerBinaryError::Start(format!(
+                    "not healthy after {limit:?}; see {}",
+                    self.log_path().display()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The admin API.
+    pub fn admin(&self) -> AdminClient {
+        AdminClient::new(self.admin_url())
+    }
+
+    /// The ingress.
+    pub fn ingress(&self) -> IngressClient {
+        IngressClient::new(self.ingress_url())
+    }
+
+    /// The admin API's URL.
+    pub fn admin_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.options.admin_port)
+    }
+
+    /// The ingress URL.
+    pub fn ingress_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.options.ingress_port)
+    }
+
+    /// The server's log file.
+    pub fn log_path(&self) -> PathBuf {
+        self.options.base_dir.join("server.log")
+    }
+
+    /// The options it runs with.
+    pub fn options(&self) -> &LocalServerOptions {
+        &self.options
+    }
+
+    /// The process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Asks the process to stop (SIGTERM) and waits up to `grace` before
+    /// killing it.
+    pub fn stop(&mut self, grace: Duration) {
+        if let Some(child) = self.child.as_mut() {
+            terminate(child);
+            let deadline = Instant::now() + grace;
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    self.child = None;
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        self.kill();
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[cfg(unix)]
+fn terminate(child: &Child) {
+    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: sending a signal to a child we own has no memory effects.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn terminate(_child: &Child) {}
+
+/// On Linux, the server dies with the thread that started it, so a test
+/// binary or example that exits abruptly leaves no server behind.
+#[cfg(target_os = "linux")]
+fn die_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_command: &mut Command) {}
+
+/// Finds the restate-server binary: `RESTATE_SERVER_BIN`, then the npm
+/// package in a `node_modules` above the current directory or this crate,
+/// then `PATH`. If none is found but a `package.json` above pins
+/// `@restatedev/restate-server`, runs `npm ci` there first.
+pub fn find_server_binary() -> Result<PathBuf, ServerBinaryError> {
+    find_binary("RESTATE_SERVER_BIN", "restate-server", "restate-server")
+}
+
+/// Finds the `restate` CLI the same way (`RESTATE_CLI_BIN`, npm, `PATH`).
+pub fn find_cli_binary() -> Result<PathBuf, ServerBinaryError> {
+    find_binary("RESTATE_CLI_BIN", "restate", "restate")
+}
+
+fn find_binary(env_var: &str, package: &str, binary: &str) -> Result<PathBuf, ServerBinaryError> {
+    if let Some(path) = std::env::var_os(env_var) {
+        return Ok(PathBuf::from(path));
+    }
+    let roots = search_roots();
+    if let Some(found) = roots
+        .iter()
+        .find_map(|root| in_node_modules(root, package, binary))
+    {
+        return Ok(found);
+    }
+    if let Some(found) = on_path(binary) {
+        return Ok(found);
+    }
+    if let Some(project) = roots.iter().find(|root| pins_restate(root)) {
+        npm_ci(project)?;
+        if let Some(found) = in_node_modules(project, package, binary) {
+            return Ok(found);
+        }
+    }
+    Err(ServerBinaryError::NotFound)
+}
+
+/// The current directory and this crate's directory, with all their parents.
+fn search_roots() -> Vec<PathBuf> {
+    let mut starts = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        starts.push(cwd);
+    }
+    starts.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let mut roots: Vec<PathBuf> = Vec::new();
+    for start in starts {
+        for dir in start.ancestors() {
+            if !roots.iter().any(|r| r == dir) {
+                roots.push(dir.to_owned());
+            }
+        }
+    }
+    roots
+}
+
+fn in_node_modules(root: &Path, package: &str, binary: &str) -> Option<PathBuf> {
+    let platform = match (std::env::consts::OS, std::env::consts::ARCH) {
+        ("linux", "x86_64") => "linux-x64",
+        ("linux", "aarch64") => "linux-arm64",
+        ("macos", "x86_64") => "darwin-x64",
+        ("macos", "aarch64") => "darwin-arm64",
+        _ => return None,
+    };
+    let path = root
+        .join("node_modules/@restatedev")
+        .join(format!("{package}-{platform}"))
+        .join("bin")
+        .join(binary);
+    path.is_file().then_some(path)
+}
+
+fn on_path(binary: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(binary))
+        .find(|path| path.is_file())
+}
+
+fn pins_restate(root: &Path) -> bool {
+    std::fs::read_to_string(root.join("package.json"))
+        .map(|text| text.contains("@restatedev/restate-server"))
+        .unwrap_or(false)
+}
+
+fn npm_ci(dir: &Path) -> Result<(), ServerBinaryError> {
+    let install = if dir.join("package-lock.json").is_file() {
+        "ci"
+    } else {
+        "install"
+    };
+    eprintln!(
+        "restate-server not found: running `npm {install}` in {}",
+        dir.display()
+    );
+    let status = Command::new("npm")
+        .args([install, "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| ServerBinaryError::Install {
+            dir: dir.to_owned(),
+            reason: format!("cannot run npm ({e}); install Node.js"),
+        })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(ServerBinaryError::Install {
+            dir: dir.to_owned(),
+            reason: format!("npm exited with {status}"),
+        })
+    }
+}

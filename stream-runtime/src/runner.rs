@@ -1,0 +1,346 @@
+//! Running pipelines from a `main`: like Flink's local environment, it starts
+//! a Restate server when none is configured, registers the endpoint, injects
+//! tokens and shows progress.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+
+use crate::definition::IntoPipeline;
+use crate::endpoint::{Endpoint, EndpointError};
+use crate::names::ServiceNames;
+use crate::protocol::Status;
+use crate::restate::{AdminClient, IngressClient, LocalServer, LocalServerOptions};
+
+/// Why a run stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Bad command-line arguments.
+    #[error("{0}\n\n{USAGE}")]
+    Usage(String),
+    /// The endpoint could not be built or bound.
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    /// The local server could not start.
+    #[error("{0}\n(to use a server that is already running, set RESTATE_ADMIN_URL and RESTATE_INGRESS_URL)")]
+    Server(#[from] crate::restate::ServerBinaryError),
+    /// Registering the endpoint failed.
+    #[error("registering the endpoint failed: {0}")]
+    Register(#[from] crate::restate::AdminError),
+    /// A call to the pipeline failed.
+    #[error(transparent)]
+    Call(#[from] crate::restate::CallError),
+    /// Anything else on the way.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+const USAGE: &str = "\
+options:
+  --tokens N      tokens to inject on first start (default 10)
+  --port N        port of this endpoint (default 9080)
+  --fresh         start the local dev server on an empty data dir
+  --serve-only    only serve the endpoint; print how to register and start it
+  --duration S    stop after S seconds
+environment:
+  RESTATE_ADMIN_URL, RESTATE_INGRESS_URL   use this server instead of starting one (implies --serve-only
+                                           unless both are set and --serve-only is absent)";
+
+/// Settings of a run, from the command line.
+#[derive(Debug, Clone)]
+struct Settings {
+    tokens: u64,
+    port: u16,
+    fresh: bool,
+    serve_only: bool,
+    duration: Option<Duration>,
+}
+
+impl Settings {
+    fn parse(
+        args: impl IntoIterator<Item = String>,
+        default_tokens: u64,
+    ) -> Result<Self, RunError> {
+        let mut settings = Settings {
+            tokens: default_tokens,
+            port: 9080,
+            fresh: false,
+            serve_only: false,
+            duration: None,
+        };
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let mut value = |name: &str| {
+                args.next()
+                    .ok_or_else(|| RunError::Usage(format!("{name} needs a value")))
+            };
+            let number = |name: &str, text: String| {
+                text.parse::<u64>().map_err(|_| {
+                    RunError::Usage(format!("{name} takes a whole number, not `{text}`"))
+                })
+            };
+            match arg.as_str() {
+                "--tokens" => {
+                    settings.tokens = number("--tokens", value("--tokens")?)?;
+                    crate::services::parse_token_count(settings.tokens.to_string().as_bytes())
+                        .map_err(|e| RunError::Usage(e.message().to_owned()))?;
+                }
+                "--port" => {
+                    let port = number("--port", value("--port")?)?;
+                    settings.port = u16::try_from(port)
+                        .map_err(|_| RunError::Usage(format!("--port {port} is not a port")))?;
+                }
+                "--duration" => {
+                    settings.duration = Some(Duration::from_secs(number(
+                        "--duration",
+                        value("--duration")?,
+                    )?));
+                }
+                "--fresh" => settings.fresh = true,
+                "--serve-only" => settings.serve_only = true,
+                "--help" | "-h" => return Err(RunError::Usage("usage:".to_owned())),
+                other => return Err(RunError::Usage(format!("unknown option `{other}`"))),
+            }
+        }
+        Ok(settings)
+    }
+}
+
+/// Runs pipelines from a program's `main`.
+///
+/// With `RESTATE_ADMIN_URL` unset it starts a local restate-server with its
+/// data under `target/restate-dev` (kept between runs, so a second run
+/// resumes where the first stopped; `--fresh` starts over), serves the
+/// endpoint, registers it, injects tokens on the first start, and prints
+/// progress every second until Ctrl-C, or until every pipeline is bounded and
+/// finished.
+///
+/// ```no_run
+/// # async fn main_body(word_count: impl stream_runtime::IntoPipeline) {
+/// stream_runtime::Runner::from_args()
+///     .pipeline(word_count)
+///     .run()
+///     .await
+///     .unwrap_or_else(|e| panic!("{e}"));
+/// # }
+/// ```
+pub struct Runner {
+    endpoint: Endpoint,
+    args: Vec<String>,
+    default_tokens: u64,
+}
+
+impl Runner {
+    /// A runner taking its options from the program's arguments.
+    pub fn from_args() -> Self {
+        Self::with_args(std::env::args().skip(1))
+    }
+
+    /// A runner with the given options (see `--help`).
+    pub fn with_args(args: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self {
+            endpoint: Endpoint::new(),
+            args: args.into_iter().map(Into::into).collect(),
+            default_tokens: 10,
+        }
+    }
+
+    /// Adds a pipeline.
+    pub fn pipeline(mut self, pipeline: impl IntoPipeline) -> Self {
+        self.endpoint = self.endpoint.pipeline(pipeline);
+        self
+    }
+
+    /// The tokens to inject when `--tokens` is not given.
+    pub fn default_tokens(mut self, tokens: u64) -> Self {
+        self.default_tokens = tokens;
+        self
+    }
+
+    /// Runs until Ctrl-C, `--duration`, or every bounded pipeline finishing.
+    /// Returns each pipeline's last status.
+    pub async fn run(self) -> Result<Vec<(ServiceNames, Status)>, RunError> {
+        let settings = Settings::parse(self.args, self.default_tokens)?;
+        let names: Vec<ServiceNames> = self.endpoint.names().cloned().collect();
+        let addr = SocketAddr::from(([0, 0, 0, 0], settings.port));
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| EndpointError::Bind { addr, source })?;
+        let (stop_endpoint, endpoint_stopped) = tokio::sync::oneshot::channel::<()>();
+        let endpoint = self.endpoint;
+        let serving = tokio::spawn(endpoint.serve_on(listener, endpoint_stopped));
+        let endpoint_uri = format!("http://127.0.0.1:{}", settings.port);
+
+        let configured = (
+            std::env::var("RESTATE_ADMIN_URL").ok(),
+            std::env::var("RESTATE_INGRESS_URL").ok(),
+        );
+        let result = match configured {
+            (Some(admin), Some(ingress)) if !settings.serve_only => {
+                let admin = AdminClient::new(admin);
+                let ingress = IngressClient::new(ingress);
+                drive(&settings, &names, &endpoint_uri, &admin, &ingress).await
+            }
+            (admin, ingress) if settings.serve_only || admin.is_some() || ingress.is_some() => {
+                print_manual_steps(&names, &endpoint_uri, admin.as_deref(), ingress.as_deref());
+                wait_for_stop(settings.duration).await;
+                Ok(Vec::new())
+            }
+            _ => {
+                let base_dir = dev_data_dir();
+                if settings.fresh && base_dir.exists() {
+                    println!("--fresh: removing {}", base_dir.display());
+                    std::fs::remove_dir_all(&base_dir)?;
+                }
+                println!("starting restate-server, data in {}", base_dir.display());
+                let mut server = LocalServer::start(LocalServerOptions::new(&base_dir)).await?;
+                let result = drive(
+                    &settings,
+                    &names,
+                    &endpoint_uri,
+                    &server.admin(),
+                    &server.ingress(),
+                )
+                .await;
+                server.stop(Duration::from_secs(10));
+                result
+            }
+        };
+        let _ = stop_endpoint.send(());
+        let _ = serving.await;
+        result
+    }
+}
+
+/// Where the local dev server keeps its data: `$CARGO_TARGET_DIR/restate-dev`,
+/// else `./target/restate-dev`.
+fn dev_data_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"))
+        .join("restate-dev")
+}
+
+async fn drive(
+    settings: &Settings,
+    names: &[ServiceNames],
+    endpoint_uri: &str,
+    admin: &AdminClient,
+    ingress: &IngressClient,
+) -> Result<Vec<(ServiceNames, Status)>, RunError> {
+    admin.register(endpoint_uri).await?;
+    println!("registered {endpoint_uri} with {}", admin.url());
+    for pipeline in names {
+        let status = retry_status(ingress, pipeline).await?;
+        if status.tokens_injected == 0 {
+            let added = ingress.add_tokens(pipeline, settings.tokens).await?;
+            println!("{}: injected {} tokens", pipeline.pipeline, added.added);
+        } else {
+            println!(
+                "{}: resuming with {} tokens ({} records in so far)",
+                pipeline.pipeline, status.tokens_injected, status.records_in
+            );
+        }
+    }
+    println!("progress every second; Ctrl-C stops (run again to resume, --fresh to start over)");
+    let started = Instant::now();
+    let mut last: Vec<(Instant, u64)> = vec![(Instant::now(), 0); names.len()];
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut statuses = Vec::new();
+    loop {
+        tokio::select! {
+            _ = &mut ctrl_c => {
+                println!("stopping");
+                return Ok(statuses);
+            }
+            _ = ticker.tick() => {}
+        }
+        statuses.clear();
+        for (pipeline, (at, seen)) in names.iter().zip(last.iter_mut()) {
+            let status = ingress.status(pipeline).await?;
+            let elapsed = at.elapsed().as_secs_f64().max(1e-3);
+            let rate = status.records_out.saturating_sub(*seen) as f64 / elapsed;
+            if *seen > 0 || status.records_out > 0 {
+                println!(
+                    "{:<24} out {:>10} ({:>8.0}/s)  in {:>10}  tokens {}/{}{}{}",
+                    pipeline.pipeline,
+                    status.records_out,
+                    rate,
+                    status.records_in,
+                    status.tokens_in_flight,
+                    status.tokens_injected,
+                    if status.dead_letters > 0 {
+                        format!("  dead letters {}", status.dead_letters)
+                    } else {
+                        String::new()
+                    },
+                    if status.finished { "  finished" } else { "" },
+                );
+            }
+            *at = Instant::now();
+            *seen = status.records_out;
+            statuses.push((pipeline.clone(), status));
+        }
+        let all_finished = statuses.iter().all(|(_, s)| s.bounded && s.finished);
+        let timed_out = settings.duration.is_some_and(|d| started.elapsed() >= d);
+        if all_finished || timed_out {
+            return Ok(statuses);
+        }
+    }
+}
+
+/// The first ingress call after registering can need a few retries.
+async fn retry_status(
+    ingress: &IngressClient,
+    pipeline: &ServiceNames,
+) -> Result<Status, RunError> {
+    let mut attempt = 0;
+    loop {
+        match ingress.status(pipeline).await {
+            Ok(status) => return Ok(status),
+            Err(e) if attempt < 50 => {
+                tracing::debug!("status not ready yet: {e}");
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn print_manual_steps(
+    names: &[ServiceNames],
+    endpoint_uri: &str,
+    admin: Option<&str>,
+    ingress: Option<&str>,
+) {
+    let admin = admin.unwrap_or("http://localhost:9070");
+    let ingress = ingress.unwrap_or("http://localhost:8080");
+    println!("serving {endpoint_uri}. To run:");
+    println!("  restate deployments register {endpoint_uri} --yes   # or: curl -X POST {admin}/deployments -H 'content-type: application/json' -d '{{\"uri\":\"{endpoint_uri}\"}}'");
+    for pipeline in names {
+        println!(
+            "  curl -X POST {ingress}/{}/addTokens -H 'content-type: application/json' -d '10'",
+            pipeline.source
+        );
+        println!("  curl -X POST {ingress}/{}/status", pipeline.source);
+    }
+}
+
+async fn wait_for_stop(duration: Option<Duration>) {
+    match duration {
+        Some(duration) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = tokio::time::sleep(duration) => {}
+            }
+        }
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

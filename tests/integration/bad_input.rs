@@ -1,0 +1,71 @@
+//! Bad requests get a terminal 4xx with a message and change nothing.
+
+use stream_runtime::handler;
+
+use crate::harness::harness;
+use crate::pipelines::Untouched;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_token_counts_are_rejected_with_a_message() {
+    let h = harness();
+    let names = Untouched::service_names();
+    h.status(&names).await;
+    let ingress = h.ingress();
+    let cases: [(&str, &str); 11] = [
+        ("", "empty"),
+        ("abc", "not a number"),
+        ("-1", "at least 1"),
+        ("0", "at least 1"),
+        ("1.5", "whole number"),
+        ("\"10\"", "whole number"),
+        ("[10]", "whole number"),
+        ("10001", "at most 10000"),
+        ("1e12", "at most 10000"),
+        ("99999999999999999999999", "at most 10000"),
+        ("{\"tokens\": 10}", "whole number"),
+    ];
+    for (body, expected) in cases {
+        let err = ingress
+            .call_raw(&names.source, handler::ADD_TOKENS, body.as_bytes())
+            .await
+            .expect_err(body);
+        let status = err
+            .status()
+            .unwrap_or_else(|| panic!("{body:?}: no HTTP answer: {err}"));
+        assert_eq!(status, 400, "{body:?}: {err}");
+        assert!(err.to_string().contains(expected), "{body:?}: {err}");
+    }
+    let status = h.status(&names).await;
+    assert_eq!(
+        status.tokens_injected, 0,
+        "a rejected call injected tokens: {status:?}"
+    );
+    assert_eq!(h.live_ingests(&names).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn internal_handlers_are_not_reachable_from_outside() {
+    let h = harness();
+    let names = Untouched::service_names();
+    h.status(&names).await;
+    let ingress = h.ingress();
+    for (service, name) in [
+        (names.source.clone(), handler::INGEST.to_owned()),
+        (format!("{}/0", names.split), handler::NEXT.to_owned()),
+        (format!("{}/0", names.sink), handler::WRITE.to_owned()),
+        (
+            format!("{}/pipeline", names.control),
+            handler::ADD.to_owned(),
+        ),
+    ] {
+        let err = ingress
+            .call_raw(&service, &name, b"{\"id\": 0}")
+            .await
+            .expect_err(&name);
+        let status = err
+            .status()
+            .unwrap_or_else(|| panic!("{service}/{name}: {err}"));
+        assert!((400..500).contains(&status), "{service}/{name}: {err}");
+    }
+    assert_eq!(h.status(&names).await.tokens_injected, 0);
+}

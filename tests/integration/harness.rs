@@ -1,0 +1,257 @@
+//! One real restate-server and one endpoint for the whole test binary.
+//!
+//! The server runs on free ports with a fresh data dir under the system temp
+//! dir; the endpoint serves every test pipeline in-process. Both live on a
+//! dedicated thread for the life of the binary; at exit the server is killed
+//! and its data dir removed.
+
+use std::net::TcpListener as StdListener;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{mpsc, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use stream_runtime::restate::{AdminClient, IngressClient, LocalServer, LocalServerOptions};
+use stream_runtime::{Endpoint, ServiceNames, Status};
+
+pub struct Harness {
+    admin_url: String,
+    ingress_url: String,
+}
+
+static HARNESS: OnceLock<Harness> = OnceLock::new();
+static SERVER_PID: AtomicU32 = AtomicU32::new(0);
+static BASE_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// The shared server and endpoint, started on first use.
+pub fn harness() -> &'static Harness {
+    HARNESS.get_or_init(|| {
+        let (ready, started) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("restate-harness".into())
+            .spawn(move || serve_forever(ready))
+            .expect("spawn the harness thread");
+        match started.recv() {
+            Ok(Ok(harness)) => harness,
+            Ok(Err(e)) => panic!("test harness did not start: {e}"),
+            Err(_) => panic!("test harness thread died while starting"),
+        }
+    })
+}
+
+fn serve_forever(ready: mpsc::Sender<Result<Harness, String>>) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let _ = ready.send(Err(format!("tokio runtime: {e}")));
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        match start().await {
+            Ok((harness, server)) => {
+                let _ = ready.send(Ok(harness));
+                // Keep the server (and the endpoint task) alive until exit.
+                std::future::pending::<()>().await;
+                drop(server);
+            }
+            Err(e) => {
+                let _ = ready.send(Err(e));
+            }
+        }
+    });
+}
+
+async fn start() -> Result<(Harness, LocalServer), String> {
+    let base_dir =
+        std::env::temp_dir().join(format!("stream-runtime-tests-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base_dir);
+    let _ = BASE_DIR.set(base_dir.clone());
+    // SAFETY: registering a plain extern "C" function with atexit.
+    unsafe {
+        libc::atexit(cleanup_at_exit);
+    }
+    let options = LocalServerOptions::new(&base_dir).ports(free_port(), free_port(), free_port());
+    let server = LocalServer::start(options)
+        .await
+        .map_err(|e| e.to_string())?;
+    SERVER_PID.store(server.pid().unwrap_or(0), Ordering::SeqCst);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("bind the endpoint: {e}"))?;
+    let endpoint_port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let endpoint = crate::pipelines::all(Endpoint::new());
+    tokio::spawn(endpoint.serve_on(listener, std::future::pending::<()>()));
+
+    let admin = server.admin();
+    admin
+        .register(&format!("http://127.0.0.1:{endpoint_port}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let harness = Harness {
+        admin_url: server.admin_url(),
+        ingress_url: server.ingress_url(),
+    };
+    Ok((harness, server))
+}
+
+extern "C" fn cleanup_at_exit() {
+    let pid = SERVER_PID.load(Ordering::SeqCst);
+    if let Ok(pid) = libc::pid_t::try_from(pid) {
+        if pid > 0 {
+            // SAFETY: signalling and reaping our own child process.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+        }
+    }
+    if let Some(dir) = BASE_DIR.get() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on loopback")
+}
+
+impl Harness {
+    /// A fresh ingress client (clients are bound to the runtime that uses them).
+    pub fn ingress(&self) -> IngressClient {
+        IngressClient::new(&self.ingress_url)
+    }
+
+    pub fn admin(&self) -> AdminClient {
+        AdminClient::new(&self.admin_url)
+    }
+
+    /// The pipeline's status; the first calls after registering may need retries.
+    pub async fn status(&self, names: &ServiceNames) -> Status {
+        let ingress = self.ingress();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match ingress.status(names).await {
+                Ok(status) => return status,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("status not ready: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("status of {}: {e}", names.pipeline),
+            }
+        }
+    }
+
+    pub async fn add_tokens(&self, names: &ServiceNames, n: u64) {
+        self.status(names).await; // waits until the ingress routes to the pipeline
+        let added = self
+            .ingress()
+            .add_tokens(names, n)
+            .await
+            .unwrap_or_else(|e| panic!("addTokens on {}: {e}", names.pipeline));
+        assert_eq!(added.added, n);
+    }
+
+    /// Polls the status until `done` holds, checking `invariant` on every
+    /// status seen on the way. Panics after `limit`.
+    pub async fn wait_for(
+        &self,
+        names: &ServiceNames,
+        limit: Duration,
+        mut invariant: impl FnMut(&Status),
+        done: impl Fn(&Status) -> bool,
+    ) -> Status {
+        let deadline = Instant::now() + limit;
+        loop {
+            let status = self.status(names).await;
+            invariant(&status);
+            if done(&status) {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: not done after {limit:?}; last status {status:?}",
+                names.pipeline
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn sql<Row: DeserializeOwned>(&self, query: &str) -> Vec<Row> {
+        self.admin()
+            .query(query)
+            .await
+            .unwrap_or_else(|e| panic!("{query}: {e}"))
+    }
+
+    /// Every key's state in a pipeline's keyed service, straight from the
+    /// server's state table: encoded key to stored JSON.
+    pub async fn keyed_state(
+        &self,
+        names: &ServiceNames,
+    ) -> std::collections::BTreeMap<String, serde_json::Value> {
+        #[derive(Deserialize)]
+        struct Row {
+            key: String,
+            value_utf8: String,
+        }
+        let rows: Vec<Row> = self
+            .sql(&format!(
+                "SELECT key, value_utf8 FROM state WHERE service_name = '{}' AND key LIKE 'k:%'",
+                names.keyed
+            ))
+            .await;
+        rows.into_iter()
+            .map(|row| {
+                let key = row.key.trim_start_matches("k:").to_owned();
+                let value = serde_json::from_str(&row.value_utf8)
+                    .unwrap_or_else(|e| panic!("state of {key} is not JSON: {e}"));
+                (key, value)
+            })
+            .collect()
+    }
+
+    /// How many `ingest` invocations of a pipeline the server has not
+    /// completed: the tokens that really circulate.
+    pub async fn live_ingests(&self, names: &ServiceNames) -> u64 {
+        #[derive(Deserialize)]
+        struct Row {
+            n: u64,
+        }
+        let rows: Vec<Row> = self
+            .sql(&format!(
+                "SELECT count(*) AS n FROM sys_invocation WHERE target_service_name = '{}' \
+                 AND target_handler_name = 'ingest' AND status != 'completed'",
+                names.source
+            ))
+            .await;
+        rows.first().map_or(0, |r| r.n)
+    }
+
+    /// Asserts that no invocation of the pipeline is retrying after a
+    /// failure or paused: nothing is stuck.
+    pub async fn assert_nothing_stuck(&self, names: &ServiceNames) {
+        let stuck: Vec<serde_json::Value> = self
+            .sql(&format!(
+                "SELECT id, target, status, retry_count, last_failure FROM sys_invocation \
+                 WHERE target_service_name LIKE '{}%' \
+                 AND (status IN ('backing-off', 'paused') OR last_failure IS NOT NULL)",
+                names.pipeline
+            ))
+            .await;
+        assert!(
+            stuck.is_empty(),
+            "{}: stuck invocations: {stuck:#?}",
+            names.pipeline
+        );
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests against a real restate-server, all in one binary so
+//! they share one build and one server.
+
+mod bad_input;
+mod harness;
+mod pipelines;
+mod process;
+mod tokens;
+mod two_pipelines;
+mod ui;
+mod word_count;

@@ -1,0 +1,170 @@
+//! Every pipeline the tests run, bound to the harness's one endpoint. Each
+//! test has its own pipeline (and so its own services and state).
+
+use std::sync::LazyLock;
+
+use serde::{Deserialize, Serialize};
+use stream_runtime::{pipeline, CollectSink, Endpoint, FileSink, InMemorySource, Sequence};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WordCount {
+    pub word: String,
+    pub count: u64,
+}
+
+/// `n` words over a skewed vocabulary of `vocabulary` words, the same every
+/// time: word `w{k}` appears roughly in proportion to 1/(k+1).
+pub fn skewed_words(prefix: &str, n: usize, vocabulary: u64) -> Vec<String> {
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let unit = (state >> 11) as f64 / (1u64 << 53) as f64;
+            let rank = ((vocabulary as f64 + 1.0).powf(unit) - 1.0) as u64;
+            format!("{prefix}{}", rank.min(vocabulary - 1))
+        })
+        .collect()
+}
+
+pub fn counts(words: &[String]) -> std::collections::BTreeMap<String, u64> {
+    let mut counts = std::collections::BTreeMap::new();
+    for word in words {
+        *counts.entry(word.clone()).or_insert(0) += 1;
+    }
+    counts
+}
+
+// --- word_count.rs: the seed's word count, bounded, to a file.
+
+pub const BOUNDED_WORDS: usize = 3_000;
+pub static BOUNDED_INPUT: LazyLock<Vec<String>> =
+    LazyLock::new(|| skewed_words("w", BOUNDED_WORDS, 25));
+pub static BOUNDED_OUTPUT: LazyLock<std::path::PathBuf> = LazyLock::new(|| {
+    std::env::temp_dir().join(format!(
+        "stream-runtime-tests-{}-words.jsonl",
+        std::process::id()
+    ))
+});
+
+pipeline! {
+    pub BoundedWords(batch_size = 64, key_groups = 8):
+    source(InMemorySource::new(BOUNDED_INPUT.iter().cloned()).with_splits(3))
+    |> map(|word| WordCount { word, count: 1 })
+    |> key_by(|wc| wc.word.clone())
+    |> reduce(|a, b| WordCount { count: a.count + b.count, ..a })
+    |> sink(FileSink::new(&*BOUNDED_OUTPUT))
+}
+
+// --- tokens.rs: operators that drop or multiply records.
+
+pub static FILTERED: LazyLock<CollectSink<(u64, u64)>> = LazyLock::new(CollectSink::new);
+
+pipeline! {
+    pub FilterMost(batch_size = 20):
+    source(Sequence::new().take(12_000).with_splits(2))
+    |> filter(|n| n % 100 == 0)
+    |> map(|n| (n % 5, n))
+    |> key_by(|(key, _)| *key)
+    |> reduce(|(key, a), (_, b)| (key, a + b))
+    |> sink(FILTERED.clone())
+}
+
+pub static NOTHING: LazyLock<CollectSink<u64>> = LazyLock::new(CollectSink::new);
+
+pipeline! {
+    pub FilterAll(batch_size = 10):
+    source(Sequence::new().take(500))
+    |> filter(|_| false)
+    |> sink(NOTHING.clone())
+}
+
+pub const FAN_OUT: u64 = 4;
+pub static FANNED: LazyLock<CollectSink<(u64, u64)>> = LazyLock::new(CollectSink::new);
+
+pipeline! {
+    pub FlatMapMany(batch_size = 20):
+    source(Sequence::new().take(6_000))
+    |> flat_map(|n| (0..FAN_OUT).map(move |copy| (n, copy)))
+    |> sink(FANNED.clone())
+}
+
+// --- two_pipelines.rs: two pipelines, one endpoint, overlapping keys.
+
+pub static LEFT_INPUT: LazyLock<Vec<String>> = LazyLock::new(|| skewed_words("shared", 800, 6));
+pub static RIGHT_INPUT: LazyLock<Vec<String>> = LazyLock::new(|| skewed_words("shared", 1_300, 9));
+pub static LEFT_OUT: LazyLock<CollectSink<WordCount>> = LazyLock::new(CollectSink::new);
+pub static RIGHT_OUT: LazyLock<CollectSink<WordCount>> = LazyLock::new(CollectSink::new);
+
+pipeline! {
+    pub LeftWords(batch_size = 50):
+    source(InMemorySource::new(LEFT_INPUT.iter().cloned()))
+    |> map(|word| WordCount { word, count: 1 })
+    |> key_by(|wc| wc.word.clone())
+    |> reduce(|a, b| WordCount { count: a.count + b.count, ..a })
+    |> sink(LEFT_OUT.clone())
+}
+
+pipeline! {
+    pub RightWords(batch_size = 50):
+    source(InMemorySource::new(RIGHT_INPUT.iter().cloned()))
+    |> map(|word| WordCount { word, count: 1 })
+    |> key_by(|wc| wc.word.clone())
+    |> reduce(|a, b| WordCount { count: a.count + b.count, ..a })
+    |> sink(RIGHT_OUT.clone())
+}
+
+// --- process.rs: a keyed process function with value and reducing state.
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    pub key: u64,
+    pub seen: u64,
+    pub sum: u64,
+}
+
+pub const PROCESS_RECORDS: u64 = 2_000;
+pub static TALLIES: LazyLock<CollectSink<Tally>> = LazyLock::new(CollectSink::new);
+
+pipeline! {
+    pub KeyedTally(batch_size = 40, key_groups = 4):
+    source(Sequence::new().take(PROCESS_RECORDS))
+    |> key_by(|n| n % 7)
+    |> process(|n, ctx| {
+        let mut seen = ctx.value::<u64>("seen");
+        let seen_now = seen.get().unwrap_or(0) + 1;
+        seen.set(seen_now);
+        let mut sum = ctx.reducing("sum", |a: u64, b: u64| a + b);
+        sum.add(n);
+        let sum_now = sum.get().unwrap_or(0);
+        let key = *ctx.key();
+        // Every 10th record of a key goes out, as a timer-less window would.
+        if seen_now % 10 == 0 {
+            ctx.collect(Tally { key, seen: seen_now, sum: sum_now });
+        }
+    })
+    |> filter(|tally| tally.key != 6)
+    |> sink(TALLIES.clone())
+}
+
+// --- bad_input.rs: a pipeline that is only ever sent bad requests.
+
+pipeline! {
+    pub Untouched:
+    source(Sequence::new().take(10))
+    |> sink(CollectSink::<u64>::new())
+}
+
+/// Binds every test pipeline.
+pub fn all(endpoint: Endpoint) -> Endpoint {
+    endpoint
+        .pipeline(BoundedWords)
+        .pipeline(FilterMost)
+        .pipeline(FilterAll)
+        .pipeline(FlatMapMany)
+        .pipeline(LeftWords)
+        .pipeline(RightWords)
+        .pipeline(KeyedTally)
+        .pipeline(Untouched)
+}

@@ -29,6 +29,7 @@ pub struct RandomWords {
     vocabulary: Vec<String>,
     seed: u64,
     splits: u32,
+    limit: Option<u64>,
 }
 
 impl RandomWords {
@@ -48,7 +49,14 @@ impl RandomWords {
             vocabulary,
             seed: 0,
             splits: 1,
+            limit: None,
         }
+    }
+
+    /// Only the first `n` words of each split: a bounded source.
+    pub fn take(mut self, n: u64) -> Self {
+        self.limit = Some(n);
+        self
     }
 
     /// Another sequence of words.
@@ -85,13 +93,16 @@ impl Source for RandomWords {
     }
 
     fn read(&self, split: u32, position: u64, max: usize) -> Vec<String> {
-        (0..max as u64)
-            .map(|offset| self.word_at(split, position + offset).to_owned())
+        let end = self.limit.map_or(u64::MAX, |limit| {
+            limit.min(position.saturating_add(max as u64))
+        });
+        (position..end.min(position.saturating_add(max as u64)))
+            .map(|at| self.word_at(split, at).to_owned())
             .collect()
     }
 
     fn is_bounded(&self) -> bool {
-        false
+        self.limit.is_some()
     }
 }
 
@@ -115,6 +126,14 @@ mod tests {
         assert_eq!(first, again);
         assert_eq!(words.read(0, 120, 1)[0], first[20]);
         assert_ne!(words.read(0, 0, 50), words.read(0, 50, 50));
+    }
+
+    #[test]
+    fn take_bounds_each_split() {
+        let words = RandomWords::new().take(10);
+        assert_eq!(words.read(0, 8, 5).len(), 2);
+        assert!(words.read(0, 10, 5).is_empty());
+        assert!(words.is_bounded());
     }
 
     #[test]

@@ -1,0 +1,16 @@
+# Runs the seed's continuous word count against a local Restate server
+# (started for you, data in target/restate-dev). Try `just run-continuous --fresh`.
+run-continuous *ARGS:
+    cargo run --release --example continuous_word_count -- {{ARGS}}
+
+# The bounded word count: starts, finishes by itself, prints the counts.
+run-bounded *ARGS:
+    cargo run --release --example word_count -- {{ARGS}}
+
+# Every test, against a real restate-server (installed from npm on first use).
+test:
+    cargo test --workspace
+
+# Throughput table: records/s by tokens and batch size.
+bench *ARGS:
+    cargo run --release --example bench -- {{ARGS}}

@@ -25,6 +25,9 @@ pub fn expand(pipeline: &Pipeline) -> TokenStream {
     if let Some(key_groups) = &options.key_groups {
         chain = quote_spanned!(key_groups.span()=> #chain.key_groups(#key_groups));
     }
+    if let Some(max_attempts) = &options.max_attempts {
+        chain = quote_spanned!(max_attempts.span()=> #chain.max_attempts(#max_attempts));
+    }
     for stage in stages {
         let arg = &stage.arg;
         let method = match stage.kind {

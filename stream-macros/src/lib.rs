@@ -16,7 +16,7 @@ use proc_macro::TokenStream;
 ///
 /// ```text
 /// pipeline! {
-///     Name:                       // or `pub Name(batch_size = 500, key_groups = 16):`
+///     Name:    // or `pub Name(batch_size = 500, key_groups = 16, max_attempts = 3):`
 ///     source(expr)
 ///     |> map(|x| ..) |> filter(|x| ..) |> flat_map(|x| ..)   // any number, any order
 ///     |> key_by(|x| ..) |> reduce(|a, b| ..)                 // or `process(|x, ctx| ..)`

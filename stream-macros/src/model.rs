@@ -65,6 +65,7 @@ pub struct Stage {
 pub struct Options {
     pub batch_size: Option<Expr>,
     pub key_groups: Option<Expr>,
+    pub max_attempts: Option<Expr>,
 }
 
 /// A pipeline that follows every rule of the DSL.
@@ -123,10 +124,13 @@ fn check_options(inputs: Vec<OptionInput>, errors: &mut Errors) -> Options {
         let slot = match name.to_string().as_str() {
             "batch_size" => &mut options.batch_size,
             "key_groups" => &mut options.key_groups,
+            "max_attempts" => &mut options.max_attempts,
             other => {
                 errors.at(
                     &name,
-                    format!("unknown pipeline option `{other}`; the options are `batch_size` and `key_groups`"),
+                    format!(
+                        "unknown pipeline option `{other}`; the options are `batch_size`, `key_groups` and `max_attempts`"
+                    ),
                 );
                 continue;
             }

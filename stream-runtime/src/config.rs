@@ -10,11 +10,17 @@ pub struct PipelineConfig {
     pub batch_size: u32,
     /// How many key groups hold the keyed state. Durable: see [`KeyGroups`].
     pub key_groups: KeyGroups,
+    /// How often a record whose user function panics (or whose keyed state
+    /// does not decode) is tried before it goes to the dead-letter output,
+    /// and how often a sink write is tried before its batch does (at least 1).
+    pub max_attempts: u32,
 }
 
 impl PipelineConfig {
     /// The default batch size.
     pub const DEFAULT_BATCH_SIZE: u32 = 100;
+    /// The default number of attempts.
+    pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 }
 
 impl Default for PipelineConfig {
@@ -22,6 +28,7 @@ impl Default for PipelineConfig {
         Self {
             batch_size: Self::DEFAULT_BATCH_SIZE,
             key_groups: KeyGroups::DEFAULT,
+            max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
         }
     }
 }

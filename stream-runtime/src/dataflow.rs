@@ -32,8 +32,8 @@ pub trait Dataflow: Send + Sync + 'static {
     fn is_bounded(&self) -> bool;
     /// Reads a range of a split (deterministic, see [`Source`]).
     fn read(&self, split: u32, position: u64, max: usize) -> Vec<Self::Input>;
-    /// Applies the operators before `key_by`.
-    fn before_key(&self, batch: Vec<Self::Input>) -> Vec<Self::Mid>;
+    /// Applies the operators before `key_by` to one source record.
+    fn before_key(&self, record: Self::Input, out: &mut Vec<Self::Mid>);
     /// Whether there is a keyed stage.
     fn is_keyed(&self) -> bool;
     /// The encoded key of a record.
@@ -45,9 +45,9 @@ pub trait Dataflow: Send + Sync + 'static {
         record: Self::Mid,
         out: &mut Vec<Self::Out>,
     ) -> Result<(), StateError>;
-    /// With no keyed stage, applies the operators after it; a keyed pipeline
-    /// gets the batch back as `Err`.
-    fn unkeyed(&self, batch: Vec<Self::Mid>) -> Result<Vec<Self::Out>, Vec<Self::Mid>>;
+    /// With no keyed stage, applies the operators after it to one record; a
+    /// keyed pipeline gets the record back as `Err`.
+    fn unkeyed(&self, record: Self::Mid, out: &mut Vec<Self::Out>) -> Result<(), Self::Mid>;
     /// The sink's number of partitions.
     fn sink_partitions(&self) -> u32;
     /// Writes a batch to a sink partition (see [`Sink`]).
@@ -103,8 +103,8 @@ where
         self.source.read(split, position, max)
     }
 
-    fn before_key(&self, batch: Vec<S::Item>) -> Vec<Pre::Out> {
-        self.pre.apply_batch(batch)
+    fn before_key(&self, record: S::Item, out: &mut Vec<Pre::Out>) {
+        self.pre.apply(record, &mut |x| out.push(x));
     }
 
     fn is_keyed(&self) -> bool {
@@ -129,10 +129,10 @@ where
         Ok(())
     }
 
-    fn unkeyed(&self, batch: Vec<Pre::Out>) -> Result<Vec<Post::Out>, Vec<Pre::Out>> {
-        self.keyed
-            .pass_through(batch)
-            .map(|records| self.post.apply_batch(records))
+    fn unkeyed(&self, record: Pre::Out, out: &mut Vec<Post::Out>) -> Result<(), Pre::Out> {
+        let record = self.keyed.pass_through(record)?;
+        self.post.apply(record, &mut |x| out.push(x));
+        Ok(())
     }
 
     fn sink_partitions(&self) -> u32 {

@@ -58,19 +58,24 @@ pub struct TokensAdded {
     pub injected: u64,
 }
 
-/// A batch, or part of one, that could not be processed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A record, or a batch, that could not be processed: the dead-letter
+/// output. Stored in `{name}Control` as state `dead:<n>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeadLetter {
     /// The source split it was read from.
     pub split: u32,
-    /// Its first source position.
-    pub from: u64,
-    /// How many source records the range held.
+    /// The source position of the failing record, or of the batch's first.
+    pub position: u64,
+    /// How many source positions it covers (1 for a single record).
     pub count: u32,
-    /// The stage that failed (`key`, `keyed` or `sink`).
+    /// Where it failed: `before_key` (the operators before `key_by`, or all
+    /// of them in a pipeline without one), `keyed` (the keyed operator and
+    /// the ones after it) or `sink`.
     pub stage: String,
-    /// Why.
+    /// Why, after how many attempts.
     pub error: String,
+    /// The failing record as it entered the keyed stage, when there is one.
+    pub record: Option<serde_json::Value>,
 }
 
 /// A pipeline's status, as `{name}Source/status` reports it.

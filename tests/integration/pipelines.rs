@@ -1,6 +1,7 @@
 //! Every pipeline the tests run, bound to the harness's one endpoint. Each
 //! test has its own pipeline (and so its own services and state).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
@@ -148,6 +149,43 @@ pipeline! {
     |> sink(TALLIES.clone())
 }
 
+// --- failures.rs: user functions that panic.
+
+pub const FAILING_RECORDS: u64 = 1_000;
+/// Records whose user functions always panic: one before `key_by`, one in `process`.
+pub const POISON_BEFORE_KEY: u64 = 13;
+pub const POISON_KEYED: u64 = 500;
+/// Records whose user functions panic on the first attempt only.
+pub const FLAKY_BEFORE_KEY: u64 = 77;
+pub const FLAKY_KEYED: u64 = 250;
+pub static FLAKY_BEFORE_KEY_FAILED: AtomicBool = AtomicBool::new(false);
+pub static FLAKY_KEYED_FAILED: AtomicBool = AtomicBool::new(false);
+pub static SURVIVORS: LazyLock<CollectSink<(u64, u64)>> = LazyLock::new(CollectSink::new);
+
+pipeline! {
+    pub Failing(batch_size = 50, max_attempts = 3):
+    source(Sequence::new().take(FAILING_RECORDS))
+    |> map(|n| {
+        assert_ne!(n, POISON_BEFORE_KEY, "poisoned record {n}");
+        if n == FLAKY_BEFORE_KEY && !FLAKY_BEFORE_KEY_FAILED.swap(true, Ordering::SeqCst) {
+            panic!("flaky record {n}");
+        }
+        n
+    })
+    |> key_by(|n| n % 4)
+    |> process(|n, ctx| {
+        assert_ne!(n, POISON_KEYED, "poisoned record {n}");
+        if n == FLAKY_KEYED && !FLAKY_KEYED_FAILED.swap(true, Ordering::SeqCst) {
+            panic!("flaky record {n}");
+        }
+        let mut count = ctx.value::<u64>("count");
+        let now = count.get().unwrap_or(0) + 1;
+        count.set(now);
+        ctx.collect((n, now));
+    })
+    |> sink(SURVIVORS.clone())
+}
+
 // --- bad_input.rs: a pipeline that is only ever sent bad requests.
 
 pipeline! {
@@ -167,4 +205,5 @@ pub fn all(endpoint: Endpoint) -> Endpoint {
         .pipeline(RightWords)
         .pipeline(KeyedTally)
         .pipeline(Untouched)
+        .pipeline(Failing)
 }

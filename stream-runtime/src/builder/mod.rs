@@ -53,6 +53,13 @@ impl Pipeline {
         self
     }
 
+    /// Attempts per failing record or sink write before the dead-letter
+    /// output (at least 1).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.config.max_attempts = attempts.max(1);
+        self
+    }
+
     /// Reads records from `source`.
     pub fn source<S: Source>(self, source: S) -> Stream<S, Identity, Unkeyed, Identity> {
         Stream::new(self.name, self.config, source)

@@ -27,9 +27,9 @@ pub trait KeyedStage<In>: Send + Sync + 'static {
         out: &mut Vec<Self::Out>,
     ) -> Result<(), StateError>;
 
-    /// For a stage with no key, hands the batch through unchanged;
+    /// For a stage with no key, hands the record through unchanged;
     /// a keyed stage gives it back as `Err`.
-    fn pass_through(&self, batch: Vec<In>) -> Result<Vec<Self::Out>, Vec<In>>;
+    fn pass_through(&self, record: In) -> Result<Self::Out, In>;
 }
 
 /// No keyed stage: records flow from the source stage to the sink.
@@ -53,8 +53,8 @@ impl<In: Send + Sync + 'static> KeyedStage<In> for Unkeyed {
         Ok(())
     }
 
-    fn pass_through(&self, batch: Vec<In>) -> Result<Vec<In>, Vec<In>> {
-        Ok(batch)
+    fn pass_through(&self, record: In) -> Result<In, In> {
+        Ok(record)
     }
 }
 
@@ -103,7 +103,7 @@ where
         self.op.apply(&key, state, input, out)
     }
 
-    fn pass_through(&self, batch: Vec<In>) -> Result<Vec<Op::Out>, Vec<In>> {
-        Err(batch)
+    fn pass_through(&self, record: In) -> Result<Op::Out, In> {
+        Err(record)
     }
 }

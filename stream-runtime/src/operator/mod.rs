@@ -24,13 +24,4 @@ pub trait Operator<In>: Send + Sync + 'static {
 
     /// Processes one record, handing each output to `emit`.
     fn apply<E: FnMut(Self::Out)>(&self, input: In, emit: &mut E);
-
-    /// Runs the operator over a whole batch, in order.
-    fn apply_batch(&self, batch: impl IntoIterator<Item = In>) -> Vec<Self::Out> {
-        let mut out = Vec::new();
-        for record in batch {
-            self.apply(record, &mut |x| out.push(x));
-        }
-        out
-    }
 }

@@ -92,7 +92,7 @@ async fn dead_letter(ctx: ObjectContext<'_>, Json(letter): Json<DeadLetter>) -> 
     let mut state = counters(&ctx).await?;
     tracing::error!(
         split = letter.split,
-        from = letter.from,
+        position = letter.position,
         count = letter.count,
         stage = %letter.stage,
         error = %letter.error,

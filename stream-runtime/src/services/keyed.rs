@@ -10,6 +10,7 @@ use restate_sdk::service::macro_support::ServiceBoxFuture;
 use restate_sdk::service::Service;
 
 use super::dispatch::{self, HandlerSpec};
+use super::guard::{guarded, RecordFailed};
 use super::Stage;
 use crate::dataflow::Dataflow;
 use crate::keyed::state_key;
@@ -56,10 +57,12 @@ async fn process<D: Dataflow>(
     let mut slots: HashMap<String, usize> = HashMap::new();
     let mut keys: Vec<String> = Vec::new();
     let mut routed = Vec::with_capacity(batch.len());
-    for record in batch {
-        let key = flow
-            .encode_key(&record)
-            .map_err(|e| TerminalError::new(format!("cannot encode the record's key: {e}")))?;
+    for (index, record) in batch.into_iter().enumerate() {
+        let key = guarded(|| {
+            flow.encode_key(&record)
+                .map_err(|e| format!("cannot encode the record's key: {e}"))
+        })
+        .map_err(|error| RecordFailed { index, error }.into_terminal())?;
         let slot = *slots.entry(key).or_insert_with_key(|key| {
             keys.push(key.clone());
             keys.len() - 1
@@ -79,10 +82,17 @@ async fn process<D: Dataflow>(
     }
     let existed: Vec<bool> = states.iter().map(Option::is_some).collect();
 
+    // A record that fails ends the call with its index and no state
+    // written; the token decides whether to try again or drop it.
     let mut out = Vec::new();
-    for (slot, record) in routed {
-        flow.apply_keyed(&mut states[slot], record, &mut out)
-            .map_err(|e| TerminalError::new(e.to_string()))?;
+    for (index, (slot, record)) in routed.into_iter().enumerate() {
+        let state = &mut states[slot];
+        let out = &mut out;
+        guarded(|| {
+            flow.apply_keyed(state, record, out)
+                .map_err(|e| e.to_string())
+        })
+        .map_err(|error| RecordFailed { index, error }.into_terminal())?;
     }
 
     for ((key, state), existed) in state_keys.iter().zip(states).zip(existed) {

@@ -5,6 +5,7 @@
 
 mod control;
 mod dispatch;
+mod guard;
 mod keyed;
 mod sink;
 mod source;

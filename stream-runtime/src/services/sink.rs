@@ -1,5 +1,7 @@
 //! `{name}Sink`: sink partitions, each writing one batch at a time, once.
 
+use std::time::Duration;
+
 use restate_sdk::discovery::ServiceType;
 use restate_sdk::endpoint::ContextInternal;
 use restate_sdk::errors::{HandlerError, HandlerResult};
@@ -8,6 +10,7 @@ use restate_sdk::service::macro_support::ServiceBoxFuture;
 use restate_sdk::service::Service;
 
 use super::dispatch::{self, HandlerSpec};
+use super::guard::guarded;
 use super::Stage;
 use crate::dataflow::Dataflow;
 use crate::names::{handler, ServiceNames};
@@ -60,11 +63,22 @@ async fn write<D: Dataflow>(
         .unwrap_or_default();
     let committed = progress.committed;
     let records = &records;
+    // Bounded: after the last attempt the write fails terminally, nothing is
+    // committed, and the token sends the batch to the dead-letter output.
+    let retry = RunRetryPolicy::new()
+        .initial_delay(Duration::from_millis(100))
+        .exponentiation_factor(2.0)
+        .max_delay(Duration::from_secs(5))
+        .max_attempts(flow.config().max_attempts);
     progress.committed = ctx
         .run(|| async move {
-            flow.write(partition, committed, records)
-                .map_err(HandlerError::from)
+            guarded(|| {
+                flow.write(partition, committed, records)
+                    .map_err(|e| e.to_string())
+            })
+            .map_err(|e| HandlerError::from(std::io::Error::other(e)))
         })
+        .retry_policy(retry)
         .name("write")
         .await?;
     progress.records += records.len() as u64;

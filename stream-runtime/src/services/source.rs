@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use restate_sdk::context::RequestTarget;
+use restate_sdk::context::{CallFuture, RequestTarget};
 use restate_sdk::discovery::ServiceType;
 use restate_sdk::endpoint::ContextInternal;
 use restate_sdk::errors::HandlerResult;
@@ -13,6 +13,7 @@ use restate_sdk::service::macro_support::ServiceBoxFuture;
 use restate_sdk::service::Service;
 
 use super::dispatch::{self, HandlerSpec, Payload};
+use super::guard::{guarded, RecordFailed};
 use super::Stage;
 use crate::dataflow::Dataflow;
 use crate::keyed::key_group;
@@ -122,6 +123,8 @@ async fn add_tokens<D: Dataflow>(
 /// One round of a token: lease a range, read it, run the operators, update
 /// keyed state, write the sink, and pass the token on. Every step is a
 /// journaled call, so a crash anywhere resumes this round where it stopped.
+/// A record that keeps failing goes to the dead-letter output; the token
+/// always goes on.
 async fn ingest<D: Dataflow>(
     stage: &Stage<D>,
     ctx: Context<'_>,
@@ -139,73 +142,21 @@ async fn ingest<D: Dataflow>(
         .send();
         return Ok(());
     };
-    let dead_letter = |stage: &str, error: String| {
-        ctx.request::<_, ()>(
-            RequestTarget::object(&names.control, CONTROL_KEY, handler::DEAD_LETTER),
-            Json(DeadLetter {
-                split,
-                from: lease.from,
-                count: lease.count,
-                stage: stage.to_owned(),
-                error,
-            }),
-        )
-        .send();
+    let round = Round {
+        flow,
+        names,
+        ctx: &ctx,
+        split,
+        lease,
     };
 
-    let records = flow.read(split, lease.from, lease.count as usize);
-    let records = flow.before_key(records);
-    let output = match flow.unkeyed(records) {
-        Ok(output) => output,
-        Err(records) => {
-            let groups = flow.config().key_groups;
-            let mut by_group: BTreeMap<u32, Vec<D::Mid>> = BTreeMap::new();
-            for record in records {
-                match flow.encode_key(&record) {
-                    Ok(key) => by_group
-                        .entry(key_group(&key, groups))
-                        .or_default()
-                        .push(record),
-                    Err(e) => dead_letter("key", format!("cannot encode a record's key: {e}")),
-                }
-            }
-            // Every call is issued before any is awaited, so the key groups
-            // work in parallel. (The SDK's futures must not be polled
-            // concurrently, as `join_all` would.)
-            let calls: Vec<_> = by_group
-                .into_iter()
-                .map(|(group, batch)| {
-                    ctx.request::<_, Json<Vec<D::Out>>>(
-                        RequestTarget::object(&names.keyed, group.to_string(), handler::PROCESS),
-                        Json(batch),
-                    )
-                    .call()
-                })
-                .collect();
-            let mut output = Vec::new();
-            for call in calls {
-                let result = call.await;
-                match result {
-                    Ok(Json(records)) => output.extend(records),
-                    Err(e) => dead_letter("keyed", e.message().to_owned()),
-                }
-            }
-            output
-        }
-    };
-
+    let routed = round.before_key();
+    let mut output = routed.output;
+    if !routed.groups.is_empty() {
+        output.extend(round.keyed(routed.groups).await);
+    }
     if !output.is_empty() {
-        let partition = (token.id % u64::from(flow.sink_partitions())).to_string();
-        let written = ctx
-            .request::<_, ()>(
-                RequestTarget::object(&names.sink, partition, handler::WRITE),
-                Json(output),
-            )
-            .call()
-            .await;
-        if let Err(e) = written {
-            dead_letter("sink", e.message().to_owned());
-        }
+        round.write(token, output).await;
     }
 
     ctx.request::<_, ()>(
@@ -214,6 +165,222 @@ async fn ingest<D: Dataflow>(
     )
     .send();
     Ok(())
+}
+
+/// One token's round over one leased range.
+struct Round<'a, D> {
+    flow: &'a D,
+    names: &'a ServiceNames,
+    ctx: &'a Context<'a>,
+    split: u32,
+    lease: Lease,
+}
+
+/// The records of a key group, with the source position of each.
+struct GroupBatch<M> {
+    records: Vec<M>,
+    positions: Vec<u64>,
+}
+
+/// A range after the operators before `key_by`: batches per key group, or,
+/// with no keyed stage, the output itself.
+struct Routed<M, O> {
+    groups: BTreeMap<u32, GroupBatch<M>>,
+    output: Vec<O>,
+}
+
+impl<D: Dataflow> Round<'_, D> {
+    fn dead_letter(
+        &self,
+        position: u64,
+        count: u32,
+        stage: &str,
+        error: String,
+        record: Option<serde_json::Value>,
+    ) {
+        self.ctx
+            .request::<_, ()>(
+                RequestTarget::object(&self.names.control, CONTROL_KEY, handler::DEAD_LETTER),
+                Json(DeadLetter {
+                    split: self.split,
+                    position,
+                    count,
+                    stage: stage.to_owned(),
+                    error,
+                    record,
+                }),
+            )
+            .send();
+    }
+
+    /// Reads the range and runs each record through the operators before
+    /// `key_by` (and, without one, the rest), routing the results. A record
+    /// whose operators fail is read again and retried, up to the attempt
+    /// limit, then dead-lettered.
+    fn before_key(&self) -> Routed<D::Mid, D::Out> {
+        let flow = self.flow;
+        let groups = flow.config().key_groups;
+        let attempts = flow.config().max_attempts;
+        let mut routed = Routed {
+            groups: BTreeMap::new(),
+            output: Vec::new(),
+        };
+        let records = flow.read(self.split, self.lease.from, self.lease.count as usize);
+        for (position, record) in (self.lease.from..).zip(records) {
+            let mut record = Some(record);
+            let mut attempt = 1;
+            let result = loop {
+                let input = match record.take() {
+                    Some(input) => input,
+                    None => match flow.read(self.split, position, 1).pop() {
+                        Some(input) => input,
+                        None => break Err(format!("position {position} could not be read again")),
+                    },
+                };
+                let result = guarded(|| {
+                    let mut mids = Vec::new();
+                    flow.before_key(input, &mut mids);
+                    let mut keyed = Vec::new();
+                    let mut output = Vec::new();
+                    for mid in mids {
+                        if let Err(mid) = flow.unkeyed(mid, &mut output) {
+                            let key = flow
+                                .encode_key(&mid)
+                                .map_err(|e| format!("cannot encode the record's key: {e}"))?;
+                            keyed.push((key_group(&key, groups), mid));
+                        }
+                    }
+                    Ok((keyed, output))
+                });
+                match result {
+                    Err(_) if attempt < attempts => attempt += 1,
+                    Err(error) => break Err(format!("{error} (after {attempt} attempts)")),
+                    Ok(done) => break Ok(done),
+                }
+            };
+            match result {
+                Ok((keyed, output)) => {
+                    routed.output.extend(output);
+                    for (group, mid) in keyed {
+                        let batch = routed.groups.entry(group).or_insert_with(|| GroupBatch {
+                            records: Vec::new(),
+                            positions: Vec::new(),
+                        });
+                        batch.records.push(mid);
+                        batch.positions.push(position);
+                    }
+                }
+                Err(error) => self.dead_letter(position, 1, "before_key", error, None),
+            }
+        }
+        routed
+    }
+
+    fn call_group(
+        &self,
+        group: u32,
+        records: &[D::Mid],
+    ) -> impl CallFuture<Response = Json<Vec<D::Out>>> + Send + '_ {
+        let body = serde_json::to_vec(records).unwrap_or_else(|_| b"[]".to_vec());
+        self.ctx
+            .request::<_, Json<Vec<D::Out>>>(
+                RequestTarget::object(&self.names.keyed, group.to_string(), handler::PROCESS),
+                body,
+            )
+            .call()
+    }
+
+    /// Calls every key group the range touches. All calls are issued before
+    /// any is awaited, so the groups work in parallel. (The SDK's futures
+    /// must not be polled concurrently, as `join_all` would.) A group that
+    /// reports a failing record is called again; after the attempt limit the
+    /// record is dead-lettered and the group is called with the rest.
+    async fn keyed(&self, groups: BTreeMap<u32, GroupBatch<D::Mid>>) -> Vec<D::Out> {
+        let attempts = self.flow.config().max_attempts;
+        let calls: Vec<_> = groups
+            .iter()
+            .map(|(group, batch)| self.call_group(*group, &batch.records))
+            .collect();
+        let mut output = Vec::new();
+        let mut failed = Vec::new();
+        for ((group, batch), call) in groups.into_iter().zip(calls) {
+            match call.await {
+                Ok(Json(records)) => output.extend(records),
+                Err(error) => failed.push((group, batch, error)),
+            }
+        }
+        for (group, mut batch, mut error) in failed {
+            let mut attempt = 1;
+            loop {
+                let Some(failure) =
+                    RecordFailed::from_terminal(&error).filter(|f| f.index < batch.records.len())
+                else {
+                    let from = batch
+                        .positions
+                        .iter()
+                        .copied()
+                        .min()
+                        .unwrap_or(self.lease.from);
+                    self.dead_letter(
+                        from,
+                        self.lease.count,
+                        "keyed",
+                        error.message().to_owned(),
+                        None,
+                    );
+                    break;
+                };
+                if attempt >= attempts {
+                    let record = batch.records.remove(failure.index);
+                    let position = batch.positions.remove(failure.index);
+                    let error = format!("{} (after {attempt} attempts)", failure.error);
+                    self.dead_letter(
+                        position,
+                        1,
+                        "keyed",
+                        error,
+                        serde_json::to_value(&record).ok(),
+                    );
+                    attempt = 0;
+                    if batch.records.is_empty() {
+                        break;
+                    }
+                }
+                attempt += 1;
+                match self.call_group(group, &batch.records).await {
+                    Ok(Json(records)) => {
+                        output.extend(records);
+                        break;
+                    }
+                    Err(next) => error = next,
+                }
+            }
+        }
+        output
+    }
+
+    /// Writes the range's output to the token's sink partition; a write that
+    /// fails after its attempts sends the batch to the dead-letter output.
+    async fn write(&self, token: Token, output: Vec<D::Out>) {
+        let partition = (token.id % u64::from(self.flow.sink_partitions())).to_string();
+        let written = self
+            .ctx
+            .request::<_, ()>(
+                RequestTarget::object(&self.names.sink, partition, handler::WRITE),
+                Json(output),
+            )
+            .call()
+            .await;
+        if let Err(e) = written {
+            self.dead_letter(
+                self.lease.from,
+                self.lease.count,
+                "sink",
+                e.message().to_owned(),
+                None,
+            );
+        }
+    }
 }
 
 /// Leases the next range for `token`, starting with its own split and moving

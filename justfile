@@ -14,3 +14,8 @@ test:
 # Throughput table: records/s by tokens and batch size.
 bench *ARGS:
     cargo run --release --example bench -- {{ARGS}}
+
+# Fault-injection soak: 100,000 records, 30 endpoint and 5 server SIGKILLs.
+chaos *ARGS:
+    cargo build --release --bins
+    target/release/chaos {{ARGS}}

@@ -2,6 +2,7 @@
 //! they share one build and one server.
 
 mod bad_input;
+mod chaos;
 mod failures;
 mod harness;
 mod pipelines;

@@ -73,3 +73,46 @@ impl<T: Serialize> Sink<T> for FileSink {
         Ok(start + lines.len() as u64)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let path = std::env::temp_dir().join(format!("file-sink-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        path
+    }
+
+    #[test]
+    fn a_retried_write_replaces_what_the_failed_attempt_left() {
+        let path = scratch("retry");
+        let sink = FileSink::new(&path);
+        let first = Sink::<u32>::write(&sink, 0, 0, &[1, 2]).expect("write");
+        // The process died after this write but before its result was
+        // journaled: the retry runs with the same committed offset.
+        let torn = Sink::<u32>::write(&sink, 0, first, &[3, 4]).expect("write");
+        let retried = Sink::<u32>::write(&sink, 0, first, &[3, 4]).expect("write");
+        assert_eq!(torn, retried);
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "1\n2\n3\n4\n");
+        // A half-written line past the committed offset is dropped too.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(b"5\n6"))
+            .expect("append");
+        Sink::<u32>::write(&sink, 0, retried, &[5]).expect("write");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "1\n2\n3\n4\n5\n");
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_file_shorter_than_committed_is_appended_to() {
+        let path = scratch("short");
+        let sink = FileSink::new(&path);
+        let end = Sink::<u32>::write(&sink, 0, 100, &[7]).expect("write");
+        assert_eq!(end, 2);
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "7\n");
+        let _ = std::fs::remove_file(&path);
+    }
+}

@@ -1,0 +1,634 @@
+//! Fault injection: run a word count over a sequence-numbered, skewed input
+//! while SIGKILLing the endpoint and restate-server at random moments, then
+//! check the results exactly.
+//!
+//! The endpoint runs as a child process (`chaos_endpoint`) so that it can be
+//! killed; the server is a [`LocalServer`] restarted on the same data dir.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use stream_runtime::restate::{AdminClient, IngressClient, LocalServer, LocalServerOptions};
+use stream_runtime::{FileSink, IntoPipeline, Pipeline, Sequence, ServiceNames, Status};
+
+/// The pipeline's name, and so its services' prefix.
+pub const PIPELINE: &str = "ChaosWordCount";
+/// How many distinct keys the input spreads over, skewed.
+pub const KEYS: u64 = 50;
+
+/// A word and its running count, as written to the file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WordCount {
+    /// The key.
+    pub word: String,
+    /// How many times it was seen so far.
+    pub count: u64,
+}
+
+/// The key of sequence number `n`: key `k` has weight about 1/(k+1).
+pub fn key_of(n: u64) -> String {
+    let unit = (splitmix64(n) >> 11) as f64 / (1u64 << 53) as f64;
+    let rank = ((KEYS as f64 + 1.0).powf(unit) - 1.0) as u64;
+    format!("key{:02}", rank.min(KEYS - 1))
+}
+
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The chaos word count: `records` sequence numbers, keyed by [`key_of`],
+/// counted per key, every running count appended to `output` exactly once.
+pub fn pipeline(output: &Path, records: u64, batch: u32) -> impl IntoPipeline {
+    Pipeline::named(PIPELINE)
+        .batch_size(batch)
+        .source(Sequence::new().take(records).with_splits(2))
+        .map(|n| WordCount {
+            word: key_of(n),
+            count: 1,
+        })
+        .key_by(|wc| wc.word.clone())
+        .reduce(|a, b| WordCount {
+            count: a.count + b.count,
+            ..a
+        })
+        .sink(FileSink::new(output))
+}
+
+/// The arguments of the `chaos_endpoint` binary.
+#[derive(Debug, Clone)]
+pub struct EndpointArgs {
+    /// Port to serve on (loopback).
+    pub port: u16,
+    /// The file sink's path.
+    pub output: PathBuf,
+    /// Records in the input.
+    pub records: u64,
+    /// Batch size.
+    pub batch: u32,
+}
+
+impl EndpointArgs {
+    /// Parses `--port P --output FILE --records N --batch B`.
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
+        let mut port = None;
+        let mut output = None;
+        let mut records = None;
+        let mut batch = None;
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let value = args.next().ok_or_else(|| format!("{arg} needs a value"))?;
+            let number = |v: &str| {
+                v.parse::<u64>()
+                    .map_err(|_| format!("{arg} takes a number, not `{v}`"))
+            };
+            match arg.as_str() {
+                "--port" => {
+                    port =
+                        Some(u16::try_from(number(&value)?).map_err(|_| "bad --port".to_owned())?)
+                }
+                "--output" => output = Some(PathBuf::from(value)),
+                "--records" => records = Some(number(&value)?),
+                "--batch" => {
+                    batch =
+                        Some(u32::try_from(number(&value)?).map_err(|_| "bad --batch".to_owned())?)
+                }
+                other => return Err(format!("unknown option `{other}`")),
+            }
+        }
+        Ok(Self {
+            port: port.ok_or("--port is required")?,
+            output: output.ok_or("--output is required")?,
+            records: records.ok_or("--records is required")?,
+            batch: batch.unwrap_or(20),
+        })
+    }
+}
+
+/// One fault-injection run's settings.
+#[derive(Debug, Clone)]
+pub struct ChaosConfig {
+    /// Records in the input.
+    pub records: u64,
+    /// SIGKILLs of the endpoint, each followed by a restart.
+    pub endpoint_kills: u32,
+    /// SIGKILLs of restate-server, each followed by a restart on the same data dir.
+    pub server_kills: u32,
+    /// Tokens injected.
+    pub tokens: u64,
+    /// Records per token per round.
+    pub batch: u32,
+    /// Seeds the kill schedule, so a failing run can be repeated.
+    pub seed: u64,
+    /// The run fails if it has not finished after this long.
+    pub limit: Duration,
+}
+
+impl ChaosConfig {
+    /// The CI kill test: at least 20,000 records, 5 endpoint and 2 server kills.
+    pub fn ci() -> Self {
+        Self {
+            records: 20_000,
+            endpoint_kills: 5,
+            server_kills: 2,
+            tokens: 4,
+            batch: 20,
+            seed: seed_from_clock(),
+            limit: Duration::from_secs(600),
+        }
+    }
+
+    /// The soak: 100,000 records, 30 endpoint and 5 server kills.
+    pub fn soak() -> Self {
+        Self {
+            records: 100_000,
+            endpoint_kills: 30,
+            server_kills: 5,
+            tokens: 6,
+            batch: 25,
+            seed: seed_from_clock(),
+            limit: Duration::from_secs(3_600),
+        }
+    }
+
+    /// Overrides from `--records N --endpoint-kills N --server-kills N
+    /// --tokens N --batch N --seed N`.
+    pub fn parse(args: impl IntoIterator<Item = String>, mut config: Self) -> Result<Self, String> {
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let value = args.next().ok_or_else(|| format!("{arg} needs a value"))?;
+            let n = value
+                .parse::<u64>()
+                .map_err(|_| format!("{arg} takes a whole number, not `{value}`"))?;
+            let small = || u32::try_from(n).map_err(|_| format!("{arg} {n} is too large"));
+            match arg.as_str() {
+                "--records" => config.records = n,
+                "--endpoint-kills" => config.endpoint_kills = small()?,
+                "--server-kills" => config.server_kills = small()?,
+                "--tokens" => config.tokens = n,
+                "--batch" => config.batch = small()?,
+                "--seed" => config.seed = n,
+                other => return Err(format!("unknown option `{other}`")),
+            }
+        }
+        Ok(config)
+    }
+}
+
+fn seed_from_clock() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+}
+
+/// What a run did and found.
+#[derive(Debug, Clone)]
+pub struct ChaosReport {
+    /// The settings it ran with.
+    pub config: ChaosConfig,
+    /// Endpoint kills made while the pipeline was running.
+    pub endpoint_kills: u32,
+    /// Server kills made while the pipeline was running.
+    pub server_kills: u32,
+    /// Running counts missing from the file.
+    pub lost: u64,
+    /// Lines in the file beyond one per running count.
+    pub duplicated: u64,
+    /// From `addTokens` to `finished`.
+    pub wall: Duration,
+    /// The status at the end.
+    pub status: Status,
+    /// Every broken invariant, in words. Empty when the run is exact.
+    pub violations: Vec<String>,
+}
+
+impl ChaosReport {
+    /// The report as a Markdown table.
+    pub fn table(&self) -> String {
+        format!(
+            "| records | endpoint kills | server kills | lost | duplicated | wall time | tokens injected / in flight / parked | seed |\n\
+             |--------:|---------------:|-------------:|-----:|-----------:|----------:|-----------------:|-----:|\n\
+             | {} | {} | {} | {} | {} | {:.1} s | {} / {} / {} | {} |",
+            self.config.records,
+            self.endpoint_kills,
+            self.server_kills,
+            self.lost,
+            self.duplicated,
+            self.wall.as_secs_f64(),
+            self.status.tokens_injected,
+            self.status.tokens_in_flight,
+            self.status.tokens_injected - self.status.tokens_in_flight,
+            self.config.seed,
+        )
+    }
+}
+
+/// Finds a binary built next to the running one (`target/<profile>/`).
+pub fn sibling_binary(name: &str) -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = exe.parent().ok_or("the running binary has no directory")?;
+    let candidate = dir.join(name);
+    if candidate.is_file() {
+        Ok(candidate)
+    } else {
+        Err(format!(
+            "{} not found; build it first: cargo build --release --bins",
+            candidate.display()
+        ))
+    }
+}
+
+/// The endpoint child process, restartable on the same port.
+struct EndpointProcess {
+    binary: PathBuf,
+    args: Vec<String>,
+    port: u16,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl EndpointProcess {
+    async fn start(&mut self) -> Result<(), String> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .map_err(|e| e.to_string())?;
+        let log_err = log.try_clone().map_err(|e| e.to_string())?;
+        let mut command = Command::new(&self.binary);
+        command
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err);
+        die_with_parent(&mut command);
+        self.child = Some(
+            command
+                .spawn()
+                .map_err(|e| format!("cannot start {}: {e}", self.binary.display()))?,
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .is_err()
+        {
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "the endpoint did not listen on {}; see {}",
+                    self.port,
+                    self.log.display()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for EndpointProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn die_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_command: &mut Command) {}
+
+/// A small deterministic generator for the kill schedule.
+struct Schedule(u64);
+
+impl Schedule {
+    fn next(&mut self) -> u64 {
+        self.0 = splitmix64(self.0);
+        self.0
+    }
+
+    fn millis(&mut self, low: u64, high: u64) -> Duration {
+        Duration::from_millis(low + self.next() % (high - low).max(1))
+    }
+}
+
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
+}
+
+/// The pipeline's status, retried while a server or endpoint restarts.
+async fn status(
+    ingress: &IngressClient,
+    names: &ServiceNames,
+    patience: Duration,
+) -> Result<Status, String> {
+    let deadline = Instant::now() + patience;
+    loop {
+        match ingress.status(names).await {
+            Ok(status) => return Ok(status),
+            Err(e) if Instant::now() > deadline => return Err(format!("status: {e}")),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// Runs the pipeline under kills and checks every invariant.
+pub async fn run(config: &ChaosConfig, endpoint_binary: &Path) -> Result<ChaosReport, String> {
+    let scratch = std::env::temp_dir().join(format!(
+        "stream-chaos-{}-{}",
+        std::process::id(),
+        config.seed
+    ));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
+    let result = run_in(config, endpoint_binary, &scratch).await;
+    if result.as_ref().is_ok_and(|r| r.violations.is_empty()) {
+        let _ = std::fs::remove_dir_all(&scratch);
+    } else {
+        eprintln!("chaos: logs and data kept in {}", scratch.display());
+    }
+    result
+}
+
+async fn run_in(
+    config: &ChaosConfig,
+    endpoint_binary: &Path,
+    scratch: &Path,
+) -> Result<ChaosReport, String> {
+    let names = ServiceNames::for_pipeline(PIPELINE);
+    let output = scratch.join("output.jsonl");
+    let options = LocalServerOptions::new(scratch.join("restate")).ports(
+        free_port()?,
+        free_port()?,
+        free_port()?,
+    );
+    let mut server = LocalServer::start(options)
+        .await
+        .map_err(|e| e.to_string())?;
+    let port = free_port()?;
+    let mut endpoint = EndpointProcess {
+        binary: endpoint_binary.to_owned(),
+        args: vec![
+            "--port".into(),
+            port.to_string(),
+            "--output".into(),
+            output.display().to_string(),
+            "--records".into(),
+            config.records.to_string(),
+            "--batch".into(),
+            config.batch.to_string(),
+        ],
+        port,
+        log: scratch.join("endpoint.log"),
+        child: None,
+    };
+    endpoint.start().await?;
+    let admin: AdminClient = server.admin();
+    let ingress: IngressClient = server.ingress();
+    admin
+        .register(&format!("http://127.0.0.1:{port}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    status(&ingress, &names, Duration::from_secs(30)).await?;
+
+    let started = Instant::now();
+    ingress
+        .add_tokens(&names, config.tokens)
+        .await
+        .map_err(|e| e.to_string())?;
+
+    let mut schedule = Schedule(config.seed);
+    let (mut endpoint_kills, mut server_kills) = (0u32, 0u32);
+    let mut violations = Vec::new();
+    while endpoint_kills < config.endpoint_kills || server_kills < config.server_kills {
+        tokio::time::sleep(schedule.millis(150, 900)).await;
+        let now = status(&ingress, &names, Duration::from_secs(120)).await?;
+        if now.finished {
+            violations.push(format!(
+                "the run finished after {endpoint_kills} endpoint and {server_kills} server kills, \
+                 before all kills were made; use more records or a smaller batch"
+            ));
+            break;
+        }
+        let endpoint_left = u64::from(config.endpoint_kills - endpoint_kills);
+        let server_left = u64::from(config.server_kills - server_kills);
+        if schedule.next() % (endpoint_left + server_left) < server_left {
+            server.kill();
+            tokio::time::sleep(schedule.millis(0, 400)).await;
+            server.restart().await.map_err(|e| e.to_string())?;
+            server_kills += 1;
+        } else {
+            endpoint.kill();
+            tokio::time::sleep(schedule.millis(0, 400)).await;
+            endpoint.start().await?;
+            endpoint_kills += 1;
+        }
+    }
+
+    let deadline = started + config.limit;
+    let status = loop {
+        let now = status(&ingress, &names, Duration::from_secs(120)).await?;
+        if now.finished {
+            break now;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("not finished after {:?}: {now:?}", config.limit));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let wall = started.elapsed();
+
+    let expected = expected_counts(config.records);
+    let (lost, duplicated) = check_file(&output, &expected, &mut violations)?;
+    check_state(&admin, &names, &expected, &mut violations).await?;
+    check_tokens_and_invocations(&admin, &names, config, &status, &mut violations).await?;
+
+    endpoint.kill();
+    server.stop(Duration::from_secs(5));
+    Ok(ChaosReport {
+        config: config.clone(),
+        endpoint_kills,
+        server_kills,
+        lost,
+        duplicated,
+        wall,
+        status,
+        violations,
+    })
+}
+
+/// How often each key occurs in the input.
+pub fn expected_counts(records: u64) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for n in 0..records {
+        *counts.entry(key_of(n)).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// For a key seen n times the file must hold exactly the counts 1..n, once
+/// each. Returns (lost, duplicated).
+fn check_file(
+    output: &Path,
+    expected: &BTreeMap<String, u64>,
+    violations: &mut Vec<String>,
+) -> Result<(u64, u64), String> {
+    let text = std::fs::read_to_string(output).map_err(|e| format!("{}: {e}", output.display()))?;
+    let mut seen: BTreeMap<String, BTreeMap<u64, u64>> = BTreeMap::new();
+    let mut duplicated = 0;
+    for (index, line) in text.lines().enumerate() {
+        match serde_json::from_str::<WordCount>(line) {
+            Ok(wc) => {
+                *seen
+                    .entry(wc.word)
+                    .or_default()
+                    .entry(wc.count)
+                    .or_insert(0) += 1
+            }
+            Err(e) => {
+                violations.push(format!(
+                    "line {} is not a record ({e}): {line:?}",
+                    index + 1
+                ));
+                duplicated += 1;
+            }
+        }
+    }
+    let mut lost = 0;
+    for (word, n) in expected {
+        let counts = seen.remove(word).unwrap_or_default();
+        for count in 1..=*n {
+            match counts.get(&count).copied().unwrap_or(0) {
+                0 => lost += 1,
+                1 => {}
+                times => duplicated += times - 1,
+            }
+        }
+        duplicated += counts
+            .iter()
+            .filter(|(count, _)| **count > *n)
+            .map(|(_, times)| times)
+            .sum::<u64>();
+    }
+    duplicated += seen.values().flat_map(BTreeMap::values).sum::<u64>();
+    if lost > 0 || duplicated > 0 {
+        violations.push(format!(
+            "the file lost {lost} running counts and duplicated {duplicated}"
+        ));
+    }
+    Ok((lost, duplicated))
+}
+
+/// The keyed state, read from the server, must equal the input counts.
+async fn check_state(
+    admin: &AdminClient,
+    names: &ServiceNames,
+    expected: &BTreeMap<String, u64>,
+    violations: &mut Vec<String>,
+) -> Result<(), String> {
+    #[derive(Deserialize)]
+    struct Row {
+        key: String,
+        value_utf8: String,
+    }
+    let rows: Vec<Row> = admin
+        .query(&format!(
+            "SELECT key, value_utf8 FROM state WHERE service_name = '{}' AND key LIKE 'k:%'",
+            names.keyed
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut stored = BTreeMap::new();
+    for row in rows {
+        let wc: WordCount =
+            serde_json::from_str(&row.value_utf8).map_err(|e| format!("state {}: {e}", row.key))?;
+        stored.insert(wc.word, wc.count);
+    }
+    if &stored != expected {
+        let wrong: Vec<String> = expected
+            .iter()
+            .filter(|(word, n)| stored.get(*word) != Some(n))
+            .map(|(word, n)| format!("{word}: stored {:?}, input {n}", stored.get(word)))
+            .collect();
+        violations.push(format!(
+            "keyed state differs from the input counts: {}",
+            wrong.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// Every token parked (none lost, none made), and nothing is left running,
+/// retrying or paused.
+async fn check_tokens_and_invocations(
+    admin: &AdminClient,
+    names: &ServiceNames,
+    config: &ChaosConfig,
+    status: &Status,
+    violations: &mut Vec<String>,
+) -> Result<(), String> {
+    if status.tokens_injected != config.tokens || status.tokens_in_flight != 0 {
+        violations.push(format!(
+            "tokens: injected {}, still in flight {} (all {} should have parked)",
+            status.tokens_injected, status.tokens_in_flight, config.tokens
+        ));
+    }
+    if status.records_in != config.records
+        || status.records_out != config.records
+        || status.dead_letters != 0
+    {
+        violations.push(format!("status counts are off: {status:?}"));
+    }
+    #[derive(Deserialize)]
+    struct Row {
+        target: String,
+        status: String,
+        last_failure: Option<String>,
+    }
+    let left: Vec<Row> = admin
+        .query(&format!(
+            "SELECT target, status, last_failure FROM sys_invocation \
+             WHERE target_service_name LIKE '{}%' AND status != 'completed'",
+            names.pipeline
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    if !left.is_empty() {
+        let left: Vec<String> = left
+            .iter()
+            .map(|row| {
+                let failure = row.last_failure.as_deref().unwrap_or("no failure");
+                format!("{} {} ({failure})", row.target, row.status)
+            })
+            .collect();
+        violations.push(format!(
+            "invocations left running, retrying or paused: {}",
+            left.join("; ")
+        ));
+    }
+    Ok(())
+}

@@ -188,10 +188,14 @@ pipeline! {
 
 // --- bad_input.rs: a pipeline that is only ever sent bad requests.
 
+pub const UNTOUCHED_RECORDS: u64 = 300;
+pub static UNTOUCHED_OUT: LazyLock<CollectSink<u64>> = LazyLock::new(CollectSink::new);
+
 pipeline! {
-    pub Untouched:
-    source(Sequence::new().take(10))
-    |> sink(CollectSink::<u64>::new())
+    pub Untouched(batch_size = 16):
+    source(Sequence::new().take(UNTOUCHED_RECORDS))
+    |> map(|n| n * 2)
+    |> sink(UNTOUCHED_OUT.clone())
 }
 
 /// Binds every test pipeline.

@@ -94,7 +94,10 @@ mod tests {
         let torn = Sink::<u32>::write(&sink, 0, first, &[3, 4]).expect("write");
         let retried = Sink::<u32>::write(&sink, 0, first, &[3, 4]).expect("write");
         assert_eq!(torn, retried);
-        assert_eq!(std::fs::read_to_string(&path).expect("read"), "1\n2\n3\n4\n");
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            "1\n2\n3\n4\n"
+        );
         // A half-written line past the committed offset is dropped too.
         std::fs::OpenOptions::new()
             .append(true)
@@ -102,7 +105,10 @@ mod tests {
             .and_then(|mut f| f.write_all(b"5\n6"))
             .expect("append");
         Sink::<u32>::write(&sink, 0, retried, &[5]).expect("write");
-        assert_eq!(std::fs::read_to_string(&path).expect("read"), "1\n2\n3\n4\n5\n");
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            "1\n2\n3\n4\n5\n"
+        );
         let _ = std::fs::remove_file(&path);
     }
 

@@ -29,15 +29,24 @@ async fn bad_token_counts_are_rejected_with_a_message() {
         (huge.as_str(), "not a number"),
     ];
     for (body, expected) in cases {
+        let shown: String = body.chars().take(40).collect();
         let err = ingress
             .call_raw(&names.source, handler::ADD_TOKENS, body.as_bytes())
             .await
-            .expect_err(body);
+            .expect_err(&shown);
         let status = err
             .status()
-            .unwrap_or_else(|| panic!("{body:?}: no HTTP answer: {err}"));
-        assert_eq!(status, 400, "{body:?}: {err}");
-        assert!(err.to_string().contains(expected), "{body:?}: {err}");
+            .unwrap_or_else(|| panic!("{shown:?}: no HTTP answer: {err}"));
+        assert_eq!(status, 400, "{shown:?}: {err}");
+        assert!(err.to_string().contains(expected), "{shown:?}: {err}");
+    }
+    // `status` takes no body.
+    for body in ["junk", "{\"a\": 1}", "[]"] {
+        let err = ingress
+            .call_raw(&names.source, handler::STATUS, body.as_bytes())
+            .await
+            .expect_err(body);
+        assert_eq!(err.status(), Some(400), "{body:?}: {err}");
     }
     let status = h.status(&names).await;
     assert_eq!(
@@ -45,6 +54,23 @@ async fn bad_token_counts_are_rejected_with_a_message() {
         "a rejected call injected tokens: {status:?}"
     );
     assert_eq!(h.live_ingests(&names).await, 0);
+
+    // After all that, the pipeline runs and its results are exact.
+    h.add_tokens(&names, 2).await;
+    let done = h
+        .wait_for(&names, Duration::from_secs(120), |_| {}, |s| s.finished)
+        .await;
+    assert_eq!(
+        (done.records_in, done.records_out, done.dead_letters),
+        (UNTOUCHED_RECORDS, UNTOUCHED_RECORDS, 0)
+    );
+    let mut out = UNTOUCHED_OUT.records();
+    out.sort_unstable();
+    assert_eq!(
+        out,
+        (0..UNTOUCHED_RECORDS).map(|n| n * 2).collect::<Vec<_>>()
+    );
+    h.assert_nothing_stuck(&names).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use stream_runtime::restate::{AdminClient, IngressClient, LocalServer, LocalServerOptions};
+use stream_runtime::restate::{
+    die_with_parent, AdminClient, IngressClient, LocalServer, LocalServerOptions,
+};
 use stream_runtime::{FileSink, IntoPipeline, Pipeline, Sequence, ServiceNames, Status};
 
 /// The pipeline's name, and so its services' prefix.
@@ -303,21 +305,6 @@ impl Drop for EndpointProcess {
         self.kill();
     }
 }
-
-#[cfg(target_os = "linux")]
-fn die_with_parent(command: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        command.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn die_with_parent(_command: &mut Command) {}
 
 /// A small deterministic generator for the kill schedule.
 struct Schedule(u64);

@@ -282,10 +282,11 @@ fn terminate(child: &Child) {
 #[cfg(not(unix))]
 fn terminate(_child: &Child) {}
 
-/// On Linux, the server dies with the thread that started it, so a test
-/// binary or example that exits abruptly leaves no server behind.
+/// Makes a child started with `command` die with the thread that starts it
+/// (Linux; elsewhere a no-op), so a test binary or example that exits
+/// abruptly leaves no server or endpoint behind.
 #[cfg(target_os = "linux")]
-fn die_with_parent(command: &mut Command) {
+pub fn die_with_parent(command: &mut Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
     unsafe {
@@ -296,8 +297,9 @@ fn die_with_parent(command: &mut Command) {
     }
 }
 
+/// Makes a child die with its parent (a no-op off Linux).
 #[cfg(not(target_os = "linux"))]
-fn die_with_parent(_command: &mut Command) {}
+pub fn die_with_parent(_command: &mut Command) {}
 
 /// Finds the restate-server binary: `RESTATE_SERVER_BIN`, then the npm
 /// package in a `node_modules` above the current directory or this crate,

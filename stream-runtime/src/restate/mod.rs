@@ -10,6 +10,6 @@ pub use admin::{AdminClient, AdminError};
 pub use http::HttpError;
 pub use ingress::{CallError, IngressClient};
 pub use local_server::{
-    find_cli_binary, find_server_binary, LocalServer, LocalServerOptions, ServerBinaryError,
-    RESTATE_VERSION,
+    die_with_parent, find_cli_binary, find_server_binary, LocalServer, LocalServerOptions,
+    ServerBinaryError, RESTATE_VERSION,
 };

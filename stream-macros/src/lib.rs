@@ -9,6 +9,8 @@
 mod ast;
 mod expand;
 mod model;
+#[cfg(test)]
+mod snapshot;
 
 use proc_macro::TokenStream;
 

@@ -18,7 +18,7 @@ pub struct PipelineConfig {
 
 impl PipelineConfig {
     /// The default batch size.
-    pub const DEFAULT_BATCH_SIZE: u32 = 100;
+    pub const DEFAULT_BATCH_SIZE: u32 = 1_000;
     /// The default number of attempts.
     pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 }

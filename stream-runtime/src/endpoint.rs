@@ -4,7 +4,10 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::net::SocketAddr;
 
-use restate_sdk::http_server::HttpServer;
+use hyper::server::conn::http2;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::graceful::GracefulShutdown;
+use restate_sdk::hyper::HyperEndpoint;
 use tokio::net::TcpListener;
 
 use crate::definition::{IntoPipeline, PipelineDefinition};
@@ -116,15 +119,42 @@ impl Endpoint {
     }
 
     /// Serves on an already bound listener until `shutdown` completes.
+    ///
+    /// Like the SDK's `HttpServer` (HTTP/2 cleartext, graceful shutdown), but
+    /// with `TCP_NODELAY` on every connection: the server and the endpoint
+    /// exchange many small frames per batch, and Nagle's algorithm with
+    /// delayed ACKs could hold each one back.
     pub async fn serve_on(
         self,
         listener: TcpListener,
         shutdown: impl Future,
     ) -> Result<(), EndpointError> {
-        let endpoint = self.build()?;
-        HttpServer::new(endpoint)
-            .serve_with_cancel(listener, shutdown)
-            .await;
+        let endpoint = HyperEndpoint::new(self.build()?);
+        let graceful = GracefulShutdown::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((stream, remote)) = accepted else { continue };
+                    if let Err(e) = stream.set_nodelay(true) {
+                        tracing::debug!("cannot set TCP_NODELAY for {remote}: {e}");
+                    }
+                    let connection = http2::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), endpoint.clone());
+                    let connection = graceful.watch(connection);
+                    tokio::spawn(async move {
+                        if let Err(e) = connection.await {
+                            tracing::debug!("connection from {remote} ended: {e}");
+                        }
+                    });
+                }
+                _ = &mut shutdown => break,
+            }
+        }
+        tokio::select! {
+            _ = graceful.shutdown() => {}
+            _ = tokio::time::sleep(std::time::Duration::from_secs(10)) => {}
+        }
         Ok(())
     }
 }

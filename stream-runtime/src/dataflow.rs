@@ -32,6 +32,8 @@ pub trait Dataflow: Send + Sync + 'static {
     fn is_bounded(&self) -> bool;
     /// Reads a range of a split (deterministic, see [`Source`]).
     fn read(&self, split: u32, position: u64, max: usize) -> Vec<Self::Input>;
+    /// How many records a read would return (see [`Source::available`]).
+    fn available(&self, split: u32, position: u64, max: usize) -> usize;
     /// Applies the operators before `key_by` to one source record.
     fn before_key(&self, record: Self::Input, out: &mut Vec<Self::Mid>);
     /// Whether there is a keyed stage.
@@ -101,6 +103,10 @@ where
 
     fn read(&self, split: u32, position: u64, max: usize) -> Vec<S::Item> {
         self.source.read(split, position, max)
+    }
+
+    fn available(&self, split: u32, position: u64, max: usize) -> usize {
+        self.source.available(split, position, max)
     }
 
     fn before_key(&self, record: S::Item, out: &mut Vec<Pre::Out>) {

@@ -51,7 +51,7 @@ async fn process<D: Dataflow>(
     flow: &D,
     ctx: ObjectContext<'_>,
     Json(batch): Json<Vec<D::Mid>>,
-) -> HandlerResult<Json<Vec<D::Out>>> {
+) -> HandlerResult<Vec<u8>> {
     dispatch::index_key(ctx.key(), "key group", flow.config().key_groups.count())?;
 
     let mut slots: HashMap<String, usize> = HashMap::new();
@@ -95,6 +95,10 @@ async fn process<D: Dataflow>(
         .map_err(|error| RecordFailed { index, error }.into_terminal())?;
     }
 
+    // Serialized here: a failure is a terminal error the token dead-letters,
+    // where inside the SDK it would be retried forever.
+    let out = serde_json::to_vec(&out)
+        .map_err(|e| TerminalError::new(format!("cannot serialize the keyed output: {e}")))?;
     for ((key, state), existed) in state_keys.iter().zip(states).zip(existed) {
         match state {
             Some(state) => ctx.set(key, Json(state)),
@@ -102,5 +106,5 @@ async fn process<D: Dataflow>(
             None => {}
         }
     }
-    Ok(Json(out))
+    Ok(out)
 }

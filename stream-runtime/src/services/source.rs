@@ -276,18 +276,31 @@ impl<D: Dataflow> Round<'_, D> {
         routed
     }
 
-    fn call_group(
+    /// Calls a key group with a batch serialized here, so that a batch that
+    /// cannot be serialized is dead-lettered instead of failing the round.
+    async fn call_group(
         &self,
         group: u32,
         records: &[D::Mid],
-    ) -> impl CallFuture<Response = Json<Vec<D::Out>>> + Send + '_ {
-        let body = serde_json::to_vec(records).unwrap_or_else(|_| b"[]".to_vec());
-        self.ctx
+    ) -> Result<Vec<D::Out>, TerminalError> {
+        self.issue_call(group, records)?.await.map(|Json(out)| out)
+    }
+
+    fn issue_call(
+        &self,
+        group: u32,
+        records: &[D::Mid],
+    ) -> Result<impl CallFuture<Response = Json<Vec<D::Out>>> + Send + '_, TerminalError> {
+        let body = serde_json::to_vec(records).map_err(|e| {
+            TerminalError::new(format!("cannot serialize the batch for its key group: {e}"))
+        })?;
+        Ok(self
+            .ctx
             .request::<_, Json<Vec<D::Out>>>(
                 RequestTarget::object(&self.names.keyed, group.to_string(), handler::PROCESS),
                 body,
             )
-            .call()
+            .call())
     }
 
     /// Calls every key group the range touches. All calls are issued before
@@ -299,13 +312,17 @@ impl<D: Dataflow> Round<'_, D> {
         let attempts = self.flow.config().max_attempts;
         let calls: Vec<_> = groups
             .iter()
-            .map(|(group, batch)| self.call_group(*group, &batch.records))
+            .map(|(group, batch)| self.issue_call(*group, &batch.records))
             .collect();
         let mut output = Vec::new();
         let mut failed = Vec::new();
         for ((group, batch), call) in groups.into_iter().zip(calls) {
-            match call.await {
-                Ok(Json(records)) => output.extend(records),
+            let result = match call {
+                Ok(call) => call.await.map(|Json(out)| out),
+                Err(error) => Err(error),
+            };
+            match result {
+                Ok(records) => output.extend(records),
                 Err(error) => failed.push((group, batch, error)),
             }
         }
@@ -348,7 +365,7 @@ impl<D: Dataflow> Round<'_, D> {
                 }
                 attempt += 1;
                 match self.call_group(group, &batch.records).await {
-                    Ok(Json(records)) => {
+                    Ok(records) => {
                         output.extend(records);
                         break;
                     }
@@ -363,22 +380,26 @@ impl<D: Dataflow> Round<'_, D> {
     /// fails after its attempts sends the batch to the dead-letter output.
     async fn write(&self, token: Token, output: Vec<D::Out>) {
         let partition = (token.id % u64::from(self.flow.sink_partitions())).to_string();
+        // Serialized here: a failure inside the SDK would be retried forever.
+        let body = match serde_json::to_vec(&output) {
+            Ok(body) => body,
+            Err(e) => {
+                let error = format!("cannot serialize the batch for the sink: {e}");
+                self.dead_letter(self.lease.from, self.lease.count, "sink", error, None);
+                return;
+            }
+        };
         let written = self
             .ctx
             .request::<_, ()>(
                 RequestTarget::object(&self.names.sink, partition, handler::WRITE),
-                Json(output),
+                body,
             )
             .call()
             .await;
         if let Err(e) = written {
-            self.dead_letter(
-                self.lease.from,
-                self.lease.count,
-                "sink",
-                e.message().to_owned(),
-                None,
-            );
+            let error = e.message().to_owned();
+            self.dead_letter(self.lease.from, self.lease.count, "sink", error, None);
         }
     }
 }

@@ -55,7 +55,7 @@ async fn next<D: Dataflow>(
     let from = ctx.get::<u64>(POSITION).await?.unwrap_or(0);
     let count = if flow.is_bounded() {
         // Bounded sources may end inside the range: lease only what exists.
-        flow.read(split, from, max as usize).len() as u32
+        flow.available(split, from, max as usize) as u32
     } else {
         max
     };
@@ -71,7 +71,7 @@ async fn progress<D: Dataflow>(
 ) -> HandlerResult<Json<SplitProgress>> {
     let split = dispatch::index_key(ctx.key(), "split", flow.splits())?;
     let position = ctx.get::<u64>(POSITION).await?.unwrap_or(0);
-    let exhausted = flow.is_bounded() && flow.read(split, position, 1).is_empty();
+    let exhausted = flow.is_bounded() && flow.available(split, position, 1) == 0;
     Ok(Json(SplitProgress {
         position,
         exhausted,

@@ -66,7 +66,42 @@ impl<T: Clone + Send + Sync + 'static> Source for InMemorySource<T> {
             .collect()
     }
 
+    fn available(&self, split: u32, position: u64, max: usize) -> usize {
+        let stride = self.splits as usize;
+        let first = usize::try_from(position)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(stride)
+            .saturating_add(split as usize);
+        // Items first, first + stride, … that exist.
+        let left = self.items.len().saturating_sub(first).div_ceil(stride);
+        left.min(max)
+    }
+
     fn is_bounded(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn available_counts_what_read_returns() {
+        for splits in 1..4 {
+            let source = InMemorySource::new(0..10u32).with_splits(splits);
+            for split in 0..splits {
+                for position in 0..6 {
+                    for max in 0..5 {
+                        let read = source.read(split, position, max).len();
+                        assert_eq!(
+                            source.available(split, position, max),
+                            read,
+                            "{splits} {split} {position} {max}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -38,6 +38,13 @@ pub trait Source: Send + Sync + 'static {
     /// (a bounded source at its end); an unbounded source always returns `max`.
     fn read(&self, split: u32, position: u64, max: usize) -> Vec<Self::Item>;
 
+    /// How many records [`read`](Source::read) would return, without
+    /// producing them: the split stage leases ranges of a bounded source
+    /// with it. Override it when counting is cheaper than reading.
+    fn available(&self, split: u32, position: u64, max: usize) -> usize {
+        self.read(split, position, max).len()
+    }
+
     /// Whether the source ends. A bounded pipeline reports `finished` once
     /// every split is exhausted and every record has been processed.
     fn is_bounded(&self) -> bool;

@@ -101,6 +101,13 @@ impl Source for RandomWords {
             .collect()
     }
 
+    fn available(&self, _split: u32, position: u64, max: usize) -> usize {
+        let left = self
+            .limit
+            .map_or(u64::MAX, |limit| limit.saturating_sub(position));
+        usize::try_from(left).unwrap_or(usize::MAX).min(max)
+    }
+
     fn is_bounded(&self) -> bool {
         self.limit.is_some()
     }

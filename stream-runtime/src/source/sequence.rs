@@ -55,6 +55,17 @@ impl Source for Sequence {
             .collect()
     }
 
+    fn available(&self, split: u32, position: u64, max: usize) -> usize {
+        let Some(limit) = self.limit else { return max };
+        let stride = u64::from(self.splits);
+        // Numbers position * stride + split, … below the limit.
+        let first = position
+            .saturating_mul(stride)
+            .saturating_add(u64::from(split));
+        let left = limit.saturating_sub(first).div_ceil(stride);
+        usize::try_from(left).unwrap_or(usize::MAX).min(max)
+    }
+
     fn is_bounded(&self) -> bool {
         self.limit.is_some()
     }
@@ -72,5 +83,25 @@ mod tests {
         assert_eq!(all, (0..10).collect::<Vec<_>>());
         assert_eq!(source.read(1, 1, 2), vec![4, 7]);
         assert!(source.read(0, 4, 5).is_empty());
+    }
+
+    #[test]
+    fn available_counts_what_read_returns() {
+        for splits in 1..4 {
+            let source = Sequence::new().take(10).with_splits(splits);
+            for split in 0..splits {
+                for position in 0..6 {
+                    for max in 0..5 {
+                        let read = source.read(split, position, max).len();
+                        assert_eq!(
+                            source.available(split, position, max),
+                            read,
+                            "{splits} {split} {position} {max}"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(Sequence::new().available(0, 7, 9), 9);
     }
 }

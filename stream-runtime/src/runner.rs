@@ -26,12 +26,9 @@ pub enum RunError {
     /// The local server could not start.
     #[error("{0}\n(to use a server that is already running, set RESTATE_ADMIN_URL and RESTATE_INGRESS_URL)")]
     Server(#[from] crate::restate::ServerBinaryError),
-    /// Registering the endpoint failed.
-    #[error("registering the endpoint failed: {0}")]
-    Register(#[from] crate::restate::AdminError),
-    /// A call to the pipeline failed.
+    /// Registering the endpoint or calling the pipeline failed.
     #[error(transparent)]
-    Call(#[from] crate::restate::CallError),
+    Restate(#[from] crate::restate::ApiError),
     /// Anything else on the way.
     #[error("{0}")]
     Io(#[from] std::io::Error),

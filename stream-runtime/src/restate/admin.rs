@@ -5,7 +5,10 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::http::{HttpClient, HttpError};
+use super::http::{base_url, ApiError, HttpClient};
+
+/// Why an admin request failed (the same type as [`CallError`](super::CallError)).
+pub type AdminError = ApiError;
 
 /// A client for a Restate server's admin API (port 9070 by default).
 #[derive(Clone)]
@@ -14,37 +17,11 @@ pub struct AdminClient {
     http: HttpClient,
 }
 
-/// Why an admin request failed.
-#[derive(Debug, thiserror::Error)]
-pub enum AdminError {
-    /// No answer.
-    #[error(transparent)]
-    Http(#[from] HttpError),
-    /// The server answered with an error.
-    #[error("{what} failed with HTTP {status}: {body}")]
-    Status {
-        /// What was asked.
-        what: String,
-        /// The HTTP status.
-        status: u16,
-        /// The server's message.
-        body: String,
-    },
-    /// The answer was not what the API documents.
-    #[error("{what}: unexpected answer: {reason}")]
-    Decode {
-        /// What was asked.
-        what: String,
-        /// Why it does not decode.
-        reason: String,
-    },
-}
-
 impl AdminClient {
     /// A client for the admin API at `base` (such as `http://localhost:9070`).
     pub fn new(base: impl Into<String>) -> Self {
         Self {
-            base: base.into().trim_end_matches('/').to_owned(),
+            base: base_url(base),
             http: HttpClient::new(Duration::from_secs(60)),
         }
     }
@@ -56,26 +33,18 @@ impl AdminClient {
 
     /// Whether the admin API answers its health check.
     pub async fn is_healthy(&self) -> bool {
-        matches!(self.http.get(&format!("{}/health", self.base)).await, Ok(r) if r.status.is_success())
+        self.http.answers(&format!("{}/health", self.base)).await
     }
 
     /// Registers (or re-registers) the deployment at `endpoint_uri`, as
     /// `restate deployments register <uri> --force` does.
     pub async fn register(&self, endpoint_uri: &str) -> Result<(), AdminError> {
         let body = serde_json::json!({ "uri": endpoint_uri, "force": true }).to_string();
-        let response = self
-            .http
-            .post(&format!("{}/deployments", self.base), body)
-            .await?;
-        if response.status.is_success() {
-            Ok(())
-        } else {
-            Err(AdminError::Status {
-                what: format!("registering {endpoint_uri}"),
-                status: response.status.as_u16(),
-                body: response.text(),
-            })
-        }
+        let what = format!("registering {endpoint_uri}");
+        self.http
+            .post_ok(&format!("{}/deployments", self.base), body, &what)
+            .await
+            .map(drop)
     }
 
     /// Runs a SQL query over the server's introspection tables
@@ -86,22 +55,14 @@ impl AdminClient {
             rows: Vec<Row>,
         }
         let body = serde_json::json!({ "query": sql }).to_string();
-        let response = self
+        let rows: Rows<Row> = self
             .http
-            .post(&format!("{}/query", self.base), body)
+            .post_json(
+                &format!("{}/query", self.base),
+                body,
+                &format!("query `{sql}`"),
+            )
             .await?;
-        if !response.status.is_success() {
-            return Err(AdminError::Status {
-                what: format!("query `{sql}`"),
-                status: response.status.as_u16(),
-                body: response.text(),
-            });
-        }
-        serde_json::from_slice::<Rows<Row>>(&response.body)
-            .map(|rows| rows.rows)
-            .map_err(|e| AdminError::Decode {
-                what: format!("query `{sql}`"),
-                reason: e.to_string(),
-            })
+        Ok(rows.rows)
     }
 }

@@ -39,6 +39,42 @@ pub enum HttpError {
     },
 }
 
+/// Why a request to a Restate API (admin or ingress) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No answer.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// The server answered with an error status.
+    #[error("{what} answered HTTP {status}: {body}")]
+    Status {
+        /// What was asked (`service/handler`, `query …`, `registering …`).
+        what: String,
+        /// The HTTP status.
+        status: u16,
+        /// The server's message.
+        body: String,
+    },
+    /// The answer did not decode as the API documents.
+    #[error("{what}: cannot decode the answer: {reason}")]
+    Decode {
+        /// What was asked.
+        what: String,
+        /// Why it does not decode.
+        reason: String,
+    },
+}
+
+impl ApiError {
+    /// The HTTP status, when the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
 /// An answer: status and body.
 #[derive(Debug, Clone)]
 pub(crate) struct Response {
@@ -50,6 +86,11 @@ impl Response {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+}
+
+/// A base URL without its trailing slashes.
+pub(crate) fn base_url(base: impl Into<String>) -> String {
+    base.into().trim_end_matches('/').to_owned()
 }
 
 #[derive(Clone)]
@@ -64,6 +105,44 @@ impl HttpClient {
             client: Client::builder(TokioExecutor::new()).build_http(),
             timeout,
         }
+    }
+
+    /// Whether `url` answers a GET with a success status.
+    pub async fn answers(&self, url: &str) -> bool {
+        matches!(self.get(url).await, Ok(r) if r.status.is_success())
+    }
+
+    /// POSTs `body` and returns the answer's body if its status is a success.
+    pub async fn post_ok(
+        &self,
+        url: &str,
+        body: impl Into<Bytes>,
+        what: &str,
+    ) -> Result<Bytes, ApiError> {
+        let response = self.post(url, body).await?;
+        if response.status.is_success() {
+            Ok(response.body)
+        } else {
+            Err(ApiError::Status {
+                what: what.to_owned(),
+                status: response.status.as_u16(),
+                body: response.text(),
+            })
+        }
+    }
+
+    /// POSTs `body` and decodes a successful answer as JSON.
+    pub async fn post_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        body: impl Into<Bytes>,
+        what: &str,
+    ) -> Result<T, ApiError> {
+        let answer = self.post_ok(url, body, what).await?;
+        serde_json::from_slice(&answer).map_err(|e| ApiError::Decode {
+            what: what.to_owned(),
+            reason: e.to_string(),
+        })
     }
 
     pub async fn get(&self, url: &str) -> Result<Response, HttpError> {

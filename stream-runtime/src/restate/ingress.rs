@@ -2,45 +2,12 @@
 
 use std::time::Duration;
 
-use super::http::{HttpClient, HttpError};
+use super::http::{base_url, ApiError, HttpClient};
 use crate::names::{handler, ServiceNames};
 use crate::protocol::{Status, TokensAdded};
 
-/// Why an ingress call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum CallError {
-    /// No answer.
-    #[error(transparent)]
-    Http(#[from] HttpError),
-    /// The handler answered with an error status.
-    #[error("{target} answered HTTP {status}: {body}")]
-    Status {
-        /// `service/handler`.
-        target: String,
-        /// The HTTP status.
-        status: u16,
-        /// The error message.
-        body: String,
-    },
-    /// The answer did not decode.
-    #[error("{target}: cannot decode the answer: {reason}")]
-    Decode {
-        /// `service/handler`.
-        target: String,
-        /// Why.
-        reason: String,
-    },
-}
-
-impl CallError {
-    /// The HTTP status, when the handler answered.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            CallError::Status { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-}
+/// Why an ingress call failed (the same type as [`AdminError`](super::AdminError)).
+pub type CallError = ApiError;
 
 /// A client for a Restate server's ingress (port 8080 by default).
 #[derive(Clone)]
@@ -53,7 +20,7 @@ impl IngressClient {
     /// A client for the ingress at `base` (such as `http://localhost:8080`).
     pub fn new(base: impl Into<String>) -> Self {
         Self {
-            base: base.into().trim_end_matches('/').to_owned(),
+            base: base_url(base),
             http: HttpClient::new(Duration::from_secs(60)),
         }
     }
@@ -65,7 +32,9 @@ impl IngressClient {
 
     /// Whether the ingress answers its health check.
     pub async fn is_healthy(&self) -> bool {
-        matches!(self.http.get(&format!("{}/restate/health", self.base)).await, Ok(r) if r.status.is_success())
+        self.http
+            .answers(&format!("{}/restate/health", self.base))
+            .await
     }
 
     /// Calls `service/handler` with a raw body and returns the raw answer.
@@ -76,19 +45,11 @@ impl IngressClient {
         body: &[u8],
     ) -> Result<Vec<u8>, CallError> {
         let target = format!("{service}/{handler}");
-        let response = self
+        let answer = self
             .http
-            .post(&format!("{}/{target}", self.base), body.to_vec())
+            .post_ok(&format!("{}/{target}", self.base), body.to_vec(), &target)
             .await?;
-        if response.status.is_success() {
-            Ok(response.body.to_vec())
-        } else {
-            Err(CallError::Status {
-                target,
-                status: response.status.as_u16(),
-                body: response.text(),
-            })
-        }
+        Ok(answer.to_vec())
     }
 
     async fn call_json<T: serde::de::DeserializeOwned>(
@@ -97,11 +58,10 @@ impl IngressClient {
         handler: &str,
         body: &[u8],
     ) -> Result<T, CallError> {
-        let answer = self.call_raw(service, handler, body).await?;
-        serde_json::from_slice(&answer).map_err(|e| CallError::Decode {
-            target: format!("{service}/{handler}"),
-            reason: e.to_string(),
-        })
+        let target = format!("{service}/{handler}");
+        self.http
+            .post_json(&format!("{}/{target}", self.base), body.to_vec(), &target)
+            .await
     }
 
     /// Injects `n` tokens into a pipeline (`{name}Source/addTokens`).

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use stream_examples::keys::{mix, zipf_rank};
 use stream_runtime::restate::{LocalServer, LocalServerOptions, RESTATE_VERSION};
 use stream_runtime::source::DEFAULT_VOCABULARY;
 use stream_runtime::{
@@ -55,23 +56,12 @@ impl Config {
     }
 }
 
-fn mix(n: u64) -> u64 {
-    let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// The key of sequence number `n`: a word of the seed's vocabulary, or one
 /// of `keys` users, Zipf-skewed (weight 1/rank).
 fn key(n: u64, keys: Option<u64>) -> String {
     match keys {
         None => DEFAULT_VOCABULARY[(mix(n) % DEFAULT_VOCABULARY.len() as u64) as usize].to_owned(),
-        Some(keys) => {
-            let unit = (mix(n) >> 11) as f64 / (1u64 << 53) as f64;
-            let rank = ((keys as f64 + 1.0).powf(unit) - 1.0) as u64;
-            format!("user{}", rank.min(keys - 1))
-        }
+        Some(keys) => format!("user{}", zipf_rank(n, keys)),
     }
 }
 

@@ -11,6 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+
+use crate::keys::{mix, zipf_rank};
 use stream_runtime::restate::{
     die_with_parent, AdminClient, IngressClient, LocalServer, LocalServerOptions,
 };
@@ -32,16 +34,7 @@ pub struct WordCount {
 
 /// The key of sequence number `n`: key `k` has weight about 1/(k+1).
 pub fn key_of(n: u64) -> String {
-    let unit = (splitmix64(n) >> 11) as f64 / (1u64 << 53) as f64;
-    let rank = ((KEYS as f64 + 1.0).powf(unit) - 1.0) as u64;
-    format!("key{:02}", rank.min(KEYS - 1))
-}
-
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    format!("key{:02}", zipf_rank(n, KEYS))
 }
 
 /// The chaos word count: `records` sequence numbers, keyed by [`key_of`],
@@ -311,7 +304,7 @@ struct Schedule(u64);
 
 impl Schedule {
     fn next(&mut self) -> u64 {
-        self.0 = splitmix64(self.0);
+        self.0 = mix(self.0);
         self.0
     }
 

@@ -4,3 +4,4 @@
 //! test (`tests/integration/chaos.rs`) and the soak (`just chaos`).
 
 pub mod chaos;
+pub mod keys;

@@ -1,0 +1,32 @@
+//! Deterministic, skewed keys for the fault-injection runs and the bench.
+
+/// SplitMix64: a well-mixed, stable hash of a sequence number.
+pub fn mix(n: u64) -> u64 {
+    let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The rank (0 to `keys - 1`) of sequence number `n` among `keys` keys,
+/// Zipf-skewed: rank `r` is drawn with weight about 1/(r+1).
+pub fn zipf_rank(n: u64, keys: u64) -> u64 {
+    let unit = (mix(n) >> 11) as f64 / (1u64 << 53) as f64;
+    let rank = ((keys as f64 + 1.0).powf(unit) - 1.0) as u64;
+    rank.min(keys.saturating_sub(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranks_are_in_range_and_skewed() {
+        let mut counts = [0u32; 10];
+        for n in 0..100_000 {
+            counts[zipf_rank(n, 10) as usize] += 1;
+        }
+        assert!(counts.iter().all(|c| *c > 0));
+        assert!(counts[0] > 3 * counts[9], "{counts:?}");
+    }
+}

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::keys::{mix, zipf_rank};
+use crate::running_counts::{check_running_counts, expected_counts};
 use stream_runtime::restate::{
     die_with_parent, AdminClient, IngressClient, LocalServer, LocalServerOptions,
 };
@@ -442,7 +443,7 @@ async fn run_in(
     };
     let wall = started.elapsed();
 
-    let expected = expected_counts(config.records);
+    let expected = expected_counts(config.records, key_of);
     let (lost, duplicated) = check_file(&output, &expected, &mut violations)?;
     check_state(&admin, &names, &expected, &mut violations).await?;
     check_tokens_and_invocations(&admin, &names, config, &status, &mut violations).await?;
@@ -461,66 +462,29 @@ async fn run_in(
     })
 }
 
-/// How often each key occurs in the input.
-pub fn expected_counts(records: u64) -> BTreeMap<String, u64> {
-    let mut counts = BTreeMap::new();
-    for n in 0..records {
-        *counts.entry(key_of(n)).or_insert(0) += 1;
-    }
-    counts
-}
-
-/// For a key seen n times the file must hold exactly the counts 1..n, once
-/// each. Returns (lost, duplicated).
+/// Checks the file against the input: each key's counts 1..n, once each.
+/// Returns (lost, duplicated); a malformed line counts as duplicated.
 fn check_file(
     output: &Path,
     expected: &BTreeMap<String, u64>,
     violations: &mut Vec<String>,
 ) -> Result<(u64, u64), String> {
-    let text = std::fs::read_to_string(output).map_err(|e| format!("{}: {e}", output.display()))?;
-    let mut seen: BTreeMap<String, BTreeMap<u64, u64>> = BTreeMap::new();
-    let mut duplicated = 0;
-    for (index, line) in text.lines().enumerate() {
-        match serde_json::from_str::<WordCount>(line) {
-            Ok(wc) => {
-                *seen
-                    .entry(wc.word)
-                    .or_default()
-                    .entry(wc.count)
-                    .or_insert(0) += 1
-            }
-            Err(e) => {
-                violations.push(format!(
-                    "line {} is not a record ({e}): {line:?}",
-                    index + 1
-                ));
-                duplicated += 1;
-            }
-        }
-    }
-    let mut lost = 0;
-    for (word, n) in expected {
-        let counts = seen.remove(word).unwrap_or_default();
-        for count in 1..=*n {
-            match counts.get(&count).copied().unwrap_or(0) {
-                0 => lost += 1,
-                1 => {}
-                times => duplicated += times - 1,
-            }
-        }
-        duplicated += counts
-            .iter()
-            .filter(|(count, _)| **count > *n)
-            .map(|(_, times)| times)
-            .sum::<u64>();
-    }
-    duplicated += seen.values().flat_map(BTreeMap::values).sum::<u64>();
-    if lost > 0 || duplicated > 0 {
+    let check =
+        check_running_counts(output, expected).map_err(|e| format!("{}: {e}", output.display()))?;
+    if let Some(line) = &check.first_malformed {
         violations.push(format!(
-            "the file lost {lost} running counts and duplicated {duplicated}"
+            "{} malformed lines, the first {line}",
+            check.malformed
         ));
     }
-    Ok((lost, duplicated))
+    let duplicated = check.duplicated + check.malformed;
+    if check.lost > 0 || duplicated > 0 {
+        violations.push(format!(
+            "the file lost {} running counts and duplicated {duplicated}",
+            check.lost
+        ));
+    }
+    Ok((check.lost, duplicated))
 }
 
 /// The keyed state, read from the server, must equal the input counts.

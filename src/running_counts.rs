@@ -1,0 +1,165 @@
+//! The exactly-once check of a running word count's output: for a word seen
+//! n times in the input, the file must hold the counts 1..n, each once.
+//!
+//! The file is streamed and each word's counts are kept as a bitset, so a
+//! check of tens of millions of lines needs a few megabytes.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// What a file of running counts held, against the input.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CountCheck {
+    /// Lines in the file.
+    pub lines: u64,
+    /// Running counts the input implies but the file lacks.
+    pub lost: u64,
+    /// Lines beyond one per running count: repeats, counts past a word's
+    /// total, and words not in the input.
+    pub duplicated: u64,
+    /// Lines that are not a `{"word": .., "count": ..}` record.
+    pub malformed: u64,
+    /// The first malformed line, with its number.
+    pub first_malformed: Option<String>,
+}
+
+impl CountCheck {
+    /// Whether the file holds every running count exactly once.
+    pub fn exact(&self) -> bool {
+        self.lost == 0 && self.duplicated == 0 && self.malformed == 0
+    }
+}
+
+/// How often each key occurs among the input records `0..records`.
+pub fn expected_counts(records: u64, key: impl Fn(u64) -> String) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for n in 0..records {
+        *counts.entry(key(n)).or_insert(0) += 1;
+    }
+    counts
+}
+
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(borrow)]
+    word: Cow<'a, str>,
+    count: u64,
+}
+
+/// The counts of one word seen so far, one bit each.
+struct Seen {
+    total: u64,
+    bits: Vec<u64>,
+}
+
+impl Seen {
+    fn new(total: u64) -> Self {
+        let words = usize::try_from(total.div_ceil(64)).unwrap_or(usize::MAX);
+        Self {
+            total,
+            bits: vec![0; words],
+        }
+    }
+
+    /// Marks `count`; false when it is out of range or already marked.
+    fn mark(&mut self, count: u64) -> bool {
+        if count == 0 || count > self.total {
+            return false;
+        }
+        let (word, bit) = ((count - 1) / 64, (count - 1) % 64);
+        let Some(slot) = usize::try_from(word)
+            .ok()
+            .and_then(|w| self.bits.get_mut(w))
+        else {
+            return false;
+        };
+        let fresh = *slot & (1 << bit) == 0;
+        *slot |= 1 << bit;
+        fresh
+    }
+
+    fn marked(&self) -> u64 {
+        self.bits.iter().map(|w| u64::from(w.count_ones())).sum()
+    }
+}
+
+/// Checks the running counts in the file at `path` against `expected`.
+pub fn check_running_counts(
+    path: &Path,
+    expected: &BTreeMap<String, u64>,
+) -> io::Result<CountCheck> {
+    let mut seen: HashMap<&str, Seen> = expected
+        .iter()
+        .map(|(word, total)| (word.as_str(), Seen::new(*total)))
+        .collect();
+    let mut check = CountCheck::default();
+    let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            break;
+        }
+        check.lines += 1;
+        match serde_json::from_str::<Line>(line.trim_end()) {
+            Ok(record) => {
+                let fresh = seen
+                    .get_mut(&*record.word)
+                    .is_some_and(|counts| counts.mark(record.count));
+                if !fresh {
+                    check.duplicated += 1;
+                }
+            }
+            Err(e) => {
+                check.malformed += 1;
+                if check.first_malformed.is_none() {
+                    let text: String = line.trim_end().chars().take(200).collect();
+                    check.first_malformed = Some(format!("line {} ({e}): {text:?}", check.lines));
+                }
+            }
+        }
+    }
+    check.lost = seen.values().map(|s| s.total - s.marked()).sum();
+    Ok(check)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(lines: &str, expected: &[(&str, u64)]) -> CountCheck {
+        let dir = std::env::temp_dir().join(format!("running-counts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join(format!("{}.jsonl", lines.len()));
+        std::fs::write(&path, lines).expect("write");
+        let expected = expected.iter().map(|(w, n)| (w.to_string(), *n)).collect();
+        let result = check_running_counts(&path, &expected).expect("check");
+        let _ = std::fs::remove_file(&path);
+        result
+    }
+
+    #[test]
+    fn exact_output_passes() {
+        let lines = "{\"word\":\"a\",\"count\":1}\n{\"word\":\"b\",\"count\":1,\"seq\":9}\n{\"word\":\"a\",\"count\":2}\n";
+        let result = check(lines, &[("a", 2), ("b", 1)]);
+        assert!(result.exact(), "{result:?}");
+        assert_eq!(result.lines, 3);
+    }
+
+    #[test]
+    fn finds_lost_duplicated_and_malformed_lines() {
+        let lines = "{\"word\":\"a\",\"count\":1}\n{\"word\":\"a\",\"count\":1}\n{\"word\":\"a\",\"count\":70}\n{\"word\":\"z\",\"count\":1}\n{\"word\":\"a\",\"cou\n";
+        let result = check(lines, &[("a", 65), ("b", 1)]);
+        assert_eq!(result.lost, 64 + 1);
+        assert_eq!(result.duplicated, 3);
+        assert_eq!(result.malformed, 1);
+        assert!(result
+            .first_malformed
+            .is_some_and(|m| m.starts_with("line 5")));
+    }
+}

@@ -11,7 +11,9 @@ run-bounded *ARGS:
 test:
     cargo test --workspace
 
-# Throughput table: records/s by tokens and batch size.
+# Tables of records/s, latency, CPU, RSS and disk by batch size, tokens and
+# keys (about 6 minutes), then a 10-minute soak checked exactly once.
+# `just bench --quick` is smaller with a 1-minute soak; see examples/bench/main.rs.
 bench *ARGS:
     cargo run --release --example bench -- {{ARGS}}
 

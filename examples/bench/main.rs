@@ -1,0 +1,210 @@
+//! Throughput, latency and footprint of the word count (per-key reduce,
+//! exactly-once file sink), each part on its own freshly started server.
+//!
+//! 1. **Tables** by batch size, tokens and key count. Each configuration is
+//!    its own pipeline over a bounded source, so it finishes and parks its
+//!    tokens before the next starts and no run loads another. Throughput is
+//!    records over the time from `addTokens` to `finished`.
+//! 2. **Soak**: the endless word count at the default batch size for a while
+//!    (10 minutes by default), sampling throughput, latency, endpoint RSS and
+//!    the data dir as it goes. It then drains the source, lets the tokens
+//!    park, and checks every running count in the file: exactly once each.
+//!
+//! Latency is per record, from the source read (after the lease) to the end
+//! of the sink write that made it durable.
+//!
+//! ```sh
+//! cargo run --release --example bench                  # or: just bench
+//! cargo run --release --example bench -- --quick       # smaller tables, 1-minute soak
+//! cargo run --release --example bench -- --soak 600    # only the soak
+//! cargo run --release --example bench -- --only 1000:10:200000,1000:10:100000:100000 --partitions 1
+//! ```
+//!
+//! `--only BATCH:TOKENS:RECORDS[:KEYS],…` runs just those table rows (no
+//! soak); `--partitions N` and `--key-groups N` change the server's
+//! partitions and the pipelines' key groups.
+
+mod instrument;
+mod probe;
+mod soak;
+mod tables;
+
+use std::path::PathBuf;
+
+use instrument::{Clock, TimedFileSink, TimedSequence, WordCount};
+use stream_examples::keys::{mix, zipf_rank};
+use stream_runtime::restate::{IngressClient, LocalServer, LocalServerOptions, RESTATE_VERSION};
+use stream_runtime::source::DEFAULT_VOCABULARY;
+use stream_runtime::{Endpoint, IntoPipeline, Pipeline, ServiceNames};
+
+type Error = Box<dyn std::error::Error>;
+
+/// The command line.
+pub struct Args {
+    quick: bool,
+    only: Option<Vec<tables::Config>>,
+    soak_seconds: Option<u64>,
+    partitions: Option<u32>,
+    key_groups: Option<u32>,
+}
+
+impl Args {
+    fn parse() -> Result<Self, String> {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let value = |flag: &str| args.iter().skip_while(|a| *a != flag).nth(1).cloned();
+        let number = |flag: &str| -> Result<Option<u64>, String> {
+            value(flag)
+                .map(|v| v.parse().map_err(|_| format!("{flag} {v}: not a number")))
+                .transpose()
+        };
+        let small = |flag: &str| -> Result<Option<u32>, String> {
+            number(flag)?
+                .map(|n| u32::try_from(n).map_err(|_| format!("{flag} {n}: too large")))
+                .transpose()
+        };
+        Ok(Self {
+            quick: args.iter().any(|a| a == "--quick"),
+            only: value("--only")
+                .map(|spec| tables::parse_only(&spec))
+                .transpose()?,
+            soak_seconds: number("--soak")?,
+            partitions: small("--partitions")?,
+            key_groups: small("--key-groups")?,
+        })
+    }
+}
+
+/// The key of sequence number `n`: a word of the seed's vocabulary, or one
+/// of `keys` users, Zipf-skewed (weight 1/rank).
+pub fn key(n: u64, keys: Option<u64>) -> String {
+    match keys {
+        None => DEFAULT_VOCABULARY[(mix(n) % DEFAULT_VOCABULARY.len() as u64) as usize].to_owned(),
+        Some(keys) => format!("user{}", zipf_rank(n, keys)),
+    }
+}
+
+/// The bench's word count over `source`, written to `sink`.
+pub fn word_count(
+    name: &str,
+    batch: u32,
+    key_groups: Option<u32>,
+    keys: Option<u64>,
+    source: TimedSequence,
+    sink: TimedFileSink,
+) -> impl IntoPipeline {
+    let mut pipeline = Pipeline::named(name).batch_size(batch);
+    if let Some(groups) = key_groups {
+        pipeline = pipeline.key_groups(groups);
+    }
+    pipeline
+        .source(source)
+        .map(move |n| WordCount {
+            word: key(n, keys),
+            count: 1,
+            seq: n,
+        })
+        .key_by(|wc| wc.word.clone())
+        .reduce(|a, b| WordCount {
+            count: a.count + b.count,
+            seq: b.seq,
+            ..a
+        })
+        .sink(sink)
+}
+
+/// A fresh server in a scratch dir, serving one endpoint from this process.
+pub struct Bench {
+    pub server: LocalServer,
+    pub server_pid: u32,
+    pub ingress: IngressClient,
+    pub scratch: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+impl Bench {
+    /// A scratch dir for the files a part writes (its sink output).
+    pub fn scratch(part: &str) -> Result<PathBuf, Error> {
+        let scratch =
+            std::env::temp_dir().join(format!("stream-bench-{}-{part}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&scratch);
+        std::fs::create_dir_all(&scratch)?;
+        Ok(scratch)
+    }
+
+    /// Starts a server in `scratch`, serves `endpoint` and registers it.
+    pub async fn start(args: &Args, scratch: PathBuf, endpoint: Endpoint) -> Result<Self, Error> {
+        let data_dir = scratch.join("restate");
+        let mut options = LocalServerOptions::new(&data_dir).ports(
+            probe::free_port(),
+            probe::free_port(),
+            probe::free_port(),
+        );
+        if args.partitions.is_some() {
+            options.partitions = args.partitions;
+        }
+        println!(
+            "restate-server {RESTATE_VERSION} on {} cores; server settings:",
+            std::thread::available_parallelism()?.get()
+        );
+        for (key, value) in options
+            .environment()
+            .iter()
+            .filter(|(k, _)| !k.contains("ADDRESS"))
+        {
+            println!("  {key}={value}");
+        }
+        let server = LocalServer::start(options).await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let endpoint_uri = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
+        tokio::spawn(endpoint.serve_on(listener, std::future::pending::<()>()));
+        server.admin().register(&endpoint_uri).await?;
+        Ok(Self {
+            server_pid: server.pid().unwrap_or(0),
+            ingress: server.ingress(),
+            server,
+            scratch,
+            data_dir,
+        })
+    }
+
+    /// Waits until the ingress answers for a freshly registered pipeline.
+    pub async fn ready(&self, names: &ServiceNames) {
+        for _ in 0..50 {
+            if self.ingress.status(names).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for Bench {
+    fn drop(&mut self) {
+        self.server.stop(std::time::Duration::from_secs(5));
+        let _ = std::fs::remove_dir_all(&self.scratch);
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let args = Args::parse()?;
+    let soak_seconds = match (&args.only, args.soak_seconds, args.quick) {
+        (_, Some(seconds), _) => seconds,
+        (Some(_), None, _) => 0,
+        (None, None, true) => 60,
+        (None, None, false) => 600,
+    };
+    if args.soak_seconds.is_none() {
+        let clock = Clock::new();
+        let configs = args
+            .only
+            .clone()
+            .unwrap_or_else(|| tables::configs(args.quick));
+        tables::run(&args, &configs, &clock).await?;
+    }
+    if soak_seconds > 0 {
+        println!();
+        soak::run(&args, soak_seconds, &Clock::new()).await?;
+    }
+    Ok(())
+}

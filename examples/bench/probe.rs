@@ -1,0 +1,88 @@
+//! What the bench reads off the machine: CPU time, memory, disk, ports.
+
+use std::path::Path;
+use std::time::Duration;
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// User plus system CPU time of a process, from /proc (Linux).
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i)?.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10) // 100 ticks per second
+}
+
+/// Resident memory of this process, in MiB.
+pub fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// Bytes under `dir`, recursively.
+pub fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&entry.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// CPU use of the server and of this process (the endpoint) over an
+/// interval, in % of one core.
+pub struct CpuMeter {
+    server_pid: u32,
+    server: Duration,
+    endpoint: Duration,
+    since: std::time::Instant,
+}
+
+impl CpuMeter {
+    pub fn start(server_pid: u32) -> Self {
+        Self {
+            server_pid,
+            server: cpu_time(server_pid),
+            endpoint: cpu_time(std::process::id()),
+            since: std::time::Instant::now(),
+        }
+    }
+
+    /// (server %, endpoint %) since the start or the last lap.
+    pub fn lap(&mut self) -> (f64, f64) {
+        let next = Self::start(self.server_pid);
+        let seconds = (next.since - self.since).as_secs_f64().max(1e-9);
+        let percent = |after: Duration, before: Duration| {
+            after.saturating_sub(before).as_secs_f64() / seconds * 100.0
+        };
+        let lap = (
+            percent(next.server, self.server),
+            percent(next.endpoint, self.endpoint),
+        );
+        *self = next;
+        lap
+    }
+}

@@ -22,7 +22,8 @@
 //!
 //! `--only BATCH:TOKENS:RECORDS[:KEYS],…` runs just those table rows (no
 //! soak); `--partitions N` and `--key-groups N` change the server's
-//! partitions and the pipelines' key groups.
+//! partitions and the pipelines' key groups; `--server-env KEY=VALUE`
+//! (repeatable) overrides a server setting.
 
 mod instrument;
 mod probe;
@@ -46,6 +47,7 @@ pub struct Args {
     soak_seconds: Option<u64>,
     partitions: Option<u32>,
     key_groups: Option<u32>,
+    server_env: Vec<(String, String)>,
 }
 
 impl Args {
@@ -70,6 +72,16 @@ impl Args {
             soak_seconds: number("--soak")?,
             partitions: small("--partitions")?,
             key_groups: small("--key-groups")?,
+            server_env: args
+                .windows(2)
+                .filter(|pair| pair[0] == "--server-env")
+                .map(|pair| {
+                    pair[1]
+                        .split_once('=')
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .ok_or_else(|| format!("--server-env {}: expected KEY=VALUE", pair[1]))
+                })
+                .collect::<Result<_, _>>()?,
         })
     }
 }
@@ -142,6 +154,7 @@ impl Bench {
         if args.partitions.is_some() {
             options.partitions = args.partitions;
         }
+        options.env.extend(args.server_env.iter().cloned());
         println!(
             "restate-server {RESTATE_VERSION} on {} cores; server settings:",
             std::thread::available_parallelism()?.get()

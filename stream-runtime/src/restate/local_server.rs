@@ -26,7 +26,7 @@ pub struct LocalServerOptions {
     /// Partitions for a new data dir. On small machines fewer partitions are
     /// markedly faster; the setting only applies when the data dir is empty.
     pub partitions: Option<u32>,
-    /// More `RESTATE_*` settings.
+    /// More `RESTATE_*` settings; one named like a default replaces it.
     pub env: Vec<(String, String)>,
     /// The server binary; found with [`find_server_binary`] when `None`.
     pub binary: Option<PathBuf>,
@@ -92,7 +92,13 @@ impl LocalServerOptions {
                 partitions.to_string(),
             ));
         }
-        env.extend(self.env.iter().cloned());
+        // A setting given in `env` replaces the default of the same name.
+        for (key, value) in &self.env {
+            match env.iter_mut().find(|(k, _)| k == key) {
+                Some(slot) => slot.1.clone_from(value),
+                None => env.push((key.clone(), value.clone())),
+            }
+        }
         env
     }
 }
@@ -409,5 +415,35 @@ fn npm_ci(dir: &Path) -> Result<(), ServerBinaryError> {
             dir: dir.to_owned(),
             reason: format!("npm exited with {status}"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_setting_in_env_replaces_the_default() {
+        let mut options = LocalServerOptions::new("/tmp/unused");
+        options.env = vec![
+            (
+                "RESTATE_WORKER__STORAGE__ROCKSDB_MEMORY_BUDGET".to_owned(),
+                "1GiB".to_owned(),
+            ),
+            ("RESTATE_EXTRA".to_owned(), "x".to_owned()),
+        ];
+        let env = options.environment();
+        let values = |key: &str| -> Vec<&str> {
+            env.iter()
+                .filter(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+                .collect()
+        };
+        assert_eq!(
+            values("RESTATE_WORKER__STORAGE__ROCKSDB_MEMORY_BUDGET"),
+            ["1GiB"]
+        );
+        assert_eq!(values("RESTATE_EXTRA"), ["x"]);
+        assert_eq!(values("RESTATE_DEFAULT_NUM_PARTITIONS"), ["2"]);
     }
 }

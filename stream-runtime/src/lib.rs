@@ -66,7 +66,8 @@ pub use endpoint::{Endpoint, EndpointError};
 pub use keyed::{KeyGroups, ProcessContext, ReducingState, ValueState};
 pub use names::{handler, ServiceNames, CONTROL_KEY};
 pub use protocol::{
-    ControlState, DeadLetter, Lease, SinkProgress, SplitProgress, Status, Token, TokensAdded,
+    ControlState, DeadLetter, Layout, Lease, SinkProgress, SplitProgress, Status, Token,
+    TokensAdded,
 };
 pub use record::Record;
 pub use runner::{RunError, Runner};

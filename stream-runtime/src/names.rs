@@ -12,7 +12,7 @@
 /// | `{name}Split` | Virtual Object | source split | `next`, `progress` (shared) |
 /// | `{name}Keyed` | Virtual Object | key group | `process` |
 /// | `{name}Sink` | Virtual Object | sink partition | `write`, `progress` (shared) |
-/// | `{name}Control` | Virtual Object | `pipeline` | `add`, `park`, `deadLetter`, `get` (shared) |
+/// | `{name}Control` | Virtual Object | `pipeline` | `add`, `park`, `halt`, `deadLetter`, `get` (shared) |
 ///
 /// Only `addTokens` and `status` are reachable through the ingress; the rest
 /// are private to the pipeline.
@@ -66,6 +66,8 @@ pub mod handler {
     pub const ADD: &str = "add";
     /// `{name}Control/pipeline/park`: a token of a finished bounded source stops.
     pub const PARK: &str = "park";
+    /// `{name}Control/pipeline/halt`: a token that met another layout stops.
+    pub const HALT: &str = "halt";
     /// `{name}Control/pipeline/deadLetter`: records a batch that could not be processed.
     pub const DEAD_LETTER: &str = "deadLetter";
     /// `{name}Control/pipeline/get`: the token and dead-letter counters.

@@ -8,6 +8,52 @@ use serde::{Deserialize, Serialize};
 pub struct Token {
     /// Tokens are numbered 0, 1, 2, … in the order they were injected.
     pub id: u64,
+    /// The pipeline's layout when the token was injected. A token meeting an
+    /// endpoint with another layout stops instead of running with it.
+    pub layout: Layout,
+}
+
+/// The settings a pipeline's stored state is laid out by: which key group
+/// holds a key, which split a position belongs to, which sink partition
+/// holds a committed offset. Fixed by the first `addTokens` for the life of
+/// the pipeline's state, like Flink's max parallelism.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Layout {
+    /// Key groups of the keyed stage (see [`KeyGroups`](crate::KeyGroups)).
+    pub key_groups: u32,
+    /// Source splits.
+    pub splits: u32,
+    /// Sink partitions.
+    pub sink_partitions: u32,
+}
+
+impl Layout {
+    /// Why `self`, the layout of a running endpoint, cannot take over state
+    /// laid out by `stored`; `None` when they agree.
+    pub fn conflict(&self, pipeline: &str, stored: &Layout) -> Option<String> {
+        let differences: Vec<String> = [
+            ("key groups", self.key_groups, stored.key_groups),
+            ("source splits", self.splits, stored.splits),
+            (
+                "sink partitions",
+                self.sink_partitions,
+                stored.sink_partitions,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, ours, theirs)| ours != theirs)
+        .map(|(what, ours, theirs)| format!("{ours} {what} where its state has {theirs}"))
+        .collect();
+        if differences.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "pipeline `{pipeline}` is served with {}. Key groups, source splits and sink \
+             partitions are fixed for the life of a pipeline's state: serve it with the \
+             settings it started with, or run it under a new name",
+            differences.join(" and ")
+        ))
+    }
 }
 
 /// A range of a split leased to one token: positions `from..from + count`.
@@ -39,7 +85,7 @@ pub struct SinkProgress {
 }
 
 /// The control object's counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ControlState {
     /// Tokens injected so far.
     pub injected: u64,
@@ -47,6 +93,16 @@ pub struct ControlState {
     pub parked: u64,
     /// Batches that went to the dead-letter output.
     pub dead_letters: u64,
+    /// The layout fixed by the first `addTokens`.
+    #[serde(default)]
+    pub layout: Option<Layout>,
+    /// Tokens stopped because they met an endpoint with another layout (or,
+    /// rarely, could not lease a range).
+    #[serde(default)]
+    pub halted: u64,
+    /// Why the last of them stopped; cleared by the next `addTokens`.
+    #[serde(default)]
+    pub conflict: Option<String>,
 }
 
 /// What `addTokens` answers.
@@ -79,11 +135,11 @@ pub struct DeadLetter {
 }
 
 /// A pipeline's status, as `{name}Source/status` reports it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
     /// Tokens injected so far.
     pub tokens_injected: u64,
-    /// Tokens circulating now: injected minus parked.
+    /// Tokens circulating now: injected minus parked and halted.
     pub tokens_in_flight: u64,
     /// Records read from the source.
     pub records_in: u64,
@@ -96,4 +152,12 @@ pub struct Status {
     /// A bounded pipeline whose every record is processed and whose every
     /// token has stopped.
     pub finished: bool,
+    /// Tokens stopped because they met an endpoint whose [`Layout`] differs
+    /// from the one the pipeline's state was laid out by (or, rarely, could
+    /// not lease a range).
+    #[serde(default)]
+    pub halted: u64,
+    /// Why they stopped, until the next `addTokens` succeeds.
+    #[serde(default)]
+    pub conflict: Option<String>,
 }

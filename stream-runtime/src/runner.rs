@@ -29,6 +29,15 @@ pub enum RunError {
     /// Registering the endpoint or calling the pipeline failed.
     #[error(transparent)]
     Restate(#[from] crate::restate::ApiError),
+    /// A pipeline's tokens stopped because the endpoint's layout differs
+    /// from the one its state was laid out by.
+    #[error("{pipeline}: its tokens stopped. {reason}")]
+    Halted {
+        /// The pipeline.
+        pipeline: String,
+        /// Why, as the control object recorded it.
+        reason: String,
+    },
     /// Anything else on the way.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -234,6 +243,13 @@ async fn drive(
         if status.tokens_injected == 0 {
             let added = ingress.add_tokens(pipeline, settings.tokens).await?;
             println!("{}: injected {} tokens", pipeline.pipeline, added.added);
+        } else if status.tokens_in_flight == 0 && status.halted > 0 {
+            // Stopped by a layout conflict earlier; refused again if it stands.
+            let added = ingress.add_tokens(pipeline, settings.tokens).await?;
+            println!(
+                "{}: its tokens had stopped on a layout conflict; injected {} new ones",
+                pipeline.pipeline, added.added
+            );
         } else {
             println!(
                 "{}: resuming with {} tokens ({} records in so far)",
@@ -277,6 +293,12 @@ async fn drive(
                     },
                     if status.finished { "  finished" } else { "" },
                 );
+            }
+            if let (0, Some(reason)) = (status.tokens_in_flight, &status.conflict) {
+                return Err(RunError::Halted {
+                    pipeline: pipeline.pipeline.clone(),
+                    reason: reason.clone(),
+                });
             }
             *at = Instant::now();
             *seen = status.records_out;

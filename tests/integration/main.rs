@@ -5,6 +5,7 @@ mod bad_input;
 mod chaos;
 mod failures;
 mod harness;
+mod layout;
 mod pipelines;
 mod process;
 mod tokens;

@@ -210,4 +210,5 @@ pub fn all(endpoint: Endpoint) -> Endpoint {
         .pipeline(KeyedTally)
         .pipeline(Untouched)
         .pipeline(Failing)
+        .pipeline(crate::layout::relayout(4))
 }

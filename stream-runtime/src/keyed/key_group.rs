@@ -6,8 +6,10 @@ use serde::{Deserialize, Serialize};
 /// one Virtual Object that keeps the state of all its keys, one Restate state
 /// entry per key. A batch therefore costs at most `KeyGroups` keyed calls,
 /// whatever the number of distinct keys. The count is part of the durable
-/// state layout: changing it for a pipeline with state moves keys between
-/// groups, so it must stay fixed for the life of the pipeline's state.
+/// state layout ([`Layout`](crate::Layout)): changing it would move keys
+/// between groups, so the first `addTokens` fixes it for the life of the
+/// pipeline's state, and an endpoint serving the pipeline with another count
+/// has its tokens stopped and `addTokens` refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyGroups(u32);
 

@@ -25,6 +25,7 @@ pub(crate) fn manifest(names: &ServiceNames) -> restate_sdk::discovery::Service 
         &[
             HandlerSpec::exclusive(handler::ADD),
             HandlerSpec::exclusive(handler::PARK),
+            HandlerSpec::exclusive(handler::HALT),
             HandlerSpec::exclusive(handler::DEAD_LETTER),
             HandlerSpec::shared(handler::GET),
         ],
@@ -40,6 +41,7 @@ impl<D: Dataflow> Service for ControlService<D> {
             match ctx.handler_name() {
                 handler::ADD => dispatch::run(&ctx, |c, n| add(&stage, c, n)).await,
                 handler::PARK => dispatch::run(&ctx, park).await,
+                handler::HALT => dispatch::run(&ctx, halt).await,
                 handler::DEAD_LETTER => dispatch::run(&ctx, dead_letter).await,
                 handler::GET => dispatch::run(&ctx, get).await,
                 _ => dispatch::unknown(&ctx),
@@ -57,32 +59,50 @@ async fn counters(ctx: &ObjectContext<'_>) -> Result<ControlState, TerminalError
 }
 
 /// Records `n` new tokens and starts one `ingest` invocation for each.
+/// The first call fixes the pipeline's layout; a call from an endpoint with
+/// another layout is refused (409) and changes nothing.
 async fn add<D: Dataflow>(
     stage: &Stage<D>,
     ctx: ObjectContext<'_>,
     Json(n): Json<u64>,
 ) -> HandlerResult<Json<TokensAdded>> {
     let mut state = counters(&ctx).await?;
+    let layout = super::layout(&*stage.flow);
+    let stored = *state.layout.get_or_insert(layout);
+    if let Some(conflict) = layout.conflict(&stage.names.pipeline, &stored) {
+        return Err(TerminalError::new_with_code(409, format!("addTokens: {conflict}")).into());
+    }
     let first = state.injected;
     state.injected += n;
+    state.conflict = None;
+    let injected = state.injected;
     ctx.set(COUNTERS, Json(state));
-    for id in first..state.injected {
+    for id in first..injected {
         ctx.request::<_, ()>(
             RequestTarget::service(&stage.names.source, handler::INGEST),
-            Json(Token { id }),
+            Json(Token { id, layout }),
         )
         .send();
     }
-    Ok(Json(TokensAdded {
-        added: n,
-        injected: state.injected,
-    }))
+    Ok(Json(TokensAdded { added: n, injected }))
 }
 
 /// A token found every split of a bounded source exhausted, and stops.
 async fn park(ctx: ObjectContext<'_>, Json(_token): Json<Token>) -> HandlerResult<()> {
     let mut state = counters(&ctx).await?;
     state.parked += 1;
+    ctx.set(COUNTERS, Json(state));
+    Ok(())
+}
+
+/// A token stops before touching any state: it met an endpoint whose layout
+/// differs from the pipeline's, or could not lease. The reason shows in
+/// `status`.
+async fn halt(ctx: ObjectContext<'_>, Json(reason): Json<String>) -> HandlerResult<()> {
+    let mut state = counters(&ctx).await?;
+    tracing::error!(%reason, "a token stopped");
+    state.halted += 1;
+    state.conflict = Some(reason);
     ctx.set(COUNTERS, Json(state));
     Ok(())
 }

@@ -35,6 +35,15 @@ impl<D> Clone for Stage<D> {
     }
 }
 
+/// The layout this endpoint serves the pipeline with.
+fn layout<D: Dataflow>(flow: &D) -> crate::protocol::Layout {
+    crate::protocol::Layout {
+        key_groups: flow.config().key_groups.count(),
+        splits: flow.splits(),
+        sink_partitions: flow.sink_partitions(),
+    }
+}
+
 /// The service definitions of one pipeline, ready to bind to an endpoint.
 pub(crate) fn definitions<D: Dataflow>(flow: D, names: ServiceNames) -> Vec<ServiceDefinition> {
     let keyed = flow.is_keyed();

@@ -133,7 +133,27 @@ async fn ingest<D: Dataflow>(
     let flow = &*stage.flow;
     let names = &*stage.names;
 
-    let Some((split, lease)) = lease(flow, names, &ctx, token).await? else {
+    if let Some(conflict) = super::layout(flow).conflict(&names.pipeline, &token.layout) {
+        // Another layout would put state where this pipeline's is not.
+        halt(names, &ctx, conflict);
+        return Ok(());
+    }
+
+    let leased = match lease(flow, names, &ctx, token).await {
+        Ok(leased) => leased,
+        Err(error) => {
+            // Terminal, so trying again cannot help; stop visibly instead
+            // of failing the invocation, which would lose the token unseen.
+            let reason = format!(
+                "token {} could not lease a range: {}",
+                token.id,
+                error.message()
+            );
+            halt(names, &ctx, reason);
+            return Ok(());
+        }
+    };
+    let Some((split, lease)) = leased else {
         // A bounded source ran out: this token stops.
         ctx.request::<_, ()>(
             RequestTarget::object(&names.control, CONTROL_KEY, handler::PARK),
@@ -165,6 +185,15 @@ async fn ingest<D: Dataflow>(
     )
     .send();
     Ok(())
+}
+
+/// Stops the token, recording why in the control object (see `status`).
+fn halt(names: &ServiceNames, ctx: &Context<'_>, reason: String) {
+    ctx.request::<_, ()>(
+        RequestTarget::object(&names.control, CONTROL_KEY, handler::HALT),
+        Json(reason),
+    )
+    .send();
 }
 
 /// One token's round over one leased range.
@@ -475,7 +504,9 @@ async fn status<D: Dataflow>(stage: &Stage<D>, ctx: Context<'_>) -> HandlerResul
     let bounded = flow.is_bounded();
     Ok(Json(Status {
         tokens_injected: control.injected,
-        tokens_in_flight: control.injected.saturating_sub(control.parked),
+        tokens_in_flight: control
+            .injected
+            .saturating_sub(control.parked + control.halted),
         records_in,
         records_out,
         dead_letters: control.dead_letters,
@@ -483,6 +514,8 @@ async fn status<D: Dataflow>(stage: &Stage<D>, ctx: Context<'_>) -> HandlerResul
         finished: bounded
             && exhausted
             && control.injected > 0
-            && control.parked == control.injected,
+            && control.parked + control.halted == control.injected,
+        halted: control.halted,
+        conflict: control.conflict,
     }))
 }

@@ -51,7 +51,8 @@ pub async fn run(args: &Args, seconds: u64, clock: &Arc<Clock>) -> Result<(), Er
         let (server_cpu, endpoint_cpu) = cpu.lap();
         let latencies = clock.take_latencies();
         let disk = dir_bytes(&bench.data_dir);
-        rss.push(rss_mib());
+        let resident = rss_mib();
+        rss.push(resident);
         let rate = (status.records_out - last_records) as f64 / (now - last_time).as_secs_f64();
         println!(
             "| {:.0} | {} | {rate:.0} | {:.1} | {:.1} | {server_cpu:.0}% | {endpoint_cpu:.0}% | {:.1} | {:.0} | {:.0} |",
@@ -59,7 +60,7 @@ pub async fn run(args: &Args, seconds: u64, clock: &Arc<Clock>) -> Result<(), Er
             status.records_out,
             latencies.percentile(0.50).as_secs_f64() * 1e3,
             latencies.percentile(0.99).as_secs_f64() * 1e3,
-            rss[rss.len() - 1],
+            resident,
             disk as f64 / 1e6,
             disk as f64 / status.records_out.max(1) as f64,
         );

@@ -10,7 +10,9 @@ pub struct Token {
     pub id: u64,
     /// The pipeline's layout when the token was injected. A token meeting an
     /// endpoint with another layout stops instead of running with it.
-    pub layout: Layout,
+    /// (`None` for tokens injected by versions that did not record it.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<Layout>,
 }
 
 /// The settings a pipeline's stored state is laid out by: which key group
@@ -160,4 +162,45 @@ pub struct Status {
     /// Why they stopped, until the next `addTokens` succeeds.
     #[serde(default)]
     pub conflict: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_layout_conflict_names_every_difference() {
+        let stored = Layout {
+            key_groups: 16,
+            splits: 2,
+            sink_partitions: 1,
+        };
+        assert_eq!(stored.conflict("P", &stored), None);
+        let ours = Layout {
+            key_groups: 8,
+            splits: 4,
+            ..stored
+        };
+        let conflict = ours.conflict("P", &stored).expect("a conflict");
+        assert!(
+            conflict.starts_with(
+                "pipeline `P` is served with 8 key groups where its state has 16 \
+                 and 4 source splits where its state has 2."
+            ),
+            "{conflict}"
+        );
+        assert!(!conflict.contains("sink partitions where"), "{conflict}");
+    }
+
+    #[test]
+    fn tokens_without_a_layout_still_decode() {
+        let token: Token = serde_json::from_str(r#"{"id":3}"#).expect("a token");
+        assert_eq!(
+            token,
+            Token {
+                id: 3,
+                layout: None
+            }
+        );
+    }
 }

@@ -80,7 +80,10 @@ async fn add<D: Dataflow>(
     for id in first..injected {
         ctx.request::<_, ()>(
             RequestTarget::service(&stage.names.source, handler::INGEST),
-            Json(Token { id, layout }),
+            Json(Token {
+                id,
+                layout: Some(layout),
+            }),
         )
         .send();
     }

@@ -133,7 +133,10 @@ async fn ingest<D: Dataflow>(
     let flow = &*stage.flow;
     let names = &*stage.names;
 
-    if let Some(conflict) = super::layout(flow).conflict(&names.pipeline, &token.layout) {
+    let ours = super::layout(flow);
+    if let Some(conflict) =
+        (token.layout).and_then(|theirs| ours.conflict(&names.pipeline, &theirs))
+    {
         // Another layout would put state where this pipeline's is not.
         halt(names, &ctx, conflict);
         return Ok(());

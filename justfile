@@ -1,5 +1,5 @@
-# Runs the seed's continuous word count against a local Restate server
-# (started for you, data in target/restate-dev). Try `just run-continuous --fresh`.
+# `just run-continuous --fresh` starts over; data lives in target/restate-dev.
+# Runs the seed's continuous word count against a local Restate server started for you.
 run-continuous *ARGS:
     cargo run --release --example continuous_word_count -- {{ARGS}}
 
@@ -11,9 +11,9 @@ run-bounded *ARGS:
 test:
     cargo test --workspace
 
-# Tables of records/s, latency, CPU, RSS and disk by batch size, tokens and
-# keys (about 6 minutes), then a 10-minute soak checked exactly once.
-# `just bench --quick` is smaller with a 1-minute soak; see examples/bench/main.rs.
+# About 6 minutes of tables, then a 10-minute soak checked exactly once;
+# `just bench --quick` is smaller, with a 1-minute soak (see examples/bench/main.rs).
+# Tables of records/s, latency, CPU, RSS and disk by batch size, tokens and keys, then a soak.
 bench *ARGS:
     cargo run --release --example bench -- {{ARGS}}
 

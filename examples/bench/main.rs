@@ -131,6 +131,8 @@ pub struct Bench {
     pub ingress: IngressClient,
     pub scratch: PathBuf,
     pub data_dir: PathBuf,
+    /// The data dir's size once the server is up and the endpoint registered.
+    baseline_bytes: u64,
 }
 
 impl Bench {
@@ -176,8 +178,15 @@ impl Bench {
             ingress: server.ingress(),
             server,
             scratch,
+            baseline_bytes: probe::dir_bytes(&data_dir),
             data_dir,
         })
+    }
+
+    /// How much the data dir has grown since the server came up: what the
+    /// records cost on disk, without the server's fixed files.
+    pub fn disk_growth(&self) -> u64 {
+        probe::dir_bytes(&self.data_dir).saturating_sub(self.baseline_bytes)
     }
 
     /// Waits until the ingress answers for a freshly registered pipeline.
@@ -207,17 +216,26 @@ async fn main() -> Result<(), Error> {
         (None, None, true) => 60,
         (None, None, false) => 600,
     };
-    if args.soak_seconds.is_none() {
-        let clock = Clock::new();
-        let configs = args
-            .only
-            .clone()
-            .unwrap_or_else(|| tables::configs(args.quick));
-        tables::run(&args, &configs, &clock).await?;
+    if args.soak_seconds.is_some() {
+        return soak::run(&args, soak_seconds, &Clock::new()).await;
     }
+    let configs = args
+        .only
+        .clone()
+        .unwrap_or_else(|| tables::configs(args.quick));
+    tables::run(&args, &configs, &Clock::new()).await?;
     if soak_seconds > 0 {
+        // A fresh process, so that the soak's RSS is its own and not what
+        // the tables left in the allocator.
         println!();
-        soak::run(&args, soak_seconds, &Clock::new()).await?;
+        let passed_on = std::env::args().skip(1).filter(|a| a != "--quick");
+        let soak = std::process::Command::new(std::env::current_exe()?)
+            .args(passed_on)
+            .args(["--soak", &soak_seconds.to_string()])
+            .status()?;
+        if !soak.success() {
+            return Err(format!("the soak failed: {soak}").into());
+        }
     }
     Ok(())
 }

@@ -32,7 +32,8 @@ pub async fn run(args: &Args, seconds: u64, clock: &Arc<Clock>) -> Result<(), Er
 
     println!(
         "\nsoak: the endless word count (15 words), batch {batch}, {TOKENS} tokens, {seconds} s; \
-         each row covers the interval before it\n"
+         each row covers the interval before it\n\
+         (data dir: its size now; disk B/record: its growth since the server started / records)\n"
     );
     println!("| seconds | records | records/s | p50 ms | p99 ms | server CPU | endpoint CPU | endpoint RSS MiB | data dir MB | disk B/record |");
     println!("|--------:|--------:|----------:|-------:|-------:|-----------:|-------------:|-----------------:|------------:|--------------:|");
@@ -50,7 +51,7 @@ pub async fn run(args: &Args, seconds: u64, clock: &Arc<Clock>) -> Result<(), Er
         let now = Instant::now();
         let (server_cpu, endpoint_cpu) = cpu.lap();
         let latencies = clock.take_latencies();
-        let disk = dir_bytes(&bench.data_dir);
+        let (disk, growth) = (dir_bytes(&bench.data_dir), bench.disk_growth());
         let resident = rss_mib();
         rss.push(resident);
         let rate = (status.records_out - last_records) as f64 / (now - last_time).as_secs_f64();
@@ -62,7 +63,7 @@ pub async fn run(args: &Args, seconds: u64, clock: &Arc<Clock>) -> Result<(), Er
             latencies.percentile(0.99).as_secs_f64() * 1e3,
             resident,
             disk as f64 / 1e6,
-            disk as f64 / status.records_out.max(1) as f64,
+            growth as f64 / status.records_out.max(1) as f64,
         );
         (last_records, last_time) = (status.records_out, now);
     }

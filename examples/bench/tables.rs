@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::instrument::{Clock, TimedFileSink, TimedSequence};
-use crate::probe::{dir_bytes, rss_mib, CpuMeter};
+use crate::probe::{rss_mib, CpuMeter};
 use crate::{key, word_count, Args, Bench, Error};
 use stream_examples::running_counts::{check_running_counts, expected_counts};
 use stream_runtime::{Endpoint, FileSink, PipelineConfig, Sequence, ServiceNames};
@@ -190,7 +190,7 @@ pub async fn run(args: &Args, configs: &[Config], clock: &Arc<Clock>) -> Result<
             server_cpu,
             endpoint_cpu,
             rss: rss_mib(),
-            bytes_per_record: dir_bytes(&bench.data_dir) as f64 / total_records.max(1) as f64,
+            bytes_per_record: bench.disk_growth() as f64 / total_records.max(1) as f64,
             exact: if check.exact() {
                 "yes".to_owned()
             } else {
@@ -209,7 +209,7 @@ pub async fn run(args: &Args, configs: &[Config], clock: &Arc<Clock>) -> Result<
 
 fn print(rows: &[Row]) {
     println!("word count: per-key reduce, exactly-once file sink, release build.");
-    println!("latency: source read to durable sink write. CPU: % of one core. disk: data dir / records so far.");
+    println!("latency: source read to durable sink write. CPU: % of one core. disk: data dir growth since the server started / records so far.");
     println!("exactly once: every running count in the output file once, checked line by line.");
     let mut table = "";
     for row in rows {

@@ -5,10 +5,12 @@
 //!    its own pipeline over a bounded source, so it finishes and parks its
 //!    tokens before the next starts and no run loads another. Throughput is
 //!    records over the time from `addTokens` to `finished`.
-//! 2. **Soak**: the endless word count at the default batch size for a while
-//!    (10 minutes by default), sampling throughput, latency, endpoint RSS and
-//!    the data dir as it goes. It then drains the source, lets the tokens
-//!    park, and checks every running count in the file: exactly once each.
+//!    Each row's output file is checked: every running count exactly once.
+//! 2. **Soak**, in a process of its own so that its RSS is its own: the
+//!    endless word count at the default batch size for a while (10 minutes
+//!    by default), sampling throughput, latency, endpoint RSS and the data
+//!    dir as it goes. It then drains the source, lets the tokens park, and
+//!    checks every running count in the file: exactly once each.
 //!
 //! Latency is per record, from the source read (after the lease) to the end
 //! of the sink write that made it durable.

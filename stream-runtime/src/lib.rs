@@ -38,7 +38,9 @@
 //! are `ingest` invocations: each one leases a range of a source split, reads
 //! it, applies the stateless operators, calls the key groups that hold the
 //! keyed state, writes the sink, and sends itself again. `addTokens(n)` adds
-//! tokens; their number bounds the records in flight.
+//! tokens; their number bounds the records in flight. `stop` drains the
+//! pipeline (each token finishes its range and parks) and `addTokens`
+//! resumes it.
 
 #![warn(missing_docs)]
 

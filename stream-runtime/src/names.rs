@@ -8,14 +8,14 @@
 ///
 /// | service | kind | key | handlers |
 /// |---|---|---|---|
-/// | `{name}Source` | Service | | `addTokens` (public), `status` (public), `ingest` (private) |
-/// | `{name}Split` | Virtual Object | source split | `next`, `progress` (shared) |
+/// | `{name}Source` | Service | | `addTokens`, `stop`, `status` (public); `ingest` |
+/// | `{name}Split` | Virtual Object | source split | `next`, `stop`, `resume`, `progress` (shared) |
 /// | `{name}Keyed` | Virtual Object | key group | `process` |
 /// | `{name}Sink` | Virtual Object | sink partition | `write`, `progress` (shared) |
-/// | `{name}Control` | Virtual Object | `pipeline` | `add`, `park`, `halt`, `deadLetter`, `get` (shared) |
+/// | `{name}Control` | Virtual Object | `pipeline` | `add`, `stop`, `park`, `halt`, `deadLetter`, `get` (shared) |
 ///
-/// Only `addTokens` and `status` are reachable through the ingress; the rest
-/// are private to the pipeline.
+/// Only `addTokens`, `stop` and `status` are reachable through the ingress;
+/// the rest are private to the pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceNames {
     /// The pipeline's name.
@@ -52,6 +52,11 @@ pub mod handler {
     pub const ADD_TOKENS: &str = "addTokens";
     /// `{name}Source/status`: the pipeline's [`Status`](crate::Status).
     pub const STATUS: &str = "status";
+    /// `{name}Source/stop`: drains the pipeline (no body); also
+    /// `{name}Control/pipeline/stop` and `{name}Split/{split}/stop`.
+    pub const STOP: &str = "stop";
+    /// `{name}Split/{split}/resume`: leases again after a stop.
+    pub const RESUME: &str = "resume";
     /// `{name}Source/ingest`: one token's round.
     pub const INGEST: &str = "ingest";
     /// `{name}Split/{split}/next`: leases the next range of a split.

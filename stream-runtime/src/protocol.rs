@@ -73,7 +73,8 @@ pub struct Lease {
 pub struct SplitProgress {
     /// The next position to lease.
     pub position: u64,
-    /// Whether a bounded split has nothing left.
+    /// Whether the split leases nothing more: a bounded split that has
+    /// nothing left, or any split of a stopped pipeline.
     pub exhausted: bool,
 }
 
@@ -91,7 +92,8 @@ pub struct SinkProgress {
 pub struct ControlState {
     /// Tokens injected so far.
     pub injected: u64,
-    /// Tokens stopped because a bounded source ran out.
+    /// Tokens parked because a bounded source ran out or the pipeline was
+    /// stopped.
     pub parked: u64,
     /// Batches that went to the dead-letter output.
     pub dead_letters: u64,
@@ -105,6 +107,9 @@ pub struct ControlState {
     /// Why the last of them stopped; cleared by the next `addTokens`.
     #[serde(default)]
     pub conflict: Option<String>,
+    /// Whether `stop` was called and no `addTokens` since.
+    #[serde(default)]
+    pub stopped: bool,
 }
 
 /// What `addTokens` answers.
@@ -151,9 +156,12 @@ pub struct Status {
     pub dead_letters: u64,
     /// Whether the source is bounded.
     pub bounded: bool,
-    /// A bounded pipeline whose every record is processed and whose every
-    /// token has stopped.
+    /// Every token has stopped and every record read is processed, because
+    /// the source ran out (bounded) or the pipeline was stopped.
     pub finished: bool,
+    /// Whether the pipeline was stopped (`stop`) and not resumed since.
+    #[serde(default)]
+    pub stopped: bool,
     /// Tokens stopped because they met an endpoint whose [`Layout`] differs
     /// from the one the pipeline's state was laid out by (or, rarely, could
     /// not lease a range).

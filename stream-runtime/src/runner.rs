@@ -243,12 +243,13 @@ async fn drive(
         if status.tokens_injected == 0 {
             let added = ingress.add_tokens(pipeline, settings.tokens).await?;
             println!("{}: injected {} tokens", pipeline.pipeline, added.added);
-        } else if status.tokens_in_flight == 0 && status.halted > 0 {
-            // Stopped by a layout conflict earlier; refused again if it stands.
+        } else if status.tokens_in_flight == 0 && (status.stopped || status.halted > 0) {
+            // Stopped by `stop`, or by a layout conflict (refused again if it
+            // stands): new tokens resume where it stopped.
             let added = ingress.add_tokens(pipeline, settings.tokens).await?;
             println!(
-                "{}: its tokens had stopped on a layout conflict; injected {} new ones",
-                pipeline.pipeline, added.added
+                "{}: resuming a stopped pipeline with {} new tokens ({} records in so far)",
+                pipeline.pipeline, added.added, status.records_in
             );
         } else {
             println!(
@@ -304,7 +305,7 @@ async fn drive(
             *seen = status.records_out;
             statuses.push((pipeline.clone(), status));
         }
-        let all_finished = statuses.iter().all(|(_, s)| s.bounded && s.finished);
+        let all_finished = statuses.iter().all(|(_, s)| s.finished);
         let timed_out = settings.duration.is_some_and(|d| started.elapsed() >= d);
         if all_finished || timed_out {
             return Ok(statuses);
@@ -347,6 +348,10 @@ fn print_manual_steps(
             pipeline.source
         );
         println!("  curl -X POST {ingress}/{}/status", pipeline.source);
+        println!(
+            "  curl -X POST {ingress}/{}/stop     # drains; addTokens resumes",
+            pipeline.source
+        );
     }
 }
 

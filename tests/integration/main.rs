@@ -8,6 +8,7 @@ mod harness;
 mod layout;
 mod pipelines;
 mod process;
+mod stop;
 mod tokens;
 mod two_pipelines;
 mod ui;

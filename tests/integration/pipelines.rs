@@ -211,4 +211,5 @@ pub fn all(endpoint: Endpoint) -> Endpoint {
         .pipeline(Untouched)
         .pipeline(Failing)
         .pipeline(crate::layout::relayout(4))
+        .pipeline(crate::stop::stoppable())
 }

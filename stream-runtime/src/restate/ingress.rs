@@ -78,6 +78,14 @@ impl IngressClient {
         .await
     }
 
+    /// Stops a pipeline (`{name}Source/stop`): its tokens finish the ranges
+    /// they hold and park. Watch [`Status::finished`]; `add_tokens` resumes.
+    pub async fn stop(&self, pipeline: &ServiceNames) -> Result<(), CallError> {
+        self.call_raw(&pipeline.source, handler::STOP, b"")
+            .await
+            .map(drop)
+    }
+
     /// A pipeline's status (`{name}Source/status`).
     pub async fn status(&self, pipeline: &ServiceNames) -> Result<Status, CallError> {
         self.call_json(&pipeline.source, handler::STATUS, b"").await

@@ -8,7 +8,7 @@ use restate_sdk::prelude::*;
 use restate_sdk::service::macro_support::ServiceBoxFuture;
 use restate_sdk::service::Service;
 
-use super::dispatch::{self, HandlerSpec};
+use super::dispatch::{self, HandlerSpec, Payload};
 use super::Stage;
 use crate::dataflow::Dataflow;
 use crate::names::{handler, ServiceNames};
@@ -24,6 +24,7 @@ pub(crate) fn manifest(names: &ServiceNames) -> restate_sdk::discovery::Service 
         ServiceType::VirtualObject,
         &[
             HandlerSpec::exclusive(handler::ADD),
+            HandlerSpec::exclusive(handler::STOP).input(Payload::Empty),
             HandlerSpec::exclusive(handler::PARK),
             HandlerSpec::exclusive(handler::HALT),
             HandlerSpec::exclusive(handler::DEAD_LETTER),
@@ -40,6 +41,7 @@ impl<D: Dataflow> Service for ControlService<D> {
         Box::pin(async move {
             match ctx.handler_name() {
                 handler::ADD => dispatch::run(&ctx, |c, n| add(&stage, c, n)).await,
+                handler::STOP => dispatch::run(&ctx, |c, ()| stop(&stage, c)).await,
                 handler::PARK => dispatch::run(&ctx, park).await,
                 handler::HALT => dispatch::run(&ctx, halt).await,
                 handler::DEAD_LETTER => dispatch::run(&ctx, dead_letter).await,
@@ -60,7 +62,8 @@ async fn counters(ctx: &ObjectContext<'_>) -> Result<ControlState, TerminalError
 
 /// Records `n` new tokens and starts one `ingest` invocation for each.
 /// The first call fixes the pipeline's layout; a call from an endpoint with
-/// another layout is refused (409) and changes nothing.
+/// another layout is refused (409) and changes nothing. A stopped pipeline
+/// resumes: its splits lease again from where they stopped.
 async fn add<D: Dataflow>(
     stage: &Stage<D>,
     ctx: ObjectContext<'_>,
@@ -71,6 +74,10 @@ async fn add<D: Dataflow>(
     let stored = *state.layout.get_or_insert(layout);
     if let Some(conflict) = layout.conflict(&stage.names.pipeline, &stored) {
         return Err(TerminalError::new_with_code(409, format!("addTokens: {conflict}")).into());
+    }
+    if state.stopped {
+        tell_splits(stage, &ctx, handler::RESUME).await?;
+        state.stopped = false;
     }
     let first = state.injected;
     state.injected += n;
@@ -90,7 +97,39 @@ async fn add<D: Dataflow>(
     Ok(Json(TokensAdded { added: n, injected }))
 }
 
-/// A token found every split of a bounded source exhausted, and stops.
+/// Stops the pipeline, like Flink's `stop --drain`: no split leases any more,
+/// so each token finishes the range it holds, writes it, and parks.
+/// `addTokens` resumes.
+async fn stop<D: Dataflow>(stage: &Stage<D>, ctx: ObjectContext<'_>) -> HandlerResult<()> {
+    let mut state = counters(&ctx).await?;
+    state.stopped = true;
+    ctx.set(COUNTERS, Json(state));
+    tell_splits(stage, &ctx, handler::STOP).await
+}
+
+/// Calls `handler` (`stop` or `resume`) on every split, all at once.
+async fn tell_splits<D: Dataflow>(
+    stage: &Stage<D>,
+    ctx: &ObjectContext<'_>,
+    handler: &str,
+) -> HandlerResult<()> {
+    let calls: Vec<_> = (0..stage.flow.splits())
+        .map(|split| {
+            ctx.request::<_, ()>(
+                RequestTarget::object(&stage.names.split, split.to_string(), handler),
+                (),
+            )
+            .call()
+        })
+        .collect();
+    for call in calls {
+        call.await?;
+    }
+    Ok(())
+}
+
+/// A token found every split exhausted (a bounded source ran out, or the
+/// pipeline was stopped), and parks.
 async fn park(ctx: ObjectContext<'_>, Json(_token): Json<Token>) -> HandlerResult<()> {
     let mut state = counters(&ctx).await?;
     state.parked += 1;

@@ -38,6 +38,9 @@ pub(crate) fn manifest(names: &ServiceNames) -> restate_sdk::discovery::Service 
             HandlerSpec::exclusive(handler::STATUS)
                 .public()
                 .input(Payload::Empty),
+            HandlerSpec::exclusive(handler::STOP)
+                .public()
+                .input(Payload::Empty),
             HandlerSpec::exclusive(handler::INGEST),
         ],
     )
@@ -55,6 +58,7 @@ impl<D: Dataflow> Service for SourceService<D> {
                 }
                 handler::INGEST => dispatch::run(&ctx, |c, token| ingest(&stage, c, token)).await,
                 handler::STATUS => dispatch::run(&ctx, |c, ()| status(&stage, c)).await,
+                handler::STOP => dispatch::run(&ctx, |c, ()| stop(&stage, c)).await,
                 _ => dispatch::unknown(&ctx),
             }
         })
@@ -120,6 +124,17 @@ async fn add_tokens<D: Dataflow>(
         .await?)
 }
 
+/// Stops the pipeline (see `{name}Control/stop`); `addTokens` resumes it.
+async fn stop<D: Dataflow>(stage: &Stage<D>, ctx: Context<'_>) -> HandlerResult<()> {
+    Ok(ctx
+        .request::<_, ()>(
+            RequestTarget::object(&stage.names.control, CONTROL_KEY, handler::STOP),
+            (),
+        )
+        .call()
+        .await?)
+}
+
 /// One round of a token: lease a range, read it, run the operators, update
 /// keyed state, write the sink, and pass the token on. Every step is a
 /// journaled call, so a crash anywhere resumes this round where it stopped.
@@ -157,7 +172,7 @@ async fn ingest<D: Dataflow>(
         }
     };
     let Some((split, lease)) = leased else {
-        // A bounded source ran out: this token stops.
+        // A bounded source ran out, or the pipeline was stopped: this token parks.
         ctx.request::<_, ()>(
             RequestTarget::object(&names.control, CONTROL_KEY, handler::PARK),
             Json(token),
@@ -514,10 +529,11 @@ async fn status<D: Dataflow>(stage: &Stage<D>, ctx: Context<'_>) -> HandlerResul
         records_out,
         dead_letters: control.dead_letters,
         bounded,
-        finished: bounded
+        finished: (bounded || control.stopped)
             && exhausted
             && control.injected > 0
             && control.parked + control.halted == control.injected,
+        stopped: control.stopped,
         halted: control.halted,
         conflict: control.conflict,
     }))

@@ -3,7 +3,6 @@
 //! latencies once a record's write is durable.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -87,13 +86,10 @@ impl Histogram {
 }
 
 /// What the source and sink share: when each in-flight number was read,
-/// the latencies so far, and the drain switch.
+/// and the latencies so far.
 pub struct Clock {
     reads: Mutex<HashMap<u64, Instant>>,
     latencies: Mutex<Histogram>,
-    draining: AtomicBool,
-    /// The end of the positions leased so far.
-    frontier: AtomicU64,
 }
 
 impl Clock {
@@ -101,8 +97,6 @@ impl Clock {
         Arc::new(Self {
             reads: Mutex::new(HashMap::new()),
             latencies: Mutex::new(Histogram::new()),
-            draining: AtomicBool::new(false),
-            frontier: AtomicU64::new(0),
         })
     }
 
@@ -113,17 +107,9 @@ impl Clock {
         latencies.clear();
         taken
     }
-
-    /// Stops an endless source from leasing past what it has already leased,
-    /// so its tokens finish the leased ranges and park (Flink's
-    /// `stop --drain`).
-    pub fn drain(&self) {
-        self.draining.store(true, Ordering::SeqCst);
-    }
 }
 
-/// A sequence of numbers, one split, noting when each is first read. An
-/// endless one can be drained with [`Clock::drain`].
+/// A sequence of numbers, noting when each is first read.
 pub struct TimedSequence {
     inner: Sequence,
     clock: Arc<Clock>,
@@ -152,26 +138,12 @@ impl Source for TimedSequence {
         records
     }
 
-    /// A bounded sequence ends where it ends. An endless one leases every
-    /// range asked for, until drained; then only what it leased before.
-    /// Leases are journaled, so a replayed round reads the same range.
     fn available(&self, split: u32, position: u64, max: usize) -> usize {
-        if self.inner.is_bounded() {
-            return self.inner.available(split, position, max);
-        }
-        let frontier = &self.clock.frontier;
-        if self.clock.draining.load(Ordering::SeqCst) {
-            let left = frontier.load(Ordering::SeqCst).saturating_sub(position);
-            return usize::try_from(left).unwrap_or(usize::MAX).min(max);
-        }
-        frontier.fetch_max(position + max as u64, Ordering::SeqCst);
-        max
+        self.inner.available(split, position, max)
     }
 
-    /// Always bounded for the runtime, so that it asks [`Self::available`]
-    /// and parks the tokens once a drained sequence runs out.
     fn is_bounded(&self) -> bool {
-        true
+        self.inner.is_bounded()
     }
 }
 

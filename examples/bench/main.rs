@@ -9,8 +9,9 @@
 //! 2. **Soak**, in a process of its own so that its RSS is its own: the
 //!    endless word count at the default batch size for a while (10 minutes
 //!    by default), sampling throughput, latency, endpoint RSS and the data
-//!    dir as it goes. It then drains the source, lets the tokens park, and
-//!    checks every running count in the file: exactly once each.
+//!    dir as it goes. It then stops the pipeline (`stop` drains it: the tokens
+//!    finish their ranges and park) and checks every running count in the
+//!    file: exactly once each.
 //!
 //! Latency is per record, from the source read (after the lease) to the end
 //! of the sink write that made it durable.

@@ -68,7 +68,7 @@ pub async fn run(args: &Args, seconds: u64, clock: &Arc<Clock>) -> Result<(), Er
         (last_records, last_time) = (status.records_out, now);
     }
 
-    clock.drain();
+    bench.ingress.stop(&names).await?;
     let drained = Instant::now();
     let status = loop {
         let status = bench.ingress.status(&names).await?;

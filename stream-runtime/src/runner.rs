@@ -165,8 +165,9 @@ impl Runner {
         self
     }
 
-    /// Runs until Ctrl-C, `--duration`, or every bounded pipeline finishing.
-    /// Returns each pipeline's last status.
+    /// Runs until `--duration`, every bounded pipeline finishing, or Ctrl-C,
+    /// which stops the pipelines (each token finishes its batch and parks;
+    /// a second Ctrl-C quits at once). Returns each pipeline's last status.
     pub async fn run(self) -> Result<Vec<(ServiceNames, Status)>, RunError> {
         let settings = Settings::parse(self.args, self.default_tokens)?;
         let names: Vec<ServiceNames> = self.endpoint.names().cloned().collect();
@@ -258,18 +259,29 @@ async fn drive(
             );
         }
     }
-    println!("progress every second; Ctrl-C stops (run again to resume, --fresh to start over)");
+    println!(
+        "progress every second; Ctrl-C stops the pipelines cleanly (run again to resume, --fresh to start over)"
+    );
     let started = Instant::now();
     let mut last: Vec<(Instant, u64)> = vec![(Instant::now(), 0); names.len()];
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let mut statuses = Vec::new();
+    let mut stopping = false;
     loop {
         tokio::select! {
             _ = &mut ctrl_c => {
-                println!("stopping");
-                return Ok(statuses);
+                if stopping {
+                    println!("quitting without waiting for the tokens to park");
+                    return Ok(statuses);
+                }
+                println!("stopping: each token finishes its batch and parks (Ctrl-C again quits at once)");
+                for pipeline in names {
+                    ingress.stop(pipeline).await?;
+                }
+                stopping = true;
+                ctrl_c.set(tokio::signal::ctrl_c());
             }
             _ = ticker.tick() => {}
         }
@@ -306,6 +318,9 @@ async fn drive(
             statuses.push((pipeline.clone(), status));
         }
         let all_finished = statuses.iter().all(|(_, s)| s.finished);
+        if all_finished && stopping {
+            println!("stopped: every token parked; run again to resume");
+        }
         let timed_out = settings.duration.is_some_and(|d| started.elapsed() >= d);
         if all_finished || timed_out {
             return Ok(statuses);

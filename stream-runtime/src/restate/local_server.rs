@@ -175,6 +175,11 @@ impl LocalServer {
             .stdout(log)
             .stderr(log_err);
         die_with_parent(&mut command);
+        // Its own process group: a Ctrl-C in the terminal then reaches only
+        // the program that owns the server, which stops the pipelines and
+        // then the server, in that order.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command.spawn().map_err(|e| {
             ServerBinaryError::Start(format!("cannot run {}: {e}", self.binary.display()))
         })?;

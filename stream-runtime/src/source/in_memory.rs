@@ -89,19 +89,9 @@ mod tests {
     #[test]
     fn available_counts_what_read_returns() {
         for splits in 1..4 {
-            let source = InMemorySource::new(0..10u32).with_splits(splits);
-            for split in 0..splits {
-                for position in 0..6 {
-                    for max in 0..5 {
-                        let read = source.read(split, position, max).len();
-                        assert_eq!(
-                            source.available(split, position, max),
-                            read,
-                            "{splits} {split} {position} {max}"
-                        );
-                    }
-                }
-            }
+            crate::source::assert_available_matches_read(
+                &InMemorySource::new(0..10u32).with_splits(splits),
+            );
         }
     }
 }

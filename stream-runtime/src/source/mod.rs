@@ -49,3 +49,21 @@ pub trait Source: Send + Sync + 'static {
     /// every split is exhausted and every record has been processed.
     fn is_bounded(&self) -> bool;
 }
+
+/// Checks the contract between [`Source::available`] and [`Source::read`]
+/// for every split, small positions and small maxima.
+#[cfg(test)]
+pub(crate) fn assert_available_matches_read<S: Source>(source: &S) {
+    for split in 0..source.splits() {
+        for position in 0..6 {
+            for max in 0..5 {
+                assert_eq!(
+                    source.available(split, position, max),
+                    source.read(split, position, max).len(),
+                    "{} splits, split {split}, position {position}, max {max}",
+                    source.splits()
+                );
+            }
+        }
+    }
+}

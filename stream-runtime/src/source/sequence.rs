@@ -88,19 +88,9 @@ mod tests {
     #[test]
     fn available_counts_what_read_returns() {
         for splits in 1..4 {
-            let source = Sequence::new().take(10).with_splits(splits);
-            for split in 0..splits {
-                for position in 0..6 {
-                    for max in 0..5 {
-                        let read = source.read(split, position, max).len();
-                        assert_eq!(
-                            source.available(split, position, max),
-                            read,
-                            "{splits} {split} {position} {max}"
-                        );
-                    }
-                }
-            }
+            crate::source::assert_available_matches_read(
+                &Sequence::new().take(10).with_splits(splits),
+            );
         }
         assert_eq!(Sequence::new().available(0, 7, 9), 9);
     }

@@ -1,16 +1,31 @@
 //! The DSL as written: one `syn::Parse` impl per element.
 
+use proc_macro2::TokenStream;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{parenthesized, Attribute, Expr, Ident, Token, Visibility};
+use syn::{parenthesized, Attribute, Expr, Ident, Token, Type, Visibility};
 
-/// `#[attrs] vis Name (options)? : stage |> stage |> ...`
+/// `#[attrs] vis Name (params and options)? : stage |> stage |> ...`
 pub struct PipelineInput {
+    pub header: Header,
+    /// The stages, or why they do not parse. The header is kept either way,
+    /// so that the struct can still be declared and only the real error shows.
+    pub stages: syn::Result<Vec<StageInput>>,
+}
+
+/// Everything before the first stage.
+pub struct Header {
     pub attrs: Vec<Attribute>,
     pub vis: Visibility,
     pub name: Ident,
+    pub params: Vec<ParamInput>,
     pub options: Vec<OptionInput>,
-    pub stages: Vec<StageInput>,
+}
+
+/// `threshold: f64` in `Name(threshold: f64):`, a field of the struct.
+pub struct ParamInput {
+    pub name: Ident,
+    pub ty: Type,
 }
 
 /// `batch_size = 500` in `Name(batch_size = 500):`.
@@ -25,6 +40,12 @@ pub struct StageInput {
     pub args: Punctuated<Expr, Token![,]>,
 }
 
+/// One item between the parentheses after the name.
+enum HeaderItem {
+    Param(ParamInput),
+    Option(OptionInput),
+}
+
 impl Parse for PipelineInput {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let attrs = input.call(Attribute::parse_outer)?;
@@ -35,32 +56,52 @@ impl Parse for PipelineInput {
                 "expected the pipeline's name, as in `pipeline! { WordCount: source(...) |> ... }`",
             )
         })?;
-        let mut options = Vec::new();
-        if input.peek(syn::token::Paren) {
-            let content;
-            parenthesized!(content in input);
-            let parsed = content.parse_terminated(OptionInput::parse, Token![,])?;
-            options.extend(parsed);
-        }
-        input.parse::<Token![:]>().map_err(|e| {
-            syn::Error::new(
-                e.span(),
-                format!("expected `:` after the pipeline name `{name}`"),
-            )
-        })?;
-        let mut stages = vec![input.parse::<StageInput>()?];
-        while !input.is_empty() {
-            parse_arrow(input)?;
-            stages.push(input.parse()?);
-        }
-        Ok(Self {
+        let mut header = Header {
             attrs,
             vis,
             name,
-            options,
-            stages,
-        })
+            params: Vec::new(),
+            options: Vec::new(),
+        };
+        let stages = parse_items(input, &mut header).and_then(|()| parse_stages(input, &header));
+        if stages.is_err() {
+            // The error is reported; the rest is skipped so the header stands.
+            input.parse::<TokenStream>()?;
+        }
+        Ok(Self { header, stages })
     }
+}
+
+/// `(threshold: f64, batch_size = 500)`, if present.
+fn parse_items(input: ParseStream, header: &mut Header) -> syn::Result<()> {
+    if !input.peek(syn::token::Paren) {
+        return Ok(());
+    }
+    let content;
+    parenthesized!(content in input);
+    for item in content.parse_terminated(HeaderItem::parse, Token![,])? {
+        match item {
+            HeaderItem::Param(param) => header.params.push(param),
+            HeaderItem::Option(option) => header.options.push(option),
+        }
+    }
+    Ok(())
+}
+
+/// `: stage |> stage |> ...`
+fn parse_stages(input: ParseStream, header: &Header) -> syn::Result<Vec<StageInput>> {
+    input.parse::<Token![:]>().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format!("expected `:` after the pipeline name `{}`", header.name),
+        )
+    })?;
+    let mut stages = vec![input.parse::<StageInput>()?];
+    while !input.is_empty() {
+        parse_arrow(input)?;
+        stages.push(input.parse()?);
+    }
+    Ok(stages)
 }
 
 /// The `|>` between stages.
@@ -74,12 +115,30 @@ fn parse_arrow(input: ParseStream) -> syn::Result<()> {
     }
 }
 
-impl Parse for OptionInput {
+impl Parse for HeaderItem {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let name: Ident = input.parse()?;
-        input.parse::<Token![=]>()?;
-        let value: Expr = input.parse()?;
-        Ok(Self { name, value })
+        let name: Ident = input.parse().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                "expected a parameter (`threshold: f64`) or an option (`batch_size = 500`)",
+            )
+        })?;
+        if input.peek(Token![:]) {
+            input.parse::<Token![:]>()?;
+            let ty: Type = input.parse()?;
+            Ok(HeaderItem::Param(ParamInput { name, ty }))
+        } else if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            let value: Expr = input.parse()?;
+            Ok(HeaderItem::Option(OptionInput { name, value }))
+        } else {
+            Err(syn::Error::new(
+                name.span(),
+                format!(
+                    "expected `{name}: Type` (a parameter) or `{name} = value` (an option) after `{name}`"
+                ),
+            ))
+        }
     }
 }
 

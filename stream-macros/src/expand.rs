@@ -1,57 +1,52 @@
-//! Code generation: a unit struct whose `IntoPipeline` impl calls the typed
-//! API, with each stage's call spanned on the user's own tokens.
+//! Code generation: the struct the user declared, and an `IntoPipeline`
+//! impl that calls the typed API, each stage's call spanned on the user's
+//! own tokens.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
+use syn::Expr;
 
-use crate::model::{Kind, Pipeline};
+use crate::ast::Header;
+use crate::valid::{Kind, Pipeline, Stage};
 
-pub fn expand(pipeline: &Pipeline) -> TokenStream {
-    let Pipeline {
+/// The struct and its inherent items. Emitted after an error too (see
+/// `fallback`), so that uses of the struct do not add errors of their own.
+pub fn declare(header: &Header) -> TokenStream {
+    let Header {
         attrs,
         vis,
         name,
-        options,
-        stages,
-    } = pipeline;
+        params,
+        ..
+    } = header;
     let name_str = name.to_string();
-    let private = quote!(::stream_runtime::__private);
-
-    let mut chain = quote!(#private::Pipeline::named(#name_str));
-    if let Some(batch_size) = &options.batch_size {
-        chain = quote_spanned!(batch_size.span()=> #chain.batch_size(#batch_size));
-    }
-    if let Some(key_groups) = &options.key_groups {
-        chain = quote_spanned!(key_groups.span()=> #chain.key_groups(#key_groups));
-    }
-    if let Some(max_attempts) = &options.max_attempts {
-        chain = quote_spanned!(max_attempts.span()=> #chain.max_attempts(#max_attempts));
-    }
-    for stage in stages {
-        let arg = &stage.arg;
-        let method = match stage.kind {
-            Kind::Source => quote_spanned!(stage.name.span()=> source),
-            Kind::Map => quote_spanned!(stage.name.span()=> map),
-            Kind::Filter => quote_spanned!(stage.name.span()=> filter),
-            Kind::FlatMap => quote_spanned!(stage.name.span()=> flat_map),
-            Kind::KeyBy => quote_spanned!(stage.name.span()=> key_by),
-            Kind::Reduce => quote_spanned!(stage.name.span()=> reduce),
-            Kind::Process => quote_spanned!(stage.name.span()=> process),
-            Kind::Sink => quote_spanned!(stage.name.span()=> sink),
-        };
-        chain = quote_spanned!(stage.name.span()=> #chain.#method(#arg));
-    }
-
+    let private = private();
     let doc = format!(
         "The `{name_str}` pipeline. Its Restate services are `{name_str}Source`, `{name_str}Split`, \
          `{name_str}Keyed`, `{name_str}Sink` and `{name_str}Control`."
     );
+    let declaration = if params.is_empty() {
+        quote! {
+            #[derive(Debug, Clone, Copy, Default)]
+            #vis struct #name;
+        }
+    } else {
+        let fields = params.iter().map(|p| {
+            let (field, ty) = (&p.name, &p.ty);
+            quote!(#vis #field: #ty)
+        });
+        quote! {
+            #[derive(Clone)]
+            #vis struct #name {
+                #(#fields,)*
+            }
+        }
+    };
     quote! {
         #(#attrs)*
         #[doc = #doc]
-        #[derive(Debug, Clone, Copy, Default)]
-        #vis struct #name;
+        #declaration
 
         const _: () = {
             impl #name {
@@ -63,12 +58,98 @@ pub fn expand(pipeline: &Pipeline) -> TokenStream {
                     #private::ServiceNames::for_pipeline(#name_str)
                 }
             }
+        };
+    }
+}
 
+/// The whole expansion of a valid pipeline.
+pub fn expand(pipeline: &Pipeline) -> TokenStream {
+    let Pipeline {
+        header,
+        options,
+        stages,
+    } = pipeline;
+    let name = &header.name;
+    let name_str = name.to_string();
+    let private = private();
+
+    let mut chain = quote!(#private::Pipeline::named(#name_str));
+    if let Some(batch_size) = &options.batch_size {
+        chain = quote_spanned!(batch_size.span()=> #chain.batch_size(#batch_size));
+    }
+    if let Some(key_groups) = &options.key_groups {
+        chain = quote_spanned!(key_groups.span()=> #chain.key_groups(#key_groups));
+    }
+    if let Some(max_attempts) = &options.max_attempts {
+        chain = quote_spanned!(max_attempts.span()=> #chain.max_attempts(#max_attempts));
+    }
+    // One binding per stage, spanned on the stage's name, so that an error
+    // about a stage's call (a missing bound) points at that stage, not at
+    // the whole macro.
+    let calls = stages.iter().map(|stage| {
+        let method = method(stage);
+        let arg = argument(header, stage);
+        quote_spanned!(stage.name.span()=> let __pipeline = __pipeline.#method(#arg);)
+    });
+
+    let fields = header.params.iter().map(|p| &p.name);
+    let unpack = (!header.params.is_empty()).then(|| quote!(let #name { #(#fields),* } = self;));
+    let declaration = declare(header);
+    quote! {
+        #declaration
+
+        const _: () = {
             impl #private::IntoPipeline for #name {
-                fn into_pipeline(self) -> #private::PipelineDefinition {
-                    #private::IntoPipeline::into_pipeline(#chain)
+                fn into_pipeline(self) -> #private::CompletePipeline {
+                    #unpack
+                    let __pipeline = #chain;
+                    #(#calls)*
+                    __pipeline
                 }
             }
         };
     }
+}
+
+fn private() -> TokenStream {
+    quote!(::stream_runtime::__private)
+}
+
+/// The typed API's method for a stage, spanned on the stage's name.
+fn method(stage: &Stage) -> TokenStream {
+    let span = stage.name.span();
+    match stage.kind {
+        Kind::Source => quote_spanned!(span=> source),
+        Kind::Map => quote_spanned!(span=> map),
+        Kind::Filter => quote_spanned!(span=> filter),
+        Kind::FlatMap => quote_spanned!(span=> flat_map),
+        Kind::KeyBy => quote_spanned!(span=> key_by),
+        Kind::Reduce => quote_spanned!(span=> reduce),
+        Kind::Process => quote_spanned!(span=> process),
+        Kind::Sink => quote_spanned!(span=> sink),
+    }
+}
+
+/// A stage's argument. With parameters, each stage gets its own clone of
+/// every one, under its own name, and a closure takes them by `move`: the
+/// user writes `threshold` and the stage keeps a copy for as long as it runs.
+fn argument(header: &Header, stage: &Stage) -> TokenStream {
+    if header.params.is_empty() {
+        let arg = &stage.arg;
+        return quote!(#arg);
+    }
+    let mut arg = stage.arg.clone();
+    if let Expr::Closure(closure) = &mut arg {
+        if closure.capture.is_none() {
+            closure.capture = Some(syn::Token![move](closure.or1_token.span));
+        }
+    }
+    let clones = header.params.iter().map(|p| {
+        let field = &p.name;
+        quote! {
+            #[allow(unused_variables)]
+            let #field = ::core::clone::Clone::clone(&#field);
+        }
+    });
+    quote!({ #(#clones)* #arg })
 }

@@ -1,16 +1,18 @@
 //! The `pipeline!` macro of `stream-runtime`. Use it through
 //! `stream_runtime::pipeline!`; this crate is an implementation detail.
 //!
-//! The macro is split as serde_derive and thiserror split theirs:
-//! [`ast`] parses the DSL as written, [`model`] checks it and builds the
-//! validated pipeline (collecting every error), and [`expand`] generates the
-//! code, which calls the typed API in `stream_runtime::__private`.
+//! The macro is split as serde_derive and thiserror split theirs: `ast`
+//! parses the DSL as written, `valid` checks it, one function per rule,
+//! collecting every error, `expand` generates the code, which calls the
+//! typed API in `stream_runtime::__private`, and `fallback` is what is
+//! emitted with an error, so that only the real error shows.
 
 mod ast;
 mod expand;
-mod model;
+mod fallback;
 #[cfg(test)]
 mod snapshot;
+mod valid;
 
 use proc_macro::TokenStream;
 
@@ -18,7 +20,7 @@ use proc_macro::TokenStream;
 ///
 /// ```text
 /// pipeline! {
-///     Name:    // or `pub Name(batch_size = 500, key_groups = 16, max_attempts = 3):`
+///     Name:    // or `pub Name(threshold: f64, out: PathBuf, batch_size = 500):`
 ///     source(expr)
 ///     |> map(|x| ..) |> filter(|x| ..) |> flat_map(|x| ..)   // any number, any order
 ///     |> key_by(|x| ..) |> reduce(|a, b| ..)                 // or `process(|x, ctx| ..)`
@@ -27,13 +29,16 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
-/// It declares a unit struct `Name` that implements `IntoPipeline`; bind it
-/// to an `Endpoint` or a `Runner`.
+/// It declares a struct `Name` that implements `IntoPipeline`; bind it to an
+/// `Endpoint` or a `Runner`. Parameters (`name: Type`, each `Clone`) are its
+/// fields, public when the pipeline is `pub`, and every stage sees them by
+/// name; without parameters it is a unit struct. Options (`batch_size`,
+/// `key_groups`, `max_attempts`) may share the parentheses.
 #[proc_macro]
 pub fn pipeline(input: TokenStream) -> TokenStream {
     let parsed = syn::parse_macro_input!(input as ast::PipelineInput);
-    match model::Pipeline::from_ast(parsed) {
+    match valid::Pipeline::from_ast(parsed) {
         Ok(pipeline) => expand::expand(&pipeline).into(),
-        Err(errors) => errors.to_compile_error().into(),
+        Err((error, header)) => fallback::expand(&header, &error).into(),
     }
 }

@@ -6,11 +6,13 @@ use std::path::PathBuf;
 
 use quote::quote;
 
-use crate::{ast, expand, model};
+use crate::{ast, expand, valid};
 
 fn check(name: &str, input: proc_macro2::TokenStream) {
     let parsed: ast::PipelineInput = syn::parse2(input).expect("the input parses");
-    let pipeline = model::Pipeline::from_ast(parsed).expect("the input is valid");
+    let Ok(pipeline) = valid::Pipeline::from_ast(parsed) else {
+        panic!("{name}: the input is not valid");
+    };
     let file: syn::File =
         syn::parse2(expand::expand(&pipeline)).expect("the expansion parses as a file");
     let expanded = prettyplease::unparse(&file);
@@ -40,6 +42,21 @@ fn seed_word_count() {
             |> key_by(|wc| wc.word.clone())
             |> reduce(|a, b| WordCount { count: a.count + b.count, ..a })
             |> sink(FileSink::new("/tmp/wordcount-output.txt"))
+        },
+    );
+}
+
+#[test]
+fn parameters() {
+    check(
+        "parameters",
+        quote! {
+            pub SensorAlerts(threshold: f64, out: PathBuf, batch_size = 100):
+            source(Sensors::new())
+            |> filter(|r| r.temp > threshold)
+            |> key_by(|r| r.device)
+            |> reduce(|a, b| if a.temp >= b.temp { a } else { b })
+            |> sink(FileSink::new(out))
         },
     );
 }

@@ -10,8 +10,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use restate_sdk::hyper::HyperEndpoint;
 use tokio::net::TcpListener;
 
-use crate::definition::{IntoPipeline, PipelineDefinition};
-use crate::names::{is_valid_pipeline_name, ServiceNames};
+use crate::complete::{CompletePipeline, IntoPipeline};
+use crate::names::ServiceNames;
 
 /// Why pipelines could not be bound together.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +56,7 @@ pub enum EndpointError {
 /// ```
 #[derive(Default)]
 pub struct Endpoint {
-    pipelines: Vec<PipelineDefinition>,
+    pipelines: Vec<CompletePipeline>,
 }
 
 impl Endpoint {
@@ -65,7 +65,9 @@ impl Endpoint {
         Self::default()
     }
 
-    /// Adds a pipeline.
+    /// Adds a pipeline. Its name is checked when the endpoint is built (or
+    /// served): a name that cannot name Restate services, or one that two
+    /// pipelines share, is an [`EndpointError`] then.
     pub fn pipeline(mut self, pipeline: impl IntoPipeline) -> Self {
         self.pipelines.push(pipeline.into_pipeline());
         self
@@ -73,7 +75,7 @@ impl Endpoint {
 
     /// The service names of every pipeline added so far.
     pub fn names(&self) -> impl Iterator<Item = &ServiceNames> {
-        self.pipelines.iter().map(PipelineDefinition::names)
+        self.pipelines.iter().map(CompletePipeline::names)
     }
 
     /// Checks the pipelines' names and builds the SDK endpoint.
@@ -83,9 +85,6 @@ impl Endpoint {
         let mut builder = restate_sdk::endpoint::Endpoint::builder();
         for pipeline in self.pipelines {
             let names = pipeline.names().clone();
-            if !is_valid_pipeline_name(&names.pipeline) {
-                return Err(EndpointError::InvalidName(names.pipeline));
-            }
             if !pipelines.insert(names.pipeline.clone()) {
                 return Err(EndpointError::DuplicateName(names.pipeline));
             }
@@ -103,7 +102,7 @@ impl Endpoint {
                     });
                 }
             }
-            for service in pipeline.into_services() {
+            for service in pipeline.into_services()? {
                 builder = builder.bind(service);
             }
         }

@@ -45,9 +45,8 @@
 #![warn(missing_docs)]
 
 mod builder;
+mod complete;
 mod config;
-mod dataflow;
-mod definition;
 mod endpoint;
 pub mod keyed;
 mod names;
@@ -59,11 +58,11 @@ mod runner;
 mod services;
 pub mod sink;
 pub mod source;
+mod stages;
 
 pub use builder::{KeyedOutput, KeyedStream, Pipeline, Stream};
+pub use complete::{CompletePipeline, IntoPipeline};
 pub use config::PipelineConfig;
-pub use dataflow::{Dataflow, Topology};
-pub use definition::{IntoPipeline, PipelineDefinition};
 pub use endpoint::{Endpoint, EndpointError};
 pub use keyed::{KeyGroups, ProcessContext, ReducingState, ValueState};
 pub use names::{handler, ServiceNames, CONTROL_KEY};
@@ -71,7 +70,7 @@ pub use protocol::{
     ControlState, DeadLetter, Layout, Lease, SinkProgress, SplitProgress, Status, Token,
     TokensAdded,
 };
-pub use record::Record;
+pub use record::{Aggregate, Key, Record};
 pub use runner::{RunError, Runner};
 pub use services::{parse_token_count, MAX_TOKENS_PER_CALL};
 pub use sink::{CollectSink, ConsoleSink, FileSink, Sink};
@@ -83,6 +82,6 @@ pub use stream_macros::pipeline;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::builder::Pipeline;
-    pub use crate::definition::{IntoPipeline, PipelineDefinition};
+    pub use crate::complete::{CompletePipeline, IntoPipeline};
     pub use crate::names::ServiceNames;
 }

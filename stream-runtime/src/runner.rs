@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 
-use crate::definition::IntoPipeline;
+use crate::complete::IntoPipeline;
 use crate::endpoint::{Endpoint, EndpointError};
 use crate::names::ServiceNames;
 use crate::protocol::Status;

@@ -6,6 +6,7 @@ mod chaos;
 mod failures;
 mod harness;
 mod layout;
+mod parameters;
 mod pipelines;
 mod process;
 mod stop;

@@ -198,6 +198,20 @@ pipeline! {
     |> sink(UNTOUCHED_OUT.clone())
 }
 
+// --- parameters.rs: values given at run time, seen by a closure and the sink.
+
+pub const SCALED_RECORDS: u64 = 400;
+/// The sink the harness gave the pipeline, for the test to read.
+pub static SCALED_OUT: std::sync::OnceLock<CollectSink<u64>> = std::sync::OnceLock::new();
+
+pipeline! {
+    pub Scaled(factor: u64, offset: u64, out: CollectSink<u64>, batch_size = 50):
+    source(Sequence::new().take(SCALED_RECORDS))
+    |> filter(|n| n % factor != 0)
+    |> map(|n| n * factor + offset)
+    |> sink(out)
+}
+
 /// Binds every test pipeline.
 pub fn all(endpoint: Endpoint) -> Endpoint {
     endpoint
@@ -212,4 +226,9 @@ pub fn all(endpoint: Endpoint) -> Endpoint {
         .pipeline(Failing)
         .pipeline(crate::layout::relayout(4))
         .pipeline(crate::stop::stoppable())
+        .pipeline({
+            let scaled = crate::parameters::scaled();
+            let _ = SCALED_OUT.set(scaled.out.clone());
+            scaled
+        })
 }

@@ -11,23 +11,23 @@ const _: () = {
             ::stream_runtime::__private::ServiceNames::for_pipeline("Letters")
         }
     }
+};
+const _: () = {
     impl ::stream_runtime::__private::IntoPipeline for Letters {
-        fn into_pipeline(self) -> ::stream_runtime::__private::PipelineDefinition {
-            ::stream_runtime::__private::IntoPipeline::into_pipeline(
-                ::stream_runtime::__private::Pipeline::named("Letters")
-                    .batch_size(500)
-                    .key_groups(32)
-                    .max_attempts(5)
-                    .source(InMemorySource::new(["a b"]))
-                    .flat_map(|line| {
-                        line.split(' ').map(str::to_owned).collect::<Vec<_>>()
-                    })
-                    .filter(|word| !word.is_empty())
-                    .key_by(|word| word.clone())
-                    .process(|word, ctx| ctx.collect(word))
-                    .map(|word| word.len())
-                    .sink(ConsoleSink::new()),
-            )
+        fn into_pipeline(self) -> ::stream_runtime::__private::CompletePipeline {
+            let __pipeline = ::stream_runtime::__private::Pipeline::named("Letters")
+                .batch_size(500)
+                .key_groups(32)
+                .max_attempts(5);
+            let __pipeline = __pipeline.source(InMemorySource::new(["a b"]));
+            let __pipeline = __pipeline
+                .flat_map(|line| line.split(' ').map(str::to_owned).collect::<Vec<_>>());
+            let __pipeline = __pipeline.filter(|word| !word.is_empty());
+            let __pipeline = __pipeline.key_by(|word| word.clone());
+            let __pipeline = __pipeline.process(|word, ctx| ctx.collect(word));
+            let __pipeline = __pipeline.map(|word| word.len());
+            let __pipeline = __pipeline.sink(ConsoleSink::new());
+            __pipeline
         }
     }
 };

@@ -12,19 +12,23 @@ const _: () = {
             )
         }
     }
+};
+const _: () = {
     impl ::stream_runtime::__private::IntoPipeline for ContinuousWordCount {
-        fn into_pipeline(self) -> ::stream_runtime::__private::PipelineDefinition {
-            ::stream_runtime::__private::IntoPipeline::into_pipeline(
-                ::stream_runtime::__private::Pipeline::named("ContinuousWordCount")
-                    .source(RandomWords::new())
-                    .map(|word| WordCount { word, count: 1 })
-                    .key_by(|wc| wc.word.clone())
-                    .reduce(|a, b| WordCount {
-                        count: a.count + b.count,
-                        ..a
-                    })
-                    .sink(FileSink::new("/tmp/wordcount-output.txt")),
-            )
+        fn into_pipeline(self) -> ::stream_runtime::__private::CompletePipeline {
+            let __pipeline = ::stream_runtime::__private::Pipeline::named(
+                "ContinuousWordCount",
+            );
+            let __pipeline = __pipeline.source(RandomWords::new());
+            let __pipeline = __pipeline.map(|word| WordCount { word, count: 1 });
+            let __pipeline = __pipeline.key_by(|wc| wc.word.clone());
+            let __pipeline = __pipeline
+                .reduce(|a, b| WordCount {
+                    count: a.count + b.count,
+                    ..a
+                });
+            let __pipeline = __pipeline.sink(FileSink::new("/tmp/wordcount-output.txt"));
+            __pipeline
         }
     }
 };

@@ -1,11 +1,9 @@
-use std::marker::PhantomData;
-
 use super::Stream;
 use crate::config::PipelineConfig;
-use crate::keyed::{Keyed, Process, ProcessContext, Reduce};
+use crate::keyed::{KeyEncoder, Keyed, Process, ProcessContext, Reduce};
 use crate::operator::{Identity, Operator};
+use crate::record::Aggregate;
 use crate::source::Source;
-use crate::Record;
 
 /// The stream a keyed operator `Op` produces.
 pub type KeyedOutput<S, Pre, Op> = Stream<S, Pre, Op, Identity>;
@@ -14,22 +12,23 @@ pub type KeyedOutput<S, Pre, Op> = Stream<S, Pre, Op, Identity>;
 ///
 /// As in Flink, a keyed stream offers `reduce` and `process`; their output
 /// is an ordinary stream again.
-pub struct KeyedStream<S, Pre, KF, Key> {
+pub struct KeyedStream<S, Pre, KF, K> {
     name: String,
     config: PipelineConfig,
     source: S,
     pre: Pre,
     key_fn: KF,
-    key: PhantomData<fn() -> Key>,
+    encode: KeyEncoder<K>,
 }
 
-impl<S, Pre, KF, Key> KeyedStream<S, Pre, KF, Key> {
+impl<S, Pre, KF, K> KeyedStream<S, Pre, KF, K> {
     pub(crate) fn new(
         name: String,
         config: PipelineConfig,
         source: S,
         pre: Pre,
         key_fn: KF,
+        encode: KeyEncoder<K>,
     ) -> Self {
         Self {
             name,
@@ -37,39 +36,39 @@ impl<S, Pre, KF, Key> KeyedStream<S, Pre, KF, Key> {
             source,
             pre,
             key_fn,
-            key: PhantomData,
+            encode,
         }
     }
 }
 
-impl<S, Pre, KF, Key> KeyedStream<S, Pre, KF, Key>
+impl<S, Pre, KF, K> KeyedStream<S, Pre, KF, K>
 where
     S: Source,
     Pre: Operator<S::Item>,
-    Pre::Out: Record,
-    KF: Fn(&Pre::Out) -> Key + Send + Sync + 'static,
+    KF: Fn(&Pre::Out) -> K + Send + Sync + 'static,
+    K: 'static,
 {
     /// Folds each key's records with `f` and emits the running aggregate
     /// after every record (Flink's `KeyedStream::reduce`).
-    pub fn reduce<F>(self, f: F) -> KeyedOutput<S, Pre, Keyed<KF, Reduce<F>, Key>>
+    pub fn reduce<F>(self, f: F) -> KeyedOutput<S, Pre, Keyed<KF, Reduce<F, Pre::Out>, K>>
     where
         F: Fn(Pre::Out, Pre::Out) -> Pre::Out + Send + Sync + 'static,
-        Pre::Out: Clone,
+        Pre::Out: Aggregate,
     {
         Stream::keyed(
             self.name,
             self.config,
             self.source,
             self.pre,
-            Keyed::new(self.key_fn, Reduce::new(f)),
+            Keyed::new(self.key_fn, self.encode, Reduce::new(f)),
         )
     }
 
     /// Runs a keyed process function with named state per key and an output
     /// collector (Flink's `KeyedProcessFunction`).
-    pub fn process<Out, F>(self, f: F) -> KeyedOutput<S, Pre, Keyed<KF, Process<F, Out>, Key>>
+    pub fn process<Out, F>(self, f: F) -> KeyedOutput<S, Pre, Keyed<KF, Process<F, Out>, K>>
     where
-        F: for<'a> Fn(Pre::Out, &mut ProcessContext<'a, Key, Out>) + Send + Sync + 'static,
+        F: for<'a> Fn(Pre::Out, &mut ProcessContext<'a, K, Out>) + Send + Sync + 'static,
         Out: 'static,
     {
         Stream::keyed(
@@ -77,7 +76,7 @@ where
             self.config,
             self.source,
             self.pre,
-            Keyed::new(self.key_fn, Process::new(f)),
+            Keyed::new(self.key_fn, self.encode, Process::new(f)),
         )
     }
 }

@@ -1,13 +1,12 @@
-use serde::Serialize;
-
 use super::KeyedStream;
+use crate::complete::CompletePipeline;
 use crate::config::PipelineConfig;
-use crate::dataflow::Topology;
 use crate::keyed::{KeyedStage, Unkeyed};
 use crate::operator::{Filter, FlatMap, Identity, Map, Operator, Then};
+use crate::record::{Key, Record};
 use crate::sink::Sink;
 use crate::source::Source;
-use crate::Record;
+use crate::stages::Stages;
 
 /// A stream of records: a source, the operators before `key_by` (`Pre`),
 /// an optional keyed stage (`K`), and the operators after it (`Post`).
@@ -100,12 +99,19 @@ where
     }
 
     /// Writes the stream to `sink`, completing the pipeline.
-    pub fn sink<Sk>(self, sink: Sk) -> Topology<S, Pre, K, Post, Sk>
+    ///
+    /// Every record that crosses a stage boundary (into the key groups,
+    /// into the sink, or kept as keyed state) must be a [`Record`]. Those
+    /// bounds are checked here, once, so a type that lacks them is one
+    /// error on this call.
+    pub fn sink<Sk>(self, sink: Sk) -> CompletePipeline
     where
+        Pre::Out: Record,
+        K::State: Record,
         Post::Out: Record,
         Sk: Sink<Post::Out>,
     {
-        Topology {
+        CompletePipeline::new(Stages {
             name: self.name,
             config: self.config,
             source: self.source,
@@ -113,7 +119,7 @@ where
             keyed: self.keyed,
             post: self.post,
             sink,
-        }
+        })
     }
 }
 
@@ -126,10 +132,10 @@ where
 {
     /// Partitions the stream by key. Records of one key are processed by
     /// the same key group, one batch at a time, with their own state.
-    pub fn key_by<Key, F>(self, key: F) -> KeyedStream<S, Then<Pre, Post>, F, Key>
+    pub fn key_by<K, F>(self, key: F) -> KeyedStream<S, Then<Pre, Post>, F, K>
     where
-        F: Fn(&Post::Out) -> Key + Send + Sync + 'static,
-        Key: Serialize + 'static,
+        F: Fn(&Post::Out) -> K + Send + Sync + 'static,
+        K: Key,
     {
         KeyedStream::new(
             self.name,
@@ -137,6 +143,7 @@ where
             self.source,
             Then::new(self.pre, self.post),
             key,
+            crate::keyed::key_encoder::<K>(),
         )
     }
 }

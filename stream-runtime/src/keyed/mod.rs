@@ -9,9 +9,7 @@ mod stage;
 pub use key_group::{key_group, state_key, KeyGroups};
 pub use process::{Process, ProcessContext, ReducingState, ValueState};
 pub use reduce::Reduce;
-pub use stage::{Keyed, KeyedStage, Unkeyed};
-
-use crate::Record;
+pub use stage::{key_encoder, KeyEncoder, Keyed, KeyedStage, Unkeyed};
 
 /// A stateful operator applied per key, like Flink's `KeyedProcessFunction`.
 ///
@@ -21,8 +19,9 @@ use crate::Record;
 pub trait KeyedOperator<K, In>: Send + Sync + 'static {
     /// The records this operator emits.
     type Out;
-    /// The state kept per key.
-    type State: Record;
+    /// The state kept per key. It is stored as JSON, so the pipeline's
+    /// `sink` requires it to be a [`Record`](crate::Record).
+    type State;
 
     /// Processes one record of `key`, reading and updating its `state`.
     ///

@@ -1,22 +1,37 @@
 use super::{KeyedOperator, StateError};
-use crate::Record;
+use crate::record::Aggregate;
 
 /// `reduce`: folds each key's records into a running aggregate and emits the
 /// aggregate after every record, as Flink's `KeyedStream::reduce` does.
-pub struct Reduce<F> {
+///
+/// ```
+/// use stream_runtime::keyed::{KeyedOperator, Reduce};
+///
+/// let sum = Reduce::new(|a: u64, b: u64| a + b);
+/// let (mut state, mut out) = (None, Vec::new());
+/// for n in [1, 2, 3] {
+///     sum.apply(&"key", &mut state, n, &mut out).unwrap();
+/// }
+/// assert_eq!(out, [1, 3, 6]);
+/// assert_eq!(state, Some(6));
+/// ```
+pub struct Reduce<F, T> {
     f: F,
+    /// `T::clone`, taken where `T: Clone` was checked (on the user's
+    /// `reduce`), so no later bound repeats that error.
+    clone: fn(&T) -> T,
 }
 
-impl<F> Reduce<F> {
+impl<F, T: Aggregate> Reduce<F, T> {
     /// Wraps the user's reduce function.
     pub fn new(f: F) -> Self {
-        Self { f }
+        Self { f, clone: T::clone }
     }
 }
 
-impl<K, T, F> KeyedOperator<K, T> for Reduce<F>
+impl<K, T, F> KeyedOperator<K, T> for Reduce<F, T>
 where
-    T: Record + Clone,
+    T: 'static,
     F: Fn(T, T) -> T + Send + Sync + 'static,
 {
     type Out = T;
@@ -33,7 +48,7 @@ where
             None => input,
             Some(acc) => (self.f)(acc, input),
         };
-        out.push(next.clone());
+        out.push((self.clone)(&next));
         *state = Some(next);
         Ok(())
     }

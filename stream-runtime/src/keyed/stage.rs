@@ -1,9 +1,5 @@
-use std::marker::PhantomData;
-
-use serde::Serialize;
-
 use super::{KeyedOperator, StateError};
-use crate::Record;
+use crate::record::Key;
 
 /// The keyed part of a pipeline: either nothing ([`Unkeyed`]) or a key
 /// selector with one stateful operator ([`Keyed`]).
@@ -11,7 +7,7 @@ pub trait KeyedStage<In>: Send + Sync + 'static {
     /// The records the stage emits.
     type Out;
     /// The state kept per key.
-    type State: Record;
+    type State;
 
     /// Whether records go through keyed Virtual Objects at all.
     fn is_keyed(&self) -> bool;
@@ -62,24 +58,30 @@ impl<In: Send + Sync + 'static> KeyedStage<In> for Unkeyed {
 pub struct Keyed<KF, Op, K> {
     key_fn: KF,
     op: Op,
-    key: PhantomData<fn() -> K>,
+    encode: KeyEncoder<K>,
+}
+
+/// Encodes a key as JSON. Taken where `K: Serialize` is checked (on the
+/// user's `key_by`), so no later bound repeats that error.
+pub type KeyEncoder<K> = fn(&K) -> Result<String, serde_json::Error>;
+
+/// The encoder of a key type.
+pub fn key_encoder<K: Key>() -> KeyEncoder<K> {
+    |key| serde_json::to_string(key)
 }
 
 impl<KF, Op, K> Keyed<KF, Op, K> {
-    /// Keys records with `key_fn` and applies `op` per key.
-    pub fn new(key_fn: KF, op: Op) -> Self {
-        Self {
-            key_fn,
-            op,
-            key: PhantomData,
-        }
+    /// Keys records with `key_fn`, encodes keys with `encode` (see
+    /// [`key_encoder`]) and applies `op` per key.
+    pub fn new(key_fn: KF, encode: KeyEncoder<K>, op: Op) -> Self {
+        Self { key_fn, op, encode }
     }
 }
 
 impl<In, KF, Op, K> KeyedStage<In> for Keyed<KF, Op, K>
 where
     KF: Fn(&In) -> K + Send + Sync + 'static,
-    K: Serialize + 'static,
+    K: 'static,
     Op: KeyedOperator<K, In>,
 {
     type Out = Op::Out;
@@ -90,7 +92,7 @@ where
     }
 
     fn encode_key(&self, record: &In) -> Result<String, serde_json::Error> {
-        serde_json::to_string(&(self.key_fn)(record))
+        (self.encode)(&(self.key_fn)(record))
     }
 
     fn apply(

@@ -10,15 +10,15 @@ use restate_sdk::service::Service;
 
 use super::dispatch::{self, HandlerSpec, Payload};
 use super::Stage;
-use crate::dataflow::Dataflow;
 use crate::names::{handler, ServiceNames};
 use crate::protocol::{ControlState, DeadLetter, Token, TokensAdded};
+use crate::stages::Dataflow;
 
 const COUNTERS: &str = "counters";
 
 pub(crate) struct ControlService<D>(pub(crate) Stage<D>);
 
-pub(crate) fn manifest(names: &ServiceNames) -> restate_sdk::discovery::Service {
+pub(crate) fn manifest(names: &ServiceNames) -> Result<restate_sdk::discovery::Service, String> {
     dispatch::manifest(
         &names.control,
         ServiceType::VirtualObject,

@@ -140,11 +140,15 @@ impl HandlerSpec {
     }
 }
 
-/// A service's discovery manifest. `name` was validated with the pipeline name.
-pub(crate) fn manifest(name: &str, ty: ServiceType, handlers: &[HandlerSpec]) -> Service {
-    Service {
+/// A service's discovery manifest; fails on a name Restate does not accept.
+pub(crate) fn manifest(
+    name: &str,
+    ty: ServiceType,
+    handlers: &[HandlerSpec],
+) -> Result<Service, String> {
+    Ok(Service {
         ty,
-        name: ServiceName::try_from(name.to_owned()).expect("pipeline names are validated"),
+        name: ServiceName::try_from(name.to_owned()).map_err(|e| e.to_string())?,
         handlers: handlers.iter().map(|h| h.to_discovery(ty)).collect(),
         documentation: None,
         metadata: Default::default(),
@@ -159,7 +163,7 @@ pub(crate) fn manifest(name: &str, ty: ServiceType, handlers: &[HandlerSpec]) ->
         retry_policy_max_attempts: None,
         retry_policy_exponentiation_factor: None,
         retry_policy_on_max_attempts: None,
-    }
+    })
 }
 
 /// The number in a Virtual Object's key (a split, group or partition index),

@@ -12,15 +12,15 @@ use restate_sdk::service::Service;
 use super::dispatch::{self, HandlerSpec};
 use super::guard::{guarded, RecordFailed};
 use super::Stage;
-use crate::dataflow::Dataflow;
 use crate::keyed::state_key;
 use crate::names::{handler, ServiceNames};
+use crate::stages::Dataflow;
 
 pub(crate) struct KeyedService<D>(pub(crate) Stage<D>);
 
 /// State is read lazily, key by key: a group can hold many keys, and eager
 /// state would ship all of them with every invocation.
-pub(crate) fn manifest(names: &ServiceNames) -> restate_sdk::discovery::Service {
+pub(crate) fn manifest(names: &ServiceNames) -> Result<restate_sdk::discovery::Service, String> {
     dispatch::manifest(
         &names.keyed,
         ServiceType::VirtualObject,

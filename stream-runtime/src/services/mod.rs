@@ -17,8 +17,8 @@ use std::sync::Arc;
 use restate_sdk::service::macro_support::service_definition;
 use restate_sdk::service::ServiceDefinition;
 
-use crate::dataflow::Dataflow;
 use crate::names::ServiceNames;
+use crate::stages::Dataflow;
 
 /// What every stage service holds: the pipeline and its service names.
 pub(crate) struct Stage<D> {
@@ -45,7 +45,10 @@ fn layout<D: Dataflow>(flow: &D) -> crate::protocol::Layout {
 }
 
 /// The service definitions of one pipeline, ready to bind to an endpoint.
-pub(crate) fn definitions<D: Dataflow>(flow: D, names: ServiceNames) -> Vec<ServiceDefinition> {
+pub(crate) fn definitions<D: Dataflow>(
+    flow: D,
+    names: ServiceNames,
+) -> Result<Vec<ServiceDefinition>, String> {
     let keyed = flow.is_keyed();
     let stage = Stage {
         flow: Arc::new(flow),
@@ -54,26 +57,26 @@ pub(crate) fn definitions<D: Dataflow>(flow: D, names: ServiceNames) -> Vec<Serv
     let mut services = vec![
         service_definition(
             source::SourceService(stage.clone()),
-            source::manifest(&stage.names),
+            source::manifest(&stage.names)?,
         ),
         service_definition(
             split::SplitService(stage.clone()),
-            split::manifest(&stage.names),
+            split::manifest(&stage.names)?,
         ),
         service_definition(
             sink::SinkService(stage.clone()),
-            sink::manifest(&stage.names),
+            sink::manifest(&stage.names)?,
         ),
         service_definition(
             control::ControlService(stage.clone()),
-            control::manifest(&stage.names),
+            control::manifest(&stage.names)?,
         ),
     ];
     if keyed {
         services.push(service_definition(
             keyed::KeyedService(stage.clone()),
-            keyed::manifest(&stage.names),
+            keyed::manifest(&stage.names)?,
         ));
     }
-    services
+    Ok(services)
 }

@@ -12,15 +12,15 @@ use restate_sdk::service::Service;
 use super::dispatch::{self, HandlerSpec};
 use super::guard::guarded;
 use super::Stage;
-use crate::dataflow::Dataflow;
 use crate::names::{handler, ServiceNames};
 use crate::protocol::SinkProgress;
+use crate::stages::Dataflow;
 
 const PROGRESS: &str = "progress";
 
 pub(crate) struct SinkService<D>(pub(crate) Stage<D>);
 
-pub(crate) fn manifest(names: &ServiceNames) -> restate_sdk::discovery::Service {
+pub(crate) fn manifest(names: &ServiceNames) -> Result<restate_sdk::discovery::Service, String> {
     dispatch::manifest(
         &names.sink,
         ServiceType::VirtualObject,

@@ -15,19 +15,19 @@ use restate_sdk::service::Service;
 use super::dispatch::{self, HandlerSpec, Payload};
 use super::guard::{guarded, RecordFailed};
 use super::Stage;
-use crate::dataflow::Dataflow;
 use crate::keyed::key_group;
 use crate::names::{handler, ServiceNames, CONTROL_KEY};
 use crate::protocol::{
     ControlState, DeadLetter, Lease, SinkProgress, SplitProgress, Status, Token, TokensAdded,
 };
+use crate::stages::Dataflow;
 
 /// The most tokens one `addTokens` call may add.
 pub const MAX_TOKENS_PER_CALL: u64 = 10_000;
 
 pub(crate) struct SourceService<D>(pub(crate) Stage<D>);
 
-pub(crate) fn manifest(names: &ServiceNames) -> restate_sdk::discovery::Service {
+pub(crate) fn manifest(names: &ServiceNames) -> Result<restate_sdk::discovery::Service, String> {
     dispatch::manifest(
         &names.source,
         ServiceType::Service,

@@ -9,9 +9,9 @@ use restate_sdk::service::Service;
 
 use super::dispatch::{self, HandlerSpec, Payload};
 use super::Stage;
-use crate::dataflow::Dataflow;
 use crate::names::{handler, ServiceNames};
 use crate::protocol::{Lease, SplitProgress};
+use crate::stages::Dataflow;
 
 const POSITION: &str = "position";
 /// Present (true) while the pipeline is stopped: nothing more is leased.
@@ -19,7 +19,7 @@ const STOPPED: &str = "stopped";
 
 pub(crate) struct SplitService<D>(pub(crate) Stage<D>);
 
-pub(crate) fn manifest(names: &ServiceNames) -> restate_sdk::discovery::Service {
+pub(crate) fn manifest(names: &ServiceNames) -> Result<restate_sdk::discovery::Service, String> {
     dispatch::manifest(
         &names.split,
         ServiceType::VirtualObject,

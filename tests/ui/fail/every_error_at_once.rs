@@ -7,4 +7,7 @@ pipeline! {
     |> filter()
 }
 
-fn main() {}
+fn main() {
+    // The struct is still declared, so its uses add no errors of their own.
+    let _ = stream_runtime::Endpoint::new().pipeline(Everything);
+}

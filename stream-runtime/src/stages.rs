@@ -1,4 +1,5 @@
-//! The compiled shape of a pipeline, which the stage handlers run.
+//! A complete pipeline's stages, with every record type fixed, as the
+//! Restate handlers run them.
 
 use crate::config::PipelineConfig;
 use crate::keyed::{KeyedStage, StateError};
@@ -10,9 +11,9 @@ use crate::Record;
 /// Everything the stage handlers need to know about one pipeline, with every
 /// record type fixed at compile time.
 ///
-/// Implemented by [`Topology`]; the handlers are generic over this trait and
+/// Implemented by [`Stages`]; the handlers are generic over this trait and
 /// monomorphized per pipeline.
-pub trait Dataflow: Send + Sync + 'static {
+pub(crate) trait Dataflow: Send + Sync + 'static {
     /// What the source reads.
     type Input;
     /// What reaches the keyed stage (after the operators before `key_by`).
@@ -58,9 +59,9 @@ pub trait Dataflow: Send + Sync + 'static {
 
 /// A whole pipeline: source, operators, keyed stage, operators, sink.
 ///
-/// Built by the typed API ([`Pipeline::named`](crate::Pipeline::named)) or by
-/// `pipeline!`, which expands to that API.
-pub struct Topology<S, Pre, K, Post, Sk> {
+/// Built by the typed API's `sink`, which checks every bound once and hides
+/// the type in a [`CompletePipeline`](crate::CompletePipeline).
+pub(crate) struct Stages<S, Pre, K, Post, Sk> {
     pub(crate) name: String,
     pub(crate) config: PipelineConfig,
     pub(crate) source: S,
@@ -70,12 +71,13 @@ pub struct Topology<S, Pre, K, Post, Sk> {
     pub(crate) sink: Sk,
 }
 
-impl<S, Pre, K, Post, Sk> Dataflow for Topology<S, Pre, K, Post, Sk>
+impl<S, Pre, K, Post, Sk> Dataflow for Stages<S, Pre, K, Post, Sk>
 where
     S: Source,
     Pre: Operator<S::Item>,
     Pre::Out: Record,
     K: KeyedStage<Pre::Out>,
+    K::State: Record,
     Post: Operator<K::Out>,
     Post::Out: Record,
     Sk: Sink<Post::Out>,

@@ -1,0 +1,360 @@
+//! The checked pipeline: one function per rule of the DSL, every error
+//! collected so that one compile reports all of them.
+
+use syn::{Expr, Ident};
+
+use crate::ast::{Header, OptionInput, ParamInput, PipelineInput, StageInput};
+
+/// The kinds of stage the DSL knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Source,
+    Map,
+    Filter,
+    FlatMap,
+    KeyBy,
+    Reduce,
+    Process,
+    Sink,
+}
+
+impl Kind {
+    const ALL: [(&'static str, Kind); 8] = [
+        ("source", Kind::Source),
+        ("map", Kind::Map),
+        ("filter", Kind::Filter),
+        ("flat_map", Kind::FlatMap),
+        ("key_by", Kind::KeyBy),
+        ("reduce", Kind::Reduce),
+        ("process", Kind::Process),
+        ("sink", Kind::Sink),
+    ];
+
+    fn from_ident(ident: &Ident) -> Option<Kind> {
+        let name = ident.to_string();
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+    }
+
+    fn is_stateful(self) -> bool {
+        matches!(self, Kind::Reduce | Kind::Process)
+    }
+
+    /// What the one argument of this stage is, for error messages.
+    fn argument(self) -> &'static str {
+        match self {
+            Kind::Source => "the source, such as `source(RandomWords::new())`",
+            Kind::Sink => "the sink, such as `sink(FileSink::new(\"out.txt\"))`",
+            Kind::Reduce => "a closure, such as `reduce(|a, b| ...)`",
+            Kind::Process => "a closure, such as `process(|record, ctx| ...)`",
+            Kind::Map => "a closure, such as `map(|x| ...)`",
+            Kind::Filter => "a closure, such as `filter(|x| ...)`",
+            Kind::FlatMap => "a closure, such as `flat_map(|x| ...)`",
+            Kind::KeyBy => "a closure, such as `key_by(|x| x.id.clone())`",
+        }
+    }
+}
+
+/// One checked stage.
+pub struct Stage {
+    pub kind: Kind,
+    pub name: Ident,
+    pub arg: Expr,
+}
+
+/// The pipeline's settings.
+#[derive(Default)]
+pub struct Options {
+    pub batch_size: Option<Expr>,
+    pub key_groups: Option<Expr>,
+    pub max_attempts: Option<Expr>,
+}
+
+/// A pipeline that follows every rule of the DSL.
+pub struct Pipeline {
+    /// Name, visibility, attributes and parameters, as written.
+    pub header: Header,
+    pub options: Options,
+    /// Every stage in order: the first is the source, the last the sink.
+    pub stages: Vec<Stage>,
+}
+
+/// Collects errors so that one compile reports all of them.
+#[derive(Default)]
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    fn at(&mut self, tokens: impl quote::ToTokens, message: impl std::fmt::Display) {
+        self.push(syn::Error::new_spanned(tokens, message));
+    }
+}
+
+impl Pipeline {
+    /// Checks every rule. On failure the error comes with the header, so
+    /// that the struct can still be declared (see `fallback`).
+    pub fn from_ast(input: PipelineInput) -> Result<Self, (syn::Error, Header)> {
+        let PipelineInput { header, stages } = input;
+        let mut errors = Errors::default();
+        if let Err(error) = &stages {
+            errors.push(error.clone());
+        }
+        check_name(&header.name, &mut errors);
+        check_params_unique(&header.params, &mut errors);
+        let options = check_options(&header.options, &mut errors);
+        let stages = stages.ok().and_then(|s| check_stages(s, &mut errors));
+        if let Some(stages) = &stages {
+            check_nothing_after_sink(stages, &mut errors);
+            check_sink_last(stages, &mut errors);
+            // What follows a sink is reported once, above, and not checked.
+            let stages = through_sink(stages);
+            check_source_first(stages, &mut errors);
+            check_one_key_by(stages, &mut errors);
+            check_key_by_followed_by_state(stages, &mut errors);
+            check_state_follows_key_by(stages, &mut errors);
+        }
+        match (errors.0, stages) {
+            (None, Some(stages)) => Ok(Self {
+                header,
+                options,
+                stages,
+            }),
+            (Some(error), _) => Err((error, header)),
+            (None, None) => {
+                let error = syn::Error::new(header.name.span(), "the pipeline has no stages");
+                Err((error, header))
+            }
+        }
+    }
+}
+
+/// The stages up to and including the first `sink`.
+fn through_sink(stages: &[Stage]) -> &[Stage] {
+    match stages.iter().position(|s| s.kind == Kind::Sink) {
+        Some(sink) => &stages[..=sink],
+        None => stages,
+    }
+}
+
+/// The name must be able to name Restate services (`{Name}Source`, ...),
+/// which are durable: an ASCII letter, then ASCII letters, digits or `_`.
+fn check_name(name: &Ident, errors: &mut Errors) {
+    let text = name.to_string();
+    let text = text.strip_prefix("r#").unwrap_or(&text);
+    let mut chars = text.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        errors.at(
+            name,
+            format!(
+                "`{text}` cannot name a pipeline: its Restate services are named after it, so it must \
+                 start with an ASCII letter and continue with ASCII letters, digits or `_`"
+            ),
+        );
+    }
+}
+
+/// Each parameter is a field of the struct, so each name can appear once.
+fn check_params_unique(params: &[ParamInput], errors: &mut Errors) {
+    for (index, param) in params.iter().enumerate() {
+        if params[..index].iter().any(|p| p.name == param.name) {
+            errors.at(
+                &param.name,
+                format!("the parameter `{}` is declared twice", param.name),
+            );
+        }
+    }
+}
+
+/// Options are `batch_size`, `key_groups` and `max_attempts`, each set at
+/// most once.
+fn check_options(inputs: &[OptionInput], errors: &mut Errors) -> Options {
+    let mut options = Options::default();
+    for OptionInput { name, value } in inputs {
+        let slot = match name.to_string().as_str() {
+            "batch_size" => &mut options.batch_size,
+            "key_groups" => &mut options.key_groups,
+            "max_attempts" => &mut options.max_attempts,
+            other => {
+                errors.at(
+                    name,
+                    format!(
+                        "unknown pipeline option `{other}`; the options are `batch_size`, `key_groups` \
+                         and `max_attempts` (a parameter is written `{other}: Type`)"
+                    ),
+                );
+                continue;
+            }
+        };
+        if slot.is_some() {
+            errors.at(name, format!("`{name}` is set twice"));
+        }
+        *slot = Some(value.clone());
+    }
+    options
+}
+
+/// Every stage is one the DSL knows, with exactly one argument. The kinds
+/// come back even when an argument is wrong, so the order can still be
+/// checked; `None` if any stage is unknown.
+fn check_stages(inputs: Vec<StageInput>, errors: &mut Errors) -> Option<Vec<Stage>> {
+    let mut stages = Vec::with_capacity(inputs.len());
+    let mut known = true;
+    for StageInput { name, args } in inputs {
+        let Some(kind) = Kind::from_ident(&name) else {
+            let valid: Vec<String> = Kind::ALL.iter().map(|(n, _)| format!("`{n}`")).collect();
+            let hint = closest(&name.to_string())
+                .map(|n| format!("did you mean `{n}`? "))
+                .unwrap_or_default();
+            errors.at(
+                &name,
+                format!(
+                    "unknown stage `{name}`; {hint}the stages are {}",
+                    valid.join(", ")
+                ),
+            );
+            known = false;
+            continue;
+        };
+        let count = args.len();
+        let mut args = args.into_iter();
+        let arg = match (args.next(), count) {
+            (Some(arg), 1) => arg,
+            _ => {
+                errors.at(
+                    &name,
+                    format!(
+                        "`{name}` takes exactly one argument, {} (found {count})",
+                        kind.argument()
+                    ),
+                );
+                // A placeholder: with an error recorded, nothing is expanded.
+                syn::parse_quote!(())
+            }
+        };
+        stages.push(Stage { kind, name, arg });
+    }
+    known.then_some(stages)
+}
+
+/// A pipeline starts with `source(...)`, and only there.
+fn check_source_first(stages: &[Stage], errors: &mut Errors) {
+    for (index, stage) in stages.iter().enumerate() {
+        let name = &stage.name;
+        match (index, stage.kind) {
+            (0, Kind::Source) => {}
+            (0, _) => errors.at(
+                name,
+                format!("a pipeline starts with `source(...)`, not `{name}`"),
+            ),
+            (_, Kind::Source) => errors.at(name, "`source` can only be the first stage"),
+            _ => {}
+        }
+    }
+}
+
+/// `sink` ends the pipeline: the first stage after it is an error.
+fn check_nothing_after_sink(stages: &[Stage], errors: &mut Errors) {
+    if let Some(sink) = stages.iter().position(|s| s.kind == Kind::Sink) {
+        if let Some(after) = stages.get(sink + 1) {
+            errors.at(
+                &after.name,
+                format!(
+                    "nothing can follow `{}`: it ends the pipeline",
+                    stages[sink].name
+                ),
+            );
+        }
+    }
+}
+
+/// A pipeline ends with `sink(...)`.
+fn check_sink_last(stages: &[Stage], errors: &mut Errors) {
+    if stages.iter().any(|s| s.kind == Kind::Sink) {
+        return;
+    }
+    if let Some(last) = stages.last() {
+        errors.at(
+            &last.name,
+            format!(
+                "a pipeline ends with `sink(...)`: add `|> sink(...)` after `{}`",
+                last.name
+            ),
+        );
+    }
+}
+
+/// At most one `key_by`: state is kept per key of one keying.
+fn check_one_key_by(stages: &[Stage], errors: &mut Errors) {
+    for stage in stages.iter().filter(|s| s.kind == Kind::KeyBy).skip(1) {
+        errors.at(
+            &stage.name,
+            "a pipeline can have only one `key_by`; to key by several fields, return a tuple from one `key_by`",
+        );
+    }
+}
+
+/// `key_by` is directly followed by `reduce` or `process`.
+fn check_key_by_followed_by_state(stages: &[Stage], errors: &mut Errors) {
+    for (index, stage) in stages.iter().enumerate() {
+        let next = stages.get(index + 1).map(|s| s.kind);
+        if stage.kind == Kind::KeyBy && !next.is_some_and(Kind::is_stateful) {
+            errors.at(
+                &stage.name,
+                "`key_by` must be followed by `reduce` or `process`, as a Flink KeyedStream is",
+            );
+        }
+    }
+}
+
+/// `reduce` and `process` come directly after `key_by`.
+fn check_state_follows_key_by(stages: &[Stage], errors: &mut Errors) {
+    for (index, stage) in stages.iter().enumerate() {
+        let previous = index.checked_sub(1).map(|i| stages[i].kind);
+        if !stage.kind.is_stateful() || previous == Some(Kind::KeyBy) {
+            continue;
+        }
+        let name = &stage.name;
+        if stages[..index].iter().any(|s| s.kind == Kind::KeyBy) {
+            errors.at(name, format!("`{name}` must directly follow `key_by`"));
+        } else {
+            errors.at(
+                name,
+                format!("`{name}` needs a `key_by` before it: keyed state is kept per key"),
+            );
+        }
+    }
+}
+
+/// The known stage closest to a misspelt one, if any is close.
+fn closest(name: &str) -> Option<&'static str> {
+    Kind::ALL
+        .iter()
+        .map(|(known, _)| (edit_distance(name, known), *known))
+        .filter(|(distance, _)| *distance <= 2)
+        .min()
+        .map(|(_, known)| known)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(above + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}

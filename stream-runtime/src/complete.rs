@@ -1,0 +1,62 @@
+//! A pipeline from source to sink, ready for an endpoint to serve.
+
+use restate_sdk::service::ServiceDefinition;
+
+use crate::endpoint::EndpointError;
+use crate::names::ServiceNames;
+use crate::services;
+use crate::stages::Dataflow;
+
+/// A pipeline from source to sink: what `sink(..)` returns and what an
+/// [`Endpoint`](crate::Endpoint) serves.
+///
+/// Its record types are checked when it is built and then hidden, so every
+/// pipeline, whatever its closures, has this one type.
+pub struct CompletePipeline {
+    names: ServiceNames,
+    services: Box<dyn FnOnce(&ServiceNames) -> Result<Vec<ServiceDefinition>, String> + Send>,
+}
+
+impl CompletePipeline {
+    pub(crate) fn new<D: Dataflow>(flow: D) -> Self {
+        Self {
+            names: ServiceNames::for_pipeline(flow.name()),
+            services: Box::new(move |names| services::definitions(flow, names.clone())),
+        }
+    }
+
+    /// The names of the pipeline's Restate services.
+    pub fn names(&self) -> &ServiceNames {
+        &self.names
+    }
+
+    /// The pipeline's Restate services; fails on a name that cannot name them.
+    pub(crate) fn into_services(self) -> Result<Vec<ServiceDefinition>, EndpointError> {
+        if !crate::names::is_valid_pipeline_name(&self.names.pipeline) {
+            return Err(EndpointError::InvalidName(self.names.pipeline));
+        }
+        (self.services)(&self.names).map_err(|_| EndpointError::InvalidName(self.names.pipeline))
+    }
+}
+
+impl std::fmt::Debug for CompletePipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompletePipeline")
+            .field("names", &self.names)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Anything an [`Endpoint`](crate::Endpoint) can serve: a
+/// [`CompletePipeline`] from the typed API, or the struct `pipeline!`
+/// declares.
+pub trait IntoPipeline {
+    /// The pipeline, from source to sink.
+    fn into_pipeline(self) -> CompletePipeline;
+}
+
+impl IntoPipeline for CompletePipeline {
+    fn into_pipeline(self) -> CompletePipeline {
+        self
+    }
+}

@@ -1,0 +1,21 @@
+use serde::{Deserialize, Serialize};
+use stream_runtime::{pipeline, FileSink, RandomWords};
+
+#[derive(Serialize, Deserialize)]
+struct WordCount {
+    word: String,
+    count: u64,
+}
+
+pipeline! {
+    WordCounts:
+    source(RandomWords::new())
+    |> map(|word| WordCount { word, count: 1 })
+    |> key_by(|wc| wc.word.clone())
+    |> reduce(|a, b| WordCount { count: a.count + b.count, ..a })
+    |> sink(FileSink::new("/tmp/out.txt"))
+}
+
+fn main() {
+    let _ = stream_runtime::Endpoint::new().pipeline(WordCounts);
+}

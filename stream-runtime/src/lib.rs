@@ -48,28 +48,29 @@ mod builder;
 mod complete;
 mod config;
 mod endpoint;
+mod guard;
 pub mod keyed;
 mod names;
 pub mod operator;
 mod protocol;
 mod record;
 pub mod restate;
+mod round;
 mod runner;
 mod services;
 pub mod sink;
 pub mod source;
 mod stages;
+#[cfg(test)]
+mod testing;
 
 pub use builder::{KeyedOutput, KeyedStream, Pipeline, Stream};
 pub use complete::{CompletePipeline, IntoPipeline};
 pub use config::PipelineConfig;
 pub use endpoint::{Endpoint, EndpointError};
 pub use keyed::{KeyGroups, ProcessContext, ReducingState, ValueState};
-pub use names::{handler, ServiceNames, CONTROL_KEY};
-pub use protocol::{
-    ControlState, DeadLetter, Layout, Lease, SinkProgress, SplitProgress, Status, Token,
-    TokensAdded,
-};
+pub use names::ServiceNames;
+pub use protocol::{DeadLetter, Status, TokensAdded};
 pub use record::{Aggregate, Key, Record};
 pub use runner::{RunError, Runner};
 pub use services::{parse_token_count, MAX_TOKENS_PER_CALL};

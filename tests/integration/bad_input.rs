@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use stream_runtime::handler;
-
 use crate::harness::harness;
 use crate::pipelines::{Untouched, UNTOUCHED_OUT, UNTOUCHED_RECORDS};
 
@@ -31,7 +29,7 @@ async fn bad_token_counts_are_rejected_with_a_message() {
     for (body, expected) in cases {
         let shown: String = body.chars().take(40).collect();
         let err = ingress
-            .call_raw(&names.source, handler::ADD_TOKENS, body.as_bytes())
+            .call_raw(&names.source, "addTokens", body.as_bytes())
             .await
             .expect_err(&shown);
         let status = err
@@ -43,7 +41,7 @@ async fn bad_token_counts_are_rejected_with_a_message() {
     // `status` takes no body.
     for body in ["junk", "{\"a\": 1}", "[]"] {
         let err = ingress
-            .call_raw(&names.source, handler::STATUS, body.as_bytes())
+            .call_raw(&names.source, "status", body.as_bytes())
             .await
             .expect_err(body);
         assert_eq!(err.status(), Some(400), "{body:?}: {err}");
@@ -80,13 +78,10 @@ async fn internal_handlers_are_not_reachable_from_outside() {
     h.status(&names).await;
     let ingress = h.ingress();
     for (service, name) in [
-        (names.source.clone(), handler::INGEST.to_owned()),
-        (format!("{}/0", names.split), handler::NEXT.to_owned()),
-        (format!("{}/0", names.sink), handler::WRITE.to_owned()),
-        (
-            format!("{}/pipeline", names.control),
-            handler::ADD.to_owned(),
-        ),
+        (names.source.clone(), "ingest".to_owned()),
+        (format!("{}/0", names.split), "next".to_owned()),
+        (format!("{}/0", names.sink), "write".to_owned()),
+        (format!("{}/pipeline", names.control), "add".to_owned()),
     ] {
         let err = ingress
             .call_raw(&service, &name, b"{\"id\": 0}")

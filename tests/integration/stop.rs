@@ -28,7 +28,11 @@ pub fn stoppable() -> impl IntoPipeline {
 
 /// Stops the pipeline and waits until it has drained.
 async fn stop_and_drain(h: &Harness, names: &ServiceNames) -> Status {
-    h.ingress().stop(names).await.expect("stop");
+    let answer = h.ingress().stop(names).await.expect("stop");
+    assert!(
+        answer.stopped,
+        "stop answers the status it left: {answer:?}"
+    );
     let drained = h
         .wait_for(names, Duration::from_secs(60), |_| {}, |s| s.finished)
         .await;

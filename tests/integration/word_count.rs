@@ -49,6 +49,23 @@ async fn bounded_word_count_is_exact_and_finishes_only_when_done() {
     );
     assert_eq!(done.dead_letters, 0);
 
+    // New tokens would only park: addTokens says so with a 409.
+    let refused = h
+        .ingress()
+        .add_tokens(&names, 1)
+        .await
+        .expect_err("a bounded pipeline that ran out refuses tokens");
+    assert_eq!(refused.status(), Some(409), "{refused}");
+    assert!(
+        refused.to_string().contains("processed all of its input"),
+        "{refused}"
+    );
+    assert_eq!(
+        h.status(&names).await.tokens_injected,
+        4,
+        "nothing was added"
+    );
+
     // Invariant 2: every key's state equals its count in the input.
     let expected = counts(&BOUNDED_INPUT);
     let state = h.keyed_state(&names).await;

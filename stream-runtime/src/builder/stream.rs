@@ -111,7 +111,12 @@ where
         Post::Out: Record,
         Sk: Sink<Post::Out>,
     {
-        CompletePipeline::new(Stages {
+        CompletePipeline::new(self.into_stages(sink))
+    }
+
+    /// The stages with `sink`, before they are hidden.
+    pub(crate) fn into_stages<Sk>(self, sink: Sk) -> Stages<S, Pre, K, Post, Sk> {
+        Stages {
             name: self.name,
             config: self.config,
             source: self.source,
@@ -119,7 +124,7 @@ where
             keyed: self.keyed,
             post: self.post,
             sink,
-        })
+        }
     }
 }
 

@@ -1,7 +1,9 @@
 //! Keyed, stateful operators (`reduce`, `process`) and how keys map to the
 //! Virtual Objects that hold their state.
 
+mod batch;
 mod key_group;
+pub(crate) use batch::{apply, by_key, write_back, WriteBack};
 mod process;
 mod reduce;
 mod stage;

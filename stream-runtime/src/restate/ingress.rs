@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use super::http::{base_url, ApiError, HttpClient};
-use crate::names::{handler, ServiceNames};
-use crate::protocol::{Status, TokensAdded};
+use crate::names::ServiceNames;
+use crate::protocol::handlers::source;
+use crate::protocol::{Handler, Status, TokensAdded};
 
 /// Why an ingress call failed (the same type as [`AdminError`](super::AdminError)).
 pub type CallError = ApiError;
@@ -72,22 +73,23 @@ impl IngressClient {
     ) -> Result<TokensAdded, CallError> {
         self.call_json(
             &pipeline.source,
-            handler::ADD_TOKENS,
+            source::AddTokens::NAME,
             n.to_string().as_bytes(),
         )
         .await
     }
 
     /// Stops a pipeline (`{name}Source/stop`): its tokens finish the ranges
-    /// they hold and park. Watch [`Status::finished`]; `add_tokens` resumes.
-    pub async fn stop(&self, pipeline: &ServiceNames) -> Result<(), CallError> {
-        self.call_raw(&pipeline.source, handler::STOP, b"")
+    /// they hold and park. Answers the status as the stop found it; watch
+    /// [`Status::finished`]. `add_tokens` resumes.
+    pub async fn stop(&self, pipeline: &ServiceNames) -> Result<Status, CallError> {
+        self.call_json(&pipeline.source, source::Stop::NAME, b"")
             .await
-            .map(drop)
     }
 
     /// A pipeline's status (`{name}Source/status`).
     pub async fn status(&self, pipeline: &ServiceNames) -> Result<Status, CallError> {
-        self.call_json(&pipeline.source, handler::STATUS, b"").await
+        self.call_json(&pipeline.source, source::GetStatus::NAME, b"")
+            .await
     }
 }

@@ -1,58 +1,40 @@
-//! `{name}Control`: token accounting and the dead-letter output.
+//! `{name}Control`: token accounting, the layout and the dead-letter output.
 
-use restate_sdk::context::RequestTarget;
-use restate_sdk::discovery::ServiceType;
-use restate_sdk::endpoint::ContextInternal;
 use restate_sdk::errors::HandlerResult;
 use restate_sdk::prelude::*;
-use restate_sdk::service::macro_support::ServiceBoxFuture;
-use restate_sdk::service::Service;
 
-use super::dispatch::{self, HandlerSpec, Payload};
-use super::Stage;
-use crate::names::{handler, ServiceNames};
-use crate::protocol::{ControlState, DeadLetter, Token, TokensAdded};
+use super::calls::RestateCalls;
+use super::serve::Serves;
+use super::{ServiceHandlers, Stage};
+use std::future::Future;
+
+use crate::protocol::handlers::{control, source, split, ControlService, SplitService};
+use crate::protocol::{Calls, ControlState, DeadLetter, EncodeError, Handler, Token, TokensAdded};
+use crate::round::layout;
 use crate::stages::Dataflow;
 
 const COUNTERS: &str = "counters";
 
-pub(crate) struct ControlService<D>(pub(crate) Stage<D>);
-
-pub(crate) fn manifest(names: &ServiceNames) -> Result<restate_sdk::discovery::Service, String> {
-    dispatch::manifest(
-        &names.control,
-        ServiceType::VirtualObject,
-        &[
-            HandlerSpec::exclusive(handler::ADD),
-            HandlerSpec::exclusive(handler::STOP).input(Payload::Empty),
-            HandlerSpec::exclusive(handler::PARK),
-            HandlerSpec::exclusive(handler::HALT),
-            HandlerSpec::exclusive(handler::DEAD_LETTER),
-            HandlerSpec::shared(handler::GET),
-        ],
-    )
+impl<D: Dataflow> ServiceHandlers<D> for ControlService {
+    type Handlers = (
+        control::Add,
+        control::Stop,
+        control::Park,
+        control::Halt,
+        control::KeepDeadLetter,
+        control::Get,
+    );
 }
 
-impl<D: Dataflow> Service for ControlService<D> {
-    type Future = ServiceBoxFuture;
-
-    fn handle(&self, ctx: ContextInternal) -> Self::Future {
-        let stage = self.0.clone();
-        Box::pin(async move {
-            match ctx.handler_name() {
-                handler::ADD => dispatch::run(&ctx, |c, n| add(&stage, c, n)).await,
-                handler::STOP => dispatch::run(&ctx, |c, ()| stop(&stage, c)).await,
-                handler::PARK => dispatch::run(&ctx, park).await,
-                handler::HALT => dispatch::run(&ctx, halt).await,
-                handler::DEAD_LETTER => dispatch::run(&ctx, dead_letter).await,
-                handler::GET => dispatch::run(&ctx, get).await,
-                _ => dispatch::unknown(&ctx),
-            }
-        })
-    }
+async fn counters(ctx: &SharedObjectContext<'_>) -> Result<ControlState, TerminalError> {
+    Ok(ctx
+        .get::<Json<ControlState>>(COUNTERS)
+        .await?
+        .map(|Json(c)| c)
+        .unwrap_or_default())
 }
 
-async fn counters(ctx: &ObjectContext<'_>) -> Result<ControlState, TerminalError> {
+async fn counters_mut(ctx: &ObjectContext<'_>) -> Result<ControlState, TerminalError> {
     Ok(ctx
         .get::<Json<ControlState>>(COUNTERS)
         .await?
@@ -64,113 +46,145 @@ async fn counters(ctx: &ObjectContext<'_>) -> Result<ControlState, TerminalError
 /// The first call fixes the pipeline's layout; a call from an endpoint with
 /// another layout is refused (409) and changes nothing. A stopped pipeline
 /// resumes: its splits lease again from where they stopped.
-async fn add<D: Dataflow>(
-    stage: &Stage<D>,
-    ctx: ObjectContext<'_>,
-    Json(n): Json<u64>,
-) -> HandlerResult<Json<TokensAdded>> {
-    let mut state = counters(&ctx).await?;
-    let layout = super::layout(&*stage.flow);
-    let stored = *state.layout.get_or_insert(layout);
-    if let Some(conflict) = layout.conflict(&stage.names.pipeline, &stored) {
-        return Err(TerminalError::new_with_code(409, format!("addTokens: {conflict}")).into());
-    }
-    if state.stopped {
-        tell_splits(stage, &ctx, handler::RESUME).await?;
-        state.stopped = false;
-    }
-    let first = state.injected;
-    state.injected += n;
-    state.conflict = None;
-    let injected = state.injected;
-    ctx.set(COUNTERS, Json(state));
-    for id in first..injected {
-        ctx.request::<_, ()>(
-            RequestTarget::service(&stage.names.source, handler::INGEST),
-            Json(Token {
+impl<'a, D: Dataflow> Serves<'a, control::Add> for Stage<ControlService, D> {
+    async fn serve(
+        &'a self,
+        ctx: ObjectContext<'a>,
+        calls: RestateCalls<'a>,
+        n: u64,
+    ) -> HandlerResult<TokensAdded> {
+        let mut state = counters_mut(&ctx).await?;
+        let layout = layout(&*self.flow);
+        let stored = *state.layout.get_or_insert(layout);
+        if let Some(conflict) = layout.conflict(&self.names.pipeline, &stored) {
+            return Err(TerminalError::new_with_code(409, format!("addTokens: {conflict}")).into());
+        }
+        if state.stopped {
+            for call in self.tell_splits::<split::Resume, _>(&calls)? {
+                call.await?;
+            }
+            state.stopped = false;
+        }
+        let first = state.injected;
+        state.injected += n;
+        state.conflict = None;
+        let injected = state.injected;
+        ctx.set(COUNTERS, Json(state));
+        for id in first..injected {
+            let token = Token {
                 id,
                 layout: Some(layout),
-            }),
-        )
-        .send();
+            };
+            calls.send::<source::Ingest>((), &token)?;
+        }
+        Ok(TokensAdded { added: n, injected })
     }
-    Ok(Json(TokensAdded { added: n, injected }))
 }
 
 /// Stops the pipeline, like Flink's `stop --drain`: no split leases any more,
 /// so each token finishes the range it holds, writes it, and parks.
 /// `addTokens` resumes.
-async fn stop<D: Dataflow>(stage: &Stage<D>, ctx: ObjectContext<'_>) -> HandlerResult<()> {
-    let mut state = counters(&ctx).await?;
-    state.stopped = true;
-    ctx.set(COUNTERS, Json(state));
-    tell_splits(stage, &ctx, handler::STOP).await
+impl<'a, D: Dataflow> Serves<'a, control::Stop> for Stage<ControlService, D> {
+    async fn serve(
+        &'a self,
+        ctx: ObjectContext<'a>,
+        calls: RestateCalls<'a>,
+        (): (),
+    ) -> HandlerResult<()> {
+        let mut state = counters_mut(&ctx).await?;
+        state.stopped = true;
+        ctx.set(COUNTERS, Json(state));
+        for call in self.tell_splits::<split::Stop, _>(&calls)? {
+            call.await?;
+        }
+        Ok(())
+    }
 }
 
-/// Calls `handler` (`stop` or `resume`) on every split, all at once.
-async fn tell_splits<D: Dataflow>(
-    stage: &Stage<D>,
-    ctx: &ObjectContext<'_>,
-    handler: &str,
-) -> HandlerResult<()> {
-    let calls: Vec<_> = (0..stage.flow.splits())
-        .map(|split| {
-            ctx.request::<_, ()>(
-                RequestTarget::object(&stage.names.split, split.to_string(), handler),
-                (),
-            )
-            .call()
-        })
-        .collect();
-    for call in calls {
-        call.await?;
+impl<D: Dataflow> Stage<ControlService, D> {
+    /// Calls `H` (stop or resume) on every split, all at once; the caller
+    /// awaits the answers.
+    #[allow(clippy::type_complexity)]
+    fn tell_splits<'s, H, C>(
+        &self,
+        calls: &'s C,
+    ) -> Result<Vec<impl Future<Output = Result<(), TerminalError>> + use<'s, H, C, D>>, EncodeError>
+    where
+        H: Handler<Input = (), Output = (), Service = SplitService>,
+        C: Calls,
+    {
+        (0..self.flow.splits())
+            .map(|split| calls.call::<H>(split, &()))
+            .collect()
     }
-    Ok(())
 }
 
 /// A token found every split exhausted (a bounded source ran out, or the
 /// pipeline was stopped), and parks.
-async fn park(ctx: ObjectContext<'_>, Json(_token): Json<Token>) -> HandlerResult<()> {
-    let mut state = counters(&ctx).await?;
-    state.parked += 1;
-    ctx.set(COUNTERS, Json(state));
-    Ok(())
+impl<'a, D: Dataflow> Serves<'a, control::Park> for Stage<ControlService, D> {
+    async fn serve(
+        &'a self,
+        ctx: ObjectContext<'a>,
+        _calls: RestateCalls<'a>,
+        _token: Token,
+    ) -> HandlerResult<()> {
+        let mut state = counters_mut(&ctx).await?;
+        state.parked += 1;
+        ctx.set(COUNTERS, Json(state));
+        Ok(())
+    }
 }
 
 /// A token stops before touching any state: it met an endpoint whose layout
 /// differs from the pipeline's, or could not lease. The reason shows in
 /// `status`.
-async fn halt(ctx: ObjectContext<'_>, Json(reason): Json<String>) -> HandlerResult<()> {
-    let mut state = counters(&ctx).await?;
-    tracing::error!(%reason, "a token stopped");
-    state.halted += 1;
-    state.conflict = Some(reason);
-    ctx.set(COUNTERS, Json(state));
-    Ok(())
+impl<'a, D: Dataflow> Serves<'a, control::Halt> for Stage<ControlService, D> {
+    async fn serve(
+        &'a self,
+        ctx: ObjectContext<'a>,
+        _calls: RestateCalls<'a>,
+        reason: String,
+    ) -> HandlerResult<()> {
+        let mut state = counters_mut(&ctx).await?;
+        tracing::error!(%reason, "a token stopped");
+        state.halted += 1;
+        state.conflict = Some(reason);
+        ctx.set(COUNTERS, Json(state));
+        Ok(())
+    }
 }
 
 /// Keeps a batch that could not be processed, numbered, for inspection.
-async fn dead_letter(ctx: ObjectContext<'_>, Json(letter): Json<DeadLetter>) -> HandlerResult<()> {
-    let mut state = counters(&ctx).await?;
-    tracing::error!(
-        split = letter.split,
-        position = letter.position,
-        count = letter.count,
-        stage = %letter.stage,
-        error = %letter.error,
-        "batch sent to the dead-letter output"
-    );
-    ctx.set(&format!("dead:{}", state.dead_letters), Json(letter));
-    state.dead_letters += 1;
-    ctx.set(COUNTERS, Json(state));
-    Ok(())
+impl<'a, D: Dataflow> Serves<'a, control::KeepDeadLetter> for Stage<ControlService, D> {
+    async fn serve(
+        &'a self,
+        ctx: ObjectContext<'a>,
+        _calls: RestateCalls<'a>,
+        letter: DeadLetter,
+    ) -> HandlerResult<()> {
+        let mut state = counters_mut(&ctx).await?;
+        tracing::error!(
+            split = letter.split,
+            position = letter.position,
+            count = letter.count,
+            stage = %letter.stage,
+            error = %letter.error,
+            "batch sent to the dead-letter output"
+        );
+        ctx.set(&format!("dead:{}", state.dead_letters), Json(letter));
+        state.dead_letters += 1;
+        ctx.set(COUNTERS, Json(state));
+        Ok(())
+    }
 }
 
-async fn get(ctx: SharedObjectContext<'_>, _: ()) -> HandlerResult<Json<ControlState>> {
-    Ok(Json(
-        ctx.get::<Json<ControlState>>(COUNTERS)
-            .await?
-            .map(|Json(c)| c)
-            .unwrap_or_default(),
-    ))
+impl<'a, D: Dataflow> Serves<'a, control::Get> for Stage<ControlService, D> {
+    async fn serve(
+        &'a self,
+        ctx: SharedObjectContext<'a>,
+        _calls: RestateCalls<'a>,
+        (): (),
+    ) -> HandlerResult<ControlState> {
+        Ok(counters(&ctx).await?)
+    }
 }

@@ -1,82 +1,82 @@
-//! The Restate services a pipeline compiles to, one file per stage.
-//!
-//! Each service is a plain struct implementing the SDK's `Service` trait for a
-//! concrete [`Dataflow`], so every handler is monomorphized for its pipeline.
+//! The Restate services a pipeline compiles to, one file per service. Each
+//! file declares its handlers (from [`crate::protocol::handlers`]) and
+//! implements them: decode, call into plain code, encode. One generic SDK
+//! `Service` impl serves them all (`serve.rs`).
 
+mod calls;
 mod control;
-mod dispatch;
-mod guard;
 mod keyed;
+mod serve;
 mod sink;
 mod source;
-pub use source::{parse_token_count, MAX_TOKENS_PER_CALL};
 mod split;
 
+pub use source::{parse_token_count, MAX_TOKENS_PER_CALL};
+
+use std::marker::PhantomData;
 use std::sync::Arc;
 
-use restate_sdk::service::macro_support::service_definition;
 use restate_sdk::service::ServiceDefinition;
 
 use crate::names::ServiceNames;
+use crate::protocol::handlers::{
+    ControlService, KeyedService, SinkService, SourceService, SplitService,
+};
 use crate::stages::Dataflow;
 
-/// What every stage service holds: the pipeline and its service names.
-pub(crate) struct Stage<D> {
+/// Service `K` of the pipeline `D`: what every handler holds.
+pub(crate) struct Stage<K, D> {
     flow: Arc<D>,
     names: Arc<ServiceNames>,
+    kind: PhantomData<fn() -> K>,
 }
 
-impl<D> Clone for Stage<D> {
+impl<K, D> Clone for Stage<K, D> {
     fn clone(&self) -> Self {
         Self {
             flow: Arc::clone(&self.flow),
             names: Arc::clone(&self.names),
+            kind: PhantomData,
         }
     }
 }
 
-/// The layout this endpoint serves the pipeline with.
-fn layout<D: Dataflow>(flow: &D) -> crate::protocol::Layout {
-    crate::protocol::Layout {
-        key_groups: flow.config().key_groups.count(),
-        splits: flow.splits(),
-        sink_partitions: flow.sink_partitions(),
+impl<K, D> Stage<K, D> {
+    /// The same pipeline's service `L`.
+    fn to<L>(&self) -> Stage<L, D> {
+        Stage {
+            flow: Arc::clone(&self.flow),
+            names: Arc::clone(&self.names),
+            kind: PhantomData,
+        }
     }
 }
 
-/// The service definitions of one pipeline, ready to bind to an endpoint.
+/// The handlers a service of pipeline `D` serves, as a tuple.
+pub(crate) trait ServiceHandlers<D>: crate::protocol::ServiceKind + Sized {
+    type Handlers: serve::HandlerList<Stage<Self, D>>;
+}
+
+/// The service definitions of one pipeline, ready to bind to an endpoint;
+/// fails on a name Restate does not accept.
 pub(crate) fn definitions<D: Dataflow>(
     flow: D,
     names: ServiceNames,
 ) -> Result<Vec<ServiceDefinition>, String> {
     let keyed = flow.is_keyed();
-    let stage = Stage {
+    let stage: Stage<(), D> = Stage {
         flow: Arc::new(flow),
         names: Arc::new(names),
+        kind: PhantomData,
     };
     let mut services = vec![
-        service_definition(
-            source::SourceService(stage.clone()),
-            source::manifest(&stage.names)?,
-        ),
-        service_definition(
-            split::SplitService(stage.clone()),
-            split::manifest(&stage.names)?,
-        ),
-        service_definition(
-            sink::SinkService(stage.clone()),
-            sink::manifest(&stage.names)?,
-        ),
-        service_definition(
-            control::ControlService(stage.clone()),
-            control::manifest(&stage.names)?,
-        ),
+        serve::definition(stage.to::<SourceService>())?,
+        serve::definition(stage.to::<SplitService>())?,
+        serve::definition(stage.to::<SinkService>())?,
+        serve::definition(stage.to::<ControlService>())?,
     ];
     if keyed {
-        services.push(service_definition(
-            keyed::KeyedService(stage.clone()),
-            keyed::manifest(&stage.names)?,
-        ));
+        services.push(serve::definition(stage.to::<KeyedService>())?);
     }
     Ok(services)
 }

@@ -1,4 +1,4 @@
-//! Messages between stages, and the status a pipeline reports.
+//! The messages a pipeline's services exchange, and the status it reports.
 
 use serde::{Deserialize, Serialize};
 
@@ -172,9 +172,86 @@ pub struct Status {
     pub conflict: Option<String>,
 }
 
+impl Status {
+    /// The status from the control object's counters and every split's and
+    /// sink partition's progress. `finished`: every token has stopped and
+    /// every split is exhausted, because a bounded source ran out or the
+    /// pipeline was stopped.
+    pub(crate) fn gather(
+        control: ControlState,
+        splits: &[SplitProgress],
+        sinks: &[SinkProgress],
+        bounded: bool,
+    ) -> Self {
+        let stopped_tokens = control.parked + control.halted;
+        Status {
+            tokens_injected: control.injected,
+            tokens_in_flight: control.injected.saturating_sub(stopped_tokens),
+            records_in: splits.iter().map(|s| s.position).sum(),
+            records_out: sinks.iter().map(|s| s.records).sum(),
+            dead_letters: control.dead_letters,
+            bounded,
+            finished: (bounded || control.stopped)
+                && splits.iter().all(|s| s.exhausted)
+                && control.injected > 0
+                && stopped_tokens == control.injected,
+            stopped: control.stopped,
+            halted: control.halted,
+            conflict: control.conflict,
+        }
+    }
+
+    /// Whether new tokens would park at once: a bounded pipeline that ran
+    /// to its end (not one that was stopped, which `addTokens` resumes).
+    pub(crate) fn ran_out(&self) -> bool {
+        self.bounded && self.finished && !self.stopped
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finished_needs_every_token_stopped_and_every_split_exhausted() {
+        let control = ControlState {
+            injected: 2,
+            parked: 2,
+            ..ControlState::default()
+        };
+        let done = SplitProgress {
+            position: 5,
+            exhausted: true,
+        };
+        let open = SplitProgress {
+            position: 3,
+            exhausted: false,
+        };
+        let sink = [SinkProgress {
+            committed: 90,
+            records: 8,
+        }];
+        let status = Status::gather(control.clone(), &[done, done], &sink, true);
+        assert!(status.finished && status.ran_out(), "{status:?}");
+        assert_eq!((status.records_in, status.records_out), (10, 8));
+        assert!(!Status::gather(control.clone(), &[done, open], &sink, true).finished);
+        // An endless source finishes only when stopped.
+        assert!(!Status::gather(control.clone(), &[done], &sink, false).finished);
+        let stopped = ControlState {
+            stopped: true,
+            ..control.clone()
+        };
+        let status = Status::gather(stopped, &[done], &sink, false);
+        assert!(status.finished && !status.ran_out());
+        // A token still out means not finished.
+        let running = ControlState {
+            parked: 1,
+            ..control
+        };
+        let status = Status::gather(running, &[done], &sink, true);
+        assert!(!status.finished);
+        assert_eq!(status.tokens_in_flight, 1);
+    }
 
     #[test]
     fn a_layout_conflict_names_every_difference() {

@@ -1,0 +1,214 @@
+//! Every handler of a pipeline's five services: the whole protocol. A
+//! pipeline named `P` has the services `PSource`, `PSplit`, `PKeyed`,
+//! `PSink` and `PControl` (see [`ServiceNames`]).
+//!
+//! One record's way through them: `source::Ingest` (a token's round) calls
+//! `split::Next` for a range, reads it, calls `keyed::Process` per key
+//! group, then `sink::Write`, and sends itself `source::Ingest` again.
+
+use std::marker::PhantomData;
+
+use restate_sdk::discovery::ServiceType;
+
+use super::{
+    ControlState, DeadLetter, Encoded, Exclusive, Handler, Lease, ObjectKey, RawBody, ServiceKind,
+    Shared, SinkProgress, SplitProgress, Stateless, Status, Token, TokensAdded,
+};
+use crate::names::ServiceNames;
+use crate::stages::Dataflow;
+
+/// Declares a handler: `Type, "name", Service, Access, Input => Output`.
+macro_rules! handler {
+    ($(#[$doc:meta])* $ty:ident, $name:literal, $service:ty, $access:ty, $input:ty => $output:ty $(, $flag:ident)*) => {
+        $(#[$doc])*
+        pub(crate) struct $ty;
+
+        impl Handler for $ty {
+            type Service = $service;
+            type Access = $access;
+            type Input = $input;
+            type Output = $output;
+            const NAME: &'static str = $name;
+            $(const $flag: bool = true;)*
+        }
+    };
+}
+
+/// `{P}Source`: the token driver, a plain service.
+pub(crate) struct SourceService;
+
+impl ServiceKind for SourceService {
+    const TYPE: ServiceType = ServiceType::Service;
+    type Key = ();
+    fn name(names: &ServiceNames) -> &str {
+        &names.source
+    }
+}
+
+pub(crate) mod source {
+    use super::*;
+
+    handler!(
+        /// Injects tokens (body: a count, validated by the handler).
+        AddTokens, "addTokens", SourceService, Stateless, RawBody => TokensAdded, PUBLIC
+    );
+    handler!(
+        /// The pipeline's status.
+        GetStatus, "status", SourceService, Stateless, () => Status, PUBLIC
+    );
+    handler!(
+        /// Drains the pipeline, answering with its status.
+        Stop, "stop", SourceService, Stateless, () => Status, PUBLIC
+    );
+    handler!(
+        /// One token's round; sends itself again at the end.
+        Ingest, "ingest", SourceService, Stateless, Token => ()
+    );
+}
+
+/// `{P}Split`: one Virtual Object per source split, holding its position.
+pub(crate) struct SplitService;
+
+impl ServiceKind for SplitService {
+    const TYPE: ServiceType = ServiceType::VirtualObject;
+    type Key = u32;
+    fn name(names: &ServiceNames) -> &str {
+        &names.split
+    }
+}
+
+pub(crate) mod split {
+    use super::*;
+
+    handler!(
+        /// Leases up to `max` positions (the input) from the split's position.
+        Next, "next", SplitService, Exclusive, u32 => Lease
+    );
+    handler!(
+        /// Leases nothing more until `Resume`.
+        Stop, "stop", SplitService, Exclusive, () => ()
+    );
+    handler!(
+        /// Leases again from where the split stopped.
+        Resume, "resume", SplitService, Exclusive, () => ()
+    );
+    handler!(
+        /// The split's position and whether it is exhausted.
+        Progress, "progress", SplitService, Shared, () => SplitProgress
+    );
+}
+
+/// `{P}Keyed`: one Virtual Object per key group, one state entry per key.
+pub(crate) struct KeyedService;
+
+impl ServiceKind for KeyedService {
+    const TYPE: ServiceType = ServiceType::VirtualObject;
+    type Key = u32;
+    fn name(names: &ServiceNames) -> &str {
+        &names.keyed
+    }
+}
+
+pub(crate) mod keyed {
+    use super::*;
+
+    /// Applies the keyed operator, and the operators after it, to a batch of
+    /// the group's records, in order. Lazy state: a group can hold many
+    /// keys, and eager state would ship all of them with every call.
+    pub(crate) struct Process<D>(PhantomData<D>);
+
+    impl<D: Dataflow> Handler for Process<D> {
+        type Service = KeyedService;
+        type Access = Exclusive;
+        type Input = Vec<D::Mid>;
+        type Output = Encoded<Vec<D::Out>>;
+        const NAME: &'static str = "process";
+        const LAZY_STATE: bool = true;
+    }
+}
+
+/// `{P}Sink`: one Virtual Object per sink partition, holding its committed offset.
+pub(crate) struct SinkService;
+
+impl ServiceKind for SinkService {
+    const TYPE: ServiceType = ServiceType::VirtualObject;
+    type Key = u32;
+    fn name(names: &ServiceNames) -> &str {
+        &names.sink
+    }
+}
+
+pub(crate) mod sink {
+    use super::*;
+
+    /// Writes a batch after the committed offset, once.
+    pub(crate) struct Write<D>(PhantomData<D>);
+
+    impl<D: Dataflow> Handler for Write<D> {
+        type Service = SinkService;
+        type Access = Exclusive;
+        type Input = Vec<D::Out>;
+        type Output = ();
+        const NAME: &'static str = "write";
+    }
+
+    handler!(
+        /// The committed offset and the records written.
+        Progress, "progress", SinkService, Shared, () => SinkProgress
+    );
+}
+
+/// `{P}Control`: the pipeline's one control object, keyed `pipeline`.
+pub(crate) struct ControlService;
+
+/// The key of the one control object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ControlKey;
+
+impl ControlKey {
+    /// The key as Restate sees it.
+    pub(crate) const KEY: &'static str = "pipeline";
+}
+
+impl ObjectKey for ControlKey {
+    fn key(&self) -> Option<String> {
+        Some(Self::KEY.to_owned())
+    }
+}
+
+impl ServiceKind for ControlService {
+    const TYPE: ServiceType = ServiceType::VirtualObject;
+    type Key = ControlKey;
+    fn name(names: &ServiceNames) -> &str {
+        &names.control
+    }
+}
+
+pub(crate) mod control {
+    use super::*;
+
+    handler!(
+        /// Records `n` new tokens and starts them; the first call fixes the layout.
+        Add, "add", ControlService, Exclusive, u64 => TokensAdded
+    );
+    handler!(
+        /// Marks the pipeline stopped and stops every split.
+        Stop, "stop", ControlService, Exclusive, () => ()
+    );
+    handler!(
+        /// A token found every split exhausted.
+        Park, "park", ControlService, Exclusive, Token => ()
+    );
+    handler!(
+        /// A token stopped before touching state; the input says why.
+        Halt, "halt", ControlService, Exclusive, String => ()
+    );
+    handler!(
+        /// Keeps a record or batch that could not be processed.
+        KeepDeadLetter, "deadLetter", ControlService, Exclusive, DeadLetter => ()
+    );
+    handler!(
+        /// The token and dead-letter counters.
+        Get, "get", ControlService, Shared, () => ControlState
+    );
+}

@@ -1,0 +1,98 @@
+//! Reading a leased range and running the operators before `key_by`.
+
+use std::collections::BTreeMap;
+
+use super::Round;
+use crate::guard::guarded;
+use crate::keyed::key_group;
+use crate::protocol::Calls;
+use crate::stages::Dataflow;
+
+/// The records of a key group, with the source position of each.
+pub(super) struct GroupBatch<M> {
+    pub records: Vec<M>,
+    pub positions: Vec<u64>,
+}
+
+/// A range after the operators before `key_by`: batches per key group, or,
+/// with no keyed stage, the output itself.
+pub(super) struct Routed<M, O> {
+    pub groups: BTreeMap<u32, GroupBatch<M>>,
+    pub output: Vec<O>,
+}
+
+impl<D: Dataflow, C: Calls> Round<'_, D, C> {
+    /// Reads the range and runs each record through the operators before
+    /// `key_by` (and, without one, the rest), routing the results. A record
+    /// whose operators fail is read again and retried, up to the attempt
+    /// limit, then dead-lettered.
+    pub(super) fn before_key(&self) -> Routed<D::Mid, D::Out> {
+        let flow = self.flow;
+        let mut routed = Routed {
+            groups: BTreeMap::new(),
+            output: Vec::new(),
+        };
+        let records = flow.read(self.split, self.lease.from, self.lease.count as usize);
+        for (position, record) in (self.lease.from..).zip(records) {
+            match self.one_record(position, record) {
+                Ok((keyed, output)) => {
+                    routed.output.extend(output);
+                    for (group, mid) in keyed {
+                        let batch = routed.groups.entry(group).or_insert_with(|| GroupBatch {
+                            records: Vec::new(),
+                            positions: Vec::new(),
+                        });
+                        batch.records.push(mid);
+                        batch.positions.push(position);
+                    }
+                }
+                Err(error) => self.dead_letter(position, 1, "before_key", error, None),
+            }
+        }
+        routed
+    }
+
+    /// One record's results: keyed records with their groups, and output.
+    /// Tried up to the attempt limit, reading the record again each time.
+    #[allow(clippy::type_complexity)]
+    fn one_record(
+        &self,
+        position: u64,
+        record: D::Input,
+    ) -> Result<(Vec<(u32, D::Mid)>, Vec<D::Out>), String> {
+        let flow = self.flow;
+        let groups = flow.config().key_groups;
+        let attempts = flow.config().max_attempts;
+        let mut record = Some(record);
+        let mut attempt = 1;
+        loop {
+            let input = match record.take() {
+                Some(input) => input,
+                None => match flow.read(self.split, position, 1).pop() {
+                    Some(input) => input,
+                    None => return Err(format!("position {position} could not be read again")),
+                },
+            };
+            let result = guarded(|| {
+                let mut mids = Vec::new();
+                flow.before_key(input, &mut mids);
+                let mut keyed = Vec::new();
+                let mut output = Vec::new();
+                for mid in mids {
+                    if let Err(mid) = flow.unkeyed(mid, &mut output) {
+                        let key = flow
+                            .encode_key(&mid)
+                            .map_err(|e| format!("cannot encode the record's key: {e}"))?;
+                        keyed.push((key_group(&key, groups), mid));
+                    }
+                }
+                Ok((keyed, output))
+            });
+            match result {
+                Err(_) if attempt < attempts => attempt += 1,
+                Err(error) => return Err(format!("{error} (after {attempt} attempts)")),
+                Ok(done) => return Ok(done),
+            }
+        }
+    }
+}

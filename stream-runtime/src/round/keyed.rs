@@ -1,0 +1,123 @@
+//! Calling the key groups a range touches, and retrying failed records.
+
+use std::collections::BTreeMap;
+
+use restate_sdk::errors::TerminalError;
+
+use super::before_key::GroupBatch;
+use super::Round;
+use crate::guard::RecordFailed;
+use crate::protocol::handlers::keyed;
+use crate::protocol::Calls;
+use crate::stages::Dataflow;
+
+impl<D: Dataflow, C: Calls> Round<'_, D, C> {
+    /// Calls a key group with a batch; a batch that cannot be encoded is an
+    /// error the caller dead-letters, not a retry loop.
+    async fn call_group(
+        &self,
+        group: u32,
+        records: &Vec<D::Mid>,
+    ) -> Result<Vec<D::Out>, TerminalError> {
+        match self.calls.call::<keyed::Process<D>>(group, records) {
+            Ok(call) => open(call.await),
+            Err(error) => Err(TerminalError::new(format!(
+                "cannot serialize the batch for its key group: {error}"
+            ))),
+        }
+    }
+
+    /// Calls every key group the range touches. All calls are issued before
+    /// any is awaited, so the groups work in parallel. (The SDK's futures
+    /// must not be polled concurrently, as `join_all` would.) A group that
+    /// reports a failing record is called again; after the attempt limit the
+    /// record is dead-lettered and the group is called with the rest.
+    pub(super) async fn keyed(&self, groups: BTreeMap<u32, GroupBatch<D::Mid>>) -> Vec<D::Out> {
+        let groups: Vec<(u32, GroupBatch<D::Mid>)> = groups.into_iter().collect();
+        let calls: Vec<_> = groups
+            .iter()
+            .map(|(group, batch)| {
+                self.calls
+                    .call::<keyed::Process<D>>(*group, &batch.records)
+                    .map_err(|e| {
+                        TerminalError::new(format!(
+                            "cannot serialize the batch for its key group: {e}"
+                        ))
+                    })
+            })
+            .collect();
+        let mut output = Vec::new();
+        let mut failed = Vec::new();
+        for ((group, batch), call) in groups.into_iter().zip(calls) {
+            let result = match call {
+                Ok(call) => open(call.await),
+                Err(error) => Err(error),
+            };
+            match result {
+                Ok(records) => output.extend(records),
+                Err(error) => failed.push((group, batch, error)),
+            }
+        }
+        for (group, batch, error) in failed {
+            self.retry_group(group, batch, error, &mut output).await;
+        }
+        output
+    }
+
+    /// Calls a group again after `error`, dropping a record that failed
+    /// `max_attempts` times into the dead-letter output. An error that
+    /// names no record dead-letters the whole batch.
+    async fn retry_group(
+        &self,
+        group: u32,
+        mut batch: GroupBatch<D::Mid>,
+        mut error: TerminalError,
+        output: &mut Vec<D::Out>,
+    ) {
+        let attempts = self.flow.config().max_attempts;
+        let mut attempt = 1;
+        loop {
+            let Some(failure) =
+                RecordFailed::from_terminal(&error).filter(|f| f.index < batch.records.len())
+            else {
+                let from = batch
+                    .positions
+                    .iter()
+                    .copied()
+                    .min()
+                    .unwrap_or(self.lease.from);
+                let message = error.message().to_owned();
+                self.dead_letter(from, self.lease.count, "keyed", message, None);
+                return;
+            };
+            if attempt >= attempts {
+                let record = batch.records.remove(failure.index);
+                let position = batch.positions.remove(failure.index);
+                let error = format!("{} (after {attempt} attempts)", failure.error);
+                let record = serde_json::to_value(&record).ok();
+                self.dead_letter(position, 1, "keyed", error, record);
+                attempt = 0;
+                if batch.records.is_empty() {
+                    return;
+                }
+            }
+            attempt += 1;
+            match self.call_group(group, &batch.records).await {
+                Ok(records) => {
+                    output.extend(records);
+                    return;
+                }
+                Err(next) => error = next,
+            }
+        }
+    }
+}
+
+/// A key group's output, decoded.
+fn open<T: crate::protocol::Message>(
+    answer: Result<crate::protocol::Encoded<T>, TerminalError>,
+) -> Result<T, TerminalError> {
+    answer?
+        .open()
+        .map_err(|e| TerminalError::new(format!("cannot decode the key group's output: {e}")))
+}

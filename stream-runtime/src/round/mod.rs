@@ -1,0 +1,262 @@
+//! A token's round, as plain code over the [`Calls`] seam: what to lease,
+//! what to retry, what goes to the dead-letter output, and what the token
+//! does next. The `ingest` handler only hands it the SDK's context; unit
+//! tests hand it a fake.
+//!
+//! One record's way, file by file: [`lease`] gets a range of a split from
+//! `split::Next`; [`before_key`] reads it from the source and runs the
+//! operators before `key_by`; [`keyed`] calls `keyed::Process` on each key
+//! group it touches (`services/keyed.rs` applies `reduce` or `process` to
+//! the key's state); [`write`] calls `sink::Write` (`services/sink.rs`
+//! writes the batch once); and the token sends itself `source::Ingest`.
+
+mod before_key;
+#[cfg(test)]
+mod fake;
+mod keyed;
+mod lease;
+mod write;
+
+use crate::protocol::handlers::{control, source, ControlKey};
+use crate::protocol::{Calls, DeadLetter, Handler, KeyOf, Layout, Lease, Token};
+use crate::stages::Dataflow;
+
+/// What a token does after its round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// It sent itself the next round.
+    Continued,
+    /// Every split is exhausted (a bounded source ran out, or the pipeline
+    /// was stopped): it parked.
+    Parked,
+    /// It stopped before touching state, for this reason.
+    Halted(String),
+}
+
+/// The layout an endpoint serves a pipeline with.
+pub(crate) fn layout<D: Dataflow>(flow: &D) -> Layout {
+    Layout {
+        key_groups: flow.config().key_groups.count(),
+        splits: flow.splits(),
+        sink_partitions: flow.sink_partitions(),
+    }
+}
+
+/// One round of `token`: lease a range, read it, run the operators, update
+/// keyed state, write the sink, and pass the token on. Every step is a
+/// journaled call, so a crash anywhere resumes the round where it stopped.
+/// A record that keeps failing goes to the dead-letter output; the token
+/// always goes on, parks, or halts visibly.
+pub(crate) async fn run<D: Dataflow, C: Calls>(flow: &D, calls: &C, token: Token) -> Outcome {
+    let ours = layout(flow);
+    if let Some(conflict) = token
+        .layout
+        .and_then(|theirs| ours.conflict(flow.name(), &theirs))
+    {
+        // Another layout would put state where this pipeline's is not.
+        return halt(calls, conflict);
+    }
+    let (split, lease) = match lease::next(flow, calls, token).await {
+        Ok(Some(leased)) => leased,
+        Ok(None) => {
+            send::<control::Park, _>(calls, ControlKey, &token);
+            return Outcome::Parked;
+        }
+        Err(error) => {
+            // Terminal, so trying again cannot help; stop visibly instead
+            // of failing the invocation, which would lose the token unseen.
+            let reason = format!("token {} could not lease a range: {error}", token.id);
+            return halt(calls, reason);
+        }
+    };
+    let round = Round {
+        flow,
+        calls,
+        split,
+        lease,
+    };
+    let routed = round.before_key();
+    let mut output = routed.output;
+    if !routed.groups.is_empty() {
+        output.extend(round.keyed(routed.groups).await);
+    }
+    if !output.is_empty() {
+        round.write(token, &output).await;
+    }
+    send::<source::Ingest, _>(calls, (), &token);
+    Outcome::Continued
+}
+
+/// Stops the token, recording why in the control object (see `status`).
+fn halt<C: Calls>(calls: &C, reason: String) -> Outcome {
+    send::<control::Halt, _>(calls, ControlKey, &reason);
+    Outcome::Halted(reason)
+}
+
+/// Sends a message of the pipeline's own, whose encoding cannot fail; if
+/// it ever did, the log says so.
+fn send<H: Handler, C: Calls>(calls: &C, key: KeyOf<H>, input: &H::Input) {
+    if let Err(error) = calls.send::<H>(key, input) {
+        tracing::error!(%error, "a message was not sent");
+    }
+}
+
+/// One token's round over one leased range.
+struct Round<'a, D, C> {
+    flow: &'a D,
+    calls: &'a C,
+    split: u32,
+    lease: Lease,
+}
+
+impl<D: Dataflow, C: Calls> Round<'_, D, C> {
+    /// Sends records to the dead-letter output, with where they came from.
+    fn dead_letter(
+        &self,
+        position: u64,
+        count: u32,
+        stage: &str,
+        error: String,
+        record: Option<serde_json::Value>,
+    ) {
+        let letter = DeadLetter {
+            split: self.split,
+            position,
+            count,
+            stage: stage.to_owned(),
+            error,
+            record,
+        };
+        send::<control::KeepDeadLetter, _>(self.calls, ControlKey, &letter);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use restate_sdk::errors::TerminalError;
+
+    use super::fake::FakeCalls;
+    use super::*;
+    use crate::guard::RecordFailed;
+    use crate::testing::stages;
+    use crate::{CollectSink, Pipeline, Sequence};
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map(|rt| rt.block_on(future))
+            .unwrap_or_else(|e| panic!("a runtime: {e}"))
+    }
+
+    /// A keyed sum over `0..records` in 2 splits, batches of 4, 2 groups.
+    fn summing(records: u64) -> impl Dataflow<Mid = u64, Out = u64> {
+        stages(
+            Pipeline::named("T")
+                .batch_size(4)
+                .key_groups(2)
+                .max_attempts(2)
+                .source(Sequence::new().take(records).with_splits(2))
+                .key_by(|n| n % 3)
+                .reduce(|a, b| a + b),
+            CollectSink::<u64>::new(),
+        )
+    }
+
+    fn json<T: serde::Serialize>(value: T) -> Result<Vec<u8>, TerminalError> {
+        serde_json::to_vec(&value).map_err(|e| TerminalError::new(e.to_string()))
+    }
+
+    fn token(id: u64) -> Token {
+        Token { id, layout: None }
+    }
+
+    #[test]
+    fn a_token_moves_to_the_next_split_then_parks_when_all_are_exhausted() {
+        let flow = summing(100);
+        let calls = FakeCalls::new(|address, _| match address {
+            "TSplit/1/next" => json(Lease { from: 0, count: 0 }),
+            "TSplit/0/next" => json(Lease { from: 8, count: 4 }),
+            _ => json(Vec::<u64>::new()),
+        });
+        // Token 1 starts at split 1, which is exhausted, and moves to split 0.
+        assert_eq!(block_on(run(&flow, &calls, token(1))), Outcome::Continued);
+        let leases = calls.lines("call TSplit/");
+        assert_eq!(leases, ["call TSplit/1/next 4", "call TSplit/0/next 4"]);
+        assert_eq!(calls.lines("send TSource/ingest").len(), 1);
+
+        let calls = FakeCalls::new(|_, _| json(Lease { from: 0, count: 0 }));
+        assert_eq!(block_on(run(&flow, &calls, token(0))), Outcome::Parked);
+        assert_eq!(calls.lines("send TControl/pipeline/park").len(), 1);
+        assert!(calls.lines("send TSource/ingest").is_empty());
+    }
+
+    #[test]
+    fn a_token_from_another_layout_halts_before_leasing() {
+        let flow = summing(100);
+        let calls = FakeCalls::new(|_, _| json(Lease { from: 0, count: 4 }));
+        let mut theirs = layout(&flow);
+        theirs.key_groups = 8;
+        let token = Token {
+            id: 0,
+            layout: Some(theirs),
+        };
+        let Outcome::Halted(reason) = block_on(run(&flow, &calls, token)) else {
+            panic!("expected a halt");
+        };
+        assert!(
+            reason.contains("2 key groups where its state has 8"),
+            "{reason}"
+        );
+        assert!(calls.lines("call").is_empty(), "it touched nothing");
+        assert_eq!(calls.lines("send TControl/pipeline/halt").len(), 1);
+    }
+
+    #[test]
+    fn a_failing_record_is_retried_then_dead_lettered_and_the_rest_written() {
+        let flow = summing(100);
+        // Split 0's positions 8..12 hold 16, 18, 20 and 22. A group's call
+        // fails on its record 0 while that is 16 (at position 8); everything
+        // else succeeds.
+        let calls = FakeCalls::new(|address, body| {
+            let body = String::from_utf8_lossy(body);
+            match address {
+                "TSplit/0/next" => json(Lease { from: 8, count: 4 }),
+                group if group.starts_with("TKeyed/") && body.starts_with("[16") => {
+                    Err(RecordFailed {
+                        index: 0,
+                        error: "panicked: boom".into(),
+                    }
+                    .into_terminal())
+                }
+                group if group.starts_with("TKeyed/") => Ok(body.as_bytes().to_vec()),
+                _ => json(()),
+            }
+        });
+        assert_eq!(block_on(run(&flow, &calls, token(0))), Outcome::Continued);
+        let letters = calls.lines("send TControl/pipeline/deadLetter");
+        assert_eq!(letters.len(), 1, "{:?}", calls.lines(""));
+        assert!(
+            letters[0].contains(r#""position":8"#) && letters[0].contains("after 2 attempts"),
+            "{letters:?}"
+        );
+        // The rest of 16's group went through, and the sink got every other
+        // record.
+        let writes = calls.lines("call TSink/0/write");
+        assert_eq!(writes, ["call TSink/0/write [18,20,22]"]);
+    }
+
+    #[test]
+    fn a_sink_write_that_fails_dead_letters_its_batch_and_the_token_goes_on() {
+        let flow = summing(100);
+        let calls = FakeCalls::new(|address, body| match address {
+            "TSplit/0/next" => json(Lease { from: 0, count: 4 }),
+            "TSink/0/write" => Err(TerminalError::new("disk full")),
+            _ => Ok(body.to_vec()),
+        });
+        assert_eq!(block_on(run(&flow, &calls, token(0))), Outcome::Continued);
+        let letters = calls.lines("send TControl/pipeline/deadLetter");
+        assert_eq!(letters.len(), 1);
+        assert!(letters[0].contains(r#""stage":"sink""#) && letters[0].contains("disk full"));
+        assert_eq!(calls.lines("send TSource/ingest").len(), 1);
+    }
+}

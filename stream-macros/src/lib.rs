@@ -39,6 +39,9 @@ pub fn pipeline(input: TokenStream) -> TokenStream {
     let parsed = syn::parse_macro_input!(input as ast::PipelineInput);
     match valid::Pipeline::from_ast(parsed) {
         Ok(pipeline) => expand::expand(&pipeline).into(),
-        Err((error, header)) => fallback::expand(&header, &error).into(),
+        Err(failed) => {
+            let (error, header) = *failed;
+            fallback::expand(&header, &error).into()
+        }
     }
 }

@@ -98,7 +98,7 @@ impl Errors {
 impl Pipeline {
     /// Checks every rule. On failure the error comes with the header, so
     /// that the struct can still be declared (see `fallback`).
-    pub fn from_ast(input: PipelineInput) -> Result<Self, (syn::Error, Header)> {
+    pub fn from_ast(input: PipelineInput) -> Result<Self, Box<(syn::Error, Header)>> {
         let PipelineInput { header, stages } = input;
         let mut errors = Errors::default();
         if let Err(error) = &stages {
@@ -124,10 +124,10 @@ impl Pipeline {
                 options,
                 stages,
             }),
-            (Some(error), _) => Err((error, header)),
+            (Some(error), _) => Err(Box::new((error, header))),
             (None, None) => {
                 let error = syn::Error::new(header.name.span(), "the pipeline has no stages");
-                Err((error, header))
+                Err(Box::new((error, header)))
             }
         }
     }

@@ -14,8 +14,12 @@ use crate::stages::Dataflow;
 /// pipeline, whatever its closures, has this one type.
 pub struct CompletePipeline {
     names: ServiceNames,
-    services: Box<dyn FnOnce(&ServiceNames) -> Result<Vec<ServiceDefinition>, String> + Send>,
+    services: CompileServices,
 }
+
+/// Builds a pipeline's services, monomorphized for its stages.
+type CompileServices =
+    Box<dyn FnOnce(&ServiceNames) -> Result<Vec<ServiceDefinition>, String> + Send>;
 
 impl CompletePipeline {
     pub(crate) fn new<D: Dataflow>(flow: D) -> Self {

@@ -72,7 +72,7 @@ pub use keyed::{KeyGroups, ProcessContext, ReducingState, ValueState};
 pub use names::ServiceNames;
 pub use protocol::{DeadLetter, Status, TokensAdded};
 pub use record::{Aggregate, Key, Record};
-pub use runner::{RunError, Runner};
+pub use runner::{RunError, Runner, RunnerArgs};
 pub use services::{parse_token_count, MAX_TOKENS_PER_CALL};
 pub use sink::{CollectSink, ConsoleSink, FileSink, Sink};
 pub use source::{InMemorySource, RandomWords, Sequence, Source};

@@ -17,8 +17,8 @@ use crate::restate::{AdminClient, IngressClient, LocalServer, LocalServerOptions
 /// Why a run stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// Bad command-line arguments.
-    #[error("{0}\n\n{USAGE}")]
+    /// Bad command-line arguments (from [`Runner::with_args`]).
+    #[error("{0}")]
     Usage(String),
     /// The endpoint could not be built or bound.
     #[error(transparent)]
@@ -43,18 +43,57 @@ pub enum RunError {
     Io(#[from] std::io::Error),
 }
 
-const USAGE: &str = "\
-options:
-  --tokens N      tokens to inject on first start (default 10)
-  --port N        port of this endpoint (default 9080)
-  --fresh         start the local dev server on an empty data dir
-  --serve-only    only serve the endpoint; print how to register and start it
-  --duration S    stop after S seconds
-environment:
-  RESTATE_ADMIN_URL, RESTATE_INGRESS_URL   use this server instead of starting one (implies --serve-only
-                                           unless both are set and --serve-only is absent)";
+/// The runner's command-line flags. Flatten them into a program's own
+/// `clap::Parser` with `#[command(flatten)]`, so that one `--help` lists
+/// both, and hand them to [`Runner::new`].
+///
+/// `RESTATE_ADMIN_URL` and `RESTATE_INGRESS_URL` name a server to use
+/// instead of starting one (with only one of them set, or with
+/// `--serve-only`, the runner only serves and prints the steps).
+///
+/// ```
+/// use clap::Parser;
+/// use stream_runtime::RunnerArgs;
+///
+/// #[derive(Parser)]
+/// struct Cli {
+///     /// Where the alerts go.
+///     #[arg(long)]
+///     out: std::path::PathBuf,
+///     #[command(flatten)]
+///     runner: RunnerArgs,
+/// }
+///
+/// let cli = Cli::parse_from(["alerts", "--out", "a.txt", "--tokens", "4"]);
+/// assert_eq!(cli.runner.tokens, Some(4));
+/// ```
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RunnerArgs {
+    /// Tokens to inject on a first start [default: 10]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=crate::MAX_TOKENS_PER_CALL))]
+    pub tokens: Option<u64>,
+    /// Port of this endpoint [default: 9080]
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Start the local dev server on an empty data dir
+    #[arg(long)]
+    pub fresh: bool,
+    /// Only serve the endpoint; print how to register and start it
+    #[arg(long)]
+    pub serve_only: bool,
+    /// Stop after this many seconds
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<u64>,
+}
 
-/// Settings of a run, from the command line.
+/// A program whose only flags are the runner's.
+#[derive(clap::Parser)]
+struct RunnerOnly {
+    #[command(flatten)]
+    runner: RunnerArgs,
+}
+
+/// Settings of a run.
 #[derive(Debug, Clone)]
 struct Settings {
     tokens: u64,
@@ -65,52 +104,14 @@ struct Settings {
 }
 
 impl Settings {
-    fn parse(
-        args: impl IntoIterator<Item = String>,
-        default_tokens: u64,
-    ) -> Result<Self, RunError> {
-        let mut settings = Settings {
-            tokens: default_tokens,
-            port: 9080,
-            fresh: false,
-            serve_only: false,
-            duration: None,
-        };
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let mut value = |name: &str| {
-                args.next()
-                    .ok_or_else(|| RunError::Usage(format!("{name} needs a value")))
-            };
-            let number = |name: &str, text: String| {
-                text.parse::<u64>().map_err(|_| {
-                    RunError::Usage(format!("{name} takes a whole number, not `{text}`"))
-                })
-            };
-            match arg.as_str() {
-                "--tokens" => {
-                    settings.tokens = number("--tokens", value("--tokens")?)?;
-                    crate::services::parse_token_count(settings.tokens.to_string().as_bytes())
-                        .map_err(|e| RunError::Usage(e.message().to_owned()))?;
-                }
-                "--port" => {
-                    let port = number("--port", value("--port")?)?;
-                    settings.port = u16::try_from(port)
-                        .map_err(|_| RunError::Usage(format!("--port {port} is not a port")))?;
-                }
-                "--duration" => {
-                    settings.duration = Some(Duration::from_secs(number(
-                        "--duration",
-                        value("--duration")?,
-                    )?));
-                }
-                "--fresh" => settings.fresh = true,
-                "--serve-only" => settings.serve_only = true,
-                "--help" | "-h" => return Err(RunError::Usage("usage:".to_owned())),
-                other => return Err(RunError::Usage(format!("unknown option `{other}`"))),
-            }
+    fn new(args: RunnerArgs, default_tokens: u64) -> Self {
+        Settings {
+            tokens: args.tokens.unwrap_or(default_tokens),
+            port: args.port.unwrap_or(9080),
+            fresh: args.fresh,
+            serve_only: args.serve_only,
+            duration: args.duration.map(Duration::from_secs),
         }
-        Ok(settings)
     }
 }
 
@@ -134,21 +135,39 @@ impl Settings {
 /// ```
 pub struct Runner {
     endpoint: Endpoint,
-    args: Vec<String>,
+    args: Result<RunnerArgs, String>,
     default_tokens: u64,
 }
 
 impl Runner {
-    /// A runner taking its options from the program's arguments.
+    /// A runner taking its flags from the program's arguments (see
+    /// [`RunnerArgs`]); `--help` prints them and exits, as does a bad flag,
+    /// with an error. A program with flags of its own flattens
+    /// [`RunnerArgs`] into its parser and calls [`Runner::new`].
     pub fn from_args() -> Self {
-        Self::with_args(std::env::args().skip(1))
+        let cli = <RunnerOnly as clap::Parser>::parse();
+        Self::new(cli.runner)
     }
 
-    /// A runner with the given options (see `--help`).
-    pub fn with_args(args: impl IntoIterator<Item = impl Into<String>>) -> Self {
+    /// A runner with these flags.
+    pub fn new(args: RunnerArgs) -> Self {
         Self {
             endpoint: Endpoint::new(),
-            args: args.into_iter().map(Into::into).collect(),
+            args: Ok(args),
+            default_tokens: 10,
+        }
+    }
+
+    /// A runner with the given command-line flags (without the program
+    /// name); bad flags are a [`RunError::Usage`] from [`run`](Self::run).
+    pub fn with_args(args: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        let words = std::iter::once("runner".to_owned()).chain(args.into_iter().map(Into::into));
+        let args = <RunnerOnly as clap::Parser>::try_parse_from(words)
+            .map(|cli| cli.runner)
+            .map_err(|e| e.to_string());
+        Self {
+            endpoint: Endpoint::new(),
+            args,
             default_tokens: 10,
         }
     }
@@ -169,7 +188,7 @@ impl Runner {
     /// which stops the pipelines (each token finishes its batch and parks;
     /// a second Ctrl-C quits at once). Returns each pipeline's last status.
     pub async fn run(self) -> Result<Vec<(ServiceNames, Status)>, RunError> {
-        let settings = Settings::parse(self.args, self.default_tokens)?;
+        let settings = Settings::new(self.args.map_err(RunError::Usage)?, self.default_tokens);
         let names: Vec<ServiceNames> = self.endpoint.names().cloned().collect();
         let addr = SocketAddr::from(([0, 0, 0, 0], settings.port));
         let listener = TcpListener::bind(addr)
@@ -292,7 +311,7 @@ async fn drive(
             let rate = status.records_out.saturating_sub(*seen) as f64 / elapsed;
             if *seen > 0 || status.records_out > 0 {
                 println!(
-                    "{:<24} out {:>10} ({:>8.0}/s)  in {:>10}  tokens {}/{}{}{}",
+                    "{:<24} out {:>10} ({:>8.0}/s)  in {:>10}  tokens running {} (of {} injected in all runs){}{}",
                     pipeline.pipeline,
                     status.records_out,
                     rate,

@@ -50,6 +50,9 @@ where
 {
     /// Folds each key's records with `f` and emits the running aggregate
     /// after every record (Flink's `KeyedStream::reduce`).
+    // The type spells out the stage chain on purpose: it is what makes the
+    // pipeline monomorphized.
+    #[allow(clippy::type_complexity)]
     pub fn reduce<F>(self, f: F) -> KeyedOutput<S, Pre, Keyed<KF, Reduce<F, Pre::Out>, K>>
     where
         F: Fn(Pre::Out, Pre::Out) -> Pre::Out + Send + Sync + 'static,

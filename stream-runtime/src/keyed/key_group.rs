@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// one Virtual Object that keeps the state of all its keys, one Restate state
 /// entry per key. A batch therefore costs at most `KeyGroups` keyed calls,
 /// whatever the number of distinct keys. The count is part of the durable
-/// state layout ([`Layout`](crate::Layout)): changing it would move keys
+/// state layout (with the splits and sink partitions): changing it would move keys
 /// between groups, so the first `addTokens` fixes it for the life of the
 /// pipeline's state, and an endpoint serving the pipeline with another count
 /// has its tokens stopped and `addTokens` refused.

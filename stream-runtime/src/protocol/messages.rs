@@ -162,7 +162,7 @@ pub struct Status {
     /// Whether the pipeline was stopped (`stop`) and not resumed since.
     #[serde(default)]
     pub stopped: bool,
-    /// Tokens stopped because they met an endpoint whose [`Layout`] differs
+    /// Tokens stopped because they met an endpoint whose layout (key groups, splits, sink partitions) differs
     /// from the one the pipeline's state was laid out by (or, rarely, could
     /// not lease a range).
     #[serde(default)]

@@ -12,18 +12,22 @@ use crate::protocol::Calls;
 use crate::stages::Dataflow;
 
 impl<D: Dataflow, C: Calls> Round<'_, D, C> {
-    /// Calls a key group with a batch; a batch that cannot be encoded is an
-    /// error the caller dead-letters, not a retry loop.
-    async fn call_group(
+    /// Issues a key group's call with a batch; the answer is awaited by the
+    /// returned future. A batch that cannot be encoded is an error the
+    /// caller dead-letters, not a retry loop.
+    fn call_group(
         &self,
         group: u32,
         records: &Vec<D::Mid>,
-    ) -> Result<Vec<D::Out>, TerminalError> {
-        match self.calls.call::<keyed::Process<D>>(group, records) {
-            Ok(call) => open(call.await),
-            Err(error) => Err(TerminalError::new(format!(
-                "cannot serialize the batch for its key group: {error}"
-            ))),
+    ) -> impl std::future::Future<Output = Result<Vec<D::Out>, TerminalError>> + '_ {
+        let call = self.calls.call::<keyed::Process<D>>(group, records);
+        async move {
+            match call {
+                Ok(call) => open(call.await),
+                Err(error) => Err(TerminalError::new(format!(
+                    "cannot serialize the batch for its key group: {error}"
+                ))),
+            }
         }
     }
 
@@ -33,27 +37,14 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     /// reports a failing record is called again; after the attempt limit the
     /// record is dead-lettered and the group is called with the rest.
     pub(super) async fn keyed(&self, groups: BTreeMap<u32, GroupBatch<D::Mid>>) -> Vec<D::Out> {
-        let groups: Vec<(u32, GroupBatch<D::Mid>)> = groups.into_iter().collect();
         let calls: Vec<_> = groups
             .iter()
-            .map(|(group, batch)| {
-                self.calls
-                    .call::<keyed::Process<D>>(*group, &batch.records)
-                    .map_err(|e| {
-                        TerminalError::new(format!(
-                            "cannot serialize the batch for its key group: {e}"
-                        ))
-                    })
-            })
+            .map(|(group, batch)| self.call_group(*group, &batch.records))
             .collect();
         let mut output = Vec::new();
         let mut failed = Vec::new();
         for ((group, batch), call) in groups.into_iter().zip(calls) {
-            let result = match call {
-                Ok(call) => open(call.await),
-                Err(error) => Err(error),
-            };
-            match result {
+            match call.await {
                 Ok(records) => output.extend(records),
                 Err(error) => failed.push((group, batch, error)),
             }

@@ -52,9 +52,10 @@ impl<K, D> Stage<K, D> {
     }
 }
 
-/// The handlers a service of pipeline `D` serves, as a tuple.
+/// The handlers service `Self` of pipeline `D` serves, as a tuple such as
+/// `(split::Next, split::Stop, split::Resume, split::Progress)`.
 pub(crate) trait ServiceHandlers<D>: crate::protocol::ServiceKind + Sized {
-    type Handlers: serve::HandlerList<Stage<Self, D>>;
+    type Handlers: serve::HandlerList<Self, D>;
 }
 
 /// The service definitions of one pipeline, ready to bind to an endpoint;

@@ -13,8 +13,9 @@ use restate_sdk::service::macro_support::{service_definition, ServiceBoxFuture};
 use restate_sdk::service::ServiceDefinition;
 
 use super::calls::RestateCalls;
-use crate::names::ServiceNames;
-use crate::protocol::{Access, Handler, Message, Payload, ServiceKind};
+use super::{ServiceHandlers, Stage};
+use crate::protocol::{Access, Handler, Message, Payload};
+use crate::stages::Dataflow;
 
 /// A service that serves handler `H`: the handler's own code, which gets
 /// the decoded input and returns the output to encode.
@@ -30,56 +31,35 @@ pub(crate) trait Serves<'a, H: Handler>: Send + Sync {
     ) -> impl Future<Output = HandlerResult<H::Output>> + Send;
 }
 
-/// A service of a pipeline: which one it is, and the handlers it serves.
-pub(crate) trait Declared: Clone + Send + Sync + 'static {
-    /// The service, as the protocol declares it.
-    type Kind: ServiceKind;
-    /// Its handlers, as a tuple: `(Next, Stop, Resume, Progress)`.
-    type Handlers: HandlerList<Self>;
-    /// The pipeline's service names.
-    fn names(&self) -> &ServiceNames;
-}
-
-impl<K: ServiceKind, D: crate::stages::Dataflow> Declared for super::Stage<K, D>
-where
-    K: super::ServiceHandlers<D>,
-{
-    type Kind = K;
-    type Handlers = K::Handlers;
-    fn names(&self) -> &ServiceNames {
-        &self.names
-    }
-}
-
-/// A tuple of handlers that a service `S` serves.
-pub(crate) trait HandlerList<S> {
+/// A tuple of handlers that service `K` of pipeline `D` serves.
+pub(crate) trait HandlerList<K, D> {
     /// How discovery describes them.
     fn manifest() -> Result<Vec<discovery::Handler>, String>;
     /// Runs the invocation's handler, or answers that there is none.
     fn dispatch<'a>(
-        service: &'a S,
+        service: &'a Stage<K, D>,
         ctx: &'a ContextInternal,
     ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
 }
 
 macro_rules! handler_list {
     ($($h:ident),+) => {
-        impl<S, $($h),+> HandlerList<S> for ($($h,)+)
+        impl<K, D, $($h),+> HandlerList<K, D> for ($($h,)+)
         where
             $($h: Handler,)+
-            S: Declared + $(for<'s> Serves<'s, $h> +)+ Sync,
+            Stage<K, D>: $(for<'s> Serves<'s, $h> +)+ Sync,
         {
             fn manifest() -> Result<Vec<discovery::Handler>, String> {
                 Ok(vec![$(describe::<$h>()?),+])
             }
 
             fn dispatch<'a>(
-                service: &'a S,
+                service: &'a Stage<K, D>,
                 ctx: &'a ContextInternal,
             ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>> {
                 let name = ctx.handler_name();
                 $(if name == $h::NAME {
-                    return Box::pin(run::<$h, S>(service, ctx));
+                    return Box::pin(run::<$h, K, D>(service, ctx));
                 })+
                 let unknown = Error::unknown_handler(ctx.service_name(), name);
                 Box::pin(std::future::ready(Err(unknown)))
@@ -88,21 +68,21 @@ macro_rules! handler_list {
     };
 }
 
-handler_list!(A);
-handler_list!(A, B);
-handler_list!(A, B, C, D);
-handler_list!(A, B, C, D, E, F);
+handler_list!(H1);
+handler_list!(H1, H2);
+handler_list!(H1, H2, H3, H4);
+handler_list!(H1, H2, H3, H4, H5, H6);
 
 /// One invocation of `H`: decode, serve, encode.
-async fn run<H, S>(service: &S, ctx: &ContextInternal) -> Result<(), Error>
+async fn run<H, K, D>(service: &Stage<K, D>, ctx: &ContextInternal) -> Result<(), Error>
 where
     H: Handler,
-    S: Declared + for<'s> Serves<'s, H>,
+    Stage<K, D>: for<'s> Serves<'s, H>,
 {
     let (bytes, metadata) = ctx.input::<Bytes>().await;
     let result = match H::Input::decode(&bytes) {
         Ok(input) => {
-            let calls = RestateCalls::new(ctx, service.names());
+            let calls = RestateCalls::new(ctx, &service.names);
             service.serve((ctx, metadata).into(), calls, input).await
         }
         Err(reason) => Err(TerminalError::new_with_code(
@@ -123,26 +103,28 @@ where
     Ok(())
 }
 
-/// The SDK service that serves `S`.
-struct Served<S>(S);
+/// The SDK service that serves service `K` of pipeline `D`.
+struct Served<K, D>(Stage<K, D>);
 
-impl<S: Declared> restate_sdk::service::Service for Served<S> {
+impl<K: ServiceHandlers<D>, D: Dataflow> restate_sdk::service::Service for Served<K, D> {
     type Future = ServiceBoxFuture;
 
     fn handle(&self, ctx: ContextInternal) -> Self::Future {
         let service = self.0.clone();
-        Box::pin(async move { S::Handlers::dispatch(&service, &ctx).await })
+        Box::pin(async move { K::Handlers::dispatch(&service, &ctx).await })
     }
 }
 
-/// `S` as a service definition to bind to an endpoint; fails on a name
-/// Restate does not accept.
-pub(crate) fn definition<S: Declared>(service: S) -> Result<ServiceDefinition, String> {
-    let name = <S::Kind as ServiceKind>::name(service.names()).to_owned();
+/// Service `K` of pipeline `D` as a service definition to bind to an
+/// endpoint; fails on a name Restate does not accept.
+pub(crate) fn definition<K: ServiceHandlers<D>, D: Dataflow>(
+    service: Stage<K, D>,
+) -> Result<ServiceDefinition, String> {
+    let name = K::name(&service.names).to_owned();
     let manifest = discovery::Service {
-        ty: <S::Kind as ServiceKind>::TYPE,
+        ty: K::TYPE,
         name: ServiceName::try_from(name).map_err(|e| e.to_string())?,
-        handlers: S::Handlers::manifest()?,
+        handlers: K::Handlers::manifest()?,
         documentation: None,
         metadata: Default::default(),
         abort_timeout: None,

@@ -55,6 +55,23 @@ impl<In: Send + Sync + 'static> KeyedStage<In> for Unkeyed {
 }
 
 /// `key_by` followed by a stateful operator (`reduce` or `process`).
+///
+/// ```
+/// use stream_runtime::keyed::{key_encoder, Keyed, KeyedStage, Reduce, Unkeyed};
+///
+/// let count = Keyed::new(|w: &(String, u64)| w.0.clone(), key_encoder(), Reduce::new(
+///     |(w, a): (String, u64), (_, b): (String, u64)| (w, a + b),
+/// ));
+/// let record = ("to".to_owned(), 1);
+/// assert_eq!(count.encode_key(&record).unwrap(), r#""to""#);
+/// let (mut state, mut out) = (None, Vec::new());
+/// count.apply(&mut state, record.clone(), &mut out).unwrap();
+/// count.apply(&mut state, record, &mut out).unwrap();
+/// assert_eq!(out.last(), Some(&("to".to_owned(), 2)));
+///
+/// // Without `key_by`, a record passes straight through.
+/// assert_eq!(KeyedStage::<u8>::pass_through(&Unkeyed, 7), Ok(7));
+/// ```
 pub struct Keyed<KF, Op, K> {
     key_fn: KF,
     op: Op,

@@ -1,6 +1,17 @@
 use super::Operator;
 
 /// `filter`: keeps the records for which the predicate holds.
+///
+/// ```
+/// use stream_runtime::operator::{Filter, Operator};
+///
+/// let even = Filter::new(|n: &u64| n % 2 == 0);
+/// let mut out = Vec::new();
+/// for n in 1..=6 {
+///     even.apply(n, &mut |n| out.push(n));
+/// }
+/// assert_eq!(out, [2, 4, 6]);
+/// ```
 pub struct Filter<F> {
     predicate: F,
 }

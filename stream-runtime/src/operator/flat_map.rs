@@ -3,6 +3,16 @@ use std::marker::PhantomData;
 use super::Operator;
 
 /// `flat_map`: any number of outputs per input, from an iterable.
+///
+/// ```
+/// use stream_runtime::operator::{FlatMap, Operator};
+///
+/// let words = FlatMap::new(|line: &str| line.split(' ').map(str::to_owned).collect::<Vec<_>>());
+/// let mut out = Vec::new();
+/// words.apply("to be", &mut |w| out.push(w));
+/// words.apply("", &mut |w| out.push(w));
+/// assert_eq!(out, ["to", "be", ""]);
+/// ```
 pub struct FlatMap<F, I> {
     f: F,
     iter: PhantomData<fn() -> I>,

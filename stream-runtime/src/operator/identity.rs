@@ -1,6 +1,14 @@
 use super::Operator;
 
 /// The empty chain: emits every record unchanged.
+///
+/// ```
+/// use stream_runtime::operator::{Identity, Operator};
+///
+/// let mut out = Vec::new();
+/// Identity.apply("as is", &mut |s| out.push(s));
+/// assert_eq!(out, ["as is"]);
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Identity;
 

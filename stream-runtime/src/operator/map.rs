@@ -3,6 +3,15 @@ use std::marker::PhantomData;
 use super::Operator;
 
 /// `map`: one output per input.
+///
+/// ```
+/// use stream_runtime::operator::{Map, Operator};
+///
+/// let double = Map::new(|n: u64| n * 2);
+/// let mut out = Vec::new();
+/// double.apply(21, &mut |n| out.push(n));
+/// assert_eq!(out, [42]);
+/// ```
 pub struct Map<F, Out> {
     f: F,
     out: PhantomData<fn() -> Out>,

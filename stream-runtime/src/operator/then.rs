@@ -1,6 +1,17 @@
 use super::Operator;
 
 /// Two operators in sequence: every output of the first feeds the second.
+///
+/// ```
+/// use stream_runtime::operator::{Filter, Map, Operator, Then};
+///
+/// let chain = Then::new(Map::new(|n: u64| n * 3), Filter::new(|n: &u64| n % 2 == 0));
+/// let mut out = Vec::new();
+/// for n in 1..=4 {
+///     chain.apply(n, &mut |n| out.push(n));
+/// }
+/// assert_eq!(out, [6, 12]);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Then<A, B> {
     first: A,

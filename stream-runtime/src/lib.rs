@@ -56,6 +56,7 @@ mod protocol;
 mod record;
 pub mod restate;
 mod round;
+#[cfg(feature = "runner")]
 mod runner;
 mod services;
 pub mod sink;
@@ -72,6 +73,7 @@ pub use keyed::{KeyGroups, ProcessContext, ReducingState, ValueState};
 pub use names::ServiceNames;
 pub use protocol::{DeadLetter, Status, TokensAdded};
 pub use record::{Aggregate, Key, Record};
+#[cfg(feature = "runner")]
 pub use runner::{RunError, Runner, RunnerArgs};
 pub use services::{parse_token_count, MAX_TOKENS_PER_CALL};
 pub use sink::{CollectSink, ConsoleSink, FileSink, Sink};

@@ -1,15 +1,17 @@
-//! Talking to a Restate server: its admin API, its ingress, and starting a
-//! local one for development.
+//! Talking to a Restate server: its admin API, its ingress, and (with the
+//! `runner` feature) starting a local one for development.
 
 mod admin;
 mod http;
 mod ingress;
+#[cfg(feature = "runner")]
 mod local_server;
 
 pub use admin::{AdminClient, AdminError};
 pub use http::{ApiError, HttpError};
 pub use ingress::{CallError, IngressClient};
+#[cfg(feature = "runner")]
 pub use local_server::{
-    die_with_parent, find_cli_binary, find_server_binary, LocalServer, LocalServerOptions,
-    ServerBinaryError, RESTATE_VERSION,
+    die_with_parent, find_cli_binary, find_server_binary, spawn_logged, LocalServer,
+    LocalServerOptions, ServerBinaryError, RESTATE_VERSION,
 };

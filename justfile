@@ -19,5 +19,5 @@ bench *ARGS:
 
 # Fault-injection soak: 100,000 records, 30 endpoint and 5 server SIGKILLs.
 chaos *ARGS:
-    cargo build --release --bins
-    target/release/chaos {{ARGS}}
+    cargo build --release --bin chaos_endpoint
+    cargo run --release --example chaos -- {{ARGS}}

@@ -36,57 +36,41 @@ mod tables;
 use std::path::PathBuf;
 
 use instrument::{Clock, TimedFileSink, TimedSequence, WordCount};
-use stream_examples::keys::{mix, zipf_rank};
 use stream_runtime::restate::{IngressClient, LocalServer, LocalServerOptions, RESTATE_VERSION};
 use stream_runtime::source::DEFAULT_VOCABULARY;
 use stream_runtime::{Endpoint, IntoPipeline, Pipeline, ServiceNames};
+use stream_support::keys::{mix, zipf_rank};
 
 type Error = Box<dyn std::error::Error>;
 
-/// The command line.
+/// Word-count throughput, latency and footprint tables, then a soak.
+#[derive(clap::Parser)]
 pub struct Args {
+    /// Smaller tables and a 1-minute soak
+    #[arg(long)]
     quick: bool,
+    /// Only these table rows, no soak: BATCH:TOKENS:RECORDS[:KEYS],...
+    #[arg(long, value_name = "ROWS", value_delimiter = ',', value_parser = tables::parse_row)]
     only: Option<Vec<tables::Config>>,
+    /// Only the soak, for this many seconds
+    #[arg(long = "soak", value_name = "SECONDS")]
     soak_seconds: Option<u64>,
+    /// The server's partitions (a new data dir's setting)
+    #[arg(long)]
     partitions: Option<u32>,
+    /// The pipelines' key groups
+    #[arg(long)]
     key_groups: Option<u32>,
+    /// Overrides a server setting (repeatable)
+    #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
     server_env: Vec<(String, String)>,
 }
 
-impl Args {
-    fn parse() -> Result<Self, String> {
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        let value = |flag: &str| args.iter().skip_while(|a| *a != flag).nth(1).cloned();
-        let number = |flag: &str| -> Result<Option<u64>, String> {
-            value(flag)
-                .map(|v| v.parse().map_err(|_| format!("{flag} {v}: not a number")))
-                .transpose()
-        };
-        let small = |flag: &str| -> Result<Option<u32>, String> {
-            number(flag)?
-                .map(|n| u32::try_from(n).map_err(|_| format!("{flag} {n}: too large")))
-                .transpose()
-        };
-        Ok(Self {
-            quick: args.iter().any(|a| a == "--quick"),
-            only: value("--only")
-                .map(|spec| tables::parse_only(&spec))
-                .transpose()?,
-            soak_seconds: number("--soak")?,
-            partitions: small("--partitions")?,
-            key_groups: small("--key-groups")?,
-            server_env: args
-                .windows(2)
-                .filter(|pair| pair[0] == "--server-env")
-                .map(|pair| {
-                    pair[1]
-                        .split_once('=')
-                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                        .ok_or_else(|| format!("--server-env {}: expected KEY=VALUE", pair[1]))
-                })
-                .collect::<Result<_, _>>()?,
-        })
-    }
+/// `KEY=VALUE`.
+fn key_value(pair: &str) -> Result<(String, String), String> {
+    pair.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{pair}: expected KEY=VALUE"))
 }
 
 /// The key of sequence number `n`: a word of the seed's vocabulary, or one
@@ -212,7 +196,7 @@ impl Drop for Bench {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let args = Args::parse()?;
+    let args = <Args as clap::Parser>::parse();
     let soak_seconds = match (&args.only, args.soak_seconds, args.quick) {
         (_, Some(seconds), _) => seconds,
         (Some(_), None, _) => 0,

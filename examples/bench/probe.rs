@@ -4,10 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    stream_support::free_port().expect("a free port")
 }
 
 /// User plus system CPU time of a process, from /proc (Linux).

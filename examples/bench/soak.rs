@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use crate::instrument::{Clock, TimedFileSink, TimedSequence};
 use crate::probe::{dir_bytes, rss_mib, CpuMeter};
 use crate::{key, word_count, Args, Bench, Error};
-use stream_examples::running_counts::{check_running_counts, expected_counts};
 use stream_runtime::{Endpoint, FileSink, PipelineConfig, Sequence, ServiceNames};
+use stream_support::running_counts::{check_running_counts, expected_counts};
 
 const PIPELINE: &str = "BenchSoak";
 /// Tokens in circulation: near the table's peak, not past it.

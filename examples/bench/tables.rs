@@ -8,8 +8,8 @@ use std::time::Instant;
 use crate::instrument::{Clock, TimedFileSink, TimedSequence};
 use crate::probe::{rss_mib, CpuMeter};
 use crate::{key, word_count, Args, Bench, Error};
-use stream_examples::running_counts::{check_running_counts, expected_counts};
 use stream_runtime::{Endpoint, FileSink, PipelineConfig, Sequence, ServiceNames};
+use stream_support::running_counts::{check_running_counts, expected_counts};
 
 #[derive(Clone, Copy)]
 pub struct Config {
@@ -32,29 +32,25 @@ impl Config {
     }
 }
 
-/// `BATCH:TOKENS:RECORDS[:KEYS][,…]`, as given to `--only`.
-pub fn parse_only(spec: &str) -> Result<Vec<Config>, String> {
-    spec.split(',')
-        .map(|one| {
-            let bad = || format!("--only {one}: expected BATCH:TOKENS:RECORDS[:KEYS]");
-            let parts = one
-                .split(':')
-                .map(|p| p.parse::<u64>().map_err(|_| bad()))
-                .collect::<Result<Vec<u64>, String>>()?;
-            let (batch, tokens, records, keys) = match parts[..] {
-                [batch, tokens, records] => (batch, tokens, records, None),
-                [batch, tokens, records, keys] => (batch, tokens, records, Some(keys)),
-                _ => return Err(bad()),
-            };
-            Ok(Config {
-                batch: u32::try_from(batch).map_err(|_| bad())?,
-                tokens,
-                records,
-                keys,
-                table: "selected",
-            })
-        })
-        .collect()
+/// One `BATCH:TOKENS:RECORDS[:KEYS]` of `--only`.
+pub fn parse_row(one: &str) -> Result<Config, String> {
+    let bad = || format!("{one}: expected BATCH:TOKENS:RECORDS[:KEYS]");
+    let parts = one
+        .split(':')
+        .map(|p| p.parse::<u64>().map_err(|_| bad()))
+        .collect::<Result<Vec<u64>, String>>()?;
+    let (batch, tokens, records, keys) = match parts[..] {
+        [batch, tokens, records] => (batch, tokens, records, None),
+        [batch, tokens, records, keys] => (batch, tokens, records, Some(keys)),
+        _ => return Err(bad()),
+    };
+    Ok(Config {
+        batch: u32::try_from(batch).map_err(|_| bad())?,
+        tokens,
+        records,
+        keys,
+        table: "selected",
+    })
 }
 
 pub fn configs(quick: bool) -> Vec<Config> {

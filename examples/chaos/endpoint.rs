@@ -1,19 +1,14 @@
 //! The endpoint the fault-injection runs kill: serves the chaos word count.
 //!
-//! `chaos_endpoint --port P --output FILE --records N`
+//! `chaos_endpoint --port P --output FILE --records N [--batch B]`
 
-use stream_examples::chaos;
+use clap::Parser;
 use stream_runtime::Endpoint;
+use stream_support::chaos::{self, EndpointArgs};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let args = match chaos::EndpointArgs::parse(std::env::args().skip(1)) {
-        Ok(args) => args,
-        Err(e) => {
-            eprintln!("chaos_endpoint: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
+    let args = EndpointArgs::parse();
     let endpoint =
         Endpoint::new().pipeline(chaos::pipeline(&args.output, args.records, args.batch));
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));

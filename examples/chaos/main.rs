@@ -3,20 +3,25 @@
 //!
 //! ```sh
 //! just chaos                       # 100,000 records, 30 endpoint kills, 5 server kills
-//! cargo run --release --bin chaos -- --records 20000 --endpoint-kills 5 --server-kills 2 --seed 7
+//! cargo build --release --bin chaos_endpoint
+//! cargo run --release --example chaos -- --records 20000 --endpoint-kills 5 --server-kills 2 --seed 7
 //! ```
 
-use stream_examples::chaos::{self, ChaosConfig};
+use clap::Parser;
+use stream_support::chaos::{self, ChaosArgs, ChaosConfig};
+
+/// SIGKILLs the endpoint and restate-server during a word count, then
+/// checks every output exactly once. Defaults: the soak (100,000 records,
+/// 30 endpoint kills, 5 server kills).
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    chaos: ChaosArgs,
+}
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let config = match ChaosConfig::parse(std::env::args().skip(1), ChaosConfig::soak()) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("chaos: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
+    let config = ChaosConfig::soak().with(&Cli::parse().chaos);
     let endpoint = match chaos::sibling_binary("chaos_endpoint") {
         Ok(path) => path,
         Err(e) => {

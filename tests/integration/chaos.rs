@@ -3,12 +3,12 @@
 //! runs over 20,000 sequence-numbered records; afterwards the file, the
 //! keyed state and the tokens must be exact. `just chaos` is the long soak.
 
-use stream_examples::chaos::{self, ChaosConfig};
+use stream_support::chaos::{self, ChaosConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kills_of_endpoint_and_server_leave_exactly_once_results() {
     let config = ChaosConfig::ci();
-    eprintln!("chaos seed {} (rerun: cargo run --release --bin chaos -- --records 20000 --endpoint-kills 5 --server-kills 2 --tokens 4 --batch 20 --seed {})", config.seed, config.seed);
+    eprintln!("chaos seed {} (rerun: just chaos --records 20000 --endpoint-kills 5 --server-kills 2 --tokens 4 --batch 20 --seed {})", config.seed, config.seed);
     let report = chaos::run(
         &config,
         std::path::Path::new(env!("CARGO_BIN_EXE_chaos_endpoint")),

@@ -5,7 +5,6 @@
 //! dedicated thread for the life of the binary; at exit the server is killed
 //! and its data dir removed.
 
-use std::net::TcpListener as StdListener;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, OnceLock};
@@ -119,10 +118,7 @@ extern "C" fn cleanup_at_exit() {
 }
 
 fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on loopback")
+    stream_support::free_port().expect("a free port on loopback")
 }
 
 impl Harness {
@@ -199,21 +195,12 @@ impl Harness {
         &self,
         names: &ServiceNames,
     ) -> std::collections::BTreeMap<String, serde_json::Value> {
-        #[derive(Deserialize)]
-        struct Row {
-            key: String,
-            value_utf8: String,
-        }
-        let rows: Vec<Row> = self
-            .sql(&format!(
-                "SELECT key, value_utf8 FROM state WHERE service_name = '{}' AND key LIKE 'k:%'",
-                names.keyed
-            ))
-            .await;
+        let rows = stream_support::state::keyed_state(&self.admin(), names)
+            .await
+            .unwrap_or_else(|e| panic!("state of {}: {e}", names.pipeline));
         rows.into_iter()
-            .map(|row| {
-                let key = row.key.trim_start_matches("k:").to_owned();
-                let value = serde_json::from_str(&row.value_utf8)
+            .map(|(key, value)| {
+                let value = serde_json::from_str(&value)
                     .unwrap_or_else(|e| panic!("state of {key} is not JSON: {e}"));
                 (key, value)
             })

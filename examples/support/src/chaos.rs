@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::keys::{mix, zipf_rank};
 use crate::running_counts::{check_running_counts, expected_counts};
 use stream_runtime::restate::{
-    die_with_parent, AdminClient, IngressClient, LocalServer, LocalServerOptions,
+    spawn_logged, AdminClient, IngressClient, LocalServer, LocalServerOptions,
 };
 use stream_runtime::{FileSink, IntoPipeline, Pipeline, Sequence, ServiceNames, Status};
 
@@ -57,52 +57,36 @@ pub fn pipeline(output: &Path, records: u64, batch: u32) -> impl IntoPipeline {
 }
 
 /// The arguments of the `chaos_endpoint` binary.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Parser)]
+#[command(about = "Serves the chaos word count, to be SIGKILLed")]
 pub struct EndpointArgs {
-    /// Port to serve on (loopback).
+    /// Port to serve on (loopback)
+    #[arg(long)]
     pub port: u16,
-    /// The file sink's path.
+    /// The file sink's path
+    #[arg(long)]
     pub output: PathBuf,
-    /// Records in the input.
+    /// Records in the input
+    #[arg(long)]
     pub records: u64,
-    /// Batch size.
+    /// Records per token per round
+    #[arg(long, default_value_t = 20)]
     pub batch: u32,
 }
 
 impl EndpointArgs {
-    /// Parses `--port P --output FILE --records N --batch B`.
-    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
-        let mut port = None;
-        let mut output = None;
-        let mut records = None;
-        let mut batch = None;
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let value = args.next().ok_or_else(|| format!("{arg} needs a value"))?;
-            let number = |v: &str| {
-                v.parse::<u64>()
-                    .map_err(|_| format!("{arg} takes a number, not `{v}`"))
-            };
-            match arg.as_str() {
-                "--port" => {
-                    port =
-                        Some(u16::try_from(number(&value)?).map_err(|_| "bad --port".to_owned())?)
-                }
-                "--output" => output = Some(PathBuf::from(value)),
-                "--records" => records = Some(number(&value)?),
-                "--batch" => {
-                    batch =
-                        Some(u32::try_from(number(&value)?).map_err(|_| "bad --batch".to_owned())?)
-                }
-                other => return Err(format!("unknown option `{other}`")),
-            }
-        }
-        Ok(Self {
-            port: port.ok_or("--port is required")?,
-            output: output.ok_or("--output is required")?,
-            records: records.ok_or("--records is required")?,
-            batch: batch.unwrap_or(20),
-        })
+    /// The command-line words that give these arguments.
+    pub fn to_args(&self) -> Vec<String> {
+        vec![
+            "--port".into(),
+            self.port.to_string(),
+            "--output".into(),
+            self.output.display().to_string(),
+            "--records".into(),
+            self.records.to_string(),
+            "--batch".into(),
+            self.batch.to_string(),
+        ]
     }
 }
 
@@ -152,28 +136,39 @@ impl ChaosConfig {
         }
     }
 
-    /// Overrides from `--records N --endpoint-kills N --server-kills N
-    /// --tokens N --batch N --seed N`.
-    pub fn parse(args: impl IntoIterator<Item = String>, mut config: Self) -> Result<Self, String> {
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let value = args.next().ok_or_else(|| format!("{arg} needs a value"))?;
-            let n = value
-                .parse::<u64>()
-                .map_err(|_| format!("{arg} takes a whole number, not `{value}`"))?;
-            let small = || u32::try_from(n).map_err(|_| format!("{arg} {n} is too large"));
-            match arg.as_str() {
-                "--records" => config.records = n,
-                "--endpoint-kills" => config.endpoint_kills = small()?,
-                "--server-kills" => config.server_kills = small()?,
-                "--tokens" => config.tokens = n,
-                "--batch" => config.batch = small()?,
-                "--seed" => config.seed = n,
-                other => return Err(format!("unknown option `{other}`")),
-            }
-        }
-        Ok(config)
+    /// These settings with the ones `args` gives.
+    pub fn with(mut self, args: &ChaosArgs) -> Self {
+        self.records = args.records.unwrap_or(self.records);
+        self.endpoint_kills = args.endpoint_kills.unwrap_or(self.endpoint_kills);
+        self.server_kills = args.server_kills.unwrap_or(self.server_kills);
+        self.tokens = args.tokens.unwrap_or(self.tokens);
+        self.batch = args.batch.unwrap_or(self.batch);
+        self.seed = args.seed.unwrap_or(self.seed);
+        self
     }
+}
+
+/// A run's settings from the command line, each overriding a default.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ChaosArgs {
+    /// Records in the input
+    #[arg(long)]
+    pub records: Option<u64>,
+    /// SIGKILLs of the endpoint, each followed by a restart
+    #[arg(long)]
+    pub endpoint_kills: Option<u32>,
+    /// SIGKILLs of restate-server, each followed by a restart on the same data dir
+    #[arg(long)]
+    pub server_kills: Option<u32>,
+    /// Tokens injected
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub tokens: Option<u64>,
+    /// Records per token per round
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch: Option<u32>,
+    /// Seeds the kill schedule, to repeat a run
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 fn seed_from_clock() -> u64 {
@@ -225,19 +220,22 @@ impl ChaosReport {
     }
 }
 
-/// Finds a binary built next to the running one (`target/<profile>/`).
+/// Finds a binary of the same build as the running example
+/// (`target/<profile>/`, one up from `target/<profile>/examples/`).
 pub fn sibling_binary(name: &str) -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let dir = exe.parent().ok_or("the running binary has no directory")?;
-    let candidate = dir.join(name);
-    if candidate.is_file() {
-        Ok(candidate)
-    } else {
-        Err(format!(
-            "{} not found; build it first: cargo build --release --bins",
-            candidate.display()
-        ))
-    }
+    let dirs = exe.ancestors().skip(1).take(2);
+    let candidates: Vec<PathBuf> = dirs.map(|dir| dir.join(name)).collect();
+    candidates
+        .iter()
+        .find(|candidate| candidate.is_file())
+        .cloned()
+        .ok_or_else(|| {
+            format!(
+                "{name} not found next to {}; build it first: cargo build --release --bin {name}",
+                exe.display()
+            )
+        })
 }
 
 /// The endpoint child process, restartable on the same port.
@@ -251,22 +249,10 @@ struct EndpointProcess {
 
 impl EndpointProcess {
     async fn start(&mut self) -> Result<(), String> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .map_err(|e| e.to_string())?;
-        let log_err = log.try_clone().map_err(|e| e.to_string())?;
         let mut command = Command::new(&self.binary);
-        command
-            .args(&self.args)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err);
-        die_with_parent(&mut command);
+        command.args(&self.args);
         self.child = Some(
-            command
-                .spawn()
+            spawn_logged(&mut command, &self.log)
                 .map_err(|e| format!("cannot start {}: {e}", self.binary.display()))?,
         );
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -315,10 +301,7 @@ impl Schedule {
 }
 
 fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| e.to_string())
+    crate::free_port().map_err(|e| e.to_string())
 }
 
 /// The pipeline's status, retried while a server or endpoint restarts.
@@ -373,16 +356,13 @@ async fn run_in(
     let port = free_port()?;
     let mut endpoint = EndpointProcess {
         binary: endpoint_binary.to_owned(),
-        args: vec![
-            "--port".into(),
-            port.to_string(),
-            "--output".into(),
-            output.display().to_string(),
-            "--records".into(),
-            config.records.to_string(),
-            "--batch".into(),
-            config.batch.to_string(),
-        ],
+        args: EndpointArgs {
+            port,
+            output: output.clone(),
+            records: config.records,
+            batch: config.batch,
+        }
+        .to_args(),
         port,
         log: scratch.join("endpoint.log"),
         child: None,
@@ -494,22 +474,13 @@ async fn check_state(
     expected: &BTreeMap<String, u64>,
     violations: &mut Vec<String>,
 ) -> Result<(), String> {
-    #[derive(Deserialize)]
-    struct Row {
-        key: String,
-        value_utf8: String,
-    }
-    let rows: Vec<Row> = admin
-        .query(&format!(
-            "SELECT key, value_utf8 FROM state WHERE service_name = '{}' AND key LIKE 'k:%'",
-            names.keyed
-        ))
+    let rows = crate::state::keyed_state(admin, names)
         .await
         .map_err(|e| e.to_string())?;
     let mut stored = BTreeMap::new();
-    for row in rows {
+    for (key, value) in rows {
         let wc: WordCount =
-            serde_json::from_str(&row.value_utf8).map_err(|e| format!("state {}: {e}", row.key))?;
+            serde_json::from_str(&value).map_err(|e| format!("state {key}: {e}"))?;
         stored.insert(wc.word, wc.count);
     }
     if &stored != expected {

@@ -1,12 +1,6 @@
 //! Deterministic, skewed keys for the fault-injection runs and the bench.
 
-/// SplitMix64: a well-mixed, stable hash of a sequence number.
-pub fn mix(n: u64) -> u64 {
-    let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+pub use stream_runtime::source::mix64 as mix;
 
 /// The rank (0 to `keys - 1`) of sequence number `n` among `keys` keys,
 /// Zipf-skewed: rank `r` is drawn with weight about 1/(r+1).

@@ -45,9 +45,13 @@ pub fn key_group(encoded_key: &str, groups: KeyGroups) -> u32 {
     (hash % u64::from(groups.count())) as u32
 }
 
+/// What every key's state entry starts with, inside its key group's
+/// Virtual Object: `k:` then the key's JSON.
+pub const STATE_KEY_PREFIX: &str = "k:";
+
 /// The Restate state entry that holds one key's state inside its group.
 pub fn state_key(encoded_key: &str) -> String {
-    format!("k:{encoded_key}")
+    format!("{STATE_KEY_PREFIX}{encoded_key}")
 }
 
 #[cfg(test)]

@@ -158,29 +158,18 @@ impl LocalServer {
                 self.options.base_dir.display()
             ))
         })?;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.options.base_dir.join("server.log"))
-            .map_err(|e| ServerBinaryError::Start(e.to_string()))?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| ServerBinaryError::Start(e.to_string()))?;
         let mut command = Command::new(&self.binary);
         command
             .arg("--base-dir")
             .arg(&self.options.base_dir)
-            .envs(self.options.environment())
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err);
-        die_with_parent(&mut command);
+            .envs(self.options.environment());
         // Its own process group: a Ctrl-C in the terminal then reaches only
         // the program that owns the server, which stops the pipelines and
         // then the server, in that order.
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let child = command.spawn().map_err(|e| {
+        let log = self.options.base_dir.join("server.log");
+        let child = spawn_logged(&mut command, &log).map_err(|e| {
             ServerBinaryError::Start(format!("cannot run {}: {e}", self.binary.display()))
         })?;
         self.child = Some(child);
@@ -312,8 +301,22 @@ pub fn die_with_parent(command: &mut Command) {
 #[cfg(not(target_os = "linux"))]
 pub fn die_with_parent(_command: &mut Command) {}
 
+/// Starts `command` with no input, its output appended to `log`, dying with
+/// its parent (see [`die_with_parent`]).
+pub fn spawn_logged(command: &mut Command, log: &Path) -> std::io::Result<Child> {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
+    let err = out.try_clone()?;
+    command.stdin(Stdio::null()).stdout(out).stderr(err);
+    die_with_parent(command);
+    command.spawn()
+}
+
 /// Finds the restate-server binary: `RESTATE_SERVER_BIN`, then the npm
-/// package in a `node_modules` above the current directory or this crate,
+/// package in a `node_modules` above the current directory or the running
+/// binary,
 /// then `PATH`. If none is found but a `package.json` above pins
 /// `@restatedev/restate-server`, runs `npm ci` there first.
 pub fn find_server_binary() -> Result<PathBuf, ServerBinaryError> {
@@ -348,13 +351,20 @@ fn find_binary(env_var: &str, package: &str, binary: &str) -> Result<PathBuf, Se
     Err(ServerBinaryError::NotFound)
 }
 
-/// The current directory and this crate's directory, with all their parents.
+/// The current directory and the running binary's directory, with all
+/// their parents: a binary built under `target/` finds the project's
+/// `node_modules` from anywhere.
 fn search_roots() -> Vec<PathBuf> {
     let mut starts = Vec::new();
     if let Ok(cwd) = std::env::current_dir() {
         starts.push(cwd);
     }
-    starts.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_owned))
+    {
+        starts.push(dir);
+    }
     let mut roots: Vec<PathBuf> = Vec::new();
     for start in starts {
         for dir in start.ancestors() {

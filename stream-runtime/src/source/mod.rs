@@ -50,6 +50,22 @@ pub trait Source: Send + Sync + 'static {
     fn is_bounded(&self) -> bool;
 }
 
+/// SplitMix64: a small, well-mixed hash, stable across processes and
+/// versions. A source that makes records from their position (as
+/// [`RandomWords`] does) stays replayable by deriving them from it.
+///
+/// ```
+/// use stream_runtime::source::mix64;
+/// assert_eq!(mix64(7), mix64(7));
+/// assert_ne!(mix64(7), mix64(8));
+/// ```
+pub fn mix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// Checks the contract between [`Source::available`] and [`Source::read`]
 /// for every split, small positions and small maxima.
 #[cfg(test)]

@@ -1,4 +1,4 @@
-use super::Source;
+use super::{mix64, Source};
 
 /// The seed's 15-word vocabulary.
 pub const DEFAULT_VOCABULARY: [&str; 15] = [
@@ -73,7 +73,7 @@ impl RandomWords {
 
     /// The word at a position of a split.
     pub fn word_at(&self, split: u32, position: u64) -> &str {
-        let mixed = splitmix64(self.seed ^ splitmix64(u64::from(split) ^ splitmix64(position)));
+        let mixed = mix64(self.seed ^ mix64(u64::from(split) ^ mix64(position)));
         let index = (mixed % self.vocabulary.len() as u64) as usize;
         &self.vocabulary[index]
     }
@@ -111,14 +111,6 @@ impl Source for RandomWords {
     fn is_bounded(&self) -> bool {
         self.limit.is_some()
     }
-}
-
-/// SplitMix64: a small, well-mixed, stable hash for deterministic positions.
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

@@ -1,5 +1,4 @@
-use super::Stream;
-use crate::config::PipelineConfig;
+use super::{Head, Stream};
 use crate::keyed::{KeyEncoder, Keyed, Process, ProcessContext, Reduce};
 use crate::operator::{Identity, Operator};
 use crate::record::Aggregate;
@@ -13,27 +12,16 @@ pub type KeyedOutput<S, Pre, Op> = Stream<S, Pre, Op, Identity>;
 /// As in Flink, a keyed stream offers `reduce` and `process`; their output
 /// is an ordinary stream again.
 pub struct KeyedStream<S, Pre, KF, K> {
-    name: String,
-    config: PipelineConfig,
-    source: S,
+    head: Head<S>,
     pre: Pre,
     key_fn: KF,
     encode: KeyEncoder<K>,
 }
 
 impl<S, Pre, KF, K> KeyedStream<S, Pre, KF, K> {
-    pub(crate) fn new(
-        name: String,
-        config: PipelineConfig,
-        source: S,
-        pre: Pre,
-        key_fn: KF,
-        encode: KeyEncoder<K>,
-    ) -> Self {
+    pub(crate) fn new(head: Head<S>, pre: Pre, key_fn: KF, encode: KeyEncoder<K>) -> Self {
         Self {
-            name,
-            config,
-            source,
+            head,
             pre,
             key_fn,
             encode,
@@ -59,9 +47,7 @@ where
         Pre::Out: Aggregate,
     {
         Stream::keyed(
-            self.name,
-            self.config,
-            self.source,
+            self.head,
             self.pre,
             Keyed::new(self.key_fn, self.encode, Reduce::new(f)),
         )
@@ -75,9 +61,7 @@ where
         Out: 'static,
     {
         Stream::keyed(
-            self.name,
-            self.config,
-            self.source,
+            self.head,
             self.pre,
             Keyed::new(self.key_fn, self.encode, Process::new(f)),
         )

@@ -62,6 +62,16 @@ impl Pipeline {
 
     /// Reads records from `source`.
     pub fn source<S: Source>(self, source: S) -> Stream<S, Identity, Unkeyed, Identity> {
-        Stream::new(self.name, self.config, source)
+        Stream::new(Head {
+            pipeline: self,
+            source,
+        })
     }
+}
+
+/// What every stage of the builder carries along: the pipeline's name and
+/// settings, and its source.
+pub(crate) struct Head<S> {
+    pipeline: Pipeline,
+    source: S,
 }

@@ -1,6 +1,5 @@
-use super::KeyedStream;
+use super::{Head, KeyedStream};
 use crate::complete::CompletePipeline;
-use crate::config::PipelineConfig;
 use crate::keyed::{KeyedStage, Unkeyed};
 use crate::operator::{Filter, FlatMap, Identity, Map, Operator, Then};
 use crate::record::{Key, Record};
@@ -14,20 +13,16 @@ use crate::stages::Stages;
 /// Stateless operators are appended to `Post`; `key_by` folds them into `Pre`.
 /// Closures infer their input types from the stream, as iterator adapters do.
 pub struct Stream<S, Pre, K, Post> {
-    name: String,
-    config: PipelineConfig,
-    source: S,
+    head: Head<S>,
     pre: Pre,
     keyed: K,
     post: Post,
 }
 
 impl<S: Source> Stream<S, Identity, Unkeyed, Identity> {
-    pub(crate) fn new(name: String, config: PipelineConfig, source: S) -> Self {
+    pub(crate) fn new(head: Head<S>) -> Self {
         Self {
-            name,
-            config,
-            source,
+            head,
             pre: Identity,
             keyed: Unkeyed,
             post: Identity,
@@ -36,17 +31,9 @@ impl<S: Source> Stream<S, Identity, Unkeyed, Identity> {
 }
 
 impl<S, Pre, K> Stream<S, Pre, K, Identity> {
-    pub(crate) fn keyed(
-        name: String,
-        config: PipelineConfig,
-        source: S,
-        pre: Pre,
-        keyed: K,
-    ) -> Self {
+    pub(crate) fn keyed(head: Head<S>, pre: Pre, keyed: K) -> Self {
         Self {
-            name,
-            config,
-            source,
+            head,
             pre,
             keyed,
             post: Identity,
@@ -63,9 +50,7 @@ where
 {
     fn then<Op>(self, op: Op) -> Stream<S, Pre, K, Then<Post, Op>> {
         Stream {
-            name: self.name,
-            config: self.config,
-            source: self.source,
+            head: self.head,
             pre: self.pre,
             keyed: self.keyed,
             post: Then::new(self.post, op),
@@ -117,9 +102,9 @@ where
     /// The stages with `sink`, before they are hidden.
     pub(crate) fn into_stages<Sk>(self, sink: Sk) -> Stages<S, Pre, K, Post, Sk> {
         Stages {
-            name: self.name,
-            config: self.config,
-            source: self.source,
+            name: self.head.pipeline.name,
+            config: self.head.pipeline.config,
+            source: self.head.source,
             pre: self.pre,
             keyed: self.keyed,
             post: self.post,
@@ -143,9 +128,7 @@ where
         K: Key,
     {
         KeyedStream::new(
-            self.name,
-            self.config,
-            self.source,
+            self.head,
             Then::new(self.pre, self.post),
             key,
             crate::keyed::key_encoder::<K>(),

@@ -261,6 +261,14 @@ pub(crate) struct EncodeError {
     pub reason: String,
 }
 
+/// `H`'s input as it is sent.
+pub(crate) fn encode_input<H: Handler>(input: &H::Input) -> Result<Vec<u8>, EncodeError> {
+    input.encode().map_err(|reason| EncodeError {
+        handler: H::NAME,
+        reason,
+    })
+}
+
 /// The calls a pipeline makes to its own services: the one seam between the
 /// dataflow and Restate. Over the SDK's context in production (each call a
 /// journaled invocation), and a fake in unit tests.

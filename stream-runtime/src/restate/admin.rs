@@ -1,11 +1,9 @@
 //! The Restate admin API: health, registration, SQL introspection.
 
-use std::time::Duration;
-
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::http::{base_url, ApiError, HttpClient};
+use super::http::{ApiError, HttpClient};
 
 /// Why an admin request failed (the same type as [`CallError`](super::CallError)).
 pub type AdminError = ApiError;
@@ -13,7 +11,6 @@ pub type AdminError = ApiError;
 /// A client for a Restate server's admin API (port 9070 by default).
 #[derive(Clone)]
 pub struct AdminClient {
-    base: String,
     http: HttpClient,
 }
 
@@ -21,19 +18,18 @@ impl AdminClient {
     /// A client for the admin API at `base` (such as `http://localhost:9070`).
     pub fn new(base: impl Into<String>) -> Self {
         Self {
-            base: base_url(base),
-            http: HttpClient::new(Duration::from_secs(60)),
+            http: HttpClient::at(base),
         }
     }
 
     /// The admin API's base URL.
     pub fn url(&self) -> &str {
-        &self.base
+        self.http.url()
     }
 
     /// Whether the admin API answers its health check.
     pub async fn is_healthy(&self) -> bool {
-        self.http.answers(&format!("{}/health", self.base)).await
+        self.http.answers("/health").await
     }
 
     /// Registers (or re-registers) the deployment at `endpoint_uri`, as
@@ -42,7 +38,7 @@ impl AdminClient {
         let body = serde_json::json!({ "uri": endpoint_uri, "force": true }).to_string();
         let what = format!("registering {endpoint_uri}");
         self.http
-            .post_ok(&format!("{}/deployments", self.base), body, &what)
+            .post_ok("/deployments", body, &what)
             .await
             .map(drop)
     }
@@ -57,11 +53,7 @@ impl AdminClient {
         let body = serde_json::json!({ "query": sql }).to_string();
         let rows: Rows<Row> = self
             .http
-            .post_json(
-                &format!("{}/query", self.base),
-                body,
-                &format!("query `{sql}`"),
-            )
+            .post_json("/query", body, &format!("query `{sql}`"))
             .await?;
         Ok(rows.rows)
     }

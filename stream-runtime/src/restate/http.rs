@@ -88,38 +88,46 @@ impl Response {
     }
 }
 
-/// A base URL without its trailing slashes.
-pub(crate) fn base_url(base: impl Into<String>) -> String {
-    base.into().trim_end_matches('/').to_owned()
-}
-
+/// An HTTP/1 client for one API of a Restate server, at its base URL.
 #[derive(Clone)]
 pub(crate) struct HttpClient {
+    base: String,
     client: Client<HttpConnector, Full<Bytes>>,
     timeout: Duration,
 }
 
 impl HttpClient {
-    pub fn new(timeout: Duration) -> Self {
+    /// A client for the API at `base` (a trailing `/` is dropped), whose
+    /// requests time out after a minute.
+    pub fn at(base: impl Into<String>) -> Self {
         Self {
+            base: base.into().trim_end_matches('/').to_owned(),
             client: Client::builder(TokioExecutor::new()).build_http(),
-            timeout,
+            timeout: Duration::from_secs(60),
         }
     }
 
-    /// Whether `url` answers a GET with a success status.
-    pub async fn answers(&self, url: &str) -> bool {
-        matches!(self.get(url).await, Ok(r) if r.status.is_success())
+    /// The base URL.
+    pub fn url(&self) -> &str {
+        &self.base
     }
 
-    /// POSTs `body` and returns the answer's body if its status is a success.
+    /// Whether `path` (such as `/health`) answers a GET with a success status.
+    pub async fn answers(&self, path: &str) -> bool {
+        let url = format!("{}{path}", self.base);
+        matches!(self.send(Method::GET, &url, None).await, Ok(r) if r.status.is_success())
+    }
+
+    /// POSTs `body` to `path` and returns the answer's body if its status
+    /// is a success.
     pub async fn post_ok(
         &self,
-        url: &str,
+        path: &str,
         body: impl Into<Bytes>,
         what: &str,
     ) -> Result<Bytes, ApiError> {
-        let response = self.post(url, body).await?;
+        let url = format!("{}{path}", self.base);
+        let response = self.send(Method::POST, &url, Some(body.into())).await?;
         if response.status.is_success() {
             Ok(response.body)
         } else {
@@ -131,26 +139,18 @@ impl HttpClient {
         }
     }
 
-    /// POSTs `body` and decodes a successful answer as JSON.
+    /// POSTs `body` to `path` and decodes a successful answer as JSON.
     pub async fn post_json<T: serde::de::DeserializeOwned>(
         &self,
-        url: &str,
+        path: &str,
         body: impl Into<Bytes>,
         what: &str,
     ) -> Result<T, ApiError> {
-        let answer = self.post_ok(url, body, what).await?;
+        let answer = self.post_ok(path, body, what).await?;
         serde_json::from_slice(&answer).map_err(|e| ApiError::Decode {
             what: what.to_owned(),
             reason: e.to_string(),
         })
-    }
-
-    pub async fn get(&self, url: &str) -> Result<Response, HttpError> {
-        self.send(Method::GET, url, None).await
-    }
-
-    pub async fn post(&self, url: &str, body: impl Into<Bytes>) -> Result<Response, HttpError> {
-        self.send(Method::POST, url, Some(body.into())).await
     }
 
     async fn send(

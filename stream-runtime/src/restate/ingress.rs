@@ -1,8 +1,6 @@
 //! The Restate ingress: calling a pipeline's public handlers.
 
-use std::time::Duration;
-
-use super::http::{base_url, ApiError, HttpClient};
+use super::http::{ApiError, HttpClient};
 use crate::names::ServiceNames;
 use crate::protocol::handlers::source;
 use crate::protocol::{Handler, Status, TokensAdded};
@@ -13,7 +11,6 @@ pub type CallError = ApiError;
 /// A client for a Restate server's ingress (port 8080 by default).
 #[derive(Clone)]
 pub struct IngressClient {
-    base: String,
     http: HttpClient,
 }
 
@@ -21,21 +18,18 @@ impl IngressClient {
     /// A client for the ingress at `base` (such as `http://localhost:8080`).
     pub fn new(base: impl Into<String>) -> Self {
         Self {
-            base: base_url(base),
-            http: HttpClient::new(Duration::from_secs(60)),
+            http: HttpClient::at(base),
         }
     }
 
-    /// The ingress base URL.
+    /// The ingress's base URL.
     pub fn url(&self) -> &str {
-        &self.base
+        self.http.url()
     }
 
     /// Whether the ingress answers its health check.
     pub async fn is_healthy(&self) -> bool {
-        self.http
-            .answers(&format!("{}/restate/health", self.base))
-            .await
+        self.http.answers("/restate/health").await
     }
 
     /// Calls `service/handler` with a raw body and returns the raw answer.
@@ -48,7 +42,7 @@ impl IngressClient {
         let target = format!("{service}/{handler}");
         let answer = self
             .http
-            .post_ok(&format!("{}/{target}", self.base), body.to_vec(), &target)
+            .post_ok(&format!("/{target}"), body.to_vec(), &target)
             .await?;
         Ok(answer.to_vec())
     }
@@ -61,7 +55,7 @@ impl IngressClient {
     ) -> Result<T, CallError> {
         let target = format!("{service}/{handler}");
         self.http
-            .post_json(&format!("{}/{target}", self.base), body.to_vec(), &target)
+            .post_json(&format!("/{target}"), body.to_vec(), &target)
             .await
     }
 

@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use restate_sdk::errors::TerminalError;
 
 use crate::names::ServiceNames;
-use crate::protocol::{Calls, EncodeError, Handler, KeyOf, Message, ObjectKey, ServiceKind};
+use crate::protocol::{
+    encode_input, Calls, EncodeError, Handler, KeyOf, Message, ObjectKey, ServiceKind,
+};
 
 /// What the fake answers to `service/key/handler` with the given body.
 type Answer = dyn Fn(&str, &[u8]) -> Result<Vec<u8>, TerminalError> + Send + Sync;
@@ -63,10 +65,7 @@ impl Calls for FakeCalls {
         impl Future<Output = Result<H::Output, TerminalError>> + Send + use<'s, H>,
         EncodeError,
     > {
-        let body = input.encode().map_err(|reason| EncodeError {
-            handler: H::NAME,
-            reason,
-        })?;
+        let body = encode_input::<H>(input)?;
         let address = self.address::<H>(&key);
         self.record(format!("call {address} {}", String::from_utf8_lossy(&body)));
         let answer = (self.answer)(&address, &body);
@@ -74,10 +73,7 @@ impl Calls for FakeCalls {
     }
 
     fn send<H: Handler>(&self, key: KeyOf<H>, input: &H::Input) -> Result<(), EncodeError> {
-        let body = input.encode().map_err(|reason| EncodeError {
-            handler: H::NAME,
-            reason,
-        })?;
+        let body = encode_input::<H>(input)?;
         let address = self.address::<H>(&key);
         self.record(format!("send {address} {}", String::from_utf8_lossy(&body)));
         Ok(())

@@ -7,7 +7,9 @@ use restate_sdk::endpoint::ContextInternal;
 use restate_sdk::errors::TerminalError;
 
 use crate::names::ServiceNames;
-use crate::protocol::{Calls, EncodeError, Handler, KeyOf, Message, ObjectKey, ServiceKind};
+use crate::protocol::{
+    encode_input, Calls, EncodeError, Handler, KeyOf, Message, ObjectKey, ServiceKind,
+};
 
 /// The calls of one invocation, addressed by the pipeline's service names.
 #[derive(Clone, Copy)]
@@ -27,10 +29,7 @@ impl<'c> RestateCalls<'c> {
         key: KeyOf<H>,
         input: &H::Input,
     ) -> Result<(restate_sdk::context::RequestTarget, Bytes), EncodeError> {
-        let body = input.encode().map_err(|reason| EncodeError {
-            handler: H::NAME,
-            reason,
-        })?;
+        let body = encode_input::<H>(input)?;
         let service = <H::Service as ServiceKind>::name(self.names);
         Ok((key.target(service, H::NAME), Bytes::from(body)))
     }

@@ -36,7 +36,7 @@ impl Default for KeyGroups {
 
 /// The key group of an encoded key: FNV-1a over its bytes, a hash that is
 /// stable across processes, platforms and compiler versions.
-pub fn key_group(encoded_key: &str, groups: KeyGroups) -> u32 {
+pub(crate) fn key_group(encoded_key: &str, groups: KeyGroups) -> u32 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in encoded_key.as_bytes() {
         hash ^= u64::from(*byte);
@@ -50,7 +50,7 @@ pub fn key_group(encoded_key: &str, groups: KeyGroups) -> u32 {
 pub const STATE_KEY_PREFIX: &str = "k:";
 
 /// The Restate state entry that holds one key's state inside its group.
-pub fn state_key(encoded_key: &str) -> String {
+pub(crate) fn state_key(encoded_key: &str) -> String {
     format!("{STATE_KEY_PREFIX}{encoded_key}")
 }
 

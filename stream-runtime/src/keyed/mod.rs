@@ -8,7 +8,8 @@ mod process;
 mod reduce;
 mod stage;
 
-pub use key_group::{key_group, state_key, KeyGroups, STATE_KEY_PREFIX};
+pub(crate) use key_group::{key_group, state_key};
+pub use key_group::{KeyGroups, STATE_KEY_PREFIX};
 pub use process::{Process, ProcessContext, ReducingState, ValueState};
 pub use reduce::Reduce;
 pub use stage::{key_encoder, KeyEncoder, Keyed, KeyedStage, Unkeyed};

@@ -1,6 +1,7 @@
 //! Per-pipeline settings.
 
 use crate::keyed::KeyGroups;
+use crate::time::Watermarks;
 
 /// How a pipeline batches and spreads its keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +15,8 @@ pub struct PipelineConfig {
     /// does not decode) is tried before it goes to the dead-letter output,
     /// and how often a sink write is tried before its batch does (at least 1).
     pub max_attempts: u32,
+    /// How watermarks are made, when the pipeline has `event_time`.
+    pub watermarks: Option<Watermarks>,
 }
 
 impl PipelineConfig {
@@ -29,6 +32,7 @@ impl Default for PipelineConfig {
             batch_size: Self::DEFAULT_BATCH_SIZE,
             key_groups: KeyGroups::DEFAULT,
             max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
+            watermarks: None,
         }
     }
 }

@@ -30,18 +30,20 @@ const RECORD_FAILED: u16 = 422;
 /// as a terminal error, so the group wrote no state and the caller can
 /// retry the call or drop the record.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct RecordFailed {
+pub struct RecordFailed {
+    /// The record's index in the key group's batch.
     pub index: usize,
+    /// Why it failed.
     pub error: String,
 }
 
 impl RecordFailed {
-    pub fn into_terminal(self) -> TerminalError {
+    pub(crate) fn into_terminal(self) -> TerminalError {
         let message = serde_json::to_string(&self).unwrap_or_else(|_| self.error.clone());
         TerminalError::new_with_code(RECORD_FAILED, message)
     }
 
-    pub fn from_terminal(error: &TerminalError) -> Option<Self> {
+    pub(crate) fn from_terminal(error: &TerminalError) -> Option<Self> {
         (error.code() == RECORD_FAILED)
             .then(|| serde_json::from_str(error.message()).ok())
             .flatten()

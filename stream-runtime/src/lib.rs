@@ -64,8 +64,10 @@ pub mod source;
 mod stages;
 #[cfg(test)]
 mod testing;
+pub mod time;
+pub mod window;
 
-pub use builder::{KeyedOutput, KeyedStream, Pipeline, Stream};
+pub use builder::{KeyedOutput, KeyedStream, Pipeline, Stream, WindowedStream};
 pub use complete::{CompletePipeline, IntoPipeline};
 pub use config::PipelineConfig;
 pub use endpoint::{Endpoint, EndpointError};
@@ -87,4 +89,7 @@ pub mod __private {
     pub use crate::builder::Pipeline;
     pub use crate::complete::{CompletePipeline, IntoPipeline};
     pub use crate::names::ServiceNames;
+    pub use crate::time::Watermarks;
+    pub use crate::window::{session, sliding, tumbling};
+    pub use core::time::Duration;
 }

@@ -12,7 +12,8 @@
 /// | `{name}Split` | Virtual Object | source split | `next`, `stop`, `resume`, `progress` (shared) |
 /// | `{name}Keyed` | Virtual Object | key group | `process` |
 /// | `{name}Sink` | Virtual Object | sink partition | `write`, `progress` (shared) |
-/// | `{name}Control` | Virtual Object | `pipeline` | `add`, `stop`, `park`, `halt`, `deadLetter`, `get` (shared) |
+/// | `{name}Control` | Virtual Object | `pipeline` | `add`, `stop`, `park`, `halt`, `deadLetter`, `late`, `get` (shared) |
+/// | `{name}Clock` | Virtual Object | `pipeline` | `report`, `need`, `get` (shared); only with `event_time` |
 ///
 /// Only `addTokens`, `stop` and `status` are reachable through the ingress;
 /// the rest are private to the pipeline.
@@ -30,6 +31,8 @@ pub struct ServiceNames {
     pub sink: String,
     /// Token accounting and dead letters, one object.
     pub control: String,
+    /// The watermark, one object (pipelines with `event_time` only).
+    pub clock: String,
 }
 
 impl ServiceNames {
@@ -42,6 +45,7 @@ impl ServiceNames {
             keyed: format!("{pipeline}Keyed"),
             sink: format!("{pipeline}Sink"),
             control: format!("{pipeline}Control"),
+            clock: format!("{pipeline}Clock"),
         }
     }
 }

@@ -2,10 +2,12 @@
 //! Restate handlers run them.
 
 use crate::config::PipelineConfig;
-use crate::keyed::{KeyedStage, StateError};
+use crate::guard::{guarded, RecordFailed};
+use crate::keyed::{ByKey, Due, GroupState, KeyedStage, Scope, TimeDomain};
 use crate::operator::Operator;
 use crate::sink::Sink;
 use crate::source::Source;
+use crate::time::Millis;
 use crate::Record;
 
 /// Everything the stage handlers need to know about one pipeline, with every
@@ -41,13 +43,28 @@ pub(crate) trait Dataflow: Send + Sync + 'static {
     fn is_keyed(&self) -> bool;
     /// The encoded key of a record.
     fn encode_key(&self, record: &Self::Mid) -> Result<String, serde_json::Error>;
-    /// Applies the keyed operator and the operators after it to one record.
+    /// A record's event time, when the keyed stage runs on event time.
+    fn event_time(&self, record: &Self::Mid) -> Option<Millis>;
+    /// The clock the keyed stage's timers follow, if any.
+    fn time_domain(&self) -> Option<TimeDomain>;
+    /// The state entries a key group's batch needs.
+    fn keyed_entries(&self, batch: &ByKey<Self::Mid>, scope: &Scope<'_>) -> Vec<String>;
+    /// Applies the keyed stage, and the operators after it, to a key
+    /// group's batch.
     fn apply_keyed(
         &self,
-        state: &mut Option<Self::State>,
-        record: Self::Mid,
-        out: &mut Vec<Self::Out>,
-    ) -> Result<(), StateError>;
+        state: &mut GroupState,
+        batch: ByKey<Self::Mid>,
+        scope: &mut Scope<'_>,
+    ) -> Result<KeyedOutput<Self::Out>, RecordFailed>;
+    /// Fires due timers, and applies the operators after the keyed stage to
+    /// what they emit.
+    fn fire(
+        &self,
+        state: &mut GroupState,
+        due: Vec<Due>,
+        scope: &mut Scope<'_>,
+    ) -> Result<Vec<Self::Out>, String>;
     /// With no keyed stage, applies the operators after it to one record; a
     /// keyed pipeline gets the record back as `Err`.
     fn unkeyed(&self, record: Self::Mid, out: &mut Vec<Self::Out>) -> Result<(), Self::Mid>;
@@ -55,6 +72,13 @@ pub(crate) trait Dataflow: Send + Sync + 'static {
     fn sink_partitions(&self) -> u32;
     /// Writes a batch to a sink partition (see [`Sink`]).
     fn write(&self, partition: u32, committed: u64, records: &[Self::Out]) -> std::io::Result<u64>;
+}
+
+/// What a key group's batch produced: output, and records too late for
+/// their windows (as JSON, for the late-data output).
+pub(crate) struct KeyedOutput<O> {
+    pub out: Vec<O>,
+    pub late: Vec<serde_json::Value>,
 }
 
 /// A whole pipeline: source, operators, keyed stage, operators, sink.
@@ -123,18 +147,49 @@ where
         self.keyed.encode_key(record)
     }
 
+    fn event_time(&self, record: &Pre::Out) -> Option<Millis> {
+        self.keyed.event_time(record)
+    }
+
+    fn time_domain(&self) -> Option<TimeDomain> {
+        self.keyed.domain()
+    }
+
+    fn keyed_entries(&self, batch: &ByKey<Pre::Out>, scope: &Scope<'_>) -> Vec<String> {
+        self.keyed.entries(batch, scope)
+    }
+
     fn apply_keyed(
         &self,
-        state: &mut Option<K::State>,
-        record: Pre::Out,
-        out: &mut Vec<Post::Out>,
-    ) -> Result<(), StateError> {
-        let mut emitted = Vec::new();
-        self.keyed.apply(state, record, &mut emitted)?;
-        for record in emitted {
-            self.post.apply(record, &mut |x| out.push(x));
-        }
-        Ok(())
+        state: &mut GroupState,
+        batch: ByKey<Pre::Out>,
+        scope: &mut Scope<'_>,
+    ) -> Result<KeyedOutput<Post::Out>, RecordFailed> {
+        let mut out = Vec::new();
+        let mut late = Vec::new();
+        self.keyed.apply(
+            state,
+            batch,
+            scope,
+            &mut |record| self.post.apply(record, &mut |x| out.push(x)),
+            &mut |record| late.push(serde_json::to_value(&record).unwrap_or_default()),
+        )?;
+        Ok(KeyedOutput { out, late })
+    }
+
+    fn fire(
+        &self,
+        state: &mut GroupState,
+        due: Vec<Due>,
+        scope: &mut Scope<'_>,
+    ) -> Result<Vec<Post::Out>, String> {
+        let mut out = Vec::new();
+        guarded(|| {
+            self.keyed.fire(state, due, scope, &mut |record| {
+                self.post.apply(record, &mut |x| out.push(x))
+            })
+        })?;
+        Ok(out)
     }
 
     fn unkeyed(&self, record: Pre::Out, out: &mut Vec<Post::Out>) -> Result<(), Pre::Out> {

@@ -22,3 +22,51 @@ where
 {
     stream.into_stages(sink)
 }
+
+/// One key group driven without a server: its state entries in a map,
+/// each call planned, loaded, run and stored as the handler does.
+pub(crate) struct GroupSim<D: crate::stages::Dataflow> {
+    pub flow: D,
+    pub store: std::collections::BTreeMap<String, Vec<u8>>,
+    pub timers: crate::keyed::Timers,
+}
+
+impl<D: crate::stages::Dataflow> GroupSim<D> {
+    pub(crate) fn new(flow: D) -> Self {
+        Self {
+            flow,
+            store: Default::default(),
+            timers: Default::default(),
+        }
+    }
+
+    /// One call with `records`, the token's `watermark` and the wall
+    /// clock `now`: its output, and its late records.
+    pub(crate) fn call(
+        &mut self,
+        records: Vec<D::Mid>,
+        watermark: Option<crate::time::Millis>,
+        now: crate::time::Millis,
+    ) -> (Vec<D::Out>, Vec<serde_json::Value>) {
+        use crate::keyed::{GroupCall, GroupState};
+        let timers = std::mem::take(&mut self.timers);
+        let (call, names) = GroupCall::plan(&self.flow, timers, records, watermark, now)
+            .unwrap_or_else(|f| panic!("plan: {}", f.error));
+        let loaded = names.into_iter().map(|name| {
+            let bytes = self.store.get(&name).cloned();
+            (name, bytes)
+        });
+        let mut state = GroupState::loaded(loaded);
+        let Ok((output, timers)) = call.run(&self.flow, &mut state) else {
+            panic!("the call failed");
+        };
+        for (name, bytes) in state.changes() {
+            match bytes {
+                Some(bytes) => self.store.insert(name, bytes),
+                None => self.store.remove(&name),
+            };
+        }
+        self.timers = timers;
+        (output.out, output.late)
+    }
+}

@@ -1,8 +1,9 @@
-use super::{Head, Stream};
+use super::{Head, Stream, WindowedStream};
 use crate::keyed::{KeyEncoder, Keyed, Process, ProcessContext, Reduce};
 use crate::operator::{Identity, Operator};
 use crate::record::Aggregate;
 use crate::source::Source;
+use crate::window::WindowSpec;
 
 /// The stream a keyed operator `Op` produces.
 pub type KeyedOutput<S, Pre, Op> = Stream<S, Pre, Op, Identity>;
@@ -51,6 +52,12 @@ where
             self.pre,
             Keyed::new(self.key_fn, self.encode, Reduce::new(f)),
         )
+    }
+
+    /// Groups each key's records into windows (Flink's `KeyedStream.window`);
+    /// `aggregate` or `reduce` then folds each window.
+    pub fn window<D>(self, spec: WindowSpec<D>) -> WindowedStream<S, Pre, KF, K, D> {
+        WindowedStream::new(self.head, self.pre, self.key_fn, self.encode, spec)
     }
 
     /// Runs a keyed process function with named state per key and an output

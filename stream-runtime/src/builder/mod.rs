@@ -2,9 +2,11 @@
 
 mod keyed_stream;
 mod stream;
+mod windowed_stream;
 
 pub use keyed_stream::{KeyedOutput, KeyedStream};
 pub use stream::Stream;
+pub use windowed_stream::WindowedStream;
 
 use crate::config::PipelineConfig;
 use crate::keyed::{KeyGroups, Unkeyed};

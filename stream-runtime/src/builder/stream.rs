@@ -6,6 +6,7 @@ use crate::record::{Key, Record};
 use crate::sink::Sink;
 use crate::source::Source;
 use crate::stages::Stages;
+use crate::time::{EventTime, Millis, Watermarks};
 
 /// A stream of records: a source, the operators before `key_by` (`Pre`),
 /// an optional keyed stage (`K`), and the operators after it (`Post`).
@@ -120,6 +121,39 @@ where
     Pre::Out: Send + Sync + 'static,
     Post: Operator<Pre::Out>,
 {
+    /// Stamps each record with its event time, `timestamp(&record)` in
+    /// milliseconds, and generates watermarks with `watermarks` (Flink's
+    /// `assignTimestampsAndWatermarks`). Records become [`Timed`](crate::time::Timed), which
+    /// dereferences to the record, so `key_by(|r| r.device)` reads on.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stream_runtime::time::Watermarks;
+    /// use stream_runtime::window::tumbling;
+    /// use stream_runtime::{CollectSink, Pipeline, Sequence};
+    ///
+    /// let per_second = Pipeline::named("PerSecond")
+    ///     .source(Sequence::new().take(10_000))
+    ///     .event_time(|n| *n as i64, Watermarks::max_delay(Duration::from_millis(50)))
+    ///     .key_by(|n| **n % 10)
+    ///     .window(tumbling(Duration::from_secs(1)))
+    ///     .aggregate(0u64, |count, _n| *count += 1)
+    ///     .sink(CollectSink::new());
+    /// # let _ = per_second;
+    /// ```
+    pub fn event_time<F>(
+        mut self,
+        timestamp: F,
+        watermarks: Watermarks,
+    ) -> Stream<S, Pre, Unkeyed, Then<Post, EventTime<F>>>
+    where
+        F: Fn(&Post::Out) -> Millis + Send + Sync + 'static,
+        Post::Out: 'static,
+    {
+        self.head.pipeline.config.watermarks = Some(watermarks);
+        self.then(EventTime::new(timestamp))
+    }
+
     /// Partitions the stream by key. Records of one key are processed by
     /// the same key group, one batch at a time, with their own state.
     pub fn key_by<K, F>(self, key: F) -> KeyedStream<S, Then<Pre, Post>, F, K>

@@ -7,10 +7,13 @@ use std::collections::HashMap;
 use crate::guard::{guarded, RecordFailed};
 use crate::stages::Dataflow;
 
-/// A batch's records with the distinct keys they touch, in order of first
-/// appearance; each record names its key's slot.
-pub(crate) struct ByKey<M> {
+/// A key group's batch: the distinct keys it touches (encoded, in order of
+/// first appearance), and its records in order, each with its key's slot.
+#[derive(Debug)]
+pub struct ByKey<M> {
+    /// The distinct encoded keys.
     pub keys: Vec<String>,
+    /// The records, each with the index of its key in `keys`.
     pub records: Vec<(usize, M)>,
 }
 
@@ -38,25 +41,13 @@ pub(crate) fn by_key<D: Dataflow>(
     Ok(ByKey { keys, records })
 }
 
-/// Applies the keyed operator, and the operators after it, to each record
-/// in order, updating its key's state in `states`. The first record that
-/// fails ends the batch with its index; the caller then writes no state.
-pub(crate) fn apply<D: Dataflow>(
-    flow: &D,
-    records: Vec<(usize, D::Mid)>,
-    states: &mut [Option<D::State>],
-) -> Result<Vec<D::Out>, RecordFailed> {
-    let mut out = Vec::new();
-    for (index, (slot, record)) in records.into_iter().enumerate() {
-        let state = &mut states[slot];
-        let out = &mut out;
-        guarded(|| {
-            flow.apply_keyed(state, record, out)
-                .map_err(|e| e.to_string())
-        })
-        .map_err(|error| RecordFailed { index, error })?;
-    }
-    Ok(out)
+/// The index of the first record of key `slot`.
+pub(crate) fn by_key_slots<M>(batch: &ByKey<M>, slot: usize) -> usize {
+    batch
+        .records
+        .iter()
+        .position(|(s, _)| *s == slot)
+        .unwrap_or(0)
 }
 
 /// What to do with a key's stored state after a batch.
@@ -86,32 +77,19 @@ mod tests {
     use crate::{CollectSink, Pipeline, Sequence};
 
     #[test]
-    fn a_batch_folds_each_key_in_order_and_names_a_failing_record() {
+    fn a_batch_names_each_distinct_key_once_in_order() {
         let flow = stages(
             Pipeline::named("T")
                 .source(Sequence::new())
                 .key_by(|n| n % 2)
-                .reduce(|a, b| {
-                    assert_ne!(b, 7, "poisoned");
-                    a + b
-                }),
+                .reduce(|a, b| a + b),
             CollectSink::<u64>::new(),
         );
         let grouped = by_key(&flow, vec![1, 2, 3, 4]).expect("keys encode");
         assert_eq!(grouped.keys, ["1", "0"]);
-        let mut states = vec![Some(10), None];
-        let out = apply(&flow, grouped.records, &mut states).expect("no panic");
-        assert_eq!(out, [11, 2, 14, 6]);
-        assert_eq!(states, [Some(14), Some(6)]);
-
-        let quiet = std::panic::take_hook();
-        std::panic::set_hook(Box::new(|_| {}));
-        let grouped = by_key(&flow, vec![1, 3, 7]).expect("keys encode");
-        let failed = apply(&flow, grouped.records, &mut [None]);
-        std::panic::set_hook(quiet);
-        let failed = failed.expect_err("record 2 panics");
-        assert_eq!(failed.index, 2);
-        assert!(failed.error.contains("poisoned"), "{}", failed.error);
+        let slots: Vec<usize> = grouped.records.iter().map(|(slot, _)| *slot).collect();
+        assert_eq!(slots, [0, 1, 0, 1]);
+        assert_eq!(by_key_slots(&grouped, 1), 1);
     }
 
     #[test]

@@ -1,18 +1,28 @@
-//! Keyed, stateful operators (`reduce`, `process`) and how keys map to the
-//! Virtual Objects that hold their state.
+//! Keyed, stateful operators (`reduce`, `process`), how keys map to the
+//! Virtual Objects that hold their state, and each group's timers.
 
 mod batch;
+mod group_call;
+mod group_state;
 mod key_group;
-pub(crate) use batch::{apply, by_key, write_back, WriteBack};
 mod process;
 mod reduce;
+mod scope;
 mod stage;
+mod timers;
 
+pub use crate::guard::RecordFailed;
+pub use batch::ByKey;
+pub(crate) use batch::{by_key, by_key_slots, write_back, WriteBack};
+pub(crate) use group_call::{GroupCall, GroupFailed, TIMERS};
+pub use group_state::GroupState;
 pub(crate) use key_group::{key_group, state_key};
 pub use key_group::{KeyGroups, STATE_KEY_PREFIX};
 pub use process::{Process, ProcessContext, ReducingState, ValueState};
 pub use reduce::Reduce;
+pub use scope::Scope;
 pub use stage::{key_encoder, KeyEncoder, Keyed, KeyedStage, Unkeyed};
+pub use timers::{Due, TimeDomain, Timers};
 
 /// A stateful operator applied per key, like Flink's `KeyedProcessFunction`.
 ///

@@ -1,12 +1,22 @@
-use super::{KeyedOperator, StateError};
-use crate::record::Key;
+use super::{
+    by_key_slots, write_back, ByKey, Due, GroupState, KeyedOperator, Scope, TimeDomain, WriteBack,
+};
+use crate::guard::{guarded, RecordFailed};
+use crate::record::{Key, Record};
+use crate::time::Millis;
 
-/// The keyed part of a pipeline: either nothing ([`Unkeyed`]) or a key
-/// selector with one stateful operator ([`Keyed`]).
+/// The keyed part of a pipeline: nothing ([`Unkeyed`]), a key selector with
+/// one stateful operator ([`Keyed`]), or a window
+/// ([`Windowing`](crate::window::Windowing)).
+///
+/// A stage works on a key group's batch at a time: it names the state
+/// entries the batch needs ([`entries`](KeyedStage::entries)), which the
+/// handler loads, then [`apply`](KeyedStage::apply) changes them in memory,
+/// and the handler writes back what changed once the whole call succeeded.
 pub trait KeyedStage<In>: Send + Sync + 'static {
     /// The records the stage emits.
     type Out;
-    /// The state kept per key.
+    /// What the stage keeps in its state entries.
     type State;
 
     /// Whether records go through keyed Virtual Objects at all.
@@ -15,17 +25,51 @@ pub trait KeyedStage<In>: Send + Sync + 'static {
     /// The key of a record, encoded as it is stored and hashed (JSON).
     fn encode_key(&self, record: &In) -> Result<String, serde_json::Error>;
 
-    /// Applies the stateful operator to one record of its key.
-    fn apply(
-        &self,
-        state: &mut Option<Self::State>,
-        input: In,
-        out: &mut Vec<Self::Out>,
-    ) -> Result<(), StateError>;
-
     /// For a stage with no key, hands the record through unchanged;
     /// a keyed stage gives it back as `Err`.
     fn pass_through(&self, record: In) -> Result<Self::Out, In>;
+
+    /// The record's event time, when the stage runs on event time: the
+    /// source's watermarks are then tracked.
+    fn event_time(&self, _record: &In) -> Option<Millis> {
+        None
+    }
+
+    /// The clock the stage's timers follow, if it sets any.
+    fn domain(&self) -> Option<TimeDomain> {
+        None
+    }
+
+    /// The state entries a batch reads and writes.
+    fn entries(&self, batch: &ByKey<In>, scope: &Scope<'_>) -> Vec<String>;
+
+    /// Applies the stage to a batch's records in order, handing each output
+    /// to `out` and each record too late for its windows to `late`. The
+    /// first record that fails ends the call with its index.
+    fn apply(
+        &self,
+        state: &mut GroupState,
+        batch: ByKey<In>,
+        scope: &mut Scope<'_>,
+        out: &mut dyn FnMut(Self::Out),
+        late: &mut dyn FnMut(In),
+    ) -> Result<(), RecordFailed>
+    where
+        Self::State: Record;
+
+    /// Fires the timers that are due (their entries are loaded).
+    fn fire(
+        &self,
+        _state: &mut GroupState,
+        _due: Vec<Due>,
+        _scope: &mut Scope<'_>,
+        _out: &mut dyn FnMut(Self::Out),
+    ) -> Result<(), String>
+    where
+        Self::State: Record,
+    {
+        Ok(())
+    }
 }
 
 /// No keyed stage: records flow from the source stage to the sink.
@@ -44,17 +88,32 @@ impl<In: Send + Sync + 'static> KeyedStage<In> for Unkeyed {
         Ok(String::new())
     }
 
-    fn apply(&self, _: &mut Option<()>, input: In, out: &mut Vec<In>) -> Result<(), StateError> {
-        out.push(input);
-        Ok(())
-    }
-
     fn pass_through(&self, record: In) -> Result<In, In> {
         Ok(record)
     }
+
+    fn entries(&self, _batch: &ByKey<In>, _scope: &Scope<'_>) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn apply(
+        &self,
+        _state: &mut GroupState,
+        batch: ByKey<In>,
+        _scope: &mut Scope<'_>,
+        out: &mut dyn FnMut(In),
+        _late: &mut dyn FnMut(In),
+    ) -> Result<(), RecordFailed> {
+        batch
+            .records
+            .into_iter()
+            .for_each(|(_, record)| out(record));
+        Ok(())
+    }
 }
 
-/// `key_by` followed by a stateful operator (`reduce` or `process`).
+/// `key_by` followed by a stateful operator (`reduce` or `process`), with
+/// one state entry per key (`k:<json key>`).
 ///
 /// ```
 /// use stream_runtime::keyed::{key_encoder, Keyed, KeyedStage, Reduce, Unkeyed};
@@ -62,12 +121,7 @@ impl<In: Send + Sync + 'static> KeyedStage<In> for Unkeyed {
 /// let count = Keyed::new(|w: &(String, u64)| w.0.clone(), key_encoder(), Reduce::new(
 ///     |(w, a): (String, u64), (_, b): (String, u64)| (w, a + b),
 /// ));
-/// let record = ("to".to_owned(), 1);
-/// assert_eq!(count.encode_key(&record).unwrap(), r#""to""#);
-/// let (mut state, mut out) = (None, Vec::new());
-/// count.apply(&mut state, record.clone(), &mut out).unwrap();
-/// count.apply(&mut state, record, &mut out).unwrap();
-/// assert_eq!(out.last(), Some(&("to".to_owned(), 2)));
+/// assert_eq!(count.encode_key(&("to".to_owned(), 1)).unwrap(), r#""to""#);
 ///
 /// // Without `key_by`, a record passes straight through.
 /// assert_eq!(KeyedStage::<u8>::pass_through(&Unkeyed, 7), Ok(7));
@@ -112,17 +166,64 @@ where
         (self.encode)(&(self.key_fn)(record))
     }
 
-    fn apply(
-        &self,
-        state: &mut Option<Op::State>,
-        input: In,
-        out: &mut Vec<Op::Out>,
-    ) -> Result<(), StateError> {
-        let key = (self.key_fn)(&input);
-        self.op.apply(&key, state, input, out)
-    }
-
     fn pass_through(&self, record: In) -> Result<Op::Out, In> {
         Err(record)
+    }
+
+    fn entries(&self, batch: &ByKey<In>, _scope: &Scope<'_>) -> Vec<String> {
+        batch.keys.iter().map(|key| super::state_key(key)).collect()
+    }
+
+    /// Reads each distinct key's state once, applies the operator to every
+    /// record in order, and writes each key's state back once.
+    fn apply(
+        &self,
+        state: &mut GroupState,
+        batch: ByKey<In>,
+        _scope: &mut Scope<'_>,
+        out: &mut dyn FnMut(Op::Out),
+        _late: &mut dyn FnMut(In),
+    ) -> Result<(), RecordFailed>
+    where
+        Op::State: Record,
+    {
+        let names: Vec<String> = batch.keys.iter().map(|key| super::state_key(key)).collect();
+        let mut states = Vec::with_capacity(names.len());
+        for (slot, name) in names.iter().enumerate() {
+            let loaded = state.get::<Op::State>(name).map_err(|e| RecordFailed {
+                index: by_key_slots(&batch, slot),
+                error: e.to_string(),
+            })?;
+            states.push(loaded);
+        }
+        let existed: Vec<bool> = states.iter().map(Option::is_some).collect();
+        for (index, (slot, record)) in batch.records.into_iter().enumerate() {
+            let key_state = &mut states[slot];
+            guarded(|| {
+                let key = (self.key_fn)(&record);
+                let mut emitted = Vec::new();
+                self.op
+                    .apply(&key, key_state, record, &mut emitted)
+                    .map_err(|e| e.to_string())?;
+                emitted.into_iter().for_each(&mut *out);
+                Ok(())
+            })
+            .map_err(|error| RecordFailed { index, error })?;
+        }
+        for ((name, key_state), existed) in names.iter().zip(states).zip(existed) {
+            let written = match write_back(existed, key_state) {
+                WriteBack::Set(value) => state.set(name, &value),
+                WriteBack::Clear => {
+                    state.clear(name);
+                    Ok(())
+                }
+                WriteBack::Nothing => Ok(()),
+            };
+            written.map_err(|e| RecordFailed {
+                index: 0,
+                error: e.to_string(),
+            })?;
+        }
+        Ok(())
     }
 }

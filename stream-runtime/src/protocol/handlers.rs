@@ -1,21 +1,27 @@
-//! Every handler of a pipeline's five services: the whole protocol. A
-//! pipeline named `P` has the services `PSource`, `PSplit`, `PKeyed`,
-//! `PSink` and `PControl` (see [`ServiceNames`]).
+//! Every handler of a pipeline's services: the whole protocol. A pipeline
+//! named `P` has the services `PSource`, `PSplit`, `PKeyed`, `PSink` and
+//! `PControl`, and with `event_time` also `PClock` (see [`ServiceNames`]).
 //!
 //! One record's way through them: `source::Ingest` (a token's round) calls
 //! `split::Next` for a range, reads it, calls `keyed::Process` per key
-//! group, then `sink::Write`, and sends itself `source::Ingest` again.
+//! group, tells `clock::Report` the range is done (with `event_time`),
+//! then calls `sink::Write`, and sends itself `source::Ingest` again. The
+//! clock wakes key groups whose windows the watermark passed
+//! (`keyed::Advance`); a group wakes itself for processing time
+//! (`keyed::Wake`, a delayed call).
 
 use std::marker::PhantomData;
 
 use restate_sdk::discovery::ServiceType;
 
 use super::{
-    ControlState, DeadLetter, Encoded, Exclusive, Handler, Lease, ObjectKey, RawBody, ServiceKind,
-    Shared, SinkProgress, SplitProgress, Stateless, Status, Token, TokensAdded,
+    ControlState, DeadLetter, Encoded, Exclusive, Handler, KeyedBatch, Lease, ObjectKey, RawBody,
+    ServiceKind, Shared, SinkProgress, SplitProgress, Stateless, Status, Token, TokensAdded,
 };
 use crate::names::ServiceNames;
 use crate::stages::Dataflow;
+use crate::time::watermark::{Clock, Need, Report};
+use crate::time::Millis;
 
 /// Declares a handler: `Type, "name", Service, Access, Input => Output`.
 macro_rules! handler {
@@ -120,11 +126,22 @@ pub(crate) mod keyed {
     impl<D: Dataflow> Handler for Process<D> {
         type Service = KeyedService;
         type Access = Exclusive;
-        type Input = Vec<D::Mid>;
+        type Input = KeyedBatch<D::Mid>;
         type Output = Encoded<Vec<D::Out>>;
         const NAME: &'static str = "process";
         const LAZY_STATE: bool = true;
     }
+
+    handler!(
+        /// The watermark reached the group's earliest event-time timer:
+        /// fire what is due and write it to the sink.
+        Advance, "advance", KeyedService, Exclusive, Millis => (), LAZY_STATE
+    );
+    handler!(
+        /// The group's delayed call for its earliest processing-time timer
+        /// (the input: the time it was set for).
+        Wake, "wake", KeyedService, Exclusive, Millis => (), LAZY_STATE
+    );
 }
 
 /// `{P}Sink`: one Virtual Object per sink partition, holding its committed offset.
@@ -208,7 +225,40 @@ pub(crate) mod control {
         KeepDeadLetter, "deadLetter", ControlService, Exclusive, DeadLetter => ()
     );
     handler!(
+        /// Keeps records that came too late for their windows.
+        KeepLate, "late", ControlService, Exclusive, Vec<serde_json::Value> => ()
+    );
+    handler!(
         /// The token and dead-letter counters.
         Get, "get", ControlService, Shared, () => ControlState
+    );
+}
+
+/// `{P}Clock`: the pipeline's watermark, one object keyed `pipeline`.
+pub(crate) struct ClockService;
+
+impl ServiceKind for ClockService {
+    const TYPE: ServiceType = ServiceType::VirtualObject;
+    type Key = ControlKey;
+    fn name(names: &ServiceNames) -> &str {
+        &names.clock
+    }
+}
+
+pub(crate) mod clock {
+    use super::*;
+
+    handler!(
+        /// A split's range is done, or the split is idle or ended; answers
+        /// the watermark.
+        ReportSplit, "report", ClockService, Exclusive, Report => Millis
+    );
+    handler!(
+        /// A key group asks to be woken at a watermark.
+        WakeMe, "need", ClockService, Exclusive, Need => ()
+    );
+    handler!(
+        /// The splits' marks, the watermark and the waiting groups.
+        Get, "get", ClockService, Shared, () => Clock
     );
 }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::time::Millis;
+
 /// A token: one circulating `ingest` invocation. Its id picks the split it
 /// reads first and the sink partition it writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -13,6 +15,30 @@ pub struct Token {
     /// (`None` for tokens injected by versions that did not record it.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layout: Option<Layout>,
+    /// The pipeline's watermark as of the token's last range (event-time
+    /// pipelines only); the token hands it to the key groups with its next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<Millis>,
+    /// How many rounds in a row found no data (an endless source with none
+    /// right now): the token waits longer each time.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub idle: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Token {
+    /// Token `id` as injected with `layout`.
+    pub fn new(id: u64, layout: Option<Layout>) -> Self {
+        Self {
+            id,
+            layout,
+            watermark: None,
+            idle: 0,
+        }
+    }
 }
 
 /// The settings a pipeline's stored state is laid out by: which key group
@@ -59,13 +85,49 @@ impl Layout {
 }
 
 /// A range of a split leased to one token: positions `from..from + count`.
-/// A count of 0 means the split is exhausted.
+/// A count of 0 comes with why (`dry`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
     /// The first position.
     pub from: u64,
     /// How many records.
     pub count: u32,
+    /// Why nothing was leased; `None` with a count of 0 means ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry: Option<Dry>,
+}
+
+/// Why a split leased nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dry {
+    /// A bounded split has no more records.
+    Ended,
+    /// The pipeline was stopped.
+    Stopped,
+    /// An endless split has no records right now. `idle`: it has had none
+    /// for the idle timeout, said once per quiet spell.
+    Waiting {
+        /// The split just became idle.
+        idle: bool,
+    },
+}
+
+impl Lease {
+    /// Why the split leased nothing (`None` when it leased a range).
+    pub fn dry(&self) -> Option<Dry> {
+        (self.count == 0).then_some(self.dry.unwrap_or(Dry::Ended))
+    }
+}
+
+/// A key group's batch: its records, and the watermark they come after.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct KeyedBatch<T> {
+    /// The watermark the token last saw (event-time pipelines only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<Millis>,
+    /// The records, in source order.
+    pub records: Vec<T>,
 }
 
 /// A split's durable progress.
@@ -110,6 +172,9 @@ pub struct ControlState {
     /// Whether `stop` was called and no `addTokens` since.
     #[serde(default)]
     pub stopped: bool,
+    /// Records too late for every window they belonged to.
+    #[serde(default)]
+    pub late_records: u64,
 }
 
 /// What `addTokens` answers.
@@ -170,6 +235,14 @@ pub struct Status {
     /// Why they stopped, until the next `addTokens` succeeds.
     #[serde(default)]
     pub conflict: Option<String>,
+    /// Records that came after the watermark had passed every window they
+    /// belonged to, beyond the allowed lateness: the late-data output
+    /// (`{name}Control` state `late:<n>`).
+    #[serde(default)]
+    pub late_records: u64,
+    /// The pipeline's watermark (event-time pipelines), in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<Millis>,
 }
 
 impl Status {
@@ -182,6 +255,7 @@ impl Status {
         splits: &[SplitProgress],
         sinks: &[SinkProgress],
         bounded: bool,
+        watermark: Option<Millis>,
     ) -> Self {
         let stopped_tokens = control.parked + control.halted;
         Status {
@@ -198,6 +272,8 @@ impl Status {
             stopped: control.stopped,
             halted: control.halted,
             conflict: control.conflict,
+            late_records: control.late_records,
+            watermark,
         }
     }
 
@@ -231,24 +307,24 @@ mod tests {
             committed: 90,
             records: 8,
         }];
-        let status = Status::gather(control.clone(), &[done, done], &sink, true);
+        let status = Status::gather(control.clone(), &[done, done], &sink, true, None);
         assert!(status.finished && status.ran_out(), "{status:?}");
         assert_eq!((status.records_in, status.records_out), (10, 8));
-        assert!(!Status::gather(control.clone(), &[done, open], &sink, true).finished);
+        assert!(!Status::gather(control.clone(), &[done, open], &sink, true, None).finished);
         // An endless source finishes only when stopped.
-        assert!(!Status::gather(control.clone(), &[done], &sink, false).finished);
+        assert!(!Status::gather(control.clone(), &[done], &sink, false, None).finished);
         let stopped = ControlState {
             stopped: true,
             ..control.clone()
         };
-        let status = Status::gather(stopped, &[done], &sink, false);
+        let status = Status::gather(stopped, &[done], &sink, false, None);
         assert!(status.finished && !status.ran_out());
         // A token still out means not finished.
         let running = ControlState {
             parked: 1,
             ..control
         };
-        let status = Status::gather(running, &[done], &sink, true);
+        let status = Status::gather(running, &[done], &sink, true, None);
         assert!(!status.finished);
         assert_eq!(status.tokens_in_flight, 1);
     }
@@ -280,12 +356,6 @@ mod tests {
     #[test]
     fn tokens_without_a_layout_still_decode() {
         let token: Token = serde_json::from_str(r#"{"id":3}"#).expect("a token");
-        assert_eq!(
-            token,
-            Token {
-                id: 3,
-                layout: None
-            }
-        );
+        assert_eq!(token, Token::new(3, None));
     }
 }

@@ -18,8 +18,9 @@ use restate_sdk::discovery::{HandlerType, ServiceType};
 use restate_sdk::endpoint::{ContextInternal, InputMetadata};
 use restate_sdk::errors::TerminalError;
 
+pub(crate) use messages::KeyedBatch;
 pub use messages::{
-    ControlState, DeadLetter, Layout, Lease, SinkProgress, SplitProgress, Status, Token,
+    ControlState, DeadLetter, Dry, Layout, Lease, SinkProgress, SplitProgress, Status, Token,
     TokensAdded,
 };
 
@@ -134,6 +135,17 @@ impl<T: Record> Message for Vec<T> {
     }
 }
 
+/// A key group's batch.
+impl<T: Record> Message for KeyedBatch<T> {
+    fn encode(&self) -> Result<Vec<u8>, String> {
+        serde_json::to_vec(self).map_err(|e| e.to_string())
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    }
+}
+
 /// Messages sent as JSON.
 macro_rules! json_messages {
     ($($ty:ty),* $(,)?) => {$(
@@ -152,6 +164,10 @@ macro_rules! json_messages {
 json_messages!(
     u32,
     u64,
+    i64,
+    crate::time::watermark::Report,
+    crate::time::watermark::Need,
+    crate::time::watermark::Clock,
     String,
     Token,
     Lease,
@@ -288,4 +304,12 @@ pub(crate) trait Calls: Sync {
 
     /// Sends `H` to instance `key` without waiting (a one-way invocation).
     fn send<H: Handler>(&self, key: KeyOf<H>, input: &H::Input) -> Result<(), EncodeError>;
+
+    /// Sends `H` to instance `key` after `delay`: a durable delayed call.
+    fn send_after<H: Handler>(
+        &self,
+        key: KeyOf<H>,
+        input: &H::Input,
+        delay: std::time::Duration,
+    ) -> Result<(), EncodeError>;
 }

@@ -7,6 +7,7 @@ use crate::guard::guarded;
 use crate::keyed::key_group;
 use crate::protocol::Calls;
 use crate::stages::Dataflow;
+use crate::time::Millis;
 
 /// The records of a key group, with the source position of each.
 pub(super) struct GroupBatch<M> {
@@ -15,10 +16,12 @@ pub(super) struct GroupBatch<M> {
 }
 
 /// A range after the operators before `key_by`: batches per key group, or,
-/// with no keyed stage, the output itself.
+/// with no keyed stage, the output itself; and the largest event time of
+/// the records sent to key groups.
 pub(super) struct Routed<M, O> {
     pub groups: BTreeMap<u32, GroupBatch<M>>,
     pub output: Vec<O>,
+    pub max_time: Option<Millis>,
 }
 
 impl<D: Dataflow, C: Calls> Round<'_, D, C> {
@@ -31,6 +34,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         let mut routed = Routed {
             groups: BTreeMap::new(),
             output: Vec::new(),
+            max_time: None,
         };
         let records = flow.read(self.split, self.lease.from, self.lease.count as usize);
         for (position, record) in (self.lease.from..).zip(records) {
@@ -38,6 +42,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
                 Ok((keyed, output)) => {
                     routed.output.extend(output);
                     for (group, mid) in keyed {
+                        routed.max_time = routed.max_time.max(flow.event_time(&mid));
                         let batch = routed.groups.entry(group).or_insert_with(|| GroupBatch {
                             records: Vec::new(),
                             positions: Vec::new(),

@@ -78,4 +78,20 @@ impl Calls for FakeCalls {
         self.record(format!("send {address} {}", String::from_utf8_lossy(&body)));
         Ok(())
     }
+
+    fn send_after<H: Handler>(
+        &self,
+        key: KeyOf<H>,
+        input: &H::Input,
+        delay: std::time::Duration,
+    ) -> Result<(), EncodeError> {
+        let body = encode_input::<H>(input)?;
+        let address = self.address::<H>(&key);
+        let body = String::from_utf8_lossy(&body);
+        self.record(format!(
+            "send {address} {body} after {}ms",
+            delay.as_millis()
+        ));
+        Ok(())
+    }
 }

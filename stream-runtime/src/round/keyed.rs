@@ -8,8 +8,15 @@ use super::before_key::GroupBatch;
 use super::Round;
 use crate::guard::RecordFailed;
 use crate::protocol::handlers::keyed;
-use crate::protocol::Calls;
+use crate::protocol::{Calls, KeyedBatch};
 use crate::stages::Dataflow;
+use crate::time::Millis;
+
+/// A key group's batch as sent, with each record's source position.
+struct Sent<M> {
+    batch: KeyedBatch<M>,
+    positions: Vec<u64>,
+}
 
 impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     /// Issues a key group's call with a batch; the answer is awaited by the
@@ -18,9 +25,9 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     fn call_group(
         &self,
         group: u32,
-        records: &Vec<D::Mid>,
+        batch: &KeyedBatch<D::Mid>,
     ) -> impl std::future::Future<Output = Result<Vec<D::Out>, TerminalError>> + '_ {
-        let call = self.calls.call::<keyed::Process<D>>(group, records);
+        let call = self.calls.call::<keyed::Process<D>>(group, batch);
         async move {
             match call {
                 Ok(call) => open(call.await),
@@ -36,10 +43,27 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     /// must not be polled concurrently, as `join_all` would.) A group that
     /// reports a failing record is called again; after the attempt limit the
     /// record is dead-lettered and the group is called with the rest.
-    pub(super) async fn keyed(&self, groups: BTreeMap<u32, GroupBatch<D::Mid>>) -> Vec<D::Out> {
+    pub(super) async fn keyed(
+        &self,
+        groups: BTreeMap<u32, GroupBatch<D::Mid>>,
+        watermark: Option<Millis>,
+    ) -> Vec<D::Out> {
+        let groups: BTreeMap<u32, Sent<D::Mid>> = groups
+            .into_iter()
+            .map(|(group, batch)| {
+                let sent = Sent {
+                    batch: KeyedBatch {
+                        watermark,
+                        records: batch.records,
+                    },
+                    positions: batch.positions,
+                };
+                (group, sent)
+            })
+            .collect();
         let calls: Vec<_> = groups
             .iter()
-            .map(|(group, batch)| self.call_group(*group, &batch.records))
+            .map(|(group, sent)| self.call_group(*group, &sent.batch))
             .collect();
         let mut output = Vec::new();
         let mut failed = Vec::new();
@@ -49,8 +73,8 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
                 Err(error) => failed.push((group, batch, error)),
             }
         }
-        for (group, batch, error) in failed {
-            self.retry_group(group, batch, error, &mut output).await;
+        for (group, sent, error) in failed {
+            self.retry_group(group, sent, error, &mut output).await;
         }
         output
     }
@@ -61,7 +85,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     async fn retry_group(
         &self,
         group: u32,
-        mut batch: GroupBatch<D::Mid>,
+        mut sent: Sent<D::Mid>,
         mut error: TerminalError,
         output: &mut Vec<D::Out>,
     ) {
@@ -69,9 +93,9 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         let mut attempt = 1;
         loop {
             let Some(failure) =
-                RecordFailed::from_terminal(&error).filter(|f| f.index < batch.records.len())
+                RecordFailed::from_terminal(&error).filter(|f| f.index < sent.batch.records.len())
             else {
-                let from = batch
+                let from = sent
                     .positions
                     .iter()
                     .copied()
@@ -82,18 +106,18 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
                 return;
             };
             if attempt >= attempts {
-                let record = batch.records.remove(failure.index);
-                let position = batch.positions.remove(failure.index);
+                let record = sent.batch.records.remove(failure.index);
+                let position = sent.positions.remove(failure.index);
                 let error = format!("{} (after {attempt} attempts)", failure.error);
                 let record = serde_json::to_value(&record).ok();
                 self.dead_letter(position, 1, "keyed", error, record);
                 attempt = 0;
-                if batch.records.is_empty() {
+                if sent.batch.records.is_empty() {
                     return;
                 }
             }
             attempt += 1;
-            match self.call_group(group, &batch.records).await {
+            match self.call_group(group, &sent.batch).await {
                 Ok(records) => {
                     output.extend(records);
                     return;

@@ -17,15 +17,34 @@ mod keyed;
 mod lease;
 mod write;
 
-use crate::protocol::handlers::{control, source, ControlKey};
+use std::time::Duration;
+
+use crate::protocol::handlers::{clock, control, source, ControlKey};
 use crate::protocol::{Calls, DeadLetter, Handler, KeyOf, Layout, Lease, Token};
 use crate::stages::Dataflow;
+use crate::time::watermark::{Report, SplitEvent};
+use crate::time::Millis;
+use lease::Leased;
+
+/// How long a token first waits when no split has data, doubling each
+/// empty round up to [`IDLE_WAIT_MAX`].
+pub(crate) const IDLE_WAIT_FIRST: Duration = Duration::from_millis(50);
+/// The longest a waiting token sleeps between looks.
+pub(crate) const IDLE_WAIT_MAX: Duration = Duration::from_secs(2);
+
+/// How long a token waits after `rounds` empty rounds in a row.
+pub(crate) fn idle_wait(rounds: u32) -> Duration {
+    let factor = 1u32.checked_shl(rounds.min(16)).unwrap_or(u32::MAX);
+    IDLE_WAIT_FIRST.saturating_mul(factor).min(IDLE_WAIT_MAX)
+}
 
 /// What a token does after its round.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// It sent itself the next round.
     Continued,
+    /// No split had data: it sent itself the next round after a wait.
+    Waiting,
     /// Every split is exhausted (a bounded source ran out, or the pipeline
     /// was stopped): it parked.
     Parked,
@@ -57,10 +76,20 @@ pub(crate) async fn run<D: Dataflow, C: Calls>(flow: &D, calls: &C, token: Token
         return halt(calls, conflict);
     }
     let (split, lease) = match lease::next(flow, calls, token).await {
-        Ok(Some(leased)) => leased,
-        Ok(None) => {
-            send::<control::Park, _>(calls, ControlKey, &token);
-            return Outcome::Parked;
+        Ok((leased, reports)) => {
+            if flow.config().watermarks.is_some() {
+                for report in &reports {
+                    send::<clock::ReportSplit, _>(calls, ControlKey, report);
+                }
+            }
+            match leased {
+                Leased::Range(split, lease) => (split, lease),
+                Leased::Ended => {
+                    send::<control::Park, _>(calls, ControlKey, &token);
+                    return Outcome::Parked;
+                }
+                Leased::Waiting => return wait(calls, token),
+            }
         }
         Err(error) => {
             // Terminal, so trying again cannot help; stop visibly instead
@@ -78,13 +107,31 @@ pub(crate) async fn run<D: Dataflow, C: Calls>(flow: &D, calls: &C, token: Token
     let routed = round.before_key();
     let mut output = routed.output;
     if !routed.groups.is_empty() {
-        output.extend(round.keyed(routed.groups).await);
+        output.extend(round.keyed(routed.groups, token.watermark).await);
+    }
+    let mut next = Token { idle: 0, ..token };
+    if flow.config().watermarks.is_some() {
+        next.watermark = round.report(routed.max_time).await.or(token.watermark);
     }
     if !output.is_empty() {
         round.write(token, &output).await;
     }
-    send::<source::Ingest, _>(calls, (), &token);
+    send::<source::Ingest, _>(calls, (), &next);
     Outcome::Continued
+}
+
+/// No split has data now: the token comes back after a wait that grows
+/// with each empty round, as a durable delayed call (it neither spins nor
+/// parks for good).
+fn wait<C: Calls>(calls: &C, token: Token) -> Outcome {
+    let next = Token {
+        idle: token.idle.saturating_add(1),
+        ..token
+    };
+    if let Err(error) = calls.send_after::<source::Ingest>((), &next, idle_wait(token.idle)) {
+        tracing::error!(%error, "a waiting token was not sent");
+    }
+    Outcome::Waiting
 }
 
 /// Stops the token, recording why in the control object (see `status`).
@@ -110,6 +157,28 @@ struct Round<'a, D, C> {
 }
 
 impl<D: Dataflow, C: Calls> Round<'_, D, C> {
+    /// Tells the clock the range reached its key groups, with its largest
+    /// timestamp; answers the watermark (`None` if the clock could not be
+    /// asked, which the next range's report makes good).
+    async fn report(&self, max: Option<Millis>) -> Option<Millis> {
+        let event = SplitEvent::Done {
+            from: self.lease.from,
+            count: self.lease.count,
+            max,
+        };
+        let report = Report {
+            split: self.split,
+            event,
+        };
+        match self.calls.call::<clock::ReportSplit>(ControlKey, &report) {
+            Ok(call) => call.await.ok(),
+            Err(error) => {
+                tracing::error!(%error, "a range was not reported to the clock");
+                None
+            }
+        }
+    }
+
     /// Sends records to the dead-letter output, with where they came from.
     fn dead_letter(
         &self,
@@ -166,16 +235,30 @@ mod tests {
         serde_json::to_vec(&value).map_err(|e| TerminalError::new(e.to_string()))
     }
 
+    /// What the fake key group answers: the batch's records, unchanged.
+    fn records_of(body: &str) -> Vec<u8> {
+        let batch: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        batch["records"].to_string().into_bytes()
+    }
+
     fn token(id: u64) -> Token {
-        Token { id, layout: None }
+        Token::new(id, None)
     }
 
     #[test]
     fn a_token_moves_to_the_next_split_then_parks_when_all_are_exhausted() {
         let flow = summing(100);
         let calls = FakeCalls::new(|address, _| match address {
-            "TSplit/1/next" => json(Lease { from: 0, count: 0 }),
-            "TSplit/0/next" => json(Lease { from: 8, count: 4 }),
+            "TSplit/1/next" => json(Lease {
+                from: 0,
+                count: 0,
+                dry: None,
+            }),
+            "TSplit/0/next" => json(Lease {
+                from: 8,
+                count: 4,
+                dry: None,
+            }),
             _ => json(Vec::<u64>::new()),
         });
         // Token 1 starts at split 1, which is exhausted, and moves to split 0.
@@ -184,7 +267,13 @@ mod tests {
         assert_eq!(leases, ["call TSplit/1/next 4", "call TSplit/0/next 4"]);
         assert_eq!(calls.lines("send TSource/ingest").len(), 1);
 
-        let calls = FakeCalls::new(|_, _| json(Lease { from: 0, count: 0 }));
+        let calls = FakeCalls::new(|_, _| {
+            json(Lease {
+                from: 0,
+                count: 0,
+                dry: None,
+            })
+        });
         assert_eq!(block_on(run(&flow, &calls, token(0))), Outcome::Parked);
         assert_eq!(calls.lines("send TControl/pipeline/park").len(), 1);
         assert!(calls.lines("send TSource/ingest").is_empty());
@@ -193,13 +282,16 @@ mod tests {
     #[test]
     fn a_token_from_another_layout_halts_before_leasing() {
         let flow = summing(100);
-        let calls = FakeCalls::new(|_, _| json(Lease { from: 0, count: 4 }));
+        let calls = FakeCalls::new(|_, _| {
+            json(Lease {
+                from: 0,
+                count: 4,
+                dry: None,
+            })
+        });
         let mut theirs = layout(&flow);
         theirs.key_groups = 8;
-        let token = Token {
-            id: 0,
-            layout: Some(theirs),
-        };
+        let token = Token::new(0, Some(theirs));
         let Outcome::Halted(reason) = block_on(run(&flow, &calls, token)) else {
             panic!("expected a halt");
         };
@@ -220,15 +312,19 @@ mod tests {
         let calls = FakeCalls::new(|address, body| {
             let body = String::from_utf8_lossy(body);
             match address {
-                "TSplit/0/next" => json(Lease { from: 8, count: 4 }),
-                group if group.starts_with("TKeyed/") && body.starts_with("[16") => {
+                "TSplit/0/next" => json(Lease {
+                    from: 8,
+                    count: 4,
+                    dry: None,
+                }),
+                group if group.starts_with("TKeyed/") && body.contains(r#"[16"#) => {
                     Err(RecordFailed {
                         index: 0,
                         error: "panicked: boom".into(),
                     }
                     .into_terminal())
                 }
-                group if group.starts_with("TKeyed/") => Ok(body.as_bytes().to_vec()),
+                group if group.starts_with("TKeyed/") => Ok(records_of(&body)),
                 _ => json(()),
             }
         });
@@ -249,8 +345,13 @@ mod tests {
     fn a_sink_write_that_fails_dead_letters_its_batch_and_the_token_goes_on() {
         let flow = summing(100);
         let calls = FakeCalls::new(|address, body| match address {
-            "TSplit/0/next" => json(Lease { from: 0, count: 4 }),
+            "TSplit/0/next" => json(Lease {
+                from: 0,
+                count: 4,
+                dry: None,
+            }),
             "TSink/0/write" => Err(TerminalError::new("disk full")),
+            group if group.starts_with("TKeyed/") => Ok(records_of(&String::from_utf8_lossy(body))),
             _ => Ok(body.to_vec()),
         });
         assert_eq!(block_on(run(&flow, &calls, token(0))), Outcome::Continued);

@@ -1,6 +1,7 @@
 //! [`Calls`] over the SDK's context: each call a journaled invocation.
 
 use std::future::Future;
+use std::time::Duration;
 
 use bytes::Bytes;
 use restate_sdk::endpoint::ContextInternal;
@@ -63,5 +64,39 @@ impl<'c> Calls for RestateCalls<'c> {
             .ctx
             .send::<Bytes>(target, None, None, None, Vec::new(), body, None);
         Ok(())
+    }
+
+    fn send_after<H: Handler>(
+        &self,
+        key: KeyOf<H>,
+        input: &H::Input,
+        delay: Duration,
+    ) -> Result<(), EncodeError> {
+        // The invocation id is not needed: dropping the handle sends anyway.
+        drop(self.schedule::<H>(key, input, delay)?);
+        Ok(())
+    }
+}
+
+impl<'c> RestateCalls<'c> {
+    /// Sends `H` after `delay`; the future answers the new invocation's id,
+    /// which [`cancel`](Self::cancel) takes.
+    pub(crate) fn schedule<H: Handler>(
+        &self,
+        key: KeyOf<H>,
+        input: &H::Input,
+        delay: Duration,
+    ) -> Result<impl Future<Output = Result<String, TerminalError>> + Send + use<H>, EncodeError>
+    {
+        let (target, body) = self.prepare::<H>(key, input)?;
+        let handle =
+            self.ctx
+                .send::<Bytes>(target, None, None, None, Vec::new(), body, Some(delay));
+        Ok(async move { Ok(handle.await?.invocation_id().to_owned()) })
+    }
+
+    /// Cancels an invocation this pipeline scheduled.
+    pub(crate) fn cancel(&self, invocation_id: &str) {
+        self.ctx.cancel_invocation(invocation_id);
     }
 }

@@ -22,6 +22,7 @@ impl<D: Dataflow> ServiceHandlers<D> for ControlService {
         control::Park,
         control::Halt,
         control::KeepDeadLetter,
+        control::KeepLate,
         control::Get,
     );
 }
@@ -71,10 +72,7 @@ impl<'a, D: Dataflow> Serves<'a, control::Add> for Stage<ControlService, D> {
         let injected = state.injected;
         ctx.set(COUNTERS, Json(state));
         for id in first..injected {
-            let token = Token {
-                id,
-                layout: Some(layout),
-            };
+            let token = Token::new(id, Some(layout));
             calls.send::<source::Ingest>((), &token)?;
         }
         Ok(TokensAdded { added: n, injected })
@@ -173,6 +171,25 @@ impl<'a, D: Dataflow> Serves<'a, control::KeepDeadLetter> for Stage<ControlServi
         );
         ctx.set(&format!("dead:{}", state.dead_letters), Json(letter));
         state.dead_letters += 1;
+        ctx.set(COUNTERS, Json(state));
+        Ok(())
+    }
+}
+
+/// Keeps records that came too late for their windows, numbered, like
+/// dead letters: the late-data output (Flink's `sideOutputLateData`).
+impl<'a, D: Dataflow> Serves<'a, control::KeepLate> for Stage<ControlService, D> {
+    async fn serve(
+        &'a self,
+        ctx: ObjectContext<'a>,
+        _calls: RestateCalls<'a>,
+        records: Vec<serde_json::Value>,
+    ) -> HandlerResult<()> {
+        let mut state = counters_mut(&ctx).await?;
+        for record in records {
+            ctx.set(&format!("late:{}", state.late_records), Json(record));
+            state.late_records += 1;
+        }
         ctx.set(COUNTERS, Json(state));
         Ok(())
     }

@@ -1,64 +1,217 @@
-//! `{name}Keyed`: key groups, each holding the state of its keys.
+//! `{name}Keyed`: key groups, each holding the state of its keys, its
+//! windows and its timers.
 
+use std::time::Duration;
+
+use bytes::Bytes;
 use restate_sdk::errors::HandlerResult;
 use restate_sdk::prelude::*;
 
 use super::calls::RestateCalls;
 use super::serve::{index_key, Serves};
 use super::{ServiceHandlers, Stage};
-use crate::keyed::{apply, by_key, state_key, write_back, WriteBack};
-use crate::protocol::handlers::{keyed, KeyedService};
-use crate::protocol::Encoded;
-use crate::stages::Dataflow;
+use crate::keyed::{GroupCall, GroupFailed, GroupState, TimeDomain, Timers, TIMERS};
+use crate::protocol::handlers::{clock, control, keyed, sink, ControlKey, KeyedService};
+use crate::protocol::{Calls, DeadLetter, Encoded, KeyedBatch};
+use crate::stages::{Dataflow, KeyedOutput};
+use crate::time::watermark::Need;
+use crate::time::{wall_clock, Millis};
 
 impl<D: Dataflow> ServiceHandlers<D> for KeyedService {
-    type Handlers = (keyed::Process<D>,);
+    type Handlers = (keyed::Process<D>, keyed::Advance, keyed::Wake);
 }
 
-/// Applies the keyed operator to a batch of this group's records, in order.
-/// Each distinct key's state is read once, updated in memory for all its
-/// records, and written back once, all inside this exclusive invocation. A
-/// record that fails ends the call with its index and no state written;
-/// the token decides whether to try again or drop it.
+/// What started a call of the group.
+#[derive(Clone, Copy)]
+enum Woken {
+    /// A token's batch.
+    Batch,
+    /// The clock: the watermark reached the group's wish.
+    Clock,
+    /// The group's own delayed call, set for this time.
+    Delay(Millis),
+}
+
+/// Applies the keyed stage to a batch of this group's records, in order,
+/// after firing the timers the batch's watermark makes due. Each entry is
+/// read once, changed in memory, and written back once, all inside this
+/// exclusive invocation. A record that fails ends the call with its index
+/// and nothing written; the token decides whether to try again or drop it.
 impl<'a, D: Dataflow> Serves<'a, keyed::Process<D>> for Stage<KeyedService, D> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
-        __calls: RestateCalls<'a>,
-        batch: Vec<D::Mid>,
+        calls: RestateCalls<'a>,
+        batch: KeyedBatch<D::Mid>,
+    ) -> HandlerResult<Encoded<Vec<D::Out>>> {
+        let KeyedBatch { watermark, records } = batch;
+        let output = self
+            .call(&ctx, &calls, records, watermark, Woken::Batch)
+            .await?;
+        Ok(output)
+    }
+}
+
+/// The watermark reached this group's earliest event-time timer: fires what
+/// is due and writes it to the sink partition of the group.
+impl<'a, D: Dataflow> Serves<'a, keyed::Advance> for Stage<KeyedService, D> {
+    async fn serve(
+        &'a self,
+        ctx: ObjectContext<'a>,
+        calls: RestateCalls<'a>,
+        watermark: Millis,
+    ) -> HandlerResult<()> {
+        let output = self
+            .call(&ctx, &calls, Vec::new(), Some(watermark), Woken::Clock)
+            .await?;
+        self.write_fired(&ctx, &calls, output).await
+    }
+}
+
+/// The group's delayed call for processing time: fires what is due.
+impl<'a, D: Dataflow> Serves<'a, keyed::Wake> for Stage<KeyedService, D> {
+    async fn serve(
+        &'a self,
+        ctx: ObjectContext<'a>,
+        calls: RestateCalls<'a>,
+        at: Millis,
+    ) -> HandlerResult<()> {
+        let output = self
+            .call(&ctx, &calls, Vec::new(), None, Woken::Delay(at))
+            .await?;
+        self.write_fired(&ctx, &calls, output).await
+    }
+}
+
+impl<D: Dataflow> Stage<KeyedService, D> {
+    /// One call: load the timers and the entries the call needs, fire and
+    /// apply (`GroupCall`), then store what changed and ask for the next
+    /// wake-ups. The output is encoded before anything is written, so
+    /// output that cannot be encoded changes nothing.
+    async fn call(
+        &self,
+        ctx: &ObjectContext<'_>,
+        calls: &RestateCalls<'_>,
+        records: Vec<D::Mid>,
+        watermark: Option<Millis>,
+        woken: Woken,
     ) -> HandlerResult<Encoded<Vec<D::Out>>> {
         // Any group number is accepted, not only those below this endpoint's
         // count: a round that began under another layout may still address
         // groups of that layout, and must finish there (its token stops at
         // its next round).
-        index_key(ctx.key(), "key group", u32::MAX)?;
+        let group = index_key(ctx.key(), "key group", u32::MAX)?;
         let flow = &*self.flow;
-        let grouped = by_key(flow, batch).map_err(|failed| failed.into_terminal())?;
-
-        let state_keys: Vec<String> = grouped.keys.iter().map(|key| state_key(key)).collect();
+        let domain = flow.time_domain();
+        let stored = match domain {
+            Some(_) => ctx.get::<Json<Timers>>(TIMERS).await?.map(|Json(t)| t),
+            None => None,
+        };
+        let now = match domain {
+            Some(TimeDomain::Processing) => {
+                ctx.run(|| async { Ok(wall_clock()) }).name("now").await?
+            }
+            _ => 0,
+        };
+        let timers = stored.clone().unwrap_or_default();
+        let (call, names) = GroupCall::plan(flow, timers, records, watermark, now)
+            .map_err(|failed| failed.into_terminal())?;
         // All reads are issued before any is awaited, so they travel together.
-        let loads: Vec<_> = state_keys
-            .iter()
-            .map(|key| ctx.get::<Json<D::State>>(key))
-            .collect();
-        let mut states = Vec::with_capacity(state_keys.len());
-        for load in loads {
-            states.push(load.await?.map(|Json(state)| state));
+        let loads: Vec<_> = names.iter().map(|name| ctx.get::<Bytes>(name)).collect();
+        let mut loaded = Vec::with_capacity(names.len());
+        for (name, load) in names.iter().zip(loads) {
+            loaded.push((name.clone(), load.await?.map(|bytes| bytes.to_vec())));
         }
-        let existed: Vec<bool> = states.iter().map(Option::is_some).collect();
-
-        let out = apply(flow, grouped.records, &mut states).map_err(|f| f.into_terminal())?;
-        // Encoded before any state is written: output that cannot be encoded
-        // is a terminal error the token dead-letters, with no state changed.
+        let mut state = GroupState::loaded(loaded);
+        let (KeyedOutput { out, late }, mut timers) =
+            call.run(flow, &mut state).map_err(|failed| match failed {
+                GroupFailed::Record(failed) => failed.into_terminal(),
+                GroupFailed::Fire(error) => {
+                    TerminalError::new(format!("firing the group's timers failed: {error}"))
+                }
+            })?;
         let out = Encoded::new(&out)
             .map_err(|e| TerminalError::new(format!("cannot serialize the keyed output: {e}")))?;
-        for ((key, state), existed) in state_keys.iter().zip(states).zip(existed) {
-            match write_back(existed, state) {
-                WriteBack::Set(state) => ctx.set(key, Json(state)),
-                WriteBack::Clear => ctx.clear(key),
-                WriteBack::Nothing => {}
+        for (name, bytes) in state.changes() {
+            match bytes {
+                Some(bytes) => ctx.set(&name, Bytes::from(bytes)),
+                None => ctx.clear(&name),
             }
         }
+        if domain.is_some() {
+            self.ask_wake_ups(group, calls, &mut timers, woken, now)
+                .await?;
+            if stored.as_ref() != Some(&timers) {
+                ctx.set(TIMERS, Json(timers));
+            }
+        }
+        if !late.is_empty() {
+            calls.send::<control::KeepLate>(ControlKey, &late)?;
+        }
         Ok(out)
+    }
+
+    /// Asks the clock for the earliest event-time timer, and schedules one
+    /// delayed call for the earliest processing-time timer (cancelling a
+    /// later one still out): at most one wish per clock per group.
+    async fn ask_wake_ups(
+        &self,
+        group: u32,
+        calls: &RestateCalls<'_>,
+        timers: &mut Timers,
+        woken: Woken,
+        now: Millis,
+    ) -> HandlerResult<()> {
+        let woken_at = match woken {
+            Woken::Delay(at) => Some(at),
+            _ => None,
+        };
+        let asks = timers.wake_ups(matches!(woken, Woken::Clock), woken_at);
+        if let Some(at) = asks.need {
+            calls.send::<clock::WakeMe>(ControlKey, &Need { group, at })?;
+        }
+        if let Some((at, cancel)) = asks.wake {
+            if let Some(id) = cancel {
+                calls.cancel(&id);
+            }
+            let delay = Duration::from_millis(u64::try_from(at - now).unwrap_or(0));
+            let id = calls.schedule::<keyed::Wake>(group, &at, delay)?.await?;
+            timers.wake = Some((at, id));
+        }
+        Ok(())
+    }
+
+    /// Writes what a timer fired to the group's sink partition; a write
+    /// that fails after its attempts goes to the dead-letter output.
+    async fn write_fired(
+        &self,
+        ctx: &ObjectContext<'_>,
+        calls: &RestateCalls<'_>,
+        output: Encoded<Vec<D::Out>>,
+    ) -> HandlerResult<()> {
+        let out = output
+            .open()
+            .map_err(|e| TerminalError::new(format!("cannot decode fired output: {e}")))?;
+        if out.is_empty() {
+            return Ok(());
+        }
+        let group = index_key(ctx.key(), "key group", u32::MAX)?;
+        let partition = group % self.flow.sink_partitions();
+        let written = match calls.call::<sink::Write<D>>(partition, &out) {
+            Ok(call) => call.await.map_err(|e| e.message().to_owned()),
+            Err(error) => Err(error.to_string()),
+        };
+        if let Err(error) = written {
+            let letter = DeadLetter {
+                split: 0,
+                position: 0,
+                count: u32::try_from(out.len()).unwrap_or(u32::MAX),
+                stage: format!("timers of key group {group}"),
+                error,
+                record: None,
+            };
+            calls.send::<control::KeepDeadLetter>(ControlKey, &letter)?;
+        }
+        Ok(())
     }
 }

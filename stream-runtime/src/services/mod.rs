@@ -4,6 +4,7 @@
 //! `Service` impl serves them all (`serve.rs`).
 
 mod calls;
+mod clock;
 mod control;
 mod keyed;
 mod serve;
@@ -20,7 +21,7 @@ use restate_sdk::service::ServiceDefinition;
 
 use crate::names::ServiceNames;
 use crate::protocol::handlers::{
-    ControlService, KeyedService, SinkService, SourceService, SplitService,
+    ClockService, ControlService, KeyedService, SinkService, SourceService, SplitService,
 };
 use crate::stages::Dataflow;
 
@@ -65,6 +66,7 @@ pub(crate) fn definitions<D: Dataflow>(
     names: ServiceNames,
 ) -> Result<Vec<ServiceDefinition>, String> {
     let keyed = flow.is_keyed();
+    let timed = flow.config().watermarks.is_some();
     let stage: Stage<(), D> = Stage {
         flow: Arc::new(flow),
         names: Arc::new(names),
@@ -78,6 +80,9 @@ pub(crate) fn definitions<D: Dataflow>(
     ];
     if keyed {
         services.push(serve::definition(stage.to::<KeyedService>())?);
+    }
+    if timed {
+        services.push(serve::definition(stage.to::<ClockService>())?);
     }
     Ok(services)
 }

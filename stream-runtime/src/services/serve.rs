@@ -70,7 +70,10 @@ macro_rules! handler_list {
 
 handler_list!(H1);
 handler_list!(H1, H2);
+handler_list!(H1, H2, H3);
 handler_list!(H1, H2, H3, H4);
+handler_list!(H1, H2, H3, H4, H5);
+handler_list!(H1, H2, H3, H4, H5, H6, H7);
 handler_list!(H1, H2, H3, H4, H5, H6);
 
 /// One invocation of `H`: decode, serve, encode.

@@ -8,7 +8,7 @@ use restate_sdk::prelude::*;
 use super::calls::RestateCalls;
 use super::serve::Serves;
 use super::{ServiceHandlers, Stage};
-use crate::protocol::handlers::{control, sink, source, split, ControlKey, SourceService};
+use crate::protocol::handlers::{clock, control, sink, source, split, ControlKey, SourceService};
 use crate::protocol::{Calls, RawBody, Status, Token, TokensAdded};
 use crate::round;
 use crate::stages::Dataflow;
@@ -150,7 +150,15 @@ impl<D: Dataflow> Stage<SourceService, D> {
             .map(|partition| calls.call::<sink::Progress>(partition, &()))
             .collect::<Result<_, _>>()
             .map_err(encode)?;
+        let clock = match self.flow.config().watermarks {
+            Some(_) => Some(calls.call::<clock::Get>(ControlKey, &()).map_err(encode)?),
+            None => None,
+        };
         let control = control.await?;
+        let watermark = match clock {
+            Some(clock) => clock.await?.watermark,
+            None => None,
+        };
         let mut split_progress = Vec::with_capacity(splits.len());
         for split in splits {
             split_progress.push(split.await?);
@@ -164,6 +172,7 @@ impl<D: Dataflow> Stage<SourceService, D> {
             &split_progress,
             &sink_progress,
             self.flow.is_bounded(),
+            watermark,
         ))
     }
 }

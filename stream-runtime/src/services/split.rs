@@ -7,12 +7,16 @@ use super::calls::RestateCalls;
 use super::serve::{index_key, Serves};
 use super::{ServiceHandlers, Stage};
 use crate::protocol::handlers::{split, SplitService};
-use crate::protocol::{Lease, SplitProgress};
+use crate::protocol::{Dry, Lease, SplitProgress};
 use crate::stages::Dataflow;
+use crate::time::{wall_clock, Millis};
 
 const POSITION: &str = "position";
 /// Present (true) while the pipeline is stopped: nothing more is leased.
 const STOPPED: &str = "stopped";
+/// Since when an endless split has had no data, and whether it was
+/// reported idle: present only while it has none.
+const DRY: &str = "dry";
 
 impl<D: Dataflow> ServiceHandlers<D> for SplitService {
     type Handlers = (split::Next, split::Stop, split::Resume, split::Progress);
@@ -24,9 +28,11 @@ impl<D: Dataflow> Stage<SplitService, D> {
     }
 }
 
-/// Leases the next `max` positions of this split and moves its position past
-/// them. The lease is the call's journaled result, so a replayed `ingest`
-/// reads the very same range.
+/// Leases the next `max` positions of this split (or as many as there are)
+/// and moves its position past them. The lease is the call's journaled
+/// result, so a replayed `ingest` reads the very same range. An empty
+/// lease says why: ended, stopped, or no data right now (and, once per
+/// quiet spell longer than the idle timeout, that the split went idle).
 impl<'a, D: Dataflow> Serves<'a, split::Next> for Stage<SplitService, D> {
     async fn serve(
         &'a self,
@@ -36,18 +42,30 @@ impl<'a, D: Dataflow> Serves<'a, split::Next> for Stage<SplitService, D> {
     ) -> HandlerResult<Lease> {
         let split = self.split(ctx.key())?;
         let from = ctx.get::<u64>(POSITION).await?.unwrap_or(0);
-        let count = if ctx.get::<bool>(STOPPED).await?.unwrap_or(false) {
-            0
-        } else if self.flow.is_bounded() {
-            // Bounded sources may end inside the range: lease only what exists.
-            self.flow.available(split, from, max as usize) as u32
-        } else {
-            max
-        };
+        let lease = |count, dry| Lease { from, count, dry };
+        if ctx.get::<bool>(STOPPED).await?.unwrap_or(false) {
+            return Ok(lease(0, Some(Dry::Stopped)));
+        }
+        let count = self.flow.available(split, from, max as usize) as u32;
+        let dry = ctx.get::<Json<(Millis, bool)>>(DRY).await?.map(|Json(d)| d);
         if count > 0 {
             ctx.set(POSITION, from + u64::from(count));
+            if dry.is_some() {
+                ctx.clear(DRY);
+            }
+            return Ok(lease(count, None));
         }
-        Ok(Lease { from, count })
+        if self.flow.is_bounded() {
+            return Ok(lease(0, Some(Dry::Ended)));
+        }
+        let now = ctx.run(|| async { Ok(wall_clock()) }).name("now").await?;
+        let (since, reported) = dry.unwrap_or((now, false));
+        let idle_after = self.flow.config().watermarks.map(|w| w.idle_millis());
+        let idle = !reported && idle_after.is_some_and(|after| now - since >= after);
+        if dry.is_none() || idle {
+            ctx.set(DRY, Json((since, reported || idle)));
+        }
+        Ok(lease(0, Some(Dry::Waiting { idle })))
     }
 }
 

@@ -1,0 +1,116 @@
+//! A key group's state entries for one invocation: loaded before the
+//! batch, read and changed by the keyed stage in memory, and written back
+//! by the handler only when the whole call succeeded.
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::StateError;
+
+/// The state entries one call loaded, and what it changed.
+#[derive(Debug, Default)]
+pub struct GroupState {
+    entries: BTreeMap<String, Entry>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    bytes: Option<Vec<u8>>,
+    changed: bool,
+}
+
+impl GroupState {
+    /// Entries as loaded from Restate (`None`: absent).
+    pub(crate) fn loaded(entries: impl IntoIterator<Item = (String, Option<Vec<u8>>)>) -> Self {
+        let entries = entries
+            .into_iter()
+            .map(|(name, bytes)| {
+                (
+                    name,
+                    Entry {
+                        bytes,
+                        changed: false,
+                    },
+                )
+            })
+            .collect();
+        Self { entries }
+    }
+
+    /// The entry `name`, decoded; `None` when absent. Reading an entry the
+    /// call did not load is an error, never a silent `None`.
+    pub fn get<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, StateError> {
+        let entry = self.entries.get(name).ok_or_else(|| StateError {
+            name: name.to_owned(),
+            type_name: std::any::type_name::<T>(),
+            reason: "the entry was not loaded for this call".to_owned(),
+        })?;
+        let Some(bytes) = &entry.bytes else {
+            return Ok(None);
+        };
+        serde_json::from_slice(bytes)
+            .map(Some)
+            .map_err(|e| StateError {
+                name: name.to_owned(),
+                type_name: std::any::type_name::<T>(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Replaces the entry `name`.
+    pub fn set<T: Serialize>(&mut self, name: &str, value: &T) -> Result<(), StateError> {
+        let bytes = serde_json::to_vec(value).map_err(|e| StateError {
+            name: name.to_owned(),
+            type_name: std::any::type_name::<T>(),
+            reason: e.to_string(),
+        })?;
+        self.put(name, Some(bytes));
+        Ok(())
+    }
+
+    /// Removes the entry `name`.
+    pub fn clear(&mut self, name: &str) {
+        self.put(name, None);
+    }
+
+    fn put(&mut self, name: &str, bytes: Option<Vec<u8>>) {
+        let entry = self.entries.entry(name.to_owned()).or_insert(Entry {
+            bytes: None,
+            changed: false,
+        });
+        entry.changed |= entry.bytes != bytes;
+        entry.bytes = bytes;
+    }
+
+    /// The entries that changed, to store (`Some`) or remove (`None`).
+    pub(crate) fn changes(self) -> impl Iterator<Item = (String, Option<Vec<u8>>)> {
+        self.entries
+            .into_iter()
+            .filter(|(_, entry)| entry.changed)
+            .map(|(name, entry)| (name, entry.bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_changed_entries_are_written_and_unloaded_ones_are_an_error() {
+        let mut state = GroupState::loaded([
+            ("a".to_owned(), Some(b"1".to_vec())),
+            ("b".to_owned(), Some(b"2".to_vec())),
+            ("c".to_owned(), None),
+        ]);
+        assert_eq!(state.get::<u32>("a").unwrap(), Some(1));
+        assert_eq!(state.get::<u32>("c").unwrap(), None);
+        assert!(state.get::<u32>("d").is_err());
+        state.set("a", &1u32).unwrap(); // unchanged
+        state.set("b", &3u32).unwrap();
+        state.clear("c"); // was absent
+        let changes: Vec<_> = state.changes().collect();
+        assert_eq!(changes, [("b".to_owned(), Some(b"3".to_vec()))]);
+    }
+}

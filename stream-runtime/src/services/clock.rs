@@ -1,0 +1,92 @@
+//! `{name}Clock`: the pipeline's watermark (see [`crate::time::watermark`]
+//! for the logic). Tokens report finished ranges; key groups ask to be
+//! woken; the clock wakes each with one `keyed::Advance`.
+
+use restate_sdk::errors::HandlerResult;
+use restate_sdk::prelude::*;
+
+use super::calls::RestateCalls;
+use super::serve::Serves;
+use super::{ServiceHandlers, Stage};
+use crate::protocol::handlers::{clock, keyed, ClockService};
+use crate::protocol::Calls;
+use crate::stages::Dataflow;
+use crate::time::watermark::{Clock, Need, Report};
+use crate::time::Millis;
+
+const CLOCK: &str = "clock";
+
+impl<D: Dataflow> ServiceHandlers<D> for ClockService {
+    type Handlers = (clock::ReportSplit, clock::WakeMe, clock::Get);
+}
+
+impl<D: Dataflow> Stage<ClockService, D> {
+    async fn load(&self, ctx: &ObjectContext<'_>) -> HandlerResult<Clock> {
+        Ok(ctx
+            .get::<Json<Clock>>(CLOCK)
+            .await?
+            .map(|Json(clock)| clock)
+            .unwrap_or_default())
+    }
+
+    /// Sends each woken group the watermark.
+    fn wake(&self, calls: &RestateCalls<'_>, woken: Vec<(u32, Millis)>) -> HandlerResult<()> {
+        for (group, watermark) in woken {
+            calls.send::<keyed::Advance>(group, &watermark)?;
+        }
+        Ok(())
+    }
+}
+
+/// Takes in a split's report, moves the watermark, and wakes the groups it
+/// reached; answers the watermark.
+impl<'a, D: Dataflow> Serves<'a, clock::ReportSplit> for Stage<ClockService, D> {
+    async fn serve(
+        &'a self,
+        ctx: ObjectContext<'a>,
+        calls: RestateCalls<'a>,
+        report: Report,
+    ) -> HandlerResult<Millis> {
+        let mut clock = self.load(&ctx).await?;
+        let delay = (self.flow.config().watermarks).map_or(0, |w| w.delay_millis());
+        let before = clock.clone();
+        let woken = clock.report(report, self.flow.splits(), delay);
+        self.wake(&calls, woken)?;
+        if clock != before {
+            ctx.set(CLOCK, Json(clock.clone()));
+        }
+        Ok(clock.current())
+    }
+}
+
+/// Records a group's wish, or wakes it at once when the watermark is there.
+impl<'a, D: Dataflow> Serves<'a, clock::WakeMe> for Stage<ClockService, D> {
+    async fn serve(
+        &'a self,
+        ctx: ObjectContext<'a>,
+        calls: RestateCalls<'a>,
+        need: Need,
+    ) -> HandlerResult<()> {
+        let mut clock = self.load(&ctx).await?;
+        match clock.need(need) {
+            Some(watermark) => self.wake(&calls, vec![(need.group, watermark)])?,
+            None => ctx.set(CLOCK, Json(clock)),
+        }
+        Ok(())
+    }
+}
+
+impl<'a, D: Dataflow> Serves<'a, clock::Get> for Stage<ClockService, D> {
+    async fn serve(
+        &'a self,
+        ctx: SharedObjectContext<'a>,
+        _calls: RestateCalls<'a>,
+        (): (),
+    ) -> HandlerResult<Clock> {
+        Ok(ctx
+            .get::<Json<Clock>>(CLOCK)
+            .await?
+            .map(|Json(clock)| clock)
+            .unwrap_or_default())
+    }
+}

@@ -1,0 +1,37 @@
+use super::{Millis, Timed};
+use crate::operator::Operator;
+
+/// `event_time`: stamps each record with its timestamp (milliseconds).
+///
+/// ```
+/// use stream_runtime::operator::Operator;
+/// use stream_runtime::time::{EventTime, Timed};
+///
+/// let stamp = EventTime::new(|r: &(i64, &str)| r.0);
+/// let mut out = Vec::new();
+/// stamp.apply((1_500, "a"), &mut |t| out.push(t));
+/// assert_eq!(out, [Timed { time: 1_500, value: (1_500, "a") }]);
+/// ```
+pub struct EventTime<F> {
+    f: F,
+}
+
+impl<F> EventTime<F> {
+    /// Wraps the user's timestamp function.
+    pub fn new(f: F) -> Self {
+        Self { f }
+    }
+}
+
+impl<In, F> Operator<In> for EventTime<F>
+where
+    In: 'static,
+    F: Fn(&In) -> Millis + Send + Sync + 'static,
+{
+    type Out = Timed<In>;
+
+    fn apply<E: FnMut(Timed<In>)>(&self, input: In, emit: &mut E) {
+        let time = (self.f)(&input);
+        emit(Timed { time, value: input })
+    }
+}

@@ -1,0 +1,117 @@
+//! Event time: timestamps on records, and the watermarks that say how far
+//! event time has progressed (Flink's `WatermarkStrategy`).
+//!
+//! `event_time(f, ..)` stamps each record with `f(&record)` (milliseconds)
+//! and wraps it in [`Timed`]. Each source split's watermark is the largest
+//! timestamp it has delivered, minus the allowed delay, minus 1 (Flink's
+//! bounded out-of-orderness generator); the pipeline's watermark is the
+//! least over the splits that are not idle (`watermark.rs`).
+
+mod event_time;
+pub(crate) mod watermark;
+
+pub use event_time::EventTime;
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch: event timestamps, watermarks and
+/// window bounds.
+pub type Millis = i64;
+
+/// A record with its event timestamp, as `event_time` emits it.
+///
+/// It dereferences to the record, so a following `filter(|r| r.temp > 40.0)`
+/// or `key_by(|r| r.device)` reads the record's fields directly.
+///
+/// ```
+/// use stream_runtime::time::Timed;
+///
+/// let reading = Timed { time: 1_000, value: (7, 21.5) };
+/// assert_eq!(reading.0, 7);
+/// assert_eq!(reading.map(|(_, temp)| temp).value, 21.5);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Timed<T> {
+    /// When the record happened, in milliseconds.
+    pub time: Millis,
+    /// The record.
+    pub value: T,
+}
+
+impl<T> Timed<T> {
+    /// The same timestamp on a transformed record.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Timed<U> {
+        Timed {
+            time: self.time,
+            value: f(self.value),
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Timed<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+/// How a pipeline's watermarks are generated (Flink's
+/// `WatermarkStrategy.forBoundedOutOfOrderness(..).withIdleness(..)`).
+///
+/// ```
+/// use std::time::Duration;
+/// use stream_runtime::time::Watermarks;
+///
+/// let strategy = Watermarks::max_delay(Duration::from_secs(5)).idle(Duration::from_secs(30));
+/// assert_eq!(strategy.delay_millis(), 5_000);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watermarks {
+    max_delay: Millis,
+    idle: Millis,
+}
+
+impl Watermarks {
+    /// How long an idle split holds the watermark back by default.
+    pub const DEFAULT_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// Records may arrive up to `delay` behind the latest timestamp seen on
+    /// their split and still be on time.
+    pub fn max_delay(delay: std::time::Duration) -> Self {
+        Self {
+            max_delay: millis(delay),
+            idle: millis(Self::DEFAULT_IDLE),
+        }
+    }
+
+    /// A split with no data for `after` stops holding the watermark back,
+    /// until it has data again.
+    pub fn idle(mut self, after: std::time::Duration) -> Self {
+        self.idle = millis(after);
+        self
+    }
+
+    /// The allowed delay, in milliseconds.
+    pub fn delay_millis(&self) -> Millis {
+        self.max_delay
+    }
+
+    /// The idle timeout, in milliseconds.
+    pub fn idle_millis(&self) -> Millis {
+        self.idle
+    }
+}
+
+/// A duration in whole milliseconds, saturating.
+pub(crate) fn millis(duration: std::time::Duration) -> Millis {
+    Millis::try_from(duration.as_millis()).unwrap_or(Millis::MAX)
+}
+
+/// The wall clock, in milliseconds. Handlers read it inside `ctx.run`, so
+/// a replay sees the same value.
+pub(crate) fn wall_clock() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(millis)
+        .unwrap_or(0)
+}

@@ -1,0 +1,91 @@
+//! Windows: tumbling, sliding and session windows per key, on event time
+//! or processing time, with allowed lateness (Flink's `WindowedStream`).
+//!
+//! ```text
+//! key_by(|r| r.device) |> window(tumbling(10s)) |> aggregate(Avg::default(), |acc, r| acc.add(r.temp))
+//! ```
+//!
+//! A window `[start, end)` fires once the watermark reaches `end - 1` (its
+//! last millisecond, as in Flink), emitting one [`Windowed`] per key. With
+//! allowed lateness `l`, it is kept until the watermark reaches
+//! `end - 1 + l`, and each late record still inside that bound emits the
+//! key's updated result again. A record that belongs only to windows past
+//! that bound goes to the late-data output (`status.late_records`).
+
+mod aggregate;
+mod assign;
+mod panes;
+mod sessions;
+mod stage;
+#[cfg(test)]
+mod tests;
+
+pub use aggregate::{AggregateWith, ReduceWith, WindowFn};
+pub use assign::{session, sliding, tumbling, Window, WindowKind, WindowSpec};
+pub use stage::{WindowEntry, Windowing};
+
+use serde::{Deserialize, Serialize};
+
+use crate::keyed::TimeDomain;
+use crate::time::{Millis, Timed};
+
+/// One window's result for one key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Windowed<K, V> {
+    /// The key.
+    pub key: K,
+    /// The window's first millisecond.
+    pub start: Millis,
+    /// The millisecond after its last.
+    pub end: Millis,
+    /// The aggregate of the key's records in the window.
+    pub value: V,
+}
+
+/// Windows over event time: the records' own timestamps, from `event_time`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OnEventTime;
+
+/// Windows over processing time: the wall clock when a record reaches its
+/// key group.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OnProcessingTime;
+
+/// The time a window of domain `Self` gives a record of type `In`.
+#[diagnostic::on_unimplemented(
+    message = "an event-time window needs timestamped records, and `{In}` has none",
+    label = "this window is on event time",
+    note = "add `event_time(|r| r.ts_millis, max_delay = 5s)` before `key_by`, or window on processing time: `window(tumbling(10s), time = processing)`"
+)]
+pub trait WindowTime<In>: Send + Sync + 'static {
+    /// What the window aggregates: the record without its timestamp.
+    type Value;
+    /// The clock this domain follows.
+    const DOMAIN: TimeDomain;
+    /// The record's event time (`None` on processing time).
+    fn time(record: &In) -> Option<Millis>;
+    /// The record's value.
+    fn value(record: In) -> Self::Value;
+}
+
+impl<V: 'static> WindowTime<Timed<V>> for OnEventTime {
+    type Value = V;
+    const DOMAIN: TimeDomain = TimeDomain::Event;
+    fn time(record: &Timed<V>) -> Option<Millis> {
+        Some(record.time)
+    }
+    fn value(record: Timed<V>) -> V {
+        record.value
+    }
+}
+
+impl<In: 'static> WindowTime<In> for OnProcessingTime {
+    type Value = In;
+    const DOMAIN: TimeDomain = TimeDomain::Processing;
+    fn time(_record: &In) -> Option<Millis> {
+        None
+    }
+    fn value(record: In) -> In {
+        record
+    }
+}

@@ -1,0 +1,137 @@
+//! Tumbling and sliding windows: one pane entry per window and key group.
+
+use std::collections::BTreeMap;
+
+use super::stage::{failed, pane_entry, WindowEntry};
+use super::{Window, WindowFn, WindowTime, Windowed, Windowing};
+use crate::guard::{guarded, RecordFailed};
+use crate::keyed::{ByKey, GroupState, Scope};
+use crate::record::Record;
+
+type Entry<K, W, V> = WindowEntry<K, <W as WindowFn<V>>::Acc, V>;
+
+impl<KF, K, D, W> Windowing<KF, K, D, W> {
+    /// Adds each record to its key in every window it falls in; a window
+    /// whose end the clock has passed (inside the allowed lateness) emits
+    /// the key's updated result at once. A record with no window left is
+    /// late.
+    pub(super) fn apply_panes<In>(
+        &self,
+        state: &mut GroupState,
+        batch: ByKey<In>,
+        scope: &mut Scope<'_>,
+        out: &mut dyn FnMut(Windowed<K, W::Acc>),
+        late: &mut dyn FnMut(In),
+    ) -> Result<(), RecordFailed>
+    where
+        KF: Fn(&In) -> K,
+        K: Clone,
+        D: WindowTime<In>,
+        D::Value: Clone,
+        W: WindowFn<D::Value>,
+        W::Acc: Clone,
+        Entry<K, W, D::Value>: Record,
+    {
+        let threshold = self.threshold::<In>(scope);
+        let mut panes: BTreeMap<Window, Entry<K, W, D::Value>> = BTreeMap::new();
+        for (index, (slot, record)) in batch.records.into_iter().enumerate() {
+            let time = D::time(&record).unwrap_or(scope.now);
+            let windows: Vec<Window> = (self.spec.windows(time).into_iter())
+                .filter(|window| !self.too_late::<In>(window, scope))
+                .collect();
+            if windows.is_empty() {
+                late(record);
+                continue;
+            }
+            for window in &windows {
+                if !panes.contains_key(window) {
+                    let name = pane_entry(window);
+                    let stored = state.get::<Entry<K, W, D::Value>>(&name);
+                    let pane = stored.map_err(failed(index))?;
+                    if pane.is_none() {
+                        scope.timers.add(D::DOMAIN, window.max_time(), &name);
+                    }
+                    panes.insert(*window, pane.unwrap_or_default());
+                }
+            }
+            let key_json = &batch.keys[slot];
+            guarded(|| {
+                let key = (self.key_fn)(&record);
+                let value = D::value(record);
+                for window in &windows {
+                    let Some(pane) = panes.get_mut(window) else {
+                        continue;
+                    };
+                    let acc = pane.keys.remove(key_json).map(|(_, acc)| acc);
+                    let acc = self.agg.add(acc, value.clone());
+                    if window.max_time() <= threshold {
+                        // Past its end, inside the lateness: emit again.
+                        out(Windowed {
+                            key: key.clone(),
+                            start: window.start,
+                            end: window.end,
+                            value: acc.clone(),
+                        });
+                        if !pane.fired {
+                            pane.fired = true;
+                            let cleanup = self.next_timer(window, true);
+                            scope.timers.add(D::DOMAIN, cleanup, &pane_entry(window));
+                        }
+                    }
+                    pane.keys.insert(key_json.clone(), (key.clone(), acc));
+                }
+                Ok(())
+            })
+            .map_err(|error| RecordFailed { index, error })?;
+        }
+        for (window, pane) in panes {
+            state.set(&pane_entry(&window), &pane).map_err(failed(0))?;
+        }
+        Ok(())
+    }
+
+    /// A pane's timer: emits every key's result once the clock reaches the
+    /// window's end, and removes the pane once its lateness has passed.
+    pub(super) fn fire_pane<In>(
+        &self,
+        state: &mut GroupState,
+        name: &str,
+        window: Window,
+        scope: &mut Scope<'_>,
+        out: &mut dyn FnMut(Windowed<K, W::Acc>),
+    ) -> Result<(), String>
+    where
+        K: Clone,
+        D: WindowTime<In>,
+        W: WindowFn<D::Value>,
+        W::Acc: Clone,
+        Entry<K, W, D::Value>: Record,
+    {
+        let threshold = self.threshold::<In>(scope);
+        let Some(mut pane) = state
+            .get::<Entry<K, W, D::Value>>(name)
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(()); // fired and removed before
+        };
+        if !pane.fired && window.max_time() <= threshold {
+            for (key, acc) in pane.keys.values() {
+                out(Windowed {
+                    key: key.clone(),
+                    start: window.start,
+                    end: window.end,
+                    value: acc.clone(),
+                });
+            }
+            pane.fired = true;
+        }
+        if pane.fired && self.done::<In>(&window, scope) {
+            state.clear(name);
+            return Ok(());
+        }
+        scope
+            .timers
+            .add(D::DOMAIN, self.next_timer(&window, pane.fired), name);
+        state.set(name, &pane).map_err(|e| e.to_string())
+    }
+}

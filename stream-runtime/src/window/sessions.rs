@@ -1,0 +1,171 @@
+//! Session windows: one entry per key, holding its sessions and their
+//! records. A record opens `[t, t + gap)` and merges every session of its
+//! key it overlaps; each session is folded when it fires, so merging needs
+//! no merge function.
+
+use super::stage::{failed, session_entry, Session, WindowEntry};
+use super::{Window, WindowFn, WindowKind, WindowTime, Windowed, Windowing};
+use crate::guard::{guarded, RecordFailed};
+use crate::keyed::{ByKey, GroupState, Scope};
+use crate::record::Record;
+use crate::time::Millis;
+
+type Entry<K, W, V> = WindowEntry<K, <W as WindowFn<V>>::Acc, V>;
+
+impl<KF, K, D, W> Windowing<KF, K, D, W> {
+    fn gap(&self) -> Millis {
+        match self.spec.kind() {
+            WindowKind::Session { gap } => gap,
+            _ => 1,
+        }
+    }
+
+    /// Adds each record to its key's sessions, merging those it bridges.
+    /// A merged session already past its end emits its updated result at
+    /// once; one past its lateness takes nothing and the record is late.
+    pub(super) fn apply_sessions<In>(
+        &self,
+        state: &mut GroupState,
+        batch: ByKey<In>,
+        scope: &mut Scope<'_>,
+        out: &mut dyn FnMut(Windowed<K, W::Acc>),
+        late: &mut dyn FnMut(In),
+    ) -> Result<(), RecordFailed>
+    where
+        KF: Fn(&In) -> K,
+        K: Clone,
+        D: WindowTime<In>,
+        D::Value: Clone,
+        W: WindowFn<D::Value>,
+        W::Acc: Clone,
+        Entry<K, W, D::Value>: Record,
+    {
+        let threshold = self.threshold::<In>(scope);
+        let mut entries: Vec<Option<Entry<K, W, D::Value>>> = Vec::new();
+        for (slot, key) in batch.keys.iter().enumerate() {
+            let index = crate::keyed::by_key_slots(&batch, slot);
+            let stored = state.get::<Entry<K, W, D::Value>>(&session_entry(key));
+            entries.push(stored.map_err(failed(index))?);
+        }
+        for (index, (slot, record)) in batch.records.into_iter().enumerate() {
+            let time = D::time(&record).unwrap_or(scope.now);
+            let entry = entries[slot].get_or_insert_with(WindowEntry::default);
+            let opened = Window {
+                start: time,
+                end: time.saturating_add(self.gap()),
+            };
+            let overlaps = |s: &Session<D::Value>| s.start < opened.end && opened.start < s.end;
+            let merged = entry
+                .sessions
+                .iter()
+                .filter(|s| overlaps(s))
+                .fold(opened, |w, s| Window {
+                    start: w.start.min(s.start),
+                    end: w.end.max(s.end),
+                });
+            if self.too_late::<In>(&merged, scope) {
+                late(record);
+                continue;
+            }
+            let name = session_entry(&batch.keys[slot]);
+            guarded(|| {
+                let key = (self.key_fn)(&record);
+                let value = D::value(record);
+                let (mut joined, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut entry.sessions)
+                    .into_iter()
+                    .partition(overlaps);
+                entry.sessions = kept;
+                let mut session = Session {
+                    start: merged.start,
+                    end: merged.end,
+                    fired: joined.iter().any(|s| s.fired),
+                    items: joined.iter_mut().flat_map(|s| s.items.drain(..)).collect(),
+                };
+                session.items.push((time, value));
+                if merged.max_time() <= threshold {
+                    self.result(&key, &session).map(&mut *out);
+                    session.fired = true;
+                }
+                let at = self.next_timer(&merged, session.fired);
+                scope.timers.add(D::DOMAIN, at, &name);
+                entry.sessions.push(session);
+                entry.key = Some(key);
+                Ok(())
+            })
+            .map_err(|error| RecordFailed { index, error })?;
+        }
+        for (key, entry) in batch.keys.iter().zip(entries) {
+            if let Some(entry) = entry {
+                state.set(&session_entry(key), &entry).map_err(failed(0))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A key's session timer: emits each session whose end the clock has
+    /// reached, and removes those past their lateness.
+    pub(super) fn fire_sessions<In>(
+        &self,
+        state: &mut GroupState,
+        name: &str,
+        scope: &mut Scope<'_>,
+        out: &mut dyn FnMut(Windowed<K, W::Acc>),
+    ) -> Result<(), String>
+    where
+        K: Clone,
+        D: WindowTime<In>,
+        D::Value: Clone,
+        W: WindowFn<D::Value>,
+        W::Acc: Clone,
+        Entry<K, W, D::Value>: Record,
+    {
+        let threshold = self.threshold::<In>(scope);
+        let stored = state.get::<Entry<K, W, D::Value>>(name);
+        let Some(mut entry) = stored.map_err(|e| e.to_string())? else {
+            return Ok(());
+        };
+        let Some(key) = entry.key.clone() else {
+            state.clear(name);
+            return Ok(());
+        };
+        for session in &mut entry.sessions {
+            if !session.fired && session.window().max_time() <= threshold {
+                self.result(&key, session).map(&mut *out);
+                session.fired = true;
+            }
+        }
+        entry
+            .sessions
+            .retain(|s| !(s.fired && self.done::<In>(&s.window(), scope)));
+        if entry.sessions.is_empty() {
+            state.clear(name);
+            return Ok(());
+        }
+        for session in &entry.sessions {
+            let at = self.next_timer(&session.window(), session.fired);
+            scope.timers.add(D::DOMAIN, at, name);
+        }
+        state.set(name, &entry).map_err(|e| e.to_string())
+    }
+
+    /// A session's result: its records folded in time order (`None` for a
+    /// session with no records, which is never stored).
+    fn result<V: Clone>(&self, key: &K, session: &Session<V>) -> Option<Windowed<K, W::Acc>>
+    where
+        K: Clone,
+        W: WindowFn<V>,
+    {
+        let mut items: Vec<&(Millis, V)> = session.items.iter().collect();
+        items.sort_by_key(|(time, _)| *time);
+        let mut acc = None;
+        for (_, value) in items {
+            acc = Some(self.agg.add(acc, value.clone()));
+        }
+        Some(Windowed {
+            key: key.clone(),
+            start: session.start,
+            end: session.end,
+            value: acc?,
+        })
+    }
+}

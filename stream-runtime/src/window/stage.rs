@@ -1,0 +1,273 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{OnEventTime, Window, WindowFn, WindowKind, WindowSpec, WindowTime, Windowed};
+use crate::guard::RecordFailed;
+use crate::keyed::{ByKey, Due, GroupState, KeyEncoder, KeyedStage, Scope, TimeDomain};
+use crate::record::Record;
+use crate::time::Millis;
+
+/// `key_by(..) |> window(spec) |> aggregate(..)` (or `reduce`): a keyed
+/// window stage.
+///
+/// Tumbling and sliding windows keep one state entry per window and key
+/// group (`w:<start>:<end>`, every key's accumulator in it), so a batch
+/// reads and writes one entry per window it touches, whatever its number
+/// of keys. Session windows merge per key, so they keep one entry per key
+/// (`s:<json key>`) with its sessions and their records.
+pub struct Windowing<KF, K, D, W> {
+    pub(super) key_fn: KF,
+    pub(super) encode: KeyEncoder<K>,
+    pub(super) spec: WindowSpec<D>,
+    pub(super) agg: W,
+}
+
+impl<KF, K, D, W> Windowing<KF, K, D, W> {
+    /// Keys records with `key_fn` and folds each key's windows with `agg`.
+    pub fn new(key_fn: KF, encode: KeyEncoder<K>, spec: WindowSpec<D>, agg: W) -> Self {
+        Self {
+            key_fn,
+            encode,
+            spec,
+            agg,
+        }
+    }
+
+    pub(super) fn is_session(&self) -> bool {
+        matches!(self.spec.kind(), WindowKind::Session { .. })
+    }
+}
+
+/// One stored window entry: a pane of tumbling or sliding windows (every
+/// key's accumulator), or one key's sessions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WindowEntry<K, A, V> {
+    /// A pane: whether it has fired (and is kept for late records).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fired: bool,
+    /// A pane: each key's accumulator, by encoded key.
+    #[serde(default = "BTreeMap::new", skip_serializing_if = "BTreeMap::is_empty")]
+    pub keys: BTreeMap<String, (K, A)>,
+    /// A key's sessions.
+    #[serde(default = "Vec::new", skip_serializing_if = "Vec::is_empty")]
+    pub sessions: Vec<Session<V>>,
+    /// The key of the sessions.
+    #[serde(default = "none", skip_serializing_if = "Option::is_none")]
+    pub key: Option<K>,
+}
+
+fn none<K>() -> Option<K> {
+    None
+}
+
+impl<K, A, V> Default for WindowEntry<K, A, V> {
+    fn default() -> Self {
+        Self {
+            fired: false,
+            keys: BTreeMap::new(),
+            sessions: Vec::new(),
+            key: None,
+        }
+    }
+}
+
+/// One session of a key: its bounds and records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session<V> {
+    /// `[start, end)`.
+    pub start: Millis,
+    /// The end: the last record plus the gap.
+    pub end: Millis,
+    /// Whether it has fired.
+    #[serde(default)]
+    pub fired: bool,
+    /// Its records with their times, in arrival order.
+    pub items: Vec<(Millis, V)>,
+}
+
+impl<V> Session<V> {
+    pub(super) fn window(&self) -> Window {
+        Window {
+            start: self.start,
+            end: self.end,
+        }
+    }
+}
+
+impl<KF, K, D, W> Windowing<KF, K, D, W> {
+    /// What the windows' clock reads in this call.
+    pub(super) fn threshold<In>(&self, scope: &Scope<'_>) -> Millis
+    where
+        D: WindowTime<In>,
+    {
+        match D::DOMAIN {
+            TimeDomain::Event => scope.watermark,
+            TimeDomain::Processing => scope.now,
+        }
+    }
+
+    /// Whether `window` takes no more records (event time only).
+    pub(super) fn too_late<In>(&self, window: &Window, scope: &Scope<'_>) -> bool
+    where
+        D: WindowTime<In>,
+    {
+        D::DOMAIN == TimeDomain::Event && self.spec.is_late(window, scope.watermark)
+    }
+
+    /// Whether a fired window can go: past its lateness on event time, at
+    /// once on processing time.
+    pub(super) fn done<In>(&self, window: &Window, scope: &Scope<'_>) -> bool
+    where
+        D: WindowTime<In>,
+    {
+        D::DOMAIN == TimeDomain::Processing || self.spec.is_late(window, scope.watermark)
+    }
+
+    /// The timer a window needs next: its firing, or once fired, its cleanup.
+    pub(super) fn next_timer(&self, window: &Window, fired: bool) -> Millis {
+        if fired {
+            self.spec.cleanup_time(window)
+        } else {
+            window.max_time()
+        }
+    }
+}
+
+/// A state error while applying, as a failed record.
+pub(super) fn failed(index: usize) -> impl Fn(crate::keyed::StateError) -> RecordFailed {
+    move |e| RecordFailed {
+        index,
+        error: e.to_string(),
+    }
+}
+
+impl<In, KF, K, D, W> KeyedStage<In> for Windowing<KF, K, D, W>
+where
+    In: 'static,
+    KF: Fn(&In) -> K + Send + Sync + 'static,
+    K: Clone + Send + Sync + 'static,
+    D: WindowTime<In>,
+    D::Value: Clone + Send + Sync + 'static,
+    W: WindowFn<D::Value>,
+    W::Acc: Clone + Send + Sync + 'static,
+{
+    type Out = Windowed<K, W::Acc>;
+    type State = WindowEntry<K, W::Acc, D::Value>;
+
+    fn is_keyed(&self) -> bool {
+        true
+    }
+
+    fn encode_key(&self, record: &In) -> Result<String, serde_json::Error> {
+        (self.encode)(&(self.key_fn)(record))
+    }
+
+    fn pass_through(&self, record: In) -> Result<Self::Out, In> {
+        Err(record)
+    }
+
+    fn event_time(&self, record: &In) -> Option<Millis> {
+        D::time(record)
+    }
+
+    fn domain(&self) -> Option<TimeDomain> {
+        Some(D::DOMAIN)
+    }
+
+    fn entries(&self, batch: &ByKey<In>, scope: &Scope<'_>) -> Vec<String> {
+        if self.is_session() {
+            return batch.keys.iter().map(|key| session_entry(key)).collect();
+        }
+        let mut names: Vec<String> = batch
+            .records
+            .iter()
+            .flat_map(|(_, record)| {
+                let time = D::time(record).unwrap_or(scope.now);
+                self.spec.windows(time)
+            })
+            .map(|window| pane_entry(&window))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    fn apply(
+        &self,
+        state: &mut GroupState,
+        batch: ByKey<In>,
+        scope: &mut Scope<'_>,
+        out: &mut dyn FnMut(Self::Out),
+        late: &mut dyn FnMut(In),
+    ) -> Result<(), RecordFailed>
+    where
+        Self::State: Record,
+    {
+        if self.is_session() {
+            self.apply_sessions(state, batch, scope, out, late)
+        } else {
+            self.apply_panes(state, batch, scope, out, late)
+        }
+    }
+
+    fn fire(
+        &self,
+        state: &mut GroupState,
+        due: Vec<Due>,
+        scope: &mut Scope<'_>,
+        out: &mut dyn FnMut(Self::Out),
+    ) -> Result<(), String>
+    where
+        Self::State: Record,
+    {
+        for due in due {
+            if let Some(window) = parse_pane_entry(&due.tag) {
+                self.fire_pane(state, &due.tag, window, scope, out)?;
+            } else if due.tag.starts_with(SESSION_PREFIX) {
+                self.fire_sessions(state, &due.tag, scope, out)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+const SESSION_PREFIX: &str = "s:";
+
+/// The state entry of a pane.
+pub(super) fn pane_entry(window: &Window) -> String {
+    format!("w:{}:{}", window.start, window.end)
+}
+
+fn parse_pane_entry(name: &str) -> Option<Window> {
+    let (start, end) = name.strip_prefix("w:")?.split_once(':')?;
+    Some(Window {
+        start: start.parse().ok()?,
+        end: end.parse().ok()?,
+    })
+}
+
+/// The state entry of a key's sessions.
+pub(super) fn session_entry(key: &str) -> String {
+    format!("{SESSION_PREFIX}{key}")
+}
+
+// Used by the `window` builder to name the default domain in docs.
+#[allow(dead_code)]
+type DefaultDomain = OnEventTime;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pane_entries_name_their_window() {
+        let window = Window {
+            start: -10_000,
+            end: 0,
+        };
+        assert_eq!(pane_entry(&window), "w:-10000:0");
+        assert_eq!(parse_pane_entry("w:-10000:0"), Some(window));
+        assert_eq!(parse_pane_entry("s:\"a\""), None);
+    }
+}

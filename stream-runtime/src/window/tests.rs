@@ -1,0 +1,146 @@
+//! Window semantics on one key group, without a server (see
+//! `testing::GroupSim`): what fires when, once, and what is late.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::{session, sliding, tumbling, Windowed};
+use crate::testing::{stages, GroupSim};
+use crate::time::{Millis, Timed, Watermarks};
+use crate::{CollectSink, InMemorySource, Pipeline};
+
+type Reading = Timed<(char, Millis)>;
+
+fn at(key: char, time: Millis) -> Reading {
+    Timed {
+        time,
+        value: (key, time),
+    }
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// Counts per key and window, as a map for comparing.
+fn counts(out: &[Windowed<char, u64>]) -> BTreeMap<(char, Millis, Millis), u64> {
+    let mut map = BTreeMap::new();
+    for w in out {
+        let previous = map.insert((w.key, w.start, w.end), w.value);
+        assert!(previous.is_none(), "({}, {}) emitted twice", w.key, w.start);
+    }
+    map
+}
+
+macro_rules! counting {
+    ($spec:expr) => {
+        GroupSim::new(stages(
+            Pipeline::named("T")
+                .source(InMemorySource::new(Vec::<(char, Millis)>::new()))
+                .event_time(|r| r.1, Watermarks::max_delay(Duration::ZERO))
+                .key_by(|r| r.0)
+                .window($spec)
+                .aggregate(0u64, |n, _r| *n += 1),
+            CollectSink::<Windowed<char, u64>>::new(),
+        ))
+    };
+}
+
+#[test]
+fn tumbling_windows_fire_once_when_the_watermark_passes_their_end() {
+    let mut group = counting!(tumbling(secs(10)));
+    let (out, late) = group.call(
+        vec![at('a', 3_000), at('b', 12_000), at('a', 1_000)],
+        None,
+        0,
+    );
+    assert!(out.is_empty() && late.is_empty());
+    // 9_998 is not yet the window's last millisecond.
+    let (out, _) = group.call(vec![at('a', 9_000)], Some(9_998), 0);
+    assert!(out.is_empty());
+    let (out, _) = group.call(vec![], Some(9_999), 0);
+    assert_eq!(counts(&out), BTreeMap::from([(('a', 0, 10_000), 3)]));
+    // The same watermark again fires nothing.
+    let (out, _) = group.call(vec![], Some(9_999), 0);
+    assert!(out.is_empty());
+    // Without lateness the window is gone: a record for it is late.
+    let (out, late) = group.call(vec![at('a', 5_000)], Some(9_999), 0);
+    assert!(out.is_empty());
+    assert_eq!(late.len(), 1);
+    let (out, _) = group.call(vec![], Some(Millis::MAX), 0);
+    assert_eq!(counts(&out), BTreeMap::from([(('b', 10_000, 20_000), 1)]));
+    assert!(group.store.is_empty(), "{:?}", group.store.keys());
+    assert!(group.timers.is_empty());
+}
+
+#[test]
+fn sliding_windows_count_each_record_in_every_window_it_falls_in() {
+    let mut group = counting!(sliding(secs(10), secs(5)));
+    let (_, _) = group.call(
+        vec![at('a', 7_000), at('a', 2_000), at('a', 12_000)],
+        None,
+        0,
+    );
+    let (out, _) = group.call(vec![], Some(Millis::MAX), 0);
+    let expected = BTreeMap::from([
+        (('a', -5_000, 5_000), 1),
+        (('a', 0, 10_000), 2),
+        (('a', 5_000, 15_000), 2),
+        (('a', 10_000, 20_000), 1),
+    ]);
+    assert_eq!(counts(&out), expected);
+}
+
+#[test]
+fn sessions_merge_records_closer_than_the_gap_in_any_order() {
+    let mut group = counting!(session(secs(5)));
+    // 0 and 8_000 are apart; 4_000 bridges them (before the watermark
+    // closes the first); 20_000 is its own.
+    group.call(vec![at('a', 8_000), at('a', 0), at('b', 1_000)], None, 0);
+    group.call(vec![at('a', 20_000), at('a', 4_000)], Some(3_000), 0);
+    let (out, _) = group.call(vec![], Some(Millis::MAX), 0);
+    let expected = BTreeMap::from([
+        (('a', 0, 13_000), 3),
+        (('a', 20_000, 25_000), 1),
+        (('b', 1_000, 6_000), 1),
+    ]);
+    assert_eq!(counts(&out), expected);
+    assert!(group.store.is_empty());
+}
+
+#[test]
+fn a_late_record_inside_the_lateness_updates_the_result_and_later_ones_are_late() {
+    let mut group = counting!(tumbling(secs(10)).allowed_lateness(secs(5)));
+    group.call(vec![at('a', 1_000)], None, 0);
+    let (out, _) = group.call(vec![], Some(10_000), 0);
+    assert_eq!(counts(&out), BTreeMap::from([(('a', 0, 10_000), 1)]));
+    // Inside the lateness: the key's result again, updated.
+    let (out, late) = group.call(vec![at('a', 2_000)], Some(12_000), 0);
+    assert_eq!(counts(&out), BTreeMap::from([(('a', 0, 10_000), 2)]));
+    assert!(late.is_empty());
+    // Past 9_999 + 5_000 the window is gone and the record is late.
+    let (out, late) = group.call(vec![at('a', 3_000)], Some(14_999), 0);
+    assert!(out.is_empty());
+    assert_eq!(late.len(), 1);
+    assert!(group.store.is_empty());
+}
+
+#[test]
+fn processing_time_windows_follow_the_wall_clock() {
+    let mut group = GroupSim::new(stages(
+        Pipeline::named("T")
+            .source(InMemorySource::new(Vec::<char>::new()))
+            .key_by(|c| *c)
+            .window(tumbling(secs(1)).processing_time())
+            .reduce(|a, _b| a),
+        CollectSink::<Windowed<char, char>>::new(),
+    ));
+    group.call(vec!['a', 'b'], None, 1_500);
+    let (out, _) = group.call(vec!['a'], None, 1_998);
+    assert!(out.is_empty());
+    assert_eq!(group.timers.next_processing(), Some(1_999));
+    let (out, _) = group.call(vec![], None, 1_999);
+    let keys: Vec<char> = out.iter().map(|w| w.key).collect();
+    assert_eq!(keys, ['a', 'b']);
+    assert!(out.iter().all(|w| (w.start, w.end) == (1_000, 2_000)));
+}

@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 use syn::Expr;
 
 use crate::ast::Header;
-use crate::valid::{Kind, Pipeline, Stage};
+use crate::valid::{duration_literal, Kind, Pipeline, Stage};
 
 /// The struct and its inherent items. Emitted after an error too (see
 /// `fallback`), so that uses of the struct do not add errors of their own.
@@ -88,8 +88,8 @@ pub fn expand(pipeline: &Pipeline) -> TokenStream {
     // the whole macro.
     let calls = stages.iter().map(|stage| {
         let method = method(stage);
-        let arg = argument(header, stage);
-        quote_spanned!(stage.name.span()=> let __pipeline = __pipeline.#method(#arg);)
+        let args = arguments(header, stage);
+        quote_spanned!(stage.name.span()=> let __pipeline = __pipeline.#method(#(#args),*);)
     });
 
     let fields = header.params.iter().map(|p| &p.name);
@@ -123,22 +123,120 @@ fn method(stage: &Stage) -> TokenStream {
         Kind::Map => quote_spanned!(span=> map),
         Kind::Filter => quote_spanned!(span=> filter),
         Kind::FlatMap => quote_spanned!(span=> flat_map),
+        Kind::EventTime => quote_spanned!(span=> event_time),
         Kind::KeyBy => quote_spanned!(span=> key_by),
+        Kind::Window => quote_spanned!(span=> window),
+        Kind::Aggregate => quote_spanned!(span=> aggregate),
         Kind::Reduce => quote_spanned!(span=> reduce),
         Kind::Process => quote_spanned!(span=> process),
         Kind::Sink => quote_spanned!(span=> sink),
     }
 }
 
-/// A stage's argument. With parameters, each stage gets its own clone of
+/// A stage's arguments for the typed API: its own, then what its options
+/// make (`event_time`'s watermarks; a window's lateness and domain).
+fn arguments(header: &Header, stage: &Stage) -> Vec<TokenStream> {
+    let mut args: Vec<Expr> = stage.args.clone();
+    if stage.kind == Kind::Window {
+        args[0] = window_spec(stage, &args[0]);
+    }
+    let mut args: Vec<TokenStream> = args
+        .into_iter()
+        .map(|arg| with_params(header, arg))
+        .collect();
+    if stage.kind == Kind::EventTime {
+        args.push(watermarks(stage));
+    }
+    args
+}
+
+/// `event_time`'s options as a `Watermarks` strategy.
+fn watermarks(stage: &Stage) -> TokenStream {
+    let private = private();
+    let delay = stage
+        .option("max_delay")
+        .map(duration)
+        .unwrap_or_else(|| quote!(#private::Duration::ZERO));
+    let mut strategy = quote_spanned!(stage.name.span()=> #private::Watermarks::max_delay(#delay));
+    if let Some(idle) = stage.option("idle") {
+        let idle = duration(idle);
+        strategy = quote!(#strategy.idle(#idle));
+    }
+    strategy
+}
+
+/// A window's spec: `tumbling`, `sliding` and `session` calls name the
+/// runtime's, their duration literals become `Duration`s, and the options
+/// (`time = processing`, `lateness = 5s`) become method calls.
+fn window_spec(stage: &Stage, spec: &Expr) -> Expr {
+    let mut spec = shapes(spec);
+    let processing = stage
+        .option("time")
+        .is_some_and(|time| matches!(time, Expr::Path(p) if p.path.is_ident("processing")));
+    if processing {
+        spec = syn::parse_quote_spanned!(stage.name.span()=> (#spec).processing_time());
+    }
+    if let Some(lateness) = stage.option("lateness") {
+        let lateness = duration(lateness);
+        spec = syn::parse_quote_spanned!(lateness.span()=> (#spec).allowed_lateness(#lateness));
+    }
+    spec
+}
+
+/// Rewrites the window shapes in a spec expression (see `window_spec`).
+fn shapes(expr: &Expr) -> Expr {
+    match expr {
+        Expr::Call(call) => {
+            let mut call = call.clone();
+            let shape = match &*call.func {
+                Expr::Path(path) => path
+                    .path
+                    .get_ident()
+                    .filter(|i| ["tumbling", "sliding", "session"].iter().any(|s| *i == s))
+                    .cloned(),
+                _ => None,
+            };
+            if let Some(shape) = shape {
+                call.func =
+                    syn::parse_quote_spanned!(shape.span()=> ::stream_runtime::__private::#shape);
+                call.args = call
+                    .args
+                    .iter()
+                    .map(|arg| syn::parse2(duration(arg)).unwrap_or_else(|_| arg.clone()))
+                    .collect();
+            }
+            Expr::Call(call)
+        }
+        Expr::MethodCall(method) => {
+            let mut method = method.clone();
+            method.receiver = Box::new(shapes(&method.receiver));
+            Expr::MethodCall(method)
+        }
+        Expr::Paren(paren) => shapes(&paren.expr),
+        other => other.clone(),
+    }
+}
+
+/// A duration: a literal such as `5s` as a `Duration` (checked in `valid`),
+/// anything else as written.
+fn duration(expr: &Expr) -> TokenStream {
+    match duration_literal(expr) {
+        Some(Ok(millis)) => {
+            let private = private();
+            quote_spanned!(expr.span()=> #private::Duration::from_millis(#millis))
+        }
+        _ => quote!(#expr),
+    }
+}
+
+/// A stage argument. With parameters, each stage gets its own clone of
 /// every one, under its own name, and a closure takes them by `move`: the
 /// user writes `threshold` and the stage keeps a copy for as long as it runs.
-fn argument(header: &Header, stage: &Stage) -> TokenStream {
+fn with_params(header: &Header, arg: Expr) -> TokenStream {
     if header.params.is_empty() {
-        let arg = &stage.arg;
         return quote!(#arg);
     }
-    let mut arg = stage.arg.clone();
+    let mut arg = arg;
     if let Expr::Closure(closure) = &mut arg {
         if closure.capture.is_none() {
             closure.capture = Some(syn::Token![move](closure.or1_token.span));

@@ -12,19 +12,25 @@ pub enum Kind {
     Map,
     Filter,
     FlatMap,
+    EventTime,
     KeyBy,
+    Window,
+    Aggregate,
     Reduce,
     Process,
     Sink,
 }
 
 impl Kind {
-    const ALL: [(&'static str, Kind); 8] = [
+    const ALL: [(&'static str, Kind); 11] = [
         ("source", Kind::Source),
         ("map", Kind::Map),
         ("filter", Kind::Filter),
         ("flat_map", Kind::FlatMap),
+        ("event_time", Kind::EventTime),
         ("key_by", Kind::KeyBy),
+        ("window", Kind::Window),
+        ("aggregate", Kind::Aggregate),
         ("reduce", Kind::Reduce),
         ("process", Kind::Process),
         ("sink", Kind::Sink),
@@ -35,13 +41,43 @@ impl Kind {
         Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
     }
 
-    fn is_stateful(self) -> bool {
-        matches!(self, Kind::Reduce | Kind::Process)
+    /// What may directly follow `key_by`.
+    fn follows_key_by(self) -> bool {
+        matches!(self, Kind::Reduce | Kind::Process | Kind::Window)
     }
 
-    /// What the one argument of this stage is, for error messages.
+    /// What may directly follow `window`.
+    fn folds_window(self) -> bool {
+        matches!(self, Kind::Reduce | Kind::Aggregate)
+    }
+
+    /// How many positional arguments the stage takes.
+    fn arity(self) -> usize {
+        match self {
+            Kind::Aggregate => 2,
+            _ => 1,
+        }
+    }
+
+    /// The named options the stage takes (`max_delay = 5s`).
+    fn options(self) -> &'static [&'static str] {
+        match self {
+            Kind::EventTime => &["max_delay", "idle"],
+            Kind::Window => &["lateness", "time"],
+            _ => &[],
+        }
+    }
+
+    /// What the arguments of this stage are, for error messages.
     fn argument(self) -> &'static str {
         match self {
+            Kind::EventTime => {
+                "a closure giving the record's time in milliseconds, such as `event_time(|r| r.ts_millis, max_delay = 5s)`"
+            }
+            Kind::Window => "a window, such as `window(tumbling(10s))`, `window(sliding(60s, 10s))` or `window(session(30s), lateness = 5s)`",
+            Kind::Aggregate => {
+                "a starting accumulator and a closure, such as `aggregate(0, |count, _r| *count += 1)`"
+            }
             Kind::Source => "the source, such as `source(RandomWords::new())`",
             Kind::Sink => "the sink, such as `sink(FileSink::new(\"out.txt\"))`",
             Kind::Reduce => "a closure, such as `reduce(|a, b| ...)`",
@@ -58,7 +94,20 @@ impl Kind {
 pub struct Stage {
     pub kind: Kind,
     pub name: Ident,
-    pub arg: Expr,
+    /// The positional arguments, as many as the kind takes.
+    pub args: Vec<Expr>,
+    /// The named options, such as `max_delay = 5s`, each known to the kind.
+    pub options: Vec<(Ident, Expr)>,
+}
+
+impl Stage {
+    /// The named option `name`, if given.
+    pub fn option(&self, name: &str) -> Option<&Expr> {
+        self.options
+            .iter()
+            .find(|(ident, _)| ident == name)
+            .map(|(_, value)| value)
+    }
 }
 
 /// The pipeline's settings.
@@ -116,7 +165,9 @@ impl Pipeline {
             check_source_first(stages, &mut errors);
             check_one_key_by(stages, &mut errors);
             check_key_by_followed_by_state(stages, &mut errors);
+            check_window_folded(stages, &mut errors);
             check_state_follows_key_by(stages, &mut errors);
+            check_event_time_before_key_by(stages, &mut errors);
         }
         match (errors.0, stages) {
             (None, Some(stages)) => Ok(Self {
@@ -222,25 +273,143 @@ fn check_stages(inputs: Vec<StageInput>, errors: &mut Errors) -> Option<Vec<Stag
             known = false;
             continue;
         };
-        let count = args.len();
-        let mut args = args.into_iter();
-        let arg = match (args.next(), count) {
-            (Some(arg), 1) => arg,
-            _ => {
-                errors.at(
-                    &name,
-                    format!(
-                        "`{name}` takes exactly one argument, {} (found {count})",
-                        kind.argument()
-                    ),
-                );
-                // A placeholder: with an error recorded, nothing is expanded.
-                syn::parse_quote!(())
-            }
+        let (positional, named) = split_options(args);
+        let count = positional.len();
+        let args = if count == kind.arity() {
+            positional
+        } else {
+            let wanted = match kind.arity() {
+                1 => "exactly one argument".to_owned(),
+                n => format!("{n} arguments"),
+            };
+            errors.at(
+                &name,
+                format!(
+                    "`{name}` takes {wanted}, {} (found {count})",
+                    kind.argument()
+                ),
+            );
+            // Placeholders: with an error recorded, nothing is expanded.
+            vec![syn::parse_quote!(()); kind.arity()]
         };
-        stages.push(Stage { kind, name, arg });
+        let options = check_stage_options(kind, &name, named, errors);
+        stages.push(Stage {
+            kind,
+            name,
+            args,
+            options,
+        });
     }
     known.then_some(stages)
+}
+
+/// Splits a stage's arguments into positional ones and `name = value`
+/// options (which parse as assignments).
+fn split_options(args: impl IntoIterator<Item = Expr>) -> (Vec<Expr>, Vec<(Expr, Expr)>) {
+    let mut positional = Vec::new();
+    let mut named = Vec::new();
+    for arg in args {
+        match arg {
+            Expr::Assign(assign) => named.push((*assign.left, *assign.right)),
+            other => positional.push(other),
+        }
+    }
+    (positional, named)
+}
+
+/// A stage's named options are the ones it knows, each given once, and
+/// each duration is a number with a unit (`500ms`, `5s`, `2m`, `1h`) or a
+/// `Duration`; `time` is `event` or `processing`.
+fn check_stage_options(
+    kind: Kind,
+    stage: &Ident,
+    named: Vec<(Expr, Expr)>,
+    errors: &mut Errors,
+) -> Vec<(Ident, Expr)> {
+    let known = kind.options();
+    let mut options: Vec<(Ident, Expr)> = Vec::new();
+    for (left, value) in named {
+        let ident = match &left {
+            Expr::Path(path) => path.path.get_ident().cloned(),
+            _ => None,
+        };
+        let Some(ident) = ident.filter(|i| known.iter().any(|k| i == k)) else {
+            let list = if known.is_empty() {
+                format!("`{stage}` takes no options")
+            } else {
+                let names: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+                format!("the options of `{stage}` are {}", names.join(" and "))
+            };
+            errors.at(&left, format!("unknown option of `{stage}`; {list}"));
+            continue;
+        };
+        if options.iter().any(|(seen, _)| *seen == ident) {
+            errors.at(&ident, format!("`{ident}` is set twice"));
+            continue;
+        }
+        if ident == "time" {
+            check_time_domain(&value, errors);
+        } else {
+            check_duration(&value, errors);
+        }
+        options.push((ident, value));
+    }
+    options
+}
+
+/// `time = event` or `time = processing`.
+fn check_time_domain(value: &Expr, errors: &mut Errors) {
+    let name = match value {
+        Expr::Path(path) => path.path.get_ident().map(ToString::to_string),
+        _ => None,
+    };
+    if !matches!(name.as_deref(), Some("event" | "processing")) {
+        errors.at(
+            value,
+            "a window's `time` is `event` (the records' timestamps, the default) or `processing` (the wall clock)",
+        );
+    }
+}
+
+/// The units a duration literal may have, with their length in milliseconds.
+pub const DURATION_UNITS: [(&str, u64); 4] =
+    [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)];
+
+/// A duration literal such as `5s` or `250ms`: its length in milliseconds.
+/// `None` for anything else, which is left to the compiler as a `Duration`.
+pub fn duration_literal(expr: &Expr) -> Option<Result<u64, String>> {
+    let Expr::Lit(syn::ExprLit {
+        lit: syn::Lit::Int(int),
+        ..
+    }) = expr
+    else {
+        return None;
+    };
+    let unit = DURATION_UNITS
+        .iter()
+        .find(|(unit, _)| *unit == int.suffix());
+    let Some((_, factor)) = unit else {
+        return Some(Err(format!(
+            "`{int}` needs a unit: write `{}ms`, `{}s`, `{}m` or `{}h`",
+            int.base10_digits(),
+            int.base10_digits(),
+            int.base10_digits(),
+            int.base10_digits()
+        )));
+    };
+    let value: Result<u64, _> = int.base10_parse();
+    Some(
+        value
+            .ok()
+            .and_then(|n| n.checked_mul(*factor))
+            .ok_or_else(|| format!("`{int}` is too long a duration")),
+    )
+}
+
+fn check_duration(value: &Expr, errors: &mut Errors) {
+    if let Some(Err(message)) = duration_literal(value) {
+        errors.at(value, message);
+    }
 }
 
 /// A pipeline starts with `source(...)`, and only there.
@@ -300,33 +469,72 @@ fn check_one_key_by(stages: &[Stage], errors: &mut Errors) {
     }
 }
 
-/// `key_by` is directly followed by `reduce` or `process`.
+/// `key_by` is directly followed by `reduce`, `process` or `window`.
 fn check_key_by_followed_by_state(stages: &[Stage], errors: &mut Errors) {
     for (index, stage) in stages.iter().enumerate() {
         let next = stages.get(index + 1).map(|s| s.kind);
-        if stage.kind == Kind::KeyBy && !next.is_some_and(Kind::is_stateful) {
+        if stage.kind == Kind::KeyBy && !next.is_some_and(Kind::follows_key_by) {
             errors.at(
                 &stage.name,
-                "`key_by` must be followed by `reduce` or `process`, as a Flink KeyedStream is",
+                "`key_by` must be followed by `reduce`, `process` or `window`, as a Flink KeyedStream is",
             );
         }
     }
 }
 
-/// `reduce` and `process` come directly after `key_by`.
+/// `window` is directly followed by `aggregate` or `reduce`, which fold it.
+fn check_window_folded(stages: &[Stage], errors: &mut Errors) {
+    for (index, stage) in stages.iter().enumerate() {
+        let next = stages.get(index + 1).map(|s| s.kind);
+        if stage.kind == Kind::Window && !next.is_some_and(Kind::folds_window) {
+            errors.at(
+                &stage.name,
+                "`window` must be followed by `aggregate(init, |acc, r| ..)` or `reduce(|a, b| ..)`, which fold each window",
+            );
+        }
+    }
+}
+
+/// `process` and `window` come directly after `key_by`; `reduce` after
+/// `key_by` or `window`; `aggregate` after `window`.
 fn check_state_follows_key_by(stages: &[Stage], errors: &mut Errors) {
     for (index, stage) in stages.iter().enumerate() {
         let previous = index.checked_sub(1).map(|i| stages[i].kind);
-        if !stage.kind.is_stateful() || previous == Some(Kind::KeyBy) {
+        let (allowed, after): (&[Kind], &str) = match stage.kind {
+            Kind::Process | Kind::Window => (&[Kind::KeyBy], "`key_by`"),
+            Kind::Reduce => (&[Kind::KeyBy, Kind::Window], "`key_by` or `window`"),
+            Kind::Aggregate => (&[Kind::Window], "`window`"),
+            _ => continue,
+        };
+        if previous.is_some_and(|p| allowed.contains(&p)) {
             continue;
         }
         let name = &stage.name;
         if stages[..index].iter().any(|s| s.kind == Kind::KeyBy) {
-            errors.at(name, format!("`{name}` must directly follow `key_by`"));
+            errors.at(name, format!("`{name}` must directly follow {after}"));
         } else {
             errors.at(
                 name,
                 format!("`{name}` needs a `key_by` before it: keyed state is kept per key"),
+            );
+        }
+    }
+}
+
+/// `event_time` comes once, before `key_by`: it stamps records before
+/// they are keyed, and the watermark follows the source's splits.
+fn check_event_time_before_key_by(stages: &[Stage], errors: &mut Errors) {
+    let key_by = stages.iter().position(|s| s.kind == Kind::KeyBy);
+    for (index, stage) in stages.iter().enumerate() {
+        if stage.kind != Kind::EventTime {
+            continue;
+        }
+        if stages[..index].iter().any(|s| s.kind == Kind::EventTime) {
+            errors.at(&stage.name, "a pipeline can have only one `event_time`");
+        } else if key_by.is_some_and(|k| k < index) {
+            errors.at(
+                &stage.name,
+                "`event_time` must come before `key_by`: it stamps records as they leave the source",
             );
         }
     }

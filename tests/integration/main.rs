@@ -13,4 +13,5 @@ mod stop;
 mod tokens;
 mod two_pipelines;
 mod ui;
+mod windows;
 mod word_count;

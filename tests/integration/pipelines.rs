@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
+use stream_runtime::window::Windowed;
 use stream_runtime::{pipeline, CollectSink, Endpoint, FileSink, InMemorySource, Sequence};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,7 +213,101 @@ pipeline! {
     |> sink(out)
 }
 
-/// Binds every test pipeline.
+// --- windows.rs: event-time windows over out-of-order input.
+
+/// A reading of `key` at `ts` (milliseconds).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reading {
+    pub key: u32,
+    pub ts: i64,
+}
+
+pub const WINDOW_RECORDS: u64 = 4_000;
+/// The most a reading is out of order (each is up to this early or late).
+pub const JITTER_MS: i64 = 400;
+
+/// Reading `i`: one of 7 keys, at about `i * 10` ms, jittered by up to
+/// `JITTER_MS` either way, the same every time. Keys 5 and 6 are sparse
+/// (every 97th and 101st reading), so sessions form and close.
+pub fn reading(i: u64) -> Reading {
+    let mix = stream_runtime::source::mix64(i);
+    let key = match i {
+        i if i % 97 == 0 => 5,
+        i if i % 101 == 0 => 6,
+        _ => (mix % 5) as u32,
+    };
+    let jitter = (mix >> 8) as i64 % (JITTER_MS + 1) * if mix & 1 == 0 { 1 } else { -1 };
+    Reading {
+        key,
+        ts: i as i64 * 10 + jitter,
+    }
+}
+
+pub static WINDOW_INPUT: LazyLock<Vec<Reading>> =
+    LazyLock::new(|| (0..WINDOW_RECORDS).map(reading).collect());
+
+pub static TUMBLED: LazyLock<CollectSink<Windowed<u32, u64>>> = LazyLock::new(CollectSink::new);
+pub static SLID: LazyLock<CollectSink<Windowed<u32, u64>>> = LazyLock::new(CollectSink::new);
+pub static SESSIONS: LazyLock<CollectSink<Windowed<u32, (u64, i64)>>> =
+    LazyLock::new(CollectSink::new);
+
+pipeline! {
+    pub Tumbled(batch_size = 100, key_groups = 4):
+    source(InMemorySource::new(WINDOW_INPUT.iter().cloned()).with_splits(3))
+    |> event_time(|r| r.ts, max_delay = 1s)
+    |> key_by(|r| r.key)
+    |> window(tumbling(2s))
+    |> aggregate(0u64, |count, _r| *count += 1)
+    |> sink(TUMBLED.clone())
+}
+
+pipeline! {
+    pub Slid(batch_size = 100, key_groups = 4):
+    source(InMemorySource::new(WINDOW_INPUT.iter().cloned()).with_splits(3))
+    |> event_time(|r| r.ts, max_delay = 1s)
+    |> key_by(|r| r.key)
+    |> window(sliding(3s, 1s))
+    |> aggregate(0u64, |count, _r| *count += 1)
+    |> sink(SLID.clone())
+}
+
+pipeline! {
+    pub Sessions(batch_size = 100, key_groups = 4):
+    source(InMemorySource::new(WINDOW_INPUT.iter().cloned()).with_splits(3))
+    |> event_time(|r| r.ts, max_delay = 1s)
+    |> key_by(|r| r.key)
+    |> window(session(700ms))
+    |> aggregate((0u64, i64::MIN), |(count, last), r| {
+        *count += 1;
+        *last = (*last).max(r.ts);
+    })
+    |> sink(SESSIONS.clone())
+}
+
+// A late record, one inside the allowed lateness, and the results they
+// update: one split, one token, one record per round, so the watermark
+// each record meets is known.
+pub static LATE_INPUT: [Reading; 6] = [
+    Reading { key: 1, ts: 1_000 },
+    Reading { key: 1, ts: 25_000 }, // the watermark becomes 24_999
+    Reading { key: 1, ts: 5_000 },  // [0, 10s) fired; inside the 20 s lateness
+    Reading { key: 1, ts: 40_000 }, // the watermark becomes 39_999
+    Reading { key: 1, ts: 2_000 },  // [0, 10s) is gone: late
+    Reading { key: 2, ts: 39_000 },
+];
+pub static LATE_OUT: LazyLock<CollectSink<Windowed<u32, u64>>> = LazyLock::new(CollectSink::new);
+
+pipeline! {
+    pub Lateness(batch_size = 1, key_groups = 2):
+    source(InMemorySource::new(LATE_INPUT.iter().cloned()))
+    |> event_time(|r| r.ts)
+    |> key_by(|r| r.key)
+    |> window(tumbling(10s), lateness = 20s)
+    |> aggregate(0u64, |count, _r| *count += 1)
+    |> sink(LATE_OUT.clone())
+}
+
+/// Binds every test pipeline./// Binds every test pipeline.
 pub fn all(endpoint: Endpoint) -> Endpoint {
     endpoint
         .pipeline(BoundedWords)
@@ -226,6 +321,10 @@ pub fn all(endpoint: Endpoint) -> Endpoint {
         .pipeline(Failing)
         .pipeline(crate::layout::relayout(4))
         .pipeline(crate::stop::stoppable())
+        .pipeline(Tumbled)
+        .pipeline(Slid)
+        .pipeline(Sessions)
+        .pipeline(Lateness)
         .pipeline({
             let scaled = crate::parameters::scaled();
             let _ = SCALED_OUT.set(scaled.out.clone());

@@ -3,7 +3,7 @@ use crate::keyed::{KeyEncoder, Keyed, Process, ProcessContext, Reduce};
 use crate::operator::{Identity, Operator};
 use crate::record::Aggregate;
 use crate::source::Source;
-use crate::window::WindowSpec;
+use crate::window::{Stamp, WindowSpec, WindowTime};
 
 /// The stream a keyed operator `Op` produces.
 pub type KeyedOutput<S, Pre, Op> = Stream<S, Pre, Op, Identity>;
@@ -56,8 +56,19 @@ where
 
     /// Groups each key's records into windows (Flink's `KeyedStream.window`);
     /// `aggregate` or `reduce` then folds each window.
-    pub fn window<D>(self, spec: WindowSpec<D>) -> WindowedStream<S, Pre, KF, K, D> {
-        WindowedStream::new(self.head, self.pre, self.key_fn, self.encode, spec)
+    ///
+    /// The window's domain is checked here, once: an event-time window over
+    /// records without timestamps is one error, on this call.
+    #[allow(clippy::type_complexity)]
+    pub fn window<D>(
+        self,
+        spec: WindowSpec<D>,
+    ) -> WindowedStream<S, Pre, KF, K, Pre::Out, <D as WindowTime<Pre::Out>>::Value>
+    where
+        D: WindowTime<Pre::Out>,
+    {
+        let stamp = Stamp::of::<D>();
+        WindowedStream::new(self.head, self.pre, self.key_fn, self.encode, spec, stamp)
     }
 
     /// Runs a keyed process function with named state per key and an output

@@ -3,46 +3,46 @@ use crate::keyed::KeyEncoder;
 use crate::operator::Operator;
 use crate::record::Aggregate;
 use crate::source::Source;
-use crate::window::{AggregateWith, ReduceWith, WindowSpec, WindowTime, Windowing};
+use crate::window::{AggregateWith, ReduceWith, Stamp, WindowSpec, Windowing};
 
 /// A keyed stream cut into windows, awaiting the function that folds each
-/// window (Flink's `WindowedStream`).
-pub struct WindowedStream<S, Pre, KF, K, D> {
+/// window (Flink's `WindowedStream`). `M` is the keyed record, `V` what
+/// each window folds (the record without its timestamp).
+pub struct WindowedStream<S, Pre, KF, K, M, V> {
     head: Head<S>,
     pre: Pre,
     key_fn: KF,
     encode: KeyEncoder<K>,
-    spec: WindowSpec<D>,
+    spec: WindowSpec,
+    stamp: Stamp<M, V>,
 }
 
-impl<S, Pre, KF, K, D> WindowedStream<S, Pre, KF, K, D> {
-    pub(crate) fn new(
+impl<S, Pre, KF, K, M, V> WindowedStream<S, Pre, KF, K, M, V> {
+    pub(crate) fn new<D>(
         head: Head<S>,
         pre: Pre,
         key_fn: KF,
         encode: KeyEncoder<K>,
         spec: WindowSpec<D>,
+        stamp: Stamp<M, V>,
     ) -> Self {
         Self {
             head,
             pre,
             key_fn,
             encode,
-            spec,
+            spec: spec.shape(),
+            stamp,
         }
     }
 }
 
-/// The windowed value of a window over `Pre`'s records in domain `D`.
-type Value<S, Pre, D> = <D as WindowTime<<Pre as Operator<<S as Source>::Item>>::Out>>::Value;
-
-impl<S, Pre, KF, K, D> WindowedStream<S, Pre, KF, K, D>
+impl<S, Pre, KF, K, V> WindowedStream<S, Pre, KF, K, Pre::Out, V>
 where
     S: Source,
     Pre: Operator<S::Item>,
     KF: Fn(&Pre::Out) -> K + Send + Sync + 'static,
     K: Clone + Send + Sync + 'static,
-    D: WindowTime<Pre::Out>,
 {
     /// Folds each key's window into an accumulator that starts as a copy of
     /// `init` (Flink's `aggregate` with an `AggregateFunction`); emits one
@@ -52,10 +52,10 @@ where
         self,
         init: A,
         add: F,
-    ) -> KeyedOutput<S, Pre, Windowing<KF, K, D, AggregateWith<A, F>>>
+    ) -> KeyedOutput<S, Pre, Windowing<KF, K, Pre::Out, V, AggregateWith<A, F>>>
     where
         A: Aggregate + Send + Sync + 'static,
-        F: Fn(&mut A, Value<S, Pre, D>) + Send + Sync + 'static,
+        F: Fn(&mut A, V) + Send + Sync + 'static,
     {
         self.fold(AggregateWith::new(init, add))
     }
@@ -63,16 +63,20 @@ where
     /// Folds each key's window with `f`, starting from its first record
     /// (Flink's `WindowedStream.reduce`).
     #[allow(clippy::type_complexity)]
-    pub fn reduce<F>(self, f: F) -> KeyedOutput<S, Pre, Windowing<KF, K, D, ReduceWith<F>>>
+    pub fn reduce<F>(
+        self,
+        f: F,
+    ) -> KeyedOutput<S, Pre, Windowing<KF, K, Pre::Out, V, ReduceWith<F>>>
     where
-        F: Fn(Value<S, Pre, D>, Value<S, Pre, D>) -> Value<S, Pre, D> + Send + Sync + 'static,
-        Value<S, Pre, D>: Aggregate,
+        F: Fn(V, V) -> V + Send + Sync + 'static,
+        V: Aggregate,
     {
         self.fold(ReduceWith::new(f))
     }
 
-    fn fold<W>(self, agg: W) -> KeyedOutput<S, Pre, Windowing<KF, K, D, W>> {
-        let windowing = Windowing::new(self.key_fn, self.encode, self.spec, agg);
+    #[allow(clippy::type_complexity)]
+    fn fold<W>(self, agg: W) -> KeyedOutput<S, Pre, Windowing<KF, K, Pre::Out, V, W>> {
+        let windowing = Windowing::new(self.key_fn, self.encode, self.spec, self.stamp, agg);
         Stream::keyed(self.head, self.pre, windowing)
     }
 }

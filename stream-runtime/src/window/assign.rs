@@ -112,6 +112,15 @@ impl<D> WindowSpec<D> {
         self
     }
 
+    /// The shape and lateness, without the domain.
+    pub(crate) fn shape(self) -> WindowSpec {
+        WindowSpec {
+            kind: self.kind,
+            lateness: self.lateness,
+            domain: PhantomData,
+        }
+    }
+
     /// The shape.
     pub fn kind(&self) -> WindowKind {
         self.kind

@@ -22,7 +22,7 @@ mod tests;
 
 pub use aggregate::{AggregateWith, ReduceWith, WindowFn};
 pub use assign::{session, sliding, tumbling, Window, WindowKind, WindowSpec};
-pub use stage::{WindowEntry, Windowing};
+pub use stage::{Stamp, WindowEntry, Windowing};
 
 use serde::{Deserialize, Serialize};
 

@@ -3,19 +3,19 @@
 use std::collections::BTreeMap;
 
 use super::stage::{failed, pane_entry, WindowEntry};
-use super::{Window, WindowFn, WindowTime, Windowed, Windowing};
+use super::{Window, WindowFn, Windowed, Windowing};
 use crate::guard::{guarded, RecordFailed};
 use crate::keyed::{ByKey, GroupState, Scope};
 use crate::record::Record;
 
 type Entry<K, W, V> = WindowEntry<K, <W as WindowFn<V>>::Acc, V>;
 
-impl<KF, K, D, W> Windowing<KF, K, D, W> {
+impl<KF, K, In, V, W> Windowing<KF, K, In, V, W> {
     /// Adds each record to its key in every window it falls in; a window
     /// whose end the clock has passed (inside the allowed lateness) emits
     /// the key's updated result at once. A record with no window left is
     /// late.
-    pub(super) fn apply_panes<In>(
+    pub(super) fn apply_panes(
         &self,
         state: &mut GroupState,
         batch: ByKey<In>,
@@ -26,18 +26,17 @@ impl<KF, K, D, W> Windowing<KF, K, D, W> {
     where
         KF: Fn(&In) -> K,
         K: Clone,
-        D: WindowTime<In>,
-        D::Value: Clone,
-        W: WindowFn<D::Value>,
+        V: Clone,
+        W: WindowFn<V>,
         W::Acc: Clone,
-        Entry<K, W, D::Value>: Record,
+        Entry<K, W, V>: Record,
     {
-        let threshold = self.threshold::<In>(scope);
-        let mut panes: BTreeMap<Window, Entry<K, W, D::Value>> = BTreeMap::new();
+        let threshold = self.threshold(scope);
+        let mut panes: BTreeMap<Window, Entry<K, W, V>> = BTreeMap::new();
         for (index, (slot, record)) in batch.records.into_iter().enumerate() {
-            let time = D::time(&record).unwrap_or(scope.now);
+            let time = (self.stamp.time)(&record).unwrap_or(scope.now);
             let windows: Vec<Window> = (self.spec.windows(time).into_iter())
-                .filter(|window| !self.too_late::<In>(window, scope))
+                .filter(|window| !self.too_late(window, scope))
                 .collect();
             if windows.is_empty() {
                 late(record);
@@ -46,10 +45,12 @@ impl<KF, K, D, W> Windowing<KF, K, D, W> {
             for window in &windows {
                 if !panes.contains_key(window) {
                     let name = pane_entry(window);
-                    let stored = state.get::<Entry<K, W, D::Value>>(&name);
+                    let stored = state.get::<Entry<K, W, V>>(&name);
                     let pane = stored.map_err(failed(index))?;
                     if pane.is_none() {
-                        scope.timers.add(D::DOMAIN, window.max_time(), &name);
+                        scope
+                            .timers
+                            .add(self.stamp.domain, window.max_time(), &name);
                     }
                     panes.insert(*window, pane.unwrap_or_default());
                 }
@@ -57,7 +58,7 @@ impl<KF, K, D, W> Windowing<KF, K, D, W> {
             let key_json = &batch.keys[slot];
             guarded(|| {
                 let key = (self.key_fn)(&record);
-                let value = D::value(record);
+                let value = (self.stamp.value)(record);
                 for window in &windows {
                     let Some(pane) = panes.get_mut(window) else {
                         continue;
@@ -75,7 +76,9 @@ impl<KF, K, D, W> Windowing<KF, K, D, W> {
                         if !pane.fired {
                             pane.fired = true;
                             let cleanup = self.next_timer(window, true);
-                            scope.timers.add(D::DOMAIN, cleanup, &pane_entry(window));
+                            scope
+                                .timers
+                                .add(self.stamp.domain, cleanup, &pane_entry(window));
                         }
                     }
                     pane.keys.insert(key_json.clone(), (key.clone(), acc));
@@ -92,7 +95,7 @@ impl<KF, K, D, W> Windowing<KF, K, D, W> {
 
     /// A pane's timer: emits every key's result once the clock reaches the
     /// window's end, and removes the pane once its lateness has passed.
-    pub(super) fn fire_pane<In>(
+    pub(super) fn fire_pane(
         &self,
         state: &mut GroupState,
         name: &str,
@@ -102,14 +105,13 @@ impl<KF, K, D, W> Windowing<KF, K, D, W> {
     ) -> Result<(), String>
     where
         K: Clone,
-        D: WindowTime<In>,
-        W: WindowFn<D::Value>,
+        W: WindowFn<V>,
         W::Acc: Clone,
-        Entry<K, W, D::Value>: Record,
+        Entry<K, W, V>: Record,
     {
-        let threshold = self.threshold::<In>(scope);
+        let threshold = self.threshold(scope);
         let Some(mut pane) = state
-            .get::<Entry<K, W, D::Value>>(name)
+            .get::<Entry<K, W, V>>(name)
             .map_err(|e| e.to_string())?
         else {
             return Ok(()); // fired and removed before
@@ -125,13 +127,15 @@ impl<KF, K, D, W> Windowing<KF, K, D, W> {
             }
             pane.fired = true;
         }
-        if pane.fired && self.done::<In>(&window, scope) {
+        if pane.fired && self.done(&window, scope) {
             state.clear(name);
             return Ok(());
         }
-        scope
-            .timers
-            .add(D::DOMAIN, self.next_timer(&window, pane.fired), name);
+        scope.timers.add(
+            self.stamp.domain,
+            self.next_timer(&window, pane.fired),
+            name,
+        );
         state.set(name, &pane).map_err(|e| e.to_string())
     }
 }

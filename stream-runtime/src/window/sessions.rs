@@ -4,7 +4,7 @@
 //! no merge function.
 
 use super::stage::{failed, session_entry, Session, WindowEntry};
-use super::{Window, WindowFn, WindowKind, WindowTime, Windowed, Windowing};
+use super::{Window, WindowFn, WindowKind, Windowed, Windowing};
 use crate::guard::{guarded, RecordFailed};
 use crate::keyed::{ByKey, GroupState, Scope};
 use crate::record::Record;
@@ -12,7 +12,7 @@ use crate::time::Millis;
 
 type Entry<K, W, V> = WindowEntry<K, <W as WindowFn<V>>::Acc, V>;
 
-impl<KF, K, D, W> Windowing<KF, K, D, W> {
+impl<KF, K, In, V, W> Windowing<KF, K, In, V, W> {
     fn gap(&self) -> Millis {
         match self.spec.kind() {
             WindowKind::Session { gap } => gap,
@@ -23,7 +23,7 @@ impl<KF, K, D, W> Windowing<KF, K, D, W> {
     /// Adds each record to its key's sessions, merging those it bridges.
     /// A merged session already past its end emits its updated result at
     /// once; one past its lateness takes nothing and the record is late.
-    pub(super) fn apply_sessions<In>(
+    pub(super) fn apply_sessions(
         &self,
         state: &mut GroupState,
         batch: ByKey<In>,
@@ -34,27 +34,26 @@ impl<KF, K, D, W> Windowing<KF, K, D, W> {
     where
         KF: Fn(&In) -> K,
         K: Clone,
-        D: WindowTime<In>,
-        D::Value: Clone,
-        W: WindowFn<D::Value>,
+        V: Clone,
+        W: WindowFn<V>,
         W::Acc: Clone,
-        Entry<K, W, D::Value>: Record,
+        Entry<K, W, V>: Record,
     {
-        let threshold = self.threshold::<In>(scope);
-        let mut entries: Vec<Option<Entry<K, W, D::Value>>> = Vec::new();
+        let threshold = self.threshold(scope);
+        let mut entries: Vec<Option<Entry<K, W, V>>> = Vec::new();
         for (slot, key) in batch.keys.iter().enumerate() {
             let index = crate::keyed::by_key_slots(&batch, slot);
-            let stored = state.get::<Entry<K, W, D::Value>>(&session_entry(key));
+            let stored = state.get::<Entry<K, W, V>>(&session_entry(key));
             entries.push(stored.map_err(failed(index))?);
         }
         for (index, (slot, record)) in batch.records.into_iter().enumerate() {
-            let time = D::time(&record).unwrap_or(scope.now);
+            let time = (self.stamp.time)(&record).unwrap_or(scope.now);
             let entry = entries[slot].get_or_insert_with(WindowEntry::default);
             let opened = Window {
                 start: time,
                 end: time.saturating_add(self.gap()),
             };
-            let overlaps = |s: &Session<D::Value>| s.start < opened.end && opened.start < s.end;
+            let overlaps = |s: &Session<V>| s.start < opened.end && opened.start < s.end;
             let merged = entry
                 .sessions
                 .iter()
@@ -63,14 +62,14 @@ impl<KF, K, D, W> Windowing<KF, K, D, W> {
                     start: w.start.min(s.start),
                     end: w.end.max(s.end),
                 });
-            if self.too_late::<In>(&merged, scope) {
+            if self.too_late(&merged, scope) {
                 late(record);
                 continue;
             }
             let name = session_entry(&batch.keys[slot]);
             guarded(|| {
                 let key = (self.key_fn)(&record);
-                let value = D::value(record);
+                let value = (self.stamp.value)(record);
                 let (mut joined, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut entry.sessions)
                     .into_iter()
                     .partition(overlaps);
@@ -87,7 +86,7 @@ impl<KF, K, D, W> Windowing<KF, K, D, W> {
                     session.fired = true;
                 }
                 let at = self.next_timer(&merged, session.fired);
-                scope.timers.add(D::DOMAIN, at, &name);
+                scope.timers.add(self.stamp.domain, at, &name);
                 entry.sessions.push(session);
                 entry.key = Some(key);
                 Ok(())
@@ -104,7 +103,7 @@ impl<KF, K, D, W> Windowing<KF, K, D, W> {
 
     /// A key's session timer: emits each session whose end the clock has
     /// reached, and removes those past their lateness.
-    pub(super) fn fire_sessions<In>(
+    pub(super) fn fire_sessions(
         &self,
         state: &mut GroupState,
         name: &str,
@@ -113,14 +112,13 @@ impl<KF, K, D, W> Windowing<KF, K, D, W> {
     ) -> Result<(), String>
     where
         K: Clone,
-        D: WindowTime<In>,
-        D::Value: Clone,
-        W: WindowFn<D::Value>,
+        V: Clone,
+        W: WindowFn<V>,
         W::Acc: Clone,
-        Entry<K, W, D::Value>: Record,
+        Entry<K, W, V>: Record,
     {
-        let threshold = self.threshold::<In>(scope);
-        let stored = state.get::<Entry<K, W, D::Value>>(name);
+        let threshold = self.threshold(scope);
+        let stored = state.get::<Entry<K, W, V>>(name);
         let Some(mut entry) = stored.map_err(|e| e.to_string())? else {
             return Ok(());
         };
@@ -136,23 +134,24 @@ impl<KF, K, D, W> Windowing<KF, K, D, W> {
         }
         entry
             .sessions
-            .retain(|s| !(s.fired && self.done::<In>(&s.window(), scope)));
+            .retain(|s| !(s.fired && self.done(&s.window(), scope)));
         if entry.sessions.is_empty() {
             state.clear(name);
             return Ok(());
         }
         for session in &entry.sessions {
             let at = self.next_timer(&session.window(), session.fired);
-            scope.timers.add(D::DOMAIN, at, name);
+            scope.timers.add(self.stamp.domain, at, name);
         }
         state.set(name, &entry).map_err(|e| e.to_string())
     }
 
     /// A session's result: its records folded in time order (`None` for a
     /// session with no records, which is never stored).
-    fn result<V: Clone>(&self, key: &K, session: &Session<V>) -> Option<Windowed<K, W::Acc>>
+    fn result(&self, key: &K, session: &Session<V>) -> Option<Windowed<K, W::Acc>>
     where
         K: Clone,
+        V: Clone,
         W: WindowFn<V>,
     {
         let mut items: Vec<&(Millis, V)> = session.items.iter().collect();

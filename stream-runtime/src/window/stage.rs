@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{OnEventTime, Window, WindowFn, WindowKind, WindowSpec, WindowTime, Windowed};
+use super::{Window, WindowFn, WindowKind, WindowSpec, WindowTime, Windowed};
 use crate::guard::RecordFailed;
 use crate::keyed::{ByKey, Due, GroupState, KeyEncoder, KeyedStage, Scope, TimeDomain};
 use crate::record::Record;
@@ -16,20 +16,48 @@ use crate::time::Millis;
 /// reads and writes one entry per window it touches, whatever its number
 /// of keys. Session windows merge per key, so they keep one entry per key
 /// (`s:<json key>`) with its sessions and their records.
-pub struct Windowing<KF, K, D, W> {
+pub struct Windowing<KF, K, In, V, W> {
     pub(super) key_fn: KF,
     pub(super) encode: KeyEncoder<K>,
-    pub(super) spec: WindowSpec<D>,
+    pub(super) spec: WindowSpec,
+    pub(super) stamp: Stamp<In, V>,
     pub(super) agg: W,
 }
 
-impl<KF, K, D, W> Windowing<KF, K, D, W> {
-    /// Keys records with `key_fn` and folds each key's windows with `agg`.
-    pub fn new(key_fn: KF, encode: KeyEncoder<K>, spec: WindowSpec<D>, agg: W) -> Self {
+/// A window's clock for records of type `In`, taken where the window's
+/// domain was checked (on `window`), so no later bound repeats that error.
+pub struct Stamp<In, V> {
+    pub(super) time: fn(&In) -> Option<Millis>,
+    pub(super) value: fn(In) -> V,
+    pub(super) domain: TimeDomain,
+}
+
+impl<In, V> Stamp<In, V> {
+    /// The clock of domain `D`.
+    pub fn of<D: WindowTime<In, Value = V>>() -> Self {
+        Self {
+            time: D::time,
+            value: D::value,
+            domain: D::DOMAIN,
+        }
+    }
+}
+
+impl<KF, K, In, V, W> Windowing<KF, K, In, V, W> {
+    /// Keys records with `key_fn` and folds each key's windows, of `spec`
+    /// on the clock `stamp`, with `agg`.
+    pub fn new<D>(
+        key_fn: KF,
+        encode: KeyEncoder<K>,
+        spec: WindowSpec<D>,
+        stamp: Stamp<In, V>,
+        agg: W,
+    ) -> Self {
         Self {
             key_fn,
             encode,
-            spec,
+            spec: spec.shape(),
+            stamp,
             agg,
         }
     }
@@ -95,33 +123,24 @@ impl<V> Session<V> {
     }
 }
 
-impl<KF, K, D, W> Windowing<KF, K, D, W> {
+impl<KF, K, In, V, W> Windowing<KF, K, In, V, W> {
     /// What the windows' clock reads in this call.
-    pub(super) fn threshold<In>(&self, scope: &Scope<'_>) -> Millis
-    where
-        D: WindowTime<In>,
-    {
-        match D::DOMAIN {
+    pub(super) fn threshold(&self, scope: &Scope<'_>) -> Millis {
+        match self.stamp.domain {
             TimeDomain::Event => scope.watermark,
             TimeDomain::Processing => scope.now,
         }
     }
 
     /// Whether `window` takes no more records (event time only).
-    pub(super) fn too_late<In>(&self, window: &Window, scope: &Scope<'_>) -> bool
-    where
-        D: WindowTime<In>,
-    {
-        D::DOMAIN == TimeDomain::Event && self.spec.is_late(window, scope.watermark)
+    pub(super) fn too_late(&self, window: &Window, scope: &Scope<'_>) -> bool {
+        self.stamp.domain == TimeDomain::Event && self.spec.is_late(window, scope.watermark)
     }
 
     /// Whether a fired window can go: past its lateness on event time, at
     /// once on processing time.
-    pub(super) fn done<In>(&self, window: &Window, scope: &Scope<'_>) -> bool
-    where
-        D: WindowTime<In>,
-    {
-        D::DOMAIN == TimeDomain::Processing || self.spec.is_late(window, scope.watermark)
+    pub(super) fn done(&self, window: &Window, scope: &Scope<'_>) -> bool {
+        self.stamp.domain == TimeDomain::Processing || self.spec.is_late(window, scope.watermark)
     }
 
     /// The timer a window needs next: its firing, or once fired, its cleanup.
@@ -142,18 +161,17 @@ pub(super) fn failed(index: usize) -> impl Fn(crate::keyed::StateError) -> Recor
     }
 }
 
-impl<In, KF, K, D, W> KeyedStage<In> for Windowing<KF, K, D, W>
+impl<In, KF, K, V, W> KeyedStage<In> for Windowing<KF, K, In, V, W>
 where
     In: 'static,
     KF: Fn(&In) -> K + Send + Sync + 'static,
     K: Clone + Send + Sync + 'static,
-    D: WindowTime<In>,
-    D::Value: Clone + Send + Sync + 'static,
-    W: WindowFn<D::Value>,
+    V: Clone + Send + Sync + 'static,
+    W: WindowFn<V>,
     W::Acc: Clone + Send + Sync + 'static,
 {
     type Out = Windowed<K, W::Acc>;
-    type State = WindowEntry<K, W::Acc, D::Value>;
+    type State = WindowEntry<K, W::Acc, V>;
 
     fn is_keyed(&self) -> bool {
         true
@@ -168,11 +186,11 @@ where
     }
 
     fn event_time(&self, record: &In) -> Option<Millis> {
-        D::time(record)
+        (self.stamp.time)(record)
     }
 
     fn domain(&self) -> Option<TimeDomain> {
-        Some(D::DOMAIN)
+        Some(self.stamp.domain)
     }
 
     fn entries(&self, batch: &ByKey<In>, scope: &Scope<'_>) -> Vec<String> {
@@ -183,7 +201,7 @@ where
             .records
             .iter()
             .flat_map(|(_, record)| {
-                let time = D::time(record).unwrap_or(scope.now);
+                let time = (self.stamp.time)(record).unwrap_or(scope.now);
                 self.spec.windows(time)
             })
             .map(|window| pane_entry(&window))
@@ -251,10 +269,6 @@ fn parse_pane_entry(name: &str) -> Option<Window> {
 pub(super) fn session_entry(key: &str) -> String {
     format!("{SESSION_PREFIX}{key}")
 }
-
-// Used by the `window` builder to name the default domain in docs.
-#[allow(dead_code)]
-type DefaultDomain = OnEventTime;
 
 #[cfg(test)]
 mod tests {

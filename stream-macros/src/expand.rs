@@ -128,6 +128,9 @@ fn method(stage: &Stage) -> TokenStream {
         Kind::Window => quote_spanned!(span=> window),
         Kind::Aggregate => quote_spanned!(span=> aggregate),
         Kind::Reduce => quote_spanned!(span=> reduce),
+        Kind::Process if stage.option("on_timer").is_some() => {
+            quote_spanned!(span=> process_with_timers)
+        }
         Kind::Process => quote_spanned!(span=> process),
         Kind::Sink => quote_spanned!(span=> sink),
     }
@@ -146,6 +149,9 @@ fn arguments(header: &Header, stage: &Stage) -> Vec<TokenStream> {
         .collect();
     if stage.kind == Kind::EventTime {
         args.push(watermarks(stage));
+    }
+    if let Some(on_timer) = stage.option("on_timer") {
+        args.push(with_params(header, on_timer.clone()));
     }
     args
 }

@@ -64,6 +64,7 @@ impl Kind {
         match self {
             Kind::EventTime => &["max_delay", "idle"],
             Kind::Window => &["lateness", "time"],
+            Kind::Process => &["on_timer"],
             _ => &[],
         }
     }
@@ -81,7 +82,9 @@ impl Kind {
             Kind::Source => "the source, such as `source(RandomWords::new())`",
             Kind::Sink => "the sink, such as `sink(FileSink::new(\"out.txt\"))`",
             Kind::Reduce => "a closure, such as `reduce(|a, b| ...)`",
-            Kind::Process => "a closure, such as `process(|record, ctx| ...)`",
+            Kind::Process => {
+                "a closure, such as `process(|record, ctx| ...)` (and `on_timer = |timer, ctx| ...` for timers)"
+            }
             Kind::Map => "a closure, such as `map(|x| ...)`",
             Kind::Filter => "a closure, such as `filter(|x| ...)`",
             Kind::FlatMap => "a closure, such as `flat_map(|x| ...)`",
@@ -349,6 +352,8 @@ fn check_stage_options(
         }
         if ident == "time" {
             check_time_domain(&value, errors);
+        } else if ident == "on_timer" {
+            // A closure, checked by the compiler.
         } else {
             check_duration(&value, errors);
         }

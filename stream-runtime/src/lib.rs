@@ -71,7 +71,9 @@ pub use builder::{KeyedOutput, KeyedStream, Pipeline, Stream, WindowedStream};
 pub use complete::{CompletePipeline, IntoPipeline};
 pub use config::PipelineConfig;
 pub use endpoint::{Endpoint, EndpointError};
-pub use keyed::{KeyGroups, ProcessContext, ReducingState, ValueState};
+pub use keyed::{
+    KeyGroups, ListState, MapState, ProcessContext, ReducingState, TimeDomain, Timer, ValueState,
+};
 pub use names::ServiceNames;
 pub use protocol::{DeadLetter, Status, TokensAdded};
 pub use record::{Aggregate, Key, Record};

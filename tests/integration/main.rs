@@ -10,6 +10,7 @@ mod parameters;
 mod pipelines;
 mod process;
 mod stop;
+mod timers;
 mod tokens;
 mod two_pipelines;
 mod ui;

@@ -307,6 +307,142 @@ pipeline! {
     |> sink(LATE_OUT.clone())
 }
 
+// --- timers.rs: timers, list and map state, and time-to-live in `process`.
+
+/// Per key, how many readings fell in each second, counted by a process
+/// function with map state and one event-time timer per second.
+pub static PER_SECOND: LazyLock<CollectSink<(u32, i64, u64)>> = LazyLock::new(CollectSink::new);
+
+pipeline! {
+    pub PerSecondTimers(batch_size = 100, key_groups = 4):
+    source(InMemorySource::new(WINDOW_INPUT.iter().cloned()).with_splits(3))
+    |> event_time(|r| r.ts, max_delay = 1s)
+    |> key_by(|r| r.key)
+    |> process(
+        |r, ctx| {
+            let second = r.ts.div_euclid(1_000);
+            let mut counts = ctx.map::<i64, u64>("counts");
+            let n = counts.get(&second).unwrap_or(0);
+            counts.put(second, n + 1);
+            ctx.register_event_timer(second * 1_000 + 999);
+        },
+        on_timer = |timer, ctx| {
+            let second = timer.at.div_euclid(1_000);
+            let mut counts = ctx.map::<i64, u64>("counts");
+            let n = counts.get(&second).unwrap_or(0);
+            counts.remove(&second);
+            let key = *ctx.key();
+            ctx.collect((key, second, n));
+        }
+    )
+    |> sink(PER_SECOND.clone())
+}
+
+/// Each key's processing-time timer, set on its first record for 300 ms
+/// later: the count it saw when it fired.
+pub static WOKEN: LazyLock<CollectSink<(u64, u64)>> = LazyLock::new(CollectSink::new);
+
+pipeline! {
+    pub Wakeful(batch_size = 50, key_groups = 3):
+    source(Sequence::new().take(600).with_splits(2))
+    |> key_by(|n| n % 20)
+    |> process(
+        |_n, ctx| {
+            let mut count = ctx.value::<u64>("count");
+            let n = count.get().unwrap_or(0) + 1;
+            count.set(n);
+            if n == 1 {
+                let at = ctx.now() + 300;
+                ctx.register_processing_timer(at);
+            }
+        },
+        on_timer = |_timer, ctx| {
+            let n = ctx.value::<u64>("count").get().unwrap_or(0);
+            let key = *ctx.key();
+            ctx.collect((key, n));
+        }
+    )
+    |> sink(WOKEN.clone())
+}
+
+/// A list per key that forgets a key 2 s after its last record.
+pub static REMEMBERED: LazyLock<CollectSink<(u64, usize)>> = LazyLock::new(CollectSink::new);
+
+pipeline! {
+    pub Forgetful(batch_size = 40):
+    source(Sequence::new().take(400))
+    |> key_by(|n| n % 50)
+    |> process(|n, ctx| {
+        let mut seen = ctx.list::<u64>("seen").ttl(std::time::Duration::from_secs(2));
+        seen.add(n);
+        let len = seen.get().len();
+        ctx.collect((n % 50, len));
+    })
+    |> sink(REMEMBERED.clone())
+}
+
+// --- windows.rs: windows on the wall clock, and a split with no data.
+
+pub static WALL_CLOCK: LazyLock<CollectSink<Windowed<u64, u64>>> = LazyLock::new(CollectSink::new);
+
+pipeline! {
+    pub WallClock(batch_size = 50, key_groups = 3):
+    source(Sequence::new().take(2_000).with_splits(2))
+    |> key_by(|n| n % 7)
+    |> window(tumbling(500ms), time = processing)
+    |> aggregate(0u64, |count, _n| *count += 1)
+    |> sink(WALL_CLOCK.clone())
+}
+
+/// An endless source whose split 0 has a reading every 100 ms of event
+/// time, and whose split 1 never has any.
+#[derive(Clone, Copy)]
+pub struct OneSided;
+
+impl stream_runtime::Source for OneSided {
+    type Item = Reading;
+
+    fn splits(&self) -> u32 {
+        2
+    }
+
+    fn read(&self, split: u32, position: u64, max: usize) -> Vec<Reading> {
+        if split == 1 {
+            return Vec::new();
+        }
+        (position..position + max as u64)
+            .map(|i| Reading {
+                key: 0,
+                ts: i as i64 * 100,
+            })
+            .collect()
+    }
+
+    fn available(&self, split: u32, _position: u64, max: usize) -> usize {
+        if split == 1 {
+            0
+        } else {
+            max
+        }
+    }
+
+    fn is_bounded(&self) -> bool {
+        false
+    }
+}
+
+pub static ONE_SIDED: LazyLock<CollectSink<Windowed<u32, u64>>> = LazyLock::new(CollectSink::new);
+
+pipeline! {
+    pub IdleSplit(batch_size = 20, key_groups = 2):
+    source(OneSided)
+    |> event_time(|r| r.ts, idle = 1s)
+    |> key_by(|r| r.key)
+    |> window(tumbling(1s))
+    |> aggregate(0u64, |count, _r| *count += 1)
+    |> sink(ONE_SIDED.clone())
+}
+
 /// Binds every test pipeline./// Binds every test pipeline.
 pub fn all(endpoint: Endpoint) -> Endpoint {
     endpoint
@@ -325,6 +461,11 @@ pub fn all(endpoint: Endpoint) -> Endpoint {
         .pipeline(Slid)
         .pipeline(Sessions)
         .pipeline(Lateness)
+        .pipeline(PerSecondTimers)
+        .pipeline(Wakeful)
+        .pipeline(Forgetful)
+        .pipeline(WallClock)
+        .pipeline(IdleSplit)
         .pipeline({
             let scaled = crate::parameters::scaled();
             let _ = SCALED_OUT.set(scaled.out.clone());

@@ -9,7 +9,8 @@ use stream_runtime::window::Windowed;
 
 use crate::harness::harness;
 use crate::pipelines::{
-    Lateness, Reading, Sessions, Slid, Tumbled, LATE_OUT, SESSIONS, SLID, TUMBLED, WINDOW_INPUT,
+    IdleSplit, Lateness, Reading, Sessions, Slid, Tumbled, WallClock, LATE_OUT, ONE_SIDED,
+    SESSIONS, SLID, TUMBLED, WALL_CLOCK, WINDOW_INPUT,
 };
 
 /// Runs a bounded pipeline to its end with 3 tokens.
@@ -26,10 +27,12 @@ async fn run_to_end(names: &stream_runtime::ServiceNames, tokens: u64) {
 }
 
 /// Each window's value by (key, start, end); a window seen twice fails.
-fn once<V: Clone + std::fmt::Debug>(results: &[Windowed<u32, V>]) -> BTreeMap<(u32, i64, i64), V> {
+fn once<K: Ord + Clone + std::fmt::Debug, V: Clone + std::fmt::Debug>(
+    results: &[Windowed<K, V>],
+) -> BTreeMap<(K, i64, i64), V> {
     let mut map = BTreeMap::new();
     for w in results {
-        let previous = map.insert((w.key, w.start, w.end), w.value.clone());
+        let previous = map.insert((w.key.clone(), w.start, w.end), w.value.clone());
         assert!(previous.is_none(), "{w:?} was emitted twice");
     }
     map
@@ -159,4 +162,66 @@ async fn a_record_inside_the_lateness_updates_its_window_and_a_later_one_is_late
     assert_eq!(rows.len(), 1);
     let late: serde_json::Value = serde_json::from_str(&rows[0].value_utf8).unwrap_or_default();
     assert_eq!(late["time"], 2_000, "{late}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processing_time_windows_count_every_record_once() {
+    let names = WallClock::service_names();
+    harness().add_tokens(&names, 2).await;
+    harness()
+        .wait_for(&names, Duration::from_secs(120), |_| {}, |s| s.finished)
+        .await;
+    // Which window a record falls in depends on the wall clock; that each
+    // is counted once does not.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let results = loop {
+        let results = WALL_CLOCK.records();
+        let total: u64 = results.iter().map(|w| w.value).sum();
+        if total >= 2_000 || std::time::Instant::now() > deadline {
+            break results;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mut per_key: BTreeMap<u64, u64> = BTreeMap::new();
+    for w in &results {
+        assert_eq!(w.end - w.start, 500);
+        *per_key.entry(w.key).or_insert(0) += w.value;
+    }
+    let expected: BTreeMap<u64, u64> = (0..7)
+        .map(|k| (k, (0..2_000).filter(|n| n % 7 == k).count() as u64))
+        .collect();
+    assert_eq!(per_key, expected);
+    once(&results);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_split_stops_holding_the_watermark_back() {
+    let h = harness();
+    let names = IdleSplit::service_names();
+    h.add_tokens(&names, 2).await;
+    // Split 1 never has data. Until it has been idle for 1 s the watermark
+    // cannot move; then split 0 alone drives it, and windows fire.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while ONE_SIDED.records().len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no window fired: {:?}",
+            h.status(&names).await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    h.ingress()
+        .stop(&names)
+        .await
+        .unwrap_or_else(|e| panic!("stop: {e}"));
+    let status = h.status(&names).await;
+    assert!(status.watermark.is_some_and(|w| w >= 2_999), "{status:?}");
+    // Split 0 has a reading every 100 ms of event time: 10 per second.
+    let results = once(&ONE_SIDED.records());
+    for second in 0..3 {
+        assert_eq!(
+            results.get(&(0, second * 1_000, (second + 1) * 1_000)),
+            Some(&10)
+        );
+    }
 }

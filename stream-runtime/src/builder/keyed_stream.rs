@@ -1,5 +1,5 @@
 use super::{Head, Stream, WindowedStream};
-use crate::keyed::{KeyEncoder, Keyed, Process, ProcessContext, Reduce};
+use crate::keyed::{KeyEncoder, Keyed, NoTimers, Process, ProcessContext, Reduce, Timer};
 use crate::operator::{Identity, Operator};
 use crate::record::Aggregate;
 use crate::source::Source;
@@ -73,7 +73,11 @@ where
 
     /// Runs a keyed process function with named state per key and an output
     /// collector (Flink's `KeyedProcessFunction`).
-    pub fn process<Out, F>(self, f: F) -> KeyedOutput<S, Pre, Keyed<KF, Process<F, Out>, K>>
+    #[allow(clippy::type_complexity)]
+    pub fn process<Out, F>(
+        self,
+        f: F,
+    ) -> KeyedOutput<S, Pre, Keyed<KF, Process<F, NoTimers, K, Out>, K>>
     where
         F: for<'a> Fn(Pre::Out, &mut ProcessContext<'a, K, Out>) + Send + Sync + 'static,
         Out: 'static,
@@ -82,6 +86,30 @@ where
             self.head,
             self.pre,
             Keyed::new(self.key_fn, self.encode, Process::new(f)),
+        )
+    }
+
+    /// Runs a keyed process function whose timers call `on_timer` (Flink's
+    /// `KeyedProcessFunction.onTimer`). `on_timer` sees the key (decoded
+    /// from its JSON, so the key must also be `Deserialize`), its state,
+    /// and the collector.
+    #[allow(clippy::type_complexity)]
+    pub fn process_with_timers<Out, F, G>(
+        self,
+        f: F,
+        on_timer: G,
+    ) -> KeyedOutput<S, Pre, Keyed<KF, Process<F, G, K, Out>, K>>
+    where
+        F: for<'a> Fn(Pre::Out, &mut ProcessContext<'a, K, Out>) + Send + Sync + 'static,
+        G: for<'a> Fn(Timer, &mut ProcessContext<'a, K, Out>) + Send + Sync + 'static,
+        K: serde::de::DeserializeOwned,
+        Out: 'static,
+    {
+        let process = Process::with_timers(f, on_timer);
+        Stream::keyed(
+            self.head,
+            self.pre,
+            Keyed::new(self.key_fn, self.encode, process),
         )
     }
 }

@@ -18,9 +18,12 @@ pub(crate) use group_call::{GroupCall, GroupFailed, TIMERS};
 pub use group_state::GroupState;
 pub(crate) use key_group::{key_group, state_key};
 pub use key_group::{KeyGroups, STATE_KEY_PREFIX};
-pub use process::{Process, ProcessContext, ReducingState, ValueState};
+pub use process::{
+    ListState, MapState, NamedState, NoTimers, OnTimer, Process, ProcessContext, ReducingState,
+    Timer, ValueState,
+};
 pub use reduce::Reduce;
-pub use scope::Scope;
+pub use scope::{KeyTime, Scope};
 pub use stage::{key_encoder, KeyEncoder, Keyed, KeyedStage, Unkeyed};
 pub use timers::{Due, TimeDomain, Timers};
 
@@ -36,7 +39,8 @@ pub trait KeyedOperator<K, In>: Send + Sync + 'static {
     /// `sink` requires it to be a [`Record`](crate::Record).
     type State;
 
-    /// Processes one record of `key`, reading and updating its `state`.
+    /// Processes one record of `key`, reading and updating its `state`,
+    /// and setting timers on `time`.
     ///
     /// Fails only when stored state cannot be decoded as the type the
     /// operator asks for; the batch's keyed call then fails terminally.
@@ -45,8 +49,27 @@ pub trait KeyedOperator<K, In>: Send + Sync + 'static {
         key: &K,
         state: &mut Option<Self::State>,
         input: In,
+        time: &mut KeyTime,
         out: &mut Vec<Self::Out>,
     ) -> Result<(), StateError>;
+
+    /// Visits the key (encoded as `key_json`) at a time it asked for:
+    /// fires its due timers and expires its state.
+    fn visit(
+        &self,
+        _key_json: &str,
+        _state: &mut Option<Self::State>,
+        _time: &mut KeyTime,
+        _out: &mut Vec<Self::Out>,
+    ) -> Result<(), StateError> {
+        Ok(())
+    }
+
+    /// Whether the operator reads the clocks or sets timers; its key group
+    /// then reads the wall clock once per call.
+    fn uses_time(&self) -> bool {
+        false
+    }
 }
 
 /// Stored keyed state that does not decode as the type asked for.

@@ -1,16 +1,16 @@
-use super::{KeyedOperator, StateError};
+use super::{KeyTime, KeyedOperator, StateError};
 use crate::record::Aggregate;
 
 /// `reduce`: folds each key's records into a running aggregate and emits the
 /// aggregate after every record, as Flink's `KeyedStream::reduce` does.
 ///
 /// ```
-/// use stream_runtime::keyed::{KeyedOperator, Reduce};
+/// use stream_runtime::keyed::{KeyTime, KeyedOperator, Reduce};
 ///
 /// let sum = Reduce::new(|a: u64, b: u64| a + b);
-/// let (mut state, mut out) = (None, Vec::new());
+/// let (mut state, mut out, mut time) = (None, Vec::new(), KeyTime::default());
 /// for n in [1, 2, 3] {
-///     sum.apply(&"key", &mut state, n, &mut out).unwrap();
+///     sum.apply(&"key", &mut state, n, &mut time, &mut out).unwrap();
 /// }
 /// assert_eq!(out, [1, 3, 6]);
 /// assert_eq!(state, Some(6));
@@ -42,6 +42,7 @@ where
         _key: &K,
         state: &mut Option<T>,
         input: T,
+        _time: &mut KeyTime,
         out: &mut Vec<T>,
     ) -> Result<(), StateError> {
         let next = match state.take() {

@@ -1,4 +1,4 @@
-use super::Timers;
+use super::{TimeDomain, Timers};
 use crate::time::Millis;
 
 /// What a keyed stage sees of time in one call of its key group: the
@@ -12,4 +12,36 @@ pub struct Scope<'a> {
     pub now: Millis,
     /// The group's timers.
     pub timers: &'a mut Timers,
+}
+
+/// What a keyed operator sees of time for one key: the watermark, the
+/// wall clock, and the timers it sets (which the key group indexes).
+#[derive(Debug, Default)]
+pub struct KeyTime {
+    /// The group's watermark (`Millis::MIN` before any).
+    pub watermark: Millis,
+    /// The wall clock of this call.
+    pub now: Millis,
+    timers: Vec<(TimeDomain, Millis)>,
+}
+
+impl KeyTime {
+    /// The time of one call.
+    pub fn new(watermark: Millis, now: Millis) -> Self {
+        Self {
+            watermark,
+            now,
+            timers: Vec::new(),
+        }
+    }
+
+    /// Asks for a visit of the key at `at` on `domain`'s clock.
+    pub fn register(&mut self, domain: TimeDomain, at: Millis) {
+        self.timers.push((domain, at));
+    }
+
+    /// The visits asked for.
+    pub fn take_timers(&mut self) -> Vec<(TimeDomain, Millis)> {
+        std::mem::take(&mut self.timers)
+    }
 }

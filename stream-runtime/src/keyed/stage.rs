@@ -1,5 +1,6 @@
 use super::{
-    by_key_slots, write_back, ByKey, Due, GroupState, KeyedOperator, Scope, TimeDomain, WriteBack,
+    by_key_slots, state_key, write_back, ByKey, Due, GroupState, KeyTime, KeyedOperator, Scope,
+    TimeDomain, WriteBack, STATE_KEY_PREFIX,
 };
 use crate::guard::{guarded, RecordFailed};
 use crate::record::{Key, Record};
@@ -170,8 +171,13 @@ where
         Err(record)
     }
 
+    fn domain(&self) -> Option<TimeDomain> {
+        // Reads the wall clock (and the watermark) for timers and TTL.
+        self.op.uses_time().then_some(TimeDomain::Processing)
+    }
+
     fn entries(&self, batch: &ByKey<In>, _scope: &Scope<'_>) -> Vec<String> {
-        batch.keys.iter().map(|key| super::state_key(key)).collect()
+        batch.keys.iter().map(|key| state_key(key)).collect()
     }
 
     /// Reads each distinct key's state once, applies the operator to every
@@ -180,14 +186,14 @@ where
         &self,
         state: &mut GroupState,
         batch: ByKey<In>,
-        _scope: &mut Scope<'_>,
+        scope: &mut Scope<'_>,
         out: &mut dyn FnMut(Op::Out),
         _late: &mut dyn FnMut(In),
     ) -> Result<(), RecordFailed>
     where
         Op::State: Record,
     {
-        let names: Vec<String> = batch.keys.iter().map(|key| super::state_key(key)).collect();
+        let names: Vec<String> = batch.keys.iter().map(|key| state_key(key)).collect();
         let mut states = Vec::with_capacity(names.len());
         for (slot, name) in names.iter().enumerate() {
             let loaded = state.get::<Op::State>(name).map_err(|e| RecordFailed {
@@ -199,31 +205,78 @@ where
         let existed: Vec<bool> = states.iter().map(Option::is_some).collect();
         for (index, (slot, record)) in batch.records.into_iter().enumerate() {
             let key_state = &mut states[slot];
+            let mut time = KeyTime::new(scope.watermark, scope.now);
             guarded(|| {
                 let key = (self.key_fn)(&record);
                 let mut emitted = Vec::new();
                 self.op
-                    .apply(&key, key_state, record, &mut emitted)
+                    .apply(&key, key_state, record, &mut time, &mut emitted)
                     .map_err(|e| e.to_string())?;
                 emitted.into_iter().for_each(&mut *out);
                 Ok(())
             })
             .map_err(|error| RecordFailed { index, error })?;
+            for (domain, at) in time.take_timers() {
+                scope.timers.add(domain, at, &names[slot]);
+            }
         }
         for ((name, key_state), existed) in names.iter().zip(states).zip(existed) {
-            let written = match write_back(existed, key_state) {
-                WriteBack::Set(value) => state.set(name, &value),
-                WriteBack::Clear => {
-                    state.clear(name);
-                    Ok(())
-                }
-                WriteBack::Nothing => Ok(()),
-            };
-            written.map_err(|e| RecordFailed {
+            store(state, name, existed, key_state).map_err(|e| RecordFailed {
                 index: 0,
                 error: e.to_string(),
             })?;
         }
         Ok(())
+    }
+
+    /// Visits each due key: its operator fires its timers and expires its
+    /// state; what it asks for next is indexed again.
+    fn fire(
+        &self,
+        state: &mut GroupState,
+        due: Vec<Due>,
+        scope: &mut Scope<'_>,
+        out: &mut dyn FnMut(Op::Out),
+    ) -> Result<(), String>
+    where
+        Op::State: Record,
+    {
+        let mut visited: Vec<String> = due.into_iter().map(|d| d.tag).collect();
+        visited.dedup();
+        for name in visited {
+            let Some(key_json) = name.strip_prefix(STATE_KEY_PREFIX) else {
+                continue;
+            };
+            let mut key_state = state.get::<Op::State>(&name).map_err(|e| e.to_string())?;
+            let existed = key_state.is_some();
+            let mut time = KeyTime::new(scope.watermark, scope.now);
+            let mut emitted = Vec::new();
+            self.op
+                .visit(key_json, &mut key_state, &mut time, &mut emitted)
+                .map_err(|e| e.to_string())?;
+            emitted.into_iter().for_each(&mut *out);
+            for (domain, at) in time.take_timers() {
+                scope.timers.add(domain, at, &name);
+            }
+            store(state, &name, existed, key_state).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes a key's state back: stored, removed, or left alone.
+fn store<S: Record>(
+    state: &mut GroupState,
+    name: &str,
+    existed: bool,
+    key_state: Option<S>,
+) -> Result<(), super::StateError> {
+    match write_back(existed, key_state) {
+        WriteBack::Set(value) => state.set(name, &value),
+        WriteBack::Clear => {
+            state.clear(name);
+            Ok(())
+        }
+        WriteBack::Nothing => Ok(()),
     }
 }

@@ -311,13 +311,14 @@ async fn drive(
             let rate = status.records_out.saturating_sub(*seen) as f64 / elapsed;
             if *seen > 0 || status.records_out > 0 {
                 println!(
-                    "{:<24} out {:>10} ({:>8.0}/s)  in {:>10}  tokens running {} (of {} injected in all runs){}{}",
+                    "{:<24} out {:>10} ({:>8.0}/s)  in {:>10}  tokens running {} (of {} injected in all runs){}{}{}",
                     pipeline.pipeline,
                     status.records_out,
                     rate,
                     status.records_in,
                     status.tokens_in_flight,
                     status.tokens_injected,
+                    time_progress(&status),
                     if status.dead_letters > 0 {
                         format!("  dead letters {}", status.dead_letters)
                     } else {
@@ -345,6 +346,25 @@ async fn drive(
             return Ok(statuses);
         }
     }
+}
+
+/// The watermark, windows still to fire and late records, for a pipeline
+/// with event time.
+fn time_progress(status: &Status) -> String {
+    let Some(watermark) = status.watermark else {
+        return String::new();
+    };
+    let mut line = match watermark {
+        i64::MAX => "  watermark at the end".to_owned(),
+        w => format!("  watermark {:.1}s", w as f64 / 1000.0),
+    };
+    if status.pending_timers > 0 {
+        line += &format!("  windows open {}", status.pending_timers);
+    }
+    if status.late_records > 0 {
+        line += &format!("  late {}", status.late_records);
+    }
+    line
 }
 
 /// The first ingress call after registering can need a few retries.

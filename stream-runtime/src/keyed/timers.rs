@@ -105,6 +105,11 @@ impl Timers {
             .sum()
     }
 
+    /// The number of event-time timers set.
+    pub fn event_len(&self) -> usize {
+        self.event.values().map(BTreeSet::len).sum()
+    }
+
     /// Whether no timer is set.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

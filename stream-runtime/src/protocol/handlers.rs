@@ -142,6 +142,11 @@ pub(crate) mod keyed {
         /// (the input: the time it was set for).
         Wake, "wake", KeyedService, Exclusive, Millis => (), LAZY_STATE
     );
+    handler!(
+        /// How many event-time timers (windows included) the group has
+        /// yet to fire.
+        Pending, "pending", KeyedService, Shared, () => u64, LAZY_STATE
+    );
 }
 
 /// `{P}Sink`: one Virtual Object per sink partition, holding its committed offset.

@@ -243,6 +243,11 @@ pub struct Status {
     /// The pipeline's watermark (event-time pipelines), in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watermark: Option<Millis>,
+    /// Event-time timers and windows the key groups have yet to fire
+    /// (event-time pipelines). A bounded pipeline is `finished` only once
+    /// the end of its input has fired them all.
+    #[serde(default)]
+    pub pending_timers: u64,
 }
 
 impl Status {
@@ -256,8 +261,12 @@ impl Status {
         sinks: &[SinkProgress],
         bounded: bool,
         watermark: Option<Millis>,
+        pending_timers: u64,
     ) -> Self {
         let stopped_tokens = control.parked + control.halted;
+        // With event time, the end of a bounded input must also have fired
+        // every window and timer.
+        let fired = control.stopped || pending_timers == 0;
         Status {
             tokens_injected: control.injected,
             tokens_in_flight: control.injected.saturating_sub(stopped_tokens),
@@ -268,12 +277,14 @@ impl Status {
             finished: (bounded || control.stopped)
                 && splits.iter().all(|s| s.exhausted)
                 && control.injected > 0
-                && stopped_tokens == control.injected,
+                && stopped_tokens == control.injected
+                && fired,
             stopped: control.stopped,
             halted: control.halted,
             conflict: control.conflict,
             late_records: control.late_records,
             watermark,
+            pending_timers,
         }
     }
 
@@ -307,24 +318,24 @@ mod tests {
             committed: 90,
             records: 8,
         }];
-        let status = Status::gather(control.clone(), &[done, done], &sink, true, None);
+        let status = Status::gather(control.clone(), &[done, done], &sink, true, None, 0);
         assert!(status.finished && status.ran_out(), "{status:?}");
         assert_eq!((status.records_in, status.records_out), (10, 8));
-        assert!(!Status::gather(control.clone(), &[done, open], &sink, true, None).finished);
+        assert!(!Status::gather(control.clone(), &[done, open], &sink, true, None, 0).finished);
         // An endless source finishes only when stopped.
-        assert!(!Status::gather(control.clone(), &[done], &sink, false, None).finished);
+        assert!(!Status::gather(control.clone(), &[done], &sink, false, None, 0).finished);
         let stopped = ControlState {
             stopped: true,
             ..control.clone()
         };
-        let status = Status::gather(stopped, &[done], &sink, false, None);
+        let status = Status::gather(stopped, &[done], &sink, false, None, 0);
         assert!(status.finished && !status.ran_out());
         // A token still out means not finished.
         let running = ControlState {
             parked: 1,
             ..control
         };
-        let status = Status::gather(running, &[done], &sink, true, None);
+        let status = Status::gather(running, &[done], &sink, true, None, 0);
         assert!(!status.finished);
         assert_eq!(status.tokens_in_flight, 1);
     }

@@ -18,7 +18,12 @@ use crate::time::watermark::Need;
 use crate::time::{wall_clock, Millis};
 
 impl<D: Dataflow> ServiceHandlers<D> for KeyedService {
-    type Handlers = (keyed::Process<D>, keyed::Advance, keyed::Wake);
+    type Handlers = (
+        keyed::Process<D>,
+        keyed::Advance,
+        keyed::Wake,
+        keyed::Pending,
+    );
 }
 
 /// What started a call of the group.
@@ -80,6 +85,18 @@ impl<'a, D: Dataflow> Serves<'a, keyed::Wake> for Stage<KeyedService, D> {
             .call(&ctx, &calls, Vec::new(), None, Woken::Delay(at))
             .await?;
         self.write_fired(&ctx, &calls, output).await
+    }
+}
+
+impl<'a, D: Dataflow> Serves<'a, keyed::Pending> for Stage<KeyedService, D> {
+    async fn serve(
+        &'a self,
+        ctx: SharedObjectContext<'a>,
+        _calls: RestateCalls<'a>,
+        (): (),
+    ) -> HandlerResult<u64> {
+        let timers = ctx.get::<Json<Timers>>(TIMERS).await?;
+        Ok(timers.map_or(0, |Json(t)| t.event_len() as u64))
     }
 }
 

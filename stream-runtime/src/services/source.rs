@@ -8,7 +8,9 @@ use restate_sdk::prelude::*;
 use super::calls::RestateCalls;
 use super::serve::Serves;
 use super::{ServiceHandlers, Stage};
-use crate::protocol::handlers::{clock, control, sink, source, split, ControlKey, SourceService};
+use crate::protocol::handlers::{
+    clock, control, keyed, sink, source, split, ControlKey, SourceService,
+};
 use crate::protocol::{Calls, RawBody, Status, Token, TokensAdded};
 use crate::round;
 use crate::stages::Dataflow;
@@ -150,10 +152,19 @@ impl<D: Dataflow> Stage<SourceService, D> {
             .map(|partition| calls.call::<sink::Progress>(partition, &()))
             .collect::<Result<_, _>>()
             .map_err(encode)?;
-        let clock = match self.flow.config().watermarks {
-            Some(_) => Some(calls.call::<clock::Get>(ControlKey, &()).map_err(encode)?),
-            None => None,
+        let timed = self.flow.config().watermarks.is_some();
+        let clock = match timed {
+            true => Some(calls.call::<clock::Get>(ControlKey, &()).map_err(encode)?),
+            false => None,
         };
+        let groups = match timed && self.flow.is_keyed() {
+            true => self.flow.config().key_groups.count(),
+            false => 0,
+        };
+        let pending: Vec<_> = (0..groups)
+            .map(|group| calls.call::<keyed::Pending>(group, &()))
+            .collect::<Result<_, _>>()
+            .map_err(encode)?;
         let control = control.await?;
         let watermark = match clock {
             Some(clock) => clock.await?.watermark,
@@ -167,12 +178,17 @@ impl<D: Dataflow> Stage<SourceService, D> {
         for sink in sinks {
             sink_progress.push(sink.await?);
         }
+        let mut pending_timers = 0;
+        for group in pending {
+            pending_timers += group.await?;
+        }
         Ok(Status::gather(
             control,
             &split_progress,
             &sink_progress,
             self.flow.is_bounded(),
             watermark,
+            pending_timers,
         ))
     }
 }

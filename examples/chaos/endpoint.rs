@@ -1,16 +1,19 @@
-//! The endpoint the fault-injection runs kill: serves the chaos word count.
+//! The endpoint the fault-injection runs kill: serves the chaos word count
+//! or the chaos windows.
 //!
-//! `chaos_endpoint --port P --output FILE --records N [--batch B]`
+//! `chaos_endpoint --port P --output FILE --records N [--batch B] [--workload count|window]`
 
 use clap::Parser;
 use stream_runtime::Endpoint;
-use stream_support::chaos::{self, EndpointArgs};
+use stream_support::chaos::EndpointArgs;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = EndpointArgs::parse();
-    let endpoint =
-        Endpoint::new().pipeline(chaos::pipeline(&args.output, args.records, args.batch));
+    let pipeline = args
+        .workload
+        .pipeline(&args.output, args.records, args.batch);
+    let endpoint = Endpoint::new().pipeline(pipeline);
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
     match endpoint.serve(addr, std::future::pending::<()>()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

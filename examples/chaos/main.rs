@@ -1,18 +1,19 @@
-//! The fault-injection soak: the chaos word count over a large input while
-//! the endpoint and restate-server are SIGKILLed and restarted at random.
+//! The fault-injection soak: the chaos word count, then the chaos windows,
+//! each over a large input while the endpoint and restate-server are
+//! SIGKILLed and restarted at random; one table row per pipeline.
 //!
 //! ```sh
-//! just chaos                       # 100,000 records, 30 endpoint kills, 5 server kills
+//! just chaos                       # 100,000 records, 30 endpoint kills, 5 server kills, each pipeline
 //! cargo build --release --bin chaos_endpoint
-//! cargo run --release --example chaos -- --records 20000 --endpoint-kills 5 --server-kills 2 --seed 7
+//! cargo run --release --example chaos -- --records 20000 --endpoint-kills 5 --server-kills 2 --seed 7 --pipeline window
 //! ```
 
 use clap::Parser;
-use stream_support::chaos::{self, ChaosArgs, ChaosConfig};
+use stream_support::chaos::{self, ChaosArgs, ChaosConfig, ChaosReport};
 
-/// SIGKILLs the endpoint and restate-server during a word count, then
-/// checks every output exactly once. Defaults: the soak (100,000 records,
-/// 30 endpoint kills, 5 server kills).
+/// SIGKILLs the endpoint and restate-server during a word count and during
+/// windowed counts, then checks every output exactly once. Defaults: the
+/// soak (100,000 records, 30 endpoint kills, 5 server kills, each pipeline).
 #[derive(Parser)]
 struct Cli {
     #[command(flatten)]
@@ -30,14 +31,15 @@ async fn main() -> std::process::ExitCode {
         }
     };
     match chaos::run(&config, &endpoint).await {
-        Ok(report) => {
-            println!("{}", report.table());
-            if report.violations.is_empty() {
+        Ok(reports) => {
+            println!("{}", ChaosReport::table(&reports));
+            let violations: Vec<&String> = reports.iter().flat_map(|r| &r.violations).collect();
+            for violation in &violations {
+                eprintln!("VIOLATION: {violation}");
+            }
+            if violations.is_empty() {
                 std::process::ExitCode::SUCCESS
             } else {
-                for violation in &report.violations {
-                    eprintln!("VIOLATION: {violation}");
-                }
                 std::process::ExitCode::FAILURE
             }
         }

@@ -75,9 +75,21 @@ async fn tumbling_windows_over_out_of_order_input_fire_each_window_once() {
     let got = until_results(&TUMBLED, expected.len()).await;
     assert_eq!(once(&got), expected);
     harness().assert_nothing_stuck(&names).await;
-    // Every window was cleaned up: no pane is left in the key groups.
-    let state = harness().keyed_state(&names).await;
-    assert!(state.keys().all(|k| k == "time"), "{:?}", state.keys());
+    // Every window was cleaned up: no pane is left in the key groups, and
+    // no group holds a timer.
+    let entries = stream_support::state::entries(&harness().admin(), &names.keyed)
+        .await
+        .unwrap_or_else(|e| panic!("state: {e}"));
+    assert!(!entries.is_empty(), "the groups keep their watermark");
+    for (group, name, value) in entries {
+        assert_eq!(name, "time", "group {group} kept {name}: {value}");
+        let timers: serde_json::Value = serde_json::from_str(&value).unwrap_or_default();
+        assert_eq!(
+            timers["event"],
+            serde_json::json!({}),
+            "group {group}: {value}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,60 +1,23 @@
-//! Fault injection: run a word count over a sequence-numbered, skewed input
-//! while SIGKILLing the endpoint and restate-server at random moments, then
-//! check the results exactly.
+//! Fault injection: run a pipeline (a word count, or event-time windows)
+//! over a sequence-numbered, skewed input while SIGKILLing the endpoint and
+//! restate-server at random moments, then check the results exactly.
 //!
 //! The endpoint runs as a child process (`chaos_endpoint`) so that it can be
 //! killed; the server is a [`LocalServer`] restarted on the same data dir.
 
-use std::collections::BTreeMap;
+mod process;
+mod workload;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::keys::{mix, zipf_rank};
-use crate::running_counts::{check_running_counts, expected_counts};
-use stream_runtime::restate::{
-    spawn_logged, AdminClient, IngressClient, LocalServer, LocalServerOptions,
-};
-use stream_runtime::{FileSink, IntoPipeline, Pipeline, Sequence, ServiceNames, Status};
-
-/// The pipeline's name, and so its services' prefix.
-pub const PIPELINE: &str = "ChaosWordCount";
-/// How many distinct keys the input spreads over, skewed.
-pub const KEYS: u64 = 50;
-
-/// A word and its running count, as written to the file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WordCount {
-    /// The key.
-    pub word: String,
-    /// How many times it was seen so far.
-    pub count: u64,
-}
-
-/// The key of sequence number `n`: key `k` has weight about 1/(k+1).
-pub fn key_of(n: u64) -> String {
-    format!("key{:02}", zipf_rank(n, KEYS))
-}
-
-/// The chaos word count: `records` sequence numbers, keyed by [`key_of`],
-/// counted per key, every running count appended to `output` exactly once.
-pub fn pipeline(output: &Path, records: u64, batch: u32) -> impl IntoPipeline {
-    Pipeline::named(PIPELINE)
-        .batch_size(batch)
-        .source(Sequence::new().take(records).with_splits(2))
-        .map(|n| WordCount {
-            word: key_of(n),
-            count: 1,
-        })
-        .key_by(|wc| wc.word.clone())
-        .reduce(|a, b| WordCount {
-            count: a.count + b.count,
-            ..a
-        })
-        .sink(FileSink::new(output))
-}
+pub use process::sibling_binary;
+use process::{free_port, status, EndpointProcess, Schedule};
+use stream_runtime::restate::{AdminClient, IngressClient, LocalServer, LocalServerOptions};
+use stream_runtime::{ServiceNames, Status};
+pub use workload::{key_of, time_of, Outcome, WindowCount, WordCount, Workload, KEYS};
 
 /// The arguments of the `chaos_endpoint` binary.
 #[derive(Debug, Clone, clap::Parser)]
@@ -72,6 +35,9 @@ pub struct EndpointArgs {
     /// Records per token per round
     #[arg(long, default_value_t = 20)]
     pub batch: u32,
+    /// Which pipeline to serve
+    #[arg(long, value_enum, default_value_t = Workload::Count)]
+    pub workload: Workload,
 }
 
 impl EndpointArgs {
@@ -86,6 +52,10 @@ impl EndpointArgs {
             self.records.to_string(),
             "--batch".into(),
             self.batch.to_string(),
+            "--workload".into(),
+            clap::ValueEnum::to_possible_value(&self.workload)
+                .map(|v| v.get_name().to_owned())
+                .unwrap_or_default(),
         ]
     }
 }
@@ -107,6 +77,8 @@ pub struct ChaosConfig {
     pub seed: u64,
     /// The run fails if it has not finished after this long.
     pub limit: Duration,
+    /// The pipelines killed, one run (and one table row) each.
+    pub workloads: Vec<Workload>,
 }
 
 impl ChaosConfig {
@@ -120,6 +92,7 @@ impl ChaosConfig {
             batch: 20,
             seed: seed_from_clock(),
             limit: Duration::from_secs(600),
+            workloads: Workload::ALL.to_vec(),
         }
     }
 
@@ -133,6 +106,7 @@ impl ChaosConfig {
             batch: 25,
             seed: seed_from_clock(),
             limit: Duration::from_secs(3_600),
+            workloads: Workload::ALL.to_vec(),
         }
     }
 
@@ -144,6 +118,9 @@ impl ChaosConfig {
         self.tokens = args.tokens.unwrap_or(self.tokens);
         self.batch = args.batch.unwrap_or(self.batch);
         self.seed = args.seed.unwrap_or(self.seed);
+        if !args.pipeline.is_empty() {
+            self.workloads = args.pipeline.clone();
+        }
         self
     }
 }
@@ -169,6 +146,9 @@ pub struct ChaosArgs {
     /// Seeds the kill schedule, to repeat a run
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Which pipelines to kill, one run each (default: both)
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub pipeline: Vec<Workload>,
 }
 
 fn seed_from_clock() -> u64 {
@@ -181,15 +161,17 @@ fn seed_from_clock() -> u64 {
 /// What a run did and found.
 #[derive(Debug, Clone)]
 pub struct ChaosReport {
+    /// The pipeline it killed.
+    pub workload: Workload,
     /// The settings it ran with.
     pub config: ChaosConfig,
     /// Endpoint kills made while the pipeline was running.
     pub endpoint_kills: u32,
     /// Server kills made while the pipeline was running.
     pub server_kills: u32,
-    /// Running counts missing from the file.
+    /// Results missing from the file (running counts, or windows).
     pub lost: u64,
-    /// Lines in the file beyond one per running count.
+    /// Results in the file beyond one per expected result.
     pub duplicated: u64,
     /// From `addTokens` to `finished`.
     pub wall: Duration,
@@ -200,136 +182,58 @@ pub struct ChaosReport {
 }
 
 impl ChaosReport {
-    /// The report as a Markdown table.
-    pub fn table(&self) -> String {
-        format!(
-            "| records | endpoint kills | server kills | lost | duplicated | wall time | tokens injected / in flight / parked | seed |\n\
-             |--------:|---------------:|-------------:|-----:|-----------:|----------:|-----------------:|-----:|\n\
-             | {} | {} | {} | {} | {} | {:.1} s | {} / {} / {} | {} |",
-            self.config.records,
-            self.endpoint_kills,
-            self.server_kills,
-            self.lost,
-            self.duplicated,
-            self.wall.as_secs_f64(),
-            self.status.tokens_injected,
-            self.status.tokens_in_flight,
-            self.status.tokens_injected - self.status.tokens_in_flight,
-            self.config.seed,
-        )
-    }
-}
-
-/// Finds a binary of the same build as the running example
-/// (`target/<profile>/`, one up from `target/<profile>/examples/`).
-pub fn sibling_binary(name: &str) -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let dirs = exe.ancestors().skip(1).take(2);
-    let candidates: Vec<PathBuf> = dirs.map(|dir| dir.join(name)).collect();
-    candidates
-        .iter()
-        .find(|candidate| candidate.is_file())
-        .cloned()
-        .ok_or_else(|| {
-            format!(
-                "{name} not found next to {}; build it first: cargo build --release --bin {name}",
-                exe.display()
-            )
-        })
-}
-
-/// The endpoint child process, restartable on the same port.
-struct EndpointProcess {
-    binary: PathBuf,
-    args: Vec<String>,
-    port: u16,
-    log: PathBuf,
-    child: Option<Child>,
-}
-
-impl EndpointProcess {
-    async fn start(&mut self) -> Result<(), String> {
-        let mut command = Command::new(&self.binary);
-        command.args(&self.args);
-        self.child = Some(
-            spawn_logged(&mut command, &self.log)
-                .map_err(|e| format!("cannot start {}: {e}", self.binary.display()))?,
+    /// The reports as one Markdown table, a row per pipeline.
+    pub fn table(reports: &[ChaosReport]) -> String {
+        let mut table = String::from(
+            "| pipeline | records | results | endpoint kills | server kills | lost | duplicated | wall time | tokens injected / in flight / parked | seed |\n\
+             |---|--------:|--------:|---------------:|-------------:|-----:|-----------:|----------:|-----------------:|-----:|",
         );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .is_err()
-        {
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "the endpoint did not listen on {}; see {}",
-                    self.port,
-                    self.log.display()
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        for report in reports {
+            table += &format!(
+                "\n| {} | {} | {} | {} | {} | {} | {} | {:.1} s | {} / {} / {} | {} |",
+                report.workload.label(),
+                report.config.records,
+                report.status.records_out,
+                report.endpoint_kills,
+                report.server_kills,
+                report.lost,
+                report.duplicated,
+                report.wall.as_secs_f64(),
+                report.status.tokens_injected,
+                report.status.tokens_in_flight,
+                report.status.tokens_injected - report.status.tokens_in_flight,
+                report.config.seed,
+            );
         }
-        Ok(())
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        table
     }
 }
 
-impl Drop for EndpointProcess {
-    fn drop(&mut self) {
-        self.kill();
+/// Runs each of the config's pipelines under kills, one after the other,
+/// and checks every invariant of each.
+pub async fn run(config: &ChaosConfig, endpoint_binary: &Path) -> Result<Vec<ChaosReport>, String> {
+    let mut reports = Vec::new();
+    for workload in &config.workloads {
+        reports.push(run_one(*workload, config, endpoint_binary).await?);
     }
+    Ok(reports)
 }
 
-/// A small deterministic generator for the kill schedule.
-struct Schedule(u64);
-
-impl Schedule {
-    fn next(&mut self) -> u64 {
-        self.0 = mix(self.0);
-        self.0
-    }
-
-    fn millis(&mut self, low: u64, high: u64) -> Duration {
-        Duration::from_millis(low + self.next() % (high - low).max(1))
-    }
-}
-
-fn free_port() -> Result<u16, String> {
-    crate::free_port().map_err(|e| e.to_string())
-}
-
-/// The pipeline's status, retried while a server or endpoint restarts.
-async fn status(
-    ingress: &IngressClient,
-    names: &ServiceNames,
-    patience: Duration,
-) -> Result<Status, String> {
-    let deadline = Instant::now() + patience;
-    loop {
-        match ingress.status(names).await {
-            Ok(status) => return Ok(status),
-            Err(e) if Instant::now() > deadline => return Err(format!("status: {e}")),
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-}
-
-/// Runs the pipeline under kills and checks every invariant.
-pub async fn run(config: &ChaosConfig, endpoint_binary: &Path) -> Result<ChaosReport, String> {
+/// Runs one pipeline under kills and checks every invariant.
+async fn run_one(
+    workload: Workload,
+    config: &ChaosConfig,
+    endpoint_binary: &Path,
+) -> Result<ChaosReport, String> {
     let scratch = std::env::temp_dir().join(format!(
-        "stream-chaos-{}-{}",
+        "stream-chaos-{}-{}-{}",
         std::process::id(),
+        workload.pipeline_name(),
         config.seed
     ));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
-    let result = run_in(config, endpoint_binary, &scratch).await;
+    let result = run_in(workload, config, endpoint_binary, &scratch).await;
     if result.as_ref().is_ok_and(|r| r.violations.is_empty()) {
         let _ = std::fs::remove_dir_all(&scratch);
     } else {
@@ -339,11 +243,12 @@ pub async fn run(config: &ChaosConfig, endpoint_binary: &Path) -> Result<ChaosRe
 }
 
 async fn run_in(
+    workload: Workload,
     config: &ChaosConfig,
     endpoint_binary: &Path,
     scratch: &Path,
 ) -> Result<ChaosReport, String> {
-    let names = ServiceNames::for_pipeline(PIPELINE);
+    let names = workload.names();
     let output = scratch.join("output.jsonl");
     let options = LocalServerOptions::new(scratch.join("restate")).ports(
         free_port()?,
@@ -361,6 +266,7 @@ async fn run_in(
             output: output.clone(),
             records: config.records,
             batch: config.batch,
+            workload,
         }
         .to_args(),
         port,
@@ -423,78 +329,24 @@ async fn run_in(
     };
     let wall = started.elapsed();
 
-    let expected = expected_counts(config.records, key_of);
-    let (lost, duplicated) = check_file(&output, &expected, &mut violations)?;
-    check_state(&admin, &names, &expected, &mut violations).await?;
-    check_tokens_and_invocations(&admin, &names, config, &status, &mut violations).await?;
+    let outcome = workload.check(&output, &admin, config.records).await?;
+    violations.extend(outcome.violations);
+    let outputs = workload.outputs(config.records);
+    check_tokens_and_invocations(&admin, &names, config, outputs, &status, &mut violations).await?;
 
     endpoint.kill();
     server.stop(Duration::from_secs(5));
     Ok(ChaosReport {
+        workload,
         config: config.clone(),
         endpoint_kills,
         server_kills,
-        lost,
-        duplicated,
+        lost: outcome.lost,
+        duplicated: outcome.duplicated,
         wall,
         status,
         violations,
     })
-}
-
-/// Checks the file against the input: each key's counts 1..n, once each.
-/// Returns (lost, duplicated); a malformed line counts as duplicated.
-fn check_file(
-    output: &Path,
-    expected: &BTreeMap<String, u64>,
-    violations: &mut Vec<String>,
-) -> Result<(u64, u64), String> {
-    let check =
-        check_running_counts(output, expected).map_err(|e| format!("{}: {e}", output.display()))?;
-    if let Some(line) = &check.first_malformed {
-        violations.push(format!(
-            "{} malformed lines, the first {line}",
-            check.malformed
-        ));
-    }
-    let duplicated = check.duplicated + check.malformed;
-    if check.lost > 0 || duplicated > 0 {
-        violations.push(format!(
-            "the file lost {} running counts and duplicated {duplicated}",
-            check.lost
-        ));
-    }
-    Ok((check.lost, duplicated))
-}
-
-/// The keyed state, read from the server, must equal the input counts.
-async fn check_state(
-    admin: &AdminClient,
-    names: &ServiceNames,
-    expected: &BTreeMap<String, u64>,
-    violations: &mut Vec<String>,
-) -> Result<(), String> {
-    let rows = crate::state::keyed_state(admin, names)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut stored = BTreeMap::new();
-    for (key, value) in rows {
-        let wc: WordCount =
-            serde_json::from_str(&value).map_err(|e| format!("state {key}: {e}"))?;
-        stored.insert(wc.word, wc.count);
-    }
-    if &stored != expected {
-        let wrong: Vec<String> = expected
-            .iter()
-            .filter(|(word, n)| stored.get(*word) != Some(n))
-            .map(|(word, n)| format!("{word}: stored {:?}, input {n}", stored.get(word)))
-            .collect();
-        violations.push(format!(
-            "keyed state differs from the input counts: {}",
-            wrong.join(", ")
-        ));
-    }
-    Ok(())
 }
 
 /// Every token parked (none lost, none made), and nothing is left running,
@@ -503,6 +355,7 @@ async fn check_tokens_and_invocations(
     admin: &AdminClient,
     names: &ServiceNames,
     config: &ChaosConfig,
+    outputs: u64,
     status: &Status,
     violations: &mut Vec<String>,
 ) -> Result<(), String> {
@@ -513,8 +366,9 @@ async fn check_tokens_and_invocations(
         ));
     }
     if status.records_in != config.records
-        || status.records_out != config.records
+        || status.records_out != outputs
         || status.dead_letters != 0
+        || status.late_records != 0
     {
         violations.push(format!("status counts are off: {status:?}"));
     }

@@ -1,0 +1,267 @@
+//! The pipelines the fault-injection runs kill, and what each must leave
+//! behind: a running word count, and event-time tumbling windows.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use stream_runtime::restate::AdminClient;
+use stream_runtime::time::Watermarks;
+use stream_runtime::window::tumbling;
+use stream_runtime::{CompletePipeline, FileSink, IntoPipeline, Pipeline, Sequence, ServiceNames};
+
+use crate::keys::{mix, zipf_rank};
+use crate::running_counts::{check_running_counts, expected_counts};
+
+/// How many distinct keys the input spreads over, skewed.
+pub const KEYS: u64 = 50;
+/// The windows' length, in milliseconds of event time.
+pub const WINDOW_MS: i64 = 1_000;
+/// How far a record's event time strays from its place in the input.
+pub const DISORDER_MS: i64 = 200;
+
+/// Which pipeline a run kills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Workload {
+    /// A running word count (`reduce`): every running count, once.
+    Count,
+    /// Counts per key per 1 s tumbling event-time window: every window, once.
+    Window,
+}
+
+/// A word and its running count, as the word count writes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WordCount {
+    /// The key.
+    pub word: String,
+    /// How many times it was seen so far.
+    pub count: u64,
+}
+
+/// A key's count in one window, as the windowed pipeline writes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowCount {
+    /// The key.
+    pub word: String,
+    /// The window's start, in milliseconds.
+    pub start: i64,
+    /// Records of the key in the window.
+    pub count: u64,
+}
+
+/// The key of sequence number `n`: key `k` has weight about 1/(k+1).
+pub fn key_of(n: u64) -> String {
+    format!("key{:02}", zipf_rank(n, KEYS))
+}
+
+/// The event time of sequence number `n`: 100 records per second, each up
+/// to `DISORDER_MS` early or late.
+pub fn time_of(n: u64) -> i64 {
+    let shift = (mix(n ^ 0x5eed) % (2 * DISORDER_MS as u64 + 1)) as i64 - DISORDER_MS;
+    n as i64 * 10 + shift
+}
+
+/// What a run must find once the pipeline has finished.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Results the input implies that the file lacks.
+    pub lost: u64,
+    /// Results beyond one per expected result (repeats, wrong values, strays).
+    pub duplicated: u64,
+    /// What else is wrong, in words.
+    pub violations: Vec<String>,
+}
+
+impl Workload {
+    /// Both, in the order the soak runs them.
+    pub const ALL: [Workload; 2] = [Workload::Count, Workload::Window];
+
+    /// The row's name in the table.
+    pub fn label(self) -> &'static str {
+        match self {
+            Workload::Count => "word count",
+            Workload::Window => "window (tumbling 1 s)",
+        }
+    }
+
+    /// The pipeline's name, and so its services' prefix.
+    pub fn pipeline_name(self) -> &'static str {
+        match self {
+            Workload::Count => "ChaosWordCount",
+            Workload::Window => "ChaosWindows",
+        }
+    }
+
+    /// Its service names.
+    pub fn names(self) -> ServiceNames {
+        ServiceNames::for_pipeline(self.pipeline_name())
+    }
+
+    /// The pipeline over `records` sequence numbers, writing to `output`.
+    pub fn pipeline(self, output: &Path, records: u64, batch: u32) -> CompletePipeline {
+        let source = Pipeline::named(self.pipeline_name())
+            .batch_size(batch)
+            .source(Sequence::new().take(records).with_splits(2));
+        match self {
+            Workload::Count => source
+                .map(|n| WordCount {
+                    word: key_of(n),
+                    count: 1,
+                })
+                .key_by(|wc| wc.word.clone())
+                .reduce(|a, b| WordCount {
+                    count: a.count + b.count,
+                    ..a
+                })
+                .sink(FileSink::new(output))
+                .into_pipeline(),
+            Workload::Window => source
+                .event_time(
+                    |n| time_of(*n),
+                    Watermarks::max_delay(std::time::Duration::from_millis(500)),
+                )
+                .key_by(|n| key_of(**n))
+                .window(tumbling(std::time::Duration::from_millis(WINDOW_MS as u64)))
+                .aggregate(0u64, |count, _n| *count += 1)
+                .map(|w| WindowCount {
+                    word: w.key,
+                    start: w.start,
+                    count: w.value,
+                })
+                .sink(FileSink::new(output))
+                .into_pipeline(),
+        }
+    }
+
+    /// How many records the sink gets from `records` inputs.
+    pub fn outputs(self, records: u64) -> u64 {
+        match self {
+            Workload::Count => records,
+            Workload::Window => expected_windows(records).len() as u64,
+        }
+    }
+
+    /// Checks the output file and the keyed state against the input.
+    pub async fn check(
+        self,
+        output: &Path,
+        admin: &AdminClient,
+        records: u64,
+    ) -> Result<Outcome, String> {
+        match self {
+            Workload::Count => check_word_count(output, admin, records).await,
+            Workload::Window => check_windows(output, admin, records).await,
+        }
+    }
+}
+
+/// Each key's counts 1..n once in the file, and the keyed state equal to
+/// the input counts.
+async fn check_word_count(
+    output: &Path,
+    admin: &AdminClient,
+    records: u64,
+) -> Result<Outcome, String> {
+    let expected = expected_counts(records, key_of);
+    let check = check_running_counts(output, &expected)
+        .map_err(|e| format!("{}: {e}", output.display()))?;
+    let mut outcome = Outcome {
+        lost: check.lost,
+        duplicated: check.duplicated + check.malformed,
+        violations: Vec::new(),
+    };
+    if let Some(line) = &check.first_malformed {
+        let malformed = check.malformed;
+        outcome
+            .violations
+            .push(format!("{malformed} malformed lines, the first {line}"));
+    }
+    let names = Workload::Count.names();
+    let rows = crate::state::keyed_state(admin, &names)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut stored = BTreeMap::new();
+    for (key, value) in rows {
+        let wc: WordCount =
+            serde_json::from_str(&value).map_err(|e| format!("state {key}: {e}"))?;
+        stored.insert(wc.word, wc.count);
+    }
+    if stored != expected {
+        let wrong: Vec<String> = expected
+            .iter()
+            .filter(|(word, n)| stored.get(*word) != Some(n))
+            .map(|(word, n)| format!("{word}: stored {:?}, input {n}", stored.get(word)))
+            .collect();
+        outcome.violations.push(format!(
+            "keyed state differs from the input counts: {}",
+            wrong.join(", ")
+        ));
+    }
+    Ok(outcome)
+}
+
+/// Each key's count in each window of the input.
+fn expected_windows(records: u64) -> BTreeMap<(String, i64), u64> {
+    let mut windows = BTreeMap::new();
+    for n in 0..records {
+        let start = time_of(n).div_euclid(WINDOW_MS) * WINDOW_MS;
+        *windows.entry((key_of(n), start)).or_insert(0) += 1;
+    }
+    windows
+}
+
+/// Each (key, window) once in the file with its exact count, and no pane
+/// or timer left in the key groups.
+async fn check_windows(
+    output: &Path,
+    admin: &AdminClient,
+    records: u64,
+) -> Result<Outcome, String> {
+    let expected = expected_windows(records);
+    let file = File::open(output).map_err(|e| format!("{}: {e}", output.display()))?;
+    let mut seen: BTreeMap<(String, i64), u64> = BTreeMap::new();
+    let mut outcome = Outcome::default();
+    for line in BufReader::new(file).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        let Ok(result) = serde_json::from_str::<WindowCount>(&line) else {
+            outcome.duplicated += 1;
+            outcome.violations.push(format!("malformed line {line:?}"));
+            continue;
+        };
+        let key = (result.word, result.start);
+        let right = expected.get(&key) == Some(&result.count);
+        let times = seen.entry(key).or_insert(0);
+        *times += 1;
+        if !right || *times > 1 {
+            outcome.duplicated += 1;
+        }
+    }
+    outcome.lost = expected
+        .keys()
+        .filter(|key| !seen.contains_key(*key))
+        .count() as u64;
+    if outcome.lost > 0 || outcome.duplicated > 0 {
+        outcome.violations.push(format!(
+            "the file lost {} windows and has {} extra or wrong results",
+            outcome.lost, outcome.duplicated
+        ));
+    }
+    let names = Workload::Window.names();
+    let entries = crate::state::entries(admin, &names.keyed)
+        .await
+        .map_err(|e| e.to_string())?;
+    let left: Vec<String> = entries
+        .iter()
+        .filter(|(_, name, value)| name != "time" || value.contains("\"event\":{\""))
+        .map(|(group, name, _)| format!("group {group}: {name}"))
+        .collect();
+    if !left.is_empty() {
+        outcome.violations.push(format!(
+            "windows or timers left in the key groups: {}",
+            left.join(", ")
+        ));
+    }
+    Ok(outcome)
+}

@@ -13,6 +13,10 @@
 //!    finish their ranges and park) and checks every running count in the
 //!    file: exactly once each.
 //!
+//! 3. **Windows**: a 10-second tumbling count per key over event time, over
+//!    1,000 and 100,000 keys, with the delay from the watermark passing a
+//!    window's end to its result being durable in the sink.
+//!
 //! Latency is per record, from the source read (after the lease) to the end
 //! of the sink write that made it durable.
 //!
@@ -20,6 +24,7 @@
 //! cargo run --release --example bench                  # or: just bench
 //! cargo run --release --example bench -- --quick       # smaller tables, 1-minute soak
 //! cargo run --release --example bench -- --soak 600    # only the soak
+//! cargo run --release --example bench -- --windows     # only the windowed rows
 //! cargo run --release --example bench -- --only 1000:10:200000,1000:10:100000:100000 --partitions 1
 //! ```
 //!
@@ -32,6 +37,8 @@ mod instrument;
 mod probe;
 mod soak;
 mod tables;
+mod watermarks;
+mod windows;
 
 use std::path::PathBuf;
 
@@ -55,6 +62,9 @@ pub struct Args {
     /// Only the soak, for this many seconds
     #[arg(long = "soak", value_name = "SECONDS")]
     soak_seconds: Option<u64>,
+    /// Only the windowed rows
+    #[arg(long)]
+    windows: bool,
     /// The server's partitions (a new data dir's setting)
     #[arg(long)]
     partitions: Option<u32>,
@@ -206,11 +216,18 @@ async fn main() -> Result<(), Error> {
     if args.soak_seconds.is_some() {
         return soak::run(&args, soak_seconds, &Clock::new()).await;
     }
+    let watermarks = watermarks::WatermarkLog::install()?;
+    if args.windows {
+        return windows::run(&args, &watermarks).await;
+    }
     let configs = args
         .only
         .clone()
         .unwrap_or_else(|| tables::configs(args.quick));
     tables::run(&args, &configs, &Clock::new()).await?;
+    if args.only.is_none() {
+        windows::run(&args, &watermarks).await?;
+    }
     if soak_seconds > 0 {
         // A fresh process, so that the soak's RSS is its own and not what
         // the tables left in the allocator.

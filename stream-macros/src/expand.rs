@@ -24,7 +24,8 @@ pub fn declare(header: &Header) -> TokenStream {
     let private = private();
     let doc = format!(
         "The `{name_str}` pipeline. Its Restate services are `{name_str}Source`, `{name_str}Split`, \
-         `{name_str}Keyed`, `{name_str}Sink` and `{name_str}Control`."
+         `{name_str}Keyed`, `{name_str}Sink` and `{name_str}Control` (and `{name_str}Clock` with \
+         `event_time`)."
     );
     let declaration = if params.is_empty() {
         quote! {

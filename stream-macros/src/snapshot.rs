@@ -78,3 +78,34 @@ fn options_and_every_kind_of_stage() {
         },
     );
 }
+
+#[test]
+fn time_stages() {
+    check(
+        "time_stages",
+        quote! {
+            pub SensorAverages(size: Duration):
+            source(Sensors::new())
+            |> event_time(|r| r.ts_millis, max_delay = 5s, idle = 1m)
+            |> key_by(|r| r.device)
+            |> window(sliding(size, 10s), lateness = 500ms)
+            |> aggregate(Average::default(), |acc, r| acc.add(r.temp))
+            |> map(|w| w.value)
+            |> sink(ConsoleSink::new())
+        },
+    );
+}
+
+#[test]
+fn processing_time_and_timers() {
+    check(
+        "processing_time_and_timers",
+        quote! {
+            Quiet:
+            source(Sequence::new())
+            |> key_by(|n| n % 3)
+            |> process(|n, ctx| ctx.register_processing_timer(ctx.now() + 1_000), on_timer = |t, ctx| ctx.collect(t.at))
+            |> sink(ConsoleSink::new())
+        },
+    );
+}

@@ -50,8 +50,9 @@ impl<D: crate::stages::Dataflow> GroupSim<D> {
     ) -> (Vec<D::Out>, Vec<serde_json::Value>) {
         use crate::keyed::{GroupCall, GroupState};
         let timers = std::mem::take(&mut self.timers);
-        let (call, names) = GroupCall::plan(&self.flow, timers, records, watermark, now)
-            .unwrap_or_else(|f| panic!("plan: {}", f.error));
+        let (mut call, mut names) = GroupCall::new(&self.flow, records, now)
+            .unwrap_or_else(|f| panic!("the batch: {}", f.error));
+        names.extend(call.due(timers, watermark));
         let loaded = names.into_iter().map(|name| {
             let bytes = self.store.get(&name).cloned();
             (name, bytes)

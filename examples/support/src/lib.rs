@@ -1,12 +1,14 @@
 //! What the integration tests, the chaos tool (`examples/chaos/`) and the
 //! bench (`examples/bench/`) share, written once: free ports, the keyed
-//! state as the server stores it, skewed keys, the exactly-once check of a
-//! running word count's output, and the fault-injection driver.
+//! state as the server stores it, skewed keys, the exactly-once checks of a
+//! running word count's and of windowed counts' output, and the
+//! fault-injection driver.
 
 pub mod chaos;
 pub mod keys;
 pub mod running_counts;
 pub mod state;
+pub mod window_counts;
 
 /// A free TCP port on loopback.
 pub fn free_port() -> std::io::Result<u16> {

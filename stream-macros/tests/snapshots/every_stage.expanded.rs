@@ -1,5 +1,5 @@
 /// Documented.
-///The `Letters` pipeline. Its Restate services are `LettersSource`, `LettersSplit`, `LettersKeyed`, `LettersSink` and `LettersControl`.
+///The `Letters` pipeline. Its Restate services are `LettersSource`, `LettersSplit`, `LettersKeyed`, `LettersSink` and `LettersControl` (and `LettersClock` with `event_time`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Letters;
 const _: () = {

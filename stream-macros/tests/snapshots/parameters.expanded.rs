@@ -1,4 +1,4 @@
-///The `SensorAlerts` pipeline. Its Restate services are `SensorAlertsSource`, `SensorAlertsSplit`, `SensorAlertsKeyed`, `SensorAlertsSink` and `SensorAlertsControl`.
+///The `SensorAlerts` pipeline. Its Restate services are `SensorAlertsSource`, `SensorAlertsSplit`, `SensorAlertsKeyed`, `SensorAlertsSink` and `SensorAlertsControl` (and `SensorAlertsClock` with `event_time`).
 #[derive(Clone)]
 pub struct SensorAlerts {
     pub threshold: f64,

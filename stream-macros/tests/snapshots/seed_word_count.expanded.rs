@@ -1,4 +1,4 @@
-///The `ContinuousWordCount` pipeline. Its Restate services are `ContinuousWordCountSource`, `ContinuousWordCountSplit`, `ContinuousWordCountKeyed`, `ContinuousWordCountSink` and `ContinuousWordCountControl`.
+///The `ContinuousWordCount` pipeline. Its Restate services are `ContinuousWordCountSource`, `ContinuousWordCountSplit`, `ContinuousWordCountKeyed`, `ContinuousWordCountSink` and `ContinuousWordCountControl` (and `ContinuousWordCountClock` with `event_time`).
 #[derive(Debug, Clone, Copy, Default)]
 struct ContinuousWordCount;
 const _: () = {

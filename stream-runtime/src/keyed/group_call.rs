@@ -1,6 +1,8 @@
-//! One call of a key group, as plain code: which timers are due, which
-//! state entries to load, and what firing and applying the batch produce.
-//! The handlers (`services/keyed.rs`) load and store around it.
+//! One call of a key group, as plain code: which state entries the batch
+//! needs, which timers are due, and what firing and applying the batch
+//! produce. The handlers (`services/keyed.rs`) load and store around it:
+//! the batch's entries and the group's timers together, then the entries
+//! of due timers that the batch did not already need.
 
 use super::{by_key, ByKey, Due, GroupState, Scope, Timers};
 use crate::guard::RecordFailed;
@@ -10,12 +12,12 @@ use crate::time::Millis;
 /// The state entry of a group's timers and watermark.
 pub(crate) const TIMERS: &str = "time";
 
-/// A planned call: what is due, and the batch with its keys.
+/// A call being planned: the batch with its keys, then the timers.
 pub(crate) struct GroupCall<M> {
-    pub timers: Timers,
-    due: Vec<Due>,
     batch: Option<ByKey<M>>,
     now: Millis,
+    timers: Timers,
+    due: Vec<Due>,
 }
 
 /// Why a call failed: a record (the token retries without it), or firing.
@@ -25,43 +27,51 @@ pub(crate) enum GroupFailed {
 }
 
 impl<M> GroupCall<M> {
-    /// Plans a call: the group's watermark moves up to `watermark`, the
-    /// timers due at it (and at `now`) are taken, and the entries to load
-    /// are those timers' and the batch's.
-    pub(crate) fn plan<D: Dataflow<Mid = M>>(
+    /// A call with `records` (none for a timer's call) at wall-clock time
+    /// `now`, and the state entries its batch needs.
+    pub(crate) fn new<D: Dataflow<Mid = M>>(
         flow: &D,
-        mut timers: Timers,
         records: Vec<M>,
-        watermark: Option<Millis>,
         now: Millis,
     ) -> Result<(Self, Vec<String>), RecordFailed> {
-        if let Some(watermark) = watermark {
-            timers.watermark = Some(timers.watermark().max(watermark));
-        }
-        let due = timers.take_due(timers.watermark(), now);
         let batch = if records.is_empty() {
             None
         } else {
             Some(by_key(flow, records)?)
         };
-        let mut names: Vec<String> = due.iter().map(|d| d.tag.clone()).collect();
-        if let Some(batch) = &batch {
+        let mut call = Self {
+            batch,
+            now,
+            timers: Timers::default(),
+            due: Vec::new(),
+        };
+        let mut names = Vec::new();
+        if let Some(batch) = &call.batch {
             let scope = Scope {
-                watermark: timers.watermark(),
+                watermark: Millis::MIN,
                 now,
-                timers: &mut timers,
+                timers: &mut call.timers,
             };
-            names.extend(flow.keyed_entries(batch, &scope));
+            names = flow.keyed_entries(batch, &scope);
         }
         names.sort_unstable();
         names.dedup();
-        let call = Self {
-            timers,
-            due,
-            batch,
-            now,
-        };
         Ok((call, names))
+    }
+
+    /// Takes in the group's timers: its watermark moves up to `watermark`,
+    /// and the timers due at it (and at `now`) are taken. Answers the
+    /// entries those timers visit.
+    pub(crate) fn due(&mut self, mut timers: Timers, watermark: Option<Millis>) -> Vec<String> {
+        if let Some(watermark) = watermark {
+            timers.watermark = Some(timers.watermark().max(watermark));
+        }
+        self.due = timers.take_due(timers.watermark(), self.now);
+        self.timers = timers;
+        let mut names: Vec<String> = self.due.iter().map(|d| d.tag.clone()).collect();
+        names.sort_unstable();
+        names.dedup();
+        names
     }
 
     /// Fires what is due, then applies the batch, against the loaded

@@ -19,6 +19,8 @@ mod write;
 
 use std::time::Duration;
 
+use restate_sdk::errors::TerminalError;
+
 use crate::protocol::handlers::{clock, control, source, ControlKey};
 use crate::protocol::{Calls, DeadLetter, Handler, KeyOf, Layout, Lease, Token};
 use crate::stages::Dataflow;
@@ -109,12 +111,18 @@ pub(crate) async fn run<D: Dataflow, C: Calls>(flow: &D, calls: &C, token: Token
     if !routed.groups.is_empty() {
         output.extend(round.keyed(routed.groups, token.watermark).await);
     }
-    let mut next = Token { idle: 0, ..token };
-    if flow.config().watermarks.is_some() {
-        next.watermark = round.report(routed.max_time).await.or(token.watermark);
-    }
+    // The range has reached its key groups: the clock hears of it while
+    // the sink writes (both calls are issued before either is awaited).
+    let report = match flow.config().watermarks {
+        Some(_) => round.report(routed.max_time),
+        None => None,
+    };
     if !output.is_empty() {
         round.write(token, &output).await;
+    }
+    let mut next = Token { idle: 0, ..token };
+    if let Some(report) = report {
+        next.watermark = report.await.ok().or(token.watermark);
     }
     send::<source::Ingest, _>(calls, (), &next);
     Outcome::Continued
@@ -158,9 +166,12 @@ struct Round<'a, D, C> {
 
 impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     /// Tells the clock the range reached its key groups, with its largest
-    /// timestamp; answers the watermark (`None` if the clock could not be
-    /// asked, which the next range's report makes good).
-    async fn report(&self, max: Option<Millis>) -> Option<Millis> {
+    /// timestamp; the call, issued, answers the watermark. `None` if the
+    /// report could not be encoded, which the next range's report makes good.
+    fn report(
+        &self,
+        max: Option<Millis>,
+    ) -> Option<impl std::future::Future<Output = Result<Millis, TerminalError>> + '_> {
         let event = SplitEvent::Done {
             from: self.lease.from,
             count: self.lease.count,
@@ -171,7 +182,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
             event,
         };
         match self.calls.call::<clock::ReportSplit>(ControlKey, &report) {
-            Ok(call) => call.await.ok(),
+            Ok(call) => Some(call),
             Err(error) => {
                 tracing::error!(%error, "a range was not reported to the clock");
                 None
@@ -207,7 +218,9 @@ mod tests {
     use super::fake::FakeCalls;
     use super::*;
     use crate::guard::RecordFailed;
+    use crate::protocol::Dry;
     use crate::testing::stages;
+    use crate::time::Watermarks;
     use crate::{CollectSink, Pipeline, Sequence};
 
     fn block_on<F: std::future::Future>(future: F) -> F::Output {
@@ -277,6 +290,46 @@ mod tests {
         assert_eq!(block_on(run(&flow, &calls, token(0))), Outcome::Parked);
         assert_eq!(calls.lines("send TControl/pipeline/park").len(), 1);
         assert!(calls.lines("send TSource/ingest").is_empty());
+    }
+
+    #[test]
+    fn a_token_with_no_data_anywhere_waits_longer_each_time_and_reports_idle_splits() {
+        let flow = stages(
+            Pipeline::named("T")
+                .batch_size(4)
+                .source(Sequence::new().with_splits(2))
+                .event_time(|n| *n as i64, Watermarks::max_delay(Duration::ZERO))
+                .key_by(|n| **n % 3)
+                .window(crate::window::tumbling(Duration::from_secs(1)))
+                .aggregate(0u64, |count, _n| *count += 1),
+            CollectSink::new(),
+        );
+        let calls = FakeCalls::new(|address, _| {
+            let idle = address == "TSplit/1/next";
+            let dry = Some(Dry::Waiting { idle });
+            json(Lease {
+                from: 7,
+                count: 0,
+                dry,
+            })
+        });
+        let token = Token {
+            idle: 3,
+            ..token(0)
+        };
+        assert_eq!(block_on(run(&flow, &calls, token)), Outcome::Waiting);
+        let sent = calls.lines("send TSource/ingest");
+        assert_eq!(
+            sent,
+            [r#"send TSource/ingest {"id":0,"idle":4} after 400ms"#]
+        );
+        let reports = calls.lines("send TClock/pipeline/report");
+        assert_eq!(
+            reports,
+            [r#"send TClock/pipeline/report {"split":1,"event":"idle"}"#]
+        );
+        assert_eq!(idle_wait(0), IDLE_WAIT_FIRST);
+        assert_eq!(idle_wait(40), IDLE_WAIT_MAX);
     }
 
     #[test]

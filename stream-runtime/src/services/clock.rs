@@ -16,6 +16,10 @@ use crate::time::Millis;
 
 const CLOCK: &str = "clock";
 
+/// The `tracing` target of the event the clock emits each time the
+/// watermark advances, with the fields `pipeline` and `watermark`.
+pub const WATERMARK_TARGET: &str = "stream_runtime::watermark";
+
 impl<D: Dataflow> ServiceHandlers<D> for ClockService {
     type Handlers = (clock::ReportSplit, clock::WakeMe, clock::Get);
 }
@@ -52,6 +56,16 @@ impl<'a, D: Dataflow> Serves<'a, clock::ReportSplit> for Stage<ClockService, D> 
         let before = clock.clone();
         let woken = clock.report(report, self.flow.splits(), delay);
         self.wake(&calls, woken)?;
+        if clock.watermark != before.watermark {
+            // For observers such as the bench, which times how long results
+            // take to reach the sink once the watermark passes their window.
+            tracing::debug!(
+                target: WATERMARK_TARGET,
+                pipeline = %self.names.pipeline,
+                watermark = clock.current(),
+                "the watermark advanced"
+            );
+        }
         if clock != before {
             ctx.set(CLOCK, Json(clock.clone()));
         }

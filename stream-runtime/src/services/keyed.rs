@@ -66,10 +66,9 @@ impl<'a, D: Dataflow> Serves<'a, keyed::Advance> for Stage<KeyedService, D> {
         calls: RestateCalls<'a>,
         watermark: Millis,
     ) -> HandlerResult<()> {
-        let output = self
-            .call(&ctx, &calls, Vec::new(), Some(watermark), Woken::Clock)
+        self.call(&ctx, &calls, Vec::new(), Some(watermark), Woken::Clock)
             .await?;
-        self.write_fired(&ctx, &calls, output).await
+        Ok(())
     }
 }
 
@@ -81,10 +80,9 @@ impl<'a, D: Dataflow> Serves<'a, keyed::Wake> for Stage<KeyedService, D> {
         calls: RestateCalls<'a>,
         at: Millis,
     ) -> HandlerResult<()> {
-        let output = self
-            .call(&ctx, &calls, Vec::new(), None, Woken::Delay(at))
+        self.call(&ctx, &calls, Vec::new(), None, Woken::Delay(at))
             .await?;
-        self.write_fired(&ctx, &calls, output).await
+        Ok(())
     }
 }
 
@@ -104,7 +102,10 @@ impl<D: Dataflow> Stage<KeyedService, D> {
     /// One call: load the timers and the entries the call needs, fire and
     /// apply (`GroupCall`), then store what changed and ask for the next
     /// wake-ups. The output is encoded before anything is written, so
-    /// output that cannot be encoded changes nothing.
+    /// output that cannot be encoded changes nothing. A call a timer made
+    /// (not a token's batch) writes what it fired to the sink itself, before
+    /// its timers are stored as fired: once `status` sees no timer left,
+    /// every result is in the sink.
     async fn call(
         &self,
         ctx: &ObjectContext<'_>,
@@ -120,23 +121,33 @@ impl<D: Dataflow> Stage<KeyedService, D> {
         let group = index_key(ctx.key(), "key group", u32::MAX)?;
         let flow = &*self.flow;
         let domain = flow.time_domain();
-        let stored = match domain {
-            Some(_) => ctx.get::<Json<Timers>>(TIMERS).await?.map(|Json(t)| t),
-            None => None,
-        };
         let now = match domain {
             Some(TimeDomain::Processing) => {
                 ctx.run(|| async { Ok(wall_clock()) }).name("now").await?
             }
             _ => 0,
         };
-        let timers = stored.clone().unwrap_or_default();
-        let (call, names) = GroupCall::plan(flow, timers, records, watermark, now)
-            .map_err(|failed| failed.into_terminal())?;
-        // All reads are issued before any is awaited, so they travel together.
+        let (mut call, names) =
+            GroupCall::new(flow, records, now).map_err(|failed| failed.into_terminal())?;
+        // The timers and the batch's entries are read together; then the
+        // entries of due timers the batch did not already need.
+        let timers = domain.map(|_| ctx.get::<Json<Timers>>(TIMERS));
         let loads: Vec<_> = names.iter().map(|name| ctx.get::<Bytes>(name)).collect();
+        let stored = match timers {
+            Some(timers) => timers.await?.map(|Json(t)| t),
+            None => None,
+        };
         let mut loaded = Vec::with_capacity(names.len());
         for (name, load) in names.iter().zip(loads) {
+            loaded.push((name.clone(), load.await?.map(|bytes| bytes.to_vec())));
+        }
+        let due: Vec<String> = call
+            .due(stored.clone().unwrap_or_default(), watermark)
+            .into_iter()
+            .filter(|name| names.binary_search(name).is_err())
+            .collect();
+        let loads: Vec<_> = due.iter().map(|name| ctx.get::<Bytes>(name)).collect();
+        for (name, load) in due.iter().zip(loads) {
             loaded.push((name.clone(), load.await?.map(|bytes| bytes.to_vec())));
         }
         let mut state = GroupState::loaded(loaded);
@@ -147,6 +158,9 @@ impl<D: Dataflow> Stage<KeyedService, D> {
                     TerminalError::new(format!("firing the group's timers failed: {error}"))
                 }
             })?;
+        if !matches!(woken, Woken::Batch) {
+            self.write_fired(group, calls, &out).await?;
+        }
         let out = Encoded::new(&out)
             .map_err(|e| TerminalError::new(format!("cannot serialize the keyed output: {e}")))?;
         for (name, bytes) in state.changes() {
@@ -202,19 +216,15 @@ impl<D: Dataflow> Stage<KeyedService, D> {
     /// that fails after its attempts goes to the dead-letter output.
     async fn write_fired(
         &self,
-        ctx: &ObjectContext<'_>,
+        group: u32,
         calls: &RestateCalls<'_>,
-        output: Encoded<Vec<D::Out>>,
+        out: &Vec<D::Out>,
     ) -> HandlerResult<()> {
-        let out = output
-            .open()
-            .map_err(|e| TerminalError::new(format!("cannot decode fired output: {e}")))?;
         if out.is_empty() {
             return Ok(());
         }
-        let group = index_key(ctx.key(), "key group", u32::MAX)?;
         let partition = group % self.flow.sink_partitions();
-        let written = match calls.call::<sink::Write<D>>(partition, &out) {
+        let written = match calls.call::<sink::Write<D>>(partition, out) {
             Ok(call) => call.await.map_err(|e| e.message().to_owned()),
             Err(error) => Err(error.to_string()),
         };

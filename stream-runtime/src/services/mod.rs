@@ -12,6 +12,7 @@ mod sink;
 mod source;
 mod split;
 
+pub use clock::WATERMARK_TARGET;
 pub use source::{parse_token_count, MAX_TOKENS_PER_CALL};
 
 use std::marker::PhantomData;

@@ -10,6 +10,7 @@
 mod event_time;
 pub(crate) mod watermark;
 
+pub use crate::services::WATERMARK_TARGET;
 pub use event_time::EventTime;
 
 use serde::{Deserialize, Serialize};

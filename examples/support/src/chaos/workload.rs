@@ -2,8 +2,6 @@
 //! behind: a running word count, and event-time tumbling windows.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -14,6 +12,8 @@ use stream_runtime::{CompletePipeline, FileSink, IntoPipeline, Pipeline, Sequenc
 
 use crate::keys::{mix, zipf_rank};
 use crate::running_counts::{check_running_counts, expected_counts};
+pub use crate::window_counts::WindowCount;
+use crate::window_counts::{check_window_counts, expected_windows};
 
 /// How many distinct keys the input spreads over, skewed.
 pub const KEYS: u64 = 50;
@@ -37,17 +37,6 @@ pub struct WordCount {
     /// The key.
     pub word: String,
     /// How many times it was seen so far.
-    pub count: u64,
-}
-
-/// A key's count in one window, as the windowed pipeline writes it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WindowCount {
-    /// The key.
-    pub word: String,
-    /// The window's start, in milliseconds.
-    pub start: i64,
-    /// Records of the key in the window.
     pub count: u64,
 }
 
@@ -139,7 +128,7 @@ impl Workload {
     pub fn outputs(self, records: u64) -> u64 {
         match self {
             Workload::Count => records,
-            Workload::Window => expected_windows(records).len() as u64,
+            Workload::Window => expected(records).len() as u64,
         }
     }
 
@@ -203,13 +192,8 @@ async fn check_word_count(
 }
 
 /// Each key's count in each window of the input.
-fn expected_windows(records: u64) -> BTreeMap<(String, i64), u64> {
-    let mut windows = BTreeMap::new();
-    for n in 0..records {
-        let start = time_of(n).div_euclid(WINDOW_MS) * WINDOW_MS;
-        *windows.entry((key_of(n), start)).or_insert(0) += 1;
-    }
-    windows
+fn expected(records: u64) -> BTreeMap<(String, i64), u64> {
+    expected_windows(records, WINDOW_MS, key_of, time_of)
 }
 
 /// Each (key, window) once in the file with its exact count, and no pane
@@ -219,32 +203,16 @@ async fn check_windows(
     admin: &AdminClient,
     records: u64,
 ) -> Result<Outcome, String> {
-    let expected = expected_windows(records);
-    let file = File::open(output).map_err(|e| format!("{}: {e}", output.display()))?;
-    let mut seen: BTreeMap<(String, i64), u64> = BTreeMap::new();
-    let mut outcome = Outcome::default();
-    for line in BufReader::new(file).lines() {
-        let line = line.map_err(|e| e.to_string())?;
-        let Ok(result) = serde_json::from_str::<WindowCount>(&line) else {
-            outcome.duplicated += 1;
-            outcome.violations.push(format!("malformed line {line:?}"));
-            continue;
-        };
-        let key = (result.word, result.start);
-        let right = expected.get(&key) == Some(&result.count);
-        let times = seen.entry(key).or_insert(0);
-        *times += 1;
-        if !right || *times > 1 {
-            outcome.duplicated += 1;
-        }
-    }
-    outcome.lost = expected
-        .keys()
-        .filter(|key| !seen.contains_key(*key))
-        .count() as u64;
-    if outcome.lost > 0 || outcome.duplicated > 0 {
+    let check = check_window_counts(output, &expected(records))
+        .map_err(|e| format!("{}: {e}", output.display()))?;
+    let mut outcome = Outcome {
+        lost: check.lost,
+        duplicated: check.duplicated + check.malformed,
+        violations: Vec::new(),
+    };
+    if !check.exact() {
         outcome.violations.push(format!(
-            "the file lost {} windows and has {} extra or wrong results",
+            "the file lost {} windows and has {} extra, wrong or malformed results",
             outcome.lost, outcome.duplicated
         ));
     }

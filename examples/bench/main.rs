@@ -17,6 +17,9 @@
 //!    1,000 and 100,000 keys, with the delay from the watermark passing a
 //!    window's end to its result being durable in the sink.
 //!
+//! 4. **Idle**: the server's CPU with 10 tokens waiting on an endless source
+//!    that has no data, against the server with no tokens.
+//!
 //! Latency is per record, from the source read (after the lease) to the end
 //! of the sink write that made it durable.
 //!
@@ -25,6 +28,7 @@
 //! cargo run --release --example bench -- --quick       # smaller tables, 1-minute soak
 //! cargo run --release --example bench -- --soak 600    # only the soak
 //! cargo run --release --example bench -- --windows     # only the windowed rows
+//! cargo run --release --example bench -- --idle        # only the idle measurement
 //! cargo run --release --example bench -- --only 1000:10:200000,1000:10:100000:100000 --partitions 1
 //! ```
 //!
@@ -33,6 +37,7 @@
 //! partitions and the pipelines' key groups; `--server-env KEY=VALUE`
 //! (repeatable) overrides a server setting.
 
+mod idle;
 mod instrument;
 mod probe;
 mod soak;
@@ -65,6 +70,10 @@ pub struct Args {
     /// Only the windowed rows
     #[arg(long)]
     windows: bool,
+    /// Only the idle measurement: server CPU with tokens waiting on a source
+    /// with no data
+    #[arg(long)]
+    idle: bool,
     /// The server's partitions (a new data dir's setting)
     #[arg(long)]
     partitions: Option<u32>,
@@ -216,6 +225,9 @@ async fn main() -> Result<(), Error> {
     if args.soak_seconds.is_some() {
         return soak::run(&args, soak_seconds, &Clock::new()).await;
     }
+    if args.idle {
+        return idle::run(&args).await;
+    }
     let watermarks = watermarks::WatermarkLog::install()?;
     if args.windows {
         return windows::run(&args, &watermarks).await;
@@ -227,6 +239,7 @@ async fn main() -> Result<(), Error> {
     tables::run(&args, &configs, &Clock::new()).await?;
     if args.only.is_none() {
         windows::run(&args, &watermarks).await?;
+        idle::run(&args).await?;
     }
     if soak_seconds > 0 {
         // A fresh process, so that the soak's RSS is its own and not what

@@ -7,17 +7,22 @@ run-continuous *ARGS:
 run-bounded *ARGS:
     cargo run --release --example word_count -- {{ARGS}}
 
+# Event-time windows: 10 s means per sensor over out-of-order readings, to /tmp/sensor-windows.jsonl.
+run-windows *ARGS:
+    cargo run --release --example sensor_windows -- {{ARGS}}
+
 # Every test, against a real restate-server (installed from npm on first use).
 test:
     cargo test --workspace
 
-# About 6 minutes of tables, then a 10-minute soak checked exactly once;
-# `just bench --quick` is smaller, with a 1-minute soak (see examples/bench/main.rs).
-# Tables of records/s, latency, CPU, RSS and disk by batch size, tokens and keys, then a soak.
+# About 8 minutes of tables (word count, then windows, then idle tokens), then a
+# 10-minute soak checked exactly once; `just bench --quick` is smaller, with a
+# 1-minute soak; `--windows` and `--idle` run one part (see examples/bench/main.rs).
 bench *ARGS:
     cargo run --release --example bench -- {{ARGS}}
 
-# Fault-injection soak: 100,000 records, 30 endpoint and 5 server SIGKILLs.
+# Fault-injection soak: 100,000 records, 30 endpoint and 5 server SIGKILLs, for the
+# word count and then for event-time windows (`--pipeline window` for one).
 chaos *ARGS:
     cargo build --release --bin chaos_endpoint
     cargo run --release --example chaos -- {{ARGS}}

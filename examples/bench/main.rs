@@ -50,7 +50,7 @@ use std::path::PathBuf;
 use instrument::{Clock, TimedFileSink, TimedSequence, WordCount};
 use stream_runtime::restate::{IngressClient, LocalServer, LocalServerOptions, RESTATE_VERSION};
 use stream_runtime::source::DEFAULT_VOCABULARY;
-use stream_runtime::{Endpoint, IntoPipeline, Pipeline, ServiceNames};
+use stream_runtime::{Endpoint, IntoPipeline, Pipeline, ServiceNames, Status};
 use stream_support::keys::{mix, zipf_rank};
 
 type Error = Box<dyn std::error::Error>;
@@ -193,6 +193,28 @@ impl Bench {
     /// records cost on disk, without the server's fixed files.
     pub fn disk_growth(&self) -> u64 {
         probe::dir_bytes(&self.data_dir).saturating_sub(self.baseline_bytes)
+    }
+
+    /// Adds `tokens` to a bounded pipeline and waits until it has finished:
+    /// its last status, the seconds from `addTokens` to `finished`, and the
+    /// server's and the endpoint's CPU meanwhile (% of one core).
+    pub async fn run_to_finish(
+        &self,
+        names: &ServiceNames,
+        tokens: u64,
+    ) -> Result<(Status, f64, (f64, f64)), Error> {
+        let mut cpu = probe::CpuMeter::start(self.server_pid);
+        let started = std::time::Instant::now();
+        self.ingress.add_tokens(names, tokens).await?;
+        let status = loop {
+            let status = self.ingress.status(names).await?;
+            if status.finished {
+                break status;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        Ok((status, seconds, cpu.lap()))
     }
 
     /// Waits until the ingress answers for a freshly registered pipeline.

@@ -3,10 +3,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::instrument::{Clock, TimedFileSink, TimedSequence};
-use crate::probe::{rss_mib, CpuMeter};
+use crate::probe::rss_mib;
 use crate::{key, word_count, Args, Bench, Error};
 use stream_runtime::{Endpoint, FileSink, PipelineConfig, Sequence, ServiceNames};
 use stream_support::running_counts::{check_running_counts, expected_counts};
@@ -160,18 +159,8 @@ pub async fn run(args: &Args, configs: &[Config], clock: &Arc<Clock>) -> Result<
         let names = ServiceNames::for_pipeline(&config.name());
         bench.ready(&names).await;
         clock.take_latencies();
-        let mut cpu = CpuMeter::start(bench.server_pid);
-        let started = Instant::now();
-        bench.ingress.add_tokens(&names, config.tokens).await?;
-        let status = loop {
-            let status = bench.ingress.status(&names).await?;
-            if status.finished {
-                break status;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        };
-        let seconds = started.elapsed().as_secs_f64();
-        let (server_cpu, endpoint_cpu) = cpu.lap();
+        let (status, seconds, (server_cpu, endpoint_cpu)) =
+            bench.run_to_finish(&names, config.tokens).await?;
         let latencies = clock.take_latencies();
         total_records += status.records_out;
         let keys = config.keys;

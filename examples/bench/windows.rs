@@ -16,7 +16,6 @@ use stream_support::keys::mix;
 use stream_support::window_counts::{check_window_counts, expected_windows, WindowCount};
 
 use crate::instrument::Histogram;
-use crate::probe::CpuMeter;
 use crate::watermarks::WatermarkLog;
 use crate::{key, Args, Bench, Error};
 
@@ -151,18 +150,8 @@ pub async fn run(args: &Args, log: &Arc<WatermarkLog>) -> Result<(), Error> {
         if let Ok(mut delays) = delays.lock() {
             delays.clear();
         }
-        let mut cpu = CpuMeter::start(bench.server_pid);
-        let started = Instant::now();
-        bench.ingress.add_tokens(&names, config.tokens).await?;
-        let status = loop {
-            let status = bench.ingress.status(&names).await?;
-            if status.finished {
-                break status;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        let seconds = started.elapsed().as_secs_f64();
-        let (server_cpu, endpoint_cpu) = cpu.lap();
+        let (status, seconds, (server_cpu, endpoint_cpu)) =
+            bench.run_to_finish(&names, config.tokens).await?;
         let keys = config.keys;
         let expected = expected_windows(config.records, WINDOW_MS, |n| key(n, Some(keys)), time_of);
         let check = check_window_counts(&output_path(&bench.scratch, config), &expected)?;

@@ -12,6 +12,13 @@ use crate::time::Millis;
 /// The state entry of a group's timers and watermark.
 pub(crate) const TIMERS: &str = "time";
 
+/// The last millisecond of processing time that is over at `now`: a
+/// processing-time timer or window at `t` fires once the wall clock is past
+/// `t`, so a record that arrives during `t` still counts.
+pub(crate) fn completed(now: Millis) -> Millis {
+    now.saturating_sub(1)
+}
+
 /// A call being planned: the batch with its keys, then the timers.
 pub(crate) struct GroupCall<M> {
     batch: Option<ByKey<M>>,
@@ -60,13 +67,14 @@ impl<M> GroupCall<M> {
     }
 
     /// Takes in the group's timers: its watermark moves up to `watermark`,
-    /// and the timers due at it (and at `now`) are taken. Answers the
-    /// entries those timers visit.
+    /// and the timers due at it are taken, with the processing-time timers
+    /// of every millisecond before `now` (records of the current one may
+    /// still come). Answers the entries those timers visit.
     pub(crate) fn due(&mut self, mut timers: Timers, watermark: Option<Millis>) -> Vec<String> {
         if let Some(watermark) = watermark {
             timers.watermark = Some(timers.watermark().max(watermark));
         }
-        self.due = timers.take_due(timers.watermark(), self.now);
+        self.due = timers.take_due(timers.watermark(), completed(self.now));
         self.timers = timers;
         let mut names: Vec<String> = self.due.iter().map(|d| d.tag.clone()).collect();
         names.sort_unstable();

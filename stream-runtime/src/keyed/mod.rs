@@ -14,7 +14,7 @@ mod timers;
 pub use crate::guard::RecordFailed;
 pub use batch::ByKey;
 pub(crate) use batch::{by_key, by_key_slots, write_back, WriteBack};
-pub(crate) use group_call::{GroupCall, GroupFailed, TIMERS};
+pub(crate) use group_call::{completed, GroupCall, GroupFailed, TIMERS};
 pub use group_state::GroupState;
 pub(crate) use key_group::{key_group, state_key};
 pub use key_group::{KeyGroups, STATE_KEY_PREFIX};

@@ -205,7 +205,8 @@ impl<D: Dataflow> Stage<KeyedService, D> {
             if let Some(id) = cancel {
                 calls.cancel(&id);
             }
-            let delay = Duration::from_millis(u64::try_from(at - now).unwrap_or(0));
+            // Due once the wall clock is past `at` (see `completed`).
+            let delay = Duration::from_millis(u64::try_from(at + 1 - now).unwrap_or(0));
             let id = calls.schedule::<keyed::Wake>(group, &at, delay)?.await?;
             timers.wake = Some((at, id));
         }

@@ -128,7 +128,7 @@ impl<KF, K, In, V, W> Windowing<KF, K, In, V, W> {
     pub(super) fn threshold(&self, scope: &Scope<'_>) -> Millis {
         match self.stamp.domain {
             TimeDomain::Event => scope.watermark,
-            TimeDomain::Processing => scope.now,
+            TimeDomain::Processing => crate::keyed::completed(scope.now),
         }
     }
 

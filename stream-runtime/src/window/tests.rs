@@ -136,11 +136,13 @@ fn processing_time_windows_follow_the_wall_clock() {
         CollectSink::<Windowed<char, char>>::new(),
     ));
     group.call(vec!['a', 'b'], None, 1_500);
-    let (out, _) = group.call(vec!['a'], None, 1_998);
+    // During its last millisecond the window still takes records.
+    let (out, _) = group.call(vec!['a'], None, 1_999);
     assert!(out.is_empty());
     assert_eq!(group.timers.next_processing(), Some(1_999));
-    let (out, _) = group.call(vec![], None, 1_999);
+    let (out, _) = group.call(vec![], None, 2_000);
     let keys: Vec<char> = out.iter().map(|w| w.key).collect();
     assert_eq!(keys, ['a', 'b']);
+    assert_eq!(group.call(vec![], None, 2_001).0, [], "once");
     assert!(out.iter().all(|w| (w.start, w.end) == (1_000, 2_000)));
 }

@@ -146,6 +146,6 @@ where
 fn is_due(domain: TimeDomain, at: Millis, time: &KeyTime) -> bool {
     match domain {
         TimeDomain::Event => at <= time.watermark,
-        TimeDomain::Processing => at <= time.now,
+        TimeDomain::Processing => at <= crate::keyed::completed(time.now),
     }
 }

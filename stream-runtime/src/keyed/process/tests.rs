@@ -57,6 +57,11 @@ fn event_and_processing_timers_fire_once_and_see_list_and_map_state() {
     assert!(out.is_empty(), "fired once: {out:?}");
 
     let (out, _) = group.call(vec![], None, 10_500);
+    assert!(
+        out.is_empty(),
+        "at 10_500 the millisecond is not over: {out:?}"
+    );
+    let (out, _) = group.call(vec![], None, 10_501);
     assert_eq!(out.len(), 1, "{out:?}");
     assert!(out[0].contains("Processing"), "{out:?}");
     let (out, _) = group.call(vec![], Some(Millis::MAX), Millis::MAX);
@@ -82,7 +87,8 @@ fn state_with_a_time_to_live_is_removed_once_it_expires() {
     // Key 2 is written again at 5_500, so it lives until 6_500.
     group.call(vec![2], None, 5_500);
     assert_eq!(group.store.len(), 2);
-    let (out, _) = group.call(vec![], None, 6_000);
+    // Key 1 expires at 6_000; it is removed once that millisecond is over.
+    let (out, _) = group.call(vec![], None, 6_001);
     assert!(out.is_empty());
     assert_eq!(
         group.store.keys().collect::<Vec<_>>(),

@@ -8,6 +8,7 @@ use crate::instrument::{Clock, TimedFileSink, TimedSequence};
 use crate::probe::rss_mib;
 use crate::{key, word_count, Args, Bench, Error};
 use stream_runtime::{Endpoint, FileSink, PipelineConfig, Sequence, ServiceNames};
+use stream_support::exactness;
 use stream_support::running_counts::{check_running_counts, expected_counts};
 
 #[derive(Clone, Copy)]
@@ -176,14 +177,7 @@ pub async fn run(args: &Args, configs: &[Config], clock: &Arc<Clock>) -> Result<
             endpoint_cpu,
             rss: rss_mib(),
             bytes_per_record: bench.disk_growth() as f64 / total_records.max(1) as f64,
-            exact: if check.exact() {
-                "yes".to_owned()
-            } else {
-                format!(
-                    "NO: lost {}, duplicated {}, malformed {}",
-                    check.lost, check.duplicated, check.malformed
-                )
-            },
+            exact: exactness(check.lost, check.duplicated, check.malformed),
         };
         eprintln!("{} done: {:.0} records/s", config.name(), row.rate);
         rows.push(row);

@@ -18,6 +18,7 @@ use stream_support::window_counts::{check_window_counts, expected_windows, Windo
 use crate::instrument::Histogram;
 use crate::watermarks::WatermarkLog;
 use crate::{key, Args, Bench, Error};
+use stream_support::exactness;
 
 /// The windows' length.
 const WINDOW_MS: i64 = 10_000;
@@ -170,14 +171,7 @@ pub async fn run(args: &Args, log: &Arc<WatermarkLog>) -> Result<(), Error> {
             p99_ms: delays.percentile(0.99).as_secs_f64() * 1e3,
             server_cpu,
             endpoint_cpu,
-            exact: if check.exact() {
-                "yes".to_owned()
-            } else {
-                format!(
-                    "NO: lost {}, duplicated {}, malformed {}",
-                    check.lost, check.duplicated, check.malformed
-                )
-            },
+            exact: exactness(check.lost, check.duplicated, check.malformed),
         };
         eprintln!("{} done: {:.0} records/s", config.name(), row.rate);
         rows.push(row);

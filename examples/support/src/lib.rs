@@ -10,6 +10,15 @@ pub mod running_counts;
 pub mod state;
 pub mod window_counts;
 
+/// A table cell for an output check: `yes`, or what was wrong.
+pub fn exactness(lost: u64, duplicated: u64, malformed: u64) -> String {
+    if lost == 0 && duplicated == 0 && malformed == 0 {
+        "yes".to_owned()
+    } else {
+        format!("NO: lost {lost}, duplicated {duplicated}, malformed {malformed}")
+    }
+}
+
 /// A free TCP port on loopback.
 pub fn free_port() -> std::io::Result<u16> {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -34,13 +34,16 @@ pub trait Source: Send + Sync + 'static {
 
     /// Reads up to `max` records of `split`, starting at `position`.
     ///
-    /// Returns fewer than `max` records only when the split has no more
-    /// (a bounded source at its end); an unbounded source always returns `max`.
+    /// Returns fewer than `max` records only when the split has no more:
+    /// a bounded source at its end, or an endless one with no more yet.
     fn read(&self, split: u32, position: u64, max: usize) -> Vec<Self::Item>;
 
     /// How many records [`read`](Source::read) would return, without
-    /// producing them: the split stage leases ranges of a bounded source
-    /// with it. Override it when counting is cheaper than reading.
+    /// producing them: the split stage leases ranges with it. For an
+    /// endless source, 0 means no data right now: tokens then wait with a
+    /// durable delayed call, backing off, and ask again; a split that stays
+    /// so for the watermarks' idle timeout stops holding the watermark back.
+    /// Override it when counting is cheaper than reading.
     fn available(&self, split: u32, position: u64, max: usize) -> usize {
         self.read(split, position, max).len()
     }

@@ -26,3 +26,7 @@ bench *ARGS:
 chaos *ARGS:
     cargo build --release --bin chaos_endpoint
     cargo run --release --example chaos -- {{ARGS}}
+
+# A Kafka broker on 127.0.0.1:9092 for manual use (jars from Maven Central on first use; --fresh starts over).
+kafka *ARGS:
+    cargo run --release --example kafka_broker -- {{ARGS}}

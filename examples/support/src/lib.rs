@@ -5,6 +5,7 @@
 //! fault-injection driver.
 
 pub mod chaos;
+pub mod kafka;
 pub mod keys;
 pub mod running_counts;
 pub mod state;

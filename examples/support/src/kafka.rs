@@ -1,0 +1,185 @@
+//! A real Apache Kafka broker for the tests, the bench, the chaos tool and
+//! `just kafka`: single-node KRaft, from the jars `pom.xml` pins (copied
+//! from Maven Central into `target/kafka/` on first use), on free ports
+//! with a fresh log dir, stopped when dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use stream_runtime::restate::spawn_logged;
+
+/// The Kafka version `pom.xml` pins.
+pub const KAFKA_VERSION: &str = "4.1.1";
+
+/// Why a broker did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// `pom.xml` was not found above the current directory or the binary.
+    #[error("pom.xml (which pins Kafka) not found above {0}")]
+    NoPom(String),
+    /// Maven could not fetch the jars.
+    #[error("`mvn dependency:copy-dependencies` failed ({0}); is Maven Central reachable?")]
+    Maven(String),
+    /// The broker could not be run or did not listen in time.
+    #[error("the Kafka broker did not start: {0}")]
+    Start(String),
+    /// An I/O error.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// A running broker; killed and its data removed when dropped.
+pub struct KafkaBroker {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+    keep_dir: bool,
+}
+
+impl KafkaBroker {
+    /// Starts a broker with its data in `dir` (created, and removed on drop
+    /// unless [`keep`](Self::keep) is called), listening on `port` (0: a
+    /// free one).
+    pub async fn start(dir: impl Into<PathBuf>, port: u16) -> Result<Self, BrokerError> {
+        let dir = dir.into();
+        let lib = jars()?;
+        let port = if port == 0 { crate::free_port()? } else { port };
+        let controller = crate::free_port()?;
+        let data = dir.join("data");
+        std::fs::create_dir_all(&dir)?;
+        let properties = dir.join("server.properties");
+        std::fs::write(&properties, server_properties(port, controller, &data))?;
+        let classpath = format!("{}/*", lib.display());
+        let format = Command::new("java")
+            .args(["-cp", &classpath, "kafka.tools.StorageTool", "format"])
+            .args(["--ignore-formatted", "-t", "c3RyZWFtLXJ1bnRpbWUtdGVzdA", "-c"])
+            .arg(&properties)
+            .output()?;
+        if !format.status.success() {
+            let why = String::from_utf8_lossy(&format.stderr).into_owned();
+            return Err(BrokerError::Start(format!("formatting the log dir: {why}")));
+        }
+        let mut command = Command::new("java");
+        command
+            .args(["-Xms256m", "-Xmx512m", "-cp", &classpath, "kafka.Kafka"])
+            .arg(&properties);
+        let log = dir.join("broker.log");
+        let child = spawn_logged(&mut command, &log)?;
+        let mut broker = Self {
+            child: Some(child),
+            port,
+            dir,
+            keep_dir: false,
+        };
+        broker.wait_listening(&log).await?;
+        Ok(broker)
+    }
+
+    /// `host:port` of the broker.
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Keeps the data dir after the broker stops (to look at it).
+    pub fn keep(&mut self) {
+        self.keep_dir = true;
+    }
+
+    async fn wait_listening(&mut self, log: &Path) -> Result<(), BrokerError> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+            let exited = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+            if exited.is_some() || Instant::now() > deadline {
+                return Err(BrokerError::Start(format!("see {}", log.display())));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Kills the broker (SIGKILL).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for KafkaBroker {
+    fn drop(&mut self) {
+        self.kill();
+        if !self.keep_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn server_properties(port: u16, controller: u16, data: &Path) -> String {
+    format!(
+        "process.roles=broker,controller\n\
+         node.id=1\n\
+         controller.quorum.voters=1@127.0.0.1:{controller}\n\
+         listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}\n\
+         advertised.listeners=PLAINTEXT://127.0.0.1:{port}\n\
+         controller.listener.names=CONTROLLER\n\
+         inter.broker.listener.name=PLAINTEXT\n\
+         listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
+         log.dirs={}\n\
+         num.partitions=1\n\
+         auto.create.topics.enable=false\n\
+         offsets.topic.replication.factor=1\n\
+         transaction.state.log.replication.factor=1\n\
+         transaction.state.log.min.isr=1\n\
+         group.initial.rebalance.delay.ms=0\n",
+        data.display()
+    )
+}
+
+/// The directory of the broker's jars, fetched with Maven on first use.
+pub fn jars() -> Result<PathBuf, BrokerError> {
+    let root = project_root()?;
+    let lib = root
+        .join("target/kafka")
+        .join(format!("lib-{KAFKA_VERSION}"));
+    let marker = lib.join(format!("kafka_2.13-{KAFKA_VERSION}.jar"));
+    if marker.is_file() {
+        return Ok(lib);
+    }
+    eprintln!("Kafka {KAFKA_VERSION} not found in {}: fetching its jars with Maven", lib.display());
+    let status = Command::new("mvn")
+        .args(["-q", "-B", "-f"])
+        .arg(root.join("pom.xml"))
+        .arg("dependency:copy-dependencies")
+        .arg(format!("-DoutputDirectory={}", lib.display()))
+        .status()
+        .map_err(|e| BrokerError::Maven(e.to_string()))?;
+    if !status.success() || !marker.is_file() {
+        return Err(BrokerError::Maven(status.to_string()));
+    }
+    Ok(lib)
+}
+
+/// The directory holding `pom.xml`: the current directory or the running
+/// binary's, or one above them.
+fn project_root() -> Result<PathBuf, BrokerError> {
+    let mut starts = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        starts.push(cwd);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        starts.push(exe);
+    }
+    starts
+        .iter()
+        .flat_map(|start| start.ancestors())
+        .find(|dir| dir.join("pom.xml").is_file() && dir.join("Cargo.toml").is_file())
+        .map(Path::to_owned)
+        .ok_or_else(|| BrokerError::NoPom(format!("{starts:?}")))
+}

@@ -41,7 +41,11 @@ async fn main() -> std::process::ExitCode {
     };
     broker.keep();
     let lib = jars().map(|l| l.display().to_string()).unwrap_or_default();
-    println!("Kafka broker on {} (data in {}); its tools: java -cp '{lib}/*' …", broker.bootstrap(), dir.display());
+    println!(
+        "Kafka broker on {} (data in {}); its tools: java -cp '{lib}/*' …",
+        broker.bootstrap(),
+        dir.display()
+    );
     println!("Ctrl-C stops it");
     let _ = tokio::signal::ctrl_c().await;
     std::process::ExitCode::SUCCESS

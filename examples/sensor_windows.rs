@@ -40,6 +40,12 @@ struct Sensors {
 }
 
 impl Sensors {
+    /// How many readings split `split` has from `position`, up to `max`.
+    fn count(&self, split: u32, position: u64, max: usize) -> usize {
+        let total = (self.readings + 1 - u64::from(split).min(self.readings)) / 2;
+        total.saturating_sub(position).min(max as u64) as usize
+    }
+
     fn reading(&self, n: u64) -> Reading {
         let mix = mix64(n);
         let shift = (mix >> 20) as i64 % (2 * self.disorder_ms + 1) - self.disorder_ms;
@@ -59,16 +65,15 @@ impl Source for Sensors {
     }
 
     /// Split `s` holds readings `s`, `s + 2`, `s + 4`, …
-    fn read(&self, split: u32, position: u64, max: usize) -> Vec<Reading> {
-        let count = self.available(split, position, max) as u64;
-        (position..position + count)
+    async fn read(&self, split: u32, position: u64, max: usize) -> std::io::Result<Vec<Reading>> {
+        let count = self.count(split, position, max) as u64;
+        Ok((position..position + count)
             .map(|p| self.reading(p * 2 + u64::from(split)))
-            .collect()
+            .collect())
     }
 
-    fn available(&self, split: u32, position: u64, max: usize) -> usize {
-        let total = (self.readings + 1 - u64::from(split).min(self.readings)) / 2;
-        total.saturating_sub(position).min(max as u64) as usize
+    async fn available(&self, split: u32, position: u64, max: usize) -> std::io::Result<usize> {
+        Ok(self.count(split, position, max))
     }
 
     fn is_bounded(&self) -> bool {

@@ -25,13 +25,13 @@ impl Source for Silent {
         2
     }
 
-    fn read(&self, _split: u32, _position: u64, _max: usize) -> Vec<u64> {
-        Vec::new()
+    async fn read(&self, _split: u32, _position: u64, _max: usize) -> std::io::Result<Vec<u64>> {
+        Ok(Vec::new())
     }
 
-    fn available(&self, _split: u32, _position: u64, _max: usize) -> usize {
+    async fn available(&self, _split: u32, _position: u64, _max: usize) -> std::io::Result<usize> {
         self.asked.fetch_add(1, Ordering::Relaxed);
-        0
+        Ok(0)
     }
 
     fn is_bounded(&self) -> bool {

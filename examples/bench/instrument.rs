@@ -127,19 +127,19 @@ impl TimedSequence {
 impl Source for TimedSequence {
     type Item = u64;
 
-    fn read(&self, split: u32, position: u64, max: usize) -> Vec<u64> {
-        let records = self.inner.read(split, position, max);
+    async fn read(&self, split: u32, position: u64, max: usize) -> std::io::Result<Vec<u64>> {
+        let records = self.inner.read(split, position, max).await?;
         let now = Instant::now();
         if let Ok(mut reads) = self.clock.reads.lock() {
             for n in &records {
                 reads.entry(*n).or_insert(now);
             }
         }
-        records
+        Ok(records)
     }
 
-    fn available(&self, split: u32, position: u64, max: usize) -> usize {
-        self.inner.available(split, position, max)
+    async fn available(&self, split: u32, position: u64, max: usize) -> std::io::Result<usize> {
+        self.inner.available(split, position, max).await
     }
 
     fn is_bounded(&self) -> bool {
@@ -164,8 +164,13 @@ impl TimedFileSink {
 }
 
 impl Sink<WordCount> for TimedFileSink {
-    fn write(&self, partition: u32, committed: u64, records: &[WordCount]) -> std::io::Result<u64> {
-        let end = self.inner.write(partition, committed, records)?;
+    async fn write(
+        &self,
+        partition: u32,
+        committed: u64,
+        records: &[WordCount],
+    ) -> std::io::Result<u64> {
+        let end = self.inner.write(partition, committed, records).await?;
         let now = Instant::now();
         if let (Ok(mut reads), Ok(mut latencies)) =
             (self.clock.reads.lock(), self.clock.latencies.lock())

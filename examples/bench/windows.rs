@@ -70,13 +70,13 @@ struct DelaySink {
 }
 
 impl Sink<WindowCount> for DelaySink {
-    fn write(
+    async fn write(
         &self,
         partition: u32,
         committed: u64,
         records: &[WindowCount],
     ) -> std::io::Result<u64> {
-        let end = self.inner.write(partition, committed, records)?;
+        let end = self.inner.write(partition, committed, records).await?;
         let now = Instant::now();
         if let Ok(mut delays) = self.delays.lock() {
             for record in records {

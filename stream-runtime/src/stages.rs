@@ -1,6 +1,9 @@
 //! A complete pipeline's stages, with every record type fixed, as the
 //! Restate handlers run them.
 
+use std::future::Future;
+use std::io;
+
 use crate::config::PipelineConfig;
 use crate::guard::{guarded, RecordFailed};
 use crate::keyed::{ByKey, Due, GroupState, KeyedStage, Scope, TimeDomain};
@@ -17,7 +20,7 @@ use crate::Record;
 /// monomorphized per pipeline.
 pub(crate) trait Dataflow: Send + Sync + 'static {
     /// What the source reads.
-    type Input;
+    type Input: Send;
     /// What reaches the keyed stage (after the operators before `key_by`).
     type Mid: Record;
     /// The state kept per key.
@@ -34,9 +37,22 @@ pub(crate) trait Dataflow: Send + Sync + 'static {
     /// Whether the source ends.
     fn is_bounded(&self) -> bool;
     /// Reads a range of a split (deterministic, see [`Source`]).
-    fn read(&self, split: u32, position: u64, max: usize) -> Vec<Self::Input>;
+    fn read(
+        &self,
+        split: u32,
+        position: u64,
+        max: usize,
+    ) -> impl Future<Output = io::Result<Vec<Self::Input>>> + Send;
     /// How many records a read would return (see [`Source::available`]).
-    fn available(&self, split: u32, position: u64, max: usize) -> usize;
+    fn available(
+        &self,
+        split: u32,
+        position: u64,
+        max: usize,
+    ) -> impl Future<Output = io::Result<usize>> + Send;
+    /// Whether the source's `available` must be journaled (see
+    /// [`Source::is_remote`]).
+    fn is_remote(&self) -> bool;
     /// Applies the operators before `key_by` to one source record.
     fn before_key(&self, record: Self::Input, out: &mut Vec<Self::Mid>);
     /// Whether there is a keyed stage.
@@ -71,7 +87,12 @@ pub(crate) trait Dataflow: Send + Sync + 'static {
     /// The sink's number of partitions.
     fn sink_partitions(&self) -> u32;
     /// Writes a batch to a sink partition (see [`Sink`]).
-    fn write(&self, partition: u32, committed: u64, records: &[Self::Out]) -> std::io::Result<u64>;
+    fn write(
+        &self,
+        partition: u32,
+        committed: u64,
+        records: &[Self::Out],
+    ) -> impl Future<Output = io::Result<u64>> + Send;
 }
 
 /// What a key group's batch produced: output, and records too late for
@@ -127,12 +148,26 @@ where
         self.source.is_bounded()
     }
 
-    fn read(&self, split: u32, position: u64, max: usize) -> Vec<S::Item> {
+    fn read(
+        &self,
+        split: u32,
+        position: u64,
+        max: usize,
+    ) -> impl Future<Output = io::Result<Vec<S::Item>>> + Send {
         self.source.read(split, position, max)
     }
 
-    fn available(&self, split: u32, position: u64, max: usize) -> usize {
+    fn available(
+        &self,
+        split: u32,
+        position: u64,
+        max: usize,
+    ) -> impl Future<Output = io::Result<usize>> + Send {
         self.source.available(split, position, max)
+    }
+
+    fn is_remote(&self) -> bool {
+        self.source.is_remote()
     }
 
     fn before_key(&self, record: S::Item, out: &mut Vec<Pre::Out>) {
@@ -202,7 +237,12 @@ where
         self.sink.partitions().max(1)
     }
 
-    fn write(&self, partition: u32, committed: u64, records: &[Post::Out]) -> std::io::Result<u64> {
+    fn write(
+        &self,
+        partition: u32,
+        committed: u64,
+        records: &[Post::Out],
+    ) -> impl Future<Output = io::Result<u64>> + Send {
         self.sink.write(partition, committed, records)
     }
 }

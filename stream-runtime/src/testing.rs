@@ -71,3 +71,17 @@ impl<D: crate::stages::Dataflow> GroupSim<D> {
         (output.out, output.late)
     }
 }
+
+/// Runs a future to its end on a fresh current-thread runtime.
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map(|rt| rt.block_on(future))
+        .unwrap_or_else(|e| panic!("a runtime: {e}"))
+}
+
+/// What `source` reads, or a panic with why not.
+pub(crate) fn read<S: Source>(source: &S, split: u32, position: u64, max: usize) -> Vec<S::Item> {
+    block_on(source.read(split, position, max)).unwrap_or_else(|e| panic!("read: {e}"))
+}

@@ -406,24 +406,20 @@ impl stream_runtime::Source for OneSided {
         2
     }
 
-    fn read(&self, split: u32, position: u64, max: usize) -> Vec<Reading> {
+    async fn read(&self, split: u32, position: u64, max: usize) -> std::io::Result<Vec<Reading>> {
         if split == 1 {
-            return Vec::new();
+            return Ok(Vec::new());
         }
-        (position..position + max as u64)
+        Ok((position..position + max as u64)
             .map(|i| Reading {
                 key: 0,
                 ts: i as i64 * 100,
             })
-            .collect()
+            .collect())
     }
 
-    fn available(&self, split: u32, _position: u64, max: usize) -> usize {
-        if split == 1 {
-            0
-        } else {
-            max
-        }
+    async fn available(&self, split: u32, _position: u64, max: usize) -> std::io::Result<usize> {
+        Ok(if split == 1 { 0 } else { max })
     }
 
     fn is_bounded(&self) -> bool {

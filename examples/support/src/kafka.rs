@@ -53,7 +53,12 @@ impl KafkaBroker {
         let classpath = format!("{}/*", lib.display());
         let format = Command::new("java")
             .args(["-cp", &classpath, "kafka.tools.StorageTool", "format"])
-            .args(["--ignore-formatted", "-t", "c3RyZWFtLXJ1bnRpbWUtdGVzdA", "-c"])
+            .args([
+                "--ignore-formatted",
+                "-t",
+                "c3RyZWFtLXJ1bnRpbWUtdGVzdA",
+                "-c",
+            ])
             .arg(&properties)
             .output()?;
         if !format.status.success() {
@@ -95,7 +100,10 @@ impl KafkaBroker {
             {
                 return Ok(());
             }
-            let exited = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
             if exited.is_some() || Instant::now() > deadline {
                 return Err(BrokerError::Start(format!("see {}", log.display())));
             }
@@ -152,7 +160,10 @@ pub fn jars() -> Result<PathBuf, BrokerError> {
     if marker.is_file() {
         return Ok(lib);
     }
-    eprintln!("Kafka {KAFKA_VERSION} not found in {}: fetching its jars with Maven", lib.display());
+    eprintln!(
+        "Kafka {KAFKA_VERSION} not found in {}: fetching its jars with Maven",
+        lib.display()
+    );
     let status = Command::new("mvn")
         .args(["-q", "-B", "-f"])
         .arg(root.join("pom.xml"))

@@ -28,17 +28,18 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     /// Reads the range and runs each record through the operators before
     /// `key_by` (and, without one, the rest), routing the results. A record
     /// whose operators fail is read again and retried, up to the attempt
-    /// limit, then dead-lettered.
-    pub(super) fn before_key(&self) -> Routed<D::Mid, D::Out> {
+    /// limit, then dead-lettered. A source that cannot be read fails the
+    /// round, which Restate retries.
+    pub(super) async fn before_key(&self) -> std::io::Result<Routed<D::Mid, D::Out>> {
         let flow = self.flow;
         let mut routed = Routed {
             groups: BTreeMap::new(),
             output: Vec::new(),
             max_time: None,
         };
-        let records = flow.read(self.split, self.lease.from, self.lease.count as usize);
+        let records = (flow.read(self.split, self.lease.from, self.lease.count as usize)).await?;
         for (position, record) in (self.lease.from..).zip(records) {
-            match self.one_record(position, record) {
+            match self.one_record(position, record).await? {
                 Ok((keyed, output)) => {
                     routed.output.extend(output);
                     for (group, mid) in keyed {
@@ -54,17 +55,17 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
                 Err(error) => self.dead_letter(position, 1, "before_key", error, None),
             }
         }
-        routed
+        Ok(routed)
     }
 
     /// One record's results: keyed records with their groups, and output.
     /// Tried up to the attempt limit, reading the record again each time.
     #[allow(clippy::type_complexity)]
-    fn one_record(
+    async fn one_record(
         &self,
         position: u64,
         record: D::Input,
-    ) -> Result<(Vec<(u32, D::Mid)>, Vec<D::Out>), String> {
+    ) -> std::io::Result<Result<(Vec<(u32, D::Mid)>, Vec<D::Out>), String>> {
         let flow = self.flow;
         let groups = flow.config().key_groups;
         let attempts = flow.config().max_attempts;
@@ -73,9 +74,9 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         loop {
             let input = match record.take() {
                 Some(input) => input,
-                None => match flow.read(self.split, position, 1).pop() {
+                None => match flow.read(self.split, position, 1).await?.pop() {
                     Some(input) => input,
-                    None => return Err(format!("position {position} could not be read again")),
+                    None => return Ok(Err(format!("position {position} could not be read again"))),
                 },
             };
             let result = guarded(|| {
@@ -95,8 +96,8 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
             });
             match result {
                 Err(_) if attempt < attempts => attempt += 1,
-                Err(error) => return Err(format!("{error} (after {attempt} attempts)")),
-                Ok(done) => return Ok(done),
+                Err(error) => return Ok(Err(format!("{error} (after {attempt} attempts)"))),
+                Ok(done) => return Ok(Ok(done)),
             }
         }
     }

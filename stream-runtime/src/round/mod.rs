@@ -52,6 +52,9 @@ pub(crate) enum Outcome {
     Parked,
     /// It stopped before touching state, for this reason.
     Halted(String),
+    /// Its source could not be read: the round fails, and Restate retries it
+    /// (the lease is journaled, so the retry reads the same range).
+    Retry(String),
 }
 
 /// The layout an endpoint serves a pipeline with.
@@ -106,7 +109,13 @@ pub(crate) async fn run<D: Dataflow, C: Calls>(flow: &D, calls: &C, token: Token
         split,
         lease,
     };
-    let routed = round.before_key();
+    let routed = match round.before_key().await {
+        Ok(routed) => routed,
+        Err(error) => {
+            let reason = format!("reading split {split} at {}: {error}", lease.from);
+            return Outcome::Retry(reason);
+        }
+    };
     let mut output = routed.output;
     if !routed.groups.is_empty() {
         output.extend(round.keyed(routed.groups, token.watermark).await);

@@ -8,7 +8,7 @@ use restate_sdk::prelude::*;
 use super::calls::RestateCalls;
 use super::serve::{index_key, Serves};
 use super::{ServiceHandlers, Stage};
-use crate::guard::guarded;
+use crate::guard::guarded_future;
 use crate::protocol::handlers::{sink, SinkService};
 use crate::protocol::SinkProgress;
 use crate::stages::Dataflow;
@@ -46,11 +46,13 @@ impl<'a, D: Dataflow> Serves<'a, sink::Write<D>> for Stage<SinkService, D> {
             .max_attempts(flow.config().max_attempts);
         progress.committed = ctx
             .run(|| async move {
-                guarded(|| {
-                    flow.write(partition, committed, records)
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(|e| HandlerError::from(std::io::Error::other(e)))
+                let write = async move {
+                    let written = flow.write(partition, committed, records).await;
+                    written.map_err(|e| e.to_string())
+                };
+                guarded_future(write)
+                    .await
+                    .map_err(|e| HandlerError::from(std::io::Error::other(e)))
             })
             .retry_policy(retry)
             .name("write")

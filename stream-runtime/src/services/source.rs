@@ -131,8 +131,10 @@ impl<'a, D: Dataflow> Serves<'a, source::Ingest> for Stage<SourceService, D> {
         calls: RestateCalls<'a>,
         token: Token,
     ) -> HandlerResult<()> {
-        round::run(&*self.flow, &calls, token).await;
-        Ok(())
+        match round::run(&*self.flow, &calls, token).await {
+            round::Outcome::Retry(reason) => Err(std::io::Error::other(reason).into()),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! `{name}Split`: each source split's durable position.
 
-use restate_sdk::errors::HandlerResult;
+use restate_sdk::errors::{HandlerError, HandlerResult};
 use restate_sdk::prelude::*;
 
 use super::calls::RestateCalls;
@@ -26,6 +26,36 @@ impl<D: Dataflow> Stage<SplitService, D> {
     fn split(&self, key: &str) -> Result<u32, TerminalError> {
         index_key(key, "split", self.flow.splits())
     }
+
+    /// How many of `max` positions from `from` the source has now; for a
+    /// remote source journaled, so a replay leases the same range. A failure
+    /// is retried (a broker that is down holds the split until it is back).
+    async fn available(
+        &self,
+        ctx: &ObjectContext<'_>,
+        split: u32,
+        from: u64,
+        max: u32,
+    ) -> HandlerResult<u32> {
+        let flow = &*self.flow;
+        let ask = || async move {
+            let count = flow
+                .available(split, from, max as usize)
+                .await
+                .map_err(retry)?;
+            Ok(u32::try_from(count).unwrap_or(max).min(max))
+        };
+        if flow.is_remote() {
+            Ok(ctx.run(ask).name("available").await?)
+        } else {
+            ask().await
+        }
+    }
+}
+
+/// A source's I/O error, which Restate retries.
+fn retry(error: std::io::Error) -> HandlerError {
+    HandlerError::from(error)
 }
 
 /// Leases the next `max` positions of this split (or as many as there are)
@@ -46,7 +76,7 @@ impl<'a, D: Dataflow> Serves<'a, split::Next> for Stage<SplitService, D> {
         if ctx.get::<bool>(STOPPED).await?.unwrap_or(false) {
             return Ok(lease(0, Some(Dry::Stopped)));
         }
-        let count = self.flow.available(split, from, max as usize) as u32;
+        let count = self.available(&ctx, split, from, max).await?;
         let dry = ctx.get::<Json<(Millis, bool)>>(DRY).await?.map(|Json(d)| d);
         if count > 0 {
             ctx.set(POSITION, from + u64::from(count));
@@ -109,7 +139,8 @@ impl<'a, D: Dataflow> Serves<'a, split::Progress> for Stage<SplitService, D> {
         let position = ctx.get::<u64>(POSITION).await?.unwrap_or(0);
         let stopped = ctx.get::<bool>(STOPPED).await?.unwrap_or(false);
         let flow = &self.flow;
-        let exhausted = stopped || (flow.is_bounded() && flow.available(split, position, 1) == 0);
+        let exhausted = stopped
+            || (flow.is_bounded() && flow.available(split, position, 1).await.map_err(retry)? == 0);
         Ok(SplitProgress {
             position,
             exhausted,

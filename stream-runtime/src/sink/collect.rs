@@ -56,8 +56,8 @@ impl<T: Clone> CollectSink<T> {
     }
 }
 
-impl<T: Clone + Send + 'static> Sink<T> for CollectSink<T> {
-    fn write(&self, _partition: u32, committed: u64, records: &[T]) -> std::io::Result<u64> {
+impl<T: Clone + Send + Sync + 'static> Sink<T> for CollectSink<T> {
+    async fn write(&self, _partition: u32, committed: u64, records: &[T]) -> std::io::Result<u64> {
         let mut all = self.lock();
         let keep = usize::try_from(committed)
             .unwrap_or(usize::MAX)

@@ -18,8 +18,8 @@ impl ConsoleSink {
     }
 }
 
-impl<T: Serialize> Sink<T> for ConsoleSink {
-    fn write(&self, _partition: u32, committed: u64, records: &[T]) -> std::io::Result<u64> {
+impl<T: Serialize + Sync> Sink<T> for ConsoleSink {
+    async fn write(&self, _partition: u32, committed: u64, records: &[T]) -> std::io::Result<u64> {
         let mut out = std::io::stdout().lock();
         for record in records {
             serde_json::to_writer(&mut out, record)?;

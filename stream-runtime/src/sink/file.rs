@@ -35,8 +35,8 @@ impl FileSink {
     }
 }
 
-impl<T: Serialize> Sink<T> for FileSink {
-    fn write(&self, _partition: u32, committed: u64, records: &[T]) -> std::io::Result<u64> {
+impl<T: Serialize + Sync> Sink<T> for FileSink {
+    async fn write(&self, _partition: u32, committed: u64, records: &[T]) -> std::io::Result<u64> {
         let mut lines = Vec::with_capacity(records.len() * 32);
         for record in records {
             serde_json::to_writer(&mut lines, record)?;
@@ -88,11 +88,14 @@ mod tests {
     fn a_retried_write_replaces_what_the_failed_attempt_left() {
         let path = scratch("retry");
         let sink = FileSink::new(&path);
-        let first = Sink::<u32>::write(&sink, 0, 0, &[1, 2]).expect("write");
+        let first =
+            crate::testing::block_on(Sink::<u32>::write(&sink, 0, 0, &[1, 2])).expect("write");
         // The process died after this write but before its result was
         // journaled: the retry runs with the same committed offset.
-        let torn = Sink::<u32>::write(&sink, 0, first, &[3, 4]).expect("write");
-        let retried = Sink::<u32>::write(&sink, 0, first, &[3, 4]).expect("write");
+        let torn =
+            crate::testing::block_on(Sink::<u32>::write(&sink, 0, first, &[3, 4])).expect("write");
+        let retried =
+            crate::testing::block_on(Sink::<u32>::write(&sink, 0, first, &[3, 4])).expect("write");
         assert_eq!(torn, retried);
         assert_eq!(
             std::fs::read_to_string(&path).expect("read"),
@@ -104,7 +107,7 @@ mod tests {
             .open(&path)
             .and_then(|mut f| f.write_all(b"5\n6"))
             .expect("append");
-        Sink::<u32>::write(&sink, 0, retried, &[5]).expect("write");
+        crate::testing::block_on(Sink::<u32>::write(&sink, 0, retried, &[5])).expect("write");
         assert_eq!(
             std::fs::read_to_string(&path).expect("read"),
             "1\n2\n3\n4\n5\n"
@@ -116,7 +119,7 @@ mod tests {
     fn a_file_shorter_than_committed_is_appended_to() {
         let path = scratch("short");
         let sink = FileSink::new(&path);
-        let end = Sink::<u32>::write(&sink, 0, 100, &[7]).expect("write");
+        let end = crate::testing::block_on(Sink::<u32>::write(&sink, 0, 100, &[7])).expect("write");
         assert_eq!(end, 2);
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "7\n");
         let _ = std::fs::remove_file(&path);

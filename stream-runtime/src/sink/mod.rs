@@ -18,6 +18,9 @@ pub use file::FileSink;
 /// again with the same committed offset, so a sink that first discards
 /// anything past that offset (as [`FileSink`] truncates its file) writes every
 /// batch exactly once.
+///
+/// Writes are `async`, for sinks across the network; a sink that writes a
+/// local file just writes `async fn write(..)`.
 pub trait Sink<T>: Send + Sync + 'static {
     /// The number of partitions, each written by one invocation at a time.
     fn partitions(&self) -> u32 {
@@ -26,5 +29,10 @@ pub trait Sink<T>: Send + Sync + 'static {
 
     /// Writes `records` to `partition`, where `committed` is the offset the
     /// previous write returned (0 for the first). Returns the new offset.
-    fn write(&self, partition: u32, committed: u64, records: &[T]) -> std::io::Result<u64>;
+    fn write(
+        &self,
+        partition: u32,
+        committed: u64,
+        records: &[T],
+    ) -> impl std::future::Future<Output = std::io::Result<u64>> + Send;
 }

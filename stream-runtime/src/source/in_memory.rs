@@ -42,14 +42,9 @@ impl<T> InMemorySource<T> {
     }
 }
 
-impl<T: Clone + Send + Sync + 'static> Source for InMemorySource<T> {
-    type Item = T;
-
-    fn splits(&self) -> u32 {
-        self.splits
-    }
-
-    fn read(&self, split: u32, position: u64, max: usize) -> Vec<T> {
+impl<T: Clone + Send + Sync + 'static> InMemorySource<T> {
+    /// The records `read` returns.
+    fn records(&self, split: u32, position: u64, max: usize) -> Vec<T> {
         let stride = self.splits as usize;
         let Ok(position) = usize::try_from(position) else {
             return Vec::new();
@@ -66,7 +61,8 @@ impl<T: Clone + Send + Sync + 'static> Source for InMemorySource<T> {
             .collect()
     }
 
-    fn available(&self, split: u32, position: u64, max: usize) -> usize {
+    /// What `available` answers.
+    fn count(&self, split: u32, position: u64, max: usize) -> usize {
         let stride = self.splits as usize;
         let first = usize::try_from(position)
             .unwrap_or(usize::MAX)
@@ -75,6 +71,22 @@ impl<T: Clone + Send + Sync + 'static> Source for InMemorySource<T> {
         // Items first, first + stride, … that exist.
         let left = self.items.len().saturating_sub(first).div_ceil(stride);
         left.min(max)
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Source for InMemorySource<T> {
+    type Item = T;
+
+    fn splits(&self) -> u32 {
+        self.splits
+    }
+
+    async fn read(&self, split: u32, position: u64, max: usize) -> std::io::Result<Vec<T>> {
+        Ok(self.records(split, position, max))
+    }
+
+    async fn available(&self, split: u32, position: u64, max: usize) -> std::io::Result<usize> {
+        Ok(self.count(split, position, max))
     }
 
     fn is_bounded(&self) -> bool {

@@ -1,5 +1,8 @@
 //! Sources: where records come from, read by durable position.
 
+use std::future::Future;
+use std::io;
+
 mod in_memory;
 mod random_words;
 mod sequence;
@@ -20,6 +23,34 @@ pub use sequence::Sequence;
 /// always yields the same records. A retried or replayed invocation reads its
 /// range again and must see exactly what the first attempt saw; this is what
 /// makes the pipeline exactly-once without journaling every record.
+///
+/// Reads are `async`, for sources across the network; a source that
+/// computes its records just writes `async fn read(..)`. An error fails the
+/// token's round, which Restate retries (the lease is journaled, so the
+/// retry reads the same range).
+///
+/// ```
+/// use stream_runtime::Source;
+///
+/// /// The squares, endless.
+/// struct Squares;
+///
+/// impl Source for Squares {
+///     type Item = u64;
+///
+///     async fn read(&self, _split: u32, position: u64, max: usize) -> std::io::Result<Vec<u64>> {
+///         Ok((position..position + max as u64).map(|n| n * n).collect())
+///     }
+///
+///     async fn available(&self, _split: u32, _position: u64, max: usize) -> std::io::Result<usize> {
+///         Ok(max)
+///     }
+///
+///     fn is_bounded(&self) -> bool {
+///         false
+///     }
+/// }
+/// ```
 pub trait Source: Send + Sync + 'static {
     /// The records this source produces. They are read where they are
     /// processed and never serialized, so they need not be a `Record`.
@@ -36,7 +67,12 @@ pub trait Source: Send + Sync + 'static {
     ///
     /// Returns fewer than `max` records only when the split has no more:
     /// a bounded source at its end, or an endless one with no more yet.
-    fn read(&self, split: u32, position: u64, max: usize) -> Vec<Self::Item>;
+    fn read(
+        &self,
+        split: u32,
+        position: u64,
+        max: usize,
+    ) -> impl Future<Output = io::Result<Vec<Self::Item>>> + Send;
 
     /// How many records [`read`](Source::read) would return, without
     /// producing them: the split stage leases ranges with it. For an
@@ -44,8 +80,22 @@ pub trait Source: Send + Sync + 'static {
     /// durable delayed call, backing off, and ask again; a split that stays
     /// so for the watermarks' idle timeout stops holding the watermark back.
     /// Override it when counting is cheaper than reading.
-    fn available(&self, split: u32, position: u64, max: usize) -> usize {
-        self.read(split, position, max).len()
+    fn available(
+        &self,
+        split: u32,
+        position: u64,
+        max: usize,
+    ) -> impl Future<Output = io::Result<usize>> + Send {
+        async move { Ok(self.read(split, position, max).await?.len()) }
+    }
+
+    /// Whether [`available`](Source::available) asks another system, whose
+    /// answer can change from one call to the next (a Kafka partition's
+    /// end): the split then journals the answer (`ctx.run`), so a replay
+    /// leases the same range. A source that computes its records answers
+    /// `false` (the default) and saves that journal entry.
+    fn is_remote(&self) -> bool {
+        false
     }
 
     /// Whether the source ends. A bounded pipeline reports `finished` once
@@ -73,12 +123,13 @@ pub fn mix64(x: u64) -> u64 {
 /// for every split, small positions and small maxima.
 #[cfg(test)]
 pub(crate) fn assert_available_matches_read<S: Source>(source: &S) {
+    use crate::testing::{block_on, read};
     for split in 0..source.splits() {
         for position in 0..6 {
             for max in 0..5 {
                 assert_eq!(
-                    source.available(split, position, max),
-                    source.read(split, position, max).len(),
+                    block_on(source.available(split, position, max)).ok(),
+                    Some(read(source, split, position, max).len()),
                     "{} splits, split {split}, position {position}, max {max}",
                     source.splits()
                 );

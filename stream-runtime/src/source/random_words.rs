@@ -85,14 +85,9 @@ impl Default for RandomWords {
     }
 }
 
-impl Source for RandomWords {
-    type Item = String;
-
-    fn splits(&self) -> u32 {
-        self.splits
-    }
-
-    fn read(&self, split: u32, position: u64, max: usize) -> Vec<String> {
+impl RandomWords {
+    /// The records `read` returns.
+    fn records(&self, split: u32, position: u64, max: usize) -> Vec<String> {
         let end = self.limit.map_or(u64::MAX, |limit| {
             limit.min(position.saturating_add(max as u64))
         });
@@ -101,11 +96,28 @@ impl Source for RandomWords {
             .collect()
     }
 
-    fn available(&self, _split: u32, position: u64, max: usize) -> usize {
+    /// What `available` answers.
+    fn count(&self, _split: u32, position: u64, max: usize) -> usize {
         let left = self
             .limit
             .map_or(u64::MAX, |limit| limit.saturating_sub(position));
         usize::try_from(left).unwrap_or(usize::MAX).min(max)
+    }
+}
+
+impl Source for RandomWords {
+    type Item = String;
+
+    fn splits(&self) -> u32 {
+        self.splits
+    }
+
+    async fn read(&self, split: u32, position: u64, max: usize) -> std::io::Result<Vec<String>> {
+        Ok(self.records(split, position, max))
+    }
+
+    async fn available(&self, split: u32, position: u64, max: usize) -> std::io::Result<usize> {
+        Ok(self.count(split, position, max))
     }
 
     fn is_bounded(&self) -> bool {
@@ -120,25 +132,25 @@ mod tests {
     #[test]
     fn reads_are_a_function_of_the_position() {
         let words = RandomWords::new();
-        let first = words.read(0, 100, 50);
-        let again = words.read(0, 100, 50);
+        let first = words.records(0, 100, 50);
+        let again = words.records(0, 100, 50);
         assert_eq!(first, again);
-        assert_eq!(words.read(0, 120, 1)[0], first[20]);
-        assert_ne!(words.read(0, 0, 50), words.read(0, 50, 50));
+        assert_eq!(words.records(0, 120, 1)[0], first[20]);
+        assert_ne!(words.records(0, 0, 50), words.records(0, 50, 50));
     }
 
     #[test]
     fn take_bounds_each_split() {
         let words = RandomWords::new().take(10);
-        assert_eq!(words.read(0, 8, 5).len(), 2);
-        assert!(words.read(0, 10, 5).is_empty());
+        assert_eq!(words.records(0, 8, 5).len(), 2);
+        assert!(words.records(0, 10, 5).is_empty());
         assert!(words.is_bounded());
     }
 
     #[test]
     fn covers_the_vocabulary() {
         let words = RandomWords::new();
-        let seen: std::collections::BTreeSet<_> = words.read(0, 0, 2_000).into_iter().collect();
+        let seen: std::collections::BTreeSet<_> = words.records(0, 0, 2_000).into_iter().collect();
         assert_eq!(seen.len(), DEFAULT_VOCABULARY.len());
     }
 }

@@ -40,14 +40,9 @@ impl Default for Sequence {
     }
 }
 
-impl Source for Sequence {
-    type Item = u64;
-
-    fn splits(&self) -> u32 {
-        self.splits
-    }
-
-    fn read(&self, split: u32, position: u64, max: usize) -> Vec<u64> {
+impl Sequence {
+    /// The records `read` returns.
+    fn records(&self, split: u32, position: u64, max: usize) -> Vec<u64> {
         let stride = u64::from(self.splits);
         (0..max as u64)
             .map(|offset| (position + offset) * stride + u64::from(split))
@@ -55,7 +50,8 @@ impl Source for Sequence {
             .collect()
     }
 
-    fn available(&self, split: u32, position: u64, max: usize) -> usize {
+    /// What `available` answers.
+    fn count(&self, split: u32, position: u64, max: usize) -> usize {
         let Some(limit) = self.limit else { return max };
         let stride = u64::from(self.splits);
         // Numbers position * stride + split, … below the limit.
@@ -64,6 +60,22 @@ impl Source for Sequence {
             .saturating_add(u64::from(split));
         let left = limit.saturating_sub(first).div_ceil(stride);
         usize::try_from(left).unwrap_or(usize::MAX).min(max)
+    }
+}
+
+impl Source for Sequence {
+    type Item = u64;
+
+    fn splits(&self) -> u32 {
+        self.splits
+    }
+
+    async fn read(&self, split: u32, position: u64, max: usize) -> std::io::Result<Vec<u64>> {
+        Ok(self.records(split, position, max))
+    }
+
+    async fn available(&self, split: u32, position: u64, max: usize) -> std::io::Result<usize> {
+        Ok(self.count(split, position, max))
     }
 
     fn is_bounded(&self) -> bool {
@@ -78,11 +90,11 @@ mod tests {
     #[test]
     fn splits_partition_the_sequence() {
         let source = Sequence::new().take(10).with_splits(3);
-        let mut all: Vec<u64> = (0..3).flat_map(|s| source.read(s, 0, 100)).collect();
+        let mut all: Vec<u64> = (0..3).flat_map(|s| source.records(s, 0, 100)).collect();
         all.sort();
         assert_eq!(all, (0..10).collect::<Vec<_>>());
-        assert_eq!(source.read(1, 1, 2), vec![4, 7]);
-        assert!(source.read(0, 4, 5).is_empty());
+        assert_eq!(source.records(1, 1, 2), vec![4, 7]);
+        assert!(source.records(0, 4, 5).is_empty());
     }
 
     #[test]
@@ -92,6 +104,6 @@ mod tests {
                 &Sequence::new().take(10).with_splits(splits),
             );
         }
-        assert_eq!(Sequence::new().available(0, 7, 9), 9);
+        assert_eq!(Sequence::new().count(0, 7, 9), 9);
     }
 }

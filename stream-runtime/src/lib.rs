@@ -49,6 +49,8 @@ mod complete;
 mod config;
 mod endpoint;
 mod guard;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod keyed;
 mod names;
 pub mod operator;

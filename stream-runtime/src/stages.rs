@@ -50,6 +50,8 @@ pub(crate) trait Dataflow: Send + Sync + 'static {
         position: u64,
         max: usize,
     ) -> impl Future<Output = io::Result<usize>> + Send;
+    /// Where a split starts (see [`Source::start`]).
+    fn start(&self, split: u32) -> impl Future<Output = io::Result<u64>> + Send;
     /// Whether the source's `available` must be journaled (see
     /// [`Source::is_remote`]).
     fn is_remote(&self) -> bool;
@@ -164,6 +166,10 @@ where
         max: usize,
     ) -> impl Future<Output = io::Result<usize>> + Send {
         self.source.available(split, position, max)
+    }
+
+    fn start(&self, split: u32) -> impl Future<Output = io::Result<u64>> + Send {
+        self.source.start(split)
     }
 
     fn is_remote(&self) -> bool {

@@ -102,18 +102,111 @@ async fn start() -> Result<(Harness, LocalServer), String> {
 }
 
 extern "C" fn cleanup_at_exit() {
-    let pid = SERVER_PID.load(Ordering::SeqCst);
-    if let Ok(pid) = libc::pid_t::try_from(pid) {
-        if pid > 0 {
-            // SAFETY: signalling and reaping our own child process.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, std::ptr::null_mut(), 0);
+    for pid in [&SERVER_PID, &BROKER_PID] {
+        let pid = pid.load(Ordering::SeqCst);
+        if let Ok(pid) = libc::pid_t::try_from(pid) {
+            if pid > 0 {
+                // SAFETY: signalling and reaping our own child process.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, std::ptr::null_mut(), 0);
+                }
             }
         }
     }
     if let Some(dir) = BASE_DIR.get() {
         let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// One real Kafka broker for the tests that need one, started on first use
+/// on a dedicated thread (so that it lives as long as the binary), with a
+/// runtime on which those tests serve their own endpoints.
+pub struct KafkaHarness {
+    /// The broker's `host:port`.
+    pub bootstrap: String,
+    runtime: tokio::runtime::Handle,
+}
+
+static KAFKA: OnceLock<KafkaHarness> = OnceLock::new();
+static BROKER_PID: AtomicU32 = AtomicU32::new(0);
+
+/// The shared Kafka broker (and the Restate harness, started first).
+pub fn kafka() -> &'static KafkaHarness {
+    harness();
+    KAFKA.get_or_init(|| {
+        let (ready, started) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("kafka-harness".into())
+            .spawn(move || broker_forever(ready))
+            .expect("spawn the Kafka harness thread");
+        match started.recv() {
+            Ok(Ok(kafka)) => kafka,
+            Ok(Err(e)) => panic!("the Kafka broker did not start: {e}"),
+            Err(_) => panic!("the Kafka harness thread died while starting"),
+        }
+    })
+}
+
+fn broker_forever(ready: mpsc::Sender<Result<KafkaHarness, String>>) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let _ = ready.send(Err(format!("tokio runtime: {e}")));
+            return;
+        }
+    };
+    let handle = runtime.handle().clone();
+    runtime.block_on(async move {
+        let dir = BASE_DIR
+            .get()
+            .cloned()
+            .unwrap_or_else(std::env::temp_dir)
+            .join("kafka");
+        match stream_support::kafka::KafkaBroker::start(dir, 0).await {
+            Ok(broker) => {
+                BROKER_PID.store(broker.pid().unwrap_or(0), Ordering::SeqCst);
+                let kafka = KafkaHarness {
+                    bootstrap: broker.bootstrap(),
+                    runtime: handle,
+                };
+                let _ = ready.send(Ok(kafka));
+                std::future::pending::<()>().await;
+                drop(broker);
+            }
+            Err(e) => {
+                let _ = ready.send(Err(e.to_string()));
+            }
+        }
+    });
+}
+
+impl KafkaHarness {
+    /// Serves `endpoint` on a free port, on the harness's runtime, and
+    /// registers it with the test server.
+    pub async fn serve(&self, endpoint: Endpoint) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an endpoint");
+        let port = listener.local_addr().expect("its address").port();
+        listener.set_nonblocking(true).expect("non-blocking");
+        self.runtime.spawn(async move {
+            match tokio::net::TcpListener::from_std(listener) {
+                Ok(listener) => {
+                    endpoint
+                        .serve_on(listener, std::future::pending::<()>())
+                        .await
+                }
+                Err(e) => panic!("the endpoint's listener: {e}"),
+            }
+        });
+        harness()
+            .admin()
+            .register(&format!("http://127.0.0.1:{port}"))
+            .await
+            .unwrap_or_else(|e| panic!("register the Kafka endpoint: {e}"));
     }
 }
 

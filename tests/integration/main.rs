@@ -5,6 +5,7 @@ mod bad_input;
 mod chaos;
 mod failures;
 mod harness;
+mod kafka;
 mod layout;
 mod parameters;
 mod pipelines;

@@ -120,6 +120,13 @@ impl KafkaBroker {
     }
 }
 
+impl KafkaBroker {
+    /// The broker's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}
+
 impl Drop for KafkaBroker {
     fn drop(&mut self) {
         self.kill();
@@ -193,4 +200,93 @@ fn project_root() -> Result<PathBuf, BrokerError> {
         .find(|dir| dir.join("pom.xml").is_file() && dir.join("Cargo.toml").is_file())
         .map(Path::to_owned)
         .ok_or_else(|| BrokerError::NoPom(format!("{starts:?}")))
+}
+
+/// A client of the broker at `bootstrap`, for setting up and checking.
+pub async fn client(bootstrap: &str) -> Result<rskafka::client::Client, String> {
+    rskafka::client::ClientBuilder::new(vec![bootstrap.to_owned()])
+        .build()
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Creates `topic` with `partitions` partitions.
+pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<(), String> {
+    let controller = client(bootstrap)
+        .await?
+        .controller_client()
+        .map_err(|e| e.to_string())?;
+    controller
+        .create_topic(topic, partitions, 1, 5_000)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Produces `values` (no keys) to one partition of `topic`, in one batch.
+pub async fn produce(
+    bootstrap: &str,
+    topic: &str,
+    partition: i32,
+    values: Vec<Vec<u8>>,
+) -> Result<(), String> {
+    use rskafka::client::partition::{Compression, UnknownTopicHandling};
+    let partition = client(bootstrap)
+        .await?
+        .partition_client(topic, partition, UnknownTopicHandling::Retry)
+        .await
+        .map_err(|e| e.to_string())?;
+    let records = values
+        .into_iter()
+        .map(|value| rskafka::record::Record {
+            key: None,
+            value: Some(value),
+            headers: Default::default(),
+            timestamp: chrono::DateTime::from_timestamp_millis(0).unwrap_or_default(),
+        })
+        .collect();
+    partition
+        .produce(records, Compression::NoCompression)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Every value in every partition of `topic`, partition by partition, in
+/// offset order.
+pub async fn read_all(bootstrap: &str, topic: &str) -> Result<Vec<Vec<u8>>, String> {
+    use rskafka::client::partition::{OffsetAt, UnknownTopicHandling};
+    let client = client(bootstrap).await?;
+    let topics = client.list_topics().await.map_err(|e| e.to_string())?;
+    let found = topics
+        .iter()
+        .find(|t| t.name == topic)
+        .ok_or_else(|| format!("no topic {topic}"))?;
+    let mut values = Vec::new();
+    for partition in &found.partitions {
+        let partition = client
+            .partition_client(topic, *partition, UnknownTopicHandling::Retry)
+            .await
+            .map_err(|e| e.to_string())?;
+        let end = partition
+            .get_offset(OffsetAt::Latest)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut next = 0;
+        while next < end {
+            let (records, _) = partition
+                .fetch_records(next, 1..(8 << 20), 0)
+                .await
+                .map_err(|e| e.to_string())?;
+            if records.is_empty() {
+                break;
+            }
+            for record in records {
+                if record.offset >= next {
+                    next = record.offset + 1;
+                    values.extend(record.record.value);
+                }
+            }
+        }
+    }
+    Ok(values)
 }

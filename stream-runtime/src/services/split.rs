@@ -27,6 +27,18 @@ impl<D: Dataflow> Stage<SplitService, D> {
         index_key(key, "split", self.flow.splits())
     }
 
+    /// Where the split starts, asked on its first lease; journaled for a
+    /// remote source.
+    async fn start(&self, ctx: &ObjectContext<'_>, split: u32) -> HandlerResult<u64> {
+        let flow = &*self.flow;
+        let ask = || async move { flow.start(split).await.map_err(retry) };
+        if flow.is_remote() {
+            Ok(ctx.run(ask).name("start").await?)
+        } else {
+            ask().await
+        }
+    }
+
     /// How many of `max` positions from `from` the source has now; for a
     /// remote source journaled, so a replay leases the same range. A failure
     /// is retried (a broker that is down holds the split until it is back).
@@ -71,7 +83,14 @@ impl<'a, D: Dataflow> Serves<'a, split::Next> for Stage<SplitService, D> {
         max: u32,
     ) -> HandlerResult<Lease> {
         let split = self.split(ctx.key())?;
-        let from = ctx.get::<u64>(POSITION).await?.unwrap_or(0);
+        let from = match ctx.get::<u64>(POSITION).await? {
+            Some(position) => position,
+            None => {
+                let start = self.start(&ctx, split).await?;
+                ctx.set(POSITION, start);
+                start
+            }
+        };
         let lease = |count, dry| Lease { from, count, dry };
         if ctx.get::<bool>(STOPPED).await?.unwrap_or(false) {
             return Ok(lease(0, Some(Dry::Stopped)));

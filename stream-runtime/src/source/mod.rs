@@ -89,6 +89,14 @@ pub trait Source: Send + Sync + 'static {
         async move { Ok(self.read(split, position, max).await?.len()) }
     }
 
+    /// The position `split` starts at, asked once, on its first lease, and
+    /// kept durably (journaled, for a remote source): a restart does not
+    /// move it. 0 by default; a Kafka source answers an offset.
+    fn start(&self, split: u32) -> impl Future<Output = io::Result<u64>> + Send {
+        let _ = split;
+        async { Ok(0) }
+    }
+
     /// Whether [`available`](Source::available) asks another system, whose
     /// answer can change from one call to the next (a Kafka partition's
     /// end): the split then journals the answer (`ctx.run`), so a replay

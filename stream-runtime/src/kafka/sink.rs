@@ -1,0 +1,142 @@
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::Arc;
+
+use rskafka::client::partition::{Compression, OffsetAt, PartitionClient};
+use rskafka::record::Record;
+use serde::Serialize;
+
+use super::{io_error, partitions, KafkaError};
+use crate::sink::Sink;
+
+/// The header holding each record's sequence number in its sink partition.
+const SEQUENCE: &str = "stream-runtime.seq";
+
+/// How a record becomes a Kafka key and value.
+type Encode<T> = fn(&T) -> Result<(Option<Vec<u8>>, Vec<u8>), String>;
+
+/// A Kafka topic as an exactly-once sink: sink partition `p` writes the
+/// topic's partition `p`.
+///
+/// **How it is exactly-once, without transactions.** Each record carries its
+/// sequence number in its sink partition (header `stream-runtime.seq`); the
+/// committed offset is the count written so far. A write first reads the
+/// partition's last record: if an earlier attempt of this same write got
+/// its records in before the process died, their sequence numbers are
+/// there, and the write produces only what is missing (a batch is produced
+/// in one request, so it lands whole or not at all). So a reader sees every
+/// record once with the default `isolation.level` (`read_uncommitted`);
+/// nothing needs `read_committed`.
+///
+/// The sink must own the topic's partitions: another producer's record
+/// last in a partition would hide the sequence. One sink partition per
+/// Kafka partition, so the topic's partition count is part of the
+/// pipeline's durable layout.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), stream_runtime::kafka::KafkaError> {
+/// use stream_runtime::kafka::KafkaSink;
+///
+/// // Each record as JSON, keyed by nothing:
+/// let counts = KafkaSink::<(String, u64)>::json("127.0.0.1:9092", "counts").await?;
+/// # let _ = counts;
+/// # Ok(())
+/// # }
+/// ```
+pub struct KafkaSink<T> {
+    topic: String,
+    partitions: Vec<Arc<PartitionClient>>,
+    encode: Encode<T>,
+}
+
+impl<T: Serialize> KafkaSink<T> {
+    /// Writes each record as its JSON, with no key.
+    pub async fn json(
+        bootstrap: impl Into<String>,
+        topic: impl Into<String>,
+    ) -> Result<Self, KafkaError> {
+        Self::with_encoder(bootstrap, topic, |record| {
+            let value = serde_json::to_vec(record).map_err(|e| e.to_string())?;
+            Ok((None, value))
+        })
+        .await
+    }
+}
+
+impl<T> KafkaSink<T> {
+    /// Writes each record as `encode` makes it: a key (or none) and a value.
+    pub async fn with_encoder(
+        bootstrap: impl Into<String>,
+        topic: impl Into<String>,
+        encode: Encode<T>,
+    ) -> Result<Self, KafkaError> {
+        let bootstrap = bootstrap.into();
+        let topic = topic.into();
+        let partitions = partitions(&bootstrap, &topic).await?;
+        Ok(Self {
+            topic,
+            partitions,
+            encode,
+        })
+    }
+
+    /// The last sequence number in `partition`, if its last record is ours.
+    async fn last_sequence(&self, partition: &PartitionClient) -> io::Result<Option<u64>> {
+        let end = partition
+            .get_offset(OffsetAt::Latest)
+            .await
+            .map_err(|e| io_error("offsets", e))?;
+        if end <= 0 {
+            return Ok(None);
+        }
+        let (records, _) = partition
+            .fetch_records(end - 1, 1..(4 << 20), 0)
+            .await
+            .map_err(|e| io_error("fetch", e))?;
+        let last = records.iter().rev().find(|r| r.offset == end - 1);
+        Ok(last
+            .and_then(|r| r.record.headers.get(SEQUENCE))
+            .and_then(|seq| std::str::from_utf8(seq).ok()?.parse().ok()))
+    }
+}
+
+impl<T: Send + Sync + 'static> Sink<T> for KafkaSink<T> {
+    fn partitions(&self) -> u32 {
+        u32::try_from(self.partitions.len()).unwrap_or(u32::MAX)
+    }
+
+    async fn write(&self, partition: u32, committed: u64, records: &[T]) -> io::Result<u64> {
+        let client = self.partitions.get(partition as usize).ok_or_else(|| {
+            io_error(
+                "partition",
+                format!("{} has no partition {partition}", self.topic),
+            )
+        })?;
+        let written = committed + records.len() as u64;
+        // An earlier attempt of this write may have landed: skip what did.
+        let first = match self.last_sequence(client).await? {
+            Some(last) if last >= committed => (last + 1).min(written),
+            _ => committed,
+        };
+        let now =
+            chrono::DateTime::from_timestamp_millis(crate::time::wall_clock()).unwrap_or_default();
+        let mut batch = Vec::with_capacity(records.len());
+        for (sequence, record) in (committed..).zip(records) {
+            if sequence < first {
+                continue;
+            }
+            let (key, value) = (self.encode)(record).map_err(|e| io_error("encode", e))?;
+            batch.push(Record {
+                key,
+                value: Some(value),
+                headers: BTreeMap::from([(SEQUENCE.to_owned(), sequence.to_string().into_bytes())]),
+                timestamp: now,
+            });
+        }
+        client
+            .produce(batch, Compression::NoCompression)
+            .await
+            .map_err(|e| io_error("produce", e))?;
+        Ok(written)
+    }
+}

@@ -1,0 +1,184 @@
+use std::io;
+use std::sync::Arc;
+
+use rskafka::client::partition::{OffsetAt, PartitionClient};
+
+use super::{io_error, partitions, KafkaError, KafkaRecord};
+use crate::source::Source;
+use crate::time::Millis;
+
+/// Where a partition is read from when the pipeline first leases it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartAt {
+    /// The oldest record still kept (Kafka's `auto.offset.reset=earliest`).
+    #[default]
+    Earliest,
+    /// The partition's end when the pipeline first reads it: only newer
+    /// records.
+    Latest,
+    /// The first record at or after this time (milliseconds).
+    Timestamp(Millis),
+}
+
+/// A Kafka topic as a source: its partitions are the splits and their
+/// offsets the positions, kept in the pipeline's split objects like every
+/// other source's.
+///
+/// - It reads by offset, with no consumer group and no commits: a replayed
+///   round reads the same offsets, so the same records.
+/// - Offsets with no record (transaction markers, compacted records) are
+///   skipped: a range may hold fewer records than offsets.
+/// - Where a partition starts ([`StartAt`]) is resolved once, on its first
+///   lease, and kept durably: a restart does not move it.
+/// - At a partition's end, its tokens wait with the idle backoff.
+/// - The partition count is part of the pipeline's durable layout.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), stream_runtime::kafka::KafkaError> {
+/// use stream_runtime::kafka::{KafkaSource, StartAt};
+///
+/// let clicks = KafkaSource::connect("127.0.0.1:9092", "clicks")
+///     .await?
+///     .start_at(StartAt::Earliest);
+/// # let _ = clicks;
+/// # Ok(())
+/// # }
+/// ```
+pub struct KafkaSource {
+    topic: String,
+    partitions: Vec<Arc<PartitionClient>>,
+    start: StartAt,
+    fetch_bytes: i32,
+}
+
+impl KafkaSource {
+    /// Connects to the broker at `bootstrap` (`host:port`) and finds the
+    /// topic's partitions. A topic that does not exist is an error that
+    /// names the topics there are.
+    pub async fn connect(
+        bootstrap: impl Into<String>,
+        topic: impl Into<String>,
+    ) -> Result<Self, KafkaError> {
+        let bootstrap = bootstrap.into();
+        let topic = topic.into();
+        let partitions = partitions(&bootstrap, &topic).await?;
+        Ok(Self {
+            topic,
+            partitions,
+            start: StartAt::default(),
+            fetch_bytes: 4 << 20,
+        })
+    }
+
+    /// Where each partition starts (the default: the earliest record kept).
+    pub fn start_at(mut self, start: StartAt) -> Self {
+        self.start = start;
+        self
+    }
+
+    /// The topic's name.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    fn partition(&self, split: u32) -> io::Result<&PartitionClient> {
+        self.partitions
+            .get(split as usize)
+            .map(|p| p.as_ref())
+            .ok_or_else(|| {
+                io_error(
+                    "partition",
+                    format!("{} has no partition {split}", self.topic),
+                )
+            })
+    }
+}
+
+impl Source for KafkaSource {
+    type Item = KafkaRecord;
+
+    fn splits(&self) -> u32 {
+        u32::try_from(self.partitions.len()).unwrap_or(u32::MAX)
+    }
+
+    async fn start(&self, split: u32) -> io::Result<u64> {
+        let at = match self.start {
+            StartAt::Earliest => OffsetAt::Earliest,
+            StartAt::Latest => OffsetAt::Latest,
+            StartAt::Timestamp(millis) => {
+                let time = chrono::DateTime::from_timestamp_millis(millis)
+                    .ok_or_else(|| io_error("start", format!("{millis} ms is not a time")))?;
+                OffsetAt::Timestamp(time)
+            }
+        };
+        let offset = self
+            .partition(split)?
+            .get_offset(at)
+            .await
+            .map_err(|e| io_error("offsets", e))?;
+        Ok(u64::try_from(offset).unwrap_or(0))
+    }
+
+    async fn available(&self, split: u32, position: u64, max: usize) -> io::Result<usize> {
+        let end = self
+            .partition(split)?
+            .get_offset(OffsetAt::Latest)
+            .await
+            .map_err(|e| io_error("offsets", e))?;
+        let end = u64::try_from(end).unwrap_or(0);
+        Ok(usize::try_from(end.saturating_sub(position))
+            .unwrap_or(max)
+            .min(max))
+    }
+
+    /// The records at offsets `position..position + max`.
+    async fn read(&self, split: u32, position: u64, max: usize) -> io::Result<Vec<KafkaRecord>> {
+        let partition = self.partition(split)?;
+        let end = position.saturating_add(max as u64);
+        let mut records = Vec::new();
+        let mut next = position;
+        while next < end {
+            let offset = i64::try_from(next).map_err(|e| io_error("offset", e))?;
+            let (fetched, high_watermark) = partition
+                .fetch_records(offset, 1..self.fetch_bytes, 0)
+                .await
+                .map_err(|e| io_error("fetch", e))?;
+            let before = next;
+            for fetched in fetched {
+                let Ok(offset) = u64::try_from(fetched.offset) else {
+                    continue;
+                };
+                if offset < next || offset >= end {
+                    continue;
+                }
+                next = offset + 1;
+                records.push(KafkaRecord {
+                    partition: split,
+                    offset,
+                    timestamp: fetched.record.timestamp.timestamp_millis(),
+                    key: fetched.record.key,
+                    value: fetched.record.value,
+                });
+            }
+            // Offsets with no record (markers, compaction) up to the
+            // partition's end are skipped, not waited for.
+            let high_watermark = u64::try_from(high_watermark).unwrap_or(0);
+            if next == before {
+                if high_watermark > next {
+                    next = next.max(high_watermark.min(end));
+                    continue;
+                }
+                break;
+            }
+        }
+        Ok(records)
+    }
+
+    fn is_remote(&self) -> bool {
+        true
+    }
+
+    fn is_bounded(&self) -> bool {
+        false
+    }
+}

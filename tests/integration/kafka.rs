@@ -1,0 +1,118 @@
+//! Kafka connectors against a real broker and a real Restate server:
+//! words from a topic, counted per word, each running count written to
+//! another topic exactly once; and a topic that does not exist.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use stream_runtime::kafka::{KafkaError, KafkaSink, KafkaSource};
+use stream_runtime::{Endpoint, Pipeline, ServiceNames};
+use stream_support::kafka::{create_topic, produce, read_all};
+
+use crate::harness::{harness, kafka};
+use crate::pipelines::{counts, skewed_words};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct WordCount {
+    word: String,
+    count: u64,
+}
+
+const WORDS: usize = 4_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_to_word_count_to_kafka_is_exact() {
+    let kafka = kafka();
+    let bootstrap = kafka.bootstrap.as_str();
+    create_topic(bootstrap, "words", 2)
+        .await
+        .unwrap_or_else(|e| panic!("topic: {e}"));
+    create_topic(bootstrap, "word-counts", 2)
+        .await
+        .unwrap_or_else(|e| panic!("topic: {e}"));
+    // The input: JSON strings over 2 partitions, in batches, so that some
+    // offsets fall inside record batches.
+    let words = skewed_words("k", WORDS, 30);
+    for (i, chunk) in words.chunks(250).enumerate() {
+        let values = chunk
+            .iter()
+            .map(|w| serde_json::to_vec(w).unwrap_or_default())
+            .collect();
+        produce(bootstrap, "words", (i % 2) as i32, values)
+            .await
+            .unwrap_or_else(|e| panic!("produce: {e}"));
+    }
+
+    let source = KafkaSource::connect(bootstrap, "words")
+        .await
+        .unwrap_or_else(|e| panic!("source: {e}"));
+    let sink = KafkaSink::<WordCount>::json(bootstrap, "word-counts")
+        .await
+        .unwrap_or_else(|e| panic!("sink: {e}"));
+    let pipeline = Pipeline::named("KafkaWords")
+        .batch_size(300)
+        .source(source)
+        .map(|r| WordCount {
+            word: r.json::<String>().unwrap_or_else(|e| panic!("{e}")),
+            count: 1,
+        })
+        .key_by(|wc| wc.word.clone())
+        .reduce(|a, b| WordCount {
+            count: a.count + b.count,
+            ..a
+        })
+        .sink(sink);
+    kafka.serve(Endpoint::new().pipeline(pipeline)).await;
+
+    let h = harness();
+    let names = ServiceNames::for_pipeline("KafkaWords");
+    h.add_tokens(&names, 3).await;
+    // The topic never ends: wait until every word is counted, then stop.
+    let status = h
+        .wait_for(
+            &names,
+            Duration::from_secs(180),
+            |_| {},
+            |s| s.records_out >= WORDS as u64,
+        )
+        .await;
+    assert_eq!(status.records_in, WORDS as u64, "{status:?}");
+    assert_eq!(status.dead_letters, 0, "{status:?}");
+    h.ingress()
+        .stop(&names)
+        .await
+        .unwrap_or_else(|e| panic!("stop: {e}"));
+
+    // Checked independently: each word's running counts 1..n, each once.
+    let written = read_all(bootstrap, "word-counts")
+        .await
+        .unwrap_or_else(|e| panic!("read: {e}"));
+    let mut seen: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for value in written {
+        let wc: WordCount = serde_json::from_slice(&value).unwrap_or_else(|e| panic!("{e}"));
+        seen.entry(wc.word).or_default().push(wc.count);
+    }
+    let expected = counts(&words);
+    assert_eq!(seen.len(), expected.len());
+    for (word, n) in expected {
+        let mut got = seen.remove(&word).unwrap_or_default();
+        got.sort_unstable();
+        assert_eq!(got, (1..=n).collect::<Vec<_>>(), "{word}");
+    }
+    h.assert_nothing_stuck(&names).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_that_does_not_exist_is_a_clear_error() {
+    let kafka = kafka();
+    let error = KafkaSource::connect(kafka.bootstrap.as_str(), "no-such-topic").await;
+    let Err(error @ KafkaError::NoTopic { .. }) = error else {
+        panic!("expected NoTopic");
+    };
+    let message = error.to_string();
+    assert!(
+        message.contains("`no-such-topic` does not exist"),
+        "{message}"
+    );
+}

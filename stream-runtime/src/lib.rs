@@ -54,6 +54,8 @@ pub mod kafka;
 pub mod keyed;
 mod names;
 pub mod operator;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod protocol;
 mod record;
 pub mod restate;

@@ -102,7 +102,7 @@ async fn start() -> Result<(Harness, LocalServer), String> {
 }
 
 extern "C" fn cleanup_at_exit() {
-    for pid in [&SERVER_PID, &BROKER_PID] {
+    for pid in [&SERVER_PID, &BROKER_PID, &POSTGRES_PID] {
         let pid = pid.load(Ordering::SeqCst);
         if let Ok(pid) = libc::pid_t::try_from(pid) {
             if pid > 0 {
@@ -130,59 +130,98 @@ pub struct KafkaHarness {
 
 static KAFKA: OnceLock<KafkaHarness> = OnceLock::new();
 static BROKER_PID: AtomicU32 = AtomicU32::new(0);
+static POSTGRES: OnceLock<String> = OnceLock::new();
+static POSTGRES_PID: AtomicU32 = AtomicU32::new(0);
 
 /// The shared Kafka broker (and the Restate harness, started first).
 pub fn kafka() -> &'static KafkaHarness {
     harness();
     KAFKA.get_or_init(|| {
-        let (ready, started) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("kafka-harness".into())
-            .spawn(move || broker_forever(ready))
-            .expect("spawn the Kafka harness thread");
-        match started.recv() {
-            Ok(Ok(kafka)) => kafka,
-            Ok(Err(e)) => panic!("the Kafka broker did not start: {e}"),
-            Err(_) => panic!("the Kafka harness thread died while starting"),
-        }
+        on_own_thread("kafka-harness", |runtime| async move {
+            let dir = scratch("kafka");
+            let broker = stream_support::kafka::KafkaBroker::start(dir, 0)
+                .await
+                .map_err(|e| e.to_string())?;
+            BROKER_PID.store(broker.pid().unwrap_or(0), Ordering::SeqCst);
+            let kafka = KafkaHarness {
+                bootstrap: broker.bootstrap(),
+                runtime,
+            };
+            Ok((kafka, broker))
+        })
     })
 }
 
-fn broker_forever(ready: mpsc::Sender<Result<KafkaHarness, String>>) {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            let _ = ready.send(Err(format!("tokio runtime: {e}")));
-            return;
-        }
-    };
-    let handle = runtime.handle().clone();
-    runtime.block_on(async move {
-        let dir = BASE_DIR
-            .get()
-            .cloned()
-            .unwrap_or_else(std::env::temp_dir)
-            .join("kafka");
-        match stream_support::kafka::KafkaBroker::start(dir, 0).await {
-            Ok(broker) => {
-                BROKER_PID.store(broker.pid().unwrap_or(0), Ordering::SeqCst);
-                let kafka = KafkaHarness {
-                    bootstrap: broker.bootstrap(),
-                    runtime: handle,
-                };
-                let _ = ready.send(Ok(kafka));
-                std::future::pending::<()>().await;
-                drop(broker);
-            }
-            Err(e) => {
-                let _ = ready.send(Err(e.to_string()));
-            }
-        }
-    });
+/// The shared PostgreSQL server's connection string.
+pub fn postgres() -> &'static str {
+    harness();
+    POSTGRES.get_or_init(|| {
+        on_own_thread("postgres-harness", |_| async move {
+            let server = stream_support::postgres::PostgresServer::start(scratch("postgres"))
+                .await
+                .map_err(|e| e.to_string())?;
+            POSTGRES_PID.store(server.pid().unwrap_or(0), Ordering::SeqCst);
+            Ok((server.config(), server))
+        })
+    })
+}
+
+/// A dir under the harness's, removed at exit.
+fn scratch(name: &str) -> PathBuf {
+    BASE_DIR
+        .get()
+        .cloned()
+        .unwrap_or_else(std::env::temp_dir)
+        .join(name)
+}
+
+/// Runs `start` on a thread of its own with its own runtime, and keeps what
+/// it keeps (`G`, say a server) alive until the binary exits; answers what
+/// it gives (`T`).
+fn on_own_thread<T, G, F, Fut>(name: &str, start: F) -> T
+where
+    T: Send + 'static,
+    G: 'static,
+    F: FnOnce(tokio::runtime::Handle) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(T, G), String>>,
+{
+    let (ready, started) = mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    let _ = ready.send(Err(format!("tokio runtime: {e}")));
+                    return;
+                }
+            };
+            let handle = runtime.handle().clone();
+            runtime.block_on(async move {
+                match start(handle).await {
+                    Ok((given, kept)) => {
+                        let _ = ready.send(Ok(given));
+                        std::future::pending::<()>().await;
+                        drop(kept);
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                    }
+                }
+            });
+        });
+    if let Err(e) = thread {
+        panic!("spawn {name}: {e}");
+    }
+    match started.recv() {
+        Ok(Ok(given)) => given,
+        Ok(Err(e)) => panic!("{name} did not start: {e}"),
+        Err(_) => panic!("{name} died while starting"),
+    }
 }
 
 impl KafkaHarness {

@@ -9,6 +9,7 @@ mod kafka;
 mod layout;
 mod parameters;
 mod pipelines;
+mod postgres;
 mod process;
 mod stop;
 mod timers;

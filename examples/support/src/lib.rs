@@ -7,6 +7,7 @@
 pub mod chaos;
 pub mod kafka;
 pub mod keys;
+pub mod postgres;
 pub mod running_counts;
 pub mod state;
 pub mod window_counts;

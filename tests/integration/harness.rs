@@ -26,45 +26,7 @@ static BASE_DIR: OnceLock<PathBuf> = OnceLock::new();
 
 /// The shared server and endpoint, started on first use.
 pub fn harness() -> &'static Harness {
-    HARNESS.get_or_init(|| {
-        let (ready, started) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("restate-harness".into())
-            .spawn(move || serve_forever(ready))
-            .expect("spawn the harness thread");
-        match started.recv() {
-            Ok(Ok(harness)) => harness,
-            Ok(Err(e)) => panic!("test harness did not start: {e}"),
-            Err(_) => panic!("test harness thread died while starting"),
-        }
-    })
-}
-
-fn serve_forever(ready: mpsc::Sender<Result<Harness, String>>) {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            let _ = ready.send(Err(format!("tokio runtime: {e}")));
-            return;
-        }
-    };
-    runtime.block_on(async move {
-        match start().await {
-            Ok((harness, server)) => {
-                let _ = ready.send(Ok(harness));
-                // Keep the server (and the endpoint task) alive until exit.
-                std::future::pending::<()>().await;
-                drop(server);
-            }
-            Err(e) => {
-                let _ = ready.send(Err(e));
-            }
-        }
-    });
+    HARNESS.get_or_init(|| on_own_thread("restate-harness", |_| start()))
 }
 
 async fn start() -> Result<(Harness, LocalServer), String> {

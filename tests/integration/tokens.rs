@@ -14,22 +14,31 @@ use crate::pipelines::{FilterAll, FilterMost, FlatMapMany, FANNED, FAN_OUT, FILT
 /// may live on another partition, so a single sample can catch the handoff
 /// with the token counted twice or not at all. Handoffs are brief: the value
 /// seen most often is the number of tokens, while a lost token lowers and a
-/// duplicated one raises nearly every sample.
+/// duplicated one raises nearly every sample. On a loaded machine handoffs
+/// last longer, so a window of samples whose most frequent value is off is
+/// sampled again, up to three windows: a lost or duplicated token is off in
+/// every one.
 async fn assert_tokens_circulate(h: &Harness, names: &ServiceNames, tokens: u64) {
-    let mut samples = Vec::new();
-    for _ in 0..25 {
-        samples.push(h.live_ingests(names).await);
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut windows = Vec::new();
+    for _ in 0..3 {
+        let mut samples = Vec::new();
+        for _ in 0..25 {
+            samples.push(h.live_ingests(names).await);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut tally = std::collections::BTreeMap::new();
+        for n in &samples {
+            *tally.entry(*n).or_insert(0) += 1;
+        }
+        let most_seen = tally.iter().max_by_key(|(_, seen)| **seen).map(|(n, _)| *n);
+        if most_seen == Some(tokens) {
+            return;
+        }
+        windows.push(samples);
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    let mut tally = std::collections::BTreeMap::new();
-    for n in &samples {
-        *tally.entry(*n).or_insert(0) += 1;
-    }
-    let most_seen = tally.iter().max_by_key(|(_, seen)| **seen).map(|(n, _)| *n);
-    assert_eq!(
-        most_seen,
-        Some(tokens),
-        "{}: live ingest invocations sampled {samples:?}",
+    panic!(
+        "{}: {tokens} tokens, but live ingest invocations sampled {windows:?}",
         names.pipeline
     );
 }

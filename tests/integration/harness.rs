@@ -251,6 +251,25 @@ impl Harness {
         assert_eq!(added.added, n);
     }
 
+    /// Runs an endless pipeline with `tokens` until it has written
+    /// `records`, then stops it (its tokens finish their batches and park);
+    /// answers the status that `stop` gives.
+    pub async fn run_until_written(
+        &self,
+        names: &ServiceNames,
+        tokens: u64,
+        records: u64,
+    ) -> Status {
+        self.add_tokens(names, tokens).await;
+        let limit = Duration::from_secs(180);
+        self.wait_for(names, limit, |_| {}, |s| s.records_out >= records)
+            .await;
+        self.ingress()
+            .stop(names)
+            .await
+            .unwrap_or_else(|e| panic!("stop {}: {e}", names.pipeline))
+    }
+
     /// Polls the status until `done` holds, checking `invariant` on every
     /// status seen on the way. Panics after `limit`.
     pub async fn wait_for(

@@ -3,7 +3,6 @@
 //! another topic exactly once; and a topic that does not exist.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use stream_runtime::kafka::{KafkaError, KafkaSink, KafkaSource};
@@ -67,22 +66,10 @@ async fn kafka_to_word_count_to_kafka_is_exact() {
 
     let h = harness();
     let names = ServiceNames::for_pipeline("KafkaWords");
-    h.add_tokens(&names, 3).await;
-    // The topic never ends: wait until every word is counted, then stop.
-    let status = h
-        .wait_for(
-            &names,
-            Duration::from_secs(180),
-            |_| {},
-            |s| s.records_out >= WORDS as u64,
-        )
-        .await;
+    // The topic never ends: run until every word is counted, then stop.
+    let status = h.run_until_written(&names, 3, WORDS as u64).await;
     assert_eq!(status.records_in, WORDS as u64, "{status:?}");
     assert_eq!(status.dead_letters, 0, "{status:?}");
-    h.ingress()
-        .stop(&names)
-        .await
-        .unwrap_or_else(|e| panic!("stop: {e}"));
 
     // Checked independently: each word's running counts 1..n, each once.
     let written = read_all(bootstrap, "word-counts")

@@ -2,7 +2,6 @@
 //! from Kafka, upserted exactly once.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use stream_runtime::kafka::KafkaSource;
 use stream_runtime::postgres::PostgresSink;
@@ -61,24 +60,12 @@ async fn kafka_to_running_counts_upserted_into_postgres_is_exact() {
 
     let h = harness();
     let names = ServiceNames::for_pipeline("PostgresCounts");
-    h.add_tokens(&names, 3).await;
-    let status = h
-        .wait_for(
-            &names,
-            Duration::from_secs(180),
-            |_| {},
-            |s| s.records_out >= WORDS as u64,
-        )
-        .await;
+    let status = h.run_until_written(&names, 3, WORDS as u64).await;
     assert_eq!(
         (status.records_in, status.dead_letters),
         (WORDS as u64, 0),
         "{status:?}"
     );
-    h.ingress()
-        .stop(&names)
-        .await
-        .unwrap_or_else(|e| panic!("stop: {e}"));
 
     // Checked independently: the table holds each word's count, and the
     // sink partitions' committed offsets add up to every record written.

@@ -31,13 +31,18 @@ async fn kafka_to_word_count_to_kafka_is_exact() {
         .await
         .unwrap_or_else(|e| panic!("topic: {e}"));
     // The input: JSON strings over 2 partitions, in batches, so that some
-    // offsets fall inside record batches.
+    // offsets fall inside record batches; each batch also holds one value
+    // that is not JSON, which must go to the dead-letter output while the
+    // rest flow.
     let words = skewed_words("k", WORDS, 30);
+    let mut broken = 0;
     for (i, chunk) in words.chunks(250).enumerate() {
-        let values = chunk
+        let mut values: Vec<Vec<u8>> = chunk
             .iter()
             .map(|w| serde_json::to_vec(w).unwrap_or_default())
             .collect();
+        values.insert(values.len() / 2, b"not json {".to_vec());
+        broken += 1;
         produce(bootstrap, "words", (i % 2) as i32, values)
             .await
             .unwrap_or_else(|e| panic!("produce: {e}"));
@@ -68,8 +73,26 @@ async fn kafka_to_word_count_to_kafka_is_exact() {
     let names = ServiceNames::for_pipeline("KafkaWords");
     // The topic never ends: run until every word is counted, then stop.
     let status = h.run_until_written(&names, 3, WORDS as u64).await;
-    assert_eq!(status.records_in, WORDS as u64, "{status:?}");
-    assert_eq!(status.dead_letters, 0, "{status:?}");
+    assert_eq!(status.records_in, (WORDS + broken) as u64, "{status:?}");
+    assert_eq!(status.dead_letters, broken as u64, "{status:?}");
+    #[derive(Deserialize)]
+    struct Row {
+        value_utf8: String,
+    }
+    let letters: Vec<Row> = h
+        .sql(&format!(
+            "SELECT value_utf8 FROM state WHERE service_name = '{}' AND key LIKE 'dead:%'",
+            names.control
+        ))
+        .await;
+    assert_eq!(letters.len(), broken);
+    assert!(
+        letters
+            .iter()
+            .all(|l| l.value_utf8.contains("is not the JSON expected")),
+        "{}",
+        letters[0].value_utf8
+    );
 
     // Checked independently: each word's running counts 1..n, each once.
     let written = read_all(bootstrap, "word-counts")

@@ -86,6 +86,20 @@ impl<'a, D: Dataflow> Serves<'a, keyed::Wake> for Stage<KeyedService, D> {
     }
 }
 
+/// Reads the state entries `names`, all issued before any is awaited, so
+/// they travel together.
+async fn load(
+    ctx: &ObjectContext<'_>,
+    names: &[String],
+) -> HandlerResult<Vec<(String, Option<Vec<u8>>)>> {
+    let loads: Vec<_> = names.iter().map(|name| ctx.get::<Bytes>(name)).collect();
+    let mut loaded = Vec::with_capacity(names.len());
+    for (name, load) in names.iter().zip(loads) {
+        loaded.push((name.clone(), load.await?.map(|bytes| bytes.to_vec())));
+    }
+    Ok(loaded)
+}
+
 impl<'a, D: Dataflow> Serves<'a, keyed::Pending> for Stage<KeyedService, D> {
     async fn serve(
         &'a self,
@@ -132,24 +146,17 @@ impl<D: Dataflow> Stage<KeyedService, D> {
         // The timers and the batch's entries are read together; then the
         // entries of due timers the batch did not already need.
         let timers = domain.map(|_| ctx.get::<Json<Timers>>(TIMERS));
-        let loads: Vec<_> = names.iter().map(|name| ctx.get::<Bytes>(name)).collect();
+        let mut loaded = load(ctx, &names).await?;
         let stored = match timers {
             Some(timers) => timers.await?.map(|Json(t)| t),
             None => None,
         };
-        let mut loaded = Vec::with_capacity(names.len());
-        for (name, load) in names.iter().zip(loads) {
-            loaded.push((name.clone(), load.await?.map(|bytes| bytes.to_vec())));
-        }
         let due: Vec<String> = call
             .due(stored.clone().unwrap_or_default(), watermark)
             .into_iter()
             .filter(|name| names.binary_search(name).is_err())
             .collect();
-        let loads: Vec<_> = due.iter().map(|name| ctx.get::<Bytes>(name)).collect();
-        for (name, load) in due.iter().zip(loads) {
-            loaded.push((name.clone(), load.await?.map(|bytes| bytes.to_vec())));
-        }
+        loaded.extend(load(ctx, &due).await?);
         let mut state = GroupState::loaded(loaded);
         let (KeyedOutput { out, late }, mut timers) =
             call.run(flow, &mut state).map_err(|failed| match failed {
@@ -158,9 +165,13 @@ impl<D: Dataflow> Stage<KeyedService, D> {
                     TerminalError::new(format!("firing the group's timers failed: {error}"))
                 }
             })?;
-        if !matches!(woken, Woken::Batch) {
+        // A token's batch answers its output; a timer's call writes it.
+        let out = if matches!(woken, Woken::Batch) {
+            out
+        } else {
             self.write_fired(group, calls, &out).await?;
-        }
+            Vec::new()
+        };
         let out = Encoded::new(&out)
             .map_err(|e| TerminalError::new(format!("cannot serialize the keyed output: {e}")))?;
         for (name, bytes) in state.changes() {

@@ -1,5 +1,6 @@
 //! The PostgreSQL sink against a real server: a running count per word,
-//! from Kafka, upserted exactly once.
+//! from Kafka, upserted exactly once; one row that breaks the table's
+//! constraint goes to the dead-letter output, and the rest are written.
 
 use std::collections::BTreeMap;
 
@@ -22,7 +23,10 @@ async fn kafka_to_running_counts_upserted_into_postgres_is_exact() {
         .await
         .unwrap_or_else(|e| panic!("connect: {e}"));
     tokio::spawn(connection);
-    db.batch_execute("CREATE TABLE word_counts (word text PRIMARY KEY, count bigint NOT NULL)")
+    db.batch_execute(
+        "CREATE TABLE word_counts (word text PRIMARY KEY CHECK (word <> 'forbidden'), \
+         count bigint NOT NULL)",
+    )
         .await
         .unwrap_or_else(|e| panic!("create: {e}"));
 
@@ -31,7 +35,10 @@ async fn kafka_to_running_counts_upserted_into_postgres_is_exact() {
         .unwrap_or_else(|e| panic!("topic: {e}"));
     let words = skewed_words("p", WORDS, 40);
     for (i, chunk) in words.chunks(200).enumerate() {
-        let values = chunk.iter().map(|w| w.clone().into_bytes()).collect();
+        let mut values: Vec<Vec<u8>> = chunk.iter().map(|w| w.clone().into_bytes()).collect();
+        if i == 3 {
+            values.insert(77, b"forbidden".to_vec());
+        }
         produce(bootstrap, "pg-words", (i % 2) as i32, values)
             .await
             .unwrap_or_else(|e| panic!("produce: {e}"));
@@ -63,8 +70,24 @@ async fn kafka_to_running_counts_upserted_into_postgres_is_exact() {
     let status = h.run_until_written(&names, 3, WORDS as u64).await;
     assert_eq!(
         (status.records_in, status.dead_letters),
-        (WORDS as u64, 0),
+        (WORDS as u64 + 1, 1),
         "{status:?}"
+    );
+    #[derive(serde::Deserialize)]
+    struct Letter {
+        value_utf8: String,
+    }
+    let letters: Vec<Letter> = h
+        .sql(&format!(
+            "SELECT value_utf8 FROM state WHERE service_name = '{}' AND key LIKE 'dead:%'",
+            names.control
+        ))
+        .await;
+    assert_eq!(letters.len(), 1);
+    let letter = &letters[0].value_utf8;
+    assert!(
+        letter.contains("violates check constraint") && letter.contains("forbidden"),
+        "{letter}"
     );
 
     // Checked independently: the table holds each word's count, and the

@@ -3,10 +3,10 @@ use std::io;
 
 use tokio::sync::Mutex;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, Transaction};
 
 use super::SqlValue;
-use crate::sink::Sink;
+use crate::sink::{Rejected, Sink};
 
 /// The table that keeps each sink partition's committed offset.
 const OFFSETS: &str = "stream_sink_offsets";
@@ -36,6 +36,12 @@ pub enum PostgresError {
 /// running count per key is an upsert; within a batch the last record of a
 /// key wins). The table is yours: create it, and give the columns and a
 /// function from record to row.
+///
+/// A row the server refuses for its data (a constraint it breaks, a value
+/// out of range: SQLSTATE classes 23 and 22) is found by writing the batch
+/// row by row in a transaction that is rolled back; its record goes to the
+/// dead-letter output with the server's message, and the rest of the batch
+/// is written.
 ///
 /// ```no_run
 /// # async fn example() -> Result<(), stream_runtime::postgres::PostgresError> {
@@ -160,9 +166,11 @@ impl<T> PostgresSink<T> {
         sql
     }
 
-    /// The rows of a batch; with a key, the last row of each key.
-    fn rows(&self, records: &[T]) -> Vec<Vec<SqlValue>> {
-        let rows: Vec<Vec<SqlValue>> = records.iter().map(self.to_row).collect();
+    /// The rows of a batch, each with its record's index; with a key, the
+    /// last row of each key.
+    fn rows(&self, records: &[T]) -> Vec<(usize, Vec<SqlValue>)> {
+        let rows: Vec<(usize, Vec<SqlValue>)> =
+            records.iter().map(self.to_row).enumerate().collect();
         if self.key.is_empty() {
             return rows;
         }
@@ -172,17 +180,77 @@ impl<T> PostgresSink<T> {
             .filter_map(|k| self.columns.iter().position(|c| c == k))
             .collect();
         let mut last: HashMap<String, usize> = HashMap::new();
-        for (index, row) in rows.iter().enumerate() {
+        for (index, row) in &rows {
             let identity: Vec<String> = key_at
                 .iter()
                 .map(|at| row.get(*at).map(SqlValue::identity).unwrap_or_default())
                 .collect();
-            last.insert(identity.join("\u{1f}"), index);
+            last.insert(identity.join("\u{1f}"), *index);
         }
         let mut keep: Vec<usize> = last.into_values().collect();
         keep.sort_unstable();
-        let mut rows: Vec<Option<Vec<SqlValue>>> = rows.into_iter().map(Some).collect();
+        let mut rows: Vec<Option<(usize, Vec<SqlValue>)>> = rows.into_iter().map(Some).collect();
         keep.into_iter().filter_map(|i| rows[i].take()).collect()
+    }
+
+    /// Writes `rows` in `transaction`, in as few statements as the
+    /// parameter limit allows.
+    async fn insert(
+        &self,
+        transaction: &Transaction<'_>,
+        rows: &[(usize, Vec<SqlValue>)],
+    ) -> Result<(), tokio_postgres::Error> {
+        let per_statement = (MAX_PARAMS / self.columns.len().max(1)).max(1);
+        for chunk in rows.chunks(per_statement) {
+            let params: Vec<&(dyn ToSql + Sync)> = chunk
+                .iter()
+                .flat_map(|(_, row)| row)
+                .map(|value| value as &(dyn ToSql + Sync))
+                .collect();
+            transaction
+                .execute(&self.statement(chunk.len()), &params)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// After the server refused a batch for its data: the first row that it
+    /// refuses alone, written one by one in a transaction rolled back after.
+    async fn refused_row(
+        &self,
+        client: &mut Client,
+        rows: &[(usize, Vec<SqlValue>)],
+    ) -> io::Result<Option<Rejected>> {
+        let transaction = client.transaction().await.map_err(failed)?;
+        for row in rows {
+            if let Err(error) = self.insert(&transaction, std::slice::from_ref(row)).await {
+                if !refused(&error) {
+                    return Err(failed(error));
+                }
+                let reason = format!("PostgreSQL refused the row for {}: {}", self.table, reason(&error));
+                return Ok(Some(Rejected::new(row.0, reason)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Whether the server refused the data itself (SQLSTATE class 22, a data
+/// exception, or 23, a constraint violation), which no retry mends.
+fn refused(error: &tokio_postgres::Error) -> bool {
+    error
+        .code()
+        .is_some_and(|code| code.code().starts_with("22") || code.code().starts_with("23"))
+}
+
+/// The server's message, with its detail when it gives one.
+fn reason(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{} ({detail})", db.message()),
+            None => db.message().to_owned(),
+        },
+        None => error.to_string(),
     }
 }
 
@@ -218,17 +286,14 @@ impl<T: Send + Sync + 'static> Sink<T> for PostgresSink<T> {
             return Ok(written); // committed by an earlier attempt
         }
         let rows = self.rows(records);
-        let per_statement = (MAX_PARAMS / self.columns.len().max(1)).max(1);
-        for chunk in rows.chunks(per_statement) {
-            let params: Vec<&(dyn ToSql + Sync)> = chunk
-                .iter()
-                .flatten()
-                .map(|value| value as &(dyn ToSql + Sync))
-                .collect();
-            transaction
-                .execute(&self.statement(chunk.len()), &params)
-                .await
-                .map_err(failed)?;
+        if let Err(error) = self.insert(&transaction, &rows).await {
+            drop(transaction);
+            if refused(&error) {
+                if let Some(rejected) = self.refused_row(client, &rows).await? {
+                    return Err(rejected.into());
+                }
+            }
+            return Err(failed(error));
         }
         let offset = i64::try_from(written).map_err(failed)?;
         transaction

@@ -127,7 +127,7 @@ pub(crate) async fn run<D: Dataflow, C: Calls>(flow: &D, calls: &C, token: Token
         None => None,
     };
     if !output.is_empty() {
-        round.write(token, &output).await;
+        round.write(token, output).await;
     }
     let mut next = Token { idle: 0, ..token };
     if let Some(report) = report {
@@ -421,5 +421,46 @@ mod tests {
         assert_eq!(letters.len(), 1);
         assert!(letters[0].contains(r#""stage":"sink""#) && letters[0].contains("disk full"));
         assert_eq!(calls.lines("send TSource/ingest").len(), 1);
+    }
+
+    #[test]
+    fn a_record_the_sink_rejects_is_dead_lettered_and_the_rest_written_again() {
+        let flow = summing(100);
+        // The sink refuses the record 2, naming its index in the batch.
+        let calls = FakeCalls::new(|address, body| {
+            let at = |n: u64| {
+                let batch: Vec<u64> = serde_json::from_slice(body).unwrap_or_default();
+                batch.iter().position(|m| *m == n)
+            };
+            let body = String::from_utf8_lossy(body);
+            match address {
+                "TSplit/0/next" => json(Lease {
+                    from: 0,
+                    count: 4,
+                    dry: None,
+                }),
+                "TSink/0/write" if at(2).is_some() => Err(RecordFailed {
+                    index: at(2).unwrap_or_default(),
+                    error: "violates check constraint".into(),
+                }
+                .into_terminal()),
+                group if group.starts_with("TKeyed/") => Ok(records_of(&body)),
+                _ => json(()),
+            }
+        });
+        assert_eq!(block_on(run(&flow, &calls, token(0))), Outcome::Continued);
+        let writes = calls.lines("call TSink/0/write");
+        assert_eq!(
+            writes,
+            ["call TSink/0/write [4,0,2,6]", "call TSink/0/write [4,0,6]"]
+        );
+        let letters = calls.lines("send TControl/pipeline/deadLetter");
+        assert_eq!(letters.len(), 1);
+        assert!(
+            letters[0].contains(r#""count":1"#)
+                && letters[0].contains(r#""record":2"#)
+                && letters[0].contains("violates check constraint"),
+            "{letters:?}"
+        );
     }
 }

@@ -1,22 +1,43 @@
 //! Writing a round's output to the token's sink partition.
 
 use super::Round;
+use crate::guard::RecordFailed;
 use crate::protocol::handlers::sink;
 use crate::protocol::{Calls, Token};
 use crate::stages::Dataflow;
 
 impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     /// Writes the range's output to the token's sink partition (its id
-    /// modulo the partitions); a batch that cannot be encoded, or whose
-    /// write fails after its attempts, goes to the dead-letter output.
-    pub(super) async fn write(&self, token: Token, output: &Vec<D::Out>) {
+    /// modulo the partitions). A record the sink rejects (see
+    /// [`Rejected`](crate::sink::Rejected)) goes to the dead-letter output
+    /// and the rest are written again; a batch that cannot be encoded, or
+    /// whose write fails after its attempts, goes there whole.
+    pub(super) async fn write(&self, token: Token, mut output: Vec<D::Out>) {
         let partition = (token.id % u64::from(self.flow.sink_partitions())) as u32;
-        let written = match self.calls.call::<sink::Write<D>>(partition, output) {
-            Ok(call) => call.await.map_err(|e| e.message().to_owned()),
-            Err(error) => Err(format!("cannot serialize the batch for the sink: {error}")),
-        };
-        if let Err(error) = written {
-            self.dead_letter(self.lease.from, self.lease.count, "sink", error, None);
+        loop {
+            let error = match self.calls.call::<sink::Write<D>>(partition, &output) {
+                Ok(call) => match call.await {
+                    Ok(()) => return,
+                    Err(error) => error,
+                },
+                Err(error) => {
+                    let error = format!("cannot serialize the batch for the sink: {error}");
+                    self.dead_letter(self.lease.from, self.lease.count, "sink", error, None);
+                    return;
+                }
+            };
+            let Some(failure) =
+                RecordFailed::from_terminal(&error).filter(|f| f.index < output.len())
+            else {
+                let error = error.message().to_owned();
+                self.dead_letter(self.lease.from, self.lease.count, "sink", error, None);
+                return;
+            };
+            let record = serde_json::to_value(output.remove(failure.index)).ok();
+            self.dead_letter(self.lease.from, 1, "sink", failure.error, record);
+            if output.is_empty() {
+                return;
+            }
         }
     }
 }

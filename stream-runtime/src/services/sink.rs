@@ -8,9 +8,10 @@ use restate_sdk::prelude::*;
 use super::calls::RestateCalls;
 use super::serve::{index_key, Serves};
 use super::{ServiceHandlers, Stage};
-use crate::guard::guarded_future;
+use crate::guard::{guarded_future, RecordFailed};
 use crate::protocol::handlers::{sink, SinkService};
 use crate::protocol::SinkProgress;
+use crate::sink::Rejected;
 use crate::stages::Dataflow;
 
 const PROGRESS: &str = "progress";
@@ -44,15 +45,27 @@ impl<'a, D: Dataflow> Serves<'a, sink::Write<D>> for Stage<SinkService, D> {
             .exponentiation_factor(2.0)
             .max_delay(Duration::from_secs(5))
             .max_attempts(flow.config().max_attempts);
+        // A rejected record is not retried: the write fails terminally
+        // with its index, and the token dead-letters it and writes the rest.
         progress.committed = ctx
             .run(|| async move {
                 let write = async move {
-                    let written = flow.write(partition, committed, records).await;
-                    written.map_err(|e| e.to_string())
+                    match flow.write(partition, committed, records).await {
+                        Ok(written) => Ok(Ok(written)),
+                        Err(error) => match Rejected::find(&error) {
+                            Some(rejected) => Ok(Err(RecordFailed {
+                                index: rejected.index,
+                                error: rejected.reason.clone(),
+                            })),
+                            None => Err(error.to_string()),
+                        },
+                    }
                 };
-                guarded_future(write)
-                    .await
-                    .map_err(|e| HandlerError::from(std::io::Error::other(e)))
+                match guarded_future(write).await {
+                    Ok(Ok(written)) => Ok(written),
+                    Ok(Err(rejected)) => Err(HandlerError::from(rejected.into_terminal())),
+                    Err(error) => Err(HandlerError::from(std::io::Error::other(error))),
+                }
             })
             .retry_policy(retry)
             .name("write")

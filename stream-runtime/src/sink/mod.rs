@@ -3,10 +3,12 @@
 mod collect;
 mod console;
 mod file;
+mod rejected;
 
 pub use collect::CollectSink;
 pub use console::ConsoleSink;
 pub use file::FileSink;
+pub use rejected::Rejected;
 
 /// A destination for the pipeline's output, written one batch at a time.
 ///
@@ -20,7 +22,10 @@ pub use file::FileSink;
 /// batch exactly once.
 ///
 /// Writes are `async`, for sinks across the network; a sink that writes a
-/// local file just writes `async fn write(..)`.
+/// local file just writes `async fn write(..)`. A write that fails is
+/// retried (`max_attempts`), then its batch goes to the dead-letter output;
+/// a sink that can tell one record is to blame returns [`Rejected`], and
+/// only that record goes there.
 pub trait Sink<T>: Send + Sync + 'static {
     /// The number of partitions, each written by one invocation at a time.
     fn partitions(&self) -> u32 {

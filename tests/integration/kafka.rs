@@ -1,13 +1,16 @@
 //! Kafka connectors against a real broker and a real Restate server:
 //! words from a topic, counted per word, each running count written to
-//! another topic exactly once; and a topic that does not exist.
+//! another topic exactly once; a topic that does not exist; and offsets
+//! deleted before they were read.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use stream_runtime::kafka::{KafkaError, KafkaSink, KafkaSource};
-use stream_runtime::{Endpoint, Pipeline, ServiceNames};
-use stream_support::kafka::{create_topic, produce, read_all};
+use stream_runtime::{CollectSink, DeadLetter, Endpoint, Pipeline, ServiceNames};
+use stream_support::kafka::{create_topic, delete_before, produce, read_all};
 
 use crate::harness::{harness, kafka};
 use crate::pipelines::{counts, skewed_words};
@@ -75,11 +78,7 @@ async fn kafka_to_word_count_to_kafka_is_exact() {
     let status = h.run_until_written(&names, 3, WORDS as u64).await;
     assert_eq!(status.records_in, (WORDS + broken) as u64, "{status:?}");
     assert_eq!(status.dead_letters, broken as u64, "{status:?}");
-    #[derive(Deserialize)]
-    struct Row {
-        value_utf8: String,
-    }
-    let letters: Vec<Row> = h
+    let letters: Vec<Letter> = h
         .sql(&format!(
             "SELECT value_utf8 FROM state WHERE service_name = '{}' AND key LIKE 'dead:%'",
             names.control
@@ -125,4 +124,96 @@ async fn a_topic_that_does_not_exist_is_a_clear_error() {
         message.contains("`no-such-topic` does not exist"),
         "{message}"
     );
+}
+
+static RETAINED: LazyLock<CollectSink<(String, u64)>> = LazyLock::new(CollectSink::new);
+
+/// Offsets that retention deletes before the pipeline reads them are not
+/// skipped silently: they go to the dead-letter output, with the reason,
+/// and every record still there is counted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_deleted_before_they_are_read_are_dead_lettered() {
+    let kafka = kafka();
+    let bootstrap = kafka.bootstrap.as_str();
+    create_topic(bootstrap, "retained", 1)
+        .await
+        .unwrap_or_else(|e| panic!("topic: {e}"));
+    let words = skewed_words("r", 400, 12);
+    let (read, later) = words.split_at(100);
+    let produce_json = |words: &[String]| {
+        let values = words
+            .iter()
+            .map(|w| serde_json::to_vec(w).unwrap_or_default())
+            .collect();
+        produce(bootstrap, "retained", 0, values)
+    };
+    produce_json(read)
+        .await
+        .unwrap_or_else(|e| panic!("produce: {e}"));
+
+    let source = KafkaSource::connect(bootstrap, "retained")
+        .await
+        .unwrap_or_else(|e| panic!("source: {e}"));
+    let pipeline = Pipeline::named("KafkaRetained")
+        .batch_size(40)
+        .source(source)
+        .map(|r| (r.json::<String>().unwrap_or_else(|e| panic!("{e}")), 1u64))
+        .key_by(|(word, _)| word.clone())
+        .reduce(|(word, a), (_, b)| (word, a + b))
+        .sink(RETAINED.clone());
+    kafka.serve(Endpoint::new().pipeline(pipeline)).await;
+    let h = harness();
+    let names = ServiceNames::for_pipeline("KafkaRetained");
+    // The first 100 are read, then the pipeline stops and drains.
+    h.run_until_written(&names, 2, 100).await;
+    h.wait_for(&names, Duration::from_secs(60), |_| {}, |s| s.finished)
+        .await;
+
+    // 300 more arrive, and the first 150 of them are deleted unread.
+    produce_json(later)
+        .await
+        .unwrap_or_else(|e| panic!("produce: {e}"));
+    delete_before(bootstrap, "retained", 0, 250)
+        .await
+        .unwrap_or_else(|e| panic!("delete: {e}"));
+    let status = h.run_until_written(&names, 2, 250).await;
+    assert_eq!(status.records_in, 400, "{status:?}");
+
+    let letters: Vec<DeadLetter> = h
+        .sql::<Letter>(&format!(
+            "SELECT value_utf8 FROM state WHERE service_name = '{}' AND key LIKE 'dead:%'",
+            names.control
+        ))
+        .await
+        .iter()
+        .map(|l| serde_json::from_str(&l.value_utf8).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    let lost: u32 = letters.iter().map(|l| l.count).sum();
+    assert_eq!(lost, 150, "{letters:#?}");
+    assert!(
+        letters.iter().all(|l| l.stage == "source"
+            && l.error.contains("no longer has offsets")
+            && l.error.contains("deleted by retention")),
+        "{letters:#?}"
+    );
+
+    // Checked independently: each surviving word's running counts 1..n.
+    let survivors: Vec<String> = read.iter().chain(&later[150..]).cloned().collect();
+    let mut seen: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for (word, count) in RETAINED.records() {
+        seen.entry(word).or_default().push(count);
+    }
+    for counts in seen.values_mut() {
+        counts.sort_unstable();
+    }
+    let expected: BTreeMap<String, Vec<u64>> = counts(&survivors)
+        .into_iter()
+        .map(|(word, n)| (word, (1..=n).collect()))
+        .collect();
+    assert_eq!(seen, expected);
+}
+
+#[derive(Deserialize)]
+struct Letter {
+    value_utf8: String,
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use rskafka::client::partition::{OffsetAt, PartitionClient};
 
 use super::{io_error, partitions, KafkaError, KafkaRecord};
-use crate::source::Source;
+use crate::source::{Gone, Source};
 use crate::time::Millis;
 
 /// Where a partition is read from when the pipeline first leases it.
@@ -31,6 +31,9 @@ pub enum StartAt {
 /// - Where a partition starts ([`StartAt`]) is resolved once, on its first
 ///   lease, and kept durably: a restart does not move it.
 /// - At a partition's end, its tokens wait with the idle backoff.
+/// - Offsets deleted (by retention) before the pipeline read them go to the
+///   dead-letter output, one letter per gap, with the reason; never a
+///   silent skip.
 /// - The partition count is part of the pipeline's durable layout.
 ///
 /// ```no_run
@@ -79,6 +82,29 @@ impl KafkaSource {
     /// The topic's name.
     pub fn topic(&self) -> &str {
         &self.topic
+    }
+
+    /// After the broker said `position` is out of range: if retention (or
+    /// compaction) deleted it, the offsets up to the partition's earliest
+    /// are gone; otherwise the fetch error, retried.
+    async fn gone(
+        &self,
+        split: u32,
+        partition: &PartitionClient,
+        position: u64,
+        error: rskafka::client::error::Error,
+    ) -> io::Error {
+        match partition.get_offset(OffsetAt::Earliest).await {
+            Ok(earliest) if u64::try_from(earliest).is_ok_and(|e| e > position) => {
+                let reason = format!(
+                    "Kafka no longer has offsets {position}..{earliest} of {} partition {split} \
+                     (deleted by retention or compaction)",
+                    self.topic
+                );
+                Gone::new(earliest as u64, reason).into()
+            }
+            _ => io_error("fetch", error),
+        }
     }
 
     fn partition(&self, split: u32) -> io::Result<&PartitionClient> {
@@ -139,10 +165,14 @@ impl Source for KafkaSource {
         let mut next = position;
         while next < end {
             let offset = i64::try_from(next).map_err(|e| io_error("offset", e))?;
-            let (fetched, high_watermark) = partition
-                .fetch_records(offset, 1..self.fetch_bytes, 0)
-                .await
-                .map_err(|e| io_error("fetch", e))?;
+            let (fetched, high_watermark) =
+                match partition.fetch_records(offset, 1..self.fetch_bytes, 0).await {
+                    Ok(fetched) => fetched,
+                    Err(error) if out_of_range(&error) && next == position => {
+                        return Err(self.gone(split, partition, position, error).await)
+                    }
+                    Err(error) => return Err(io_error("fetch", error)),
+                };
             let before = next;
             for fetched in fetched {
                 let Ok(offset) = u64::try_from(fetched.offset) else {
@@ -181,4 +211,16 @@ impl Source for KafkaSource {
     fn is_bounded(&self) -> bool {
         false
     }
+}
+
+/// Whether the broker refused a fetch because the offset is outside the
+/// partition's range.
+fn out_of_range(error: &rskafka::client::error::Error) -> bool {
+    matches!(
+        error,
+        rskafka::client::error::Error::ServerError {
+            protocol_error: rskafka::client::error::ProtocolError::OffsetOutOfRange,
+            ..
+        }
+    )
 }

@@ -6,6 +6,7 @@ use super::Round;
 use crate::guard::guarded;
 use crate::keyed::key_group;
 use crate::protocol::Calls;
+use crate::source::Gone;
 use crate::stages::Dataflow;
 use crate::time::Millis;
 
@@ -37,8 +38,8 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
             output: Vec::new(),
             max_time: None,
         };
-        let records = (flow.read(self.split, self.lease.from, self.lease.count as usize)).await?;
-        for (position, record) in (self.lease.from..).zip(records) {
+        let (from, records) = self.read_existing().await?;
+        for (position, record) in (from..).zip(records) {
             match self.one_record(position, record).await? {
                 Ok((keyed, output)) => {
                     routed.output.extend(output);
@@ -56,6 +57,34 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
             }
         }
         Ok(routed)
+    }
+
+    /// Reads the leased range. If the source says its start is gone (Kafka
+    /// deleted the offsets before they were read), that part goes to the
+    /// dead-letter output with the reason, and the rest is read. Answers
+    /// the first position read, and the records.
+    async fn read_existing(&self) -> std::io::Result<(u64, Vec<D::Input>)> {
+        let (from, count) = (self.lease.from, self.lease.count);
+        let end = from + u64::from(count);
+        let error = match self.flow.read(self.split, from, count as usize).await {
+            Ok(records) => return Ok((from, records)),
+            Err(error) => error,
+        };
+        let Some(gone) = Gone::find(&error).filter(|g| g.until > from) else {
+            return Err(error);
+        };
+        let until = gone.until.min(end);
+        let lost = u32::try_from(until - from).unwrap_or(count);
+        let reason = format!(
+            "positions {from}..{until} of split {} were gone before they were read: {}",
+            self.split, gone.reason
+        );
+        self.dead_letter(from, lost, "source", reason, None);
+        if until == end {
+            return Ok((end, Vec::new()));
+        }
+        let rest = (end - until) as usize;
+        Ok((until, self.flow.read(self.split, until, rest).await?))
     }
 
     /// One record's results: keyed records with their groups, and output.

@@ -3,10 +3,12 @@
 use std::future::Future;
 use std::io;
 
+mod gone;
 mod in_memory;
 mod random_words;
 mod sequence;
 
+pub use gone::Gone;
 pub use in_memory::InMemorySource;
 pub use random_words::{RandomWords, DEFAULT_VOCABULARY};
 pub use sequence::Sequence;
@@ -27,7 +29,8 @@ pub use sequence::Sequence;
 /// Reads are `async`, for sources across the network; a source that
 /// computes its records just writes `async fn read(..)`. An error fails the
 /// token's round, which Restate retries (the lease is journaled, so the
-/// retry reads the same range).
+/// retry reads the same range); an error that is a [`Gone`] says the
+/// positions were deleted, and they go to the dead-letter output instead.
 ///
 /// ```
 /// use stream_runtime::Source;

@@ -1,7 +1,9 @@
-//! The endpoint the fault-injection runs kill: serves the chaos word count
-//! or the chaos windows.
+//! The endpoint the fault-injection runs kill: serves one of the chaos
+//! pipelines.
 //!
-//! `chaos_endpoint --port P --output FILE --records N [--batch B] [--workload count|window]`
+//! `chaos_endpoint --port P --output FILE --records N [--batch B]
+//! [--workload count|window|kafka-to-kafka|kafka-to-postgres] [--kafka HOST:PORT]
+//! [--postgres CONFIG] [--tag T]`
 
 use clap::Parser;
 use stream_runtime::Endpoint;
@@ -12,7 +14,15 @@ async fn main() -> std::process::ExitCode {
     let args = EndpointArgs::parse();
     let pipeline = args
         .workload
-        .pipeline(&args.output, args.records, args.batch);
+        .pipeline(&args.output, &args.connectors(), args.records, args.batch)
+        .await;
+    let pipeline = match pipeline {
+        Ok(pipeline) => pipeline,
+        Err(e) => {
+            eprintln!("chaos_endpoint: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let endpoint = Endpoint::new().pipeline(pipeline);
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
     match endpoint.serve(addr, std::future::pending::<()>()).await {

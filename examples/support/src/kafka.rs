@@ -33,6 +33,8 @@ pub enum BrokerError {
 pub struct KafkaBroker {
     child: Option<Child>,
     port: u16,
+    classpath: String,
+    properties: PathBuf,
     dir: PathBuf,
     keep_dir: bool,
 }
@@ -65,20 +67,34 @@ impl KafkaBroker {
             let why = String::from_utf8_lossy(&format.stderr).into_owned();
             return Err(BrokerError::Start(format!("formatting the log dir: {why}")));
         }
-        let mut command = Command::new("java");
-        command
-            .args(["-Xms256m", "-Xmx512m", "-cp", &classpath, "kafka.Kafka"])
-            .arg(&properties);
-        let log = dir.join("broker.log");
-        let child = spawn_logged(&mut command, &log)?;
         let mut broker = Self {
-            child: Some(child),
+            child: None,
             port,
+            classpath,
+            properties,
             dir,
             keep_dir: false,
         };
-        broker.wait_listening(&log).await?;
+        broker.spawn().await?;
         Ok(broker)
+    }
+
+    /// Runs the broker process and waits until it listens.
+    async fn spawn(&mut self) -> Result<(), BrokerError> {
+        let mut command = Command::new("java");
+        command
+            .args(["-Xms256m", "-Xmx512m", "-cp", &self.classpath, "kafka.Kafka"])
+            .arg(&self.properties);
+        let log = self.dir.join("broker.log");
+        self.child = Some(spawn_logged(&mut command, &log)?);
+        self.wait_listening(&log).await
+    }
+
+    /// Starts the broker again after [`kill`](Self::kill), on the same
+    /// ports and log dir: its topics and records are still there.
+    pub async fn restart(&mut self) -> Result<(), BrokerError> {
+        self.kill();
+        self.spawn().await
     }
 
     /// `host:port` of the broker.
@@ -222,7 +238,8 @@ pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Resu
         .map_err(|e| e.to_string())
 }
 
-/// Produces `values` (no keys) to one partition of `topic`, in one batch.
+/// Produces `values` (no keys) to one partition of `topic`, in one batch,
+/// stamped with the current time (so that retention keeps them).
 pub async fn produce(
     bootstrap: &str,
     topic: &str,
@@ -235,13 +252,18 @@ pub async fn produce(
         .partition_client(topic, partition, UnknownTopicHandling::Retry)
         .await
         .map_err(|e| e.to_string())?;
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let now = chrono::DateTime::from_timestamp_millis(millis).unwrap_or_default();
     let records = values
         .into_iter()
         .map(|value| rskafka::record::Record {
             key: None,
             value: Some(value),
             headers: Default::default(),
-            timestamp: chrono::DateTime::from_timestamp_millis(0).unwrap_or_default(),
+            timestamp: now,
         })
         .collect();
     partition
@@ -249,6 +271,25 @@ pub async fn produce(
         .await
         .map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// Deletes the records of one partition of `topic` before `offset`, as
+/// retention would.
+pub async fn delete_before(
+    bootstrap: &str,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> Result<(), String> {
+    use rskafka::client::partition::UnknownTopicHandling;
+    client(bootstrap)
+        .await?
+        .partition_client(topic, partition, UnknownTopicHandling::Retry)
+        .await
+        .map_err(|e| e.to_string())?
+        .delete_records(offset, 5_000)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Every value in every partition of `topic`, partition by partition, in

@@ -88,16 +88,71 @@ impl Seen {
     }
 }
 
+/// Checks running counts one at a time, from wherever they were written
+/// (a file, a topic, a table), against the input's counts.
+pub struct CountChecker<'a> {
+    seen: HashMap<&'a str, Seen>,
+    check: CountCheck,
+}
+
+impl<'a> CountChecker<'a> {
+    /// A checker expecting each word's counts 1..n, for n in `expected`.
+    pub fn new(expected: &'a BTreeMap<String, u64>) -> Self {
+        let seen = expected
+            .iter()
+            .map(|(word, total)| (word.as_str(), Seen::new(*total)))
+            .collect();
+        Self {
+            seen,
+            check: CountCheck::default(),
+        }
+    }
+
+    /// One written `{"word": .., "count": ..}` record, as JSON text.
+    pub fn line(&mut self, line: &str) {
+        self.check.lines += 1;
+        match serde_json::from_str::<Line>(line.trim_end()) {
+            Ok(record) => self.mark(&record.word, record.count),
+            Err(e) => {
+                self.check.malformed += 1;
+                if self.check.first_malformed.is_none() {
+                    let text: String = line.trim_end().chars().take(200).collect();
+                    let number = self.check.lines;
+                    self.check.first_malformed = Some(format!("line {number} ({e}): {text:?}"));
+                }
+            }
+        }
+    }
+
+    /// One written running count, already decoded (a table's row).
+    pub fn count(&mut self, word: &str, count: u64) {
+        self.check.lines += 1;
+        self.mark(word, count);
+    }
+
+    fn mark(&mut self, word: &str, count: u64) {
+        let fresh = self
+            .seen
+            .get_mut(word)
+            .is_some_and(|counts| counts.mark(count));
+        if !fresh {
+            self.check.duplicated += 1;
+        }
+    }
+
+    /// What was found, with every count never seen as lost.
+    pub fn finish(mut self) -> CountCheck {
+        self.check.lost = self.seen.values().map(|s| s.total - s.marked()).sum();
+        self.check
+    }
+}
+
 /// Checks the running counts in the file at `path` against `expected`.
 pub fn check_running_counts(
     path: &Path,
     expected: &BTreeMap<String, u64>,
 ) -> io::Result<CountCheck> {
-    let mut seen: HashMap<&str, Seen> = expected
-        .iter()
-        .map(|(word, total)| (word.as_str(), Seen::new(*total)))
-        .collect();
-    let mut check = CountCheck::default();
+    let mut checker = CountChecker::new(expected);
     let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
     let mut line = String::new();
     loop {
@@ -105,27 +160,9 @@ pub fn check_running_counts(
         if reader.read_line(&mut line)? == 0 {
             break;
         }
-        check.lines += 1;
-        match serde_json::from_str::<Line>(line.trim_end()) {
-            Ok(record) => {
-                let fresh = seen
-                    .get_mut(&*record.word)
-                    .is_some_and(|counts| counts.mark(record.count));
-                if !fresh {
-                    check.duplicated += 1;
-                }
-            }
-            Err(e) => {
-                check.malformed += 1;
-                if check.first_malformed.is_none() {
-                    let text: String = line.trim_end().chars().take(200).collect();
-                    check.first_malformed = Some(format!("line {} ({e}): {text:?}", check.lines));
-                }
-            }
-        }
+        checker.line(&line);
     }
-    check.lost = seen.values().map(|s| s.total - s.marked()).sum();
-    Ok(check)
+    Ok(checker.finish())
 }
 
 #[cfg(test)]

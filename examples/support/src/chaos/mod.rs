@@ -1,10 +1,12 @@
-//! Fault injection: run a pipeline (a word count, or event-time windows)
-//! over a sequence-numbered, skewed input while SIGKILLing the endpoint and
+//! Fault injection: run a pipeline (a word count, event-time windows, or a
+//! word count from Kafka to Kafka or to PostgreSQL) over a
+//! sequence-numbered, skewed input while SIGKILLing the endpoint and
 //! restate-server at random moments, then check the results exactly.
 //!
 //! The endpoint runs as a child process (`chaos_endpoint`) so that it can be
 //! killed; the server is a [`LocalServer`] restarted on the same data dir.
 
+mod connectors;
 mod process;
 mod workload;
 
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+pub use connectors::Connectors;
 pub use process::sibling_binary;
 use process::{free_port, status, EndpointProcess, Schedule};
 use stream_runtime::restate::{AdminClient, IngressClient, LocalServer, LocalServerOptions};
@@ -38,12 +41,30 @@ pub struct EndpointArgs {
     /// Which pipeline to serve
     #[arg(long, value_enum, default_value_t = Workload::Count)]
     pub workload: Workload,
+    /// The Kafka broker of a connector pipeline, `host:port`
+    #[arg(long)]
+    pub kafka: Option<String>,
+    /// The PostgreSQL connection string of a connector pipeline
+    #[arg(long)]
+    pub postgres: Option<String>,
+    /// Names the run's topics and table
+    #[arg(long, default_value_t = 0)]
+    pub tag: u64,
 }
 
 impl EndpointArgs {
+    /// The connector settings these arguments give.
+    pub fn connectors(&self) -> Connectors {
+        Connectors {
+            kafka: self.kafka.clone(),
+            postgres: self.postgres.clone(),
+            tag: self.tag,
+        }
+    }
+
     /// The command-line words that give these arguments.
     pub fn to_args(&self) -> Vec<String> {
-        vec![
+        let mut args = vec![
             "--port".into(),
             self.port.to_string(),
             "--output".into(),
@@ -56,7 +77,16 @@ impl EndpointArgs {
             clap::ValueEnum::to_possible_value(&self.workload)
                 .map(|v| v.get_name().to_owned())
                 .unwrap_or_default(),
-        ]
+            "--tag".into(),
+            self.tag.to_string(),
+        ];
+        if let Some(kafka) = &self.kafka {
+            args.extend(["--kafka".into(), kafka.clone()]);
+        }
+        if let Some(postgres) = &self.postgres {
+            args.extend(["--postgres".into(), postgres.clone()]);
+        }
+        args
     }
 }
 
@@ -79,10 +109,14 @@ pub struct ChaosConfig {
     pub limit: Duration,
     /// The pipelines killed, one run (and one table row) each.
     pub workloads: Vec<Workload>,
+    /// The servers of the connector pipelines; a run starts those it
+    /// needs and is not given.
+    pub connectors: Connectors,
 }
 
 impl ChaosConfig {
-    /// The CI kill test: at least 20,000 records, 5 endpoint and 2 server kills.
+    /// The CI kill test: at least 20,000 records, 5 endpoint and 2 server
+    /// kills, for the pipelines with no connector.
     pub fn ci() -> Self {
         Self {
             records: 20_000,
@@ -92,7 +126,8 @@ impl ChaosConfig {
             batch: 20,
             seed: seed_from_clock(),
             limit: Duration::from_secs(600),
-            workloads: Workload::ALL.to_vec(),
+            workloads: Workload::BUILT_IN.to_vec(),
+            connectors: Connectors::default(),
         }
     }
 
@@ -107,6 +142,7 @@ impl ChaosConfig {
             seed: seed_from_clock(),
             limit: Duration::from_secs(3_600),
             workloads: Workload::ALL.to_vec(),
+            connectors: Connectors::default(),
         }
     }
 
@@ -146,7 +182,7 @@ pub struct ChaosArgs {
     /// Seeds the kill schedule, to repeat a run
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Which pipelines to kill, one run each (default: both)
+    /// Which pipelines to kill, one run each (default: all four)
     #[arg(long, value_enum, value_delimiter = ',')]
     pub pipeline: Vec<Workload>,
 }
@@ -212,9 +248,21 @@ impl ChaosReport {
 /// Runs each of the config's pipelines under kills, one after the other,
 /// and checks every invariant of each.
 pub async fn run(config: &ChaosConfig, endpoint_binary: &Path) -> Result<Vec<ChaosReport>, String> {
+    let mut connectors = config.connectors.clone();
+    connectors.tag = config.seed;
+    let kafka = config.workloads.iter().any(|w| w.needs_kafka());
+    let postgres = config.workloads.iter().any(|w| w.needs_postgres());
+    let servers = std::env::temp_dir().join(format!(
+        "stream-chaos-{}-servers-{}",
+        std::process::id(),
+        config.seed
+    ));
+    let _started = connectors
+        .start_missing(kafka, postgres, &servers)
+        .await?;
     let mut reports = Vec::new();
     for workload in &config.workloads {
-        reports.push(run_one(*workload, config, endpoint_binary).await?);
+        reports.push(run_one(*workload, config, &connectors, endpoint_binary).await?);
     }
     Ok(reports)
 }
@@ -223,6 +271,7 @@ pub async fn run(config: &ChaosConfig, endpoint_binary: &Path) -> Result<Vec<Cha
 async fn run_one(
     workload: Workload,
     config: &ChaosConfig,
+    connectors: &Connectors,
     endpoint_binary: &Path,
 ) -> Result<ChaosReport, String> {
     let scratch = std::env::temp_dir().join(format!(
@@ -233,7 +282,7 @@ async fn run_one(
     ));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
-    let result = run_in(workload, config, endpoint_binary, &scratch).await;
+    let result = run_in(workload, config, connectors, endpoint_binary, &scratch).await;
     if result.as_ref().is_ok_and(|r| r.violations.is_empty()) {
         let _ = std::fs::remove_dir_all(&scratch);
     } else {
@@ -245,11 +294,19 @@ async fn run_one(
 async fn run_in(
     workload: Workload,
     config: &ChaosConfig,
+    connectors: &Connectors,
     endpoint_binary: &Path,
     scratch: &Path,
 ) -> Result<ChaosReport, String> {
     let names = workload.names();
     let output = scratch.join("output.jsonl");
+    let outputs = workload.outputs(config.records);
+    workload.prepare(connectors, config.records).await?;
+    // A bounded pipeline finishes by itself; an endless one (a topic) is
+    // done once every result is written, and is then stopped.
+    let done = |status: &Status| {
+        status.finished || (!workload.is_bounded() && status.records_out >= outputs)
+    };
     let options = LocalServerOptions::new(scratch.join("restate")).ports(
         free_port()?,
         free_port()?,
@@ -267,6 +324,9 @@ async fn run_in(
             records: config.records,
             batch: config.batch,
             workload,
+            kafka: connectors.kafka.clone(),
+            postgres: connectors.postgres.clone(),
+            tag: connectors.tag,
         }
         .to_args(),
         port,
@@ -294,7 +354,7 @@ async fn run_in(
     while endpoint_kills < config.endpoint_kills || server_kills < config.server_kills {
         tokio::time::sleep(schedule.millis(150, 900)).await;
         let now = status(&ingress, &names, Duration::from_secs(120)).await?;
-        if now.finished {
+        if done(&now) {
             violations.push(format!(
                 "the run finished after {endpoint_kills} endpoint and {server_kills} server kills, \
                  before all kills were made; use more records or a smaller batch"
@@ -317,10 +377,14 @@ async fn run_in(
     }
 
     let deadline = started + config.limit;
+    let mut stopped = workload.is_bounded();
     let status = loop {
         let now = status(&ingress, &names, Duration::from_secs(120)).await?;
         if now.finished {
             break now;
+        }
+        if !stopped && done(&now) {
+            stopped = ingress.stop(&names).await.is_ok();
         }
         if Instant::now() > deadline {
             return Err(format!("not finished after {:?}: {now:?}", config.limit));
@@ -329,9 +393,10 @@ async fn run_in(
     };
     let wall = started.elapsed();
 
-    let outcome = workload.check(&output, &admin, config.records).await?;
+    let outcome = workload
+        .check(&output, connectors, &admin, config.records)
+        .await?;
     violations.extend(outcome.violations);
-    let outputs = workload.outputs(config.records);
     check_tokens_and_invocations(&admin, &names, config, outputs, &status, &mut violations).await?;
 
     endpoint.kill();

@@ -1,5 +1,6 @@
 //! The pipelines the fault-injection runs kill, and what each must leave
-//! behind: a running word count, and event-time tumbling windows.
+//! behind: a running word count, event-time tumbling windows, and the
+//! running word count from Kafka to Kafka and from Kafka to PostgreSQL.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,7 +12,8 @@ use stream_runtime::window::tumbling;
 use stream_runtime::{CompletePipeline, FileSink, IntoPipeline, Pipeline, Sequence, ServiceNames};
 
 use crate::keys::{mix, zipf_rank};
-use crate::running_counts::{check_running_counts, expected_counts};
+use super::connectors::Connectors;
+use crate::running_counts::{check_running_counts, expected_counts, CountCheck, CountChecker};
 pub use crate::window_counts::WindowCount;
 use crate::window_counts::{check_window_counts, expected_windows};
 
@@ -29,6 +31,11 @@ pub enum Workload {
     Count,
     /// Counts per key per 1 s tumbling event-time window: every window, once.
     Window,
+    /// The running word count from a Kafka topic to a Kafka topic.
+    KafkaToKafka,
+    /// The running word count from a Kafka topic, inserted into a
+    /// PostgreSQL table.
+    KafkaToPostgres,
 }
 
 /// A word and its running count, as the word count writes it.
@@ -64,14 +71,27 @@ pub struct Outcome {
 }
 
 impl Workload {
-    /// Both, in the order the soak runs them.
-    pub const ALL: [Workload; 2] = [Workload::Count, Workload::Window];
+    /// Every one, in the order the soak runs them.
+    pub const ALL: [Workload; 4] = [
+        Workload::Count,
+        Workload::Window,
+        Workload::KafkaToKafka,
+        Workload::KafkaToPostgres,
+    ];
+
+    /// The ones that need no server but Restate.
+    pub const BUILT_IN: [Workload; 2] = [Workload::Count, Workload::Window];
+
+    /// The ones with connectors.
+    pub const CONNECTORS: [Workload; 2] = [Workload::KafkaToKafka, Workload::KafkaToPostgres];
 
     /// The row's name in the table.
     pub fn label(self) -> &'static str {
         match self {
             Workload::Count => "word count",
             Workload::Window => "window (tumbling 1 s)",
+            Workload::KafkaToKafka => "Kafka source to Kafka sink",
+            Workload::KafkaToPostgres => "Kafka source to PostgreSQL",
         }
     }
 
@@ -80,7 +100,25 @@ impl Workload {
         match self {
             Workload::Count => "ChaosWordCount",
             Workload::Window => "ChaosWindows",
+            Workload::KafkaToKafka => "ChaosKafkaToKafka",
+            Workload::KafkaToPostgres => "ChaosKafkaToPostgres",
         }
+    }
+
+    /// Whether it reads a Kafka topic.
+    pub fn needs_kafka(self) -> bool {
+        matches!(self, Workload::KafkaToKafka | Workload::KafkaToPostgres)
+    }
+
+    /// Whether it writes to PostgreSQL.
+    pub fn needs_postgres(self) -> bool {
+        self == Workload::KafkaToPostgres
+    }
+
+    /// Whether its source ends by itself; an endless one (a topic) is
+    /// stopped once every result is written.
+    pub fn is_bounded(self) -> bool {
+        !self.needs_kafka()
     }
 
     /// Its service names.
@@ -88,12 +126,20 @@ impl Workload {
         ServiceNames::for_pipeline(self.pipeline_name())
     }
 
-    /// The pipeline over `records` sequence numbers, writing to `output`.
-    pub fn pipeline(self, output: &Path, records: u64, batch: u32) -> CompletePipeline {
-        let source = Pipeline::named(self.pipeline_name())
+    /// The pipeline over `records` sequence numbers, writing to `output`
+    /// (or to the connectors' topic or table).
+    pub async fn pipeline(
+        self,
+        output: &Path,
+        connectors: &Connectors,
+        records: u64,
+        batch: u32,
+    ) -> Result<CompletePipeline, String> {
+        let name = self.pipeline_name();
+        let source = Pipeline::named(name)
             .batch_size(batch)
             .source(Sequence::new().take(records).with_splits(2));
-        match self {
+        Ok(match self {
             Workload::Count => source
                 .map(|n| WordCount {
                     word: key_of(n),
@@ -121,41 +167,75 @@ impl Workload {
                 })
                 .sink(FileSink::new(output))
                 .into_pipeline(),
+            Workload::KafkaToKafka => connectors.kafka_to_kafka(name, batch).await?,
+            Workload::KafkaToPostgres => connectors.kafka_to_postgres(name, batch).await?,
+        })
+    }
+
+    /// Makes the input and the output a run needs beside its file: the
+    /// input topic, filled, and the output topic or table.
+    pub async fn prepare(self, connectors: &Connectors, records: u64) -> Result<(), String> {
+        let name = self.pipeline_name();
+        match self {
+            Workload::Count | Workload::Window => return Ok(()),
+            Workload::KafkaToKafka => connectors.create_output_topic(name).await?,
+            Workload::KafkaToPostgres => connectors.create_output_table(name).await?,
         }
+        connectors.fill_input(name, records).await
     }
 
     /// How many records the sink gets from `records` inputs.
     pub fn outputs(self, records: u64) -> u64 {
         match self {
-            Workload::Count => records,
             Workload::Window => expected(records).len() as u64,
+            _ => records,
         }
     }
 
-    /// Checks the output file and the keyed state against the input.
+    /// Checks the output (file, topic or table) and the keyed state
+    /// against the input.
     pub async fn check(
         self,
         output: &Path,
+        connectors: &Connectors,
         admin: &AdminClient,
         records: u64,
     ) -> Result<Outcome, String> {
+        let expected = expected_counts(records, key_of);
+        let mut checker = CountChecker::new(&expected);
+        let mut violations = Vec::new();
+        let name = self.pipeline_name();
         match self {
-            Workload::Count => check_word_count(output, admin, records).await,
-            Workload::Window => check_windows(output, admin, records).await,
+            Workload::Window => return check_windows(output, admin, records).await,
+            Workload::Count => {
+                let check = check_running_counts(output, &expected)
+                    .map_err(|e| format!("{}: {e}", output.display()))?;
+                return check_word_count(self, check, &expected, admin).await;
+            }
+            Workload::KafkaToKafka => connectors.read_topic(name, &mut checker).await?,
+            Workload::KafkaToPostgres => {
+                let committed = connectors.read_table(name, &mut checker).await?;
+                if committed != records {
+                    violations.push(format!(
+                        "the sink's committed offsets add up to {committed}, not {records}"
+                    ));
+                }
+            }
         }
+        let mut outcome = check_word_count(self, checker.finish(), &expected, admin).await?;
+        outcome.violations.extend(violations);
+        Ok(outcome)
     }
 }
 
-/// Each key's counts 1..n once in the file, and the keyed state equal to
+/// Each key's counts 1..n once in the output, and the keyed state equal to
 /// the input counts.
 async fn check_word_count(
-    output: &Path,
+    workload: Workload,
+    check: CountCheck,
+    expected: &BTreeMap<String, u64>,
     admin: &AdminClient,
-    records: u64,
 ) -> Result<Outcome, String> {
-    let expected = expected_counts(records, key_of);
-    let check = check_running_counts(output, &expected)
-        .map_err(|e| format!("{}: {e}", output.display()))?;
     let mut outcome = Outcome {
         lost: check.lost,
         duplicated: check.duplicated + check.malformed,
@@ -167,7 +247,7 @@ async fn check_word_count(
             .violations
             .push(format!("{malformed} malformed lines, the first {line}"));
     }
-    let names = Workload::Count.names();
+    let names = workload.names();
     let rows = crate::state::keyed_state(admin, &names)
         .await
         .map_err(|e| e.to_string())?;
@@ -177,7 +257,7 @@ async fn check_word_count(
             serde_json::from_str(&value).map_err(|e| format!("state {key}: {e}"))?;
         stored.insert(wc.word, wc.count);
     }
-    if stored != expected {
+    if stored != *expected {
         let wrong: Vec<String> = expected
             .iter()
             .filter(|(word, n)| stored.get(*word) != Some(n))

@@ -12,12 +12,7 @@ use crate::harness::{kafka, postgres};
 
 /// Runs `config` under kills and asserts every pipeline came out exact.
 async fn killed_and_exact(config: ChaosConfig) {
-    let pipelines: Vec<String> = config
-        .workloads
-        .iter()
-        .filter_map(|w| clap::ValueEnum::to_possible_value(w))
-        .map(|v| v.get_name().to_owned())
-        .collect();
+    let pipelines: Vec<String> = config.workloads.iter().map(|w| w.arg()).collect();
     eprintln!(
         "chaos seed {} (rerun: just chaos --records {} --endpoint-kills {} --server-kills {} \
          --tokens {} --batch {} --pipeline {} --seed {})",

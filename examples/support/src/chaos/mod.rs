@@ -74,9 +74,7 @@ impl EndpointArgs {
             "--batch".into(),
             self.batch.to_string(),
             "--workload".into(),
-            clap::ValueEnum::to_possible_value(&self.workload)
-                .map(|v| v.get_name().to_owned())
-                .unwrap_or_default(),
+            self.workload.arg(),
             "--tag".into(),
             self.tag.to_string(),
         ];

@@ -105,6 +105,13 @@ impl Workload {
         }
     }
 
+    /// Its name on the command line (`--pipeline`, `--workload`).
+    pub fn arg(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default()
+    }
+
     /// Whether it reads a Kafka topic.
     pub fn needs_kafka(self) -> bool {
         matches!(self, Workload::KafkaToKafka | Workload::KafkaToPostgres)

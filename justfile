@@ -21,11 +21,17 @@ test:
 bench *ARGS:
     cargo run --release --example bench -- {{ARGS}}
 
-# Fault-injection soak: 100,000 records, 30 endpoint and 5 server SIGKILLs, for the
-# word count and then for event-time windows (`--pipeline window` for one).
+# Fault-injection soak: 100,000 records, 30 endpoint and 5 server SIGKILLs, for each of
+# the word count, event-time windows, Kafka to Kafka and Kafka to PostgreSQL
+# (`--pipeline window` for one; a broker and PostgreSQL are started for the last two).
 chaos *ARGS:
     cargo build --release --bin chaos_endpoint
     cargo run --release --example chaos -- {{ARGS}}
+
+# Page views from Kafka, counted per page per 10 s window, upserted into PostgreSQL;
+# starts a broker and PostgreSQL unless given `--bootstrap` and `--postgres`.
+run-kafka *ARGS:
+    cargo run --release --example kafka_to_postgres -- {{ARGS}}
 
 # A Kafka broker on 127.0.0.1:9092 for manual use (jars from Maven Central on first use; --fresh starts over).
 kafka *ARGS:

@@ -1,6 +1,8 @@
-//! The fault-injection soak: the chaos word count, then the chaos windows,
-//! each over a large input while the endpoint and restate-server are
-//! SIGKILLed and restarted at random; one table row per pipeline.
+//! The fault-injection soak: the chaos word count, the chaos windows, and
+//! the word count from Kafka to Kafka and from Kafka to PostgreSQL, each
+//! over a large input while the endpoint and restate-server are SIGKILLed
+//! and restarted at random; one table row per pipeline. The connector
+//! pipelines get a broker and a PostgreSQL of their own, started for the run.
 //!
 //! ```sh
 //! just chaos                       # 100,000 records, 30 endpoint kills, 5 server kills, each pipeline
@@ -11,9 +13,10 @@
 use clap::Parser;
 use stream_support::chaos::{self, ChaosArgs, ChaosConfig, ChaosReport};
 
-/// SIGKILLs the endpoint and restate-server during a word count and during
-/// windowed counts, then checks every output exactly once. Defaults: the
-/// soak (100,000 records, 30 endpoint kills, 5 server kills, each pipeline).
+/// SIGKILLs the endpoint and restate-server during each pipeline (a word
+/// count, windowed counts, Kafka to Kafka, Kafka to PostgreSQL), then checks
+/// every output exactly once. Defaults: the soak (100,000 records, 30
+/// endpoint kills, 5 server kills, each pipeline).
 #[derive(Parser)]
 struct Cli {
     #[command(flatten)]

@@ -309,7 +309,8 @@ async fn drive(
             let status = ingress.status(pipeline).await?;
             let elapsed = at.elapsed().as_secs_f64().max(1e-3);
             let rate = status.records_out.saturating_sub(*seen) as f64 / elapsed;
-            if *seen > 0 || status.records_out > 0 {
+            // Records in but none out yet is progress too (windows open).
+            if *seen > 0 || status.records_out > 0 || status.records_in > 0 {
                 println!(
                     "{:<24} out {:>10} ({:>8.0}/s)  in {:>10}  tokens running {} (of {} injected in all runs){}{}{}",
                     pipeline.pipeline,

@@ -129,7 +129,7 @@ pub fn postgres() -> &'static str {
 }
 
 /// A dir under the harness's, removed at exit.
-fn scratch(name: &str) -> PathBuf {
+pub fn scratch(name: &str) -> PathBuf {
     BASE_DIR
         .get()
         .cloned()

@@ -6,6 +6,7 @@ mod chaos;
 mod failures;
 mod harness;
 mod kafka;
+mod kafka_outage;
 mod layout;
 mod parameters;
 mod pipelines;

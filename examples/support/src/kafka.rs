@@ -179,8 +179,12 @@ pub fn jars() -> Result<PathBuf, BrokerError> {
     let lib = root
         .join("target/kafka")
         .join(format!("lib-{KAFKA_VERSION}"));
-    let marker = lib.join(format!("kafka_2.13-{KAFKA_VERSION}.jar"));
-    if marker.is_file() {
+    let markers = [
+        lib.join(format!("kafka_2.13-{KAFKA_VERSION}.jar")),
+        lib.join(format!("kafka-tools-{KAFKA_VERSION}.jar")),
+    ];
+    let fetched = || markers.iter().all(|m| m.is_file());
+    if fetched() {
         return Ok(lib);
     }
     eprintln!(
@@ -194,7 +198,7 @@ pub fn jars() -> Result<PathBuf, BrokerError> {
         .arg(format!("-DoutputDirectory={}", lib.display()))
         .status()
         .map_err(|e| BrokerError::Maven(e.to_string()))?;
-    if !status.success() || !marker.is_file() {
+    if !status.success() || !fetched() {
         return Err(BrokerError::Maven(status.to_string()));
     }
     Ok(lib)

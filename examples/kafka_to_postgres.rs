@@ -28,7 +28,7 @@ use stream_runtime::postgres::PostgresSink;
 use stream_runtime::time::Watermarks;
 use stream_runtime::window::tumbling;
 use stream_runtime::{Pipeline, Runner, RunnerArgs};
-use stream_support::kafka::{create_topic, produce, KafkaBroker};
+use stream_support::kafka::{create_topic, KafkaBroker, Producer};
 use stream_support::postgres::PostgresServer;
 
 /// One page view, as the producer writes it.
@@ -176,6 +176,13 @@ async fn connect(config: &str) -> Result<tokio_postgres::Client, String> {
 /// Writes `events` page views at `rate` per second, over 2 partitions, in
 /// batches of a tenth of a second, each stamped with the time it is made.
 async fn producer(bootstrap: String, topic: String, events: u64, rate: u64) {
+    let producer = match Producer::connect(&bootstrap, &topic).await {
+        Ok(producer) => producer,
+        Err(e) => {
+            eprintln!("producer: {e}");
+            return;
+        }
+    };
     let per_tick = (rate / 10).max(1);
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut made = 0;
@@ -197,7 +204,7 @@ async fn producer(bootstrap: String, topic: String, events: u64, rate: u64) {
             })
             .collect();
         let count = values.len() as u64;
-        if let Err(e) = produce(&bootstrap, &topic, (made / per_tick % 2) as i32, values).await {
+        if let Err(e) = producer.send((made / per_tick % 2) as i32, values).await {
             eprintln!("producer: {e}");
             return;
         }

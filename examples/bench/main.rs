@@ -20,6 +20,10 @@
 //! 4. **Idle**: the server's CPU with 10 tokens waiting on an endless source
 //!    that has no data, against the server with no tokens.
 //!
+//! 5. **Kafka to Kafka**: the word count between two topics of a broker
+//!    started for it, at saturation, then with the delay from produce to a
+//!    readable result at half that rate.
+//!
 //! Latency is per record, from the source read (after the lease) to the end
 //! of the sink write that made it durable.
 //!
@@ -29,6 +33,7 @@
 //! cargo run --release --example bench -- --soak 600    # only the soak
 //! cargo run --release --example bench -- --windows     # only the windowed rows
 //! cargo run --release --example bench -- --idle        # only the idle measurement
+//! cargo run --release --example bench -- --kafka       # only the Kafka-to-Kafka row
 //! cargo run --release --example bench -- --only 1000:10:200000,1000:10:100000:100000 --partitions 1
 //! ```
 //!
@@ -39,6 +44,7 @@
 
 mod idle;
 mod instrument;
+mod kafka;
 mod probe;
 mod soak;
 mod tables;
@@ -74,6 +80,9 @@ pub struct Args {
     /// with no data
     #[arg(long)]
     idle: bool,
+    /// Only the Kafka-to-Kafka row (a broker is started for it)
+    #[arg(long)]
+    kafka: bool,
     /// The server's partitions (a new data dir's setting)
     #[arg(long)]
     partitions: Option<u32>,
@@ -250,6 +259,9 @@ async fn main() -> Result<(), Error> {
     if args.idle {
         return idle::run(&args).await;
     }
+    if args.kafka {
+        return kafka::run(&args, args.quick).await;
+    }
     let watermarks = watermarks::WatermarkLog::install()?;
     if args.windows {
         return windows::run(&args, &watermarks).await;
@@ -262,6 +274,7 @@ async fn main() -> Result<(), Error> {
     if args.only.is_none() {
         windows::run(&args, &watermarks).await?;
         idle::run(&args).await?;
+        kafka::run(&args, args.quick).await?;
     }
     if soak_seconds > 0 {
         // A fresh process, so that the soak's RSS is its own and not what

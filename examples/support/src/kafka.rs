@@ -250,31 +250,66 @@ pub async fn produce(
     partition: i32,
     values: Vec<Vec<u8>>,
 ) -> Result<(), String> {
-    use rskafka::client::partition::{Compression, UnknownTopicHandling};
-    let partition = client(bootstrap)
+    Producer::connect(bootstrap, topic)
         .await?
-        .partition_client(topic, partition, UnknownTopicHandling::Retry)
+        .send(partition, values)
         .await
-        .map_err(|e| e.to_string())?;
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    let now = chrono::DateTime::from_timestamp_millis(millis).unwrap_or_default();
-    let records = values
-        .into_iter()
-        .map(|value| rskafka::record::Record {
-            key: None,
-            value: Some(value),
-            headers: Default::default(),
-            timestamp: now,
-        })
-        .collect();
-    partition
-        .produce(records, Compression::NoCompression)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(())
+}
+
+/// A producer to every partition of one topic, connected once.
+pub struct Producer {
+    partitions: Vec<rskafka::client::partition::PartitionClient>,
+}
+
+impl Producer {
+    /// Connects to each partition of `topic`.
+    pub async fn connect(bootstrap: &str, topic: &str) -> Result<Self, String> {
+        use rskafka::client::partition::UnknownTopicHandling;
+        let client = client(bootstrap).await?;
+        let topics = client.list_topics().await.map_err(|e| e.to_string())?;
+        let found = topics
+            .iter()
+            .find(|t| t.name == topic)
+            .ok_or_else(|| format!("no topic {topic}"))?;
+        let mut partitions = Vec::new();
+        for partition in 0..found.partitions.len() as i32 {
+            let partition = client
+                .partition_client(topic, partition, UnknownTopicHandling::Retry)
+                .await
+                .map_err(|e| e.to_string())?;
+            partitions.push(partition);
+        }
+        Ok(Self { partitions })
+    }
+
+    /// Produces `values` (no keys) to `partition`, in one batch, stamped
+    /// with the current time.
+    pub async fn send(&self, partition: i32, values: Vec<Vec<u8>>) -> Result<(), String> {
+        use rskafka::client::partition::Compression;
+        let client = usize::try_from(partition)
+            .ok()
+            .and_then(|p| self.partitions.get(p))
+            .ok_or_else(|| format!("no partition {partition}"))?;
+        let millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let now = chrono::DateTime::from_timestamp_millis(millis).unwrap_or_default();
+        let records = values
+            .into_iter()
+            .map(|value| rskafka::record::Record {
+                key: None,
+                value: Some(value),
+                headers: Default::default(),
+                timestamp: now,
+            })
+            .collect();
+        client
+            .produce(records, Compression::NoCompression)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
 }
 
 /// Deletes the records of one partition of `topic` before `offset`, as
@@ -299,6 +334,13 @@ pub async fn delete_before(
 /// Every value in every partition of `topic`, partition by partition, in
 /// offset order.
 pub async fn read_all(bootstrap: &str, topic: &str) -> Result<Vec<Vec<u8>>, String> {
+    let records = read_stamped(bootstrap, topic).await?;
+    Ok(records.into_iter().map(|(_, value)| value).collect())
+}
+
+/// Every record in every partition of `topic`, as its timestamp
+/// (milliseconds) and value, partition by partition, in offset order.
+pub async fn read_stamped(bootstrap: &str, topic: &str) -> Result<Vec<(i64, Vec<u8>)>, String> {
     use rskafka::client::partition::{OffsetAt, UnknownTopicHandling};
     let client = client(bootstrap).await?;
     let topics = client.list_topics().await.map_err(|e| e.to_string())?;
@@ -328,7 +370,9 @@ pub async fn read_all(bootstrap: &str, topic: &str) -> Result<Vec<Vec<u8>>, Stri
             for record in records {
                 if record.offset >= next {
                     next = record.offset + 1;
-                    values.extend(record.record.value);
+                    if let Some(value) = record.record.value {
+                        values.push((record.record.timestamp.timestamp_millis(), value));
+                    }
                 }
             }
         }

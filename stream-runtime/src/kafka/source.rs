@@ -7,6 +7,12 @@ use super::{io_error, partitions, KafkaError, KafkaRecord};
 use crate::source::{Gone, Source};
 use crate::time::Millis;
 
+/// The bytes a fetch asks for per record of the range (a guess; a range
+/// of larger records takes more fetches).
+const FETCH_BYTES_PER_RECORD: usize = 256;
+/// The least a fetch asks for.
+const FETCH_BYTES_MIN: i32 = 64 << 10;
+
 /// Where a partition is read from when the pipeline first leases it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StartAt {
@@ -163,10 +169,17 @@ impl Source for KafkaSource {
         let end = position.saturating_add(max as u64);
         let mut records = Vec::new();
         let mut next = position;
+        // Ask for about what the range needs, not a whole 4 MiB: the broker
+        // sends whole record batches and each is decoded, so a large fetch
+        // for a small range costs the endpoint most of its CPU. A range of
+        // larger records takes more fetches.
+        let wanted = i32::try_from(max.saturating_mul(FETCH_BYTES_PER_RECORD))
+            .unwrap_or(i32::MAX)
+            .clamp(FETCH_BYTES_MIN, self.fetch_bytes);
         while next < end {
             let offset = i64::try_from(next).map_err(|e| io_error("offset", e))?;
             let (fetched, high_watermark) =
-                match partition.fetch_records(offset, 1..self.fetch_bytes, 0).await {
+                match partition.fetch_records(offset, 1..wanted, 0).await {
                     Ok(fetched) => fetched,
                     Err(error) if out_of_range(&error) && next == position => {
                         return Err(self.gone(split, partition, position, error).await)

@@ -10,7 +10,7 @@ use stream_runtime::postgres::PostgresSink;
 use stream_runtime::{CompletePipeline, IntoPipeline, Pipeline, Sink};
 
 use super::workload::{key_of, WordCount};
-use crate::kafka::{create_topic, produce, read_all, KafkaBroker};
+use crate::kafka::{create_topic, read_all, KafkaBroker, Producer};
 use crate::postgres::PostgresServer;
 use crate::running_counts::CountChecker;
 
@@ -93,12 +93,13 @@ impl Connectors {
         let kafka = self.kafka()?;
         let topic = self.input(pipeline);
         create_topic(kafka, &topic, PARTITIONS).await?;
+        let producer = Producer::connect(kafka, &topic).await?;
         let mut from = 0;
         let mut partition = 0;
         while from < records {
             let to = (from + PRODUCE_BATCH).min(records);
             let values = (from..to).map(|n| n.to_string().into_bytes()).collect();
-            produce(kafka, &topic, partition, values).await?;
+            producer.send(partition, values).await?;
             partition = (partition + 1) % PARTITIONS;
             from = to;
         }

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use serde::Deserialize;
 use stream_runtime::DeadLetter;
 
 use crate::harness::harness;
@@ -55,24 +54,11 @@ async fn panicking_records_go_to_the_dead_letter_output_and_the_rest_flow() {
     }
 
     // The dead letters, as stored: error, stage, and source position.
-    #[derive(Deserialize)]
-    struct Row {
-        key: String,
-        value_utf8: String,
-    }
-    let rows: Vec<Row> = h
-        .sql(&format!(
-            "SELECT key, value_utf8 FROM state WHERE service_name = '{}' AND key LIKE 'dead:%'",
-            names.control
-        ))
-        .await;
-    let letters: BTreeMap<u64, DeadLetter> = rows
+    let letters: BTreeMap<u64, DeadLetter> = h
+        .dead_letters(&names)
+        .await
         .into_iter()
-        .map(|row| {
-            let letter: DeadLetter = serde_json::from_str(&row.value_utf8)
-                .unwrap_or_else(|e| panic!("{}: {e}", row.key));
-            (letter.position, letter)
-        })
+        .map(|letter| (letter.position, letter))
         .collect();
     assert_eq!(
         letters.keys().copied().collect::<Vec<_>>(),

@@ -302,6 +302,42 @@ impl Harness {
             .unwrap_or_else(|e| panic!("{query}: {e}"))
     }
 
+    /// The values of a pipeline's control object under keys starting with
+    /// `prefix` (`dead:` the dead letters, `late:` the late records), as
+    /// JSON, in the server's order.
+    pub async fn control_entries(
+        &self,
+        names: &ServiceNames,
+        prefix: &str,
+    ) -> Vec<serde_json::Value> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            key: String,
+            value_utf8: String,
+        }
+        let rows: Vec<Row> = self
+            .sql(&format!(
+                "SELECT key, value_utf8 FROM state WHERE service_name = '{}' AND key LIKE '{prefix}%'",
+                names.control
+            ))
+            .await;
+        rows.into_iter()
+            .map(|row| {
+                serde_json::from_str(&row.value_utf8)
+                    .unwrap_or_else(|e| panic!("{}: {e}", row.key))
+            })
+            .collect()
+    }
+
+    /// A pipeline's dead letters, as stored.
+    pub async fn dead_letters(&self, names: &ServiceNames) -> Vec<stream_runtime::DeadLetter> {
+        self.control_entries(names, "dead:")
+            .await
+            .into_iter()
+            .map(|value| serde_json::from_value(value).unwrap_or_else(|e| panic!("{e}")))
+            .collect()
+    }
+
     /// Every key's state in a pipeline's keyed service, straight from the
     /// server's state table: encoded key to stored JSON.
     pub async fn keyed_state(

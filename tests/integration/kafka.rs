@@ -1,24 +1,89 @@
 //! Kafka connectors against a real broker and a real Restate server:
 //! words from a topic, counted per word, each running count written to
-//! another topic exactly once; a topic that does not exist; and offsets
-//! deleted before they were read.
+//! another topic exactly once; a topic that does not exist; offsets
+//! deleted before they were read; and a topic read from its latest offsets.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use stream_runtime::kafka::{KafkaError, KafkaSink, KafkaSource};
-use stream_runtime::{CollectSink, DeadLetter, Endpoint, Pipeline, ServiceNames};
+use stream_runtime::kafka::{KafkaError, KafkaRecord, KafkaSink, KafkaSource, StartAt};
+use stream_runtime::{
+    CollectSink, CompletePipeline, Endpoint, IntoPipeline, Pipeline, ServiceNames, Sink,
+};
 use stream_support::kafka::{create_topic, delete_before, produce, read_all};
 
 use crate::harness::{harness, kafka};
-use crate::pipelines::{counts, skewed_words};
+use crate::pipelines::skewed_words;
 
+/// A word and its running count, as the Kafka tests write them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct WordCount {
+pub struct WordCount {
     word: String,
     count: u64,
+}
+
+/// The running word count over `source`, each record's word as `word`
+/// reads it, into `sink`.
+pub fn word_count(
+    name: &str,
+    batch: u32,
+    source: KafkaSource,
+    word: fn(&KafkaRecord) -> String,
+    sink: impl Sink<WordCount>,
+) -> CompletePipeline {
+    Pipeline::named(name)
+        .batch_size(batch)
+        .source(source)
+        .map(move |r| WordCount {
+            word: word(&r),
+            count: 1,
+        })
+        .key_by(|wc| wc.word.clone())
+        .reduce(|a, b| WordCount {
+            count: a.count + b.count,
+            ..a
+        })
+        .sink(sink)
+        .into_pipeline()
+}
+
+/// A value's JSON string, or a panic that dead-letters the record.
+fn json_word(record: &KafkaRecord) -> String {
+    record
+        .json::<String>()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Asserts that `counts` holds, for each of `words` seen n times, the
+/// running counts 1..n once each, and nothing else.
+pub fn assert_each_count_once(counts: impl IntoIterator<Item = (String, u64)>, words: &[String]) {
+    let mut seen: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for (word, count) in counts {
+        seen.entry(word).or_default().push(count);
+    }
+    for counts in seen.values_mut() {
+        counts.sort_unstable();
+    }
+    let expected: BTreeMap<String, Vec<u64>> = crate::pipelines::counts(words)
+        .into_iter()
+        .map(|(word, n)| (word, (1..=n).collect()))
+        .collect();
+    assert_eq!(seen, expected);
+}
+
+/// The running counts written to `topic`, read back independently.
+pub async fn written_counts(bootstrap: &str, topic: &str) -> Vec<(String, u64)> {
+    read_all(bootstrap, topic)
+        .await
+        .unwrap_or_else(|e| panic!("read {topic}: {e}"))
+        .iter()
+        .map(|value| {
+            let wc: WordCount = serde_json::from_slice(value).unwrap_or_else(|e| panic!("{e}"));
+            (wc.word, wc.count)
+        })
+        .collect()
 }
 
 const WORDS: usize = 4_000;
@@ -57,19 +122,7 @@ async fn kafka_to_word_count_to_kafka_is_exact() {
     let sink = KafkaSink::<WordCount>::json(bootstrap, "word-counts")
         .await
         .unwrap_or_else(|e| panic!("sink: {e}"));
-    let pipeline = Pipeline::named("KafkaWords")
-        .batch_size(300)
-        .source(source)
-        .map(|r| WordCount {
-            word: r.json::<String>().unwrap_or_else(|e| panic!("{e}")),
-            count: 1,
-        })
-        .key_by(|wc| wc.word.clone())
-        .reduce(|a, b| WordCount {
-            count: a.count + b.count,
-            ..a
-        })
-        .sink(sink);
+    let pipeline = word_count("KafkaWords", 300, source, json_word, sink);
     kafka.serve(Endpoint::new().pipeline(pipeline)).await;
 
     let h = harness();
@@ -78,37 +131,17 @@ async fn kafka_to_word_count_to_kafka_is_exact() {
     let status = h.run_until_written(&names, 3, WORDS as u64).await;
     assert_eq!(status.records_in, (WORDS + broken) as u64, "{status:?}");
     assert_eq!(status.dead_letters, broken as u64, "{status:?}");
-    let letters: Vec<Letter> = h
-        .sql(&format!(
-            "SELECT value_utf8 FROM state WHERE service_name = '{}' AND key LIKE 'dead:%'",
-            names.control
-        ))
-        .await;
+    let letters = h.dead_letters(&names).await;
     assert_eq!(letters.len(), broken);
     assert!(
         letters
             .iter()
-            .all(|l| l.value_utf8.contains("is not the JSON expected")),
-        "{}",
-        letters[0].value_utf8
+            .all(|l| l.error.contains("is not the JSON expected")),
+        "{letters:#?}"
     );
 
     // Checked independently: each word's running counts 1..n, each once.
-    let written = read_all(bootstrap, "word-counts")
-        .await
-        .unwrap_or_else(|e| panic!("read: {e}"));
-    let mut seen: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for value in written {
-        let wc: WordCount = serde_json::from_slice(&value).unwrap_or_else(|e| panic!("{e}"));
-        seen.entry(wc.word).or_default().push(wc.count);
-    }
-    let expected = counts(&words);
-    assert_eq!(seen.len(), expected.len());
-    for (word, n) in expected {
-        let mut got = seen.remove(&word).unwrap_or_default();
-        got.sort_unstable();
-        assert_eq!(got, (1..=n).collect::<Vec<_>>(), "{word}");
-    }
+    assert_each_count_once(written_counts(bootstrap, "word-counts").await, &words);
     h.assert_nothing_stuck(&names).await;
 }
 
@@ -179,15 +212,7 @@ async fn offsets_deleted_before_they_are_read_are_dead_lettered() {
     let status = h.run_until_written(&names, 2, 250).await;
     assert_eq!(status.records_in, 400, "{status:?}");
 
-    let letters: Vec<DeadLetter> = h
-        .sql::<Letter>(&format!(
-            "SELECT value_utf8 FROM state WHERE service_name = '{}' AND key LIKE 'dead:%'",
-            names.control
-        ))
-        .await
-        .iter()
-        .map(|l| serde_json::from_str(&l.value_utf8).unwrap_or_else(|e| panic!("{e}")))
-        .collect();
+    let letters = h.dead_letters(&names).await;
     let lost: u32 = letters.iter().map(|l| l.count).sum();
     assert_eq!(lost, 150, "{letters:#?}");
     assert!(
@@ -199,21 +224,65 @@ async fn offsets_deleted_before_they_are_read_are_dead_lettered() {
 
     // Checked independently: each surviving word's running counts 1..n.
     let survivors: Vec<String> = read.iter().chain(&later[150..]).cloned().collect();
-    let mut seen: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for (word, count) in RETAINED.records() {
-        seen.entry(word).or_default().push(count);
-    }
-    for counts in seen.values_mut() {
-        counts.sort_unstable();
-    }
-    let expected: BTreeMap<String, Vec<u64>> = counts(&survivors)
-        .into_iter()
-        .map(|(word, n)| (word, (1..=n).collect()))
-        .collect();
-    assert_eq!(seen, expected);
+    assert_each_count_once(RETAINED.records(), &survivors);
 }
 
-#[derive(Deserialize)]
-struct Letter {
-    value_utf8: String,
+static LATEST: LazyLock<CollectSink<WordCount>> = LazyLock::new(CollectSink::new);
+
+/// A topic read from its latest offsets: what was there before the first
+/// lease is not read, what comes after is, once, and `records_in` counts
+/// from where each partition started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starting_at_the_latest_offset_reads_only_what_comes_after() {
+    let kafka = kafka();
+    let bootstrap = kafka.bootstrap.as_str();
+    create_topic(bootstrap, "latest", 2)
+        .await
+        .unwrap_or_else(|e| panic!("topic: {e}"));
+    let words = skewed_words("l", 500, 9);
+    let (before, after) = words.split_at(200);
+    let fill = |words: &[String]| {
+        let values = |w: &[String]| w.iter().map(|w| w.clone().into_bytes()).collect();
+        let (a, b) = words.split_at(words.len() / 2);
+        let (a, b): (Vec<Vec<u8>>, Vec<Vec<u8>>) = (values(a), values(b));
+        async move {
+            produce(bootstrap, "latest", 0, a).await?;
+            produce(bootstrap, "latest", 1, b).await
+        }
+    };
+    fill(before)
+        .await
+        .unwrap_or_else(|e| panic!("produce: {e}"));
+    let source = KafkaSource::connect(bootstrap, "latest")
+        .await
+        .unwrap_or_else(|e| panic!("source: {e}"))
+        .start_at(StartAt::Latest);
+    let text = |r: &KafkaRecord| r.value_str().unwrap_or_default().to_owned();
+    let pipeline = word_count("KafkaLatest", 50, source, text, LATEST.clone());
+    kafka.serve(Endpoint::new().pipeline(pipeline)).await;
+    let h = harness();
+    let names = ServiceNames::for_pipeline("KafkaLatest");
+    h.add_tokens(&names, 2).await;
+    // Both partitions have been leased once, so their start is fixed.
+    let started = Instant::now();
+    loop {
+        let positions: Vec<serde_json::Value> = h
+            .sql(&format!(
+                "SELECT key FROM state WHERE service_name = '{}' AND key = 'position'",
+                names.split
+            ))
+            .await;
+        if positions.len() == 2 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "never leased");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    fill(after)
+        .await
+        .unwrap_or_else(|e| panic!("produce: {e}"));
+    let status = h.run_until_written(&names, 1, after.len() as u64).await;
+    assert_eq!(status.records_in, after.len() as u64, "{status:?}");
+    let written = LATEST.records().into_iter().map(|wc| (wc.word, wc.count));
+    assert_each_count_once(written, after);
 }

@@ -2,22 +2,15 @@
 //! again mid-run: the source and sink wait for it, the rounds that failed
 //! are retried by Restate, and every running count is written once.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use stream_runtime::kafka::{KafkaSink, KafkaSource};
-use stream_runtime::{Endpoint, Pipeline, ServiceNames};
-use stream_support::kafka::{create_topic, produce, read_all, KafkaBroker};
+use stream_runtime::kafka::{KafkaRecord, KafkaSink, KafkaSource};
+use stream_runtime::{Endpoint, ServiceNames};
+use stream_support::kafka::{create_topic, produce, KafkaBroker};
 
 use crate::harness::{harness, kafka, scratch};
-use crate::pipelines::{counts, skewed_words};
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct WordCount {
-    word: String,
-    count: u64,
-}
+use crate::kafka::{assert_each_count_once, word_count, written_counts, WordCount};
+use crate::pipelines::skewed_words;
 
 const WORDS: usize = 2_000;
 
@@ -69,19 +62,8 @@ async fn a_broker_down_at_start_and_mid_run_loses_and_repeats_nothing() {
         .unwrap_or_else(|e| panic!("connecting: {e}"));
     let source = source.unwrap_or_else(|e| panic!("the source gave up: {e}"));
     let sink = sink.unwrap_or_else(|e| panic!("the sink gave up: {e}"));
-    let pipeline = Pipeline::named("KafkaOutage")
-        .batch_size(50)
-        .source(source)
-        .map(|r| WordCount {
-            word: r.value_str().unwrap_or_default().to_owned(),
-            count: 1,
-        })
-        .key_by(|wc| wc.word.clone())
-        .reduce(|a, b| WordCount {
-            count: a.count + b.count,
-            ..a
-        })
-        .sink(sink);
+    let text = |r: &KafkaRecord| r.value_str().unwrap_or_default().to_owned();
+    let pipeline = word_count("KafkaOutage", 50, source, text, sink);
     serving.serve(Endpoint::new().pipeline(pipeline)).await;
 
     let h = harness();
@@ -115,22 +97,7 @@ async fn a_broker_down_at_start_and_mid_run_loses_and_repeats_nothing() {
     );
 
     // Checked independently: each word's running counts 1..n, each once.
-    let mut seen: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for value in read_all(&bootstrap, "outage-out")
-        .await
-        .unwrap_or_else(|e| panic!("read: {e}"))
-    {
-        let wc: WordCount = serde_json::from_slice(&value).unwrap_or_else(|e| panic!("{e}"));
-        seen.entry(wc.word).or_default().push(wc.count);
-    }
-    for counts in seen.values_mut() {
-        counts.sort_unstable();
-    }
-    let expected: BTreeMap<String, Vec<u64>> = counts(&words)
-        .into_iter()
-        .map(|(word, n)| (word, (1..=n).collect()))
-        .collect();
-    assert_eq!(seen, expected);
+    assert_each_count_once(written_counts(&bootstrap, "outage-out").await, &words);
     h.wait_for(&names, Duration::from_secs(60), |_| {}, |s| s.finished)
         .await;
     h.assert_nothing_stuck(&names).await;

@@ -73,21 +73,14 @@ async fn kafka_to_running_counts_upserted_into_postgres_is_exact() {
         (WORDS as u64 + 1, 1),
         "{status:?}"
     );
-    #[derive(serde::Deserialize)]
-    struct Letter {
-        value_utf8: String,
-    }
-    let letters: Vec<Letter> = h
-        .sql(&format!(
-            "SELECT value_utf8 FROM state WHERE service_name = '{}' AND key LIKE 'dead:%'",
-            names.control
-        ))
-        .await;
+    let letters = h.dead_letters(&names).await;
     assert_eq!(letters.len(), 1);
-    let letter = &letters[0].value_utf8;
+    let letter = &letters[0];
     assert!(
-        letter.contains("violates check constraint") && letter.contains("forbidden"),
-        "{letter}"
+        letter.stage == "sink"
+            && letter.error.contains("violates check constraint")
+            && letter.record == Some(serde_json::json!(["forbidden", 1])),
+        "{letter:?}"
     );
 
     // Checked independently: the table holds each word's count, and the

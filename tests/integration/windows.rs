@@ -161,19 +161,9 @@ async fn a_record_inside_the_lateness_updates_its_window_and_a_later_one_is_late
     ];
     assert_eq!(got, expected);
     // The late record is kept in the late-data output, as it was.
-    #[derive(serde::Deserialize)]
-    struct Row {
-        value_utf8: String,
-    }
-    let rows: Vec<Row> = h
-        .sql(&format!(
-            "SELECT value_utf8 FROM state WHERE service_name = '{}' AND key LIKE 'late:%'",
-            names.control
-        ))
-        .await;
-    assert_eq!(rows.len(), 1);
-    let late: serde_json::Value = serde_json::from_str(&rows[0].value_utf8).unwrap_or_default();
-    assert_eq!(late["time"], 2_000, "{late}");
+    let late = h.control_entries(&names, "late:").await;
+    assert_eq!(late.len(), 1);
+    assert_eq!(late[0]["time"], 2_000, "{late:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

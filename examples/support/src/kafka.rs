@@ -230,16 +230,30 @@ pub async fn client(bootstrap: &str) -> Result<rskafka::client::Client, String> 
         .map_err(|e| e.to_string())
 }
 
-/// Creates `topic` with `partitions` partitions.
+/// Creates `topic` with `partitions` partitions, and waits until the
+/// broker's metadata lists it (creation answers before it does).
 pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) -> Result<(), String> {
-    let controller = client(bootstrap)
-        .await?
+    let client = client(bootstrap).await?;
+    client
         .controller_client()
-        .map_err(|e| e.to_string())?;
-    controller
+        .map_err(|e| e.to_string())?
         .create_topic(topic, partitions, 1, 5_000)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let topics = client.list_topics().await.map_err(|e| e.to_string())?;
+        let listed = topics
+            .iter()
+            .any(|t| t.name == topic && t.partitions.len() == partitions as usize);
+        if listed {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!("topic {topic} was created but never listed"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Produces `values` (no keys) to one partition of `topic`, in one batch,
@@ -264,22 +278,9 @@ pub struct Producer {
 impl Producer {
     /// Connects to each partition of `topic`.
     pub async fn connect(bootstrap: &str, topic: &str) -> Result<Self, String> {
-        use rskafka::client::partition::UnknownTopicHandling;
-        let client = client(bootstrap).await?;
-        let topics = client.list_topics().await.map_err(|e| e.to_string())?;
-        let found = topics
-            .iter()
-            .find(|t| t.name == topic)
-            .ok_or_else(|| format!("no topic {topic}"))?;
-        let mut partitions = Vec::new();
-        for partition in 0..found.partitions.len() as i32 {
-            let partition = client
-                .partition_client(topic, partition, UnknownTopicHandling::Retry)
-                .await
-                .map_err(|e| e.to_string())?;
-            partitions.push(partition);
-        }
-        Ok(Self { partitions })
+        Ok(Self {
+            partitions: partitions(bootstrap, topic).await?,
+        })
     }
 
     /// Produces `values` (no keys) to `partition`, in one batch, stamped
@@ -341,24 +342,17 @@ pub async fn read_all(bootstrap: &str, topic: &str) -> Result<Vec<Vec<u8>>, Stri
 /// Every record in every partition of `topic`, as its timestamp
 /// (milliseconds) and value, partition by partition, in offset order.
 pub async fn read_stamped(bootstrap: &str, topic: &str) -> Result<Vec<(i64, Vec<u8>)>, String> {
-    use rskafka::client::partition::{OffsetAt, UnknownTopicHandling};
-    let client = client(bootstrap).await?;
-    let topics = client.list_topics().await.map_err(|e| e.to_string())?;
-    let found = topics
-        .iter()
-        .find(|t| t.name == topic)
-        .ok_or_else(|| format!("no topic {topic}"))?;
+    use rskafka::client::partition::OffsetAt;
     let mut values = Vec::new();
-    for partition in &found.partitions {
-        let partition = client
-            .partition_client(topic, *partition, UnknownTopicHandling::Retry)
-            .await
-            .map_err(|e| e.to_string())?;
+    for partition in partitions(bootstrap, topic).await? {
         let end = partition
             .get_offset(OffsetAt::Latest)
             .await
             .map_err(|e| e.to_string())?;
-        let mut next = 0;
+        let mut next = partition
+            .get_offset(OffsetAt::Earliest)
+            .await
+            .map_err(|e| e.to_string())?;
         while next < end {
             let (records, _) = partition
                 .fetch_records(next, 1..(8 << 20), 0)
@@ -378,4 +372,27 @@ pub async fn read_stamped(bootstrap: &str, topic: &str) -> Result<Vec<(i64, Vec<
         }
     }
     Ok(values)
+}
+
+/// A client for each partition of `topic`, in partition order.
+async fn partitions(
+    bootstrap: &str,
+    topic: &str,
+) -> Result<Vec<rskafka::client::partition::PartitionClient>, String> {
+    use rskafka::client::partition::UnknownTopicHandling;
+    let client = client(bootstrap).await?;
+    let topics = client.list_topics().await.map_err(|e| e.to_string())?;
+    let found = topics
+        .iter()
+        .find(|t| t.name == topic)
+        .ok_or_else(|| format!("no topic {topic}"))?;
+    let mut partitions = Vec::new();
+    for partition in 0..found.partitions.len() as i32 {
+        let partition = client
+            .partition_client(topic, partition, UnknownTopicHandling::Retry)
+            .await
+            .map_err(|e| e.to_string())?;
+        partitions.push(partition);
+    }
+    Ok(partitions)
 }

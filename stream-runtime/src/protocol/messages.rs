@@ -135,6 +135,10 @@ pub(crate) struct KeyedBatch<T> {
 pub struct SplitProgress {
     /// The next position to lease.
     pub position: u64,
+    /// The position it started at (0 but for a source that starts
+    /// elsewhere, as a Kafka partition at its latest offset).
+    #[serde(default)]
+    pub start: u64,
     /// Whether the split leases nothing more: a bounded split that has
     /// nothing left, or any split of a stopped pipeline.
     pub exhausted: bool,
@@ -213,7 +217,8 @@ pub struct Status {
     pub tokens_injected: u64,
     /// Tokens circulating now: injected minus parked and halted.
     pub tokens_in_flight: u64,
-    /// Records read from the source.
+    /// Records read from the source: positions leased since each split's
+    /// start (for Kafka, offsets, which may include gaps).
     pub records_in: u64,
     /// Records written to the sink.
     pub records_out: u64,
@@ -270,7 +275,10 @@ impl Status {
         Status {
             tokens_injected: control.injected,
             tokens_in_flight: control.injected.saturating_sub(stopped_tokens),
-            records_in: splits.iter().map(|s| s.position).sum(),
+            records_in: splits
+                .iter()
+                .map(|s| s.position.saturating_sub(s.start))
+                .sum(),
             records_out: sinks.iter().map(|s| s.records).sum(),
             dead_letters: control.dead_letters,
             bounded,
@@ -308,10 +316,12 @@ mod tests {
         };
         let done = SplitProgress {
             position: 5,
+            start: 0,
             exhausted: true,
         };
         let open = SplitProgress {
             position: 3,
+            start: 0,
             exhausted: false,
         };
         let sink = [SinkProgress {
@@ -321,6 +331,10 @@ mod tests {
         let status = Status::gather(control.clone(), &[done, done], &sink, true, None, 0);
         assert!(status.finished && status.ran_out(), "{status:?}");
         assert_eq!((status.records_in, status.records_out), (10, 8));
+        // A split that started at position 2 (a Kafka offset) read 3.
+        let late_start = SplitProgress { start: 2, ..done };
+        let status = Status::gather(control.clone(), &[done, late_start], &sink, true, None, 0);
+        assert_eq!(status.records_in, 8);
         assert!(!Status::gather(control.clone(), &[done, open], &sink, true, None, 0).finished);
         // An endless source finishes only when stopped.
         assert!(!Status::gather(control.clone(), &[done], &sink, false, None, 0).finished);

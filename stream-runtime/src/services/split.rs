@@ -12,6 +12,8 @@ use crate::stages::Dataflow;
 use crate::time::{wall_clock, Millis};
 
 const POSITION: &str = "position";
+/// Where the split started, when not at 0 (a Kafka partition's offset).
+const START: &str = "start";
 /// Present (true) while the pipeline is stopped: nothing more is leased.
 const STOPPED: &str = "stopped";
 /// Since when an endless split has had no data, and whether it was
@@ -88,6 +90,9 @@ impl<'a, D: Dataflow> Serves<'a, split::Next> for Stage<SplitService, D> {
             None => {
                 let start = self.start(&ctx, split).await?;
                 ctx.set(POSITION, start);
+                if start > 0 {
+                    ctx.set(START, start);
+                }
                 start
             }
         };
@@ -156,12 +161,14 @@ impl<'a, D: Dataflow> Serves<'a, split::Progress> for Stage<SplitService, D> {
     ) -> HandlerResult<SplitProgress> {
         let split = self.split(ctx.key())?;
         let position = ctx.get::<u64>(POSITION).await?.unwrap_or(0);
+        let start = ctx.get::<u64>(START).await?.unwrap_or(0);
         let stopped = ctx.get::<bool>(STOPPED).await?.unwrap_or(false);
         let flow = &self.flow;
         let exhausted = stopped
             || (flow.is_bounded() && flow.available(split, position, 1).await.map_err(retry)? == 0);
         Ok(SplitProgress {
             position,
+            start,
             exhausted,
         })
     }

@@ -12,7 +12,8 @@
 //! pipeline runs on a local Restate server; the runner prints progress,
 //! and every 5 s the table's state is printed too. A window is written once
 //! the watermark (2 s behind the latest view) passes its end, so the
-//! windows of the last seconds stay open until newer views arrive. Give `--bootstrap` and
+//! windows of the last seconds stay open until newer views arrive; views
+//! spanning 13 s or more close at least one window. Give `--bootstrap` and
 //! `--postgres` to use your own servers (see the README's manual flow); the
 //! producer is then skipped with `--events 0`.
 //!
@@ -185,6 +186,9 @@ async fn producer(bootstrap: String, topic: String, events: u64, rate: u64) {
     };
     let per_tick = (rate / 10).max(1);
     let mut tick = tokio::time::interval(Duration::from_millis(100));
+    // Late ticks are not made up in a burst: the views span at least
+    // events / rate seconds, as the windows that close depend on it.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut made = 0;
     while made < events {
         tick.tick().await;

@@ -130,7 +130,11 @@ async fn run(mut cli: Cli) -> Result<(), String> {
         TABLE,
         &["page", "window_start", "views"],
         |(page, start, views): &(String, i64, u64)| {
-            vec![page.as_str().into(), (*start).into(), (*views as i64).into()]
+            vec![
+                page.as_str().into(),
+                (*start).into(),
+                (*views as i64).into(),
+            ]
         },
     )
     .await
@@ -154,7 +158,12 @@ async fn run(mut cli: Cli) -> Result<(), String> {
         .sink(sink);
 
     if cli.events > 0 {
-        tokio::spawn(producer(bootstrap.clone(), cli.topic.clone(), cli.events, cli.rate));
+        tokio::spawn(producer(
+            bootstrap.clone(),
+            cli.topic.clone(),
+            cli.events,
+            cli.rate,
+        ));
     }
     tokio::spawn(report(db));
     Runner::new(cli.runner)

@@ -112,11 +112,7 @@ pub async fn run(args: &Args, quick: bool) -> Result<(), Error> {
     let live_records = live_rate * live_seconds;
     let live = ServiceNames::for_pipeline("KafkaLive");
     bench.ready(&live).await;
-    let producing = tokio::spawn(produce_at(
-        bootstrap.clone(),
-        live_rate,
-        live_records,
-    ));
+    let producing = tokio::spawn(produce_at(bootstrap.clone(), live_rate, live_records));
     bench.ingress.add_tokens(&live, TOKENS).await?;
     producing.await??;
     until_written(&bench, &live, live_records).await?;
@@ -155,7 +151,11 @@ async fn until_written(bench: &Bench, names: &ServiceNames, records: u64) -> Res
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(format!("{}: not written after 30 minutes: {status:?}", names.pipeline).into());
+            return Err(format!(
+                "{}: not written after 30 minutes: {status:?}",
+                names.pipeline
+            )
+            .into());
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -183,11 +183,7 @@ async fn produce_at(bootstrap: String, rate: u64, records: u64) -> Result<(), St
 /// Reads `topic` back: whether every running count of the inputs
 /// `0..records` is there once, and the delays from each input's produce
 /// time to its count's.
-async fn check(
-    bootstrap: &str,
-    topic: &str,
-    records: u64,
-) -> Result<(String, Histogram), Error> {
+async fn check(bootstrap: &str, topic: &str, records: u64) -> Result<(String, Histogram), Error> {
     let expected = expected_counts(records, |n| key(n, None));
     let mut checker = CountChecker::new(&expected);
     let mut delays = Histogram::new();

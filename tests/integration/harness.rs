@@ -323,8 +323,7 @@ impl Harness {
             .await;
         rows.into_iter()
             .map(|row| {
-                serde_json::from_str(&row.value_utf8)
-                    .unwrap_or_else(|e| panic!("{}: {e}", row.key))
+                serde_json::from_str(&row.value_utf8).unwrap_or_else(|e| panic!("{}: {e}", row.key))
             })
             .collect()
     }

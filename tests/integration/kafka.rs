@@ -51,9 +51,7 @@ pub fn word_count(
 
 /// A value's JSON string, or a panic that dead-letters the record.
 fn json_word(record: &KafkaRecord) -> String {
-    record
-        .json::<String>()
-        .unwrap_or_else(|e| panic!("{e}"))
+    record.json::<String>().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Asserts that `counts` holds, for each of `words` seen n times, the
@@ -278,9 +276,7 @@ async fn starting_at_the_latest_offset_reads_only_what_comes_after() {
         assert!(started.elapsed() < Duration::from_secs(60), "never leased");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    fill(after)
-        .await
-        .unwrap_or_else(|e| panic!("produce: {e}"));
+    fill(after).await.unwrap_or_else(|e| panic!("produce: {e}"));
     let status = h.run_until_written(&names, 1, after.len() as u64).await;
     assert_eq!(status.records_in, after.len() as u64, "{status:?}");
     let written = LATEST.records().into_iter().map(|wc| (wc.word, wc.count));

@@ -69,8 +69,13 @@ async fn a_broker_down_at_start_and_mid_run_loses_and_repeats_nothing() {
     let h = harness();
     let names = ServiceNames::for_pipeline("KafkaOutage");
     h.add_tokens(&names, 2).await;
-    h.wait_for(&names, Duration::from_secs(120), |_| {}, |s| s.records_out >= 300)
-        .await;
+    h.wait_for(
+        &names,
+        Duration::from_secs(120),
+        |_| {},
+        |s| s.records_out >= 300,
+    )
+    .await;
 
     // Down again mid-run, while more arrives once it is back.
     broker.kill();

@@ -27,8 +27,8 @@ async fn kafka_to_running_counts_upserted_into_postgres_is_exact() {
         "CREATE TABLE word_counts (word text PRIMARY KEY CHECK (word <> 'forbidden'), \
          count bigint NOT NULL)",
     )
-        .await
-        .unwrap_or_else(|e| panic!("create: {e}"));
+    .await
+    .unwrap_or_else(|e| panic!("create: {e}"));
 
     create_topic(bootstrap, "pg-words", 2)
         .await

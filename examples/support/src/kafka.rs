@@ -83,7 +83,13 @@ impl KafkaBroker {
     async fn spawn(&mut self) -> Result<(), BrokerError> {
         let mut command = Command::new("java");
         command
-            .args(["-Xms256m", "-Xmx512m", "-cp", &self.classpath, "kafka.Kafka"])
+            .args([
+                "-Xms256m",
+                "-Xmx512m",
+                "-cp",
+                &self.classpath,
+                "kafka.Kafka",
+            ])
             .arg(&self.properties);
         let log = self.dir.join("broker.log");
         self.child = Some(spawn_logged(&mut command, &log)?);

@@ -227,7 +227,11 @@ impl<T> PostgresSink<T> {
                 if !refused(&error) {
                     return Err(failed(error));
                 }
-                let reason = format!("PostgreSQL refused the row for {}: {}", self.table, reason(&error));
+                let reason = format!(
+                    "PostgreSQL refused the row for {}: {}",
+                    self.table,
+                    reason(&error)
+                );
                 return Ok(Some(Rejected::new(row.0, reason)));
             }
         }

@@ -255,9 +255,7 @@ pub async fn run(config: &ChaosConfig, endpoint_binary: &Path) -> Result<Vec<Cha
         std::process::id(),
         config.seed
     ));
-    let _started = connectors
-        .start_missing(kafka, postgres, &servers)
-        .await?;
+    let _started = connectors.start_missing(kafka, postgres, &servers).await?;
     let mut reports = Vec::new();
     for workload in &config.workloads {
         reports.push(run_one(*workload, config, &connectors, endpoint_binary).await?);

@@ -11,8 +11,8 @@ use stream_runtime::time::Watermarks;
 use stream_runtime::window::tumbling;
 use stream_runtime::{CompletePipeline, FileSink, IntoPipeline, Pipeline, Sequence, ServiceNames};
 
-use crate::keys::{mix, zipf_rank};
 use super::connectors::Connectors;
+use crate::keys::{mix, zipf_rank};
 use crate::running_counts::{check_running_counts, expected_counts, CountCheck, CountChecker};
 pub use crate::window_counts::WindowCount;
 use crate::window_counts::{check_window_counts, expected_windows};

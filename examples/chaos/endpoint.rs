@@ -14,7 +14,7 @@ async fn main() -> std::process::ExitCode {
     let args = EndpointArgs::parse();
     let pipeline = args
         .workload
-        .pipeline(&args.output, &args.connectors(), args.records, args.batch)
+        .pipeline(&args.output, &args.connectors, args.records, args.batch)
         .await;
     let pipeline = match pipeline {
         Ok(pipeline) => pipeline,

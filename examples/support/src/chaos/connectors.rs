@@ -21,13 +21,16 @@ const PRODUCE_BATCH: u64 = 1_000;
 
 /// Where the connector pipelines' servers are, and the run's tag, which
 /// names its topics and table so that runs sharing a server do not meet.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Connectors {
-    /// The Kafka broker, `host:port`.
+    /// The Kafka broker of a connector pipeline, `host:port`
+    #[arg(long)]
     pub kafka: Option<String>,
-    /// The PostgreSQL connection string.
+    /// The PostgreSQL connection string of a connector pipeline
+    #[arg(long)]
     pub postgres: Option<String>,
-    /// Names this run's topics and table.
+    /// Names the run's topics and table
+    #[arg(long, default_value_t = 0)]
     pub tag: u64,
 }
 

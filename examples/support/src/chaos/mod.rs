@@ -41,30 +41,15 @@ pub struct EndpointArgs {
     /// Which pipeline to serve
     #[arg(long, value_enum, default_value_t = Workload::Count)]
     pub workload: Workload,
-    /// The Kafka broker of a connector pipeline, `host:port`
-    #[arg(long)]
-    pub kafka: Option<String>,
-    /// The PostgreSQL connection string of a connector pipeline
-    #[arg(long)]
-    pub postgres: Option<String>,
-    /// Names the run's topics and table
-    #[arg(long, default_value_t = 0)]
-    pub tag: u64,
+    /// Where a connector pipeline's servers are
+    #[command(flatten)]
+    pub connectors: Connectors,
 }
 
 impl EndpointArgs {
-    /// The connector settings these arguments give.
-    pub fn connectors(&self) -> Connectors {
-        Connectors {
-            kafka: self.kafka.clone(),
-            postgres: self.postgres.clone(),
-            tag: self.tag,
-        }
-    }
-
     /// The command-line words that give these arguments.
     pub fn to_args(&self) -> Vec<String> {
-        let mut args = vec![
+        let mut args: Vec<String> = vec![
             "--port".into(),
             self.port.to_string(),
             "--output".into(),
@@ -76,12 +61,12 @@ impl EndpointArgs {
             "--workload".into(),
             self.workload.arg(),
             "--tag".into(),
-            self.tag.to_string(),
+            self.connectors.tag.to_string(),
         ];
-        if let Some(kafka) = &self.kafka {
+        if let Some(kafka) = &self.connectors.kafka {
             args.extend(["--kafka".into(), kafka.clone()]);
         }
-        if let Some(postgres) = &self.postgres {
+        if let Some(postgres) = &self.connectors.postgres {
             args.extend(["--postgres".into(), postgres.clone()]);
         }
         args
@@ -320,9 +305,7 @@ async fn run_in(
             records: config.records,
             batch: config.batch,
             workload,
-            kafka: connectors.kafka.clone(),
-            postgres: connectors.postgres.clone(),
-            tag: connectors.tag,
+            connectors: connectors.clone(),
         }
         .to_args(),
         port,

@@ -21,6 +21,11 @@ test:
 bench *ARGS:
     cargo run --release --example bench -- {{ARGS}}
 
+# The word count beside Kafka Streams and Flink on one broker, each after the others,
+# over a few million JSON words (15 words, then 100,000 Zipf keys); `--quick` is smaller.
+bench-peers *ARGS:
+    cargo run --release --example bench -- --peers {{ARGS}}
+
 # Fault-injection soak: 100,000 records, 30 endpoint and 5 server SIGKILLs, for each of
 # the word count, event-time windows, Kafka to Kafka and Kafka to PostgreSQL
 # (`--pipeline window` for one; a broker and PostgreSQL are started for the last two).

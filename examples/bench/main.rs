@@ -45,6 +45,7 @@
 mod idle;
 mod instrument;
 mod kafka;
+mod peers;
 mod probe;
 mod soak;
 mod tables;
@@ -83,6 +84,10 @@ pub struct Args {
     /// Only the Kafka-to-Kafka row (a broker is started for it)
     #[arg(long)]
     kafka: bool,
+    /// The word count beside Kafka Streams and Flink on one broker
+    /// (`just bench-peers`; the peers are built with Maven on first use)
+    #[arg(long)]
+    peers: bool,
     /// The server's partitions (a new data dir's setting)
     #[arg(long)]
     partitions: Option<u32>,
@@ -261,6 +266,9 @@ async fn main() -> Result<(), Error> {
     }
     if args.kafka {
         return kafka::run(&args, args.quick).await;
+    }
+    if args.peers {
+        return peers::run(&args).await;
     }
     let watermarks = watermarks::WatermarkLog::install()?;
     if args.windows {

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::{io_error, partitions, KafkaError};
 use crate::sink::Sink;
+use crate::time::Millis;
 
 /// The header holding each record's sequence number in its sink partition.
 const SEQUENCE: &str = "stream-runtime.seq";
@@ -47,6 +48,7 @@ pub struct KafkaSink<T> {
     topic: String,
     partitions: Vec<Arc<PartitionClient>>,
     encode: Encode<T>,
+    timestamp: Option<fn(&T) -> Millis>,
 }
 
 impl<T: Serialize> KafkaSink<T> {
@@ -77,7 +79,17 @@ impl<T> KafkaSink<T> {
             topic,
             partitions,
             encode,
+            timestamp: None,
         })
+    }
+
+    /// Stamps each record with `timestamp(record)` (milliseconds) instead of
+    /// the time of the write, as Kafka Streams carries an input record's
+    /// timestamp to what it produces (for example a `KafkaRecord`'s
+    /// `timestamp`, kept in the output record).
+    pub fn timestamp(mut self, timestamp: fn(&T) -> Millis) -> Self {
+        self.timestamp = Some(timestamp);
+        self
     }
 
     /// The last sequence number in `partition`, if its last record is ours.
@@ -126,11 +138,17 @@ impl<T: Send + Sync + 'static> Sink<T> for KafkaSink<T> {
                 continue;
             }
             let (key, value) = (self.encode)(record).map_err(|e| io_error("encode", e))?;
+            let timestamp = match self.timestamp {
+                Some(stamp) => {
+                    chrono::DateTime::from_timestamp_millis(stamp(record)).unwrap_or(now)
+                }
+                None => now,
+            };
             batch.push(Record {
                 key,
                 value: Some(value),
                 headers: BTreeMap::from([(SEQUENCE.to_owned(), sequence.to_string().into_bytes())]),
-                timestamp: now,
+                timestamp,
             });
         }
         client

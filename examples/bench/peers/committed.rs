@@ -1,0 +1,154 @@
+//! The outputs as a `read_committed` consumer sees them: the broker's own
+//! console consumer (`--isolation-level read_committed`), so that records
+//! of aborted or open transactions (Kafka Streams' and Flink's) are not
+//! counted, read line by line as they arrive.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+use stream_support::kafka::jars;
+
+use crate::instrument::Histogram;
+use crate::Error;
+
+/// What the consumer has seen so far.
+pub struct Seen {
+    /// Each word's largest count.
+    pub largest: HashMap<String, u64>,
+    /// Their sum: every input record is counted once it reaches `records`.
+    pub total: u64,
+    /// Each word's counts seen, to find one seen twice. Outputs of one word
+    /// may arrive out of order (a job's sink partition need not follow the
+    /// key), so only a repeat is a duplicate.
+    counts: HashMap<String, std::collections::HashSet<u64>>,
+    /// Counts seen twice for their word: duplicates.
+    pub repeated: u64,
+    /// Lines that are not a `{"word":..,"count":..}` record.
+    pub malformed: u64,
+    /// Outputs read.
+    pub outputs: u64,
+    /// When the first output arrived.
+    pub first: Option<Instant>,
+    /// From each output's Kafka timestamp (its input's produce time, carried
+    /// over by every job) to its arrival here.
+    pub delays: Histogram,
+}
+
+/// A running console consumer and what it has seen; killed when dropped.
+pub struct Committed {
+    child: Child,
+    pub seen: Arc<Mutex<Seen>>,
+}
+
+#[derive(Deserialize)]
+struct Count {
+    word: String,
+    count: u64,
+}
+
+impl Committed {
+    /// Starts reading `topic` from its beginning.
+    pub fn start(bootstrap: &str, topic: &str) -> Result<Self, Error> {
+        let classpath = format!("{}/*", jars()?.display());
+        let mut child = Command::new("java")
+            .args([
+                "-cp",
+                &classpath,
+                "org.apache.kafka.tools.consumer.ConsoleConsumer",
+            ])
+            .args(["--bootstrap-server", bootstrap, "--topic", topic])
+            .args(["--from-beginning", "--isolation-level", "read_committed"])
+            .args(["--property", "print.timestamp=true"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("the consumer has no stdout")?;
+        let seen = Arc::new(Mutex::new(Seen {
+            largest: HashMap::new(),
+            total: 0,
+            counts: HashMap::new(),
+            repeated: 0,
+            malformed: 0,
+            outputs: 0,
+            first: None,
+            delays: Histogram::new(),
+        }));
+        let shared = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let Ok(mut seen) = shared.lock() else { break };
+                seen.line(&line);
+            }
+        });
+        Ok(Self { child, seen })
+    }
+
+    /// Waits until the counts add up to `records` (every input counted),
+    /// or `limit` passes.
+    pub async fn until_total(&self, records: u64, limit: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let total = self.seen.lock().map(|s| s.total).unwrap_or(0);
+            if total >= records {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{total} of {records} counted after {limit:?}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Seen {
+    fn line(&mut self, line: &str) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        // "CreateTime:1764000000000\t{...}"
+        let Some((stamp, value)) = line.split_once('\t') else {
+            self.malformed += 1;
+            return;
+        };
+        let created = stamp
+            .rsplit(':')
+            .next()
+            .and_then(|t| t.parse::<i64>().ok())
+            .unwrap_or(now);
+        let Ok(count) = serde_json::from_str::<Count>(value) else {
+            self.malformed += 1;
+            return;
+        };
+        self.first.get_or_insert_with(Instant::now);
+        self.outputs += 1;
+        self.delays.record(Duration::from_millis(
+            u64::try_from(now - created).unwrap_or(0),
+        ));
+        if !self
+            .counts
+            .entry(count.word.clone())
+            .or_default()
+            .insert(count.count)
+        {
+            self.repeated += 1;
+        }
+        let largest = self.largest.entry(count.word).or_insert(0);
+        if count.count > *largest {
+            self.total += count.count - *largest;
+            *largest = count.count;
+        }
+    }
+}
+
+impl Drop for Committed {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,222 @@
+//! The three ways of running the word count: Kafka Streams and Flink (the
+//! Maven projects beside this file, run as their own JVM), and this
+//! project (an endpoint in this process on a restate-server of its own).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+
+use serde::{Deserialize, Serialize};
+use stream_runtime::kafka::{KafkaSink, KafkaSource};
+use stream_runtime::restate::spawn_logged;
+use stream_runtime::{Endpoint, Pipeline, ServiceNames};
+
+use crate::{Args, Bench, Error};
+
+/// A job of the comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Job {
+    /// Kafka Streams' documented word count, `exactly_once_v2`.
+    KafkaStreams,
+    /// Flink: Kafka source, keyBy, reduce, Kafka sink `EXACTLY_ONCE`.
+    Flink,
+    /// This project at `batch`: `KafkaSource` → `key_by` → `reduce` →
+    /// `KafkaSink`, with 10 tokens.
+    Ours { batch: u32 },
+}
+
+/// A running count as this project's job writes it, with its input's
+/// produce time (also its Kafka timestamp, as the peers carry it over).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct PeerCount {
+    word: String,
+    count: u64,
+    produced: i64,
+}
+
+/// A job started on one input and output topic.
+pub enum Running {
+    /// A peer's JVM.
+    Java(Child),
+    /// Our endpoint (in this process) and its restate-server.
+    Ours(Box<Bench>),
+}
+
+impl Job {
+    /// Every job, in the order the bench runs them: ours last, with its
+    /// default batch and with the best one found.
+    pub const ALL: [Job; 4] = [
+        Job::KafkaStreams,
+        Job::Flink,
+        Job::Ours { batch: 1_000 },
+        Job::Ours { batch: 5_000 },
+    ];
+
+    /// The row's name.
+    pub fn label(self) -> String {
+        match self {
+            Job::KafkaStreams => "Kafka Streams 4.1.1".to_owned(),
+            Job::Flink => "Flink 2.0.1".to_owned(),
+            Job::Ours { batch } => format!("stream-runtime, batch {batch}"),
+        }
+    }
+
+    /// A short name for topics and ids.
+    pub fn tag(self) -> String {
+        match self {
+            Job::KafkaStreams => "streams".to_owned(),
+            Job::Flink => "flink".to_owned(),
+            Job::Ours { batch } => format!("ours{batch}"),
+        }
+    }
+
+    /// The peer's Maven project, if it is one.
+    fn project(self) -> Option<PathBuf> {
+        let name = match self {
+            Job::KafkaStreams => "kafka-streams",
+            Job::Flink => "flink",
+            Job::Ours { .. } => return None,
+        };
+        Some(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("examples/bench/peers")
+                .join(name),
+        )
+    }
+
+    /// Builds the peer's Maven project, unless its jar is there (offline
+    /// after the first fetch).
+    pub fn build(self) -> Result<(), Error> {
+        let Some(project) = self.project() else {
+            return Ok(());
+        };
+        if project.join("target/lib").is_dir() && jar(&project).is_some() {
+            return Ok(());
+        }
+        println!(
+            "building {} (Maven; dependencies fetched once)",
+            project.display()
+        );
+        let status = Command::new("mvn")
+            .args(["-q", "-B", "-f"])
+            .arg(project.join("pom.xml"))
+            .args(["package", "dependency:copy-dependencies"])
+            .arg("-DoutputDirectory=target/lib")
+            .status()?;
+        if !status.success() {
+            return Err(format!("building {}: {status}", project.display()).into());
+        }
+        Ok(())
+    }
+
+    /// Starts the job reading `input` and writing `output`.
+    pub async fn start(
+        self,
+        args: &Args,
+        bootstrap: &str,
+        input: &str,
+        output: &str,
+        scratch: &Path,
+    ) -> Result<Running, Error> {
+        let Some(project) = self.project() else {
+            return self
+                .start_ours(args, bootstrap, input, output, scratch)
+                .await;
+        };
+        let jar = jar(&project).ok_or("the peer's jar is missing")?;
+        let classpath = format!("{}:{}/target/lib/*", jar.display(), project.display());
+        let mut command = Command::new("java");
+        command.args([
+            "-cp",
+            &classpath,
+            "peers.WordCount",
+            bootstrap,
+            input,
+            output,
+        ]);
+        match self {
+            Job::KafkaStreams => {
+                let state = scratch.join(format!("streams-state-{output}"));
+                command.arg(&state).arg(output);
+            }
+            _ => {
+                command.arg(output);
+            }
+        }
+        let log = scratch.join(format!("{}.log", self.tag()));
+        Ok(Running::Java(spawn_logged(&mut command, &log)?))
+    }
+
+    async fn start_ours(
+        self,
+        args: &Args,
+        bootstrap: &str,
+        input: &str,
+        output: &str,
+        scratch: &Path,
+    ) -> Result<Running, Error> {
+        let Job::Ours { batch } = self else {
+            return Err("not ours".into());
+        };
+        let source = KafkaSource::connect(bootstrap, input).await?;
+        let sink = KafkaSink::<PeerCount>::json(bootstrap, output)
+            .await?
+            .timestamp(|c| c.produced);
+        let name = format!("Peers{}", output.replace(['-', '_'], ""));
+        let pipeline = Pipeline::named(&name)
+            .batch_size(batch)
+            .source(source)
+            .map(|record| PeerCount {
+                word: record
+                    .json::<String>()
+                    .unwrap_or_else(|e| panic!("not a JSON word: {e}")),
+                count: 1,
+                produced: record.timestamp,
+            })
+            .key_by(|c| c.word.clone())
+            .reduce(|a, b| PeerCount {
+                count: a.count + b.count,
+                produced: b.produced,
+                ..a
+            })
+            .sink(sink);
+        let bench = Bench::start(
+            args,
+            scratch.join("restate"),
+            Endpoint::new().pipeline(pipeline),
+        )
+        .await?;
+        let names = ServiceNames::for_pipeline(&name);
+        bench.ready(&names).await;
+        bench.ingress.add_tokens(&names, 10).await?;
+        Ok(Running::Ours(Box::new(bench)))
+    }
+}
+
+impl Running {
+    /// The processes whose CPU and memory the job uses: the JVM, or the
+    /// server and this process (the endpoint).
+    pub fn pids(&self) -> Vec<u32> {
+        match self {
+            Running::Java(child) => vec![child.id()],
+            Running::Ours(bench) => vec![bench.server_pid, std::process::id()],
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Running::Java(child) = self {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The project's built jar.
+fn jar(project: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(project.join("target"))
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "jar"))
+}

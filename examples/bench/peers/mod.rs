@@ -1,0 +1,341 @@
+//! `just bench-peers`: the same word count three ways on one Kafka broker,
+//! one after another: Kafka Streams, Flink, and this project (at its
+//! default batch and at the best one found), over the same pre-filled
+//! topic of JSON words, 15 distinct words and then 100,000 Zipf-skewed
+//! keys. Every job writes its running counts to an output topic of its
+//! own, read by a `read_committed` console consumer.
+//!
+//! For each job and series:
+//! - **records/s** at saturation: input records over the time from the first
+//!   committed output to the last count (so a JVM's or a server's start is
+//!   not counted), with the wall time from start beside it;
+//! - **delay** from produce to a result readable by the `read_committed`
+//!   consumer (p50, p99), at half of that job's own rate, after a warm-up;
+//! - **CPU** (% of one core) of the job's processes, the broker apart (the
+//!   JVM; for this project the restate-server and the endpoint), and their
+//!   largest **RSS** together;
+//! - whether the counts are **exact**: each word's last count equals its
+//!   input count, and no count repeats or goes back. Kafka Streams caches
+//!   its table (its default), so it writes fewer counts; every job is
+//!   checked the same way.
+
+mod committed;
+mod jobs;
+
+use std::time::{Duration, Instant};
+
+use stream_support::kafka::{create_topic, KafkaBroker, Producer, KAFKA_VERSION};
+use stream_support::running_counts::expected_counts;
+
+use crate::probe::cpu_time;
+use crate::{key, Args, Bench, Error};
+use committed::Committed;
+use jobs::Job;
+
+/// The input keys: the seed's 15 words, or 100,000 Zipf-skewed users.
+#[derive(Clone, Copy)]
+struct Series {
+    tag: &'static str,
+    label: &'static str,
+    keys: Option<u64>,
+}
+
+const SERIES: [Series; 2] = [
+    Series {
+        tag: "words",
+        label: "15 words",
+        keys: None,
+    },
+    Series {
+        tag: "zipf",
+        label: "100,000 keys (Zipf)",
+        keys: Some(100_000),
+    },
+];
+
+/// Records produced before the delay is measured, to warm the job up.
+const WARM_UP: u64 = 1_000;
+
+/// One job's row.
+struct Row {
+    job: Job,
+    series: Series,
+    records: u64,
+    rate: f64,
+    wall: f64,
+    cpu: f64,
+    rss_mib: f64,
+    exact: String,
+    outputs: u64,
+    live_rate: u64,
+    p50: f64,
+    p99: f64,
+    live_exact: String,
+}
+
+/// Runs every job on each series and prints the table.
+pub async fn run(args: &Args) -> Result<(), Error> {
+    let records: u64 = if args.quick { 300_000 } else { 2_000_000 };
+    let live_seconds: u64 = if args.quick { 10 } else { 30 };
+    for job in Job::ALL {
+        job.build()?;
+    }
+    let broker = KafkaBroker::start(Bench::scratch("peers-broker")?, 0).await?;
+    let bootstrap = broker.bootstrap();
+    let mut rows = Vec::new();
+    for series in SERIES {
+        let input = format!("{}-in", series.tag);
+        create_topic(&bootstrap, &input, 2).await?;
+        produce(&bootstrap, &input, 0..records, series.keys, None).await?;
+        for job in Job::ALL {
+            let row = measure(args, job, series, &bootstrap, &input, records, live_seconds).await?;
+            println!(
+                "{} on {}: {:.0} records/s, delay p50 {:.0} ms at {}/s, exact: {}",
+                job.label(),
+                series.label,
+                row.rate,
+                row.p50,
+                row.live_rate,
+                row.exact
+            );
+            rows.push(row);
+        }
+    }
+    print_table(&rows);
+    drop(broker);
+    Ok(())
+}
+
+/// Produces the words of sequence numbers `range` to `topic`'s 2
+/// partitions, in batches; at `rate` per second if given, else at once.
+async fn produce(
+    bootstrap: &str,
+    topic: &str,
+    range: std::ops::Range<u64>,
+    keys: Option<u64>,
+    rate: Option<u64>,
+) -> Result<(), Error> {
+    let producer = Producer::connect(bootstrap, topic).await?;
+    let (per_batch, mut tick) = match rate {
+        Some(rate) => {
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ((rate / 50).max(1), Some(tick))
+        }
+        None => (5_000, None),
+    };
+    let mut from = range.start;
+    let mut partition = 0;
+    while from < range.end {
+        if let Some(tick) = tick.as_mut() {
+            tick.tick().await;
+        }
+        let to = (from + per_batch).min(range.end);
+        let values = (from..to)
+            .map(|n| serde_json::to_vec(&key(n, keys)).unwrap_or_default())
+            .collect();
+        producer.send(partition, values).await?;
+        partition = 1 - partition;
+        from = to;
+    }
+    Ok(())
+}
+
+/// CPU and largest RSS of a set of processes, sampled while a job runs.
+struct Meter {
+    pids: Vec<u32>,
+    cpu: Duration,
+    since: Instant,
+    rss_kib: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    sampler: tokio::task::JoinHandle<()>,
+}
+
+impl Meter {
+    fn start(pids: Vec<u32>) -> Self {
+        let rss_kib = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (largest, sampled) = (std::sync::Arc::clone(&rss_kib), pids.clone());
+        let sampler = tokio::spawn(async move {
+            loop {
+                let rss: u64 = sampled.iter().map(|pid| rss_kib_of(*pid)).sum();
+                largest.fetch_max(rss, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        });
+        Self {
+            cpu: pids.iter().map(|pid| cpu_time(*pid)).sum(),
+            pids,
+            since: Instant::now(),
+            rss_kib,
+            sampler,
+        }
+    }
+
+    /// (% of one core, largest RSS in MiB) since the start.
+    fn finish(self) -> (f64, f64) {
+        self.sampler.abort();
+        let cpu: Duration = self.pids.iter().map(|pid| cpu_time(*pid)).sum();
+        let seconds = self.since.elapsed().as_secs_f64().max(1e-9);
+        let percent = cpu.saturating_sub(self.cpu).as_secs_f64() / seconds * 100.0;
+        let rss = self.rss_kib.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1024.0;
+        (percent, rss)
+    }
+}
+
+/// A process's resident memory, in KiB, from /proc.
+fn rss_kib_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A job's saturated run over the filled `input`, then its delay at half
+/// the rate it reached, on topics of its own.
+#[allow(clippy::too_many_arguments)]
+async fn measure(
+    args: &Args,
+    job: Job,
+    series: Series,
+    bootstrap: &str,
+    input: &str,
+    records: u64,
+    live_seconds: u64,
+) -> Result<Row, Error> {
+    let tag = format!("{}-{}", series.tag, job.tag());
+    let scratch = Bench::scratch(&format!("peers-{tag}"))?;
+    let limit = Duration::from_secs(1_800);
+
+    // Saturation.
+    let output = format!("{tag}-out");
+    create_topic(bootstrap, &output, 2).await?;
+    let consumer = Committed::start(bootstrap, &output)?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let started = Instant::now();
+    let running = job.start(args, bootstrap, input, &output, &scratch).await?;
+    let meter = Meter::start(running.pids());
+    consumer.until_total(records, limit).await?;
+    let (cpu, rss_mib) = meter.finish();
+    drop(running);
+    let done = Instant::now();
+    let (rate, exact, outputs) = {
+        let seen = consumer.seen.lock().map_err(|_| "the consumer's lock")?;
+        let first = seen.first.unwrap_or(started);
+        let rate = records as f64 / (done - first).as_secs_f64().max(1e-9);
+        (rate, exactness(&seen, records, series.keys), seen.outputs)
+    };
+    drop(consumer);
+
+    // Delay at half that rate, after a warm-up.
+    let live_rate = ((rate / 2.0) as u64).max(100);
+    let (live_in, live_out) = (format!("{tag}-live-in"), format!("{tag}-live-out"));
+    create_topic(bootstrap, &live_in, 2).await?;
+    create_topic(bootstrap, &live_out, 2).await?;
+    let consumer = Committed::start(bootstrap, &live_out)?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let running = job
+        .start(args, bootstrap, &live_in, &live_out, &scratch)
+        .await?;
+    produce(bootstrap, &live_in, 0..WARM_UP, series.keys, None).await?;
+    consumer.until_total(WARM_UP, limit).await?;
+    if let Ok(mut seen) = consumer.seen.lock() {
+        seen.delays.clear();
+    }
+    let live_end = WARM_UP + live_rate * live_seconds;
+    produce(
+        bootstrap,
+        &live_in,
+        WARM_UP..live_end,
+        series.keys,
+        Some(live_rate),
+    )
+    .await?;
+    consumer.until_total(live_end, limit).await?;
+    drop(running);
+    let seen = consumer.seen.lock().map_err(|_| "the consumer's lock")?;
+    Ok(Row {
+        job,
+        series,
+        records,
+        rate,
+        wall: (done - started).as_secs_f64(),
+        cpu,
+        rss_mib,
+        exact,
+        outputs,
+        live_rate,
+        p50: seen.delays.percentile(0.50).as_secs_f64() * 1e3,
+        p99: seen.delays.percentile(0.99).as_secs_f64() * 1e3,
+        live_exact: exactness(&seen, live_end, series.keys),
+    })
+}
+
+/// `yes`, or what is wrong with the counts seen against the input `0..records`.
+fn exactness(seen: &committed::Seen, records: u64, keys: Option<u64>) -> String {
+    let expected = expected_counts(records, |n| key(n, keys));
+    let wrong = expected
+        .iter()
+        .filter(|(word, n)| seen.largest.get(*word) != Some(n))
+        .count()
+        + seen
+            .largest
+            .keys()
+            .filter(|w| !expected.contains_key(*w))
+            .count();
+    if wrong == 0 && seen.repeated == 0 && seen.malformed == 0 {
+        "yes".to_owned()
+    } else {
+        let first: Vec<String> = expected
+            .iter()
+            .filter(|(word, n)| seen.largest.get(*word) != Some(n))
+            .take(2)
+            .map(|(word, n)| format!("{word} {} of {n}", seen.largest.get(word).unwrap_or(&0)))
+            .collect();
+        format!(
+            "NO: {wrong} words off ({}), {} repeated, {} malformed",
+            first.join(", "),
+            seen.repeated,
+            seen.malformed
+        )
+    }
+}
+
+fn print_table(rows: &[Row]) {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "\nThe word count three ways, one after another, on one Kafka {KAFKA_VERSION} broker \
+         (single-node KRaft) on this machine ({cores} cores); restate-server {}.\n",
+        stream_runtime::restate::RESTATE_VERSION
+    );
+    println!("| series | job | records | records/s | wall s | CPU | RSS MiB | outputs | exact | delay at | p50 ms | p99 ms | exact | ours/theirs records/s | theirs/ours p50 |");
+    println!("|---|---|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|---|--:|--:|");
+    for row in rows {
+        let ours = rows
+            .iter()
+            .find(|r| r.series.tag == row.series.tag && r.job == Job::Ours { batch: 1_000 });
+        let (speed, delay) = match (ours, row.job) {
+            (Some(ours), Job::KafkaStreams | Job::Flink) => (
+                format!("{:.2}", ours.rate / row.rate.max(1e-9)),
+                format!("{:.2}", row.p50 / ours.p50.max(1e-9)),
+            ),
+            _ => ("".to_owned(), "".to_owned()),
+        };
+        println!(
+            "| {} | {} | {} | {:.0} | {:.1} | {:.0}% | {:.0} | {} | {} | {}/s | {:.0} | {:.0} | {} | {speed} | {delay} |",
+            row.series.label,
+            row.job.label(),
+            row.records,
+            row.rate,
+            row.wall,
+            row.cpu,
+            row.rss_mib,
+            row.outputs,
+            row.exact,
+            row.live_rate,
+            row.p50,
+            row.p99,
+            row.live_exact,
+        );
+    }
+}

@@ -21,10 +21,12 @@ pub struct Seen {
     pub largest: HashMap<String, u64>,
     /// Their sum: every input record is counted once it reaches `records`.
     pub total: u64,
-    /// Each word's counts seen, to find one seen twice. Outputs of one word
-    /// may arrive out of order (a job's sink partition need not follow the
-    /// key), so only a repeat is a duplicate.
-    counts: HashMap<String, std::collections::HashSet<u64>>,
+    /// Each word's counts seen, a bit each, to find one seen twice. Outputs
+    /// of one word may arrive out of order (a job's sink partition need not
+    /// follow the key), so only a repeat is a duplicate. Bits keep this
+    /// bookkeeping, which lives in the process that also serves our
+    /// endpoint, to a few hundred KiB for millions of counts.
+    counts: HashMap<String, Vec<u64>>,
     /// Counts seen twice for their word: duplicates.
     pub repeated: u64,
     /// Lines that are not a `{"word":..,"count":..}` record.
@@ -121,23 +123,28 @@ impl Seen {
             .next()
             .and_then(|t| t.parse::<i64>().ok())
             .unwrap_or(now);
-        let Ok(count) = serde_json::from_str::<Count>(value) else {
-            self.malformed += 1;
-            return;
+        let count = match serde_json::from_str::<Count>(value) {
+            // No input is that large: a count past it is malformed.
+            Ok(count) if count.count < 1 << 32 => count,
+            _ => {
+                self.malformed += 1;
+                return;
+            }
         };
         self.first.get_or_insert_with(Instant::now);
         self.outputs += 1;
         self.delays.record(Duration::from_millis(
             u64::try_from(now - created).unwrap_or(0),
         ));
-        if !self
-            .counts
-            .entry(count.word.clone())
-            .or_default()
-            .insert(count.count)
-        {
+        let bits = self.counts.entry(count.word.clone()).or_default();
+        let (word, bit) = ((count.count / 64) as usize, count.count % 64);
+        if bits.len() <= word {
+            bits.resize(word + 1, 0);
+        }
+        if bits[word] & (1 << bit) != 0 {
             self.repeated += 1;
         }
+        bits[word] |= 1 << bit;
         let largest = self.largest.entry(count.word).or_insert(0);
         if count.count > *largest {
             self.total += count.count - *largest;

@@ -32,27 +32,29 @@ const FILL_BATCH: u64 = 5_000;
 
 /// A running count with the produce time of the record that made it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct StampedCount {
+pub struct StampedCount {
     word: String,
     count: u64,
     /// The input record's Kafka timestamp, in milliseconds.
-    produced: i64,
+    pub produced: i64,
 }
 
-/// The word count from topic `input` to topic `output`.
-async fn word_count(
+/// The word count over the JSON words of topic `input`, into `sink`.
+pub async fn word_count(
     name: &str,
+    batch: u32,
     bootstrap: &str,
     input: &str,
-    output: &str,
+    sink: KafkaSink<StampedCount>,
 ) -> Result<CompletePipeline, Error> {
     let source = KafkaSource::connect(bootstrap, input).await?;
-    let sink = KafkaSink::<StampedCount>::json(bootstrap, output).await?;
     Ok(Pipeline::named(name)
-        .batch_size(BATCH)
+        .batch_size(batch)
         .source(source)
         .map(|record| StampedCount {
-            word: key(record.json::<u64>().unwrap_or_else(|e| panic!("{e}")), None),
+            word: record
+                .json::<String>()
+                .unwrap_or_else(|e| panic!("not a JSON word: {e}")),
             count: 1,
             produced: record.timestamp,
         })
@@ -66,9 +68,40 @@ async fn word_count(
         .into_pipeline())
 }
 
-/// The JSON sequence numbers `from..to`.
-fn values(from: u64, to: u64) -> Vec<Vec<u8>> {
-    (from..to).map(|n| n.to_string().into_bytes()).collect()
+/// Produces the words of sequence numbers `range` (`key(n, keys)`, as JSON
+/// strings) to `topic`'s 2 partitions, in batches; at `rate` per second if
+/// given (a batch every 20 ms), else at once.
+pub async fn produce_words(
+    bootstrap: &str,
+    topic: &str,
+    range: std::ops::Range<u64>,
+    keys: Option<u64>,
+    rate: Option<u64>,
+) -> Result<(), Error> {
+    let producer = Producer::connect(bootstrap, topic).await?;
+    let (per_batch, mut tick) = match rate {
+        Some(rate) => {
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ((rate / 50).max(1), Some(tick))
+        }
+        None => (FILL_BATCH, None),
+    };
+    let mut from = range.start;
+    let mut partition = 0;
+    while from < range.end {
+        if let Some(tick) = tick.as_mut() {
+            tick.tick().await;
+        }
+        let to = (from + per_batch).min(range.end);
+        let values = (from..to)
+            .map(|n| serde_json::to_vec(&key(n, keys)).unwrap_or_default())
+            .collect();
+        producer.send(partition, values).await?;
+        partition = 1 - partition;
+        from = to;
+    }
+    Ok(())
 }
 
 /// Runs the Kafka-to-Kafka row and prints its table.
@@ -80,18 +113,29 @@ pub async fn run(args: &Args, quick: bool) -> Result<(), Error> {
     for topic in ["bench-in", "bench-out", "live-in", "live-out"] {
         create_topic(&bootstrap, topic, 2).await?;
     }
-    let producer = Producer::connect(&bootstrap, "bench-in").await?;
-    let mut from = 0;
-    while from < records {
-        let to = (from + FILL_BATCH).min(records);
-        producer
-            .send((from / FILL_BATCH % 2) as i32, values(from, to))
-            .await?;
-        from = to;
-    }
+    produce_words(&bootstrap, "bench-in", 0..records, None, None).await?;
+    let sink = |topic| KafkaSink::<StampedCount>::json(bootstrap.clone(), topic);
     let endpoint = Endpoint::new()
-        .pipeline(word_count("KafkaBench", &bootstrap, "bench-in", "bench-out").await?)
-        .pipeline(word_count("KafkaLive", &bootstrap, "live-in", "live-out").await?);
+        .pipeline(
+            word_count(
+                "KafkaBench",
+                BATCH,
+                &bootstrap,
+                "bench-in",
+                sink("bench-out").await?,
+            )
+            .await?,
+        )
+        .pipeline(
+            word_count(
+                "KafkaLive",
+                BATCH,
+                &bootstrap,
+                "live-in",
+                sink("live-out").await?,
+            )
+            .await?,
+        );
     let bench = Bench::start(args, Bench::scratch("kafka")?, endpoint).await?;
 
     // Throughput, on the filled topic.
@@ -112,7 +156,14 @@ pub async fn run(args: &Args, quick: bool) -> Result<(), Error> {
     let live_records = live_rate * live_seconds;
     let live = ServiceNames::for_pipeline("KafkaLive");
     bench.ready(&live).await;
-    let producing = tokio::spawn(produce_at(bootstrap.clone(), live_rate, live_records));
+    let producing = {
+        let bootstrap = bootstrap.clone();
+        tokio::spawn(async move {
+            let rate = Some(live_rate);
+            let produced = produce_words(&bootstrap, "live-in", 0..live_records, None, rate).await;
+            produced.map_err(|e| e.to_string())
+        })
+    };
     bench.ingress.add_tokens(&live, TOKENS).await?;
     producing.await??;
     until_written(&bench, &live, live_records).await?;
@@ -159,25 +210,6 @@ async fn until_written(bench: &Bench, names: &ServiceNames, records: u64) -> Res
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// Produces the sequence numbers `0..records` to `live-in` at `rate` per
-/// second, in batches every 20 ms over both partitions.
-async fn produce_at(bootstrap: String, rate: u64, records: u64) -> Result<(), String> {
-    let producer = Producer::connect(&bootstrap, "live-in").await?;
-    let per_tick = (rate / 50).max(1);
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut from = 0;
-    let mut partition = 0;
-    while from < records {
-        tick.tick().await;
-        let to = (from + per_tick).min(records);
-        producer.send(partition, values(from, to)).await?;
-        partition = 1 - partition;
-        from = to;
-    }
-    Ok(())
 }
 
 /// Reads `topic` back: whether every running count of the inputs

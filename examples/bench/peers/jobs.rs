@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
-use serde::{Deserialize, Serialize};
-use stream_runtime::kafka::{KafkaSink, KafkaSource};
+use stream_runtime::kafka::KafkaSink;
 use stream_runtime::restate::spawn_logged;
-use stream_runtime::{Endpoint, Pipeline, ServiceNames};
+use stream_runtime::{Endpoint, ServiceNames};
 
+use crate::kafka::{word_count, StampedCount};
 use crate::{Args, Bench, Error};
 
 /// A job of the comparison.
@@ -22,15 +22,6 @@ pub enum Job {
     /// This project at `batch`: `KafkaSource` → `key_by` → `reduce` →
     /// `KafkaSink`, with 10 tokens.
     Ours { batch: u32 },
-}
-
-/// A running count as this project's job writes it, with its input's
-/// produce time (also its Kafka timestamp, as the peers carry it over).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct PeerCount {
-    word: String,
-    count: u64,
-    produced: i64,
 }
 
 /// A job started on one input and output topic.
@@ -157,28 +148,13 @@ impl Job {
         let Job::Ours { batch } = self else {
             return Err("not ours".into());
         };
-        let source = KafkaSource::connect(bootstrap, input).await?;
-        let sink = KafkaSink::<PeerCount>::json(bootstrap, output)
+        // The input's produce time becomes the output's Kafka timestamp, as
+        // the peers carry it over.
+        let sink = KafkaSink::<StampedCount>::json(bootstrap, output)
             .await?
             .timestamp(|c| c.produced);
         let name = format!("Peers{}", output.replace(['-', '_'], ""));
-        let pipeline = Pipeline::named(&name)
-            .batch_size(batch)
-            .source(source)
-            .map(|record| PeerCount {
-                word: record
-                    .json::<String>()
-                    .unwrap_or_else(|e| panic!("not a JSON word: {e}")),
-                count: 1,
-                produced: record.timestamp,
-            })
-            .key_by(|c| c.word.clone())
-            .reduce(|a, b| PeerCount {
-                count: a.count + b.count,
-                produced: b.produced,
-                ..a
-            })
-            .sink(sink);
+        let pipeline = word_count(&name, batch, bootstrap, input, sink).await?;
         let bench = Bench::start(
             args,
             scratch.join("restate"),

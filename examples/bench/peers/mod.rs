@@ -24,9 +24,10 @@ mod jobs;
 
 use std::time::{Duration, Instant};
 
-use stream_support::kafka::{create_topic, KafkaBroker, Producer, KAFKA_VERSION};
+use stream_support::kafka::{create_topic, KafkaBroker, KAFKA_VERSION};
 use stream_support::running_counts::expected_counts;
 
+use crate::kafka::produce_words;
 use crate::probe::cpu_time;
 use crate::{key, Args, Bench, Error};
 use committed::Committed;
@@ -86,7 +87,7 @@ pub async fn run(args: &Args) -> Result<(), Error> {
     for series in SERIES {
         let input = format!("{}-in", series.tag);
         create_topic(&bootstrap, &input, 2).await?;
-        produce(&bootstrap, &input, 0..records, series.keys, None).await?;
+        produce_words(&bootstrap, &input, 0..records, series.keys, None).await?;
         for job in Job::ALL {
             let row = measure(args, job, series, &bootstrap, &input, records, live_seconds).await?;
             println!(
@@ -103,41 +104,6 @@ pub async fn run(args: &Args) -> Result<(), Error> {
     }
     print_table(&rows);
     drop(broker);
-    Ok(())
-}
-
-/// Produces the words of sequence numbers `range` to `topic`'s 2
-/// partitions, in batches; at `rate` per second if given, else at once.
-async fn produce(
-    bootstrap: &str,
-    topic: &str,
-    range: std::ops::Range<u64>,
-    keys: Option<u64>,
-    rate: Option<u64>,
-) -> Result<(), Error> {
-    let producer = Producer::connect(bootstrap, topic).await?;
-    let (per_batch, mut tick) = match rate {
-        Some(rate) => {
-            let mut tick = tokio::time::interval(Duration::from_millis(20));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            ((rate / 50).max(1), Some(tick))
-        }
-        None => (5_000, None),
-    };
-    let mut from = range.start;
-    let mut partition = 0;
-    while from < range.end {
-        if let Some(tick) = tick.as_mut() {
-            tick.tick().await;
-        }
-        let to = (from + per_batch).min(range.end);
-        let values = (from..to)
-            .map(|n| serde_json::to_vec(&key(n, keys)).unwrap_or_default())
-            .collect();
-        producer.send(partition, values).await?;
-        partition = 1 - partition;
-        from = to;
-    }
     Ok(())
 }
 
@@ -237,13 +203,13 @@ async fn measure(
     let running = job
         .start(args, bootstrap, &live_in, &live_out, &scratch)
         .await?;
-    produce(bootstrap, &live_in, 0..WARM_UP, series.keys, None).await?;
+    produce_words(bootstrap, &live_in, 0..WARM_UP, series.keys, None).await?;
     consumer.until_total(WARM_UP, limit).await?;
     if let Ok(mut seen) = consumer.seen.lock() {
         seen.delays.clear();
     }
     let live_end = WARM_UP + live_rate * live_seconds;
-    produce(
+    produce_words(
         bootstrap,
         &live_in,
         WARM_UP..live_end,

@@ -71,6 +71,18 @@ pub fn assert_each_count_once(counts: impl IntoIterator<Item = (String, u64)>, w
     assert_eq!(seen, expected);
 }
 
+/// Produces `words` as text to `topic`: the first half to partition 0,
+/// the rest to partition 1.
+pub async fn produce_halves(bootstrap: &str, topic: &str, words: &[String]) {
+    let (a, b) = words.split_at(words.len() / 2);
+    for (partition, half) in [(0, a), (1, b)] {
+        let values = half.iter().map(|w| w.clone().into_bytes()).collect();
+        produce(bootstrap, topic, partition, values)
+            .await
+            .unwrap_or_else(|e| panic!("produce to {topic}: {e}"));
+    }
+}
+
 /// The running counts written to `topic`, read back independently.
 pub async fn written_counts(bootstrap: &str, topic: &str) -> Vec<(String, u64)> {
     read_all(bootstrap, topic)
@@ -239,18 +251,7 @@ async fn starting_at_the_latest_offset_reads_only_what_comes_after() {
         .unwrap_or_else(|e| panic!("topic: {e}"));
     let words = skewed_words("l", 500, 9);
     let (before, after) = words.split_at(200);
-    let fill = |words: &[String]| {
-        let values = |w: &[String]| w.iter().map(|w| w.clone().into_bytes()).collect();
-        let (a, b) = words.split_at(words.len() / 2);
-        let (a, b): (Vec<Vec<u8>>, Vec<Vec<u8>>) = (values(a), values(b));
-        async move {
-            produce(bootstrap, "latest", 0, a).await?;
-            produce(bootstrap, "latest", 1, b).await
-        }
-    };
-    fill(before)
-        .await
-        .unwrap_or_else(|e| panic!("produce: {e}"));
+    produce_halves(bootstrap, "latest", before).await;
     let source = KafkaSource::connect(bootstrap, "latest")
         .await
         .unwrap_or_else(|e| panic!("source: {e}"))
@@ -276,7 +277,7 @@ async fn starting_at_the_latest_offset_reads_only_what_comes_after() {
         assert!(started.elapsed() < Duration::from_secs(60), "never leased");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    fill(after).await.unwrap_or_else(|e| panic!("produce: {e}"));
+    produce_halves(bootstrap, "latest", after).await;
     let status = h.run_until_written(&names, 1, after.len() as u64).await;
     assert_eq!(status.records_in, after.len() as u64, "{status:?}");
     let written = LATEST.records().into_iter().map(|wc| (wc.word, wc.count));

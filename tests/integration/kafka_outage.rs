@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use stream_runtime::kafka::{KafkaRecord, KafkaSink, KafkaSource};
 use stream_runtime::{Endpoint, ServiceNames};
-use stream_support::kafka::{create_topic, produce, KafkaBroker};
+use stream_support::kafka::{create_topic, KafkaBroker};
 
 use crate::harness::{harness, kafka, scratch};
-use crate::kafka::{assert_each_count_once, word_count, written_counts, WordCount};
+use crate::kafka::{assert_each_count_once, produce_halves, word_count, written_counts, WordCount};
 use crate::pipelines::skewed_words;
 
 const WORDS: usize = 2_000;
@@ -28,19 +28,7 @@ async fn a_broker_down_at_start_and_mid_run_loses_and_repeats_nothing() {
     }
     let words = skewed_words("o", WORDS, 20);
     let (first, second) = words.split_at(WORDS / 2);
-    let fill = |words: &[String], bootstrap: &str| {
-        let (a, b) = words.split_at(words.len() / 2);
-        let values = |w: &[String]| w.iter().map(|w| w.clone().into_bytes()).collect();
-        let bootstrap = bootstrap.to_owned();
-        let (a, b): (Vec<Vec<u8>>, Vec<Vec<u8>>) = (values(a), values(b));
-        async move {
-            produce(&bootstrap, "outage-in", 0, a).await?;
-            produce(&bootstrap, "outage-in", 1, b).await
-        }
-    };
-    fill(first, &bootstrap)
-        .await
-        .unwrap_or_else(|e| panic!("produce: {e}"));
+    produce_halves(&bootstrap, "outage-in", first).await;
 
     // Down when the endpoint starts: connecting waits for the broker.
     broker.kill();
@@ -84,9 +72,7 @@ async fn a_broker_down_at_start_and_mid_run_loses_and_repeats_nothing() {
         .restart()
         .await
         .unwrap_or_else(|e| panic!("restart: {e}"));
-    fill(second, &bootstrap)
-        .await
-        .unwrap_or_else(|e| panic!("produce: {e}"));
+    produce_halves(&bootstrap, "outage-in", second).await;
     let written = |s: &stream_runtime::Status| s.records_out >= WORDS as u64;
     h.wait_for(&names, Duration::from_secs(180), |_| {}, written)
         .await;

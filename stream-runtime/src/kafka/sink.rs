@@ -6,6 +6,7 @@ use rskafka::client::partition::{Compression, OffsetAt, PartitionClient};
 use rskafka::record::Record;
 use serde::Serialize;
 
+use super::known_ends::LastProduced;
 use super::{io_error, partitions, KafkaError};
 use crate::sink::Sink;
 use crate::time::Millis;
@@ -27,7 +28,9 @@ type Encode<T> = fn(&T) -> Result<(Option<Vec<u8>>, Vec<u8>), String>;
 /// there, and the write produces only what is missing (a batch is produced
 /// in one request, so it lands whole or not at all). So a reader sees every
 /// record once with the default `isolation.level` (`read_uncommitted`);
-/// nothing needs `read_committed`.
+/// nothing needs `read_committed`. (While the partition's end is where
+/// this process's last produce left it, that record's sequence is known
+/// without reading it back.)
 ///
 /// The sink must own the topic's partitions: another producer's record
 /// last in a partition would hide the sequence. One sink partition per
@@ -49,6 +52,7 @@ pub struct KafkaSink<T> {
     partitions: Vec<Arc<PartitionClient>>,
     encode: Encode<T>,
     timestamp: Option<fn(&T) -> Millis>,
+    last: LastProduced,
 }
 
 impl<T: Serialize> KafkaSink<T> {
@@ -77,6 +81,7 @@ impl<T> KafkaSink<T> {
         let partitions = partitions(&bootstrap, &topic).await?;
         Ok(Self {
             topic,
+            last: LastProduced::new(partitions.len()),
             partitions,
             encode,
             timestamp: None,
@@ -92,23 +97,32 @@ impl<T> KafkaSink<T> {
         self
     }
 
-    /// The last sequence number in `partition`, if its last record is ours.
-    async fn last_sequence(&self, partition: &PartitionClient) -> io::Result<Option<u64>> {
+    /// The partition's end, and the last sequence number in it if its last
+    /// record is ours.
+    async fn last_sequence(
+        &self,
+        index: u32,
+        partition: &PartitionClient,
+    ) -> io::Result<(i64, Option<u64>)> {
         let end = partition
             .get_offset(OffsetAt::Latest)
             .await
             .map_err(|e| io_error("offsets", e))?;
+        if let Some(known) = self.last.sequence_at(index, end) {
+            return Ok((end, Some(known)));
+        }
         if end <= 0 {
-            return Ok(None);
+            return Ok((end, None));
         }
         let (records, _) = partition
             .fetch_records(end - 1, 1..(4 << 20), 0)
             .await
             .map_err(|e| io_error("fetch", e))?;
         let last = records.iter().rev().find(|r| r.offset == end - 1);
-        Ok(last
+        let sequence = last
             .and_then(|r| r.record.headers.get(SEQUENCE))
-            .and_then(|seq| std::str::from_utf8(seq).ok()?.parse().ok()))
+            .and_then(|seq| std::str::from_utf8(seq).ok()?.parse().ok());
+        Ok((end, sequence))
     }
 }
 
@@ -126,10 +140,17 @@ impl<T: Send + Sync + 'static> Sink<T> for KafkaSink<T> {
         })?;
         let written = committed + records.len() as u64;
         // An earlier attempt of this write may have landed: skip what did.
-        let first = match self.last_sequence(client).await? {
+        let (end, last) = self.last_sequence(partition, client).await?;
+        let first = match last {
             Some(last) if last >= committed => (last + 1).min(written),
             _ => committed,
         };
+        if first == written {
+            if let Some(last) = last {
+                self.last.produced(partition, end, last);
+            }
+            return Ok(written);
+        }
         let now =
             chrono::DateTime::from_timestamp_millis(crate::time::wall_clock()).unwrap_or_default();
         let mut batch = Vec::with_capacity(records.len());
@@ -151,10 +172,13 @@ impl<T: Send + Sync + 'static> Sink<T> for KafkaSink<T> {
                 timestamp,
             });
         }
-        client
+        let offsets = client
             .produce(batch, Compression::NoCompression)
             .await
             .map_err(|e| io_error("produce", e))?;
+        if let Some(last) = offsets.iter().max() {
+            self.last.produced(partition, last + 1, written - 1);
+        }
         Ok(written)
     }
 }

@@ -2,7 +2,7 @@
 //! offset, and [`KafkaSink`] writes one exactly once. Both use rskafka, a
 //! pure-Rust client, so the build needs no librdkafka.
 
-mod known_ends;
+mod last_produced;
 mod record;
 mod sink;
 mod source;

@@ -6,7 +6,7 @@ use rskafka::client::partition::{Compression, OffsetAt, PartitionClient};
 use rskafka::record::Record;
 use serde::Serialize;
 
-use super::known_ends::LastProduced;
+use super::last_produced::LastProduced;
 use super::{io_error, partitions, KafkaError};
 use crate::sink::Sink;
 use crate::time::Millis;

@@ -3,7 +3,6 @@ use std::sync::Arc;
 
 use rskafka::client::partition::{OffsetAt, PartitionClient};
 
-use super::known_ends::HighWatermarks;
 use super::{io_error, partitions, KafkaError, KafkaRecord};
 use crate::source::{Gone, Source};
 use crate::time::Millis;
@@ -59,7 +58,6 @@ pub struct KafkaSource {
     partitions: Vec<Arc<PartitionClient>>,
     start: StartAt,
     fetch_bytes: i32,
-    ends: HighWatermarks,
 }
 
 impl KafkaSource {
@@ -75,7 +73,6 @@ impl KafkaSource {
         let partitions = partitions(&bootstrap, &topic).await?;
         Ok(Self {
             topic,
-            ends: HighWatermarks::new(partitions.len()),
             partitions,
             start: StartAt::default(),
             fetch_bytes: 4 << 20,
@@ -155,16 +152,12 @@ impl Source for KafkaSource {
     }
 
     async fn available(&self, split: u32, position: u64, max: usize) -> io::Result<usize> {
-        if let Some(known) = self.ends.covers(split, position, max) {
-            return Ok(known);
-        }
         let end = self
             .partition(split)?
             .get_offset(OffsetAt::Latest)
             .await
             .map_err(|e| io_error("offsets", e))?;
         let end = u64::try_from(end).unwrap_or(0);
-        self.ends.saw(split, end);
         Ok(usize::try_from(end.saturating_sub(position))
             .unwrap_or(max)
             .min(max))
@@ -213,7 +206,6 @@ impl Source for KafkaSource {
             // Offsets with no record (markers, compaction) up to the
             // partition's end are skipped, not waited for.
             let high_watermark = u64::try_from(high_watermark).unwrap_or(0);
-            self.ends.saw(split, high_watermark);
             if next == before {
                 if high_watermark > next {
                     next = next.max(high_watermark.min(end));

@@ -16,6 +16,12 @@ const POSITION: &str = "position";
 const START: &str = "start";
 /// Present (true) while the pipeline is stopped: nothing more is leased.
 const STOPPED: &str = "stopped";
+/// For a remote source: a position up to which the source is known to have
+/// data (its end, as last asked, at most [`LOOKAHEAD`] leases ahead), so
+/// the leases below it need not ask again.
+const HEAD: &str = "head";
+/// How many leases' worth a split asks a remote source about at once.
+const LOOKAHEAD: u32 = 16;
 /// Since when an endless split has had no data, and whether it was
 /// reported idle: present only while it has none.
 const DRY: &str = "dry";
@@ -41,10 +47,12 @@ impl<D: Dataflow> Stage<SplitService, D> {
         }
     }
 
-    /// How many of `max` positions from `from` the source has now; for a
-    /// remote source journaled, so a replay leases the same range. A failure
-    /// is retried (a broker that is down holds the split until it is back).
-    async fn available(
+    /// How many of `max` positions from `from` to lease. A remote source
+    /// is asked (journaled, so a replay leases the same range) only when
+    /// the split's durable head does not already cover them, and then
+    /// about [`LOOKAHEAD`] leases at once. A failure is retried (a broker
+    /// that is down holds the split until it is back).
+    async fn leasable(
         &self,
         ctx: &ObjectContext<'_>,
         split: u32,
@@ -52,19 +60,46 @@ impl<D: Dataflow> Stage<SplitService, D> {
         max: u32,
     ) -> HandlerResult<u32> {
         let flow = &*self.flow;
-        let ask = || async move {
-            let count = flow
-                .available(split, from, max as usize)
-                .await
-                .map_err(retry)?;
-            Ok(u32::try_from(count).unwrap_or(max).min(max))
-        };
-        if flow.is_remote() {
-            Ok(ctx.run(ask).name("available").await?)
-        } else {
-            ask().await
+        if !flow.is_remote() {
+            return Ok(clamp(
+                flow.available(split, from, max as usize)
+                    .await
+                    .map_err(retry)?,
+                max,
+            ));
         }
+        let head = ctx.get::<u64>(HEAD).await?;
+        if let Some(count) = covered(head, from, max) {
+            return Ok(count);
+        }
+        let ask = max.saturating_mul(LOOKAHEAD);
+        let count = ctx
+            .run(|| async move {
+                let count = flow
+                    .available(split, from, ask as usize)
+                    .await
+                    .map_err(retry)?;
+                Ok(clamp(count, ask))
+            })
+            .name("available")
+            .await?;
+        if count > max {
+            ctx.set(HEAD, from + u64::from(count));
+        }
+        Ok(count.min(max))
     }
+}
+
+/// `max`, if a split's durable `head` shows the source has all of
+/// `from..from + max`.
+fn covered(head: Option<u64>, from: u64, max: u32) -> Option<u32> {
+    let end = from.checked_add(u64::from(max))?;
+    (max > 0 && end <= head?).then_some(max)
+}
+
+/// A source's count, at most `max`.
+fn clamp(count: usize, max: u32) -> u32 {
+    u32::try_from(count).unwrap_or(max).min(max)
 }
 
 /// A source's I/O error, which Restate retries.
@@ -100,7 +135,7 @@ impl<'a, D: Dataflow> Serves<'a, split::Next> for Stage<SplitService, D> {
         if ctx.get::<bool>(STOPPED).await?.unwrap_or(false) {
             return Ok(lease(0, Some(Dry::Stopped)));
         }
-        let count = self.available(&ctx, split, from, max).await?;
+        let count = self.leasable(&ctx, split, from, max).await?;
         let dry = ctx.get::<Json<(Millis, bool)>>(DRY).await?.map(|Json(d)| d);
         if count > 0 {
             ctx.set(POSITION, from + u64::from(count));
@@ -171,5 +206,19 @@ impl<'a, D: Dataflow> Serves<'a, split::Progress> for Stage<SplitService, D> {
             start,
             exhausted,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::covered;
+
+    #[test]
+    fn a_lease_below_the_known_head_asks_nothing() {
+        assert_eq!(covered(None, 0, 10), None, "nothing known yet");
+        assert_eq!(covered(Some(100), 90, 10), Some(10));
+        assert_eq!(covered(Some(100), 91, 10), None, "past the head");
+        assert_eq!(covered(Some(100), 0, 0), None, "nothing asked");
+        assert_eq!(covered(Some(u64::MAX), u64::MAX - 1, 10), None);
     }
 }

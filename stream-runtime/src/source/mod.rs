@@ -104,7 +104,9 @@ pub trait Source: Send + Sync + 'static {
     /// answer can change from one call to the next (a Kafka partition's
     /// end): the split then journals the answer (`ctx.run`), so a replay
     /// leases the same range. A source that computes its records answers
-    /// `false` (the default) and saves that journal entry.
+    /// `false` (the default) and saves that journal entry. A remote split asks
+    /// about 16 leases at once and keeps the answer, so most leases ask
+    /// nothing: override `available` to count without reading.
     fn is_remote(&self) -> bool {
         false
     }

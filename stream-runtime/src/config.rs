@@ -17,6 +17,12 @@ pub struct PipelineConfig {
     pub max_attempts: u32,
     /// How watermarks are made, when the pipeline has `event_time`.
     pub watermarks: Option<Watermarks>,
+    /// The most bytes of records (as JSON) one call to a key group or to
+    /// the sink carries: a round sends more in several calls, and a record
+    /// larger than this alone goes to the dead-letter output. Keep it well
+    /// under restate-server's message limit (`worker.invoker.message-size-limit`,
+    /// 32 MiB by default), which a call's answer must also fit.
+    pub max_call_bytes: usize,
 }
 
 impl PipelineConfig {
@@ -24,6 +30,8 @@ impl PipelineConfig {
     pub const DEFAULT_BATCH_SIZE: u32 = 1_000;
     /// The default number of attempts.
     pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+    /// The default bytes per call: a quarter of the server's default limit.
+    pub const DEFAULT_MAX_CALL_BYTES: usize = 8 << 20;
 }
 
 impl Default for PipelineConfig {
@@ -33,6 +41,7 @@ impl Default for PipelineConfig {
             key_groups: KeyGroups::DEFAULT,
             max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
             watermarks: None,
+            max_call_bytes: Self::DEFAULT_MAX_CALL_BYTES,
         }
     }
 }

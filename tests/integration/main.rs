@@ -7,6 +7,7 @@ mod failures;
 mod harness;
 mod kafka;
 mod kafka_outage;
+mod large_records;
 mod layout;
 mod parameters;
 mod pipelines;

@@ -439,7 +439,7 @@ pipeline! {
     |> sink(ONE_SIDED.clone())
 }
 
-/// Binds every test pipeline./// Binds every test pipeline.
+/// Binds every test pipeline.
 pub fn all(endpoint: Endpoint) -> Endpoint {
     endpoint
         .pipeline(BoundedWords)
@@ -453,6 +453,7 @@ pub fn all(endpoint: Endpoint) -> Endpoint {
         .pipeline(Failing)
         .pipeline(crate::layout::relayout(4))
         .pipeline(crate::stop::stoppable())
+        .pipeline(crate::large_records::large_records())
         .pipeline(Tumbled)
         .pipeline(Slid)
         .pipeline(Sessions)

@@ -62,6 +62,13 @@ impl Pipeline {
         self
     }
 
+    /// The most bytes of records one call carries (at least 1 KiB); see
+    /// [`PipelineConfig::max_call_bytes`].
+    pub fn max_call_bytes(mut self, bytes: usize) -> Self {
+        self.config.max_call_bytes = bytes.max(1 << 10);
+        self
+    }
+
     /// Reads records from `source`.
     pub fn source<S: Source>(self, source: S) -> Stream<S, Identity, Unkeyed, Identity> {
         Stream::new(Head {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use restate_sdk::errors::TerminalError;
 
 use super::before_key::GroupBatch;
+use super::fit::{cut, encoded_len, too_large_reason};
 use super::Round;
 use crate::guard::RecordFailed;
 use crate::protocol::handlers::keyed;
@@ -38,29 +39,52 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         }
     }
 
-    /// Calls every key group the range touches. All calls are issued before
-    /// any is awaited, so the groups work in parallel. (The SDK's futures
-    /// must not be polled concurrently, as `join_all` would.) A group that
-    /// reports a failing record is called again; after the attempt limit the
-    /// record is dead-lettered and the group is called with the rest.
+    /// Calls every key group the range touches, each with its records in
+    /// as many calls as [`max_call_bytes`](crate::PipelineConfig::max_call_bytes)
+    /// needs. A record too large for a call alone goes to the dead-letter
+    /// output. The calls go in waves: the first call of every group, then
+    /// the second, so that a group applies its records in order.
     pub(super) async fn keyed(
         &self,
         groups: BTreeMap<u32, GroupBatch<D::Mid>>,
         watermark: Option<Millis>,
     ) -> Vec<D::Out> {
-        let groups: BTreeMap<u32, Sent<D::Mid>> = groups
-            .into_iter()
-            .map(|(group, batch)| {
+        let budget = self.flow.config().max_call_bytes;
+        let mut waves: Vec<BTreeMap<u32, Sent<D::Mid>>> = Vec::new();
+        for (group, batch) in groups {
+            let records = batch.records.into_iter().zip(batch.positions).collect();
+            let cut = cut(records, budget, |(mid, _)| encoded_len(mid));
+            for ((_, position), bytes) in cut.too_large {
+                let reason = too_large_reason(bytes, budget);
+                self.dead_letter(position, 1, "keyed", reason, None);
+            }
+            for (wave, call) in cut.calls.into_iter().enumerate() {
+                let (records, positions) = call.into_iter().unzip();
                 let sent = Sent {
-                    batch: KeyedBatch {
-                        watermark,
-                        records: batch.records,
-                    },
-                    positions: batch.positions,
+                    batch: KeyedBatch { watermark, records },
+                    positions,
                 };
-                (group, sent)
-            })
-            .collect();
+                match waves.get_mut(wave) {
+                    Some(calls) => {
+                        calls.insert(group, sent);
+                    }
+                    None => waves.push(BTreeMap::from([(group, sent)])),
+                }
+            }
+        }
+        let mut output = Vec::new();
+        for wave in waves {
+            output.extend(self.call_groups(wave).await);
+        }
+        output
+    }
+
+    /// Calls each group with its batch. All calls are issued before any is
+    /// awaited, so the groups work in parallel. (The SDK's futures must not
+    /// be polled concurrently, as `join_all` would.) A group that reports a
+    /// failing record is called again; after the attempt limit the record
+    /// is dead-lettered and the group is called with the rest.
+    async fn call_groups(&self, groups: BTreeMap<u32, Sent<D::Mid>>) -> Vec<D::Out> {
         let calls: Vec<_> = groups
             .iter()
             .map(|(group, sent)| self.call_group(*group, &sent.batch))

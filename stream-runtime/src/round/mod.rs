@@ -13,6 +13,7 @@
 mod before_key;
 #[cfg(test)]
 mod fake;
+mod fit;
 mod keyed;
 mod lease;
 mod write;
@@ -460,6 +461,59 @@ mod tests {
             letters[0].contains(r#""count":1"#)
                 && letters[0].contains(r#""record":2"#)
                 && letters[0].contains("violates check constraint"),
+            "{letters:?}"
+        );
+    }
+
+    #[test]
+    fn large_records_go_in_calls_under_the_byte_limit_and_one_too_large_is_dead_lettered() {
+        // Records of 300 bytes, and one of 2,000 at position 3, in calls of
+        // at most 1 KiB, all to one group.
+        let flow = stages(
+            Pipeline::named("T")
+                .batch_size(10)
+                .key_groups(1)
+                .max_call_bytes(1024)
+                .source(Sequence::new().take(10))
+                .map(|n| format!("{n}{}", "x".repeat(if n == 3 { 2_000 } else { 300 })))
+                .key_by(|_| 0u8)
+                .reduce(|_, b| b),
+            CollectSink::<String>::new(),
+        );
+        let calls = FakeCalls::new(|address, body| match address {
+            "TSplit/0/next" => json(Lease {
+                from: 0,
+                count: 10,
+                dry: None,
+            }),
+            group if group.starts_with("TKeyed/") => Ok(records_of(&String::from_utf8_lossy(body))),
+            _ => json(()),
+        });
+        assert_eq!(block_on(run(&flow, &calls, token(0))), Outcome::Continued);
+        let sent = |prefix: &str| -> Vec<String> {
+            let mut records = Vec::new();
+            for line in calls.lines(prefix) {
+                let body = line.splitn(3, ' ').nth(2).unwrap_or_default().to_owned();
+                assert!(body.len() <= 1024, "a call of {} bytes", body.len());
+                let value: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                let batch = value.get("records").cloned().unwrap_or(value);
+                for record in batch.as_array().cloned().unwrap_or_default() {
+                    let record = record.as_str().unwrap_or_default().to_owned();
+                    records.push(record.trim_end_matches('x').to_owned());
+                }
+            }
+            records
+        };
+        let everyone_but_3 = ["0", "1", "2", "4", "5", "6", "7", "8", "9"];
+        assert!(calls.lines("call TKeyed/0/process").len() >= 3);
+        assert_eq!(sent("call TKeyed/0/process"), everyone_but_3, "in order");
+        assert!(calls.lines("call TSink/0/write").len() >= 3);
+        assert_eq!(sent("call TSink/0/write"), everyone_but_3, "in order");
+        let letters = calls.lines("send TControl/pipeline/deadLetter");
+        assert_eq!(letters.len(), 1, "{letters:?}");
+        assert!(
+            letters[0].contains(r#""position":3"#)
+                && letters[0].contains("more than the 1024 bytes one call may carry"),
             "{letters:?}"
         );
     }

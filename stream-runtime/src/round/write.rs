@@ -1,5 +1,6 @@
 //! Writing a round's output to the token's sink partition.
 
+use super::fit::{cut, encoded_len, too_large_reason};
 use super::Round;
 use crate::guard::RecordFailed;
 use crate::protocol::handlers::sink;
@@ -8,12 +9,27 @@ use crate::stages::Dataflow;
 
 impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     /// Writes the range's output to the token's sink partition (its id
-    /// modulo the partitions). A record the sink rejects (see
+    /// modulo the partitions), in as many calls, in order, as
+    /// [`max_call_bytes`](crate::PipelineConfig::max_call_bytes) needs; a
+    /// record too large for a call alone goes to the dead-letter output.
+    pub(super) async fn write(&self, token: Token, output: Vec<D::Out>) {
+        let partition = (token.id % u64::from(self.flow.sink_partitions())) as u32;
+        let budget = self.flow.config().max_call_bytes;
+        let cut = cut(output, budget, encoded_len);
+        for (_, bytes) in cut.too_large {
+            let reason = too_large_reason(bytes, budget);
+            self.dead_letter(self.lease.from, 1, "sink", reason, None);
+        }
+        for call in cut.calls {
+            self.write_call(partition, call).await;
+        }
+    }
+
+    /// Writes one call's records. A record the sink rejects (see
     /// [`Rejected`](crate::sink::Rejected)) goes to the dead-letter output
     /// and the rest are written again; a batch that cannot be encoded, or
     /// whose write fails after its attempts, goes there whole.
-    pub(super) async fn write(&self, token: Token, mut output: Vec<D::Out>) {
-        let partition = (token.id % u64::from(self.flow.sink_partitions())) as u32;
+    async fn write_call(&self, partition: u32, mut output: Vec<D::Out>) {
         loop {
             let error = match self.calls.call::<sink::Write<D>>(partition, &output) {
                 Ok(call) => match call.await {

@@ -88,6 +88,11 @@ pub struct Args {
     /// (`just bench-peers`; the peers are built with Maven on first use)
     #[arg(long)]
     peers: bool,
+    /// With --peers, only these jobs (streams, flink, ours1000, ours5000)
+    /// and series (words, zipf), to look at one again; the full table
+    /// comes from a run of all of them
+    #[arg(long, value_delimiter = ',', requires = "peers")]
+    peers_only: Vec<String>,
     /// The server's partitions (a new data dir's setting)
     #[arg(long)]
     partitions: Option<u32>,

@@ -28,7 +28,7 @@ use stream_support::kafka::{create_topic, KafkaBroker, KAFKA_VERSION};
 use stream_support::running_counts::expected_counts;
 
 use crate::kafka::produce_words;
-use crate::probe::cpu_time;
+use crate::probe::{cpu_time, machine};
 use crate::{key, Args, Bench, Error};
 use committed::Committed;
 use jobs::Job;
@@ -78,17 +78,38 @@ struct Row {
 pub async fn run(args: &Args) -> Result<(), Error> {
     let records: u64 = if args.quick { 300_000 } else { 2_000_000 };
     let live_seconds: u64 = if args.quick { 10 } else { 30 };
-    for job in Job::ALL {
+    // A kind (jobs, series) that `--peers-only` names none of is run whole.
+    let picked = |tags: &[String]| -> Vec<bool> {
+        let named = tags
+            .iter()
+            .map(|t| args.peers_only.contains(t))
+            .collect::<Vec<_>>();
+        let any = named.iter().any(|n| *n);
+        named.into_iter().map(|n| n || !any).collect()
+    };
+    let job_tags: Vec<String> = Job::ALL.iter().map(|j| j.tag()).collect();
+    let series_tags: Vec<String> = SERIES.iter().map(|s| s.tag.to_owned()).collect();
+    let jobs: Vec<Job> = Job::ALL
+        .into_iter()
+        .zip(picked(&job_tags))
+        .filter_map(|(job, keep)| keep.then_some(job))
+        .collect();
+    let series: Vec<Series> = SERIES
+        .into_iter()
+        .zip(picked(&series_tags))
+        .filter_map(|(series, keep)| keep.then_some(series))
+        .collect();
+    for job in &jobs {
         job.build()?;
     }
     let broker = KafkaBroker::start(Bench::scratch("peers-broker")?, 0).await?;
     let bootstrap = broker.bootstrap();
     let mut rows = Vec::new();
-    for series in SERIES {
+    for series in series.iter().copied() {
         let input = format!("{}-in", series.tag);
         create_topic(&bootstrap, &input, 2).await?;
         produce_words(&bootstrap, &input, 0..records, series.keys, None).await?;
-        for job in Job::ALL {
+        for job in jobs.iter().copied() {
             let row = measure(args, job, series, &bootstrap, &input, records, live_seconds).await?;
             println!(
                 "{} on {}: {:.0} records/s, delay p50 {:.0} ms at {}/s, exact: {}",
@@ -268,25 +289,27 @@ fn exactness(seen: &committed::Seen, records: u64, keys: Option<u64>) -> String 
 }
 
 fn print_table(rows: &[Row]) {
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
         "\nThe word count three ways, one after another, on one Kafka {KAFKA_VERSION} broker \
-         (single-node KRaft) on this machine ({cores} cores); restate-server {}.\n",
-        stream_runtime::restate::RESTATE_VERSION
+         (single-node KRaft); restate-server {}; on {}.\n",
+        stream_runtime::restate::RESTATE_VERSION,
+        machine()
     );
-    println!("| series | job | records | records/s | wall s | CPU | RSS MiB | outputs | exact | delay at | p50 ms | p99 ms | exact | ours/theirs records/s | theirs/ours p50 |");
+    println!("| series | job | records | records/s | wall s | CPU | RSS MiB | outputs | exact | delay at | p50 ms | p99 ms | exact | ours/theirs records/s (batch 1000, 5000) | theirs/ours p50 (batch 1000, 5000) |");
     println!("|---|---|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|---|--:|--:|");
     for row in rows {
-        let ours = rows
-            .iter()
-            .find(|r| r.series.tag == row.series.tag && r.job == Job::Ours { batch: 1_000 });
-        let (speed, delay) = match (ours, row.job) {
-            (Some(ours), Job::KafkaStreams | Job::Flink) => (
-                format!("{:.2}", ours.rate / row.rate.max(1e-9)),
-                format!("{:.2}", row.p50 / ours.p50.max(1e-9)),
-            ),
-            _ => ("".to_owned(), "".to_owned()),
+        let ours = |batch| {
+            rows.iter()
+                .find(|r| r.series.tag == row.series.tag && r.job == Job::Ours { batch })
         };
+        let ratio = |of: fn(&Row, &Row) -> f64| match row.job {
+            Job::KafkaStreams | Job::Flink => [1_000, 5_000]
+                .map(|batch| ours(batch).map_or("-".to_owned(), |o| format!("{:.2}", of(o, row))))
+                .join(", "),
+            Job::Ours { .. } => String::new(),
+        };
+        let speed = ratio(|ours, theirs| ours.rate / theirs.rate.max(1e-9));
+        let delay = ratio(|ours, theirs| theirs.p50 / ours.p50.max(1e-9));
         println!(
             "| {} | {} | {} | {:.0} | {:.1} | {:.0}% | {:.0} | {} | {} | {}/s | {:.0} | {:.0} | {} | {speed} | {delay} |",
             row.series.label,

@@ -215,7 +215,44 @@ fn free_port() -> u16 {
     stream_support::free_port().expect("a free port on loopback")
 }
 
+/// An endpoint served from the test's own runtime (so until the test ends,
+/// or `stop`) and registered as a deployment of its own.
+pub struct Served {
+    /// The deployment's id.
+    pub deployment: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Served {
+    /// Stops serving: calls to it fail from now on.
+    pub fn stop(self) {
+        let _ = self.stop.send(());
+    }
+}
+
 impl Harness {
+    /// Serves `endpoint` on a free port of the calling test's runtime and
+    /// registers it: the services it serves move to it.
+    pub async fn serve_here(&self, endpoint: Endpoint) -> Served {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind an endpoint");
+        let port = listener.local_addr().expect("local address").port();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        // Served until `stop`: dropping the handle leaves it serving.
+        tokio::spawn(endpoint.serve_on(listener, async move {
+            if stopped.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }));
+        let deployment = self
+            .admin()
+            .register(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("register the endpoint");
+        Served { deployment, stop }
+    }
+
     /// A fresh ingress client (clients are bound to the runtime that uses them).
     pub fn ingress(&self) -> IngressClient {
         IngressClient::new(&self.ingress_url)

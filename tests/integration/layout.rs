@@ -35,24 +35,6 @@ pub fn relayout(key_groups: u32) -> impl IntoPipeline {
         .sink(OUT.clone())
 }
 
-/// Serves `pipeline` from a new in-process endpoint and registers it, so
-/// that the pipeline's services move to it.
-async fn serve_and_register(h: &Harness, pipeline: impl IntoPipeline) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind an endpoint");
-    let port = listener.local_addr().expect("local address").port();
-    tokio::spawn(
-        Endpoint::new()
-            .pipeline(pipeline)
-            .serve_on(listener, std::future::pending::<()>()),
-    );
-    h.admin()
-        .register(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("register the endpoint");
-}
-
 /// The key groups that hold state, from the server's state table.
 async fn groups_with_state(h: &Harness, names: &ServiceNames) -> Vec<u32> {
     #[derive(Deserialize)]
@@ -84,7 +66,8 @@ async fn a_changed_layout_stops_the_tokens_and_loses_nothing() {
     .await;
 
     // The same pipeline with twice the key groups takes over.
-    serve_and_register(h, relayout(GROUPS * 2)).await;
+    h.serve_here(Endpoint::new().pipeline(relayout(GROUPS * 2)))
+        .await;
     let halted = h
         .wait_for(
             &names,
@@ -124,7 +107,8 @@ async fn a_changed_layout_stops_the_tokens_and_loses_nothing() {
     assert_eq!(unchanged.records_out, halted.records_out);
 
     // Served as it started, it takes new tokens and finishes exactly once.
-    serve_and_register(h, relayout(GROUPS)).await;
+    h.serve_here(Endpoint::new().pipeline(relayout(GROUPS)))
+        .await;
     h.add_tokens(&names, 2).await;
     let done = h
         .wait_for(&names, Duration::from_secs(120), |_| {}, |s| s.finished)

@@ -13,6 +13,7 @@ mod parameters;
 mod pipelines;
 mod postgres;
 mod process;
+mod rollout;
 mod stop;
 mod timers;
 mod tokens;

@@ -33,12 +33,28 @@ impl AdminClient {
     }
 
     /// Registers (or re-registers) the deployment at `endpoint_uri`, as
-    /// `restate deployments register <uri> --force` does.
-    pub async fn register(&self, endpoint_uri: &str) -> Result<(), AdminError> {
+    /// `restate deployments register <uri> --force` does, and answers its id
+    /// (`dp_…`). A new URI is a new deployment: new invocations go to it,
+    /// and those already started stay on the one they started on.
+    pub async fn register(&self, endpoint_uri: &str) -> Result<String, AdminError> {
+        #[derive(Deserialize)]
+        struct Registered {
+            id: String,
+        }
         let body = serde_json::json!({ "uri": endpoint_uri, "force": true }).to_string();
         let what = format!("registering {endpoint_uri}");
+        let registered: Registered = self.http.post_json("/deployments", body, &what).await?;
+        Ok(registered.id)
+    }
+
+    /// Removes the deployment `id`, as `restate deployments remove <id>
+    /// --force` does. Do it only once no invocation runs on it (see
+    /// `sys_invocation.pinned_deployment_id`): one that still did could not
+    /// go on.
+    pub async fn remove_deployment(&self, id: &str) -> Result<(), AdminError> {
+        let what = format!("removing deployment {id}");
         self.http
-            .post_ok("/deployments", body, &what)
+            .delete_ok(&format!("/deployments/{id}?force=true"), &what)
             .await
             .map(drop)
     }

@@ -126,8 +126,24 @@ impl HttpClient {
         body: impl Into<Bytes>,
         what: &str,
     ) -> Result<Bytes, ApiError> {
+        self.ok(Method::POST, path, Some(body.into()), what).await
+    }
+
+    /// DELETEs `path` and returns the answer's body if its status is a
+    /// success.
+    pub async fn delete_ok(&self, path: &str, what: &str) -> Result<Bytes, ApiError> {
+        self.ok(Method::DELETE, path, None, what).await
+    }
+
+    async fn ok(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+        what: &str,
+    ) -> Result<Bytes, ApiError> {
         let url = format!("{}{path}", self.base);
-        let response = self.send(Method::POST, &url, Some(body.into())).await?;
+        let response = self.send(method, &url, body).await?;
         if response.status.is_success() {
             Ok(response.body)
         } else {

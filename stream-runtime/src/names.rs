@@ -48,6 +48,18 @@ impl ServiceNames {
             clock: format!("{pipeline}Clock"),
         }
     }
+
+    /// Every service of the pipeline.
+    pub fn services(&self) -> [&str; 6] {
+        [
+            &self.source,
+            &self.split,
+            &self.keyed,
+            &self.sink,
+            &self.control,
+            &self.clock,
+        ]
+    }
 }
 
 /// Whether `name` can name a pipeline: an ASCII letter, then letters,

@@ -288,6 +288,7 @@ async fn drive(
     tokio::pin!(ctrl_c);
     let mut statuses = Vec::new();
     let mut stopping = false;
+    let mut ticks: u64 = 0;
     loop {
         tokio::select! {
             _ = &mut ctrl_c => {
@@ -338,6 +339,12 @@ async fn drive(
             *seen = status.records_out;
             statuses.push((pipeline.clone(), status));
         }
+        if ticks.is_multiple_of(STALL_CHECK_TICKS) {
+            for pipeline in names {
+                resume_stalled(admin, pipeline).await;
+            }
+        }
+        ticks += 1;
         let all_finished = statuses.iter().all(|(_, s)| s.finished);
         if all_finished && stopping {
             println!("stopped: every token parked; run again to resume");
@@ -346,6 +353,29 @@ async fn drive(
         if all_finished || timed_out {
             return Ok(statuses);
         }
+    }
+}
+
+/// How often (in progress ticks of a second) the runner looks for paused
+/// and retrying invocations.
+const STALL_CHECK_TICKS: u64 = 5;
+
+/// Says what of the pipeline the server is retrying or has paused, and
+/// resumes the paused: this process serves the pipeline, so the endpoint
+/// they were waiting for is back. (An outage longer than the server's
+/// retry policy pauses every token; see [`Stalled`](crate::restate::Stalled).)
+async fn resume_stalled(admin: &AdminClient, pipeline: &ServiceNames) {
+    match admin.resume_paused(pipeline).await {
+        Ok(stalled) if !stalled.is_empty() => {
+            let resumed = if stalled.paused.is_empty() {
+                ""
+            } else {
+                "; resumed the paused ones"
+            };
+            println!("{}: {}{resumed}", pipeline.pipeline, stalled.describe());
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "cannot look for paused invocations"),
     }
 }
 

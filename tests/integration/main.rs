@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod chaos;
+mod endpoint_outage;
 mod failures;
 mod harness;
 mod kafka;

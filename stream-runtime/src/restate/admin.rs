@@ -11,7 +11,7 @@ pub type AdminError = ApiError;
 /// A client for a Restate server's admin API (port 9070 by default).
 #[derive(Clone)]
 pub struct AdminClient {
-    http: HttpClient,
+    pub(super) http: HttpClient,
 }
 
 impl AdminClient {

@@ -129,6 +129,12 @@ impl HttpClient {
         self.ok(Method::POST, path, Some(body.into()), what).await
     }
 
+    /// PATCHes `path` with no body and returns the answer's body if its
+    /// status is a success.
+    pub async fn patch_ok(&self, path: &str, what: &str) -> Result<Bytes, ApiError> {
+        self.ok(Method::PATCH, path, None, what).await
+    }
+
     /// DELETEs `path` and returns the answer's body if its status is a
     /// success.
     pub async fn delete_ok(&self, path: &str, what: &str) -> Result<Bytes, ApiError> {

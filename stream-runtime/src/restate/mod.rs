@@ -6,6 +6,7 @@ mod http;
 mod ingress;
 #[cfg(feature = "runner")]
 mod local_server;
+mod stalls;
 
 pub use admin::{AdminClient, AdminError};
 pub use http::{ApiError, HttpError};
@@ -15,3 +16,4 @@ pub use local_server::{
     die_with_parent, find_cli_binary, find_server_binary, spawn_logged, LocalServer,
     LocalServerOptions, ServerBinaryError, RESTATE_VERSION,
 };
+pub use stalls::Stalled;

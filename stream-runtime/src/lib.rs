@@ -52,6 +52,7 @@ mod guard;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod keyed;
+pub mod metrics;
 mod names;
 pub mod operator;
 #[cfg(feature = "postgres")]

@@ -38,6 +38,9 @@ pub enum RunError {
         /// Why, as the control object recorded it.
         reason: String,
     },
+    /// The metrics exporter could not start.
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
     /// Anything else on the way.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -84,6 +87,10 @@ pub struct RunnerArgs {
     /// Stop after this many seconds
     #[arg(long, value_name = "SECONDS")]
     pub duration: Option<u64>,
+    /// Serve Prometheus metrics on this address, such as 0.0.0.0:9464
+    /// (`GET /metrics`; needs the `metrics` feature)
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
 }
 
 /// A program whose only flags are the runner's.
@@ -101,6 +108,7 @@ struct Settings {
     fresh: bool,
     serve_only: bool,
     duration: Option<Duration>,
+    metrics: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -111,6 +119,7 @@ impl Settings {
             fresh: args.fresh,
             serve_only: args.serve_only,
             duration: args.duration.map(Duration::from_secs),
+            metrics: args.metrics,
         }
     }
 }
@@ -190,6 +199,10 @@ impl Runner {
     pub async fn run(self) -> Result<Vec<(ServiceNames, Status)>, RunError> {
         let settings = Settings::new(self.args.map_err(RunError::Usage)?, self.default_tokens);
         let names: Vec<ServiceNames> = self.endpoint.names().cloned().collect();
+        if let Some(metrics) = settings.metrics {
+            crate::metrics::serve(metrics)?;
+            println!("metrics on http://{metrics}/metrics");
+        }
         let addr = SocketAddr::from(([0, 0, 0, 0], settings.port));
         let listener = TcpListener::bind(addr)
             .await
@@ -337,6 +350,7 @@ async fn drive(
             }
             *at = Instant::now();
             *seen = status.records_out;
+            crate::metrics::tokens(&pipeline.pipeline, &status);
             statuses.push((pipeline.clone(), status));
         }
         if ticks.is_multiple_of(STALL_CHECK_TICKS) {
@@ -365,7 +379,11 @@ const STALL_CHECK_TICKS: u64 = 5;
 /// they were waiting for is back. (An outage longer than the server's
 /// retry policy pauses every token; see [`Stalled`](crate::restate::Stalled).)
 async fn resume_stalled(admin: &AdminClient, pipeline: &ServiceNames) {
-    match admin.resume_paused(pipeline).await {
+    let stalled = admin.resume_paused(pipeline).await;
+    if let Ok(stalled) = &stalled {
+        crate::metrics::stalled(&pipeline.pipeline, stalled);
+    }
+    match stalled {
         Ok(stalled) if !stalled.is_empty() => {
             let resumed = if stalled.paused.is_empty() {
                 ""

@@ -18,6 +18,8 @@ use stream_runtime::{Endpoint, ServiceNames, Status};
 pub struct Harness {
     admin_url: String,
     ingress_url: String,
+    /// Where this process serves its Prometheus metrics.
+    pub metrics: std::net::SocketAddr,
 }
 
 static HARNESS: OnceLock<Harness> = OnceLock::new();
@@ -51,6 +53,9 @@ async fn start() -> Result<(Harness, LocalServer), String> {
     let endpoint = crate::pipelines::all(Endpoint::new());
     tokio::spawn(endpoint.serve_on(listener, std::future::pending::<()>()));
 
+    let metrics = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    stream_runtime::metrics::serve(metrics).map_err(|e| e.to_string())?;
+
     let admin = server.admin();
     admin
         .register(&format!("http://127.0.0.1:{endpoint_port}"))
@@ -59,6 +64,7 @@ async fn start() -> Result<(Harness, LocalServer), String> {
     let harness = Harness {
         admin_url: server.admin_url(),
         ingress_url: server.ingress_url(),
+        metrics,
     };
     Ok((harness, server))
 }

@@ -10,6 +10,7 @@ mod kafka;
 mod kafka_outage;
 mod large_records;
 mod layout;
+mod metrics;
 mod parameters;
 mod pipelines;
 mod postgres;

@@ -454,6 +454,7 @@ pub fn all(endpoint: Endpoint) -> Endpoint {
         .pipeline(crate::layout::relayout(4))
         .pipeline(crate::stop::stoppable())
         .pipeline(crate::large_records::large_records())
+        .pipeline(crate::metrics::metered())
         .pipeline(Tumbled)
         .pipeline(Slid)
         .pipeline(Sessions)

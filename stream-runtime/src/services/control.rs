@@ -171,6 +171,7 @@ impl<'a, D: Dataflow> Serves<'a, control::KeepDeadLetter> for Stage<ControlServi
         );
         ctx.set(&format!("dead:{}", state.dead_letters), Json(letter));
         state.dead_letters += 1;
+        crate::metrics::dead_letter(self.flow.name());
         ctx.set(COUNTERS, Json(state));
         Ok(())
     }
@@ -189,6 +190,7 @@ impl<'a, D: Dataflow> Serves<'a, control::KeepLate> for Stage<ControlService, D>
         for record in records {
             ctx.set(&format!("late:{}", state.late_records), Json(record));
             state.late_records += 1;
+            crate::metrics::late_record(self.flow.name());
         }
         ctx.set(COUNTERS, Json(state));
         Ok(())

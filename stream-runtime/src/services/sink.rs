@@ -51,7 +51,10 @@ impl<'a, D: Dataflow> Serves<'a, sink::Write<D>> for Stage<SinkService, D> {
             .run(|| async move {
                 let write = async move {
                     match flow.write(partition, committed, records).await {
-                        Ok(written) => Ok(Ok(written)),
+                        Ok(written) => {
+                            crate::metrics::written(flow.name(), records.len());
+                            Ok(Ok(written))
+                        }
                         Err(error) => match Rejected::find(&error) {
                             Some(rejected) => Ok(Err(RecordFailed {
                                 index: rejected.index,

@@ -131,8 +131,14 @@ impl<'a, D: Dataflow> Serves<'a, source::Ingest> for Stage<SourceService, D> {
         calls: RestateCalls<'a>,
         token: Token,
     ) -> HandlerResult<()> {
+        let started = std::time::Instant::now();
         match round::run(&*self.flow, &calls, token).await {
             round::Outcome::Retry(reason) => Err(std::io::Error::other(reason).into()),
+            round::Outcome::Continued => {
+                let seconds = started.elapsed().as_secs_f64();
+                crate::metrics::round(self.flow.name(), seconds);
+                Ok(())
+            }
             _ => Ok(()),
         }
     }

@@ -47,7 +47,8 @@ impl<D: Dataflow> Stage<SplitService, D> {
         }
     }
 
-    /// How many of `max` positions from `from` to lease. A remote source
+    /// How many of `max` positions from `from` to lease, and for a remote
+    /// source the end it is known to reach (for the lag metric). A remote source
     /// is asked (journaled, so a replay leases the same range) only when
     /// the split's durable head does not already cover them, and then
     /// about [`LOOKAHEAD`] leases at once. A failure is retried (a broker
@@ -58,19 +59,18 @@ impl<D: Dataflow> Stage<SplitService, D> {
         split: u32,
         from: u64,
         max: u32,
-    ) -> HandlerResult<u32> {
+    ) -> HandlerResult<(u32, Option<u64>)> {
         let flow = &*self.flow;
         if !flow.is_remote() {
-            return Ok(clamp(
-                flow.available(split, from, max as usize)
-                    .await
-                    .map_err(retry)?,
-                max,
-            ));
+            let count = flow
+                .available(split, from, max as usize)
+                .await
+                .map_err(retry)?;
+            return Ok((clamp(count, max), None));
         }
         let head = ctx.get::<u64>(HEAD).await?;
         if let Some(count) = covered(head, from, max) {
-            return Ok(count);
+            return Ok((count, head));
         }
         let ask = max.saturating_mul(LOOKAHEAD);
         let count = ctx
@@ -83,10 +83,11 @@ impl<D: Dataflow> Stage<SplitService, D> {
             })
             .name("available")
             .await?;
+        let head = from + u64::from(count);
         if count > max {
-            ctx.set(HEAD, from + u64::from(count));
+            ctx.set(HEAD, head);
         }
-        Ok(count.min(max))
+        Ok((count.min(max), Some(head)))
     }
 }
 
@@ -135,10 +136,12 @@ impl<'a, D: Dataflow> Serves<'a, split::Next> for Stage<SplitService, D> {
         if ctx.get::<bool>(STOPPED).await?.unwrap_or(false) {
             return Ok(lease(0, Some(Dry::Stopped)));
         }
-        let count = self.leasable(&ctx, split, from, max).await?;
+        let (count, head) = self.leasable(&ctx, split, from, max).await?;
         let dry = ctx.get::<Json<(Millis, bool)>>(DRY).await?.map(|Json(d)| d);
         if count > 0 {
-            ctx.set(POSITION, from + u64::from(count));
+            let next = from + u64::from(count);
+            crate::metrics::leased(self.flow.name(), split, count, next, head);
+            ctx.set(POSITION, next);
             if dry.is_some() {
                 ctx.clear(DRY);
             }

@@ -9,11 +9,12 @@ use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use stream_runtime::restate::{LocalServer, LocalServerOptions, Stalled};
-use stream_runtime::{CollectSink, Endpoint, IntoPipeline, Pipeline, Sequence, ServiceNames};
+use stream_runtime::{CollectSink, Endpoint, IntoPipeline, Pipeline, ServiceNames};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::harness::{harness, scratch};
+use crate::pipelines::slow_counts;
 
 const PIPELINE: &str = "Outage";
 const RECORDS: u64 = 4_000;
@@ -23,16 +24,14 @@ static OUT: LazyLock<CollectSink<(u64, u64)>> = LazyLock::new(CollectSink::new);
 
 /// A count per key, slowed down so that it runs when the endpoint goes.
 fn counting() -> impl IntoPipeline {
-    Pipeline::named(PIPELINE)
-        .batch_size(20)
-        .source(Sequence::new().take(RECORDS))
-        .map(|n| {
-            std::thread::sleep(Duration::from_micros(500));
-            (n % KEYS, 1u64)
-        })
-        .key_by(|(key, _)| *key)
-        .reduce(|(key, a), (_, b)| (key, a + b))
-        .sink(OUT.clone())
+    let named = Pipeline::named(PIPELINE).batch_size(20);
+    slow_counts(
+        named,
+        RECORDS,
+        KEYS,
+        Duration::from_micros(500),
+        OUT.clone(),
+    )
 }
 
 /// Serves the pipeline on `port` until the answer is sent.

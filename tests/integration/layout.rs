@@ -8,9 +8,10 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use serde::Deserialize;
-use stream_runtime::{CollectSink, Endpoint, IntoPipeline, Pipeline, Sequence, ServiceNames};
+use stream_runtime::{CollectSink, Endpoint, IntoPipeline, Pipeline, ServiceNames};
 
 use crate::harness::{harness, Harness};
+use crate::pipelines::slow_counts;
 
 const PIPELINE: &str = "Relayout";
 const RECORDS: u64 = 20_000;
@@ -22,17 +23,16 @@ static OUT: LazyLock<CollectSink<(u64, u64)>> = LazyLock::new(CollectSink::new);
 /// Counts per key (`n % KEYS`), slowed down so that it is still running
 /// when the test changes its layout.
 pub fn relayout(key_groups: u32) -> impl IntoPipeline {
-    Pipeline::named(PIPELINE)
+    let named = Pipeline::named(PIPELINE)
         .batch_size(20)
-        .key_groups(key_groups)
-        .source(Sequence::new().take(RECORDS))
-        .map(|n| {
-            std::thread::sleep(Duration::from_micros(200));
-            (n % KEYS, 1u64)
-        })
-        .key_by(|(key, _)| *key)
-        .reduce(|(key, a), (_, b)| (key, a + b))
-        .sink(OUT.clone())
+        .key_groups(key_groups);
+    slow_counts(
+        named,
+        RECORDS,
+        KEYS,
+        Duration::from_micros(200),
+        OUT.clone(),
+    )
 }
 
 /// The key groups that hold state, from the server's state table.

@@ -7,9 +7,10 @@ use std::io::{Read, Write};
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use stream_runtime::{CollectSink, IntoPipeline, Pipeline, Sequence, ServiceNames};
+use stream_runtime::{CollectSink, IntoPipeline, Pipeline, ServiceNames};
 
 use crate::harness::harness;
+use crate::pipelines::slow_counts;
 
 const PIPELINE: &str = "Metered";
 const RECORDS: u64 = 3_000;
@@ -19,16 +20,8 @@ static OUT: LazyLock<CollectSink<(u64, u64)>> = LazyLock::new(CollectSink::new);
 
 /// A count per key, slowed down so that it is scraped while it runs.
 pub fn metered() -> impl IntoPipeline {
-    Pipeline::named(PIPELINE)
-        .batch_size(BATCH)
-        .source(Sequence::new().take(RECORDS).with_splits(2))
-        .map(|n| {
-            std::thread::sleep(Duration::from_millis(2));
-            (n % 5, 1u64)
-        })
-        .key_by(|(key, _)| *key)
-        .reduce(|(key, a), (_, b)| (key, a + b))
-        .sink(OUT.clone())
+    let named = Pipeline::named(PIPELINE).batch_size(BATCH);
+    slow_counts(named, RECORDS, 5, Duration::from_millis(2), OUT.clone())
 }
 
 /// `GET /metrics`, as Prometheus text.

@@ -6,12 +6,35 @@ use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 use stream_runtime::window::Windowed;
-use stream_runtime::{pipeline, CollectSink, Endpoint, FileSink, InMemorySource, Sequence};
+use stream_runtime::{
+    pipeline, CollectSink, Endpoint, FileSink, InMemorySource, IntoPipeline, Pipeline, Sequence,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WordCount {
     pub word: String,
     pub count: u64,
+}
+
+/// A running count per key (`n % keys`) over `0..records`, each record
+/// slowed by `pause` so that a test can act while it runs, into `out`;
+/// `named` carries the pipeline's name and settings.
+pub fn slow_counts(
+    named: Pipeline,
+    records: u64,
+    keys: u64,
+    pause: std::time::Duration,
+    out: CollectSink<(u64, u64)>,
+) -> impl IntoPipeline {
+    named
+        .source(Sequence::new().take(records))
+        .map(move |n| {
+            std::thread::sleep(pause);
+            (n % keys, 1u64)
+        })
+        .key_by(|(key, _)| *key)
+        .reduce(|(key, a), (_, b)| (key, a + b))
+        .sink(out)
 }
 
 /// `n` words over a skewed vocabulary of `vocabulary` words, the same every

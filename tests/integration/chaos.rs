@@ -6,16 +6,16 @@
 //! Kafka to PostgreSQL) on the shared broker and database. `just chaos` is
 //! the long soak.
 
-use stream_support::chaos::{self, ChaosConfig, ChaosReport, Connectors, Workload};
+use stream_support::chaos::{self, ChaosConfig, ChaosReport, Connectors, Shape, Workload};
 
 use crate::harness::{kafka, postgres};
 
 /// Runs `config` under kills and asserts every pipeline came out exact.
-async fn killed_and_exact(config: ChaosConfig) {
+async fn killed_and_exact(config: ChaosConfig) -> Vec<ChaosReport> {
     let pipelines: Vec<String> = config.workloads.iter().map(|w| w.arg()).collect();
     eprintln!(
         "chaos seed {} (rerun: just chaos --records {} --endpoint-kills {} --server-kills {} \
-         --tokens {} --batch {} --pipeline {} --seed {})",
+         --tokens {} --batch {} --pipeline {} --seed {} --shape {} --add-tokens {})",
         config.seed,
         config.records,
         config.endpoint_kills,
@@ -23,7 +23,14 @@ async fn killed_and_exact(config: ChaosConfig) {
         config.tokens,
         config.batch,
         pipelines.join(","),
-        config.seed
+        config.seed,
+        config
+            .shapes
+            .iter()
+            .map(|s| format!("{}x{}", s.nodes, s.replicas))
+            .collect::<Vec<_>>()
+            .join(","),
+        config.add_tokens
     );
     let reports = chaos::run(
         &config,
@@ -37,16 +44,41 @@ async fn killed_and_exact(config: ChaosConfig) {
     for report in &reports {
         assert!(report.violations.is_empty(), "{:#?}", report.violations);
         assert!(
-            report.endpoint_kills >= 5 && report.server_kills >= 2,
+            report.endpoint_kills >= config.endpoint_kills
+                && report.server_kills >= config.server_kills,
             "{table}"
         );
         assert_eq!((report.lost, report.duplicated), (0, 0), "{table}");
     }
+    reports
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kills_of_endpoint_and_server_leave_exactly_once_results() {
     killed_and_exact(ChaosConfig::ci()).await;
+}
+
+/// The small `just cluster`: three restate-server nodes (replication 2) and
+/// two endpoint replicas behind nginx; one node and one replica SIGKILLed
+/// and restarted, and tokens added mid-run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_with_endpoint_replicas_survives_a_node_and_a_replica_kill() {
+    let config = ChaosConfig {
+        workloads: vec![Workload::Count],
+        shapes: vec![Shape {
+            nodes: 3,
+            replicas: 2,
+        }],
+        endpoint_kills: 1,
+        server_kills: 1,
+        add_tokens: 2,
+        ..ChaosConfig::ci()
+    };
+    let reports = killed_and_exact(config).await;
+    assert!(
+        reports.iter().all(|r| r.rescale.is_some()),
+        "tokens were added"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

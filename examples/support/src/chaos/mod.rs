@@ -4,10 +4,16 @@
 //! restate-server at random moments, then check the results exactly.
 //!
 //! The endpoint runs as a child process (`chaos_endpoint`) so that it can be
-//! killed; the server is a [`LocalServer`] restarted on the same data dir.
+//! killed; the server is a
+//! [`LocalServer`](stream_runtime::restate::LocalServer) restarted on the
+//! same data dir. A run can also have a cluster of servers and endpoint
+//! replicas behind nginx ([`Shape`]); then one node or one replica is
+//! killed at a time.
 
+mod balancer;
 mod connectors;
 mod process;
+mod topology;
 mod workload;
 
 use std::path::{Path, PathBuf};
@@ -17,9 +23,11 @@ use serde::Deserialize;
 
 pub use connectors::Connectors;
 pub use process::sibling_binary;
-use process::{free_port, status, EndpointProcess, Schedule};
-use stream_runtime::restate::{AdminClient, IngressClient, LocalServer, LocalServerOptions};
+use process::{status, Schedule};
+use stream_runtime::restate::{AdminClient, IngressClient};
 use stream_runtime::{ServiceNames, Status};
+pub use topology::Shape;
+use topology::Topology;
 pub use workload::{key_of, time_of, Outcome, WindowCount, WordCount, Workload, KEYS};
 
 /// The arguments of the `chaos_endpoint` binary.
@@ -95,6 +103,11 @@ pub struct ChaosConfig {
     /// The servers of the connector pipelines; a run starts those it
     /// needs and is not given.
     pub connectors: Connectors,
+    /// Where each pipeline runs, one run (and row) per shape.
+    pub shapes: Vec<Shape>,
+    /// Tokens added once a third of the results are written (0: none), to
+    /// show a rescale while running.
+    pub add_tokens: u64,
 }
 
 impl ChaosConfig {
@@ -111,6 +124,8 @@ impl ChaosConfig {
             limit: Duration::from_secs(600),
             workloads: Workload::BUILT_IN.to_vec(),
             connectors: Connectors::default(),
+            shapes: vec![Shape::SINGLE],
+            add_tokens: 0,
         }
     }
 
@@ -126,6 +141,8 @@ impl ChaosConfig {
             limit: Duration::from_secs(3_600),
             workloads: Workload::ALL.to_vec(),
             connectors: Connectors::default(),
+            shapes: vec![Shape::SINGLE],
+            add_tokens: 0,
         }
     }
 
@@ -140,6 +157,10 @@ impl ChaosConfig {
         if !args.pipeline.is_empty() {
             self.workloads = args.pipeline.clone();
         }
+        if !args.shape.is_empty() {
+            self.shapes = args.shape.clone();
+        }
+        self.add_tokens = args.add_tokens.unwrap_or(self.add_tokens);
         self
     }
 }
@@ -168,6 +189,13 @@ pub struct ChaosArgs {
     /// Which pipelines to kill, one run each (default: all four)
     #[arg(long, value_enum, value_delimiter = ',')]
     pub pipeline: Vec<Workload>,
+    /// Server nodes x endpoint replicas, one run each, such as 1x1,3x2 (a
+    /// cluster has replication 2; replicas sit behind nginx)
+    #[arg(long, value_delimiter = ',', value_parser = Shape::parse)]
+    pub shape: Vec<Shape>,
+    /// Tokens added once a third of the results are written
+    #[arg(long)]
+    pub add_tokens: Option<u64>,
 }
 
 fn seed_from_clock() -> u64 {
@@ -182,6 +210,10 @@ fn seed_from_clock() -> u64 {
 pub struct ChaosReport {
     /// The pipeline it killed.
     pub workload: Workload,
+    /// Where it ran.
+    pub shape: Shape,
+    /// Results per second before and after tokens were added, if they were.
+    pub rescale: Option<(f64, f64)>,
     /// The settings it ran with.
     pub config: ChaosConfig,
     /// Endpoint kills made while the pipeline was running.
@@ -201,23 +233,29 @@ pub struct ChaosReport {
 }
 
 impl ChaosReport {
-    /// The reports as one Markdown table, a row per pipeline.
+    /// The reports as one Markdown table, a row per pipeline and shape.
     pub fn table(reports: &[ChaosReport]) -> String {
         let mut table = String::from(
-            "| pipeline | records | results | endpoint kills | server kills | lost | duplicated | wall time | tokens injected / in flight / parked | seed |\n\
-             |---|--------:|--------:|---------------:|-------------:|-----:|-----------:|----------:|-----------------:|-----:|",
+            "| pipeline | shape | records | results | endpoint kills | server kills | lost | duplicated | wall time | results/s | tokens injected / in flight / parked | results/s before / after adding tokens | seed |\n\
+             |---|---|--------:|--------:|---------------:|-------------:|-----:|-----------:|----------:|----------:|-----------------:|---|-----:|",
         );
         for report in reports {
+            let seconds = report.wall.as_secs_f64();
+            let rescale = report.rescale.map_or("-".to_owned(), |(before, after)| {
+                format!("{before:.0} / {after:.0}")
+            });
             table += &format!(
-                "\n| {} | {} | {} | {} | {} | {} | {} | {:.1} s | {} / {} / {} | {} |",
+                "\n| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} s | {:.0} | {} / {} / {} | {rescale} | {} |",
                 report.workload.label(),
+                report.shape.label(),
                 report.config.records,
                 report.status.records_out,
                 report.endpoint_kills,
                 report.server_kills,
                 report.lost,
                 report.duplicated,
-                report.wall.as_secs_f64(),
+                seconds,
+                report.status.records_out as f64 / seconds.max(1e-9),
                 report.status.tokens_injected,
                 report.status.tokens_in_flight,
                 report.status.tokens_injected - report.status.tokens_in_flight,
@@ -243,7 +281,10 @@ pub async fn run(config: &ChaosConfig, endpoint_binary: &Path) -> Result<Vec<Cha
     let _started = connectors.start_missing(kafka, postgres, &servers).await?;
     let mut reports = Vec::new();
     for workload in &config.workloads {
-        reports.push(run_one(*workload, config, &connectors, endpoint_binary).await?);
+        for shape in &config.shapes {
+            let report = run_one(*workload, *shape, config, &connectors, endpoint_binary).await?;
+            reports.push(report);
+        }
     }
     Ok(reports)
 }
@@ -251,19 +292,30 @@ pub async fn run(config: &ChaosConfig, endpoint_binary: &Path) -> Result<Vec<Cha
 /// Runs one pipeline under kills and checks every invariant.
 async fn run_one(
     workload: Workload,
+    shape: Shape,
     config: &ChaosConfig,
     connectors: &Connectors,
     endpoint_binary: &Path,
 ) -> Result<ChaosReport, String> {
     let scratch = std::env::temp_dir().join(format!(
-        "stream-chaos-{}-{}-{}",
+        "stream-chaos-{}-{}-{}x{}-{}",
         std::process::id(),
         workload.pipeline_name(),
+        shape.nodes,
+        shape.replicas,
         config.seed
     ));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
-    let result = run_in(workload, config, connectors, endpoint_binary, &scratch).await;
+    let result = run_in(
+        workload,
+        shape,
+        config,
+        connectors,
+        endpoint_binary,
+        &scratch,
+    )
+    .await;
     if result.as_ref().is_ok_and(|r| r.violations.is_empty()) {
         let _ = std::fs::remove_dir_all(&scratch);
     } else {
@@ -274,6 +326,7 @@ async fn run_one(
 
 async fn run_in(
     workload: Workload,
+    shape: Shape,
     config: &ChaosConfig,
     connectors: &Connectors,
     endpoint_binary: &Path,
@@ -288,18 +341,8 @@ async fn run_in(
     let done = |status: &Status| {
         status.finished || (!workload.is_bounded() && status.records_out >= outputs)
     };
-    let options = LocalServerOptions::new(scratch.join("restate")).ports(
-        free_port()?,
-        free_port()?,
-        free_port()?,
-    );
-    let mut server = LocalServer::start(options)
-        .await
-        .map_err(|e| e.to_string())?;
-    let port = free_port()?;
-    let mut endpoint = EndpointProcess {
-        binary: endpoint_binary.to_owned(),
-        args: EndpointArgs {
+    let endpoint_args = |port| {
+        EndpointArgs {
             port,
             output: output.clone(),
             records: config.records,
@@ -307,16 +350,13 @@ async fn run_in(
             workload,
             connectors: connectors.clone(),
         }
-        .to_args(),
-        port,
-        log: scratch.join("endpoint.log"),
-        child: None,
+        .to_args()
     };
-    endpoint.start().await?;
-    let admin: AdminClient = server.admin();
-    let ingress: IngressClient = server.ingress();
+    let mut topology = Topology::start(shape, scratch, endpoint_binary, endpoint_args).await?;
+    let admin: AdminClient = topology.admin();
+    let ingress: IngressClient = topology.ingress();
     admin
-        .register(&format!("http://127.0.0.1:{port}"))
+        .register(&topology.endpoint_uri())
         .await
         .map_err(|e| e.to_string())?;
     status(&ingress, &names, Duration::from_secs(30)).await?;
@@ -328,6 +368,7 @@ async fn run_in(
         .map_err(|e| e.to_string())?;
 
     let mut schedule = Schedule(config.seed);
+    let mut rescale = Rescale::new(config.add_tokens, outputs, started);
     let (mut endpoint_kills, mut server_kills) = (0u32, 0u32);
     let mut violations = Vec::new();
     while endpoint_kills < config.endpoint_kills || server_kills < config.server_kills {
@@ -342,15 +383,12 @@ async fn run_in(
         }
         let endpoint_left = u64::from(config.endpoint_kills - endpoint_kills);
         let server_left = u64::from(config.server_kills - server_kills);
+        rescale.at(&now, &ingress, &names).await?;
         if schedule.next() % (endpoint_left + server_left) < server_left {
-            server.kill();
-            tokio::time::sleep(schedule.millis(0, 400)).await;
-            server.restart().await.map_err(|e| e.to_string())?;
+            topology.kill_server(&mut schedule).await?;
             server_kills += 1;
         } else {
-            endpoint.kill();
-            tokio::time::sleep(schedule.millis(0, 400)).await;
-            endpoint.start().await?;
+            topology.kill_endpoint(&mut schedule).await?;
             endpoint_kills += 1;
         }
     }
@@ -362,6 +400,7 @@ async fn run_in(
         if now.finished {
             break now;
         }
+        rescale.at(&now, &ingress, &names).await?;
         if !stopped && done(&now) {
             stopped = ingress.stop(&names).await.is_ok();
         }
@@ -378,10 +417,11 @@ async fn run_in(
     violations.extend(outcome.violations);
     check_tokens_and_invocations(&admin, &names, config, outputs, &status, &mut violations).await?;
 
-    endpoint.kill();
-    server.stop(Duration::from_secs(5));
+    topology.stop();
     Ok(ChaosReport {
         workload,
+        shape,
+        rescale: rescale.rates(status.records_out, started + wall),
         config: config.clone(),
         endpoint_kills,
         server_kills,
@@ -403,10 +443,11 @@ async fn check_tokens_and_invocations(
     status: &Status,
     violations: &mut Vec<String>,
 ) -> Result<(), String> {
-    if status.tokens_injected != config.tokens || status.tokens_in_flight != 0 {
+    let tokens = config.tokens + config.add_tokens;
+    if status.tokens_injected != tokens || status.tokens_in_flight != 0 {
         violations.push(format!(
-            "tokens: injected {}, still in flight {} (all {} should have parked)",
-            status.tokens_injected, status.tokens_in_flight, config.tokens
+            "tokens: injected {}, still in flight {} (all {tokens} should have parked)",
+            status.tokens_injected, status.tokens_in_flight
         ));
     }
     if status.records_in != config.records
@@ -444,4 +485,51 @@ async fn check_tokens_and_invocations(
         ));
     }
     Ok(())
+}
+
+/// Adding tokens while a pipeline runs, and the rate before and after.
+struct Rescale {
+    tokens: u64,
+    outputs: u64,
+    started: Instant,
+    added: Option<(Instant, u64, f64)>,
+}
+
+impl Rescale {
+    fn new(tokens: u64, outputs: u64, started: Instant) -> Self {
+        Self {
+            tokens,
+            outputs,
+            started,
+            added: None,
+        }
+    }
+
+    /// Adds the tokens once a third of the results are written.
+    async fn at(
+        &mut self,
+        now: &Status,
+        ingress: &IngressClient,
+        names: &ServiceNames,
+    ) -> Result<(), String> {
+        if self.tokens == 0 || self.added.is_some() || now.records_out * 3 < self.outputs {
+            return Ok(());
+        }
+        let at = Instant::now();
+        let before = now.records_out as f64 / (at - self.started).as_secs_f64().max(1e-9);
+        ingress
+            .add_tokens(names, self.tokens)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.added = Some((at, now.records_out, before));
+        Ok(())
+    }
+
+    /// Results per second before the tokens were added, and after, up to
+    /// `records_out` at `end`.
+    fn rates(&self, records_out: u64, end: Instant) -> Option<(f64, f64)> {
+        let (at, out, before) = self.added?;
+        let after = records_out.saturating_sub(out) as f64 / (end - at).as_secs_f64().max(1e-9);
+        Some((before, after))
+    }
 }

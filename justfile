@@ -35,10 +35,11 @@ chaos *ARGS:
 
 # The word count on one restate-server, then on a 3-node cluster (replication 2) with 2
 # endpoint replicas behind nginx: a node and a replica SIGKILLed and restarted, 6 tokens
-# added mid-run, the output checked exactly; nginx comes from Debian's packages.
+# added mid-run, snapshots to an S3-compatible store (moto, from PyPI), the output checked
+# exactly; nginx comes from Debian's packages.
 cluster *ARGS:
     cargo build --release --bin chaos_endpoint
-    cargo run --release --example chaos -- --pipeline count --shape 1x1,3x2 --records 100000 --batch 100 --endpoint-kills 1 --server-kills 1 --add-tokens 6 {{ARGS}}
+    cargo run --release --example chaos -- --pipeline count --shape 1x1,3x2 --records 100000 --batch 100 --endpoint-kills 1 --server-kills 1 --add-tokens 6 --snapshots {{ARGS}}
 
 # Page views from Kafka, counted per page per 10 s window, upserted into PostgreSQL;
 # starts a broker and PostgreSQL unless given `--bootstrap` and `--postgres`.

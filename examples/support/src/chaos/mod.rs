@@ -13,6 +13,7 @@
 mod balancer;
 mod connectors;
 mod process;
+mod snapshots;
 mod topology;
 mod workload;
 
@@ -108,6 +109,9 @@ pub struct ChaosConfig {
     /// Tokens added once a third of the results are written (0: none), to
     /// show a rescale while running.
     pub add_tokens: u64,
+    /// Whether a cluster snapshots its partitions to an S3-compatible store
+    /// (moto's server), so that its log trims.
+    pub snapshots: bool,
 }
 
 impl ChaosConfig {
@@ -126,6 +130,7 @@ impl ChaosConfig {
             connectors: Connectors::default(),
             shapes: vec![Shape::SINGLE],
             add_tokens: 0,
+            snapshots: false,
         }
     }
 
@@ -143,6 +148,7 @@ impl ChaosConfig {
             connectors: Connectors::default(),
             shapes: vec![Shape::SINGLE],
             add_tokens: 0,
+            snapshots: false,
         }
     }
 
@@ -161,6 +167,7 @@ impl ChaosConfig {
             self.shapes = args.shape.clone();
         }
         self.add_tokens = args.add_tokens.unwrap_or(self.add_tokens);
+        self.snapshots |= args.snapshots;
         self
     }
 }
@@ -196,6 +203,10 @@ pub struct ChaosArgs {
     /// Tokens added once a third of the results are written
     #[arg(long)]
     pub add_tokens: Option<u64>,
+    /// A cluster snapshots to an S3-compatible store (moto's server, from
+    /// PyPI), so that its log trims
+    #[arg(long)]
+    pub snapshots: bool,
 }
 
 fn seed_from_clock() -> u64 {
@@ -214,6 +225,8 @@ pub struct ChaosReport {
     pub shape: Shape,
     /// Results per second before and after tokens were added, if they were.
     pub rescale: Option<(f64, f64)>,
+    /// Partitions with a snapshot in the store, for a cluster with one.
+    pub snapshotted: Option<usize>,
     /// The settings it ran with.
     pub config: ChaosConfig,
     /// Endpoint kills made while the pipeline was running.
@@ -236,16 +249,17 @@ impl ChaosReport {
     /// The reports as one Markdown table, a row per pipeline and shape.
     pub fn table(reports: &[ChaosReport]) -> String {
         let mut table = String::from(
-            "| pipeline | shape | records | results | endpoint kills | server kills | lost | duplicated | wall time | results/s | tokens injected / in flight / parked | results/s before / after adding tokens | seed |\n\
-             |---|---|--------:|--------:|---------------:|-------------:|-----:|-----------:|----------:|----------:|-----------------:|---|-----:|",
+            "| pipeline | shape | records | results | endpoint kills | server kills | lost | duplicated | wall time | results/s | tokens injected / in flight / parked | results/s before / after adding tokens | partitions snapshotted | seed |\n\
+             |---|---|--------:|--------:|---------------:|-------------:|-----:|-----------:|----------:|----------:|-----------------:|---|--:|-----:|",
         );
         for report in reports {
             let seconds = report.wall.as_secs_f64();
             let rescale = report.rescale.map_or("-".to_owned(), |(before, after)| {
                 format!("{before:.0} / {after:.0}")
             });
+            let snapshotted = report.snapshotted.map_or("-".to_owned(), |n| n.to_string());
             table += &format!(
-                "\n| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} s | {:.0} | {} / {} / {} | {rescale} | {} |",
+                "\n| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} s | {:.0} | {} / {} / {} | {rescale} | {snapshotted} | {} |",
                 report.workload.label(),
                 report.shape.label(),
                 report.config.records,
@@ -352,7 +366,14 @@ async fn run_in(
         }
         .to_args()
     };
-    let mut topology = Topology::start(shape, scratch, endpoint_binary, endpoint_args).await?;
+    let mut topology = Topology::start(
+        shape,
+        config.snapshots,
+        scratch,
+        endpoint_binary,
+        endpoint_args,
+    )
+    .await?;
     let admin: AdminClient = topology.admin();
     let ingress: IngressClient = topology.ingress();
     admin
@@ -417,10 +438,15 @@ async fn run_in(
     violations.extend(outcome.violations);
     check_tokens_and_invocations(&admin, &names, config, outputs, &status, &mut violations).await?;
 
+    let snapshotted = topology.partitions_snapshotted().await?;
+    if snapshotted == Some(0) {
+        violations.push("no partition snapshot reached the store".to_owned());
+    }
     topology.stop();
     Ok(ChaosReport {
         workload,
         shape,
+        snapshotted,
         rescale: rescale.rates(status.records_out, started + wall),
         config: config.clone(),
         endpoint_kills,

@@ -10,6 +10,7 @@ use stream_runtime::restate::{AdminClient, IngressClient, LocalServer, LocalServ
 
 use super::balancer::Balancer;
 use super::process::{free_port, EndpointProcess, Schedule};
+use super::snapshots::SnapshotStore;
 
 /// How many server nodes and endpoint replicas a run has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,20 +61,32 @@ pub(super) struct Topology {
     servers: Vec<LocalServer>,
     endpoints: Vec<EndpointProcess>,
     balancer: Option<Balancer>,
+    snapshots: Option<SnapshotStore>,
 }
 
 impl Topology {
-    /// Starts `shape` in `scratch`: the servers (a cluster's nodes all at
-    /// once, since none is healthy before the others join), then the
-    /// endpoints, each run as `binary` with `args(port)`, then nginx in
-    /// front of them if there are several.
+    /// Starts `shape` in `scratch`: for a cluster with `snapshots`, the
+    /// snapshot store; the servers (a cluster's nodes all at once, since
+    /// none is healthy before the others join); the endpoints, each run as
+    /// `binary` with `args(port)`; and nginx in front of them if there are
+    /// several.
     pub async fn start(
         shape: Shape,
+        snapshots: bool,
         scratch: &Path,
         binary: &Path,
         args: impl Fn(u16) -> Vec<String>,
     ) -> Result<Self, String> {
-        let options = server_options(shape.nodes, scratch)?;
+        let snapshots = match snapshots && shape.nodes > 1 {
+            true => Some(SnapshotStore::start(&scratch.join("snapshots")).await?),
+            false => None,
+        };
+        let mut options = server_options(shape.nodes, scratch)?;
+        if let Some(store) = &snapshots {
+            for node in &mut options {
+                node.env.extend(store.settings());
+            }
+        }
         let starting: Vec<_> = options
             .into_iter()
             .map(|options| tokio::spawn(LocalServer::start(options)))
@@ -107,7 +120,24 @@ impl Topology {
             servers,
             endpoints,
             balancer,
+            snapshots,
         })
+    }
+
+    /// How many partitions have a snapshot in the store, if there is one,
+    /// waiting up to 30 s for the first.
+    pub async fn partitions_snapshotted(&self) -> Result<Option<usize>, String> {
+        let Some(store) = &self.snapshots else {
+            return Ok(None);
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let snapshotted = store.partitions_snapshotted()?;
+            if snapshotted > 0 || std::time::Instant::now() > deadline {
+                return Ok(Some(snapshotted));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
     }
 
     /// The admin API of the first node.
@@ -158,6 +188,7 @@ impl Topology {
         for server in &mut self.servers {
             server.stop(Duration::from_secs(5));
         }
+        self.snapshots = None;
     }
 }
 

@@ -96,14 +96,17 @@ impl AdminClient {
         struct Event {
             error_message: Option<String>,
         }
-        // An invocation id is `inv_` and base62: safe to quote.
-        let id: String = id.chars().filter(char::is_ascii_alphanumeric).collect();
+        // An invocation id is `inv_` and base62, so safe to quote; anything
+        // else is not asked about.
+        let base62 = |rest: &str| rest.chars().all(|c| c.is_ascii_alphanumeric());
+        if !id.strip_prefix("inv_").is_some_and(base62) {
+            return Ok(None);
+        }
         let rows: Vec<Row> = self
             .query(&format!(
                 "SELECT event_json FROM sys_journal_events \
-                 WHERE id = 'inv_{}' AND event_type = 'TransientError' \
-                 ORDER BY appended_at DESC LIMIT 1",
-                id.trim_start_matches("inv")
+                 WHERE id = '{id}' AND event_type = 'TransientError' \
+                 ORDER BY appended_at DESC LIMIT 1"
             ))
             .await?;
         Ok(rows.first().and_then(|row| {

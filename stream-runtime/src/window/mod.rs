@@ -18,6 +18,8 @@ mod panes;
 mod sessions;
 mod stage;
 #[cfg(test)]
+mod session_model;
+#[cfg(test)]
 mod tests;
 
 pub use aggregate::{AggregateWith, ReduceWith, WindowFn};

@@ -1,7 +1,13 @@
 //! Session windows: one entry per key, holding its sessions and their
 //! records. A record opens `[t, t + gap)` and merges every session of its
-//! key it overlaps; each session is folded when it fires, so merging needs
-//! no merge function.
+//! key that overlaps or touches it (Flink's `TimeWindow.intersects`: two
+//! records exactly one gap apart are one session); each session is folded
+//! when it fires, so merging needs no merge function.
+//!
+//! A merged session is a new window: it fires when the clock passes its
+//! own end, whether or not a part of it fired before (Flink's
+//! `MergingWindowSet`). A merge that ends at or before the clock fires at
+//! once, with the updated result.
 
 use super::stage::{failed, session_entry, Session, WindowEntry};
 use super::{Window, WindowFn, WindowKind, Windowed, Windowing};
@@ -53,7 +59,7 @@ impl<KF, K, In, V, W> Windowing<KF, K, In, V, W> {
                 start: time,
                 end: time.saturating_add(self.gap()),
             };
-            let overlaps = |s: &Session<V>| s.start < opened.end && opened.start < s.end;
+            let overlaps = |s: &Session<V>| merges(s.window(), opened);
             let merged = entry
                 .sessions
                 .iter()
@@ -74,10 +80,11 @@ impl<KF, K, In, V, W> Windowing<KF, K, In, V, W> {
                     .into_iter()
                     .partition(overlaps);
                 entry.sessions = kept;
+                // Not fired as this window, even if a part of it was.
                 let mut session = Session {
                     start: merged.start,
                     end: merged.end,
-                    fired: joined.iter().any(|s| s.fired),
+                    fired: false,
                     items: joined.iter_mut().flat_map(|s| s.items.drain(..)).collect(),
                 };
                 session.items.push((time, value));
@@ -94,8 +101,11 @@ impl<KF, K, In, V, W> Windowing<KF, K, In, V, W> {
             .map_err(|error| RecordFailed { index, error })?;
         }
         for (key, entry) in batch.keys.iter().zip(entries) {
-            if let Some(entry) = entry {
-                state.set(&session_entry(key), &entry).map_err(failed(0))?;
+            match entry {
+                // Every record of a key without sessions was late.
+                Some(entry) if entry.sessions.is_empty() => state.clear(&session_entry(key)),
+                Some(entry) => state.set(&session_entry(key), &entry).map_err(failed(0))?,
+                None => {}
             }
         }
         Ok(())
@@ -167,4 +177,10 @@ impl<KF, K, In, V, W> Windowing<KF, K, In, V, W> {
             value: acc?,
         })
     }
+}
+
+/// Whether two session windows are one session: they overlap or touch, as
+/// Flink's `TimeWindow.intersects` (`[0, 3000)` and `[3000, 6000)` merge).
+fn merges(a: Window, b: Window) -> bool {
+    a.start <= b.end && b.start <= a.end
 }

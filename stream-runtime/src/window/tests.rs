@@ -146,3 +146,49 @@ fn processing_time_windows_follow_the_wall_clock() {
     assert_eq!(group.call(vec![], None, 2_001).0, [], "once");
     assert!(out.iter().all(|w| (w.start, w.end) == (1_000, 2_000)));
 }
+
+/// The input: one record a call, the watermark 1 s behind the
+/// largest time (Flink's `max - delay - 1`), sessions of 3 s kept 10 s.
+#[test]
+fn a_late_record_that_bridges_two_sessions_fires_the_merged_one() {
+    let mut group = counting!(session(secs(3)).allowed_lateness(secs(10)));
+    let mut out = Vec::new();
+    for (key, time, watermark) in [
+        ('a', 0, -1_001),
+        ('a', 3_500, 2_499),
+        ('b', 4_500, 3_499),
+        ('a', 2_000, 3_499),
+    ] {
+        let (emitted, late) = group.call(vec![at(key, time)], Some(watermark), 0);
+        assert!(late.is_empty(), "{key}@{time} is inside the lateness");
+        out.extend(emitted);
+    }
+    // a [0, 3000) fired when the watermark passed 2_999; the record at
+    // 2_000 made it [0, 6500), which has not, so nothing more yet.
+    assert_eq!(counts(&out), BTreeMap::from([(('a', 0, 3_000), 1)]));
+    let (emitted, _) = group.call(vec![], Some(6_499), 0);
+    out.extend(emitted);
+    let (emitted, _) = group.call(vec![], Some(Millis::MAX), 0);
+    out.extend(emitted);
+    let expected = BTreeMap::from([
+        (('a', 0, 3_000), 1),
+        (('a', 0, 6_500), 3),
+        (('b', 4_500, 7_500), 1),
+    ]);
+    assert_eq!(counts(&out), expected);
+    assert!(group.store.is_empty() && group.timers.is_empty());
+}
+
+/// Flink's rule: `[0, 3000)` and `[3000, 6000)` touch, so they merge.
+#[test]
+fn records_exactly_one_gap_apart_are_one_session() {
+    let mut group = counting!(session(secs(3)));
+    group.call(vec![at('a', 0), at('a', 3_000), at('b', 0), at('b', 3_001)], None, 0);
+    let (out, _) = group.call(vec![], Some(Millis::MAX), 0);
+    let expected = BTreeMap::from([
+        (('a', 0, 6_000), 2),
+        (('b', 0, 3_000), 1),
+        (('b', 3_001, 6_001), 1),
+    ]);
+    assert_eq!(counts(&out), expected);
+}

@@ -7,6 +7,7 @@ mod endpoint_outage;
 mod failures;
 mod harness;
 mod kafka;
+mod kafka_idle;
 mod kafka_outage;
 mod large_records;
 mod layout;

@@ -43,7 +43,7 @@ pub(super) async fn next<D: Dataflow, C: Calls>(
             Some(Dry::Stopped) => None,
             Some(Dry::Waiting { idle }) => {
                 waiting = true;
-                idle.then_some(SplitEvent::Idle)
+                idle.then_some(SplitEvent::Idle { at: lease.from })
             }
         };
         reports.extend(event.map(|event| Report { split, event }));

@@ -336,7 +336,7 @@ mod tests {
         let reports = calls.lines("send TClock/pipeline/report");
         assert_eq!(
             reports,
-            [r#"send TClock/pipeline/report {"split":1,"event":"idle"}"#]
+            [r#"send TClock/pipeline/report {"split":1,"event":{"idle":{"at":7}}}"#]
         );
         assert_eq!(idle_wait(0), IDLE_WAIT_FIRST);
         assert_eq!(idle_wait(40), IDLE_WAIT_MAX);

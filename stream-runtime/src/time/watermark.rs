@@ -31,8 +31,9 @@ pub(crate) enum SplitEvent {
         count: u32,
         max: Option<Millis>,
     },
-    /// The split has had no data for the idle timeout.
-    Idle,
+    /// The split has had no data for the idle timeout; its next record
+    /// will be at position `at`.
+    Idle { at: u64 },
     /// A bounded split ends at `at`: once every range before it is done,
     /// it holds nothing back.
     End { at: u64 },
@@ -56,6 +57,10 @@ pub(crate) struct SplitMark {
     pub max: Option<Millis>,
     /// No data for the idle timeout, and none since.
     pub idle: bool,
+    /// Where an idle split's next record will be: the clock asks the
+    /// source there before the watermark passes this split's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_at: Option<u64>,
     /// Where a bounded split ends.
     pub end: Option<u64>,
 }
@@ -81,6 +86,7 @@ impl SplitMark {
             return; // a repeated report
         }
         self.idle = false;
+        self.idle_at = None;
         self.ahead.insert(from, (end, max));
         while let Some((&start, &(end, max))) = self.ahead.first_key_value() {
             if start > self.done_to {
@@ -108,15 +114,58 @@ impl Clock {
         self.watermark.unwrap_or(Millis::MIN)
     }
 
-    /// Takes in a report on one of `splits` splits. Answers the watermark,
-    /// and the key groups to wake now, each with the watermark to give it.
+    /// Takes in a report on one of `splits` splits, when no idle split has
+    /// data again. Answers the key groups to wake now, each with the
+    /// watermark to give it (see [`settle`](Self::settle)).
+    #[cfg(test)]
     pub fn report(&mut self, report: Report, splits: u32, delay: Millis) -> Vec<(u32, Millis)> {
+        self.take(report);
+        self.settle(splits, delay)
+    }
+
+    /// Takes in a report, without moving the watermark yet.
+    pub fn take(&mut self, report: Report) {
         let mark = self.splits.entry(report.split).or_default();
         match report.event {
             SplitEvent::Done { from, count, max } => mark.done(from, count, max),
-            SplitEvent::Idle => mark.idle = true,
+            SplitEvent::Idle { at } => {
+                mark.idle = true;
+                mark.idle_at = Some(at);
+            }
             SplitEvent::End { at } => mark.end = Some(at),
         }
+    }
+
+    /// The idle splits to ask the source about before the watermark moves:
+    /// each `(split, position)` whose own watermark is behind where the
+    /// watermark would go. If one has data again, its records must not be
+    /// made late by the others' ([`returned`](Self::returned) says so).
+    pub fn to_check(&self, splits: u32, delay: Millis) -> Vec<(u32, u64)> {
+        let next = self.combined(splits, delay);
+        if next <= self.current() {
+            return Vec::new();
+        }
+        self.splits
+            .iter()
+            .filter(|(split, mark)| **split < splits && mark.idle && !mark.ended())
+            .filter(|(_, mark)| mark.watermark(delay) < next)
+            .filter_map(|(split, mark)| Some((*split, mark.idle_at?)))
+            .collect()
+    }
+
+    /// An idle split has data again: it holds the watermark back at its own
+    /// until its records are done, as if it had never gone idle.
+    pub fn returned(&mut self, split: u32) {
+        if let Some(mark) = self.splits.get_mut(&split) {
+            mark.idle = false;
+            mark.idle_at = None;
+        }
+    }
+
+    /// Moves the watermark to the least over the splits (as
+    /// [`combined`](Self::combined)). Answers the key groups to wake now,
+    /// each with the watermark to give it.
+    pub fn settle(&mut self, splits: u32, delay: Millis) -> Vec<(u32, Millis)> {
         self.advance(self.combined(splits, delay))
     }
 
@@ -201,12 +250,59 @@ mod tests {
         assert_eq!(clock.current(), 2_999);
         let idle = Report {
             split: 1,
-            event: SplitEvent::Idle,
+            event: SplitEvent::Idle { at: 10 },
         };
         clock.report(idle, 2, 0);
         assert_eq!(clock.current(), 9_999, "the idle split no longer holds it");
         clock.report(done(1, 10, 10, 4_000), 2, 0);
         assert_eq!(clock.current(), 9_999, "it never goes back");
+    }
+
+    #[test]
+    fn an_idle_split_with_data_again_holds_the_watermark_before_the_others_move_it() {
+        let mut clock = Clock::default();
+        clock.report(done(0, 0, 10, 5_000), 2, 0);
+        clock.report(done(1, 0, 10, 5_000), 2, 0);
+        for split in [0, 1] {
+            let event = SplitEvent::Idle { at: 10 };
+            clock.report(Report { split, event }, 2, 0);
+        }
+        assert_eq!(clock.current(), 4_999);
+        // Split 0 has data again and its range is done first: before the
+        // watermark follows it, split 1 (behind it) is asked about.
+        clock.take(done(0, 10, 10, 20_000));
+        assert_eq!(clock.to_check(2, 0), [(1, 10)]);
+        clock.returned(1);
+        assert!(clock.to_check(2, 0).is_empty());
+        clock.settle(2, 0);
+        assert_eq!(clock.current(), 4_999, "split 1 holds it");
+        clock.report(done(1, 10, 10, 15_000), 2, 0);
+        assert_eq!(clock.current(), 14_999);
+        // Asked and still without data: it stays idle, and holds nothing.
+        clock.report(
+            Report {
+                split: 1,
+                event: SplitEvent::Idle { at: 20 },
+            },
+            2,
+            0,
+        );
+        clock.take(done(0, 20, 10, 30_000));
+        assert_eq!(clock.to_check(2, 0), [(1, 20)]);
+        clock.settle(2, 0);
+        assert_eq!(clock.current(), 29_999);
+        // An idle split ahead of where the watermark goes is not asked.
+        clock.report(done(1, 20, 10, 90_000), 2, 0);
+        clock.report(
+            Report {
+                split: 1,
+                event: SplitEvent::Idle { at: 30 },
+            },
+            2,
+            0,
+        );
+        clock.take(done(0, 30, 10, 31_000));
+        assert_eq!(clock.to_check(2, 0), []);
     }
 
     #[test]

@@ -15,10 +15,10 @@
 mod aggregate;
 mod assign;
 mod panes;
-mod sessions;
-mod stage;
 #[cfg(test)]
 mod session_model;
+mod sessions;
+mod stage;
 #[cfg(test)]
 mod tests;
 

@@ -57,7 +57,9 @@ impl Model {
         let merged = sessions
             .iter()
             .filter(|s| touching(s))
-            .fold((start, end, 1), |(s, e, n), &(s2, e2, n2)| (s.min(s2), e.max(e2), n + n2));
+            .fold((start, end, 1), |(s, e, n), &(s2, e2, n2)| {
+                (s.min(s2), e.max(e2), n + n2)
+            });
         if merged.1 - end + cleanup <= watermark {
             self.late += 1;
             return;
@@ -97,8 +99,13 @@ fn check_results(out: &[Windowed<Key, u64>], finals: &[Final], context: &str) {
             let later = last.get(&(k, s, e)).is_some_and(|&(o, _)| o > order);
             k == key && s <= start && end <= e && later
         });
-        let is_final = finals.iter().any(|&(k, s, e, _)| (k, s, e) == (key, start, end));
-        assert!(is_final || superseded, "{context}: {key} [{start}, {end}) was left behind");
+        let is_final = finals
+            .iter()
+            .any(|&(k, s, e, _)| (k, s, e) == (key, start, end));
+        assert!(
+            is_final || superseded,
+            "{context}: {key} [{start}, {end}) was left behind"
+        );
     }
 }
 
@@ -162,7 +169,11 @@ fn one_case(seed: u64) {
     assert_eq!(counted as usize + model.late, total, "{context}: the model");
     assert_eq!(late, model.late, "{context}: the late records");
     check_results(&out, &model.finals, &context);
-    assert!(group.store.is_empty(), "{context}: state left: {:?}", group.store);
+    assert!(
+        group.store.is_empty(),
+        "{context}: state left: {:?}",
+        group.store
+    );
     assert!(group.timers.is_empty(), "{context}: timers left");
 }
 

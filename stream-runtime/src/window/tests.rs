@@ -183,7 +183,11 @@ fn a_late_record_that_bridges_two_sessions_fires_the_merged_one() {
 #[test]
 fn records_exactly_one_gap_apart_are_one_session() {
     let mut group = counting!(session(secs(3)));
-    group.call(vec![at('a', 0), at('a', 3_000), at('b', 0), at('b', 3_001)], None, 0);
+    group.call(
+        vec![at('a', 0), at('a', 3_000), at('b', 0), at('b', 3_001)],
+        None,
+        0,
+    );
     let (out, _) = group.call(vec![], Some(Millis::MAX), 0);
     let expected = BTreeMap::from([
         (('a', 0, 6_000), 2),

@@ -27,12 +27,10 @@ pipeline! {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // Parsed first: `--help` prints only the help.
+    let runner = Runner::from_args().pipeline(ContinuousWordCount);
     println!("writing to /tmp/wordcount-output.txt");
-    match Runner::from_args()
-        .pipeline(ContinuousWordCount)
-        .run()
-        .await
-    {
+    match runner.run().await {
         Ok(_) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

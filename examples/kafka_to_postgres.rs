@@ -84,6 +84,13 @@ async fn run(mut cli: Cli) -> Result<(), String> {
         // producer writes, and a little after.
         cli.runner.duration = Some(cli.events / cli.rate.max(1) + 10);
     }
+    if cli.bootstrap.is_none() && !cli.runner.fresh {
+        // The broker started below is new, so the offsets this pipeline
+        // read from an earlier one mean nothing: start its state over (its
+        // data dir is this example's own, target/restate-dev/kafka_to_postgres).
+        println!("a new broker each run: the pipeline's state starts over too (as --fresh)");
+        cli.runner.fresh = true;
+    }
     let scratch = std::env::temp_dir().join(format!("kafka-to-postgres-{}", std::process::id()));
     let mut _broker = None;
     let bootstrap = match cli.bootstrap.clone() {
@@ -172,7 +179,23 @@ async fn run(mut cli: Cli) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let db = connect(&postgres).await?;
-    print_table(&db).await
+    print_table(&db).await?;
+    table_has_rows(&db).await
+}
+
+/// Fails when the table has no row: the run wrote nothing.
+async fn table_has_rows(db: &tokio_postgres::Client) -> Result<(), String> {
+    let row = db
+        .query_one(&format!("SELECT count(*) FROM {TABLE}"), &[])
+        .await
+        .map_err(|e| format!("counting {TABLE}: {e}"))?;
+    match row.get::<_, i64>(0) {
+        0 => Err(format!(
+            "{TABLE} has no row: no window closed (a window is written once the watermark, \
+             2 s behind the latest view, passes its end; run longer, or with more --events)"
+        )),
+        _ => Ok(()),
+    }
 }
 
 async fn connect(config: &str) -> Result<tokio_postgres::Client, String> {

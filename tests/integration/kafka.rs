@@ -283,3 +283,61 @@ async fn starting_at_the_latest_offset_reads_only_what_comes_after() {
     let written = LATEST.records().into_iter().map(|wc| (wc.word, wc.count));
     assert_each_count_once(written, after);
 }
+
+static REBORN: LazyLock<CollectSink<WordCount>> = LazyLock::new(CollectSink::new);
+
+/// A pipeline whose topic is not the one its positions came from (here,
+/// the same pipeline pointed at a smaller topic, as a topic deleted and
+/// created again is) does not wait for offsets that will never come: its
+/// tokens stop, and the status says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_that_ends_before_the_pipelines_position_stops_it_and_says_why() {
+    let kafka = kafka();
+    let bootstrap = kafka.bootstrap.as_str();
+    for topic in ["reborn-old", "reborn-new"] {
+        create_topic(bootstrap, topic, 1)
+            .await
+            .unwrap_or_else(|e| panic!("topic: {e}"));
+    }
+    let words = skewed_words("n", 100, 5);
+    let text = |r: &KafkaRecord| r.value_str().unwrap_or_default().to_owned();
+    let values = |words: &[String]| words.iter().map(|w| w.clone().into_bytes()).collect();
+    produce(bootstrap, "reborn-old", 0, values(&words))
+        .await
+        .unwrap_or_else(|e| panic!("produce: {e}"));
+    produce(bootstrap, "reborn-new", 0, values(&words[..10]))
+        .await
+        .unwrap_or_else(|e| panic!("produce: {e}"));
+    let h = harness();
+    let names = ServiceNames::for_pipeline("KafkaReborn");
+    for (topic, run) in [("reborn-old", 0), ("reborn-new", 1)] {
+        let source = KafkaSource::connect(bootstrap, topic)
+            .await
+            .unwrap_or_else(|e| panic!("source: {e}"));
+        let pipeline = word_count("KafkaReborn", 30, source, text, REBORN.clone());
+        kafka.serve(Endpoint::new().pipeline(pipeline)).await;
+        if run == 0 {
+            h.run_until_written(&names, 2, 100).await;
+            h.wait_for(&names, Duration::from_secs(60), |_| {}, |s| s.finished)
+                .await;
+        }
+    }
+    // The same pipeline, now over a topic that ends at offset 10.
+    h.add_tokens(&names, 2).await;
+    let status = h
+        .wait_for(
+            &names,
+            Duration::from_secs(60),
+            |_| {},
+            |s| s.tokens_in_flight == 0 && s.conflict.is_some(),
+        )
+        .await;
+    let reason = status.conflict.unwrap_or_default();
+    assert!(
+        reason.contains("topic `reborn-new` partition 0 ends at offset 10")
+            && reason.contains("read it up to offset 100"),
+        "{reason}"
+    );
+    assert_eq!(status.records_in, 100, "nothing of the new topic was read");
+    assert_eq!(REBORN.records().len(), 100);
+}

@@ -17,6 +17,7 @@ mod pipelines;
 mod postgres;
 mod process;
 mod rollout;
+mod runner;
 mod stop;
 mod timers;
 mod tokens;

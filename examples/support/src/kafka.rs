@@ -39,6 +39,14 @@ pub struct KafkaBroker {
     keep_dir: bool,
 }
 
+/// `java` could not be run: say which program, and how to get it.
+fn no_java(error: std::io::Error) -> BrokerError {
+    BrokerError::Start(format!(
+        "cannot run `java` ({error}); the broker needs Java 17 or later \
+         (Debian: apt-get install openjdk-17-jre-headless)"
+    ))
+}
+
 impl KafkaBroker {
     /// Starts a broker with its data in `dir` (created, and removed on drop
     /// unless [`keep`](Self::keep) is called), listening on `port` (0: a
@@ -62,7 +70,8 @@ impl KafkaBroker {
                 "-c",
             ])
             .arg(&properties)
-            .output()?;
+            .output()
+            .map_err(no_java)?;
         if !format.status.success() {
             let why = String::from_utf8_lossy(&format.stderr).into_owned();
             return Err(BrokerError::Start(format!("formatting the log dir: {why}")));
@@ -92,7 +101,7 @@ impl KafkaBroker {
             ])
             .arg(&self.properties);
         let log = self.dir.join("broker.log");
-        self.child = Some(spawn_logged(&mut command, &log)?);
+        self.child = Some(spawn_logged(&mut command, &log).map_err(no_java)?);
         self.wait_listening(&log).await
     }
 
@@ -127,7 +136,10 @@ impl KafkaBroker {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten());
             if exited.is_some() || Instant::now() > deadline {
-                return Err(BrokerError::Start(format!("see {}", log.display())));
+                // The log goes with the scratch dir: say its end here.
+                let tail = stream_runtime::restate::log_tail(log, 20);
+                let why = format!("the end of {}:\n{tail}", log.display());
+                return Err(BrokerError::Start(why));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -203,7 +215,11 @@ pub fn jars() -> Result<PathBuf, BrokerError> {
         .arg("dependency:copy-dependencies")
         .arg(format!("-DoutputDirectory={}", lib.display()))
         .status()
-        .map_err(|e| BrokerError::Maven(e.to_string()))?;
+        .map_err(|e| {
+            BrokerError::Maven(format!(
+                "cannot run `mvn` ({e}); install Maven (Debian: apt-get install maven)"
+            ))
+        })?;
     if !status.success() || !fetched() {
         return Err(BrokerError::Maven(status.to_string()));
     }

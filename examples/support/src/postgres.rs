@@ -17,7 +17,7 @@ pub enum PostgresStartError {
     #[error("initdb failed: {0}")]
     Init(String),
     /// The server did not accept connections in time.
-    #[error("PostgreSQL did not start; see {0}")]
+    #[error("PostgreSQL did not start: {0}")]
     Start(String),
     /// An I/O error.
     #[error(transparent)]
@@ -130,7 +130,10 @@ impl PostgresServer {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten());
             if exited.is_some() || Instant::now() > deadline {
-                return Err(PostgresStartError::Start(log.display().to_string()));
+                // The log goes with the scratch dir: say its end here.
+                let tail = stream_runtime::restate::log_tail(&log, 20);
+                let why = format!("the end of {}:\n{tail}", log.display());
+                return Err(PostgresStartError::Start(why));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

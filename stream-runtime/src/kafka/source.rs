@@ -4,7 +4,7 @@ use std::sync::Arc;
 use rskafka::client::partition::{OffsetAt, PartitionClient};
 
 use super::{io_error, partitions, KafkaError, KafkaRecord};
-use crate::source::{Gone, Source};
+use crate::source::{EndsBefore, Gone, Source};
 use crate::time::Millis;
 
 /// The bytes a fetch asks for per record of the range (a guess; a range
@@ -158,6 +158,16 @@ impl Source for KafkaSource {
             .await
             .map_err(|e| io_error("offsets", e))?;
         let end = u64::try_from(end).unwrap_or(0);
+        if end < position {
+            let topic = &self.topic;
+            let reason = format!(
+                "topic `{topic}` partition {split} ends at offset {end}, but this pipeline has \
+                 read it up to offset {position}: the topic was deleted and created again, or \
+                 this is another broker. Its state belongs to the old topic: start over (a \
+                 new pipeline name, or the runner's --fresh), or point it back at that topic"
+            );
+            return Err(EndsBefore::new(end, reason).into());
+        }
         Ok(usize::try_from(end.saturating_sub(position))
             .unwrap_or(max)
             .min(max))

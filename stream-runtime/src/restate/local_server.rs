@@ -103,13 +103,16 @@ impl LocalServerOptions {
     }
 }
 
-/// Why the server binary could not be found or installed.
-#[derive(Debug, thiserror::Error)]
+/// Why the local server could not be found, installed or started. Its
+/// `Debug` is its message, which says what to do.
+#[derive(thiserror::Error)]
 pub enum ServerBinaryError {
     /// Nothing found, and nothing to install it from.
     #[error(
         "restate-server not found. Install it with `npm install @restatedev/restate-server@{RESTATE_VERSION}` \
-         (or `npm ci` in this repository), put it on PATH, or set RESTATE_SERVER_BIN"
+         (or `npm ci` in this repository), put it on PATH, or set RESTATE_SERVER_BIN. \
+         To use a server that is already running instead, give the runner --admin-url and \
+         --ingress-url (RESTATE_ADMIN_URL, RESTATE_INGRESS_URL)"
     )]
     NotFound,
     /// `npm ci` failed.
@@ -120,9 +123,33 @@ pub enum ServerBinaryError {
         /// Why it failed.
         reason: String,
     },
+    /// A port the server would listen on is taken by a process this one
+    /// did not start (such as a server left running from the manual flow).
+    #[error(
+        "port {port} (the local restate-server's {what}) is taken by another process, so a \
+         server started here could not listen on it, and the runner will not register with a \
+         server it did not start. Stop that process, or use its server: give --admin-url and \
+         --ingress-url (RESTATE_ADMIN_URL, RESTATE_INGRESS_URL), or run with --serve-only and \
+         register this endpoint yourself"
+    )]
+    PortTaken {
+        /// The port.
+        port: u16,
+        /// What the server would use it for.
+        what: &'static str,
+    },
     /// The server process could not start or become healthy.
-    #[error("restate-server did not start: {0}")]
+    #[error(
+        "restate-server did not start: {0}\n(to use a server that is already running instead, \
+         give the runner --admin-url and --ingress-url, or set RESTATE_ADMIN_URL and RESTATE_INGRESS_URL)"
+    )]
     Start(String),
+}
+
+impl std::fmt::Debug for ServerBinaryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// A restate-server child process. Killed when dropped.
@@ -158,6 +185,7 @@ impl LocalServer {
                 self.options.base_dir.display()
             ))
         })?;
+        self.ports_free()?;
         let mut command = Command::new(&self.binary);
         command
             .arg("--base-dir")
@@ -176,6 +204,22 @@ impl LocalServer {
         self.wait_healthy(Duration::from_secs(90)).await
     }
 
+    /// Fails when another process listens on one of the server's ports:
+    /// the health check would then pass against that process.
+    fn ports_free(&self) -> Result<(), ServerBinaryError> {
+        let ports = [
+            (self.options.ingress_port, "ingress"),
+            (self.options.admin_port, "admin API"),
+            (self.options.node_port, "node-to-node port"),
+        ];
+        for (port, what) in ports {
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+                return Err(ServerBinaryError::PortTaken { port, what });
+            }
+        }
+        Ok(())
+    }
+
     async fn wait_healthy(&mut self, limit: Duration) -> Result<(), ServerBinaryError> {
         let deadline = Instant::now() + limit;
         let admin = self.admin();
@@ -184,8 +228,9 @@ impl LocalServer {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(exit)) = child.try_wait() {
                     return Err(ServerBinaryError::Start(format!(
-                        "it exited with {exit}; see {}",
-                        self.log_path().display()
+                        "it exited with {exit}. The end of its log, {}:\n{}",
+                        self.log_path().display(),
+                        log_tail(&self.log_path(), 15)
                     )));
                 }
             }
@@ -194,8 +239,9 @@ impl LocalServer {
             }
             if Instant::now() > deadline {
                 return Err(ServerBinaryError::Start(format!(
-                    "not healthy after {limit:?}; see {}",
-                    self.log_path().display()
+                    "not healthy after {limit:?}. The end of its log, {}:\n{}",
+                    self.log_path().display(),
+                    log_tail(&self.log_path(), 15)
                 )));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -281,6 +327,18 @@ fn terminate(child: &Child) {
 
 #[cfg(not(unix))]
 fn terminate(_child: &Child) {}
+
+/// The last `lines` lines of a log file (or why it cannot be read).
+pub fn log_tail(path: &Path, lines: usize) -> String {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes[bytes.len().saturating_sub(16 * 1024)..]);
+            let all: Vec<&str> = text.lines().collect();
+            all[all.len().saturating_sub(lines)..].join("\n")
+        }
+        Err(error) => format!("(cannot read it: {error})"),
+    }
+}
 
 /// Makes a child started with `command` die with the thread that starts it
 /// (Linux; elsewhere a no-op), so a test binary or example that exits

@@ -13,7 +13,7 @@ pub use http::{ApiError, HttpError};
 pub use ingress::{CallError, IngressClient};
 #[cfg(feature = "runner")]
 pub use local_server::{
-    die_with_parent, find_cli_binary, find_server_binary, spawn_logged, LocalServer,
+    die_with_parent, find_cli_binary, find_server_binary, log_tail, spawn_logged, LocalServer,
     LocalServerOptions, ServerBinaryError, RESTATE_VERSION,
 };
 pub use stalls::Stalled;

@@ -8,6 +8,7 @@ use super::serve::{index_key, Serves};
 use super::{ServiceHandlers, Stage};
 use crate::protocol::handlers::{split, SplitService};
 use crate::protocol::{Dry, Lease, SplitProgress};
+use crate::source::EndsBefore;
 use crate::stages::Dataflow;
 use crate::time::{wall_clock, Millis};
 
@@ -65,7 +66,7 @@ impl<D: Dataflow> Stage<SplitService, D> {
             let count = flow
                 .available(split, from, max as usize)
                 .await
-                .map_err(retry)?;
+                .map_err(source_error)?;
             return Ok((clamp(count, max), None));
         }
         let head = ctx.get::<u64>(HEAD).await?;
@@ -78,7 +79,7 @@ impl<D: Dataflow> Stage<SplitService, D> {
                 let count = flow
                     .available(split, from, ask as usize)
                     .await
-                    .map_err(retry)?;
+                    .map_err(source_error)?;
                 Ok(clamp(count, ask))
             })
             .name("available")
@@ -106,6 +107,15 @@ fn clamp(count: usize, max: u32) -> u32 {
 /// A source's I/O error, which Restate retries.
 fn retry(error: std::io::Error) -> HandlerError {
     HandlerError::from(error)
+}
+
+/// A source's answer while leasing: retried, unless the source ends before
+/// the split's position, which no retry mends (the tokens stop and say so).
+fn source_error(error: std::io::Error) -> HandlerError {
+    match EndsBefore::find(&error) {
+        Some(ends) => TerminalError::new_with_code(409, ends.to_string()).into(),
+        None => retry(error),
+    }
 }
 
 /// Leases the next `max` positions of this split (or as many as there are)

@@ -3,11 +3,13 @@
 use std::future::Future;
 use std::io;
 
+mod ends_before;
 mod gone;
 mod in_memory;
 mod random_words;
 mod sequence;
 
+pub use ends_before::EndsBefore;
 pub use gone::Gone;
 pub use in_memory::InMemorySource;
 pub use random_words::{RandomWords, DEFAULT_VOCABULARY};
@@ -82,7 +84,9 @@ pub trait Source: Send + Sync + 'static {
     /// endless source, 0 means no data right now: tokens then wait with a
     /// durable delayed call, backing off, and ask again; a split that stays
     /// so for the watermarks' idle timeout stops holding the watermark back.
-    /// Override it when counting is cheaper than reading.
+    /// Override it when counting is cheaper than reading. A source that can
+    /// tell it ends before `position` (so it is not the source the
+    /// pipeline read up to there) answers an [`EndsBefore`] error.
     fn available(
         &self,
         split: u32,

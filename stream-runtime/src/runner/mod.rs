@@ -2,11 +2,19 @@
 //! a Restate server when none is configured, registers the endpoint, injects
 //! tokens and shows progress.
 
+mod args;
+mod progress;
+mod stall;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
+
+pub use args::RunnerArgs;
+use args::{RunnerOnly, Settings};
+use progress::Progress;
 
 use crate::complete::IntoPipeline;
 use crate::endpoint::{Endpoint, EndpointError};
@@ -14,8 +22,10 @@ use crate::names::ServiceNames;
 use crate::protocol::Status;
 use crate::restate::{AdminClient, IngressClient, LocalServer, LocalServerOptions};
 
-/// Why a run stopped with an error.
-#[derive(Debug, thiserror::Error)]
+/// Why a run stopped with an error. Its `Debug` is its message, so that a
+/// `main` returning `Result<_, RunError>` (or `anyhow::Error`) prints what
+/// to do, not a variant name.
+#[derive(thiserror::Error)]
 pub enum RunError {
     /// Bad command-line arguments (from [`Runner::with_args`]).
     #[error("{0}")]
@@ -24,19 +34,28 @@ pub enum RunError {
     #[error(transparent)]
     Endpoint(#[from] EndpointError),
     /// The local server could not start.
-    #[error("{0}\n(to use a server that is already running, set RESTATE_ADMIN_URL and RESTATE_INGRESS_URL)")]
+    #[error("{0}")]
     Server(#[from] crate::restate::ServerBinaryError),
     /// Registering the endpoint or calling the pipeline failed.
     #[error(transparent)]
     Restate(#[from] crate::restate::ApiError),
-    /// A pipeline's tokens stopped because the endpoint's layout differs
-    /// from the one its state was laid out by.
+    /// A pipeline's tokens stopped: the endpoint's layout differs from the
+    /// one its state was laid out by, or its source is not the one its
+    /// positions came from.
     #[error("{pipeline}: its tokens stopped. {reason}")]
     Halted {
         /// The pipeline.
         pipeline: String,
         /// Why, as the control object recorded it.
         reason: String,
+    },
+    /// The run ended with a pipeline that has written nothing at all.
+    #[error("{pipeline} wrote nothing: {why}")]
+    WroteNothing {
+        /// The pipeline.
+        pipeline: String,
+        /// What its status says instead.
+        why: String,
     },
     /// The metrics exporter could not start.
     #[error(transparent)]
@@ -46,92 +65,24 @@ pub enum RunError {
     Io(#[from] std::io::Error),
 }
 
-/// The runner's command-line flags. Flatten them into a program's own
-/// `clap::Parser` with `#[command(flatten)]`, so that one `--help` lists
-/// both, and hand them to [`Runner::new`].
-///
-/// `RESTATE_ADMIN_URL` and `RESTATE_INGRESS_URL` name a server to use
-/// instead of starting one (with only one of them set, or with
-/// `--serve-only`, the runner only serves and prints the steps).
-///
-/// ```
-/// use clap::Parser;
-/// use stream_runtime::RunnerArgs;
-///
-/// #[derive(Parser)]
-/// struct Cli {
-///     /// Where the alerts go.
-///     #[arg(long)]
-///     out: std::path::PathBuf,
-///     #[command(flatten)]
-///     runner: RunnerArgs,
-/// }
-///
-/// let cli = Cli::parse_from(["alerts", "--out", "a.txt", "--tokens", "4"]);
-/// assert_eq!(cli.runner.tokens, Some(4));
-/// ```
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct RunnerArgs {
-    /// Tokens to inject on a first start [default: 10]
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=crate::MAX_TOKENS_PER_CALL))]
-    pub tokens: Option<u64>,
-    /// Port of this endpoint [default: 9080]
-    #[arg(long)]
-    pub port: Option<u16>,
-    /// Start the local dev server on an empty data dir
-    #[arg(long)]
-    pub fresh: bool,
-    /// Only serve the endpoint; print how to register and start it
-    #[arg(long)]
-    pub serve_only: bool,
-    /// Stop after this many seconds
-    #[arg(long, value_name = "SECONDS")]
-    pub duration: Option<u64>,
-    /// Serve Prometheus metrics on this address, such as 0.0.0.0:9464
-    /// (`GET /metrics`; needs the `metrics` feature)
-    #[arg(long, value_name = "ADDR")]
-    pub metrics: Option<SocketAddr>,
-}
-
-/// A program whose only flags are the runner's.
-#[derive(clap::Parser)]
-struct RunnerOnly {
-    #[command(flatten)]
-    runner: RunnerArgs,
-}
-
-/// Settings of a run.
-#[derive(Debug, Clone)]
-struct Settings {
-    tokens: u64,
-    port: u16,
-    fresh: bool,
-    serve_only: bool,
-    duration: Option<Duration>,
-    metrics: Option<SocketAddr>,
-}
-
-impl Settings {
-    fn new(args: RunnerArgs, default_tokens: u64) -> Self {
-        Settings {
-            tokens: args.tokens.unwrap_or(default_tokens),
-            port: args.port.unwrap_or(9080),
-            fresh: args.fresh,
-            serve_only: args.serve_only,
-            duration: args.duration.map(Duration::from_secs),
-            metrics: args.metrics,
-        }
+impl std::fmt::Debug for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
     }
 }
 
 /// Runs pipelines from a program's `main`.
 ///
-/// With `RESTATE_ADMIN_URL` unset it starts a local restate-server with its
-/// data under `target/restate-dev` (kept between runs, so a second run
-/// resumes where the first stopped; `--fresh` starts over), serves the
-/// endpoint, registers it, injects tokens on the first start, and prints
-/// progress every second until Ctrl-C, or until every pipeline is bounded and
-/// finished.
+/// Without `--admin-url` (`RESTATE_ADMIN_URL`) it starts a local
+/// restate-server with its data under `target/restate-dev/<program>`, each
+/// program's its own (kept between runs, so a second run resumes where the
+/// first stopped; `--fresh` starts over). It refuses to start when the
+/// server's ports are taken by another process, rather than register with a
+/// server it did not start. It serves the endpoint, registers it, injects
+/// tokens on the first start, and prints progress every second until
+/// Ctrl-C, or until every pipeline is bounded and finished. A run that ends
+/// with a pipeline that has written nothing is an error
+/// ([`RunError::WroteNothing`]).
 ///
 /// ```no_run
 /// # async fn main_body(word_count: impl stream_runtime::IntoPipeline) {
@@ -212,15 +163,15 @@ impl Runner {
         let serving = tokio::spawn(endpoint.serve_on(listener, endpoint_stopped));
         let endpoint_uri = format!("http://127.0.0.1:{}", settings.port);
 
-        let configured = (
-            std::env::var("RESTATE_ADMIN_URL").ok(),
-            std::env::var("RESTATE_INGRESS_URL").ok(),
-        );
+        let configured = (settings.admin_url.clone(), settings.ingress_url.clone());
         let result = match configured {
             (Some(admin), Some(ingress)) if !settings.serve_only => {
-                let admin = AdminClient::new(admin);
-                let ingress = IngressClient::new(ingress);
-                drive(&settings, &names, &endpoint_uri, &admin, &ingress).await
+                let server = Server {
+                    admin: AdminClient::new(admin),
+                    ingress: IngressClient::new(ingress),
+                    log: None,
+                };
+                drive(&settings, &names, &endpoint_uri, &server).await
             }
             (admin, ingress) if settings.serve_only || admin.is_some() || ingress.is_some() => {
                 print_manual_steps(&names, &endpoint_uri, admin.as_deref(), ingress.as_deref());
@@ -234,43 +185,85 @@ impl Runner {
                     std::fs::remove_dir_all(&base_dir)?;
                 }
                 println!("starting restate-server, data in {}", base_dir.display());
-                let mut server = LocalServer::start(LocalServerOptions::new(&base_dir)).await?;
-                let result = drive(
-                    &settings,
-                    &names,
-                    &endpoint_uri,
-                    &server.admin(),
-                    &server.ingress(),
-                )
-                .await;
-                server.stop(Duration::from_secs(10));
+                let mut local = LocalServer::start(LocalServerOptions::new(&base_dir)).await?;
+                let server = Server {
+                    admin: local.admin(),
+                    ingress: local.ingress(),
+                    log: Some(local.log_path()),
+                };
+                let result = drive(&settings, &names, &endpoint_uri, &server).await;
+                local.stop(Duration::from_secs(10));
                 result
             }
         };
         let _ = stop_endpoint.send(());
         let _ = serving.await;
-        result
+        let statuses = result?;
+        wrote_something(&statuses)?;
+        Ok(statuses)
     }
 }
 
-/// Where the local dev server keeps its data: `$CARGO_TARGET_DIR/restate-dev`,
-/// else `./target/restate-dev`.
+/// Fails the run if a pipeline has written nothing at all (in this run or
+/// before): an empty output must never look like success.
+fn wrote_something(statuses: &[(ServiceNames, Status)]) -> Result<(), RunError> {
+    let Some((names, status)) = statuses.iter().find(|(_, s)| s.records_out == 0) else {
+        return Ok(());
+    };
+    let mut why = format!("{} records in", status.records_in);
+    if status.dead_letters > 0 {
+        why += &format!(", {} dead letters", status.dead_letters);
+    }
+    if status.late_records > 0 {
+        why += &format!(", {} late records", status.late_records);
+    }
+    if status.pending_timers > 0 {
+        why += &format!(
+            ", {} windows or timers still open (the watermark has not passed them)",
+            status.pending_timers
+        );
+    }
+    if status.records_in == 0 {
+        why += "; its source had nothing to read";
+    }
+    Err(RunError::WroteNothing {
+        pipeline: names.pipeline.clone(),
+        why,
+    })
+}
+
+/// The server a run drives: its APIs, and its log when the runner started it.
+struct Server {
+    admin: AdminClient,
+    ingress: IngressClient,
+    log: Option<PathBuf>,
+}
+
+/// Where this program's local dev server keeps its data:
+/// `$CARGO_TARGET_DIR/restate-dev/<program>`, else
+/// `./target/restate-dev/<program>`, so that no program touches another's.
 fn dev_data_dir() -> PathBuf {
+    let program = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "default".to_owned());
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("target"))
         .join("restate-dev")
+        .join(program)
 }
 
 async fn drive(
     settings: &Settings,
     names: &[ServiceNames],
     endpoint_uri: &str,
-    admin: &AdminClient,
-    ingress: &IngressClient,
+    server: &Server,
 ) -> Result<Vec<(ServiceNames, Status)>, RunError> {
+    let (admin, ingress) = (&server.admin, &server.ingress);
     admin.register(endpoint_uri).await?;
     println!("registered {endpoint_uri} with {}", admin.url());
+    let mut progress = Vec::new();
     for pipeline in names {
         let status = retry_status(ingress, pipeline).await?;
         if status.tokens_injected == 0 {
@@ -290,18 +283,20 @@ async fn drive(
                 pipeline.pipeline, status.tokens_injected, status.records_in
             );
         }
+        progress.push(Progress::from(&status));
     }
     println!(
         "progress every second; Ctrl-C stops the pipelines cleanly (run again to resume, --fresh to start over)"
     );
     let started = Instant::now();
-    let mut last: Vec<(Instant, u64)> = vec![(Instant::now(), 0); names.len()];
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let mut statuses = Vec::new();
     let mut stopping = false;
     let mut ticks: u64 = 0;
+    let mut answered = Instant::now();
     loop {
         tokio::select! {
             _ = &mut ctrl_c => {
@@ -318,44 +313,42 @@ async fn drive(
             }
             _ = ticker.tick() => {}
         }
-        statuses.clear();
-        for (pipeline, (at, seen)) in names.iter().zip(last.iter_mut()) {
-            let status = ingress.status(pipeline).await?;
-            let elapsed = at.elapsed().as_secs_f64().max(1e-3);
-            let rate = status.records_out.saturating_sub(*seen) as f64 / elapsed;
-            // Records in but none out yet is progress too (windows open).
-            if *seen > 0 || status.records_out > 0 || status.records_in > 0 {
-                println!(
-                    "{:<24} out {:>10} ({:>8.0}/s)  in {:>10}  tokens running {} (of {} injected in all runs){}{}{}",
-                    pipeline.pipeline,
-                    status.records_out,
-                    rate,
-                    status.records_in,
-                    status.tokens_in_flight,
-                    status.tokens_injected,
-                    time_progress(&status),
-                    if status.dead_letters > 0 {
-                        format!("  dead letters {}", status.dead_letters)
-                    } else {
-                        String::new()
-                    },
-                    if status.finished { "  finished" } else { "" },
-                );
+        let timed_out = settings.duration.is_some_and(|d| started.elapsed() >= d);
+        let fresh = match poll(names, ingress, &mut progress).await {
+            Ok(fresh) => fresh,
+            Err(Unanswered::Failed(error)) => return Err(error.into()),
+            Err(Unanswered::Silent(error)) if !timed_out => {
+                // The server does not answer: say why, if it can be told,
+                // and keep serving; the pipeline goes on once it does.
+                let silent = answered.elapsed();
+                if silent >= SILENCE_REPORT_AFTER && ticks.is_multiple_of(STALL_CHECK_TICKS) {
+                    let log = server.log.as_deref();
+                    println!(
+                        "{}",
+                        stall::describe_silence(admin, log, silent, &error).await
+                    );
+                }
+                ticks += 1;
+                continue;
             }
+            Err(Unanswered::Silent(error)) => {
+                println!("the server did not answer at the end of the run: {error}");
+                return Ok(statuses);
+            }
+        };
+        answered = Instant::now();
+        statuses = fresh;
+        for (pipeline, status) in &statuses {
             if let (0, Some(reason)) = (status.tokens_in_flight, &status.conflict) {
                 return Err(RunError::Halted {
                     pipeline: pipeline.pipeline.clone(),
                     reason: reason.clone(),
                 });
             }
-            *at = Instant::now();
-            *seen = status.records_out;
-            crate::metrics::tokens(&pipeline.pipeline, &status);
-            statuses.push((pipeline.clone(), status));
         }
         if ticks.is_multiple_of(STALL_CHECK_TICKS) {
             for pipeline in names {
-                resume_stalled(admin, pipeline).await;
+                stall::resume_stalled(admin, pipeline).await;
             }
         }
         ticks += 1;
@@ -363,7 +356,6 @@ async fn drive(
         if all_finished && stopping {
             println!("stopped: every token parked; run again to resume");
         }
-        let timed_out = settings.duration.is_some_and(|d| started.elapsed() >= d);
         if all_finished || timed_out {
             return Ok(statuses);
         }
@@ -371,49 +363,53 @@ async fn drive(
 }
 
 /// How often (in progress ticks of a second) the runner looks for paused
-/// and retrying invocations.
+/// and retrying invocations, and says why a silent server is silent.
 const STALL_CHECK_TICKS: u64 = 5;
 
-/// Says what of the pipeline the server is retrying or has paused, and
-/// resumes the paused: this process serves the pipeline, so the endpoint
-/// they were waiting for is back. (An outage longer than the server's
-/// retry policy pauses every token; see [`Stalled`](crate::restate::Stalled).)
-async fn resume_stalled(admin: &AdminClient, pipeline: &ServiceNames) {
-    let stalled = admin.resume_paused(pipeline).await;
-    if let Ok(stalled) = &stalled {
-        crate::metrics::stalled(&pipeline.pipeline, stalled);
-    }
-    match stalled {
-        Ok(stalled) if !stalled.is_empty() => {
-            let resumed = if stalled.paused.is_empty() {
-                ""
-            } else {
-                "; resumed the paused ones"
-            };
-            println!("{}: {}{resumed}", pipeline.pipeline, stalled.describe());
-        }
-        Ok(_) => {}
-        Err(error) => tracing::warn!(%error, "cannot look for paused invocations"),
-    }
+/// How long the server may not answer before the runner says so.
+const SILENCE_REPORT_AFTER: Duration = Duration::from_secs(5);
+
+/// How long one status question may take in the progress loop.
+const STATUS_WAIT: Duration = Duration::from_secs(5);
+
+/// Why the progress loop has no status.
+enum Unanswered {
+    /// No answer in time, no connection, or the server's own 5xx: it may
+    /// come back, so the runner waits and says why.
+    Silent(String),
+    /// An answer that will not change by waiting.
+    Failed(crate::restate::ApiError),
 }
 
-/// The watermark, windows still to fire and late records, for a pipeline
-/// with event time.
-fn time_progress(status: &Status) -> String {
-    let Some(watermark) = status.watermark else {
-        return String::new();
-    };
-    let mut line = match watermark {
-        i64::MAX => "  watermark at the end".to_owned(),
-        w => format!("  watermark {:.1}s", w as f64 / 1000.0),
-    };
-    if status.pending_timers > 0 {
-        line += &format!("  windows open {}", status.pending_timers);
+/// Asks every pipeline's status and prints its progress line.
+async fn poll(
+    names: &[ServiceNames],
+    ingress: &IngressClient,
+    progress: &mut [Progress],
+) -> Result<Vec<(ServiceNames, Status)>, Unanswered> {
+    use crate::restate::ApiError;
+    let mut statuses = Vec::with_capacity(names.len());
+    for (pipeline, progress) in names.iter().zip(progress.iter_mut()) {
+        let status = match tokio::time::timeout(STATUS_WAIT, ingress.status(pipeline)).await {
+            Ok(Ok(status)) => status,
+            Ok(Err(error @ (ApiError::Http(_) | ApiError::Status { status: 500.., .. }))) => {
+                return Err(Unanswered::Silent(error.to_string()))
+            }
+            Ok(Err(error)) => return Err(Unanswered::Failed(error)),
+            Err(_) => {
+                let pipeline = &pipeline.pipeline;
+                return Err(Unanswered::Silent(format!(
+                    "status of {pipeline} took over {STATUS_WAIT:?}"
+                )));
+            }
+        };
+        if let Some(line) = progress.line(&pipeline.pipeline, &status) {
+            println!("{line}");
+        }
+        crate::metrics::tokens(&pipeline.pipeline, &status);
+        statuses.push((pipeline.clone(), status));
     }
-    if status.late_records > 0 {
-        line += &format!("  late {}", status.late_records);
-    }
-    line
+    Ok(statuses)
 }
 
 /// The first ingress call after registering can need a few retries.

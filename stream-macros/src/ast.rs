@@ -1,6 +1,6 @@
 //! The DSL as written: one `syn::Parse` impl per element.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{TokenStream, TokenTree};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{parenthesized, Attribute, Expr, Ident, Token, Type, Visibility};
@@ -155,7 +155,45 @@ impl Parse for StageInput {
         }
         let content;
         parenthesized!(content in input);
+        if let Err(error) = spaced_duration(content.fork().parse::<TokenStream>()?) {
+            // Consumed, or syn would report the tokens left instead.
+            content.parse::<TokenStream>()?;
+            return Err(error);
+        }
         let args = content.parse_terminated(Expr::parse, Token![,])?;
         Ok(Self { name, args })
     }
+}
+
+/// A duration written with a space, `5 s`, which Rust cannot parse: says
+/// how durations are written, on those tokens, before syn's own error
+/// ("expected `)`") would.
+fn spaced_duration(tokens: TokenStream) -> syn::Result<()> {
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    for pair in trees.windows(2) {
+        if let [TokenTree::Literal(number), TokenTree::Ident(unit)] = pair {
+            let is_int = number.to_string().chars().all(|c| c.is_ascii_digit());
+            let unit_name = unit.to_string();
+            if is_int
+                && crate::valid::DURATION_UNITS
+                    .iter()
+                    .any(|(u, _)| *u == unit_name)
+            {
+                let written: TokenStream = pair.iter().cloned().collect();
+                return Err(syn::Error::new_spanned(
+                    written,
+                    format!(
+                        "write durations with the unit attached: `{number}{unit}` \
+                         (the units are `ms`, `s`, `m` and `h`)"
+                    ),
+                ));
+            }
+        }
+    }
+    for tree in trees {
+        if let TokenTree::Group(group) = tree {
+            spaced_duration(group.stream())?;
+        }
+    }
+    Ok(())
 }

@@ -37,10 +37,25 @@ pub fn declare(header: &Header) -> TokenStream {
             let (field, ty) = (&p.name, &p.ty);
             quote!(#vis #field: #ty)
         });
+        // `Clone` when every field is: the bounds are higher-ranked so that
+        // a field that is not (a connector) is no error until a clone.
+        let bounds = params.iter().map(|p| {
+            let ty = &p.ty;
+            quote!(for<'__p> #ty: ::core::clone::Clone)
+        });
+        let clones = params.iter().map(|p| {
+            let field = &p.name;
+            quote!(#field: ::core::clone::Clone::clone(&self.#field))
+        });
         quote! {
-            #[derive(Clone)]
             #vis struct #name {
                 #(#fields,)*
+            }
+
+            impl ::core::clone::Clone for #name where #(#bounds),* {
+                fn clone(&self) -> Self {
+                    Self { #(#clones),* }
+                }
             }
         }
     };
@@ -87,14 +102,23 @@ pub fn expand(pipeline: &Pipeline) -> TokenStream {
     // One binding per stage, spanned on the stage's name, so that an error
     // about a stage's call (a missing bound) points at that stage, not at
     // the whole macro.
-    let calls = stages.iter().map(|stage| {
-        let method = method(stage);
-        let args = arguments(header, stage);
-        quote_spanned!(stage.name.span()=> let __pipeline = __pipeline.#method(#(#args),*);)
-    });
+    let mut uses = Uses::count(header, stages);
+    let calls: Vec<TokenStream> = stages
+        .iter()
+        .map(|stage| {
+            let method = method(stage);
+            let args = arguments(stage, &mut uses);
+            quote_spanned!(stage.name.span()=> let __pipeline = __pipeline.#method(#(#args),*);)
+        })
+        .collect();
 
     let fields = header.params.iter().map(|p| &p.name);
-    let unpack = (!header.params.is_empty()).then(|| quote!(let #name { #(#fields),* } = self;));
+    let unpack = (!header.params.is_empty()).then(|| {
+        quote! {
+            #[allow(unused_variables)]
+            let #name { #(#fields),* } = self;
+        }
+    });
     let declaration = declare(header);
     quote! {
         #declaration
@@ -137,22 +161,28 @@ fn method(stage: &Stage) -> TokenStream {
     }
 }
 
+/// A stage's expressions that can name parameters: its arguments, then
+/// its `on_timer` function, in the order they are passed.
+fn user_expressions(stage: &Stage) -> impl Iterator<Item = &Expr> {
+    stage.args.iter().chain(stage.option("on_timer"))
+}
+
 /// A stage's arguments for the typed API: its own, then what its options
 /// make (`event_time`'s watermarks; a window's lateness and domain).
-fn arguments(header: &Header, stage: &Stage) -> Vec<TokenStream> {
+fn arguments(stage: &Stage, uses: &mut Uses) -> Vec<TokenStream> {
     let mut args: Vec<Expr> = stage.args.clone();
     if stage.kind == Kind::Window {
         args[0] = window_spec(stage, &args[0]);
     }
     let mut args: Vec<TokenStream> = args
         .into_iter()
-        .map(|arg| with_params(header, arg))
+        .map(|arg| uses.with_params(stage, arg))
         .collect();
     if stage.kind == Kind::EventTime {
         args.push(watermarks(stage));
     }
     if let Some(on_timer) = stage.option("on_timer") {
-        args.push(with_params(header, on_timer.clone()));
+        args.push(uses.with_params(stage, on_timer.clone()));
     }
     args
 }
@@ -236,25 +266,66 @@ fn duration(expr: &Expr) -> TokenStream {
     }
 }
 
-/// A stage argument. With parameters, each stage gets its own clone of
-/// every one, under its own name, and a closure takes them by `move`: the
-/// user writes `threshold` and the stage keeps a copy for as long as it runs.
-fn with_params(header: &Header, arg: Expr) -> TokenStream {
-    if header.params.is_empty() {
-        return quote!(#arg);
+/// How many of the expressions still to come name each parameter: the
+/// last one takes the parameter itself, each earlier one a copy.
+struct Uses {
+    left: Vec<(syn::Ident, usize)>,
+}
+
+impl Uses {
+    fn count(header: &Header, stages: &[Stage]) -> Self {
+        let left = header
+            .params
+            .iter()
+            .map(|p| {
+                let n = stages
+                    .iter()
+                    .flat_map(user_expressions)
+                    .filter(|expr| names(&quote!(#expr), &p.name))
+                    .count();
+                (p.name.clone(), n)
+            })
+            .collect();
+        Self { left }
     }
-    let mut arg = arg;
-    if let Expr::Closure(closure) = &mut arg {
-        if closure.capture.is_none() {
-            closure.capture = Some(syn::Token![move](closure.or1_token.span));
+
+    /// A stage argument. Each parameter it names is its own: moved into it
+    /// when no later argument names it, else a copy (which needs `Clone`,
+    /// said on the stage). A closure takes them by `move`: the user writes
+    /// `threshold` and the stage keeps it for as long as it runs.
+    fn with_params(&mut self, stage: &Stage, arg: Expr) -> TokenStream {
+        let tokens = quote!(#arg);
+        let mut copies = Vec::new();
+        for (param, left) in &mut self.left {
+            if *left == 0 || !names(&tokens, param) {
+                continue;
+            }
+            *left -= 1;
+            if *left > 0 {
+                copies.push(quote_spanned! {stage.name.span()=>
+                    let #param = ::stream_runtime::__private::copy_for_stage(&#param);
+                });
+            }
+        }
+        let mut arg = arg;
+        if let Expr::Closure(closure) = &mut arg {
+            if closure.capture.is_none() && !self.left.is_empty() {
+                closure.capture = Some(syn::Token![move](closure.or1_token.span));
+            }
+        }
+        if copies.is_empty() {
+            quote!(#arg)
+        } else {
+            quote!({ #(#copies)* #arg })
         }
     }
-    let clones = header.params.iter().map(|p| {
-        let field = &p.name;
-        quote! {
-            #[allow(unused_variables)]
-            let #field = ::core::clone::Clone::clone(&#field);
-        }
-    });
-    quote!({ #(#clones)* #arg })
+}
+
+/// Whether `tokens` name `ident` anywhere.
+fn names(tokens: &TokenStream, ident: &syn::Ident) -> bool {
+    tokens.clone().into_iter().any(|tree| match tree {
+        proc_macro2::TokenTree::Ident(i) => i == *ident,
+        proc_macro2::TokenTree::Group(g) => names(&g.stream(), ident),
+        _ => false,
+    })
 }

@@ -30,18 +30,21 @@ use proc_macro::TokenStream;
 /// ```
 ///
 /// It declares a struct `Name` that implements `IntoPipeline`; bind it to an
-/// `Endpoint` or a `Runner`. Parameters (`name: Type`, each `Clone`) are its
-/// fields, public when the pipeline is `pub`, and every stage sees them by
-/// name; without parameters it is a unit struct. Options (`batch_size`,
+/// `Endpoint` or a `Runner`. Parameters (`name: Type`) are its fields,
+/// public when the pipeline is `pub`, and every stage sees them by name: a
+/// parameter one stage uses is moved into it (a connector can be one), one
+/// that several use is cloned for each and must be `Clone`. Without
+/// parameters it is a unit struct. Options (`batch_size`,
 /// `key_groups`, `max_attempts`) may share the parentheses.
 #[proc_macro]
 pub fn pipeline(input: TokenStream) -> TokenStream {
+    let tokens = proc_macro2::TokenStream::from(input.clone());
     let parsed = syn::parse_macro_input!(input as ast::PipelineInput);
     match valid::Pipeline::from_ast(parsed) {
         Ok(pipeline) => expand::expand(&pipeline).into(),
         Err(failed) => {
             let (error, header) = *failed;
-            fallback::expand(&header, &error).into()
+            fallback::expand(&header, &error, tokens).into()
         }
     }
 }

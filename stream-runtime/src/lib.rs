@@ -55,6 +55,7 @@ pub mod keyed;
 pub mod metrics;
 mod names;
 pub mod operator;
+mod parameter;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod protocol;
@@ -96,6 +97,7 @@ pub mod __private {
     pub use crate::builder::Pipeline;
     pub use crate::complete::{CompletePipeline, IntoPipeline};
     pub use crate::names::ServiceNames;
+    pub use crate::parameter::copy_for_stage;
     pub use crate::time::Watermarks;
     pub use crate::window::{session, sliding, tumbling};
     pub use core::time::Duration;

@@ -1,7 +1,16 @@
 ///The `SensorAverages` pipeline. Its Restate services are `SensorAveragesSource`, `SensorAveragesSplit`, `SensorAveragesKeyed`, `SensorAveragesSink` and `SensorAveragesControl` (and `SensorAveragesClock` with `event_time`).
-#[derive(Clone)]
 pub struct SensorAverages {
     pub size: Duration,
+}
+impl ::core::clone::Clone for SensorAverages
+where
+    for<'__p> Duration: ::core::clone::Clone,
+{
+    fn clone(&self) -> Self {
+        Self {
+            size: ::core::clone::Clone::clone(&self.size),
+        }
+    }
 }
 const _: () = {
     impl SensorAverages {
@@ -16,23 +25,15 @@ const _: () = {
 const _: () = {
     impl ::stream_runtime::__private::IntoPipeline for SensorAverages {
         fn into_pipeline(self) -> ::stream_runtime::__private::CompletePipeline {
+            #[allow(unused_variables)]
             let SensorAverages { size } = self;
             let __pipeline = ::stream_runtime::__private::Pipeline::named(
                 "SensorAverages",
             );
-            let __pipeline = __pipeline
-                .source({
-                    #[allow(unused_variables)]
-                    let size = ::core::clone::Clone::clone(&size);
-                    Sensors::new()
-                });
+            let __pipeline = __pipeline.source(Sensors::new());
             let __pipeline = __pipeline
                 .event_time(
-                    {
-                        #[allow(unused_variables)]
-                        let size = ::core::clone::Clone::clone(&size);
-                        move |r| r.ts_millis
-                    },
+                    move |r| r.ts_millis,
                     ::stream_runtime::__private::Watermarks::max_delay(
                             ::stream_runtime::__private::Duration::from_millis(5000u64),
                         )
@@ -40,49 +41,21 @@ const _: () = {
                             ::stream_runtime::__private::Duration::from_millis(60000u64),
                         ),
                 );
+            let __pipeline = __pipeline.key_by(move |r| r.device);
             let __pipeline = __pipeline
-                .key_by({
-                    #[allow(unused_variables)]
-                    let size = ::core::clone::Clone::clone(&size);
-                    move |r| r.device
-                });
-            let __pipeline = __pipeline
-                .window({
-                    #[allow(unused_variables)]
-                    let size = ::core::clone::Clone::clone(&size);
+                .window(
                     (::stream_runtime::__private::sliding(
                         size,
                         ::stream_runtime::__private::Duration::from_millis(10000u64),
                     ))
                         .allowed_lateness(
                             ::stream_runtime::__private::Duration::from_millis(500u64),
-                        )
-                });
-            let __pipeline = __pipeline
-                .aggregate(
-                    {
-                        #[allow(unused_variables)]
-                        let size = ::core::clone::Clone::clone(&size);
-                        Average::default()
-                    },
-                    {
-                        #[allow(unused_variables)]
-                        let size = ::core::clone::Clone::clone(&size);
-                        move |acc, r| acc.add(r.temp)
-                    },
+                        ),
                 );
             let __pipeline = __pipeline
-                .map({
-                    #[allow(unused_variables)]
-                    let size = ::core::clone::Clone::clone(&size);
-                    move |w| w.value
-                });
-            let __pipeline = __pipeline
-                .sink({
-                    #[allow(unused_variables)]
-                    let size = ::core::clone::Clone::clone(&size);
-                    ConsoleSink::new()
-                });
+                .aggregate(Average::default(), move |acc, r| acc.add(r.temp));
+            let __pipeline = __pipeline.map(move |w| w.value);
+            let __pipeline = __pipeline.sink(ConsoleSink::new());
             __pipeline
         }
     }

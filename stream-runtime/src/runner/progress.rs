@@ -99,7 +99,7 @@ mod tests {
             .nth(1)
             .and_then(|r| r.trim().parse().ok())
             .unwrap_or(f64::MAX);
-        assert!(shown >= 100.0 && shown < 489_000.0, "{line}");
+        assert!((100.0..489_000.0).contains(&shown), "{line}");
     }
 
     #[test]

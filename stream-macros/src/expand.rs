@@ -102,12 +102,15 @@ pub fn expand(pipeline: &Pipeline) -> TokenStream {
     // One binding per stage, spanned on the stage's name, so that an error
     // about a stage's call (a missing bound) points at that stage, not at
     // the whole macro.
-    let mut uses = Uses::count(header, stages);
+    let moving = !header.params.is_empty();
+    let args: Vec<Vec<TokenStream>> = stages.iter().map(|s| arguments(s, moving)).collect();
+    let mut uses = Uses::count(header, args.iter().flatten());
     let calls: Vec<TokenStream> = stages
         .iter()
-        .map(|stage| {
+        .zip(args)
+        .map(|(stage, args)| {
             let method = method(stage);
-            let args = arguments(stage, &mut uses);
+            let args = args.into_iter().map(|arg| uses.with_params(stage, arg));
             quote_spanned!(stage.name.span()=> let __pipeline = __pipeline.#method(#(#args),*);)
         })
         .collect();
@@ -161,28 +164,30 @@ fn method(stage: &Stage) -> TokenStream {
     }
 }
 
-/// A stage's expressions that can name parameters: its arguments, then
-/// its `on_timer` function, in the order they are passed.
-fn user_expressions(stage: &Stage) -> impl Iterator<Item = &Expr> {
-    stage.args.iter().chain(stage.option("on_timer"))
-}
-
-/// A stage's arguments for the typed API: its own, then what its options
-/// make (`event_time`'s watermarks; a window's lateness and domain).
-fn arguments(stage: &Stage, uses: &mut Uses) -> Vec<TokenStream> {
-    let mut args: Vec<Expr> = stage.args.clone();
+/// A stage's arguments for the typed API, as emitted but for parameters
+/// (see [`Uses`]): its own, then what its options make (`event_time`'s
+/// watermarks; a window's lateness and domain; `process`'s timer
+/// function). With parameters (`moving`), a closure takes its by `move`.
+fn arguments(stage: &Stage, moving: bool) -> Vec<TokenStream> {
+    let moved = |expr: &Expr| -> TokenStream {
+        let mut expr = expr.clone();
+        if let Expr::Closure(closure) = &mut expr {
+            if moving && closure.capture.is_none() {
+                closure.capture = Some(syn::Token![move](closure.or1_token.span));
+            }
+        }
+        quote!(#expr)
+    };
+    let mut args: Vec<TokenStream> = stage.args.iter().map(moved).collect();
     if stage.kind == Kind::Window {
-        args[0] = window_spec(stage, &args[0]);
+        let spec = window_spec(stage, &stage.args[0]);
+        args[0] = quote!(#spec);
     }
-    let mut args: Vec<TokenStream> = args
-        .into_iter()
-        .map(|arg| uses.with_params(stage, arg))
-        .collect();
     if stage.kind == Kind::EventTime {
         args.push(watermarks(stage));
     }
     if let Some(on_timer) = stage.option("on_timer") {
-        args.push(uses.with_params(stage, on_timer.clone()));
+        args.push(moved(on_timer));
     }
     args
 }
@@ -266,24 +271,22 @@ fn duration(expr: &Expr) -> TokenStream {
     }
 }
 
-/// How many of the expressions still to come name each parameter: the
-/// last one takes the parameter itself, each earlier one a copy.
+/// How many of the arguments still to come name each parameter: the last
+/// one takes the parameter itself, each earlier one a copy.
 struct Uses {
     left: Vec<(syn::Ident, usize)>,
 }
 
 impl Uses {
-    fn count(header: &Header, stages: &[Stage]) -> Self {
+    fn count<'a>(header: &Header, args: impl Iterator<Item = &'a TokenStream> + Clone) -> Self {
         let left = header
             .params
             .iter()
             .map(|p| {
-                let n = stages
-                    .iter()
-                    .flat_map(user_expressions)
-                    .filter(|expr| names(&quote!(#expr), &p.name))
-                    .count();
-                (p.name.clone(), n)
+                (
+                    p.name.clone(),
+                    args.clone().filter(|a| names(a, &p.name)).count(),
+                )
             })
             .collect();
         Self { left }
@@ -291,13 +294,12 @@ impl Uses {
 
     /// A stage argument. Each parameter it names is its own: moved into it
     /// when no later argument names it, else a copy (which needs `Clone`,
-    /// said on the stage). A closure takes them by `move`: the user writes
-    /// `threshold` and the stage keeps it for as long as it runs.
-    fn with_params(&mut self, stage: &Stage, arg: Expr) -> TokenStream {
-        let tokens = quote!(#arg);
+    /// said on the stage). The user writes `threshold` and the stage keeps
+    /// it for as long as it runs.
+    fn with_params(&mut self, stage: &Stage, arg: TokenStream) -> TokenStream {
         let mut copies = Vec::new();
         for (param, left) in &mut self.left {
-            if *left == 0 || !names(&tokens, param) {
+            if *left == 0 || !names(&arg, param) {
                 continue;
             }
             *left -= 1;
@@ -307,25 +309,33 @@ impl Uses {
                 });
             }
         }
-        let mut arg = arg;
-        if let Expr::Closure(closure) = &mut arg {
-            if closure.capture.is_none() && !self.left.is_empty() {
-                closure.capture = Some(syn::Token![move](closure.or1_token.span));
-            }
-        }
         if copies.is_empty() {
-            quote!(#arg)
+            arg
         } else {
             quote!({ #(#copies)* #arg })
         }
     }
 }
 
-/// Whether `tokens` name `ident` anywhere.
+/// Whether `tokens` name `ident` as a variable: anywhere but after `.` or
+/// `::` (a field or a path's segment), or in a format string (`"{ident}"`).
 fn names(tokens: &TokenStream, ident: &syn::Ident) -> bool {
-    tokens.clone().into_iter().any(|tree| match tree {
-        proc_macro2::TokenTree::Ident(i) => i == *ident,
+    let trees: Vec<proc_macro2::TokenTree> = tokens.clone().into_iter().collect();
+    trees.iter().enumerate().any(|(i, tree)| match tree {
+        proc_macro2::TokenTree::Ident(found) => {
+            let punct = |back: usize| match i.checked_sub(back).map(|j| &trees[j]) {
+                Some(proc_macro2::TokenTree::Punct(p)) => Some(p.as_char()),
+                _ => None,
+            };
+            let after_dot = punct(1) == Some('.');
+            let after_path = punct(1) == Some(':') && punct(2) == Some(':');
+            found == ident && !after_dot && !after_path
+        }
         proc_macro2::TokenTree::Group(g) => names(&g.stream(), ident),
+        proc_macro2::TokenTree::Literal(literal) => {
+            let text = literal.to_string();
+            text.contains(&format!("{{{ident}}}")) || text.contains(&format!("{{{ident}:"))
+        }
         _ => false,
     })
 }

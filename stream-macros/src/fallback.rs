@@ -53,7 +53,7 @@ fn imported_names(tokens: TokenStream, found: &mut Vec<syn::Ident>) {
                 let name = ident.to_string();
                 let capitalised = name.starts_with(|c: char| c.is_ascii_uppercase());
                 let keyword = ["self", "Self", "super", "crate"].contains(&name.as_str());
-                let ident = syn::Ident::new(&name, ident.span());
+                let ident = ident.clone();
                 if (path_start || capitalised)
                     && !follows_path_or_field
                     && !keyword

@@ -157,7 +157,12 @@ impl Source for KafkaSource {
             .get_offset(OffsetAt::Latest)
             .await
             .map_err(|e| io_error("offsets", e))?;
-        let end = u64::try_from(end).unwrap_or(0);
+        let end = u64::try_from(end).map_err(|_| {
+            io_error(
+                "offsets",
+                format!("partition {split} answered end offset {end}"),
+            )
+        })?;
         if end < position {
             let topic = &self.topic;
             let reason = format!(

@@ -55,6 +55,22 @@ impl LocalServerOptions {
         self
     }
 
+    /// Fails when another process listens on one of the server's ports:
+    /// a health check would then pass against that process.
+    pub fn ports_free(&self) -> Result<(), ServerBinaryError> {
+        let ports = [
+            (self.ingress_port, "ingress"),
+            (self.admin_port, "admin API"),
+            (self.node_port, "node-to-node port"),
+        ];
+        for (port, what) in ports {
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+                return Err(ServerBinaryError::PortTaken { port, what });
+            }
+        }
+        Ok(())
+    }
+
     /// The settings passed to the server as environment variables.
     pub fn environment(&self) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = [
@@ -185,7 +201,7 @@ impl LocalServer {
                 self.options.base_dir.display()
             ))
         })?;
-        self.ports_free()?;
+        self.options.ports_free()?;
         let mut command = Command::new(&self.binary);
         command
             .arg("--base-dir")
@@ -202,22 +218,6 @@ impl LocalServer {
         })?;
         self.child = Some(child);
         self.wait_healthy(Duration::from_secs(90)).await
-    }
-
-    /// Fails when another process listens on one of the server's ports:
-    /// the health check would then pass against that process.
-    fn ports_free(&self) -> Result<(), ServerBinaryError> {
-        let ports = [
-            (self.options.ingress_port, "ingress"),
-            (self.options.admin_port, "admin API"),
-            (self.options.node_port, "node-to-node port"),
-        ];
-        for (port, what) in ports {
-            if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
-                return Err(ServerBinaryError::PortTaken { port, what });
-            }
-        }
-        Ok(())
     }
 
     async fn wait_healthy(&mut self, limit: Duration) -> Result<(), ServerBinaryError> {
@@ -328,16 +328,27 @@ fn terminate(child: &Child) {
 #[cfg(not(unix))]
 fn terminate(_child: &Child) {}
 
-/// The last `lines` lines of a log file (or why it cannot be read).
+/// The last `lines` lines of a log file (or why it cannot be read),
+/// reading only its last 64 KiB: a long-running server's log is large.
 pub fn log_tail(path: &Path, lines: usize) -> String {
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let text = String::from_utf8_lossy(&bytes[bytes.len().saturating_sub(16 * 1024)..]);
+    match read_end(path, 64 * 1024) {
+        Ok(text) => {
             let all: Vec<&str> = text.lines().collect();
             all[all.len().saturating_sub(lines)..].join("\n")
         }
         Err(error) => format!("(cannot read it: {error})"),
     }
+}
+
+/// The last `bytes` bytes of a file, as text.
+fn read_end(path: &Path, bytes: u64) -> std::io::Result<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(bytes)))?;
+    let mut end = Vec::new();
+    file.read_to_end(&mut end)?;
+    Ok(String::from_utf8_lossy(&end).into_owned())
 }
 
 /// Makes a child started with `command` die with the thread that starts it

@@ -176,16 +176,20 @@ impl Runner {
             (admin, ingress) if settings.serve_only || admin.is_some() || ingress.is_some() => {
                 print_manual_steps(&names, &endpoint_uri, admin.as_deref(), ingress.as_deref());
                 wait_for_stop(settings.duration).await;
-                Ok(Vec::new())
+                Ok((Vec::new(), Ending::Interrupted))
             }
             _ => {
                 let base_dir = dev_data_dir();
+                let options = LocalServerOptions::new(&base_dir);
+                // Before --fresh deletes anything: a server still running on
+                // this data dir holds the ports.
+                options.ports_free()?;
                 if settings.fresh && base_dir.exists() {
                     println!("--fresh: removing {}", base_dir.display());
                     std::fs::remove_dir_all(&base_dir)?;
                 }
                 println!("starting restate-server, data in {}", base_dir.display());
-                let mut local = LocalServer::start(LocalServerOptions::new(&base_dir)).await?;
+                let mut local = LocalServer::start(options).await?;
                 let server = Server {
                     admin: local.admin(),
                     ingress: local.ingress(),
@@ -198,10 +202,21 @@ impl Runner {
         };
         let _ = stop_endpoint.send(());
         let _ = serving.await;
-        let statuses = result?;
-        wrote_something(&statuses)?;
+        let (statuses, ending) = result?;
+        if ending != Ending::Interrupted {
+            wrote_something(&statuses)?;
+        }
         Ok(statuses)
     }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// Every pipeline finished by itself, or `--duration` passed.
+    Ran,
+    /// The user stopped it (Ctrl-C), or the runner only served.
+    Interrupted,
 }
 
 /// Fails the run if a pipeline has written nothing at all (in this run or
@@ -259,7 +274,7 @@ async fn drive(
     names: &[ServiceNames],
     endpoint_uri: &str,
     server: &Server,
-) -> Result<Vec<(ServiceNames, Status)>, RunError> {
+) -> Result<(Vec<(ServiceNames, Status)>, Ending), RunError> {
     let (admin, ingress) = (&server.admin, &server.ingress);
     admin.register(endpoint_uri).await?;
     println!("registered {endpoint_uri} with {}", admin.url());
@@ -302,11 +317,16 @@ async fn drive(
             _ = &mut ctrl_c => {
                 if stopping {
                     println!("quitting without waiting for the tokens to park");
-                    return Ok(statuses);
+                    return Ok((statuses, Ending::Interrupted));
                 }
                 println!("stopping: each token finishes its batch and parks (Ctrl-C again quits at once)");
                 for pipeline in names {
-                    ingress.stop(pipeline).await?;
+                    // A silent server must not hold the second Ctrl-C up.
+                    match tokio::time::timeout(STATUS_WAIT, ingress.stop(pipeline)).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(error)) => println!("{}: stop failed: {error}", pipeline.pipeline),
+                        Err(_) => println!("{}: the server did not answer `stop`; Ctrl-C again quits", pipeline.pipeline),
+                    }
                 }
                 stopping = true;
                 ctrl_c.set(tokio::signal::ctrl_c());
@@ -333,7 +353,7 @@ async fn drive(
             }
             Err(Unanswered::Silent(error)) => {
                 println!("the server did not answer at the end of the run: {error}");
-                return Ok(statuses);
+                return Ok((statuses, Ending::Interrupted));
             }
         };
         answered = Instant::now();
@@ -355,9 +375,10 @@ async fn drive(
         let all_finished = statuses.iter().all(|(_, s)| s.finished);
         if all_finished && stopping {
             println!("stopped: every token parked; run again to resume");
+            return Ok((statuses, Ending::Interrupted));
         }
         if all_finished || timed_out {
-            return Ok(statuses);
+            return Ok((statuses, Ending::Ran));
         }
     }
 }
@@ -374,8 +395,8 @@ const STATUS_WAIT: Duration = Duration::from_secs(5);
 
 /// Why the progress loop has no status.
 enum Unanswered {
-    /// No answer in time, no connection, or the server's own 5xx: it may
-    /// come back, so the runner waits and says why.
+    /// No answer in time, no connection, or a gateway's 502, 503 or 504: it
+    /// may come back, so the runner waits and says why.
     Silent(String),
     /// An answer that will not change by waiting.
     Failed(crate::restate::ApiError),
@@ -392,9 +413,12 @@ async fn poll(
     for (pipeline, progress) in names.iter().zip(progress.iter_mut()) {
         let status = match tokio::time::timeout(STATUS_WAIT, ingress.status(pipeline)).await {
             Ok(Ok(status)) => status,
-            Ok(Err(error @ (ApiError::Http(_) | ApiError::Status { status: 500.., .. }))) => {
-                return Err(Unanswered::Silent(error.to_string()))
-            }
+            Ok(Err(
+                error @ (ApiError::Http(_)
+                | ApiError::Status {
+                    status: 502..=504, ..
+                }),
+            )) => return Err(Unanswered::Silent(error.to_string())),
             Ok(Err(error)) => return Err(Unanswered::Failed(error)),
             Err(_) => {
                 let pipeline = &pipeline.pipeline;

@@ -60,10 +60,7 @@ pub(super) async fn describe_silence(
 /// The last line of a server log that reports an error or a warning, such
 /// as a full disk.
 fn last_problem(log: &Path) -> Option<String> {
-    let text = std::fs::read(log).ok()?;
-    // Only the end: a long-running server's log is large.
-    let tail = &text[text.len().saturating_sub(64 * 1024)..];
-    String::from_utf8_lossy(tail)
+    crate::restate::log_tail(log, 1_000)
         .lines()
         .rev()
         .find(|line| line.contains("ERROR") || line.contains("WARN"))

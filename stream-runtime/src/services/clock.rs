@@ -2,6 +2,8 @@
 //! for the logic). Tokens report finished ranges; key groups ask to be
 //! woken; the clock wakes each with one `keyed::Advance`.
 
+use std::sync::Arc;
+
 use restate_sdk::errors::{HandlerError, HandlerResult};
 use restate_sdk::prelude::*;
 
@@ -10,6 +12,7 @@ use super::serve::Serves;
 use super::{ServiceHandlers, Stage};
 use crate::protocol::handlers::{clock, keyed, ClockService};
 use crate::protocol::Calls;
+use crate::source::EndsBefore;
 use crate::stages::Dataflow;
 use crate::time::watermark::{Clock, Need, Report};
 use crate::time::Millis;
@@ -33,24 +36,42 @@ impl<D: Dataflow> Stage<ClockService, D> {
             .unwrap_or_default())
     }
 
-    /// Whether an idle split has data again at `position`, asked of the
-    /// source (journaled for a remote one, so a replay decides the same).
-    async fn has_data(
+    /// Which of the idle `(split, position)`s have data again, asked of
+    /// the source all at once (journaled as one step for a remote source,
+    /// so a replay decides the same). A split whose source ends before its
+    /// position has none: its own lease stops the tokens and says why.
+    async fn with_data(
         &self,
         ctx: &ObjectContext<'_>,
-        split: u32,
-        position: u64,
-    ) -> HandlerResult<bool> {
-        let flow = &*self.flow;
+        idle: Vec<(u32, u64)>,
+    ) -> HandlerResult<Vec<u32>> {
+        let flow = &self.flow;
         let ask = || async move {
-            let count = flow.available(split, position, 1).await;
-            Ok(count.map_err(HandlerError::from)? > 0)
+            let mut asks = tokio::task::JoinSet::new();
+            for (split, position) in idle {
+                let flow = Arc::clone(flow);
+                asks.spawn(async move { (split, flow.available(split, position, 1).await) });
+            }
+            let mut returned = Vec::new();
+            while let Some(answer) = asks.join_next().await {
+                let (split, count) =
+                    answer.map_err(|e| HandlerError::from(std::io::Error::other(e)))?;
+                match count {
+                    Ok(count) if count > 0 => returned.push(split),
+                    Ok(_) => {}
+                    Err(error) if EndsBefore::find(&error).is_some() => {}
+                    Err(error) => return Err(HandlerError::from(error)),
+                }
+            }
+            returned.sort_unstable();
+            Ok(Json(returned))
         };
-        if flow.is_remote() {
-            Ok(ctx.run(ask).name("idle split has data").await?)
+        let Json(returned) = if flow.is_remote() {
+            ctx.run(ask).name("idle splits with data").await?
         } else {
-            ask().await
-        }
+            ask().await?
+        };
+        Ok(returned)
     }
 
     /// Sends each woken group the watermark.
@@ -78,8 +99,9 @@ impl<'a, D: Dataflow> Serves<'a, clock::ReportSplit> for Stage<ClockService, D> 
         clock.take(report);
         // An idle split with data again holds the watermark back before
         // another split's records can make its own late.
-        for (split, position) in clock.to_check(splits, delay) {
-            if self.has_data(&ctx, split, position).await? {
+        let idle = clock.to_check(splits, delay);
+        if !idle.is_empty() {
+            for split in self.with_data(&ctx, idle).await? {
                 clock.returned(split);
             }
         }

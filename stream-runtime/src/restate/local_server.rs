@@ -98,6 +98,10 @@ impl LocalServerOptions {
             ),
             ("RESTATE_DEFAULT_JOURNAL_RETENTION", "0s".to_owned()),
             ("RESTATE_LOG_FILTER", "warn".to_owned()),
+            // One line per event, without colours: a log a program can read
+            // (the runner quotes its last problem when the server stalls).
+            ("RESTATE_LOG_FORMAT", "compact".to_owned()),
+            ("RESTATE_LOG_DISABLE_ANSI_CODES", "true".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

@@ -312,6 +312,7 @@ async fn drive(
     let mut stopping = false;
     let mut ticks: u64 = 0;
     let mut answered = Instant::now();
+    let mut said_silence: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = &mut ctrl_c => {
@@ -341,14 +342,13 @@ async fn drive(
                 // The server does not answer: say why, if it can be told,
                 // and keep serving; the pipeline goes on once it does.
                 let silent = answered.elapsed();
-                if silent >= SILENCE_REPORT_AFTER && ticks.is_multiple_of(STALL_CHECK_TICKS) {
+                let due = said_silence.is_none_or(|at| at.elapsed() >= SILENCE_REPORT_AFTER);
+                if silent >= SILENCE_REPORT_AFTER && due {
                     let log = server.log.as_deref();
-                    println!(
-                        "{}",
-                        stall::describe_silence(admin, log, silent, &error).await
-                    );
+                    let said = stall::describe_silence(admin, log, silent, &error).await;
+                    println!("{said}");
+                    said_silence = Some(Instant::now());
                 }
-                ticks += 1;
                 continue;
             }
             Err(Unanswered::Silent(error)) => {
@@ -356,6 +356,12 @@ async fn drive(
                 return Ok((statuses, Ending::Interrupted));
             }
         };
+        if said_silence.take().is_some() {
+            println!(
+                "the server answers again after {}s",
+                answered.elapsed().as_secs()
+            );
+        }
         answered = Instant::now();
         statuses = fresh;
         for (pipeline, status) in &statuses {
@@ -368,7 +374,12 @@ async fn drive(
         }
         if ticks.is_multiple_of(STALL_CHECK_TICKS) {
             for pipeline in names {
-                stall::resume_stalled(admin, pipeline).await;
+                // Bounded: a server that stops answering now is the next
+                // status's to report.
+                let resume = stall::resume_stalled(admin, pipeline);
+                if tokio::time::timeout(STATUS_WAIT, resume).await.is_err() {
+                    break;
+                }
             }
         }
         ticks += 1;
@@ -384,10 +395,11 @@ async fn drive(
 }
 
 /// How often (in progress ticks of a second) the runner looks for paused
-/// and retrying invocations, and says why a silent server is silent.
+/// and retrying invocations.
 const STALL_CHECK_TICKS: u64 = 5;
 
-/// How long the server may not answer before the runner says so.
+/// How long the server may not answer before the runner says so, and how
+/// often it says so again.
 const SILENCE_REPORT_AFTER: Duration = Duration::from_secs(5);
 
 /// How long one status question may take in the progress loop.

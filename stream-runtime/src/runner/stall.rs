@@ -63,6 +63,8 @@ fn last_problem(log: &Path) -> Option<String> {
     crate::restate::log_tail(log, 1_000)
         .lines()
         .rev()
+        // The update check fails without internet; it stalls nothing.
+        .filter(|line| !line.contains("octocrab"))
         .find(|line| line.contains("ERROR") || line.contains("WARN"))
         .map(|line| line.chars().take(400).collect())
 }

@@ -148,6 +148,7 @@ fn method(stage: &Stage) -> TokenStream {
     let span = stage.name.span();
     match stage.kind {
         Kind::Source => quote_spanned!(span=> source),
+        Kind::Union => quote_spanned!(span=> union),
         Kind::Map => quote_spanned!(span=> map),
         Kind::Filter => quote_spanned!(span=> filter),
         Kind::FlatMap => quote_spanned!(span=> flat_map),

@@ -22,6 +22,7 @@ use proc_macro::TokenStream;
 /// pipeline! {
 ///     Name:    // or `pub Name(threshold: f64, out: PathBuf, batch_size = 500):`
 ///     source(expr)
+///     |> union(expr)                                          // optional: more sources
 ///     |> map(|x| ..) |> filter(|x| ..) |> flat_map(|x| ..)   // any number, any order
 ///     |> key_by(|x| ..) |> reduce(|a, b| ..)                 // or `process(|x, ctx| ..)`
 ///     |> map(|x| ..) ...                                      // more stateless stages

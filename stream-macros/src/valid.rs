@@ -9,6 +9,7 @@ use crate::ast::{Header, OptionInput, ParamInput, PipelineInput, StageInput};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Source,
+    Union,
     Map,
     Filter,
     FlatMap,
@@ -22,8 +23,9 @@ pub enum Kind {
 }
 
 impl Kind {
-    const ALL: [(&'static str, Kind); 11] = [
+    const ALL: [(&'static str, Kind); 12] = [
         ("source", Kind::Source),
+        ("union", Kind::Union),
         ("map", Kind::Map),
         ("filter", Kind::Filter),
         ("flat_map", Kind::FlatMap),
@@ -80,6 +82,7 @@ impl Kind {
                 "a starting accumulator and a closure, such as `aggregate(0, |count, _r| *count += 1)`"
             }
             Kind::Source => "the source, such as `source(RandomWords::new())`",
+            Kind::Union => "another source of the same records, such as `union(KafkaSource::connect(..))`",
             Kind::Sink => "the sink, such as `sink(FileSink::new(\"out.txt\"))`",
             Kind::Reduce => "a closure, such as `reduce(|a, b| ...)`",
             Kind::Process => {
@@ -166,6 +169,7 @@ impl Pipeline {
             // What follows a sink is reported once, above, and not checked.
             let stages = through_sink(stages);
             check_source_first(stages, &mut errors);
+            check_union_after_source(stages, &mut errors);
             check_one_key_by(stages, &mut errors);
             check_key_by_followed_by_state(stages, &mut errors);
             check_window_folded(stages, &mut errors);
@@ -427,8 +431,30 @@ fn check_source_first(stages: &[Stage], errors: &mut Errors) {
                 name,
                 format!("a pipeline starts with `source(...)`, not `{name}`"),
             ),
-            (_, Kind::Source) => errors.at(name, "`source` can only be the first stage"),
+            (_, Kind::Source) => errors.at(
+                name,
+                "`source` can only be the first stage; to read another source too, write \
+                 `|> union(other)` right after it",
+            ),
             _ => {}
+        }
+    }
+}
+
+/// `union` adds a source, so it comes right after `source` (or another
+/// `union`), where both give records of one type: map after it.
+fn check_union_after_source(stages: &[Stage], errors: &mut Errors) {
+    for pair in stages.windows(2) {
+        let (before, union) = (&pair[0], &pair[1]);
+        if union.kind == Kind::Union && !matches!(before.kind, Kind::Source | Kind::Union) {
+            errors.at(
+                &union.name,
+                format!(
+                    "`union` reads another source of the same records, so it comes right after \
+                     `source` (or another `union`), not after `{}`; map after the union",
+                    before.name
+                ),
+            );
         }
     }
 }

@@ -23,5 +23,6 @@ mod timers;
 mod tokens;
 mod two_pipelines;
 mod ui;
+mod union;
 mod windows;
 mod word_count;

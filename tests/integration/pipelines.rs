@@ -462,9 +462,26 @@ pipeline! {
     |> sink(ONE_SIDED.clone())
 }
 
+// --- union.rs: two sources of words, with their own splits, counted as one.
+
+pub static UNION_FIRST: LazyLock<Vec<String>> = LazyLock::new(|| skewed_words("u", 1_500, 12));
+pub static UNION_SECOND: LazyLock<Vec<String>> = LazyLock::new(|| skewed_words("u", 700, 20));
+pub static UNIONED: LazyLock<CollectSink<WordCount>> = LazyLock::new(CollectSink::new);
+
+pipeline! {
+    pub Unioned(batch_size = 50, key_groups = 4):
+    source(InMemorySource::new(UNION_FIRST.iter().cloned()).with_splits(2))
+    |> union(InMemorySource::new(UNION_SECOND.iter().cloned()))
+    |> map(|word| WordCount { word, count: 1 })
+    |> key_by(|wc| wc.word.clone())
+    |> reduce(|a, b| WordCount { count: a.count + b.count, ..a })
+    |> sink(UNIONED.clone())
+}
+
 /// Binds every test pipeline.
 pub fn all(endpoint: Endpoint) -> Endpoint {
     endpoint
+        .pipeline(Unioned)
         .pipeline(BoundedWords)
         .pipeline(FilterMost)
         .pipeline(FilterAll)

@@ -4,7 +4,7 @@ use crate::keyed::{KeyedStage, Unkeyed};
 use crate::operator::{Filter, FlatMap, Identity, Map, Operator, Then};
 use crate::record::{Key, Record};
 use crate::sink::Sink;
-use crate::source::Source;
+use crate::source::{Source, Union};
 use crate::stages::Stages;
 use crate::time::{EventTime, Millis, Watermarks};
 
@@ -28,6 +28,34 @@ impl<S: Source> Stream<S, Identity, Unkeyed, Identity> {
             keyed: Unkeyed,
             post: Identity,
         }
+    }
+}
+
+impl<S: Source> Stream<S, Identity, Unkeyed, Identity> {
+    /// Reads `other`'s records too, as one stream (Flink's `union`): its
+    /// splits come after this source's, each with its own position,
+    /// watermark and idleness (see [`Union`]). Directly after the source,
+    /// so both give records of one type; map after the union.
+    ///
+    /// ```
+    /// use stream_runtime::{CollectSink, InMemorySource, Pipeline, Sequence};
+    ///
+    /// let both = Pipeline::named("Both")
+    ///     .source(Sequence::new().take(100))
+    ///     .union(InMemorySource::new(vec![1_000u64, 2_000]))
+    ///     .filter(|n| n % 2 == 0)
+    ///     .sink(CollectSink::new());
+    /// # let _ = both;
+    /// ```
+    pub fn union<S2>(self, other: S2) -> Stream<Union<S, S2>, Identity, Unkeyed, Identity>
+    where
+        S2: Source<Item = S::Item>,
+    {
+        let Head { pipeline, source } = self.head;
+        Stream::new(Head {
+            pipeline,
+            source: Union::new(source, other),
+        })
     }
 }
 

@@ -8,12 +8,14 @@ mod gone;
 mod in_memory;
 mod random_words;
 mod sequence;
+mod union;
 
 pub use ends_before::EndsBefore;
 pub use gone::Gone;
 pub use in_memory::InMemorySource;
 pub use random_words::{RandomWords, DEFAULT_VOCABULARY};
 pub use sequence::Sequence;
+pub use union::Union;
 
 /// A replayable source of records, split into independently read parts.
 ///

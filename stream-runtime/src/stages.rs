@@ -88,6 +88,9 @@ pub(crate) trait Dataflow: Send + Sync + 'static {
     fn unkeyed(&self, record: Self::Mid, out: &mut Vec<Self::Out>) -> Result<(), Self::Mid>;
     /// The sink's number of partitions.
     fn sink_partitions(&self) -> u32;
+    /// The sink partition a record of token `token`'s round goes to (see
+    /// [`Sink::route`]).
+    fn sink_route(&self, token: u64, record: &Self::Out) -> u32;
     /// Writes a batch to a sink partition (see [`Sink`]).
     fn write(
         &self,
@@ -241,6 +244,10 @@ where
 
     fn sink_partitions(&self) -> u32 {
         self.sink.partitions().max(1)
+    }
+
+    fn sink_route(&self, token: u64, record: &Post::Out) -> u32 {
+        self.sink.route(token, record) % self.sink_partitions()
     }
 
     fn write(

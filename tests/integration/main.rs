@@ -18,6 +18,7 @@ mod postgres;
 mod process;
 mod rollout;
 mod runner;
+mod side_output;
 mod stop;
 mod timers;
 mod tokens;

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
+use stream_runtime::sink::{SideOutput, To};
 use stream_runtime::window::Windowed;
 use stream_runtime::{
     pipeline, CollectSink, Endpoint, FileSink, InMemorySource, IntoPipeline, Pipeline, Sequence,
@@ -478,10 +479,49 @@ pipeline! {
     |> sink(UNIONED.clone())
 }
 
+// --- side_output.rs: one stream to two sinks, each exactly once.
+
+pub static MAIN_COUNTS: LazyLock<CollectSink<WordCount>> = LazyLock::new(CollectSink::new);
+pub static SIDE_COUNTS: LazyLock<CollectSink<String>> = LazyLock::new(CollectSink::new);
+
+pipeline! {
+    pub RoutedCounts(batch_size = 50, key_groups = 4):
+    source(InMemorySource::new(UNION_FIRST.iter().cloned()).with_splits(2))
+    |> map(|word| WordCount { word, count: 1 })
+    |> key_by(|wc| wc.word.clone())
+    |> reduce(|a, b| WordCount { count: a.count + b.count, ..a })
+    |> sink(SideOutput::new(
+        |wc: &WordCount| if wc.count.is_multiple_of(5) { To::Side(format!("{}={}", wc.word, wc.count)) } else { To::Main(wc.clone()) },
+        MAIN_COUNTS.clone(),
+        SIDE_COUNTS.clone(),
+    ))
+}
+
+pub static MAIN_WINDOWS: LazyLock<CollectSink<Windowed<u32, u64>>> =
+    LazyLock::new(CollectSink::new);
+pub static SIDE_WINDOWS: LazyLock<CollectSink<Windowed<u32, u64>>> =
+    LazyLock::new(CollectSink::new);
+
+pipeline! {
+    pub RoutedWindows(batch_size = 100, key_groups = 4):
+    source(InMemorySource::new(WINDOW_INPUT.iter().cloned()).with_splits(3))
+    |> event_time(|r| r.ts, max_delay = 1s)
+    |> key_by(|r| r.key)
+    |> window(tumbling(2s))
+    |> aggregate(0u64, |count, _r| *count += 1)
+    |> sink(SideOutput::new(
+        |w: &Windowed<u32, u64>| if w.key >= 5 { To::Side(w.clone()) } else { To::Main(w.clone()) },
+        MAIN_WINDOWS.clone(),
+        SIDE_WINDOWS.clone(),
+    ))
+}
+
 /// Binds every test pipeline.
 pub fn all(endpoint: Endpoint) -> Endpoint {
     endpoint
         .pipeline(Unioned)
+        .pipeline(RoutedCounts)
+        .pipeline(RoutedWindows)
         .pipeline(BoundedWords)
         .pipeline(FilterMost)
         .pipeline(FilterAll)

@@ -14,7 +14,7 @@ use crate::pipelines::{
 };
 
 /// Runs a bounded pipeline to its end with 3 tokens.
-async fn run_to_end(names: &stream_runtime::ServiceNames, tokens: u64) {
+pub async fn run_to_end(names: &stream_runtime::ServiceNames, tokens: u64) {
     let h = harness();
     h.add_tokens(names, tokens).await;
     let status = h
@@ -27,7 +27,7 @@ async fn run_to_end(names: &stream_runtime::ServiceNames, tokens: u64) {
 }
 
 /// Each window's value by (key, start, end); a window seen twice fails.
-fn once<K: Ord + Clone + std::fmt::Debug, V: Clone + std::fmt::Debug>(
+pub fn once<K: Ord + Clone + std::fmt::Debug, V: Clone + std::fmt::Debug>(
     results: &[Windowed<K, V>],
 ) -> BTreeMap<(K, i64, i64), V> {
     let mut map = BTreeMap::new();
@@ -39,7 +39,7 @@ fn once<K: Ord + Clone + std::fmt::Debug, V: Clone + std::fmt::Debug>(
 }
 
 /// Counts per key and window of `size` starting every `slide`.
-fn expected_counts(input: &[Reading], size: i64, slide: i64) -> BTreeMap<(u32, i64, i64), u64> {
+pub fn expected_counts(input: &[Reading], size: i64, slide: i64) -> BTreeMap<(u32, i64, i64), u64> {
     let mut counts = BTreeMap::new();
     for r in input {
         let mut start = r.ts - r.ts.rem_euclid(slide);

@@ -1,5 +1,7 @@
 //! Writing a round's output to the token's sink partition.
 
+use std::collections::BTreeMap;
+
 use super::fit::{cut, encoded_len, too_large_reason};
 use super::Round;
 use crate::guard::RecordFailed;
@@ -8,20 +10,28 @@ use crate::protocol::{Calls, Token};
 use crate::stages::Dataflow;
 
 impl<D: Dataflow, C: Calls> Round<'_, D, C> {
-    /// Writes the range's output to the token's sink partition (its id
-    /// modulo the partitions), in as many calls, in order, as
+    /// Writes the range's output to the sink partitions it routes to (the
+    /// token's own, its id modulo the partitions, unless the sink routes
+    /// records itself, as a side output does), partition after partition,
+    /// each in as many calls, in order, as
     /// [`max_call_bytes`](crate::PipelineConfig::max_call_bytes) needs; a
     /// record too large for a call alone goes to the dead-letter output.
     pub(super) async fn write(&self, token: Token, output: Vec<D::Out>) {
-        let partition = (token.id % u64::from(self.flow.sink_partitions())) as u32;
-        let budget = self.flow.config().max_call_bytes;
-        let cut = cut(output, budget, encoded_len);
-        for (_, bytes) in cut.too_large {
-            let reason = too_large_reason(bytes, budget);
-            self.dead_letter(self.lease.from, 1, "sink", reason, None);
+        let mut partitions: BTreeMap<u32, Vec<D::Out>> = BTreeMap::new();
+        for record in output {
+            let partition = self.flow.sink_route(token.id, &record);
+            partitions.entry(partition).or_default().push(record);
         }
-        for call in cut.calls {
-            self.write_call(partition, call).await;
+        let budget = self.flow.config().max_call_bytes;
+        for (partition, output) in partitions {
+            let cut = cut(output, budget, encoded_len);
+            for (_, bytes) in cut.too_large {
+                let reason = too_large_reason(bytes, budget);
+                self.dead_letter(self.lease.from, 1, "sink", reason, None);
+            }
+            for call in cut.calls {
+                self.write_call(partition, call).await;
+            }
         }
     }
 

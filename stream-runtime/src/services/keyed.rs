@@ -169,7 +169,7 @@ impl<D: Dataflow> Stage<KeyedService, D> {
         let out = if matches!(woken, Woken::Batch) {
             out
         } else {
-            self.write_fired(group, calls, &out).await?;
+            self.write_fired(group, calls, out).await?;
             Vec::new()
         };
         let out = Encoded::new(&out)
@@ -224,18 +224,35 @@ impl<D: Dataflow> Stage<KeyedService, D> {
         Ok(())
     }
 
-    /// Writes what a timer fired to the group's sink partition; a write
-    /// that fails after its attempts goes to the dead-letter output.
+    /// Writes what a timer fired to the sink partitions it routes to (the
+    /// group's own, its number modulo the partitions, unless the sink
+    /// routes records itself); a write that fails after its attempts goes
+    /// to the dead-letter output.
     async fn write_fired(
         &self,
         group: u32,
         calls: &RestateCalls<'_>,
+        out: Vec<D::Out>,
+    ) -> HandlerResult<()> {
+        let mut partitions: std::collections::BTreeMap<u32, Vec<D::Out>> = Default::default();
+        for record in out {
+            let partition = self.flow.sink_route(u64::from(group), &record);
+            partitions.entry(partition).or_default().push(record);
+        }
+        for (partition, out) in partitions {
+            self.write_fired_partition(group, partition, calls, &out)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn write_fired_partition(
+        &self,
+        group: u32,
+        partition: u32,
+        calls: &RestateCalls<'_>,
         out: &Vec<D::Out>,
     ) -> HandlerResult<()> {
-        if out.is_empty() {
-            return Ok(());
-        }
-        let partition = group % self.flow.sink_partitions();
         let written = match calls.call::<sink::Write<D>>(partition, out) {
             Ok(call) => call.await.map_err(|e| e.message().to_owned()),
             Err(error) => Err(error.to_string()),

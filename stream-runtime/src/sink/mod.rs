@@ -4,11 +4,13 @@ mod collect;
 mod console;
 mod file;
 mod rejected;
+mod side_output;
 
 pub use collect::CollectSink;
 pub use console::ConsoleSink;
 pub use file::FileSink;
 pub use rejected::Rejected;
+pub use side_output::{SideOutput, To};
 
 /// A destination for the pipeline's output, written one batch at a time.
 ///
@@ -30,6 +32,15 @@ pub trait Sink<T>: Send + Sync + 'static {
     /// The number of partitions, each written by one invocation at a time.
     fn partitions(&self) -> u32 {
         1
+    }
+
+    /// The partition `record` goes to, from the round of token `token`. By
+    /// default the token's own (its id modulo the partitions), so a
+    /// round's output is one write; [`SideOutput`] sends each record to
+    /// a partition of the sink it is for.
+    fn route(&self, token: u64, record: &T) -> u32 {
+        let _ = record;
+        (token % u64::from(self.partitions().max(1))) as u32
     }
 
     /// Writes `records` to `partition`, where `committed` is the offset the

@@ -1,0 +1,137 @@
+//! Two sinks for one stream: each record goes to the main sink or to the
+//! side sink, as a function of it says, and each sink is written exactly
+//! once, by its own partitions.
+
+use std::io;
+
+use super::Sink;
+
+/// Where [`SideOutput`]'s function sends a record, and as what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum To<M, S> {
+    /// To the main sink, as `M`.
+    Main(M),
+    /// To the side sink, as `S`.
+    Side(S),
+}
+
+/// A sink that sends each record to `main` or to `side`, as `route` says:
+/// valid records to Kafka and rejected ones to PostgreSQL, say (Flink's
+/// side outputs, decided at the sink). Its partitions are `main`'s, then
+/// `side`'s, each with its own committed offset, so each sink is written
+/// exactly once as it would be alone. A token's output goes to the main
+/// partition and the side partition its id picks.
+///
+/// `route` is called more than once for a record (to pick its partition,
+/// then to write it): it must give the same answer each time, as any
+/// function of a pipeline must.
+///
+/// ```
+/// use stream_runtime::sink::{SideOutput, To};
+/// use stream_runtime::{CollectSink, Pipeline, Sequence};
+///
+/// let (even, odd) = (CollectSink::new(), CollectSink::new());
+/// let split = Pipeline::named("Parity")
+///     .source(Sequence::new().take(100))
+///     .sink(SideOutput::new(
+///         |n: &u64| if n.is_multiple_of(2) { To::Main(*n) } else { To::Side(n.to_string()) },
+///         even.clone(),
+///         odd.clone(),
+///     ));
+/// # let _ = split;
+/// ```
+#[derive(Debug, Clone)]
+pub struct SideOutput<F, A, B> {
+    route: F,
+    main: A,
+    side: B,
+}
+
+impl<F, A, B> SideOutput<F, A, B> {
+    /// Sends each record where `route` says: `To::Main` to `main`,
+    /// `To::Side` to `side`.
+    pub fn new(route: F, main: A, side: B) -> Self {
+        Self { route, main, side }
+    }
+}
+
+impl<T, M, S, F, A, B> Sink<T> for SideOutput<F, A, B>
+where
+    T: Sync,
+    M: Send + Sync,
+    S: Send + Sync,
+    F: Fn(&T) -> To<M, S> + Send + Sync + 'static,
+    A: Sink<M>,
+    B: Sink<S>,
+{
+    fn partitions(&self) -> u32 {
+        self.main
+            .partitions()
+            .max(1)
+            .saturating_add(self.side.partitions().max(1))
+    }
+
+    fn route(&self, token: u64, record: &T) -> u32 {
+        let main = self.main.partitions().max(1);
+        match (self.route)(record) {
+            To::Main(_) => (token % u64::from(main)) as u32,
+            To::Side(_) => main + (token % u64::from(self.side.partitions().max(1))) as u32,
+        }
+    }
+
+    async fn write(&self, partition: u32, committed: u64, records: &[T]) -> io::Result<u64> {
+        let main = self.main.partitions().max(1);
+        // The round sends a partition only the records routed to it.
+        if partition < main {
+            let records: Vec<M> = records
+                .iter()
+                .filter_map(|r| match (self.route)(r) {
+                    To::Main(m) => Some(m),
+                    To::Side(_) => None,
+                })
+                .collect();
+            self.main.write(partition, committed, &records).await
+        } else {
+            let records: Vec<S> = records
+                .iter()
+                .filter_map(|r| match (self.route)(r) {
+                    To::Side(s) => Some(s),
+                    To::Main(_) => None,
+                })
+                .collect();
+            self.side.write(partition - main, committed, &records).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::block_on;
+    use crate::CollectSink;
+
+    #[test]
+    fn each_record_goes_to_the_partition_of_its_sink() {
+        let (main, side) = (CollectSink::<u64>::new(), CollectSink::<String>::new());
+        let sink = SideOutput::new(
+            |n: &u64| {
+                if n.is_multiple_of(3) {
+                    To::Side(format!("#{n}"))
+                } else {
+                    To::Main(*n)
+                }
+            },
+            main.clone(),
+            side.clone(),
+        );
+        assert_eq!(sink.partitions(), 2);
+        assert_eq!(sink.route(7, &4), 0);
+        assert_eq!(sink.route(7, &3), 1);
+        let written = block_on(sink.write(0, 0, &[1, 2, 4]));
+        assert_eq!(written.ok(), Some(3));
+        let written = block_on(sink.write(1, 0, &[3, 6]));
+        assert_eq!(written.ok(), Some(2));
+        assert_eq!(main.records(), [1, 2, 4]);
+        assert_eq!(side.records(), ["#3", "#6"]);
+    }
+}

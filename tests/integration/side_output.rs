@@ -2,10 +2,10 @@
 //! function picks, each sink written exactly once, from a token's round
 //! (running counts) and from a timer's firing (windows).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::harness::harness;
+use crate::kafka::assert_each_count_once;
 use crate::pipelines::{
     RoutedCounts, RoutedWindows, MAIN_COUNTS, MAIN_WINDOWS, SIDE_COUNTS, SIDE_WINDOWS, UNION_FIRST,
     WINDOW_INPUT,
@@ -21,25 +21,21 @@ async fn running_counts_go_to_their_sink_each_once() {
         .await;
     assert_eq!(status.dead_letters, 0, "{status:?}");
     // Every running count 1..n of every word, in one sink or the other.
-    let mut main: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for wc in MAIN_COUNTS.records() {
-        assert_ne!(wc.count % 5, 0, "{wc:?} belongs to the side output");
-        main.entry(wc.word).or_default().push(wc.count);
-    }
-    let mut side: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for line in SIDE_COUNTS.records() {
+    let main = MAIN_COUNTS.records().into_iter().map(|wc| {
+        assert!(
+            !wc.count.is_multiple_of(5),
+            "{wc:?} belongs to the side output"
+        );
+        (wc.word, wc.count)
+    });
+    let side = SIDE_COUNTS.records().into_iter().map(|line| {
         let (word, count) = line.split_once('=').unwrap_or_else(|| panic!("{line}"));
         let count: u64 = count.parse().unwrap_or_else(|e| panic!("{line}: {e}"));
-        assert_eq!(count % 5, 0, "{line} belongs to the main output");
-        side.entry(word.to_owned()).or_default().push(count);
-    }
-    for (word, n) in crate::pipelines::counts(&UNION_FIRST) {
-        let mut got: Vec<u64> = main.remove(&word).unwrap_or_default();
-        got.extend(side.remove(&word).unwrap_or_default());
-        got.sort_unstable();
-        assert_eq!(got, (1..=n).collect::<Vec<_>>(), "{word}");
-    }
-    assert!(main.is_empty() && side.is_empty(), "words not in the input");
+        assert!(count.is_multiple_of(5), "{line} belongs to the main output");
+        (word.to_owned(), count)
+    });
+    let written: Vec<(String, u64)> = main.chain(side).collect();
+    assert_each_count_once(written, &UNION_FIRST);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,10 +1,10 @@
 //! `union`: two sources of one record type, each with its own splits and
 //! positions, counted as one stream, every running count once.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::harness::harness;
+use crate::kafka::assert_each_count_once;
 use crate::pipelines::{Unioned, UNIONED, UNION_FIRST, UNION_SECOND};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,16 +35,6 @@ async fn a_union_of_two_sources_counts_every_record_of_both_once() {
     assert_eq!(positions.len(), 3, "{positions:?}");
 
     // Checked independently: each word's running counts 1..n, each once.
-    let mut seen: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for wc in UNIONED.records() {
-        seen.entry(wc.word).or_default().push(wc.count);
-    }
-    for counts in seen.values_mut() {
-        counts.sort_unstable();
-    }
-    let expected: BTreeMap<String, Vec<u64>> = crate::pipelines::counts(&words)
-        .into_iter()
-        .map(|(word, n)| (word, (1..=n).collect()))
-        .collect();
-    assert_eq!(seen, expected);
+    let written = UNIONED.records().into_iter().map(|wc| (wc.word, wc.count));
+    assert_each_count_once(written, &words);
 }

@@ -1,12 +1,14 @@
 //! The connector pipelines the fault-injection runs kill: the running word
-//! count read from a Kafka topic and written to another topic, or inserted
-//! into a PostgreSQL table; where their input and output live, and how the
-//! output is read back.
+//! count read from a Kafka topic and written to another topic, inserted
+//! into a PostgreSQL table, or both (odd counts to the topic, even ones as
+//! a side output to the table); where their input and output live, and how
+//! the output is read back.
 
 use std::path::Path;
 
 use stream_runtime::kafka::{KafkaSink, KafkaSource};
 use stream_runtime::postgres::PostgresSink;
+use stream_runtime::sink::{SideOutput, To};
 use stream_runtime::{CompletePipeline, IntoPipeline, Pipeline, Sink};
 
 use super::workload::{key_of, WordCount};
@@ -182,15 +184,39 @@ impl Connectors {
         pipeline: &str,
         batch: u32,
     ) -> Result<CompletePipeline, String> {
-        let sink = PostgresSink::connect(
+        let sink = self.table_sink(pipeline).await?;
+        self.word_count(pipeline, batch, sink).await
+    }
+
+    /// Running counts inserted as rows into the pipeline's output table.
+    async fn table_sink(&self, pipeline: &str) -> Result<PostgresSink<WordCount>, String> {
+        PostgresSink::connect(
             self.postgres()?,
             &self.output(pipeline),
             &["word", "count"],
             |wc: &WordCount| vec![wc.word.as_str().into(), (wc.count as i64).into()],
         )
         .await
-        .map_err(|e| e.to_string())?;
-        self.word_count(pipeline, batch, sink).await
+        .map_err(|e| e.to_string())
+    }
+
+    /// Kafka topic in, running counts per key: odd counts to a Kafka topic,
+    /// even ones (a side output) into a table, each sink exactly-once.
+    pub(super) async fn kafka_with_side_output(
+        &self,
+        pipeline: &str,
+        batch: u32,
+    ) -> Result<CompletePipeline, String> {
+        let main = KafkaSink::<WordCount>::json(self.kafka()?, self.output(pipeline))
+            .await
+            .map_err(|e| e.to_string())?;
+        let side = self.table_sink(pipeline).await?;
+        let route = |wc: &WordCount| match wc.count % 2 {
+            0 => To::Side(wc.clone()),
+            _ => To::Main(wc.clone()),
+        };
+        self.word_count(pipeline, batch, SideOutput::new(route, main, side))
+            .await
     }
 
     /// Feeds every record of the output topic to `checker`.

@@ -1,6 +1,7 @@
 //! The pipelines the fault-injection runs kill, and what each must leave
 //! behind: a running word count, event-time tumbling windows, and the
-//! running word count from Kafka to Kafka and from Kafka to PostgreSQL.
+//! running word count from Kafka to Kafka, from Kafka to PostgreSQL, and
+//! from Kafka to Kafka with a side output to PostgreSQL.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -36,6 +37,9 @@ pub enum Workload {
     /// The running word count from a Kafka topic, inserted into a
     /// PostgreSQL table.
     KafkaToPostgres,
+    /// The running word count from a Kafka topic: odd counts to a Kafka
+    /// topic, even ones, a side output, into a PostgreSQL table.
+    SideOutput,
 }
 
 /// A word and its running count, as the word count writes it.
@@ -72,18 +76,23 @@ pub struct Outcome {
 
 impl Workload {
     /// Every one, in the order the soak runs them.
-    pub const ALL: [Workload; 4] = [
+    pub const ALL: [Workload; 5] = [
         Workload::Count,
         Workload::Window,
         Workload::KafkaToKafka,
         Workload::KafkaToPostgres,
+        Workload::SideOutput,
     ];
 
     /// The ones that need no server but Restate.
     pub const BUILT_IN: [Workload; 2] = [Workload::Count, Workload::Window];
 
     /// The ones with connectors.
-    pub const CONNECTORS: [Workload; 2] = [Workload::KafkaToKafka, Workload::KafkaToPostgres];
+    pub const CONNECTORS: [Workload; 3] = [
+        Workload::KafkaToKafka,
+        Workload::KafkaToPostgres,
+        Workload::SideOutput,
+    ];
 
     /// The row's name in the table.
     pub fn label(self) -> &'static str {
@@ -92,6 +101,7 @@ impl Workload {
             Workload::Window => "window (tumbling 1 s)",
             Workload::KafkaToKafka => "Kafka source to Kafka sink",
             Workload::KafkaToPostgres => "Kafka source to PostgreSQL",
+            Workload::SideOutput => "Kafka to Kafka, side output to PostgreSQL",
         }
     }
 
@@ -102,6 +112,7 @@ impl Workload {
             Workload::Window => "ChaosWindows",
             Workload::KafkaToKafka => "ChaosKafkaToKafka",
             Workload::KafkaToPostgres => "ChaosKafkaToPostgres",
+            Workload::SideOutput => "ChaosSideOutput",
         }
     }
 
@@ -114,12 +125,15 @@ impl Workload {
 
     /// Whether it reads a Kafka topic.
     pub fn needs_kafka(self) -> bool {
-        matches!(self, Workload::KafkaToKafka | Workload::KafkaToPostgres)
+        matches!(
+            self,
+            Workload::KafkaToKafka | Workload::KafkaToPostgres | Workload::SideOutput
+        )
     }
 
     /// Whether it writes to PostgreSQL.
     pub fn needs_postgres(self) -> bool {
-        self == Workload::KafkaToPostgres
+        matches!(self, Workload::KafkaToPostgres | Workload::SideOutput)
     }
 
     /// Whether its source ends by itself; an endless one (a topic) is
@@ -176,6 +190,7 @@ impl Workload {
                 .into_pipeline(),
             Workload::KafkaToKafka => connectors.kafka_to_kafka(name, batch).await?,
             Workload::KafkaToPostgres => connectors.kafka_to_postgres(name, batch).await?,
+            Workload::SideOutput => connectors.kafka_with_side_output(name, batch).await?,
         })
     }
 
@@ -187,6 +202,10 @@ impl Workload {
             Workload::Count | Workload::Window => return Ok(()),
             Workload::KafkaToKafka => connectors.create_output_topic(name).await?,
             Workload::KafkaToPostgres => connectors.create_output_table(name).await?,
+            Workload::SideOutput => {
+                connectors.create_output_topic(name).await?;
+                connectors.create_output_table(name).await?;
+            }
         }
         connectors.fill_input(name, records).await
     }
@@ -225,6 +244,17 @@ impl Workload {
                 if committed != records {
                     violations.push(format!(
                         "the sink's committed offsets add up to {committed}, not {records}"
+                    ));
+                }
+            }
+            Workload::SideOutput => {
+                // Both outputs feed one checker: each count once, in one.
+                connectors.read_topic(name, &mut checker).await?;
+                let committed = connectors.read_table(name, &mut checker).await?;
+                let even: u64 = expected.values().map(|n| n / 2).sum();
+                if committed != even {
+                    violations.push(format!(
+                        "the side sink's committed offsets add up to {committed}, not {even}"
                     ));
                 }
             }

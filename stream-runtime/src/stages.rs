@@ -91,6 +91,20 @@ pub(crate) trait Dataflow: Send + Sync + 'static {
     /// The sink partition a record of token `token`'s round goes to (see
     /// [`Sink::route`]).
     fn sink_route(&self, token: u64, record: &Self::Out) -> u32;
+    /// `output` of token (or key group) `token`, by the sink partition each
+    /// record routes to, in partition order, each in output order.
+    fn by_sink_partition(
+        &self,
+        token: u64,
+        output: Vec<Self::Out>,
+    ) -> std::collections::BTreeMap<u32, Vec<Self::Out>> {
+        let mut partitions = std::collections::BTreeMap::<u32, Vec<Self::Out>>::new();
+        for record in output {
+            let partition = self.sink_route(token, &record);
+            partitions.entry(partition).or_default().push(record);
+        }
+        partitions
+    }
     /// Writes a batch to a sink partition (see [`Sink`]).
     fn write(
         &self,

@@ -1,7 +1,5 @@
 //! Writing a round's output to the token's sink partition.
 
-use std::collections::BTreeMap;
-
 use super::fit::{cut, encoded_len, too_large_reason};
 use super::Round;
 use crate::guard::RecordFailed;
@@ -17,13 +15,8 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     /// [`max_call_bytes`](crate::PipelineConfig::max_call_bytes) needs; a
     /// record too large for a call alone goes to the dead-letter output.
     pub(super) async fn write(&self, token: Token, output: Vec<D::Out>) {
-        let mut partitions: BTreeMap<u32, Vec<D::Out>> = BTreeMap::new();
-        for record in output {
-            let partition = self.flow.sink_route(token.id, &record);
-            partitions.entry(partition).or_default().push(record);
-        }
         let budget = self.flow.config().max_call_bytes;
-        for (partition, output) in partitions {
+        for (partition, output) in self.flow.by_sink_partition(token.id, output) {
             let cut = cut(output, budget, encoded_len);
             for (_, bytes) in cut.too_large {
                 let reason = too_large_reason(bytes, budget);

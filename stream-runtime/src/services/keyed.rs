@@ -234,12 +234,7 @@ impl<D: Dataflow> Stage<KeyedService, D> {
         calls: &RestateCalls<'_>,
         out: Vec<D::Out>,
     ) -> HandlerResult<()> {
-        let mut partitions: std::collections::BTreeMap<u32, Vec<D::Out>> = Default::default();
-        for record in out {
-            let partition = self.flow.sink_route(u64::from(group), &record);
-            partitions.entry(partition).or_default().push(record);
-        }
-        for (partition, out) in partitions {
+        for (partition, out) in self.flow.by_sink_partition(u64::from(group), out) {
             self.write_fired_partition(group, partition, calls, &out)
                 .await?;
         }

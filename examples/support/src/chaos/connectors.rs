@@ -172,10 +172,15 @@ impl Connectors {
         pipeline: &str,
         batch: u32,
     ) -> Result<CompletePipeline, String> {
-        let sink = KafkaSink::<WordCount>::json(self.kafka()?, self.output(pipeline))
-            .await
-            .map_err(|e| e.to_string())?;
+        let sink = self.topic_sink(pipeline).await?;
         self.word_count(pipeline, batch, sink).await
+    }
+
+    /// Running counts as JSON records of the pipeline's output topic.
+    async fn topic_sink(&self, pipeline: &str) -> Result<KafkaSink<WordCount>, String> {
+        KafkaSink::<WordCount>::json(self.kafka()?, self.output(pipeline))
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Kafka topic in, running counts per key, rows inserted into a table.
@@ -207,9 +212,7 @@ impl Connectors {
         pipeline: &str,
         batch: u32,
     ) -> Result<CompletePipeline, String> {
-        let main = KafkaSink::<WordCount>::json(self.kafka()?, self.output(pipeline))
-            .await
-            .map_err(|e| e.to_string())?;
+        let main = self.topic_sink(pipeline).await?;
         let side = self.table_sink(pipeline).await?;
         let route = |wc: &WordCount| match wc.count % 2 {
             0 => To::Side(wc.clone()),

@@ -170,7 +170,6 @@ impl Pipeline {
             let stages = through_sink(stages);
             check_source_first(stages, &mut errors);
             check_union_after_source(stages, &mut errors);
-            check_one_key_by(stages, &mut errors);
             check_key_by_followed_by_state(stages, &mut errors);
             check_window_folded(stages, &mut errors);
             check_state_follows_key_by(stages, &mut errors);
@@ -486,16 +485,6 @@ fn check_sink_last(stages: &[Stage], errors: &mut Errors) {
                 "a pipeline ends with `sink(...)`: add `|> sink(...)` after `{}`",
                 last.name
             ),
-        );
-    }
-}
-
-/// At most one `key_by`: state is kept per key of one keying.
-fn check_one_key_by(stages: &[Stage], errors: &mut Errors) {
-    for stage in stages.iter().filter(|s| s.kind == Kind::KeyBy).skip(1) {
-        errors.at(
-            &stage.name,
-            "a pipeline can have only one `key_by`; to key by several fields, return a tuple from one `key_by`",
         );
     }
 }

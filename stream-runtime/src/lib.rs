@@ -73,7 +73,9 @@ mod testing;
 pub mod time;
 pub mod window;
 
-pub use builder::{KeyedOutput, KeyedStream, Pipeline, Stream, WindowedStream};
+pub use builder::{
+    Complete, KeyedOutput, KeyedStream, Origin, Pipeline, Stream, Upstream, WindowedStream,
+};
 pub use complete::{CompletePipeline, IntoPipeline};
 pub use config::PipelineConfig;
 pub use endpoint::{Endpoint, EndpointError};

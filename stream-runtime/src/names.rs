@@ -10,7 +10,8 @@
 /// |---|---|---|---|
 /// | `{name}Source` | Service | | `addTokens`, `stop`, `status` (public); `ingest` |
 /// | `{name}Split` | Virtual Object | source split | `next`, `stop`, `resume`, `progress` (shared) |
-/// | `{name}Keyed` | Virtual Object | key group | `process` |
+/// | `{name}Keyed` | Virtual Object | key group | `process`, `advance`, `wake`, `pending` (shared) |
+/// | `{name}Keyed2`, … | Virtual Object | key group | the same, for each keyed stage after the first |
 /// | `{name}Sink` | Virtual Object | sink partition | `write`, `progress` (shared) |
 /// | `{name}Control` | Virtual Object | `pipeline` | `add`, `stop`, `park`, `halt`, `deadLetter`, `late`, `get` (shared) |
 /// | `{name}Clock` | Virtual Object | `pipeline` | `report`, `need`, `get` (shared); only with `event_time` |
@@ -47,6 +48,18 @@ impl ServiceNames {
             control: format!("{pipeline}Control"),
             clock: format!("{pipeline}Clock"),
         }
+    }
+
+    /// The names as keyed stage `level` sees them (0 is the first): the
+    /// key groups of each stage after the first are a service of their
+    /// own, `{name}Keyed2`, `{name}Keyed3`, and so on; the other services
+    /// are the pipeline's.
+    pub fn at_level(&self, level: u32) -> Self {
+        let mut names = self.clone();
+        if level > 0 {
+            names.keyed = format!("{}Keyed{}", self.pipeline, level + 1);
+        }
+        names
     }
 
     /// Every service of the pipeline.

@@ -1,8 +1,11 @@
 //! A complete pipeline's stages, with every record type fixed, as the
-//! Restate handlers run them.
+//! Restate handlers run them: a source and the operators before the first
+//! `key_by`, then a chain of [`Level`]s, each a keyed stage with the
+//! operators after it, the last of which ends in the sink.
 
 use std::future::Future;
 use std::io;
+use std::sync::Arc;
 
 use crate::config::PipelineConfig;
 use crate::guard::{guarded, RecordFailed};
@@ -13,20 +16,22 @@ use crate::source::Source;
 use crate::time::Millis;
 use crate::Record;
 
-/// Everything the stage handlers need to know about one pipeline, with every
-/// record type fixed at compile time.
+/// Everything the source-side handlers (tokens, splits, clock, control,
+/// sink) need to know about one pipeline, with every record type fixed at
+/// compile time.
 ///
 /// Implemented by [`Stages`]; the handlers are generic over this trait and
 /// monomorphized per pipeline.
 pub(crate) trait Dataflow: Send + Sync + 'static {
     /// What the source reads.
     type Input: Send;
-    /// What reaches the keyed stage (after the operators before `key_by`).
+    /// What reaches the first keyed stage (after the operators before
+    /// `key_by`).
     type Mid: Record;
-    /// The state kept per key.
-    type State: Record;
     /// What reaches the sink.
     type Out: Record;
+    /// The first keyed stage, the one the tokens call.
+    type First: Level<Mid = Self::Mid, Final = Self::Out>;
 
     /// The pipeline's name, from which its service names derive.
     fn name(&self) -> &str;
@@ -57,13 +62,95 @@ pub(crate) trait Dataflow: Send + Sync + 'static {
     fn is_remote(&self) -> bool;
     /// Applies the operators before `key_by` to one source record.
     fn before_key(&self, record: Self::Input, out: &mut Vec<Self::Mid>);
+    /// The first keyed stage.
+    fn first(&self) -> &Arc<Self::First>;
+
     /// Whether there is a keyed stage.
+    fn is_keyed(&self) -> bool {
+        self.first().is_keyed()
+    }
+    /// The keyed stages: 1 for a line, more for a chain, 0 without `key_by`.
+    fn levels(&self) -> u32 {
+        match self.is_keyed() {
+            true => 1 + self.first().down().levels_after(),
+            false => 0,
+        }
+    }
+    /// The encoded key of a record at the first keyed stage.
+    fn encode_key(&self, record: &Self::Mid) -> Result<String, serde_json::Error> {
+        self.first().encode_key(record)
+    }
+    /// A record's event time, when the first keyed stage runs on event time.
+    fn event_time(&self, record: &Self::Mid) -> Option<Millis> {
+        self.first().event_time(record)
+    }
+    /// With no keyed stage, applies the operators after it to one record; a
+    /// keyed pipeline gets the record back as `Err`.
+    fn unkeyed(&self, record: Self::Mid, out: &mut Vec<Self::Out>) -> Result<(), Self::Mid> {
+        self.first().unkeyed(record, out)
+    }
+    /// The sink's number of partitions.
+    fn sink_partitions(&self) -> u32 {
+        self.first().down().sink_partitions()
+    }
+    /// `output` of token (or key group) `token`, by the sink partition each
+    /// record routes to, in partition order, each in output order.
+    fn by_sink_partition(
+        &self,
+        token: u64,
+        output: Vec<Self::Out>,
+    ) -> std::collections::BTreeMap<u32, Vec<Self::Out>> {
+        by_sink_partition(self.first().down(), token, output)
+    }
+    /// Writes a batch to a sink partition (see [`Sink`]).
+    fn write(
+        &self,
+        partition: u32,
+        committed: u64,
+        records: &[Self::Out],
+    ) -> impl Future<Output = io::Result<u64>> + Send {
+        self.first().down().write(partition, committed, records)
+    }
+}
+
+/// `output` of token (or key group) `token`, by the sink partition each
+/// record routes to, in partition order, each in output order.
+pub(crate) fn by_sink_partition<T, D: Downstream<T> + ?Sized>(
+    down: &D,
+    token: u64,
+    output: Vec<D::Final>,
+) -> std::collections::BTreeMap<u32, Vec<D::Final>> {
+    let mut partitions = std::collections::BTreeMap::<u32, Vec<D::Final>>::new();
+    for record in output {
+        let partition = down.sink_route(token, &record);
+        partitions.entry(partition).or_default().push(record);
+    }
+    partitions
+}
+
+/// One keyed stage of a pipeline, with the operators after it and where
+/// its output goes: what a key group's handlers run.
+pub(crate) trait Level: Send + Sync + 'static {
+    /// What reaches the stage.
+    type Mid: Record;
+    /// The state kept per key.
+    type State: Record;
+    /// What the stage, and the operators after it, pass on.
+    type Out: Record;
+    /// What reaches the sink at the end of the chain.
+    type Final: Record;
+    /// The sink, or the next keyed stage.
+    type Down: Downstream<Self::Out, Final = Self::Final>;
+
+    /// The pipeline's settings.
+    fn config(&self) -> &PipelineConfig;
+    /// Whether there is a keyed stage here.
     fn is_keyed(&self) -> bool;
     /// The encoded key of a record.
     fn encode_key(&self, record: &Self::Mid) -> Result<String, serde_json::Error>;
-    /// A record's event time, when the keyed stage runs on event time.
+    /// A record's event time, when the stage runs on event time.
     fn event_time(&self, record: &Self::Mid) -> Option<Millis>;
-    /// The clock the keyed stage's timers follow, if any.
+    /// The clock the stage's timers follow, if any.
     fn time_domain(&self) -> Option<TimeDomain>;
     /// The state entries a key group's batch needs.
     fn keyed_entries(&self, batch: &ByKey<Self::Mid>, scope: &Scope<'_>) -> Vec<String>;
@@ -84,33 +171,38 @@ pub(crate) trait Dataflow: Send + Sync + 'static {
         scope: &mut Scope<'_>,
     ) -> Result<Vec<Self::Out>, String>;
     /// With no keyed stage, applies the operators after it to one record; a
-    /// keyed pipeline gets the record back as `Err`.
-    fn unkeyed(&self, record: Self::Mid, out: &mut Vec<Self::Out>) -> Result<(), Self::Mid>;
+    /// keyed stage (or one whose output goes to another) gets the record
+    /// back as `Err`.
+    fn unkeyed(&self, record: Self::Mid, out: &mut Vec<Self::Final>) -> Result<(), Self::Mid>;
+    /// Where the output goes.
+    fn down(&self) -> &Self::Down;
+}
+
+/// Where a keyed stage's output goes: the sink ([`ToSink`]) or the next
+/// keyed stage ([`Next`]). The sink's methods reach through the chain to
+/// the sink at its end.
+pub(crate) trait Downstream<T>: Send + Sync + 'static {
+    /// What reaches the sink.
+    type Final: Record;
+    /// The next keyed stage, if the output goes to one.
+    type Next: Level<Mid = T, Final = Self::Final>;
+
+    /// The next keyed stage; `None` for the sink.
+    fn next(&self) -> Option<&Arc<Self::Next>>;
+    /// The output as the sink takes it, when it goes to the sink.
+    fn to_sink(&self, records: Vec<T>) -> Result<Vec<Self::Final>, Vec<T>>;
+    /// The keyed stages after this point.
+    fn levels_after(&self) -> u32;
     /// The sink's number of partitions.
     fn sink_partitions(&self) -> u32;
-    /// The sink partition a record of token `token`'s round goes to (see
-    /// [`Sink::route`]).
-    fn sink_route(&self, token: u64, record: &Self::Out) -> u32;
-    /// `output` of token (or key group) `token`, by the sink partition each
-    /// record routes to, in partition order, each in output order.
-    fn by_sink_partition(
-        &self,
-        token: u64,
-        output: Vec<Self::Out>,
-    ) -> std::collections::BTreeMap<u32, Vec<Self::Out>> {
-        let mut partitions = std::collections::BTreeMap::<u32, Vec<Self::Out>>::new();
-        for record in output {
-            let partition = self.sink_route(token, &record);
-            partitions.entry(partition).or_default().push(record);
-        }
-        partitions
-    }
-    /// Writes a batch to a sink partition (see [`Sink`]).
+    /// The sink partition a record of token (or key group) `token` goes to.
+    fn sink_route(&self, token: u64, record: &Self::Final) -> u32;
+    /// Writes a batch to a sink partition.
     fn write(
         &self,
         partition: u32,
         committed: u64,
-        records: &[Self::Out],
+        records: &[Self::Final],
     ) -> impl Future<Output = io::Result<u64>> + Send;
 }
 
@@ -121,35 +213,45 @@ pub(crate) struct KeyedOutput<O> {
     pub late: Vec<serde_json::Value>,
 }
 
-/// A whole pipeline: source, operators, keyed stage, operators, sink.
+/// A whole pipeline: source, operators, then its keyed stages.
 ///
 /// Built by the typed API's `sink`, which checks every bound once and hides
 /// the type in a [`CompletePipeline`](crate::CompletePipeline).
-pub(crate) struct Stages<S, Pre, K, Post, Sk> {
+pub(crate) struct Stages<S, Pre, L> {
     pub(crate) name: String,
     pub(crate) config: PipelineConfig,
     pub(crate) source: S,
     pub(crate) pre: Pre,
-    pub(crate) keyed: K,
-    pub(crate) post: Post,
-    pub(crate) sink: Sk,
+    pub(crate) first: Arc<L>,
 }
 
-impl<S, Pre, K, Post, Sk> Dataflow for Stages<S, Pre, K, Post, Sk>
+/// A keyed stage `keyed` over records of type `In`, the operators after
+/// it, and where they go.
+pub(crate) struct Chained<In, K, Post, Down> {
+    pub(crate) input: std::marker::PhantomData<fn(In)>,
+    pub(crate) config: PipelineConfig,
+    pub(crate) keyed: K,
+    pub(crate) post: Post,
+    pub(crate) down: Down,
+}
+
+/// The output goes to the sink.
+pub(crate) struct ToSink<Sk>(pub(crate) Sk);
+
+/// The output goes to the next keyed stage.
+pub(crate) struct Next<L>(pub(crate) Arc<L>);
+
+impl<S, Pre, L> Dataflow for Stages<S, Pre, L>
 where
     S: Source,
     Pre: Operator<S::Item>,
     Pre::Out: Record,
-    K: KeyedStage<Pre::Out>,
-    K::State: Record,
-    Post: Operator<K::Out>,
-    Post::Out: Record,
-    Sk: Sink<Post::Out>,
+    L: Level<Mid = Pre::Out>,
 {
     type Input = S::Item;
     type Mid = Pre::Out;
-    type State = K::State;
-    type Out = Post::Out;
+    type Out = L::Final;
+    type First = L;
 
     fn name(&self) -> &str {
         &self.name
@@ -197,15 +299,39 @@ where
         self.pre.apply(record, &mut |x| out.push(x));
     }
 
+    fn first(&self) -> &Arc<L> {
+        &self.first
+    }
+}
+
+impl<In, K, Post, Down> Level for Chained<In, K, Post, Down>
+where
+    In: Record,
+    K: KeyedStage<In>,
+    K::State: Record,
+    Post: Operator<K::Out>,
+    Post::Out: Record,
+    Down: Downstream<Post::Out>,
+{
+    type Mid = In;
+    type State = K::State;
+    type Out = Post::Out;
+    type Final = Down::Final;
+    type Down = Down;
+
+    fn config(&self) -> &PipelineConfig {
+        &self.config
+    }
+
     fn is_keyed(&self) -> bool {
         self.keyed.is_keyed()
     }
 
-    fn encode_key(&self, record: &Pre::Out) -> Result<String, serde_json::Error> {
+    fn encode_key(&self, record: &Self::Mid) -> Result<String, serde_json::Error> {
         self.keyed.encode_key(record)
     }
 
-    fn event_time(&self, record: &Pre::Out) -> Option<Millis> {
+    fn event_time(&self, record: &Self::Mid) -> Option<Millis> {
         self.keyed.event_time(record)
     }
 
@@ -213,14 +339,14 @@ where
         self.keyed.domain()
     }
 
-    fn keyed_entries(&self, batch: &ByKey<Pre::Out>, scope: &Scope<'_>) -> Vec<String> {
+    fn keyed_entries(&self, batch: &ByKey<Self::Mid>, scope: &Scope<'_>) -> Vec<String> {
         self.keyed.entries(batch, scope)
     }
 
     fn apply_keyed(
         &self,
         state: &mut GroupState,
-        batch: ByKey<Pre::Out>,
+        batch: ByKey<Self::Mid>,
         scope: &mut Scope<'_>,
     ) -> Result<KeyedOutput<Post::Out>, RecordFailed> {
         let mut out = Vec::new();
@@ -250,26 +376,182 @@ where
         Ok(out)
     }
 
-    fn unkeyed(&self, record: Pre::Out, out: &mut Vec<Post::Out>) -> Result<(), Pre::Out> {
+    fn unkeyed(&self, record: Self::Mid, out: &mut Vec<Down::Final>) -> Result<(), Self::Mid> {
+        if self.down.next().is_some() {
+            return Err(record);
+        }
         let record = self.keyed.pass_through(record)?;
-        self.post.apply(record, &mut |x| out.push(x));
+        let mut passed = Vec::new();
+        self.post.apply(record, &mut |x| passed.push(x));
+        // Always `Ok`: the output goes to the sink, as checked above.
+        if let Ok(records) = self.down.to_sink(passed) {
+            out.extend(records);
+        }
         Ok(())
     }
 
-    fn sink_partitions(&self) -> u32 {
-        self.sink.partitions().max(1)
+    fn down(&self) -> &Down {
+        &self.down
+    }
+}
+
+impl<T, Sk> Downstream<T> for ToSink<Sk>
+where
+    T: Record,
+    Sk: Sink<T>,
+{
+    type Final = T;
+    type Next = Never<T>;
+
+    fn next(&self) -> Option<&Arc<Never<T>>> {
+        None
     }
 
-    fn sink_route(&self, token: u64, record: &Post::Out) -> u32 {
-        self.sink.route(token, record) % self.sink_partitions()
+    fn to_sink(&self, records: Vec<T>) -> Result<Vec<T>, Vec<T>> {
+        Ok(records)
+    }
+
+    fn levels_after(&self) -> u32 {
+        0
+    }
+
+    fn sink_partitions(&self) -> u32 {
+        self.0.partitions().max(1)
+    }
+
+    fn sink_route(&self, token: u64, record: &T) -> u32 {
+        self.0.route(token, record) % self.sink_partitions()
     }
 
     fn write(
         &self,
         partition: u32,
         committed: u64,
-        records: &[Post::Out],
+        records: &[T],
     ) -> impl Future<Output = io::Result<u64>> + Send {
-        self.sink.write(partition, committed, records)
+        self.0.write(partition, committed, records)
+    }
+}
+
+impl<T, L> Downstream<T> for Next<L>
+where
+    T: Record,
+    L: Level<Mid = T>,
+{
+    type Final = L::Final;
+    type Next = L;
+
+    fn next(&self) -> Option<&Arc<L>> {
+        Some(&self.0)
+    }
+
+    fn to_sink(&self, records: Vec<T>) -> Result<Vec<L::Final>, Vec<T>> {
+        Err(records)
+    }
+
+    fn levels_after(&self) -> u32 {
+        1 + self.0.down().levels_after()
+    }
+
+    fn sink_partitions(&self) -> u32 {
+        self.0.down().sink_partitions()
+    }
+
+    fn sink_route(&self, token: u64, record: &L::Final) -> u32 {
+        self.0.down().sink_route(token, record)
+    }
+
+    fn write(
+        &self,
+        partition: u32,
+        committed: u64,
+        records: &[L::Final],
+    ) -> impl Future<Output = io::Result<u64>> + Send {
+        self.0.down().write(partition, committed, records)
+    }
+}
+
+/// The next stage of the sink: there is none, and no value of this type
+/// exists.
+pub(crate) enum Never<T> {
+    #[allow(dead_code)]
+    Void(std::convert::Infallible, std::marker::PhantomData<fn(T)>),
+}
+
+impl<T> Never<T> {
+    fn absurd<R>(&self) -> R {
+        match self {
+            Never::Void(never, _) => match *never {},
+        }
+    }
+}
+
+/// Never called: no `Never` exists.
+impl<T: Record> Level for Never<T> {
+    type Mid = T;
+    type State = ();
+    type Out = T;
+    type Final = T;
+    type Down = Never<T>;
+
+    fn config(&self) -> &PipelineConfig {
+        self.absurd()
+    }
+    fn is_keyed(&self) -> bool {
+        self.absurd()
+    }
+    fn encode_key(&self, _: &T) -> Result<String, serde_json::Error> {
+        self.absurd()
+    }
+    fn event_time(&self, _: &T) -> Option<Millis> {
+        self.absurd()
+    }
+    fn time_domain(&self) -> Option<TimeDomain> {
+        self.absurd()
+    }
+    fn keyed_entries(&self, _: &ByKey<T>, _: &Scope<'_>) -> Vec<String> {
+        self.absurd()
+    }
+    fn apply_keyed(
+        &self,
+        _: &mut GroupState,
+        _: ByKey<T>,
+        _: &mut Scope<'_>,
+    ) -> Result<KeyedOutput<T>, RecordFailed> {
+        self.absurd()
+    }
+    fn fire(&self, _: &mut GroupState, _: Vec<Due>, _: &mut Scope<'_>) -> Result<Vec<T>, String> {
+        self.absurd()
+    }
+    fn unkeyed(&self, _: T, _: &mut Vec<T>) -> Result<(), T> {
+        self.absurd()
+    }
+    fn down(&self) -> &Self::Down {
+        self.absurd()
+    }
+}
+
+/// Never called: no `Never` exists.
+impl<T: Record> Downstream<T> for Never<T> {
+    type Final = T;
+    type Next = Never<T>;
+
+    fn next(&self) -> Option<&Arc<Never<T>>> {
+        self.absurd()
+    }
+    fn to_sink(&self, _: Vec<T>) -> Result<Vec<T>, Vec<T>> {
+        self.absurd()
+    }
+    fn levels_after(&self) -> u32 {
+        self.absurd()
+    }
+    fn sink_partitions(&self) -> u32 {
+        self.absurd()
+    }
+    fn sink_route(&self, _: u64, _: &T) -> u32 {
+        self.absurd()
+    }
+    fn write(&self, _: u32, _: u64, _: &[T]) -> impl Future<Output = io::Result<u64>> + Send {
+        std::future::ready(self.absurd())
     }
 }

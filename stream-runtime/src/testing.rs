@@ -5,14 +5,15 @@ use crate::keyed::KeyedStage;
 use crate::operator::Operator;
 use crate::sink::Sink;
 use crate::source::Source;
-use crate::stages::Stages;
+use crate::stages::{Chained, Downstream, Level, Stages, ToSink};
 
-/// The stages of `stream` with `sink`, as the handlers see them (what
-/// `sink()` builds and then hides).
+/// The stages of a line `stream` with `sink`, as the handlers see them
+/// (what `sink()` builds and then hides).
+#[allow(clippy::type_complexity)]
 pub(crate) fn stages<S, Pre, K, Post, Sk>(
     stream: Stream<S, Pre, K, Post>,
     sink: Sk,
-) -> Stages<S, Pre, K, Post, Sk>
+) -> Stages<S, Pre, Chained<Pre::Out, K, Post, ToSink<Sk>>>
 where
     S: Source,
     Pre: Operator<S::Item>,
@@ -50,7 +51,8 @@ impl<D: crate::stages::Dataflow> GroupSim<D> {
     ) -> (Vec<D::Out>, Vec<serde_json::Value>) {
         use crate::keyed::{GroupCall, GroupState};
         let timers = std::mem::take(&mut self.timers);
-        let (mut call, mut names) = GroupCall::new(&self.flow, records, now)
+        let level = &**self.flow.first();
+        let (mut call, mut names) = GroupCall::new(level, records, now)
             .unwrap_or_else(|f| panic!("the batch: {}", f.error));
         names.extend(call.due(timers, watermark));
         let loaded = names.into_iter().map(|name| {
@@ -58,8 +60,11 @@ impl<D: crate::stages::Dataflow> GroupSim<D> {
             (name, bytes)
         });
         let mut state = GroupState::loaded(loaded);
-        let Ok((output, timers)) = call.run(&self.flow, &mut state) else {
+        let Ok((output, timers)) = call.run(level, &mut state) else {
             panic!("the call failed");
+        };
+        let Ok(out) = level.down().to_sink(output.out) else {
+            panic!("a line's keyed stage writes to the sink");
         };
         for (name, bytes) in state.changes() {
             match bytes {
@@ -68,7 +73,7 @@ impl<D: crate::stages::Dataflow> GroupSim<D> {
             };
         }
         self.timers = timers;
-        (output.out, output.late)
+        (out, output.late)
     }
 }
 

@@ -2,6 +2,7 @@
 //! they share one build and one server.
 
 mod bad_input;
+mod chained;
 mod chaos;
 mod endpoint_outage;
 mod failures;

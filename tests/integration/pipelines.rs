@@ -536,6 +536,8 @@ pub fn all(endpoint: Endpoint) -> Endpoint {
         .pipeline(crate::large_records::large_records())
         .pipeline(crate::metrics::metered())
         .pipeline(Tumbled)
+        .pipeline(crate::chained::TopKeys)
+        .pipeline(crate::chained::CountedTwice)
         .pipeline(Slid)
         .pipeline(Sessions)
         .pipeline(Lateness)

@@ -53,7 +53,7 @@ pub fn expected_counts(input: &[Reading], size: i64, slide: i64) -> BTreeMap<(u3
 
 /// Waits until the sink has `n` results: the last windows are written by
 /// their key groups, possibly just after the tokens park.
-async fn until_results<T: Clone + Send + 'static>(
+pub async fn until_results<T: Clone + Send + 'static>(
     sink: &stream_runtime::CollectSink<T>,
     n: usize,
 ) -> Vec<T> {

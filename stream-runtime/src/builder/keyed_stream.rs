@@ -1,8 +1,8 @@
+use super::origin::Origin;
 use super::{Head, Stream, WindowedStream};
 use crate::keyed::{KeyEncoder, Keyed, NoTimers, Process, ProcessContext, Reduce, Timer};
 use crate::operator::{Identity, Operator};
 use crate::record::Aggregate;
-use crate::source::Source;
 use crate::window::{Stamp, WindowSpec, WindowTime};
 
 /// The stream a keyed operator `Op` produces.
@@ -32,7 +32,7 @@ impl<S, Pre, KF, K> KeyedStream<S, Pre, KF, K> {
 
 impl<S, Pre, KF, K> KeyedStream<S, Pre, KF, K>
 where
-    S: Source,
+    S: Origin,
     Pre: Operator<S::Item>,
     KF: Fn(&Pre::Out) -> K + Send + Sync + 'static,
     K: 'static,

@@ -1,10 +1,12 @@
 //! The typed pipeline API. `pipeline!` expands to calls on these types.
 
 mod keyed_stream;
+mod origin;
 mod stream;
 mod windowed_stream;
 
 pub use keyed_stream::{KeyedOutput, KeyedStream};
+pub use origin::{Complete, Origin, Upstream};
 pub use stream::Stream;
 pub use windowed_stream::WindowedStream;
 

@@ -1,11 +1,14 @@
+use std::marker::PhantomData;
+
+use super::origin::{Complete, Origin, Upstream};
 use super::{Head, KeyedStream};
 use crate::complete::CompletePipeline;
-use crate::keyed::{KeyedStage, Unkeyed};
+use crate::keyed::{Chainable, KeyedStage, Unkeyed};
 use crate::operator::{Filter, FlatMap, Identity, Map, Operator, Then};
 use crate::record::{Key, Record};
 use crate::sink::Sink;
 use crate::source::{Source, Union};
-use crate::stages::Stages;
+use crate::stages::{Chained, ToSink};
 use crate::time::{EventTime, Millis, Watermarks};
 
 /// A stream of records: a source, the operators before `key_by` (`Pre`),
@@ -72,7 +75,7 @@ impl<S, Pre, K> Stream<S, Pre, K, Identity> {
 
 impl<S, Pre, K, Post> Stream<S, Pre, K, Post>
 where
-    S: Source,
+    S: Origin,
     Pre: Operator<S::Item>,
     K: KeyedStage<Pre::Out>,
     Post: Operator<K::Out>,
@@ -118,26 +121,120 @@ where
     /// into the sink, or kept as keyed state) must be a [`Record`]. Those
     /// bounds are checked here, once, so a type that lacks them is one
     /// error on this call.
+    #[allow(private_bounds)]
     pub fn sink<Sk>(self, sink: Sk) -> CompletePipeline
     where
         Pre::Out: Record,
         K::State: Record,
         Post::Out: Record,
         Sk: Sink<Post::Out>,
+        S: Complete<Pre, Chained<Pre::Out, K, Post, ToSink<Sk>>>,
     {
-        CompletePipeline::new(self.into_stages(sink))
+        let Head { pipeline, source } = self.head;
+        let last = Chained {
+            input: PhantomData,
+            config: pipeline.config,
+            keyed: self.keyed,
+            post: self.post,
+            down: ToSink(sink),
+        };
+        source.complete(pipeline.name, pipeline.config, self.pre, last)
     }
+}
 
-    /// The stages with `sink`, before they are hidden.
-    pub(crate) fn into_stages<Sk>(self, sink: Sk) -> Stages<S, Pre, K, Post, Sk> {
-        Stages {
-            name: self.head.pipeline.name,
-            config: self.head.pipeline.config,
-            source: self.head.source,
+impl<S, Pre, K, Post> Stream<S, Pre, K, Post>
+where
+    S: Origin,
+    Pre: Operator<S::Item>,
+    K: KeyedStage<Pre::Out> + Chainable,
+    Post: Operator<K::Out>,
+{
+    /// Partitions the keyed stage's output by a new key, for another keyed
+    /// stage (Flink: `keyBy` on the stream a keyed operator returns). Each
+    /// record goes from a key group of this stage straight to one of the
+    /// next; a window's result carries its window's last millisecond as
+    /// its event time, so a second window over it works, and the second
+    /// stage's watermark only passes a time once the first has fired
+    /// everything up to it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stream_runtime::time::Watermarks;
+    /// use stream_runtime::window::{tumbling, Windowed};
+    /// use stream_runtime::{CollectSink, InMemorySource, Pipeline};
+    ///
+    /// // Per 5 s window, the count of each word, then the top 3 words.
+    /// let top = Pipeline::named("TopWords")
+    ///     .source(InMemorySource::new(vec![("a".to_string(), 0i64), ("b".to_string(), 10)]))
+    ///     .event_time(|(_, ts)| *ts, Watermarks::max_delay(Duration::from_secs(1)))
+    ///     .key_by(|r| r.0.clone())
+    ///     .window(tumbling(Duration::from_secs(5)))
+    ///     .aggregate(0u64, |count, _| *count += 1)
+    ///     .key_by(|w: &Windowed<String, u64>| w.start)
+    ///     .window(tumbling(Duration::from_secs(5)))
+    ///     .aggregate(Vec::new(), |top: &mut Vec<(u64, String)>, w| {
+    ///         top.push((w.value, w.key));
+    ///         top.sort_by(|a, b| b.cmp(a));
+    ///         top.truncate(3);
+    ///     })
+    ///     .sink(CollectSink::new());
+    /// # let _ = top;
+    /// ```
+    #[allow(clippy::type_complexity)]
+    pub fn key_by<K2, F>(self, key: F) -> KeyedStream<Upstream<S, Pre, K, Post>, Identity, F, K2>
+    where
+        F: Fn(&Post::Out) -> K2 + Send + Sync + 'static,
+        K2: Key,
+        Pre::Out: Record,
+        K::State: Record,
+        Post::Out: Record,
+    {
+        let Head { pipeline, source } = self.head;
+        let upstream = Upstream {
+            source,
             pre: self.pre,
             keyed: self.keyed,
             post: self.post,
-            sink,
+        };
+        KeyedStream::new(
+            Head {
+                pipeline,
+                source: upstream,
+            },
+            Identity,
+            key,
+            crate::keyed::key_encoder::<K2>(),
+        )
+    }
+}
+
+#[cfg(test)]
+impl<S, Pre, K, Post> Stream<S, Pre, K, Post>
+where
+    S: Source,
+    Pre: Operator<S::Item>,
+    K: KeyedStage<Pre::Out>,
+    Post: Operator<K::Out>,
+{
+    /// A line's stages with `sink`, before they are hidden.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn into_stages<Sk>(
+        self,
+        sink: Sk,
+    ) -> crate::stages::Stages<S, Pre, Chained<Pre::Out, K, Post, ToSink<Sk>>> {
+        let Head { pipeline, source } = self.head;
+        crate::stages::Stages {
+            name: pipeline.name,
+            config: pipeline.config,
+            source,
+            pre: self.pre,
+            first: std::sync::Arc::new(Chained {
+                input: PhantomData,
+                config: pipeline.config,
+                keyed: self.keyed,
+                post: self.post,
+                down: ToSink(sink),
+            }),
         }
     }
 }

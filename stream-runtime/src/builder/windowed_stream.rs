@@ -1,8 +1,8 @@
+use super::origin::Origin;
 use super::{Head, KeyedOutput, Stream};
 use crate::keyed::KeyEncoder;
 use crate::operator::Operator;
 use crate::record::Aggregate;
-use crate::source::Source;
 use crate::window::{AggregateWith, ReduceWith, Stamp, WindowSpec, Windowing};
 
 /// A keyed stream cut into windows, awaiting the function that folds each
@@ -39,7 +39,7 @@ impl<S, Pre, KF, K, M, V> WindowedStream<S, Pre, KF, K, M, V> {
 
 impl<S, Pre, KF, K, V> WindowedStream<S, Pre, KF, K, Pre::Out, V>
 where
-    S: Source,
+    S: Origin,
     Pre: Operator<S::Item>,
     KF: Fn(&Pre::Out) -> K + Send + Sync + 'static,
     K: Clone + Send + Sync + 'static,

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use crate::guard::{guarded, RecordFailed};
-use crate::stages::Dataflow;
+use crate::stages::Level;
 
 /// A key group's batch: the distinct keys it touches (encoded, in order of
 /// first appearance), and its records in order, each with its key's slot.
@@ -19,10 +19,10 @@ pub struct ByKey<M> {
 
 /// Encodes each record's key. A record whose key cannot be encoded (or
 /// whose key function panics) fails the batch with its index.
-pub(crate) fn by_key<D: Dataflow>(
-    flow: &D,
-    batch: Vec<D::Mid>,
-) -> Result<ByKey<D::Mid>, RecordFailed> {
+pub(crate) fn by_key<L: Level>(
+    flow: &L,
+    batch: Vec<L::Mid>,
+) -> Result<ByKey<L::Mid>, RecordFailed> {
     let mut slots: HashMap<String, usize> = HashMap::new();
     let mut keys: Vec<String> = Vec::new();
     let mut records = Vec::with_capacity(batch.len());
@@ -39,6 +39,37 @@ pub(crate) fn by_key<D: Dataflow>(
         records.push((slot, record));
     }
     Ok(ByKey { keys, records })
+}
+
+/// Records a keyed stage passes on to the next, by the next stage's key
+/// group, each group's in output order; a record whose key cannot be
+/// encoded (or whose key function panics) comes back with why.
+pub(crate) struct ByGroup<M> {
+    pub groups: std::collections::BTreeMap<u32, Vec<M>>,
+    pub failed: Vec<(M, String)>,
+}
+
+/// Splits `records` by the key group of `next`'s key.
+pub(crate) fn by_group<L: Level>(next: &L, records: Vec<L::Mid>) -> ByGroup<L::Mid> {
+    let groups = next.config().key_groups;
+    let mut by = ByGroup {
+        groups: std::collections::BTreeMap::new(),
+        failed: Vec::new(),
+    };
+    for record in records {
+        let key = guarded(|| {
+            next.encode_key(&record)
+                .map_err(|e| format!("cannot encode the record's key: {e}"))
+        });
+        match key {
+            Ok(key) => {
+                let group = super::key_group(&key, groups);
+                by.groups.entry(group).or_default().push(record);
+            }
+            Err(error) => by.failed.push((record, error)),
+        }
+    }
+    by
 }
 
 /// The index of the first record of key `slot`.
@@ -85,7 +116,7 @@ mod tests {
                 .reduce(|a, b| a + b),
             CollectSink::<u64>::new(),
         );
-        let grouped = by_key(&flow, vec![1, 2, 3, 4]).expect("keys encode");
+        let grouped = by_key(&*flow.first, vec![1, 2, 3, 4]).expect("keys encode");
         assert_eq!(grouped.keys, ["1", "0"]);
         let slots: Vec<usize> = grouped.records.iter().map(|(slot, _)| *slot).collect();
         assert_eq!(slots, [0, 1, 0, 1]);

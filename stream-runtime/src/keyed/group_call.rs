@@ -6,7 +6,7 @@
 
 use super::{by_key, ByKey, Due, GroupState, Scope, Timers};
 use crate::guard::RecordFailed;
-use crate::stages::{Dataflow, KeyedOutput};
+use crate::stages::{KeyedOutput, Level};
 use crate::time::Millis;
 
 /// The state entry of a group's timers and watermark.
@@ -36,8 +36,8 @@ pub(crate) enum GroupFailed {
 impl<M> GroupCall<M> {
     /// A call with `records` (none for a timer's call) at wall-clock time
     /// `now`, and the state entries its batch needs.
-    pub(crate) fn new<D: Dataflow<Mid = M>>(
-        flow: &D,
+    pub(crate) fn new<L: Level<Mid = M>>(
+        flow: &L,
         records: Vec<M>,
         now: Millis,
     ) -> Result<(Self, Vec<String>), RecordFailed> {
@@ -85,11 +85,11 @@ impl<M> GroupCall<M> {
     /// Fires what is due, then applies the batch, against the loaded
     /// `state`. Firing comes first: the watermark the batch carries was
     /// reached before its records were read.
-    pub(crate) fn run<D: Dataflow<Mid = M>>(
+    pub(crate) fn run<L: Level<Mid = M>>(
         mut self,
-        flow: &D,
+        flow: &L,
         state: &mut GroupState,
-    ) -> Result<(KeyedOutput<D::Out>, Timers), GroupFailed> {
+    ) -> Result<(KeyedOutput<L::Out>, Timers), GroupFailed> {
         let mut scope = Scope {
             watermark: self.timers.watermark(),
             now: self.now,

@@ -13,7 +13,7 @@ mod timers;
 
 pub use crate::guard::RecordFailed;
 pub use batch::ByKey;
-pub(crate) use batch::{by_key, by_key_slots, write_back, WriteBack};
+pub(crate) use batch::{by_group, by_key, by_key_slots, write_back, WriteBack};
 pub(crate) use group_call::{completed, GroupCall, GroupFailed, TIMERS};
 pub use group_state::GroupState;
 pub(crate) use key_group::{key_group, state_key};
@@ -24,7 +24,7 @@ pub use process::{
 };
 pub use reduce::Reduce;
 pub use scope::{KeyTime, Scope};
-pub use stage::{key_encoder, KeyEncoder, Keyed, KeyedStage, Unkeyed};
+pub use stage::{key_encoder, Chainable, KeyEncoder, Keyed, KeyedStage, Unkeyed};
 pub use timers::{Due, TimeDomain, Timers};
 
 /// A stateful operator applied per key, like Flink's `KeyedProcessFunction`.

@@ -113,6 +113,12 @@ impl<In: Send + Sync + 'static> KeyedStage<In> for Unkeyed {
     }
 }
 
+/// A keyed stage whose output another `key_by` can key again: every
+/// keyed stage but [`Unkeyed`].
+pub trait Chainable {}
+
+impl<KF, Op, K> Chainable for Keyed<KF, Op, K> {}
+
 /// `key_by` followed by a stateful operator (`reduce` or `process`), with
 /// one state entry per key (`k:<json key>`).
 ///

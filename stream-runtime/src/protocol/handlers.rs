@@ -15,11 +15,12 @@ use std::marker::PhantomData;
 use restate_sdk::discovery::ServiceType;
 
 use super::{
-    ControlState, DeadLetter, Encoded, Exclusive, Handler, KeyedBatch, Lease, ObjectKey, RawBody,
-    ServiceKind, Shared, SinkProgress, SplitProgress, Stateless, Status, Token, TokensAdded,
+    Answer, ControlState, DeadLetter, Encoded, Exclusive, Handler, KeyedBatch, Lease, ObjectKey,
+    RawBody, ServiceKind, Shared, SinkProgress, SplitProgress, Stateless, Status, Token,
+    TokensAdded,
 };
 use crate::names::ServiceNames;
-use crate::stages::Dataflow;
+use crate::stages::Level;
 use crate::time::watermark::{Clock, Need, Report};
 use crate::time::Millis;
 
@@ -121,21 +122,25 @@ pub(crate) mod keyed {
     /// Applies the keyed operator, and the operators after it, to a batch of
     /// the group's records, in order. Lazy state: a group can hold many
     /// keys, and eager state would ship all of them with every call.
-    pub(crate) struct Process<D>(PhantomData<D>);
+    /// The answer carries the output when it goes to the sink through the
+    /// caller, and the event-time timers the call asks the clock for when
+    /// a later keyed stage waits on this one (see [`Answer`]).
+    pub(crate) struct Process<L>(PhantomData<L>);
 
-    impl<D: Dataflow> Handler for Process<D> {
+    impl<L: Level> Handler for Process<L> {
         type Service = KeyedService;
         type Access = Exclusive;
-        type Input = KeyedBatch<D::Mid>;
-        type Output = Encoded<Vec<D::Out>>;
+        type Input = KeyedBatch<L::Mid>;
+        type Output = Encoded<Answer<L::Final>>;
         const NAME: &'static str = "process";
         const LAZY_STATE: bool = true;
     }
 
     handler!(
         /// The watermark reached the group's earliest event-time timer:
-        /// fire what is due and write it to the sink.
-        Advance, "advance", KeyedService, Exclusive, Millis => (), LAZY_STATE
+        /// fire what is due and pass it on. Answers the timers the call
+        /// asks the clock for, when a later keyed stage waits on this one.
+        Advance, "advance", KeyedService, Exclusive, Millis => Vec<Need>, LAZY_STATE
     );
     handler!(
         /// The group's delayed call for its earliest processing-time timer
@@ -164,12 +169,12 @@ pub(crate) mod sink {
     use super::*;
 
     /// Writes a batch after the committed offset, once.
-    pub(crate) struct Write<D>(PhantomData<D>);
+    pub(crate) struct Write<T>(PhantomData<T>);
 
-    impl<D: Dataflow> Handler for Write<D> {
+    impl<T: crate::Record> Handler for Write<T> {
         type Service = SinkService;
         type Access = Exclusive;
-        type Input = Vec<D::Out>;
+        type Input = Vec<T>;
         type Output = ();
         const NAME: &'static str = "write";
     }

@@ -130,6 +130,29 @@ pub(crate) struct KeyedBatch<T> {
     pub records: Vec<T>,
 }
 
+/// A key group's answer to a batch: the output, when it goes to the sink
+/// through the caller (a token's round), and the event-time timers the
+/// call asks the clock for, when a later keyed stage waits on this one
+/// (the caller hands them to the clock with its report, so the clock
+/// knows of them before the watermark it moves to can pass them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Answer<T> {
+    /// The output for the caller to write.
+    pub out: Vec<T>,
+    /// Wake-ups for the clock, of this stage's groups and later ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<crate::time::watermark::Need>,
+}
+
+impl<T> Default for Answer<T> {
+    fn default() -> Self {
+        Self {
+            out: Vec::new(),
+            needs: Vec::new(),
+        }
+    }
+}
+
 /// A split's durable progress.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SplitProgress {

@@ -18,7 +18,7 @@ use restate_sdk::discovery::{HandlerType, ServiceType};
 use restate_sdk::endpoint::{ContextInternal, InputMetadata};
 use restate_sdk::errors::TerminalError;
 
-pub(crate) use messages::KeyedBatch;
+pub(crate) use messages::{Answer, KeyedBatch};
 pub use messages::{
     ControlState, DeadLetter, Dry, Layout, Lease, SinkProgress, SplitProgress, Status, Token,
     TokensAdded,
@@ -137,6 +137,16 @@ impl<T: Record> Message for Vec<T> {
 
 /// A key group's batch.
 impl<T: Record> Message for KeyedBatch<T> {
+    fn encode(&self) -> Result<Vec<u8>, String> {
+        serde_json::to_vec(self).map_err(|e| e.to_string())
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    }
+}
+
+impl<T: Record> Message for Answer<T> {
     fn encode(&self) -> Result<Vec<u8>, String> {
         serde_json::to_vec(self).map_err(|e| e.to_string())
     }

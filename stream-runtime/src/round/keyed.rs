@@ -9,7 +9,7 @@ use super::fit::{cut, encoded_len, too_large_reason};
 use super::Round;
 use crate::guard::RecordFailed;
 use crate::protocol::handlers::keyed;
-use crate::protocol::{Calls, KeyedBatch};
+use crate::protocol::{Answer, Calls, KeyedBatch};
 use crate::stages::Dataflow;
 use crate::time::Millis;
 
@@ -27,8 +27,8 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         &self,
         group: u32,
         batch: &KeyedBatch<D::Mid>,
-    ) -> impl std::future::Future<Output = Result<Vec<D::Out>, TerminalError>> + '_ {
-        let call = self.calls.call::<keyed::Process<D>>(group, batch);
+    ) -> impl std::future::Future<Output = Result<Answer<D::Out>, TerminalError>> + '_ {
+        let call = self.calls.call::<keyed::Process<D::First>>(group, batch);
         async move {
             match call {
                 Ok(call) => open(call.await),
@@ -48,7 +48,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         &self,
         groups: BTreeMap<u32, GroupBatch<D::Mid>>,
         watermark: Option<Millis>,
-    ) -> Vec<D::Out> {
+    ) -> Answer<D::Out> {
         let budget = self.flow.config().max_call_bytes;
         let mut waves: Vec<BTreeMap<u32, Sent<D::Mid>>> = Vec::new();
         for (group, batch) in groups {
@@ -72,9 +72,9 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
                 }
             }
         }
-        let mut output = Vec::new();
+        let mut output = Answer::default();
         for wave in waves {
-            output.extend(self.call_groups(wave).await);
+            gather(&mut output, self.call_groups(wave).await);
         }
         output
     }
@@ -84,16 +84,16 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     /// be polled concurrently, as `join_all` would.) A group that reports a
     /// failing record is called again; after the attempt limit the record
     /// is dead-lettered and the group is called with the rest.
-    async fn call_groups(&self, groups: BTreeMap<u32, Sent<D::Mid>>) -> Vec<D::Out> {
+    async fn call_groups(&self, groups: BTreeMap<u32, Sent<D::Mid>>) -> Answer<D::Out> {
         let calls: Vec<_> = groups
             .iter()
             .map(|(group, sent)| self.call_group(*group, &sent.batch))
             .collect();
-        let mut output = Vec::new();
+        let mut output = Answer::default();
         let mut failed = Vec::new();
         for ((group, batch), call) in groups.into_iter().zip(calls) {
             match call.await {
-                Ok(records) => output.extend(records),
+                Ok(answer) => gather(&mut output, answer),
                 Err(error) => failed.push((group, batch, error)),
             }
         }
@@ -111,7 +111,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         group: u32,
         mut sent: Sent<D::Mid>,
         mut error: TerminalError,
-        output: &mut Vec<D::Out>,
+        output: &mut Answer<D::Out>,
     ) {
         let attempts = self.flow.config().max_attempts;
         let mut attempt = 1;
@@ -142,14 +142,20 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
             }
             attempt += 1;
             match self.call_group(group, &sent.batch).await {
-                Ok(records) => {
-                    output.extend(records);
+                Ok(answer) => {
+                    gather(output, answer);
                     return;
                 }
                 Err(next) => error = next,
             }
         }
     }
+}
+
+/// Adds a group's answer to the round's.
+fn gather<T>(into: &mut Answer<T>, answer: Answer<T>) {
+    into.out.extend(answer.out);
+    into.needs.extend(answer.needs);
 }
 
 /// A key group's output, decoded.

@@ -46,7 +46,11 @@ pub(super) async fn next<D: Dataflow, C: Calls>(
                 idle.then_some(SplitEvent::Idle { at: lease.from })
             }
         };
-        reports.extend(event.map(|event| Report { split, event }));
+        reports.extend(event.map(|event| Report {
+            split,
+            event,
+            needs: Vec::new(),
+        }));
     }
     let leased = if waiting {
         Leased::Waiting

@@ -25,7 +25,7 @@ use restate_sdk::errors::TerminalError;
 use crate::protocol::handlers::{clock, control, source, ControlKey};
 use crate::protocol::{Calls, DeadLetter, Handler, KeyOf, Layout, Lease, Token};
 use crate::stages::Dataflow;
-use crate::time::watermark::{Report, SplitEvent};
+use crate::time::watermark::{Need, Report, SplitEvent};
 use crate::time::Millis;
 use lease::Leased;
 
@@ -118,13 +118,16 @@ pub(crate) async fn run<D: Dataflow, C: Calls>(flow: &D, calls: &C, token: Token
         }
     };
     let mut output = routed.output;
+    let mut needs = Vec::new();
     if !routed.groups.is_empty() {
-        output.extend(round.keyed(routed.groups, token.watermark).await);
+        let answer = round.keyed(routed.groups, token.watermark).await;
+        output.extend(answer.out);
+        needs = answer.needs;
     }
     // The range has reached its key groups: the clock hears of it while
     // the sink writes (both calls are issued before either is awaited).
     let report = match flow.config().watermarks {
-        Some(_) => round.report(routed.max_time),
+        Some(_) => round.report(routed.max_time, needs),
         None => None,
     };
     if !output.is_empty() {
@@ -176,11 +179,13 @@ struct Round<'a, D, C> {
 
 impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     /// Tells the clock the range reached its key groups, with its largest
-    /// timestamp; the call, issued, answers the watermark. `None` if the
+    /// timestamp and the wake-ups its groups asked for; the call, issued,
+    /// answers the watermark. `None` if the
     /// report could not be encoded, which the next range's report makes good.
     fn report(
         &self,
         max: Option<Millis>,
+        needs: Vec<Need>,
     ) -> Option<impl std::future::Future<Output = Result<Millis, TerminalError>> + '_> {
         let event = SplitEvent::Done {
             from: self.lease.from,
@@ -190,6 +195,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         let report = Report {
             split: self.split,
             event,
+            needs,
         };
         match self.calls.call::<clock::ReportSplit>(ControlKey, &report) {
             Ok(call) => Some(call),
@@ -261,7 +267,9 @@ mod tests {
     /// What the fake key group answers: the batch's records, unchanged.
     fn records_of(body: &str) -> Vec<u8> {
         let batch: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-        batch["records"].to_string().into_bytes()
+        serde_json::json!({ "out": batch["records"] })
+            .to_string()
+            .into_bytes()
     }
 
     fn token(id: u64) -> Token {

@@ -34,7 +34,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     /// whose write fails after its attempts, goes there whole.
     async fn write_call(&self, partition: u32, mut output: Vec<D::Out>) {
         loop {
-            let error = match self.calls.call::<sink::Write<D>>(partition, &output) {
+            let error = match self.calls.call::<sink::Write<D::Out>>(partition, &output) {
                 Ok(call) => match call.await {
                     Ok(()) => return,
                     Err(error) => error,

@@ -24,6 +24,18 @@ impl<'c> RestateCalls<'c> {
         Self { ctx, names }
     }
 
+    /// The same invocation's calls, addressed by `names` (another keyed
+    /// stage's view of the pipeline, see [`ServiceNames::at_level`]).
+    pub(crate) fn with_names<'n>(&self, names: &'n ServiceNames) -> RestateCalls<'n>
+    where
+        'c: 'n,
+    {
+        RestateCalls {
+            ctx: self.ctx,
+            names,
+        }
+    }
+
     /// The target and the encoded input of a call to `H`.
     fn prepare<H: Handler>(
         &self,

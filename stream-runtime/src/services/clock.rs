@@ -2,6 +2,7 @@
 //! for the logic). Tokens report finished ranges; key groups ask to be
 //! woken; the clock wakes each with one `keyed::Advance`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use restate_sdk::errors::{HandlerError, HandlerResult};
@@ -81,6 +82,60 @@ impl<D: Dataflow> Stage<ClockService, D> {
         }
         Ok(())
     }
+
+    /// Moves a chain of keyed stages to the watermark, stage after stage:
+    /// the woken groups of each stage but the last are called, and awaited,
+    /// so everything they fire has reached the next stage's groups, and
+    /// the wake-ups those ask for are known, before the next stage's
+    /// groups are woken. The last stage's groups are only sent the
+    /// watermark, as in a line. `due` holds the groups to wake, by stage.
+    async fn cascade(
+        &self,
+        calls: &RestateCalls<'_>,
+        clock: &mut Clock,
+        mut due: BTreeMap<u32, BTreeSet<u32>>,
+    ) -> HandlerResult<()> {
+        let levels = self.flow.levels();
+        let watermark = clock.current();
+        for level in 0..levels {
+            let names = self.names.at_level(level);
+            let calls = calls.with_names(&names);
+            loop {
+                let mut groups = due.remove(&level).unwrap_or_default();
+                groups.extend(clock.due_later(level));
+                if groups.is_empty() {
+                    break;
+                }
+                if level + 1 == levels {
+                    for group in groups {
+                        calls.send::<keyed::Advance>(group, &watermark)?;
+                    }
+                    break;
+                }
+                let mut advances = Vec::with_capacity(groups.len());
+                for group in groups {
+                    advances.push((group, calls.call::<keyed::Advance>(group, &watermark)?));
+                }
+                for (group, advance) in advances {
+                    match advance.await {
+                        Ok(needs) => {
+                            for need in needs {
+                                if clock.need(need).is_some() {
+                                    due.entry(need.level).or_default().insert(need.group);
+                                }
+                            }
+                        }
+                        // Firing failed for good: the group's call said
+                        // why; the rest of the chain goes on.
+                        Err(error) => tracing::error!(
+                            %error, level, group, "a key group could not advance"
+                        ),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Takes in a split's report, moves the watermark, and wakes the groups it
@@ -90,12 +145,20 @@ impl<'a, D: Dataflow> Serves<'a, clock::ReportSplit> for Stage<ClockService, D> 
         &'a self,
         ctx: ObjectContext<'a>,
         calls: RestateCalls<'a>,
-        report: Report,
+        mut report: Report,
     ) -> HandlerResult<Millis> {
         let mut clock = self.load(&ctx).await?;
         let delay = (self.flow.config().watermarks).map_or(0, |w| w.delay_millis());
         let before = clock.clone();
         let splits = self.flow.splits();
+        // Wake-ups the range's groups asked for, taken before the
+        // watermark moves; those it already passed are due now.
+        let mut due = BTreeMap::<u32, BTreeSet<u32>>::new();
+        for need in std::mem::take(&mut report.needs) {
+            if clock.need(need).is_some() {
+                due.entry(need.level).or_default().insert(need.group);
+            }
+        }
         clock.take(report);
         // An idle split with data again holds the watermark back before
         // another split's records can make its own late.
@@ -106,7 +169,13 @@ impl<'a, D: Dataflow> Serves<'a, clock::ReportSplit> for Stage<ClockService, D> 
             }
         }
         let woken = clock.settle(splits, delay);
-        self.wake(&calls, woken)?;
+        if self.flow.levels() > 1 {
+            let first = due.entry(0).or_default();
+            first.extend(woken.into_iter().map(|(group, _)| group));
+            self.cascade(&calls, &mut clock, due).await?;
+        } else {
+            self.wake(&calls, woken)?;
+        }
         if clock.watermark != before.watermark {
             // For observers such as the bench, which times how long results
             // take to reach the sink once the watermark passes their window.
@@ -134,7 +203,10 @@ impl<'a, D: Dataflow> Serves<'a, clock::WakeMe> for Stage<ClockService, D> {
     ) -> HandlerResult<()> {
         let mut clock = self.load(&ctx).await?;
         match clock.need(need) {
-            Some(watermark) => self.wake(&calls, vec![(need.group, watermark)])?,
+            Some(watermark) => {
+                let names = self.names.at_level(need.level);
+                self.wake(&calls.with_names(&names), vec![(need.group, watermark)])?
+            }
             None => ctx.set(CLOCK, Json(clock)),
         }
         Ok(())

@@ -1,5 +1,7 @@
-//! `{name}Keyed`: key groups, each holding the state of its keys, its
-//! windows and its timers.
+//! `{name}Keyed` (and `{name}Keyed2`, … for each keyed stage after the
+//! first): key groups, each holding the state of its keys, its windows
+//! and its timers, and passing its output on to the sink or to the next
+//! stage's groups.
 
 use std::time::Duration;
 
@@ -10,16 +12,17 @@ use restate_sdk::prelude::*;
 use super::calls::RestateCalls;
 use super::serve::{index_key, Serves};
 use super::{ServiceHandlers, Stage};
-use crate::keyed::{GroupCall, GroupFailed, GroupState, TimeDomain, Timers, TIMERS};
+use crate::guard::RecordFailed;
+use crate::keyed::{by_group, GroupCall, GroupFailed, GroupState, TimeDomain, Timers, TIMERS};
 use crate::protocol::handlers::{clock, control, keyed, sink, ControlKey, KeyedService};
-use crate::protocol::{Calls, DeadLetter, Encoded, KeyedBatch};
-use crate::stages::{Dataflow, KeyedOutput};
+use crate::protocol::{Answer, Calls, DeadLetter, Encoded, KeyedBatch};
+use crate::stages::{by_sink_partition, Downstream, KeyedOutput, Level};
 use crate::time::watermark::Need;
 use crate::time::{wall_clock, Millis};
 
-impl<D: Dataflow> ServiceHandlers<D> for KeyedService {
+impl<L: Level> ServiceHandlers<L> for KeyedService {
     type Handlers = (
-        keyed::Process<D>,
+        keyed::Process<L>,
         keyed::Advance,
         keyed::Wake,
         keyed::Pending,
@@ -27,10 +30,12 @@ impl<D: Dataflow> ServiceHandlers<D> for KeyedService {
 }
 
 /// What started a call of the group.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Woken {
     /// A token's batch.
     Batch,
+    /// The batch a group of the keyed stage before this one passed on.
+    Upstream,
     /// The clock: the watermark reached the group's wish.
     Clock,
     /// The group's own delayed call, set for this time.
@@ -42,38 +47,39 @@ enum Woken {
 /// read once, changed in memory, and written back once, all inside this
 /// exclusive invocation. A record that fails ends the call with its index
 /// and nothing written; the token decides whether to try again or drop it.
-impl<'a, D: Dataflow> Serves<'a, keyed::Process<D>> for Stage<KeyedService, D> {
+impl<'a, L: Level> Serves<'a, keyed::Process<L>> for Stage<KeyedService, L> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
         calls: RestateCalls<'a>,
-        batch: KeyedBatch<D::Mid>,
-    ) -> HandlerResult<Encoded<Vec<D::Out>>> {
+        batch: KeyedBatch<L::Mid>,
+    ) -> HandlerResult<Encoded<Answer<L::Final>>> {
         let KeyedBatch { watermark, records } = batch;
-        let output = self
-            .call(&ctx, &calls, records, watermark, Woken::Batch)
-            .await?;
-        Ok(output)
+        let woken = match self.level {
+            0 => Woken::Batch,
+            _ => Woken::Upstream,
+        };
+        self.call(&ctx, &calls, records, watermark, woken).await
     }
 }
 
 /// The watermark reached this group's earliest event-time timer: fires what
-/// is due and writes it to the sink partition of the group.
-impl<'a, D: Dataflow> Serves<'a, keyed::Advance> for Stage<KeyedService, D> {
+/// is due and passes it on; answers the wake-ups the clock is to take.
+impl<'a, L: Level> Serves<'a, keyed::Advance> for Stage<KeyedService, L> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
         calls: RestateCalls<'a>,
         watermark: Millis,
-    ) -> HandlerResult<()> {
-        self.call(&ctx, &calls, Vec::new(), Some(watermark), Woken::Clock)
-            .await?;
-        Ok(())
+    ) -> HandlerResult<Vec<Need>> {
+        let answer = (self.call(&ctx, &calls, Vec::new(), Some(watermark), Woken::Clock)).await?;
+        let answer = answer.open().map_err(TerminalError::new)?;
+        Ok(answer.needs)
     }
 }
 
 /// The group's delayed call for processing time: fires what is due.
-impl<'a, D: Dataflow> Serves<'a, keyed::Wake> for Stage<KeyedService, D> {
+impl<'a, L: Level> Serves<'a, keyed::Wake> for Stage<KeyedService, L> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
@@ -100,7 +106,7 @@ async fn load(
     Ok(loaded)
 }
 
-impl<'a, D: Dataflow> Serves<'a, keyed::Pending> for Stage<KeyedService, D> {
+impl<'a, L: Level> Serves<'a, keyed::Pending> for Stage<KeyedService, L> {
     async fn serve(
         &'a self,
         ctx: SharedObjectContext<'a>,
@@ -112,22 +118,30 @@ impl<'a, D: Dataflow> Serves<'a, keyed::Pending> for Stage<KeyedService, D> {
     }
 }
 
-impl<D: Dataflow> Stage<KeyedService, D> {
+impl<L: Level> Stage<KeyedService, L> {
+    /// Whether a later keyed stage waits on this one's watermark: its
+    /// calls then answer their wake-ups to their caller, who hands them to
+    /// the clock before the watermark can pass them, instead of sending
+    /// them on their own.
+    fn answers_needs(&self) -> bool {
+        self.flow.down().next().is_some()
+    }
+
     /// One call: load the timers and the entries the call needs, fire and
-    /// apply (`GroupCall`), then store what changed and ask for the next
-    /// wake-ups. The output is encoded before anything is written, so
-    /// output that cannot be encoded changes nothing. A call a timer made
-    /// (not a token's batch) writes what it fired to the sink itself, before
-    /// its timers are stored as fired: once `status` sees no timer left,
-    /// every result is in the sink.
+    /// apply (`GroupCall`), pass the output on, then store what changed and
+    /// ask for the next wake-ups. A token's batch, at the first stage of a
+    /// line, answers its output for the token to write; any other call
+    /// writes it to the sink itself, or passes it to the next stage's
+    /// groups, before its state and timers are stored: once `status` sees
+    /// no timer left, every result is in the sink.
     async fn call(
         &self,
         ctx: &ObjectContext<'_>,
         calls: &RestateCalls<'_>,
-        records: Vec<D::Mid>,
+        records: Vec<L::Mid>,
         watermark: Option<Millis>,
         woken: Woken,
-    ) -> HandlerResult<Encoded<Vec<D::Out>>> {
+    ) -> HandlerResult<Encoded<Answer<L::Final>>> {
         // Any group number is accepted, not only those below this endpoint's
         // count: a round that began under another layout may still address
         // groups of that layout, and must finish there (its token stops at
@@ -165,14 +179,31 @@ impl<D: Dataflow> Stage<KeyedService, D> {
                     TerminalError::new(format!("firing the group's timers failed: {error}"))
                 }
             })?;
-        // A token's batch answers its output; a timer's call writes it.
-        let out = if matches!(woken, Woken::Batch) {
-            out
-        } else {
-            self.write_fired(group, calls, out).await?;
-            Vec::new()
-        };
-        let out = Encoded::new(&out)
+        let mut answer = Answer::default();
+        match (flow.down().next(), flow.down().to_sink(out)) {
+            (_, Ok(out)) if woken == Woken::Batch => answer.out = out,
+            (_, Ok(out)) => self.write_fired(group, calls, out).await?,
+            (Some(next), Err(out)) => {
+                answer.needs = self.pass_on(group, calls, &**next, out).await?;
+            }
+            (None, Err(_)) => {} // not reached: the output goes to the sink
+        }
+        if domain.is_some() {
+            let need = self
+                .ask_wake_ups(group, calls, &mut timers, woken, now)
+                .await?;
+            answer.needs.extend(need);
+        }
+        // A delayed call has no caller to carry its wake-ups, and the last
+        // stage has no later one that waits on them.
+        if matches!(woken, Woken::Delay(_)) || !self.answers_needs() {
+            for need in answer.needs.drain(..) {
+                calls.send::<clock::WakeMe>(ControlKey, &need)?;
+            }
+        }
+        // Encoded before anything is written, so output that cannot be
+        // encoded changes nothing.
+        let answer = Encoded::new(&answer)
             .map_err(|e| TerminalError::new(format!("cannot serialize the keyed output: {e}")))?;
         for (name, bytes) in state.changes() {
             match bytes {
@@ -180,22 +211,19 @@ impl<D: Dataflow> Stage<KeyedService, D> {
                 None => ctx.clear(&name),
             }
         }
-        if domain.is_some() {
-            self.ask_wake_ups(group, calls, &mut timers, woken, now)
-                .await?;
-            if stored.as_ref() != Some(&timers) {
-                ctx.set(TIMERS, Json(timers));
-            }
+        if domain.is_some() && stored.as_ref() != Some(&timers) {
+            ctx.set(TIMERS, Json(timers));
         }
         if !late.is_empty() {
             calls.send::<control::KeepLate>(ControlKey, &late)?;
         }
-        Ok(out)
+        Ok(answer)
     }
 
-    /// Asks the clock for the earliest event-time timer, and schedules one
-    /// delayed call for the earliest processing-time timer (cancelling a
-    /// later one still out): at most one wish per clock per group.
+    /// Asks for the earliest event-time timer (answered, for the caller to
+    /// hand to the clock or send), and schedules one delayed call for the
+    /// earliest processing-time timer (cancelling a later one still out):
+    /// at most one wish per clock per group.
     async fn ask_wake_ups(
         &self,
         group: u32,
@@ -203,15 +231,17 @@ impl<D: Dataflow> Stage<KeyedService, D> {
         timers: &mut Timers,
         woken: Woken,
         now: Millis,
-    ) -> HandlerResult<()> {
+    ) -> HandlerResult<Option<Need>> {
         let woken_at = match woken {
             Woken::Delay(at) => Some(at),
             _ => None,
         };
         let asks = timers.wake_ups(matches!(woken, Woken::Clock), woken_at);
-        if let Some(at) = asks.need {
-            calls.send::<clock::WakeMe>(ControlKey, &Need { group, at })?;
-        }
+        let need = asks.need.map(|at| Need {
+            group,
+            at,
+            level: self.level,
+        });
         if let Some((at, cancel)) = asks.wake {
             if let Some(id) = cancel {
                 calls.cancel(&id);
@@ -221,20 +251,105 @@ impl<D: Dataflow> Stage<KeyedService, D> {
             let id = calls.schedule::<keyed::Wake>(group, &at, delay)?.await?;
             timers.wake = Some((at, id));
         }
+        Ok(need)
+    }
+
+    /// Passes `out` on to the next keyed stage's groups, each with its
+    /// records in output order, all calls issued before any is awaited;
+    /// answers the wake-ups they ask for. A record whose key fails, or
+    /// that the next stage fails on, goes to the dead-letter output, and
+    /// the rest of its group's records are passed on again.
+    async fn pass_on<N: Level<Mid = L::Out>>(
+        &self,
+        group: u32,
+        calls: &RestateCalls<'_>,
+        next: &N,
+        out: Vec<L::Out>,
+    ) -> HandlerResult<Vec<Need>> {
+        let stage = format!("keyed stage {}, from key group {group}", self.level + 2);
+        let by = by_group(next, out);
+        for (record, error) in by.failed {
+            self.dead_letter(calls, &stage, error, 1, serde_json::to_value(&record).ok())?;
+        }
+        let names = self.names.at_level(self.level + 1);
+        let next_calls = calls.with_names(&names);
+        let mut needs = Vec::new();
+        let mut pending = Vec::new();
+        for (to, records) in by.groups {
+            let batch = KeyedBatch {
+                watermark: None,
+                records,
+            };
+            let call = next_calls.call::<keyed::Process<N>>(to, &batch);
+            pending.push((to, batch, call));
+        }
+        for (to, mut batch, call) in pending {
+            let mut answer = match call {
+                Ok(call) => call.await,
+                Err(error) => Err(TerminalError::new(error.to_string())),
+            };
+            loop {
+                let error = match answer.and_then(|a| a.open().map_err(TerminalError::new)) {
+                    Ok(answer) => {
+                        needs.extend(answer.needs);
+                        break;
+                    }
+                    Err(error) => error,
+                };
+                let failed = RecordFailed::from_terminal(&error)
+                    .filter(|failed| failed.index < batch.records.len());
+                let Some(failed) = failed else {
+                    let count = u32::try_from(batch.records.len()).unwrap_or(u32::MAX);
+                    let error = error.message().to_owned();
+                    self.dead_letter(calls, &stage, error, count, None)?;
+                    break;
+                };
+                let record = batch.records.remove(failed.index);
+                let record = serde_json::to_value(&record).ok();
+                self.dead_letter(calls, &stage, failed.error, 1, record)?;
+                if batch.records.is_empty() {
+                    break;
+                }
+                answer = match next_calls.call::<keyed::Process<N>>(to, &batch) {
+                    Ok(call) => call.await,
+                    Err(error) => Err(TerminalError::new(error.to_string())),
+                };
+            }
+        }
+        Ok(needs)
+    }
+
+    fn dead_letter(
+        &self,
+        calls: &RestateCalls<'_>,
+        stage: &str,
+        error: String,
+        count: u32,
+        record: Option<serde_json::Value>,
+    ) -> HandlerResult<()> {
+        let letter = DeadLetter {
+            split: 0,
+            position: 0,
+            count,
+            stage: stage.to_owned(),
+            error,
+            record,
+        };
+        calls.send::<control::KeepDeadLetter>(ControlKey, &letter)?;
         Ok(())
     }
 
-    /// Writes what a timer fired to the sink partitions it routes to (the
-    /// group's own, its number modulo the partitions, unless the sink
-    /// routes records itself); a write that fails after its attempts goes
-    /// to the dead-letter output.
+    /// Writes what a call that no token waits on produced to the sink
+    /// partitions it routes to (the group's own, its number modulo the
+    /// partitions, unless the sink routes records itself); a write that
+    /// fails after its attempts goes to the dead-letter output.
     async fn write_fired(
         &self,
         group: u32,
         calls: &RestateCalls<'_>,
-        out: Vec<D::Out>,
+        out: Vec<L::Final>,
     ) -> HandlerResult<()> {
-        for (partition, out) in self.flow.by_sink_partition(u64::from(group), out) {
+        for (partition, out) in by_sink_partition(self.flow.down(), u64::from(group), out) {
             self.write_fired_partition(group, partition, calls, &out)
                 .await?;
         }
@@ -246,22 +361,16 @@ impl<D: Dataflow> Stage<KeyedService, D> {
         group: u32,
         partition: u32,
         calls: &RestateCalls<'_>,
-        out: &Vec<D::Out>,
+        out: &Vec<L::Final>,
     ) -> HandlerResult<()> {
-        let written = match calls.call::<sink::Write<D>>(partition, out) {
+        let written = match calls.call::<sink::Write<L::Final>>(partition, out) {
             Ok(call) => call.await.map_err(|e| e.message().to_owned()),
             Err(error) => Err(error.to_string()),
         };
         if let Err(error) = written {
-            let letter = DeadLetter {
-                split: 0,
-                position: 0,
-                count: u32::try_from(out.len()).unwrap_or(u32::MAX),
-                stage: format!("timers of key group {group}"),
-                error,
-                record: None,
-            };
-            calls.send::<control::KeepDeadLetter>(ControlKey, &letter)?;
+            let count = u32::try_from(out.len()).unwrap_or(u32::MAX);
+            let stage = format!("timers of key group {group}");
+            self.dead_letter(calls, &stage, error, count, None)?;
         }
         Ok(())
     }

@@ -24,12 +24,14 @@ use crate::names::ServiceNames;
 use crate::protocol::handlers::{
     ClockService, ControlService, KeyedService, SinkService, SourceService, SplitService,
 };
-use crate::stages::Dataflow;
+use crate::stages::{Dataflow, Downstream, Level};
 
 /// Service `K` of the pipeline `D`: what every handler holds.
 pub(crate) struct Stage<K, D> {
     flow: Arc<D>,
     names: Arc<ServiceNames>,
+    /// For a keyed stage's service: which (0 for the first).
+    level: u32,
     kind: PhantomData<fn() -> K>,
 }
 
@@ -38,6 +40,7 @@ impl<K, D> Clone for Stage<K, D> {
         Self {
             flow: Arc::clone(&self.flow),
             names: Arc::clone(&self.names),
+            level: self.level,
             kind: PhantomData,
         }
     }
@@ -49,6 +52,7 @@ impl<K, D> Stage<K, D> {
         Stage {
             flow: Arc::clone(&self.flow),
             names: Arc::clone(&self.names),
+            level: self.level,
             kind: PhantomData,
         }
     }
@@ -68,9 +72,11 @@ pub(crate) fn definitions<D: Dataflow>(
 ) -> Result<Vec<ServiceDefinition>, String> {
     let keyed = flow.is_keyed();
     let timed = flow.config().watermarks.is_some();
+    let first = Arc::clone(flow.first());
     let stage: Stage<(), D> = Stage {
         flow: Arc::new(flow),
         names: Arc::new(names),
+        level: 0,
         kind: PhantomData,
     };
     let mut services = vec![
@@ -80,10 +86,30 @@ pub(crate) fn definitions<D: Dataflow>(
         serve::definition(stage.to::<ControlService>())?,
     ];
     if keyed {
-        services.push(serve::definition(stage.to::<KeyedService>())?);
+        services.extend(keyed_stages(first, &stage.names, 0)?);
     }
     if timed {
         services.push(serve::definition(stage.to::<ClockService>())?);
+    }
+    Ok(services)
+}
+
+/// The key-group services of keyed stage `level` and of every one after it.
+fn keyed_stages<L: Level>(
+    level: Arc<L>,
+    names: &ServiceNames,
+    index: u32,
+) -> Result<Vec<ServiceDefinition>, String> {
+    let next = level.down().next().map(Arc::clone);
+    let stage: Stage<KeyedService, L> = Stage {
+        flow: level,
+        names: Arc::new(names.at_level(index)),
+        level: index,
+        kind: PhantomData,
+    };
+    let mut services = vec![serve::definition(stage)?];
+    if let Some(next) = next {
+        services.extend(keyed_stages(next, names, index + 1)?);
     }
     Ok(services)
 }

@@ -15,7 +15,6 @@ use restate_sdk::service::ServiceDefinition;
 use super::calls::RestateCalls;
 use super::{ServiceHandlers, Stage};
 use crate::protocol::{Access, Handler, Message, Payload};
-use crate::stages::Dataflow;
 
 /// A service that serves handler `H`: the handler's own code, which gets
 /// the decoded input and returns the output to encode.
@@ -109,7 +108,9 @@ where
 /// The SDK service that serves service `K` of pipeline `D`.
 struct Served<K, D>(Stage<K, D>);
 
-impl<K: ServiceHandlers<D>, D: Dataflow> restate_sdk::service::Service for Served<K, D> {
+impl<K: ServiceHandlers<D>, D: Send + Sync + 'static> restate_sdk::service::Service
+    for Served<K, D>
+{
     type Future = ServiceBoxFuture;
 
     fn handle(&self, ctx: ContextInternal) -> Self::Future {
@@ -120,7 +121,7 @@ impl<K: ServiceHandlers<D>, D: Dataflow> restate_sdk::service::Service for Serve
 
 /// Service `K` of pipeline `D` as a service definition to bind to an
 /// endpoint; fails on a name Restate does not accept.
-pub(crate) fn definition<K: ServiceHandlers<D>, D: Dataflow>(
+pub(crate) fn definition<K: ServiceHandlers<D>, D: Send + Sync + 'static>(
     service: Stage<K, D>,
 ) -> Result<ServiceDefinition, String> {
     let name = K::name(&service.names).to_owned();

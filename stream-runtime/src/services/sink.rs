@@ -17,12 +17,12 @@ use crate::stages::Dataflow;
 const PROGRESS: &str = "progress";
 
 impl<D: Dataflow> ServiceHandlers<D> for SinkService {
-    type Handlers = (sink::Write<D>, sink::Progress);
+    type Handlers = (sink::Write<D::Out>, sink::Progress);
 }
 
 /// Writes a batch after the committed offset, journals the new offset and
 /// stores it: a write cut short by a crash is redone from the same offset.
-impl<'a, D: Dataflow> Serves<'a, sink::Write<D>> for Stage<SinkService, D> {
+impl<'a, D: Dataflow> Serves<'a, sink::Write<D::Out>> for Stage<SinkService, D> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,

@@ -165,12 +165,14 @@ impl<D: Dataflow> Stage<SourceService, D> {
             true => Some(calls.call::<clock::Get>(ControlKey, &()).map_err(encode)?),
             false => None,
         };
-        let groups = match timed && self.flow.is_keyed() {
-            true => self.flow.config().key_groups.count(),
-            false => 0,
-        };
-        let pending: Vec<_> = (0..groups)
-            .map(|group| calls.call::<keyed::Pending>(group, &()))
+        // Every keyed stage's groups, when the pipeline runs on event time.
+        let groups = self.flow.config().key_groups.count();
+        let levels = if timed { self.flow.levels() } else { 0 };
+        let names: Vec<_> = (0..levels).map(|l| self.names.at_level(l)).collect();
+        let stages: Vec<_> = names.iter().map(|names| calls.with_names(names)).collect();
+        let pending: Vec<_> = (stages.iter())
+            .flat_map(|stage| (0..groups).map(move |group| (stage, group)))
+            .map(|(stage, group)| stage.call::<keyed::Pending>(group, &()))
             .collect::<Result<_, _>>()
             .map_err(encode)?;
         let control = control.await?;

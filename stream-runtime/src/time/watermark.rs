@@ -14,10 +14,14 @@ use serde::{Deserialize, Serialize};
 use super::Millis;
 
 /// What a token tells the clock about a split.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Report {
     pub split: u32,
     pub event: SplitEvent,
+    /// Wake-ups the range's key groups ask for, when a later keyed stage
+    /// waits on theirs: taken before the watermark moves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<Need>,
 }
 
 /// What happened on a split.
@@ -44,6 +48,13 @@ pub(crate) enum SplitEvent {
 pub(crate) struct Need {
     pub group: u32,
     pub at: Millis,
+    /// The keyed stage of the group: 0 for the first.
+    #[serde(default, skip_serializing_if = "is_first")]
+    pub level: u32,
+}
+
+fn is_first(level: &u32) -> bool {
+    *level == 0
 }
 
 /// One split's progress.
@@ -106,6 +117,9 @@ pub(crate) struct Clock {
     pub splits: BTreeMap<u32, SplitMark>,
     pub watermark: Option<Millis>,
     pub needs: BTreeMap<u32, Millis>,
+    /// The waiting groups of the keyed stages after the first, by stage.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub later: BTreeMap<u32, BTreeMap<u32, Millis>>,
 }
 
 impl Clock {
@@ -176,9 +190,33 @@ impl Clock {
         if need.at <= now {
             return Some(now);
         }
-        let at = self.needs.entry(need.group).or_insert(need.at);
+        let needs = match need.level {
+            0 => &mut self.needs,
+            level => self.later.entry(level).or_default(),
+        };
+        let at = needs.entry(need.group).or_insert(need.at);
         *at = (*at).min(need.at);
         None
+    }
+
+    /// Takes the groups of keyed stage `level` (after the first) whose
+    /// wish the watermark has reached.
+    pub fn due_later(&mut self, level: u32) -> Vec<u32> {
+        let now = self.current();
+        let Some(needs) = self.later.get_mut(&level) else {
+            return Vec::new();
+        };
+        let due: Vec<u32> = (needs.iter())
+            .filter(|(_, at)| **at <= now)
+            .map(|(group, _)| *group)
+            .collect();
+        for group in &due {
+            needs.remove(group);
+        }
+        if needs.is_empty() {
+            self.later.remove(&level);
+        }
+        due
     }
 
     /// The least watermark over the splits that are neither idle nor ended.
@@ -226,7 +264,12 @@ mod tests {
     fn done(split: u32, from: u64, count: u32, max: Millis) -> Report {
         let max = Some(max);
         let event = SplitEvent::Done { from, count, max };
-        Report { split, event }
+        let needs = Vec::new();
+        Report {
+            split,
+            event,
+            needs,
+        }
     }
 
     #[test]
@@ -251,6 +294,7 @@ mod tests {
         let idle = Report {
             split: 1,
             event: SplitEvent::Idle { at: 10 },
+            needs: Vec::new(),
         };
         clock.report(idle, 2, 0);
         assert_eq!(clock.current(), 9_999, "the idle split no longer holds it");
@@ -265,7 +309,15 @@ mod tests {
         clock.report(done(1, 0, 10, 5_000), 2, 0);
         for split in [0, 1] {
             let event = SplitEvent::Idle { at: 10 };
-            clock.report(Report { split, event }, 2, 0);
+            clock.report(
+                Report {
+                    split,
+                    event,
+                    needs: Vec::new(),
+                },
+                2,
+                0,
+            );
         }
         assert_eq!(clock.current(), 4_999);
         // Split 0 has data again and its range is done first: before the
@@ -283,6 +335,7 @@ mod tests {
             Report {
                 split: 1,
                 event: SplitEvent::Idle { at: 20 },
+                needs: Vec::new(),
             },
             2,
             0,
@@ -297,6 +350,7 @@ mod tests {
             Report {
                 split: 1,
                 event: SplitEvent::Idle { at: 30 },
+                needs: Vec::new(),
             },
             2,
             0,
@@ -308,16 +362,38 @@ mod tests {
     #[test]
     fn ended_splits_release_everything_and_woken_groups_are_taken_once() {
         let mut clock = Clock::default();
-        assert_eq!(clock.need(Need { group: 3, at: 500 }), None);
-        assert_eq!(clock.need(Need { group: 3, at: 200 }), None);
+        assert_eq!(
+            clock.need(Need {
+                group: 3,
+                at: 500,
+                level: 0
+            }),
+            None
+        );
+        assert_eq!(
+            clock.need(Need {
+                group: 3,
+                at: 200,
+                level: 0
+            }),
+            None
+        );
         let end = Report {
             split: 0,
             event: SplitEvent::End { at: 10 },
+            needs: Vec::new(),
         };
         assert!(clock.report(end, 1, 0).is_empty(), "0..10 is not done yet");
         let woken = clock.report(done(0, 0, 10, 100), 1, 0);
         assert_eq!(woken, [(3, Millis::MAX)]);
         assert!(clock.report(done(0, 0, 10, 100), 1, 0).is_empty());
-        assert_eq!(clock.need(Need { group: 3, at: 900 }), Some(Millis::MAX));
+        assert_eq!(
+            clock.need(Need {
+                group: 3,
+                at: 900,
+                level: 0
+            }),
+            Some(Millis::MAX)
+        );
     }
 }

@@ -81,6 +81,20 @@ impl<V: 'static> WindowTime<Timed<V>> for OnEventTime {
     }
 }
 
+/// A window's result on event time: its window's last millisecond, as in
+/// Flink (`TimeWindow.maxTimestamp()`), so a second window, or an event
+/// timer, over a first window's results works.
+impl<K: 'static, V: 'static> WindowTime<Windowed<K, V>> for OnEventTime {
+    type Value = Windowed<K, V>;
+    const DOMAIN: TimeDomain = TimeDomain::Event;
+    fn time(record: &Windowed<K, V>) -> Option<Millis> {
+        Some(record.end - 1)
+    }
+    fn value(record: Windowed<K, V>) -> Windowed<K, V> {
+        record
+    }
+}
+
 impl<In: 'static> WindowTime<In> for OnProcessingTime {
     type Value = In;
     const DOMAIN: TimeDomain = TimeDomain::Processing;

@@ -24,6 +24,8 @@ pub struct Windowing<KF, K, In, V, W> {
     pub(super) agg: W,
 }
 
+impl<KF, K, In, V, W> crate::keyed::Chainable for Windowing<KF, K, In, V, W> {}
+
 /// A window's clock for records of type `In`, taken where the window's
 /// domain was checked (on `window`), so no later bound repeats that error.
 pub struct Stamp<In, V> {

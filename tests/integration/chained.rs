@@ -1,0 +1,127 @@
+//! Keyed stages in a row, against a real server: a window over a window's
+//! results (the top 3 keys of each window), and a running count keyed
+//! again. Each result is computed here independently and must arrive
+//! exactly once, and neither stage may keep state or timers at the end.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use stream_runtime::window::Windowed;
+use stream_runtime::{pipeline, CollectSink, Sequence, ServiceNames};
+
+use crate::harness::harness;
+use crate::pipelines::{Reading, WINDOW_INPUT};
+use crate::windows::{expected_counts, once, run_to_end, until_results};
+
+/// Each window's top keys: `(count, key)`, most first.
+type Ranked = Windowed<i64, Vec<(u64, u32)>>;
+
+pub static TOP: LazyLock<CollectSink<Ranked>> = LazyLock::new(CollectSink::new);
+
+/// The 3 keys with the most readings in each 2 s window, most first.
+fn top3(top: &mut Vec<(u64, u32)>, counted: Windowed<u32, u64>) {
+    top.push((counted.value, counted.key));
+    top.sort_by(|a, b| b.cmp(a));
+    top.truncate(3);
+}
+
+pipeline! {
+    pub TopKeys(batch_size = 100, key_groups = 4):
+    source(stream_runtime::InMemorySource::new(WINDOW_INPUT.iter().cloned()).with_splits(3))
+    |> event_time(|r: &Reading| r.ts, max_delay = 1s)
+    |> key_by(|r| r.key)
+    |> window(tumbling(2s))
+    |> aggregate(0u64, |count, _r| *count += 1)
+    |> key_by(|w: &Windowed<u32, u64>| w.start)
+    |> window(tumbling(2s))
+    |> aggregate(Vec::new(), top3)
+    |> sink(TOP.clone())
+}
+
+pub const COUNTED_RECORDS: u64 = 3_000;
+pub static TOTALS: LazyLock<CollectSink<(u64, u64)>> = LazyLock::new(CollectSink::new);
+
+pipeline! {
+    pub CountedTwice(batch_size = 64, key_groups = 4):
+    source(Sequence::new().take(COUNTED_RECORDS).with_splits(3))
+    |> map(|n| (n % 50, 1u64))
+    |> key_by(|(key, _)| *key)
+    |> reduce(|(key, a), (_, b)| (key, a + b))
+    |> map(|(key, count)| (key % 7, count))
+    |> key_by(|(key, _)| *key)
+    |> reduce(|(key, a), (_, b)| (key, a + b))
+    |> sink(TOTALS.clone())
+}
+
+/// The second stage's state and timers are empty once every window fired.
+async fn assert_windows_cleaned_up(keyed: &str) {
+    let entries = stream_support::state::entries(&harness().admin(), keyed)
+        .await
+        .unwrap_or_else(|e| panic!("state: {e}"));
+    for (group, name, value) in entries {
+        assert_eq!(name, "time", "{keyed} group {group} kept {name}: {value}");
+        let timers: serde_json::Value = serde_json::from_str(&value).unwrap_or_default();
+        assert_eq!(
+            timers["event"],
+            serde_json::json!({}),
+            "{keyed} {group}: {value}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_over_a_windows_results_ranks_each_window_once() {
+    let names = TopKeys::service_names();
+    run_to_end(&names, 3).await;
+    // Counts per key and window, then each window's top 3 by (count, key).
+    let mut expected = BTreeMap::<(i64, i64, i64), Vec<(u64, u32)>>::new();
+    for ((key, start, end), count) in expected_counts(&WINDOW_INPUT, 2_000, 2_000) {
+        let top = expected.entry((start, start, end)).or_default();
+        top.push((count, key));
+        top.sort_by(|a, b| b.cmp(a));
+        top.truncate(3);
+    }
+    let got = until_results(&TOP, expected.len()).await;
+    // Each window's list is one aggregate; the order keys arrived in
+    // cannot change it, since ties sort by key.
+    assert_eq!(once(&got), expected);
+    harness().assert_nothing_stuck(&names).await;
+    assert_windows_cleaned_up(&names.keyed).await;
+    assert_windows_cleaned_up(&names.at_level(1).keyed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_count_keyed_again_counts_every_record_once() {
+    let names: ServiceNames = CountedTwice::service_names();
+    let h = harness();
+    h.add_tokens(&names, 3).await;
+    let status = h
+        .wait_for(&names, Duration::from_secs(180), |_| {}, |s| s.finished)
+        .await;
+    assert_eq!(status.dead_letters, 0, "{status:?}");
+    // A token's round ends once both stages are done with its records, so
+    // the last total is written when the tokens park.
+    assert_eq!(status.records_out, COUNTED_RECORDS, "{status:?}");
+    // Each record gives one running count at the first stage, and each of
+    // those one running total at the second: as many totals as records.
+    let got = until_results(&TOTALS, COUNTED_RECORDS as usize).await;
+    assert_eq!(got.len() as u64, COUNTED_RECORDS, "one total per record");
+    // A key seen n times passes on 1 + 2 + … + n, in whatever order its
+    // records came; the second stage's last total per key is their sum.
+    let mut seen = BTreeMap::<u64, u64>::new();
+    for n in 0..COUNTED_RECORDS {
+        *seen.entry(n % 50).or_default() += 1;
+    }
+    let mut expected = BTreeMap::<u64, u64>::new();
+    for (key, n) in seen {
+        *expected.entry(key % 7).or_default() += n * (n + 1) / 2;
+    }
+    let mut last = BTreeMap::<u64, u64>::new();
+    for (key, total) in got {
+        let max = last.entry(key).or_default();
+        *max = (*max).max(total);
+    }
+    assert_eq!(last, expected);
+    harness().assert_nothing_stuck(&names).await;
+}

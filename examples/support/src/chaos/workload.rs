@@ -1,5 +1,6 @@
 //! The pipelines the fault-injection runs kill, and what each must leave
-//! behind: a running word count, event-time tumbling windows, and the
+//! behind: a running word count, event-time tumbling windows, the top 3
+//! keys of each window (two keyed stages in a row), and the
 //! running word count from Kafka to Kafka, from Kafka to PostgreSQL, and
 //! from Kafka to Kafka with a side output to PostgreSQL.
 
@@ -9,7 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use stream_runtime::restate::AdminClient;
 use stream_runtime::time::Watermarks;
-use stream_runtime::window::tumbling;
+use stream_runtime::window::{tumbling, Windowed};
 use stream_runtime::{CompletePipeline, FileSink, IntoPipeline, Pipeline, Sequence, ServiceNames};
 
 use super::connectors::Connectors;
@@ -32,6 +33,10 @@ pub enum Workload {
     Count,
     /// Counts per key per 1 s tumbling event-time window: every window, once.
     Window,
+    /// The counts per key per window, then the 3 largest of each window, a
+    /// second keyed stage windowed over the first's results: every
+    /// window's top 3, once.
+    TopN,
     /// The running word count from a Kafka topic to a Kafka topic.
     KafkaToKafka,
     /// The running word count from a Kafka topic, inserted into a
@@ -76,16 +81,17 @@ pub struct Outcome {
 
 impl Workload {
     /// Every one, in the order the soak runs them.
-    pub const ALL: [Workload; 5] = [
+    pub const ALL: [Workload; 6] = [
         Workload::Count,
         Workload::Window,
+        Workload::TopN,
         Workload::KafkaToKafka,
         Workload::KafkaToPostgres,
         Workload::SideOutput,
     ];
 
     /// The ones that need no server but Restate.
-    pub const BUILT_IN: [Workload; 2] = [Workload::Count, Workload::Window];
+    pub const BUILT_IN: [Workload; 3] = [Workload::Count, Workload::Window, Workload::TopN];
 
     /// The ones with connectors.
     pub const CONNECTORS: [Workload; 3] = [
@@ -99,6 +105,7 @@ impl Workload {
         match self {
             Workload::Count => "word count",
             Workload::Window => "window (tumbling 1 s)",
+            Workload::TopN => "top 3 per window (two keyed stages)",
             Workload::KafkaToKafka => "Kafka source to Kafka sink",
             Workload::KafkaToPostgres => "Kafka source to PostgreSQL",
             Workload::SideOutput => "Kafka to Kafka, side output to PostgreSQL",
@@ -110,6 +117,7 @@ impl Workload {
         match self {
             Workload::Count => "ChaosWordCount",
             Workload::Window => "ChaosWindows",
+            Workload::TopN => "ChaosTopN",
             Workload::KafkaToKafka => "ChaosKafkaToKafka",
             Workload::KafkaToPostgres => "ChaosKafkaToPostgres",
             Workload::SideOutput => "ChaosSideOutput",
@@ -188,6 +196,27 @@ impl Workload {
                 })
                 .sink(FileSink::new(output))
                 .into_pipeline(),
+            Workload::TopN => source
+                .event_time(
+                    |n| time_of(*n),
+                    Watermarks::max_delay(std::time::Duration::from_millis(500)),
+                )
+                .key_by(|n| key_of(**n))
+                .window(tumbling(std::time::Duration::from_millis(WINDOW_MS as u64)))
+                .aggregate(0u64, |count, _n| *count += 1)
+                .key_by(|w: &Windowed<String, u64>| w.start)
+                .window(tumbling(std::time::Duration::from_millis(WINDOW_MS as u64)))
+                .aggregate(Vec::new(), top3)
+                .flat_map(|w| {
+                    let start = w.key;
+                    (w.value.into_iter()).map(move |(count, word)| WindowCount {
+                        word,
+                        start,
+                        count,
+                    })
+                })
+                .sink(FileSink::new(output))
+                .into_pipeline(),
             Workload::KafkaToKafka => connectors.kafka_to_kafka(name, batch).await?,
             Workload::KafkaToPostgres => connectors.kafka_to_postgres(name, batch).await?,
             Workload::SideOutput => connectors.kafka_with_side_output(name, batch).await?,
@@ -199,7 +228,7 @@ impl Workload {
     pub async fn prepare(self, connectors: &Connectors, records: u64) -> Result<(), String> {
         let name = self.pipeline_name();
         match self {
-            Workload::Count | Workload::Window => return Ok(()),
+            Workload::Count | Workload::Window | Workload::TopN => return Ok(()),
             Workload::KafkaToKafka => connectors.create_output_topic(name).await?,
             Workload::KafkaToPostgres => connectors.create_output_table(name).await?,
             Workload::SideOutput => {
@@ -214,6 +243,7 @@ impl Workload {
     pub fn outputs(self, records: u64) -> u64 {
         match self {
             Workload::Window => expected(records).len() as u64,
+            Workload::TopN => expected_top(records).len() as u64,
             _ => records,
         }
     }
@@ -232,7 +262,14 @@ impl Workload {
         let mut violations = Vec::new();
         let name = self.pipeline_name();
         match self {
-            Workload::Window => return check_windows(output, admin, records).await,
+            Workload::Window => {
+                let windows = self::expected(records);
+                return check_windows(self, output, admin, &windows).await;
+            }
+            Workload::TopN => {
+                let tops = expected_top(records);
+                return check_windows(self, output, admin, &tops).await;
+            }
             Workload::Count => {
                 let check = check_running_counts(output, &expected)
                     .map_err(|e| format!("{}: {e}", output.display()))?;
@@ -313,15 +350,46 @@ fn expected(records: u64) -> BTreeMap<(String, i64), u64> {
     expected_windows(records, WINDOW_MS, key_of, time_of)
 }
 
+/// Adds a key's count in a window to the window's top 3: largest count
+/// first, ties by the larger key, so the order counts arrive in cannot
+/// change it.
+fn top3(top: &mut Vec<(u64, String)>, counted: Windowed<String, u64>) {
+    top.push((counted.value, counted.key));
+    top.sort_by(|a, b| b.cmp(a));
+    top.truncate(3);
+}
+
+/// The 3 largest counts of each window of the input, with their keys.
+fn expected_top(records: u64) -> BTreeMap<(String, i64), u64> {
+    let mut tops = BTreeMap::<i64, Vec<(u64, String)>>::new();
+    for ((word, start), count) in expected(records) {
+        let counted = Windowed {
+            key: word,
+            start,
+            end: start + WINDOW_MS,
+            value: count,
+        };
+        top3(tops.entry(start).or_default(), counted);
+    }
+    let mut expected = BTreeMap::new();
+    for (start, top) in tops {
+        for (count, word) in top {
+            expected.insert((word, start), count);
+        }
+    }
+    expected
+}
+
 /// Each (key, window) once in the file with its exact count, and no pane
-/// or timer left in the key groups.
+/// or timer left in any keyed stage's groups.
 async fn check_windows(
+    workload: Workload,
     output: &Path,
     admin: &AdminClient,
-    records: u64,
+    expected: &BTreeMap<(String, i64), u64>,
 ) -> Result<Outcome, String> {
-    let check = check_window_counts(output, &expected(records))
-        .map_err(|e| format!("{}: {e}", output.display()))?;
+    let check =
+        check_window_counts(output, expected).map_err(|e| format!("{}: {e}", output.display()))?;
     let mut outcome = Outcome {
         lost: check.lost,
         duplicated: check.duplicated + check.malformed,
@@ -333,15 +401,23 @@ async fn check_windows(
             outcome.lost, outcome.duplicated
         ));
     }
-    let names = Workload::Window.names();
-    let entries = crate::state::entries(admin, &names.keyed)
-        .await
-        .map_err(|e| e.to_string())?;
-    let left: Vec<String> = entries
-        .iter()
-        .filter(|(_, name, value)| name != "time" || value.contains("\"event\":{\""))
-        .map(|(group, name, _)| format!("group {group}: {name}"))
-        .collect();
+    let names = workload.names();
+    let stages = match workload {
+        Workload::TopN => 2,
+        _ => 1,
+    };
+    let mut left = Vec::new();
+    for stage in 0..stages {
+        let keyed = names.at_level(stage).keyed;
+        let entries = crate::state::entries(admin, &keyed)
+            .await
+            .map_err(|e| e.to_string())?;
+        left.extend(
+            (entries.iter())
+                .filter(|(_, name, value)| name != "time" || value.contains("\"event\":{\""))
+                .map(|(group, name, _)| format!("{keyed} group {group}: {name}")),
+        );
+    }
     if !left.is_empty() {
         outcome.violations.push(format!(
             "windows or timers left in the key groups: {}",

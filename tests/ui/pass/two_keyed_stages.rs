@@ -7,7 +7,7 @@ use stream_runtime::{pipeline, CollectSink, InMemorySource};
 pipeline! {
     TopWords:
     source(InMemorySource::new(vec![("to".to_string(), 0i64), ("be".to_string(), 1_000)]))
-    |> event_time(|(_, ts)| *ts, max_delay = 1s)
+    |> event_time(|r| r.1, max_delay = 1s)
     |> key_by(|r| r.0.clone())
     |> window(tumbling(5s))
     |> aggregate(0u64, |count, _| *count += 1)

@@ -149,6 +149,8 @@ fn method(stage: &Stage) -> TokenStream {
     match stage.kind {
         Kind::Source => quote_spanned!(span=> source),
         Kind::Union => quote_spanned!(span=> union),
+        Kind::Connect => quote_spanned!(span=> connect),
+        Kind::IntervalJoin => quote_spanned!(span=> interval_join),
         Kind::Map => quote_spanned!(span=> map),
         Kind::Filter => quote_spanned!(span=> filter),
         Kind::FlatMap => quote_spanned!(span=> flat_map),
@@ -186,6 +188,9 @@ fn arguments(stage: &Stage, moving: bool) -> Vec<TokenStream> {
     }
     if stage.kind == Kind::EventTime {
         args.push(watermarks(stage));
+    }
+    if stage.kind == Kind::IntervalJoin {
+        args[0] = interval_bounds(&stage.args[0]);
     }
     if let Some(on_timer) = stage.option("on_timer") {
         args.push(moved(on_timer));
@@ -257,6 +262,40 @@ fn shapes(expr: &Expr) -> Expr {
         }
         Expr::Paren(paren) => shapes(&paren.expr),
         other => other.clone(),
+    }
+}
+
+/// An interval join's bounds: `between(-5s, 5s)` as the runtime's
+/// `between` in signed milliseconds; anything else as written.
+fn interval_bounds(expr: &Expr) -> TokenStream {
+    let Expr::Call(call) = expr else {
+        return quote!(#expr);
+    };
+    let is_between = matches!(&*call.func, Expr::Path(p) if p.path.is_ident("between"));
+    if !is_between {
+        return quote!(#expr);
+    }
+    let private = private();
+    let func = &call.func;
+    let bounds = call.args.iter().map(|arg| match signed_millis(arg) {
+        Some(millis) => quote_spanned!(arg.span()=> #millis),
+        None => quote!(#arg),
+    });
+    quote_spanned!(func.span()=> #private::between(#(#bounds),*))
+}
+
+/// A duration literal, or its negation, in signed milliseconds.
+fn signed_millis(expr: &Expr) -> Option<i64> {
+    match expr {
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        }) => signed_millis(expr).map(|m| -m),
+        expr => match duration_literal(expr)? {
+            Ok(millis) => i64::try_from(millis).ok(),
+            Err(_) => None,
+        },
     }
 }
 

@@ -10,6 +10,7 @@ use crate::ast::{Header, OptionInput, ParamInput, PipelineInput, StageInput};
 pub enum Kind {
     Source,
     Union,
+    Connect,
     Map,
     Filter,
     FlatMap,
@@ -19,13 +20,15 @@ pub enum Kind {
     Aggregate,
     Reduce,
     Process,
+    IntervalJoin,
     Sink,
 }
 
 impl Kind {
-    const ALL: [(&'static str, Kind); 12] = [
+    const ALL: [(&'static str, Kind); 14] = [
         ("source", Kind::Source),
         ("union", Kind::Union),
+        ("connect", Kind::Connect),
         ("map", Kind::Map),
         ("filter", Kind::Filter),
         ("flat_map", Kind::FlatMap),
@@ -35,6 +38,7 @@ impl Kind {
         ("aggregate", Kind::Aggregate),
         ("reduce", Kind::Reduce),
         ("process", Kind::Process),
+        ("interval_join", Kind::IntervalJoin),
         ("sink", Kind::Sink),
     ];
 
@@ -45,7 +49,10 @@ impl Kind {
 
     /// What may directly follow `key_by`.
     fn follows_key_by(self) -> bool {
-        matches!(self, Kind::Reduce | Kind::Process | Kind::Window)
+        matches!(
+            self,
+            Kind::Reduce | Kind::Process | Kind::Window | Kind::IntervalJoin
+        )
     }
 
     /// What may directly follow `window`.
@@ -56,7 +63,7 @@ impl Kind {
     /// How many positional arguments the stage takes.
     fn arity(self) -> usize {
         match self {
-            Kind::Aggregate => 2,
+            Kind::Aggregate | Kind::IntervalJoin => 2,
             _ => 1,
         }
     }
@@ -83,6 +90,10 @@ impl Kind {
             }
             Kind::Source => "the source, such as `source(RandomWords::new())`",
             Kind::Union => "another source of the same records, such as `union(KafkaSource::connect(..))`",
+            Kind::Connect => "a second input, another source, such as `connect(KafkaSource::connect(..))`",
+            Kind::IntervalJoin => {
+                "the bounds and a closure, such as `interval_join(between(-5s, 5s), |left, right| ...)`"
+            }
             Kind::Sink => "the sink, such as `sink(FileSink::new(\"out.txt\"))`",
             Kind::Reduce => "a closure, such as `reduce(|a, b| ...)`",
             Kind::Process => {
@@ -440,18 +451,24 @@ fn check_source_first(stages: &[Stage], errors: &mut Errors) {
     }
 }
 
-/// `union` adds a source, so it comes right after `source` (or another
-/// `union`), where both give records of one type: map after it.
+/// `union` and `connect` add a source, so they come right after `source`
+/// (or another `union` or `connect`): map after them.
 fn check_union_after_source(stages: &[Stage], errors: &mut Errors) {
+    let reads = |kind| matches!(kind, Kind::Source | Kind::Union | Kind::Connect);
     for pair in stages.windows(2) {
-        let (before, union) = (&pair[0], &pair[1]);
-        if union.kind == Kind::Union && !matches!(before.kind, Kind::Source | Kind::Union) {
+        let (before, added) = (&pair[0], &pair[1]);
+        let what = match added.kind {
+            Kind::Union => "another source of the same records",
+            Kind::Connect => "a second input",
+            _ => continue,
+        };
+        if !reads(before.kind) {
             errors.at(
-                &union.name,
+                &added.name,
                 format!(
-                    "`union` reads another source of the same records, so it comes right after \
-                     `source` (or another `union`), not after `{}`; map after the union",
-                    before.name
+                    "`{}` reads {what}, so it comes right after `source` (or another `union` \
+                     or `connect`), not after `{}`; map after it",
+                    added.name, before.name
                 ),
             );
         }
@@ -521,7 +538,7 @@ fn check_state_follows_key_by(stages: &[Stage], errors: &mut Errors) {
     for (index, stage) in stages.iter().enumerate() {
         let previous = index.checked_sub(1).map(|i| stages[i].kind);
         let (allowed, after): (&[Kind], &str) = match stage.kind {
-            Kind::Process | Kind::Window => (&[Kind::KeyBy], "`key_by`"),
+            Kind::Process | Kind::Window | Kind::IntervalJoin => (&[Kind::KeyBy], "`key_by`"),
             Kind::Reduce => (&[Kind::KeyBy, Kind::Window], "`key_by` or `window`"),
             Kind::Aggregate => (&[Kind::Window], "`window`"),
             _ => continue,

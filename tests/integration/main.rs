@@ -7,6 +7,7 @@ mod chaos;
 mod endpoint_outage;
 mod failures;
 mod harness;
+mod joins;
 mod kafka;
 mod kafka_idle;
 mod kafka_outage;

@@ -538,6 +538,8 @@ pub fn all(endpoint: Endpoint) -> Endpoint {
         .pipeline(Tumbled)
         .pipeline(crate::chained::TopKeys)
         .pipeline(crate::chained::CountedTwice)
+        .pipeline(crate::joins::PaidOrders)
+        .pipeline(crate::joins::EnrichedClicks)
         .pipeline(Slid)
         .pipeline(Sessions)
         .pipeline(Lateness)

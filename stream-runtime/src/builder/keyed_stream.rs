@@ -1,8 +1,14 @@
 use super::origin::Origin;
 use super::{Head, Stream, WindowedStream};
-use crate::keyed::{KeyEncoder, Keyed, NoTimers, Process, ProcessContext, Reduce, Timer};
+use serde::Serialize;
+
+use crate::keyed::{
+    interval_join, Between, KeyEncoder, Keyed, NoTimers, Process, ProcessContext, Reduce, Timer,
+};
 use crate::operator::{Identity, Operator};
 use crate::record::Aggregate;
+use crate::source::Either;
+use crate::time::Timed;
 use crate::window::{Stamp, WindowSpec, WindowTime};
 
 /// The stream a keyed operator `Op` produces.
@@ -106,6 +112,74 @@ where
         Out: 'static,
     {
         let process = Process::with_timers(f, on_timer);
+        Stream::keyed(
+            self.head,
+            self.pre,
+            Keyed::new(self.key_fn, self.encode, process),
+        )
+    }
+}
+
+impl<S, Pre, KF, K, L, R> KeyedStream<S, Pre, KF, K>
+where
+    S: Origin,
+    Pre: Operator<S::Item, Out = Timed<Either<L, R>>>,
+    KF: Fn(&Timed<Either<L, R>>) -> K + Send + Sync + 'static,
+    K: serde::de::DeserializeOwned + 'static,
+    L: Serialize + serde::de::DeserializeOwned + 'static,
+    R: Serialize + serde::de::DeserializeOwned + 'static,
+{
+    /// Joins the two connected inputs of each key by event time (Flink's
+    /// `intervalJoin(..).between(lower, upper)`): a left record at `t` and
+    /// a right one at `t + lower ..= t + upper` give `join(&left,
+    /// &right)`, once, whichever came first. Each side waits in the key's
+    /// state until the watermark passes the last time a partner could
+    /// have, then leaves it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stream_runtime::keyed::between;
+    /// use stream_runtime::time::Watermarks;
+    /// use stream_runtime::{CollectSink, InMemorySource, Pipeline};
+    ///
+    /// // Orders of (id, ms) and their payments of (id, ms) within 5 s after.
+    /// let paid = Pipeline::named("Paid")
+    ///     .source(InMemorySource::new(vec![(7u32, 1_000i64)]))
+    ///     .connect(InMemorySource::new(vec![(7u32, 3_000i64)]))
+    ///     .event_time(|e| e.either(|o| o.1, |p| p.1), Watermarks::max_delay(Duration::from_secs(1)))
+    ///     .key_by(|e| e.either(|o| o.0, |p| p.0))
+    ///     .interval_join(between(0, 5_000), |order, payment| (order.0, payment.1 - order.1))
+    ///     .sink(CollectSink::new());
+    /// # let _ = paid;
+    /// ```
+    #[allow(clippy::type_complexity)]
+    pub fn interval_join<Out, F>(
+        self,
+        bounds: Between,
+        join: F,
+    ) -> KeyedOutput<
+        S,
+        Pre,
+        Keyed<
+            KF,
+            Process<
+                impl for<'a> Fn(Timed<Either<L, R>>, &mut ProcessContext<'a, K, Out>)
+                    + Send
+                    + Sync
+                    + 'static,
+                impl for<'a> Fn(Timer, &mut ProcessContext<'a, K, Out>) + Send + Sync + 'static,
+                K,
+                Out,
+            >,
+            K,
+        >,
+    >
+    where
+        F: Fn(&L, &R) -> Out + Send + Sync + 'static,
+        Out: 'static,
+    {
+        let (on_record, on_timer) = interval_join(bounds, join);
+        let process = Process::with_timers(on_record, on_timer);
         Stream::keyed(
             self.head,
             self.pre,

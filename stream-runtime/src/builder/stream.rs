@@ -62,6 +62,52 @@ impl<S: Source> Stream<S, Identity, Unkeyed, Identity> {
     }
 }
 
+impl<S: Source> Stream<S, Identity, Unkeyed, Identity> {
+    /// Reads `other` too, as a second input of another record type
+    /// (Flink's `connect`): this source's records become
+    /// [`Either::Left`](crate::source::Either), `other`'s
+    /// [`Either::Right`](crate::source::Either), in one stream whose splits
+    /// are this source's, then `other`'s, each with its own position,
+    /// watermark and idleness. Key both with one `key_by` (the key both
+    /// sides share), then join them with
+    /// [`interval_join`](crate::KeyedStream::interval_join), or keep one
+    /// side's latest value for the other with `process` (a stream-table
+    /// join). Directly after the source.
+    ///
+    /// ```
+    /// use stream_runtime::source::Either;
+    /// use stream_runtime::{CollectSink, InMemorySource, Pipeline};
+    ///
+    /// // Clicks of (user, page), enriched with each user's latest name.
+    /// let enriched = Pipeline::named("Enriched")
+    ///     .source(InMemorySource::new(vec![(1u32, "/home".to_string())]))
+    ///     .connect(InMemorySource::new(vec![(1u32, "ada".to_string())]))
+    ///     .key_by(|e| e.either(|click| click.0, |user| user.0))
+    ///     .process(|e, ctx| match e {
+    ///         Either::Right((_, name)) => ctx.value("name").set(name),
+    ///         Either::Left((_, page)) => {
+    ///             let name: Option<String> = ctx.value("name").get();
+    ///             ctx.collect((page, name));
+    ///         }
+    ///     })
+    ///     .sink(CollectSink::new());
+    /// # let _ = enriched;
+    /// ```
+    pub fn connect<S2>(
+        self,
+        other: S2,
+    ) -> Stream<crate::source::Connect<S, S2>, Identity, Unkeyed, Identity>
+    where
+        S2: Source,
+    {
+        let Head { pipeline, source } = self.head;
+        Stream::new(Head {
+            pipeline,
+            source: crate::source::connect(source, other),
+        })
+    }
+}
+
 impl<S, Pre, K> Stream<S, Pre, K, Identity> {
     pub(crate) fn keyed(head: Head<S>, pre: Pre, keyed: K) -> Self {
         Self {

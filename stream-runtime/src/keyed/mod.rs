@@ -4,6 +4,7 @@
 mod batch;
 mod group_call;
 mod group_state;
+mod interval_join;
 mod key_group;
 mod process;
 mod reduce;
@@ -16,6 +17,8 @@ pub use batch::ByKey;
 pub(crate) use batch::{by_group, by_key, by_key_slots, write_back, WriteBack};
 pub(crate) use group_call::{completed, GroupCall, GroupFailed, TIMERS};
 pub use group_state::GroupState;
+pub(crate) use interval_join::interval_join;
+pub use interval_join::{between, Between};
 pub(crate) use key_group::{key_group, state_key};
 pub use key_group::{KeyGroups, STATE_KEY_PREFIX};
 pub use process::{

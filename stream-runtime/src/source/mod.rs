@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::io;
 
+mod connect;
 mod ends_before;
 mod gone;
 mod in_memory;
@@ -10,6 +11,7 @@ mod random_words;
 mod sequence;
 mod union;
 
+pub use connect::{connect, Connect, Either, Lefts, Rights};
 pub use ends_before::EndsBefore;
 pub use gone::Gone;
 pub use in_memory::InMemorySource;

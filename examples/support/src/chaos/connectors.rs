@@ -1,17 +1,23 @@
 //! The connector pipelines the fault-injection runs kill: the running word
 //! count read from a Kafka topic and written to another topic, inserted
 //! into a PostgreSQL table, or both (odd counts to the topic, even ones as
-//! a side output to the table); where their input and output live, and how
-//! the output is read back.
+//! a side output to the table), and an interval join of two topics; where
+//! their input and output live, and how the output is read back.
 
 use std::path::Path;
 
-use stream_runtime::kafka::{KafkaSink, KafkaSource};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use stream_runtime::kafka::{KafkaRecord, KafkaSink, KafkaSource};
+use stream_runtime::keyed::between;
 use stream_runtime::postgres::PostgresSink;
 use stream_runtime::sink::{SideOutput, To};
+use stream_runtime::source::Either;
+use stream_runtime::time::Watermarks;
 use stream_runtime::{CompletePipeline, IntoPipeline, Pipeline, Sink};
 
-use super::workload::{key_of, WordCount};
+use super::workload::{key_of, time_of, WordCount, JOIN_BLOCK, JOIN_WITHIN_MS};
 use crate::kafka::{create_topic, read_all, KafkaBroker, Producer};
 use crate::postgres::PostgresServer;
 use crate::running_counts::CountChecker;
@@ -47,6 +53,11 @@ impl Connectors {
     /// The input topic of the pipeline named `pipeline`.
     pub fn input(&self, pipeline: &str) -> String {
         format!("{}_{}_in", pipeline.to_lowercase(), self.tag)
+    }
+
+    /// The second input topic of a join named `pipeline`.
+    pub fn second_input(&self, pipeline: &str) -> String {
+        format!("{}_{}_in2", pipeline.to_lowercase(), self.tag)
     }
 
     /// The output topic (or table) of the pipeline named `pipeline`.
@@ -95,10 +106,22 @@ impl Connectors {
     /// Fills the input topic with the sequence numbers `0..records` as
     /// JSON, in batches spread over its partitions.
     pub(super) async fn fill_input(&self, pipeline: &str, records: u64) -> Result<(), String> {
+        self.fill(&self.input(pipeline), records).await
+    }
+
+    /// Fills the join's second input topic as the first.
+    pub(super) async fn fill_second_input(
+        &self,
+        pipeline: &str,
+        records: u64,
+    ) -> Result<(), String> {
+        self.fill(&self.second_input(pipeline), records).await
+    }
+
+    async fn fill(&self, topic: &str, records: u64) -> Result<(), String> {
         let kafka = self.kafka()?;
-        let topic = self.input(pipeline);
-        create_topic(kafka, &topic, PARTITIONS).await?;
-        let producer = Producer::connect(kafka, &topic).await?;
+        create_topic(kafka, topic, PARTITIONS).await?;
+        let producer = Producer::connect(kafka, topic).await?;
         let mut from = 0;
         let mut partition = 0;
         while from < records {
@@ -220,6 +243,65 @@ impl Connectors {
         };
         self.word_count(pipeline, batch, SideOutput::new(route, main, side))
             .await
+    }
+
+    /// Two topics of sequence numbers, each at `time_of` its number, joined
+    /// within `JOIN_WITHIN_MS` either way per block of `JOIN_BLOCK`
+    /// numbers: each pair `(left, right)` as JSON into the output topic.
+    pub(super) async fn interval_join(
+        &self,
+        pipeline: &str,
+        batch: u32,
+    ) -> Result<CompletePipeline, String> {
+        let kafka = self.kafka()?;
+        let connect = |topic: String| async move {
+            KafkaSource::connect(kafka, topic)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        let lefts = connect(self.input(pipeline)).await?;
+        let rights = connect(self.second_input(pipeline)).await?;
+        let sink = KafkaSink::<(u64, u64)>::json(kafka, self.output(pipeline))
+            .await
+            .map_err(|e| e.to_string())?;
+        let number = |record: &KafkaRecord| {
+            (record.json::<u64>()).unwrap_or_else(|e| panic!("not a sequence number: {e}"))
+        };
+        Ok(Pipeline::named(pipeline)
+            .batch_size(batch)
+            .source(lefts)
+            .connect(rights)
+            .map(move |e| match e {
+                Either::Left(record) => Either::Left(number(&record)),
+                Either::Right(record) => Either::Right(number(&record)),
+            })
+            .event_time(
+                |e| e.either(|n| time_of(*n), |n| time_of(*n)),
+                Watermarks::max_delay(Duration::from_millis(500)),
+            )
+            .key_by(|e| e.either(|n| n / JOIN_BLOCK, |n| n / JOIN_BLOCK))
+            .interval_join(
+                between(-JOIN_WITHIN_MS, JOIN_WITHIN_MS),
+                |left: &u64, right: &u64| (*left, *right),
+            )
+            .sink(sink)
+            .into_pipeline())
+    }
+
+    /// Each `(left, right)` pair in the output topic, with how many times.
+    pub(super) async fn read_pairs(
+        &self,
+        pipeline: &str,
+    ) -> Result<(BTreeMap<(u64, u64), u64>, u64), String> {
+        let mut pairs = BTreeMap::new();
+        let mut malformed = 0;
+        for value in read_all(self.kafka()?, &self.output(pipeline)).await? {
+            match serde_json::from_slice::<(u64, u64)>(&value) {
+                Ok(pair) => *pairs.entry(pair).or_insert(0) += 1,
+                Err(_) => malformed += 1,
+            }
+        }
+        Ok((pairs, malformed))
     }
 
     /// Feeds every record of the output topic to `checker`.

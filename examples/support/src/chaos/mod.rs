@@ -436,7 +436,8 @@ async fn run_in(
         .check(&output, connectors, &admin, config.records)
         .await?;
     violations.extend(outcome.violations);
-    check_tokens_and_invocations(&admin, &names, config, outputs, &status, &mut violations).await?;
+    let counts = (workload.inputs(config.records), outputs);
+    check_tokens_and_invocations(&admin, &names, config, counts, &status, &mut violations).await?;
 
     let snapshotted = topology.partitions_snapshotted().await?;
     if snapshotted == Some(0) {
@@ -465,7 +466,7 @@ async fn check_tokens_and_invocations(
     admin: &AdminClient,
     names: &ServiceNames,
     config: &ChaosConfig,
-    outputs: u64,
+    (inputs, outputs): (u64, u64),
     status: &Status,
     violations: &mut Vec<String>,
 ) -> Result<(), String> {
@@ -476,7 +477,7 @@ async fn check_tokens_and_invocations(
             status.tokens_injected, status.tokens_in_flight
         ));
     }
-    if status.records_in != config.records
+    if status.records_in != inputs
         || status.records_out != outputs
         || status.dead_letters != 0
         || status.late_records != 0

@@ -2,7 +2,8 @@
 //! behind: a running word count, event-time tumbling windows, the top 3
 //! keys of each window (two keyed stages in a row), and the
 //! running word count from Kafka to Kafka, from Kafka to PostgreSQL, and
-//! from Kafka to Kafka with a side output to PostgreSQL.
+//! from Kafka to Kafka with a side output to PostgreSQL, and an interval
+//! join of two Kafka topics.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -45,7 +46,16 @@ pub enum Workload {
     /// The running word count from a Kafka topic: odd counts to a Kafka
     /// topic, even ones, a side output, into a PostgreSQL table.
     SideOutput,
+    /// Two Kafka topics of the same sequence numbers, joined by event time
+    /// within `JOIN_WITHIN_MS` per block of `JOIN_BLOCK` numbers: every
+    /// pair, once.
+    IntervalJoin,
 }
+
+/// The join's key: a block of this many consecutive numbers.
+pub const JOIN_BLOCK: u64 = 10;
+/// How far apart, either way, two numbers' event times may be to join.
+pub const JOIN_WITHIN_MS: i64 = 50;
 
 /// A word and its running count, as the word count writes it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,23 +91,25 @@ pub struct Outcome {
 
 impl Workload {
     /// Every one, in the order the soak runs them.
-    pub const ALL: [Workload; 6] = [
+    pub const ALL: [Workload; 7] = [
         Workload::Count,
         Workload::Window,
         Workload::TopN,
         Workload::KafkaToKafka,
         Workload::KafkaToPostgres,
         Workload::SideOutput,
+        Workload::IntervalJoin,
     ];
 
     /// The ones that need no server but Restate.
     pub const BUILT_IN: [Workload; 3] = [Workload::Count, Workload::Window, Workload::TopN];
 
     /// The ones with connectors.
-    pub const CONNECTORS: [Workload; 3] = [
+    pub const CONNECTORS: [Workload; 4] = [
         Workload::KafkaToKafka,
         Workload::KafkaToPostgres,
         Workload::SideOutput,
+        Workload::IntervalJoin,
     ];
 
     /// The row's name in the table.
@@ -109,6 +121,7 @@ impl Workload {
             Workload::KafkaToKafka => "Kafka source to Kafka sink",
             Workload::KafkaToPostgres => "Kafka source to PostgreSQL",
             Workload::SideOutput => "Kafka to Kafka, side output to PostgreSQL",
+            Workload::IntervalJoin => "interval join of two Kafka topics",
         }
     }
 
@@ -121,6 +134,7 @@ impl Workload {
             Workload::KafkaToKafka => "ChaosKafkaToKafka",
             Workload::KafkaToPostgres => "ChaosKafkaToPostgres",
             Workload::SideOutput => "ChaosSideOutput",
+            Workload::IntervalJoin => "ChaosIntervalJoin",
         }
     }
 
@@ -135,7 +149,10 @@ impl Workload {
     pub fn needs_kafka(self) -> bool {
         matches!(
             self,
-            Workload::KafkaToKafka | Workload::KafkaToPostgres | Workload::SideOutput
+            Workload::KafkaToKafka
+                | Workload::KafkaToPostgres
+                | Workload::SideOutput
+                | Workload::IntervalJoin
         )
     }
 
@@ -220,6 +237,7 @@ impl Workload {
             Workload::KafkaToKafka => connectors.kafka_to_kafka(name, batch).await?,
             Workload::KafkaToPostgres => connectors.kafka_to_postgres(name, batch).await?,
             Workload::SideOutput => connectors.kafka_with_side_output(name, batch).await?,
+            Workload::IntervalJoin => connectors.interval_join(name, batch).await?,
         })
     }
 
@@ -235,8 +253,20 @@ impl Workload {
                 connectors.create_output_topic(name).await?;
                 connectors.create_output_table(name).await?;
             }
+            Workload::IntervalJoin => {
+                connectors.create_output_topic(name).await?;
+                connectors.fill_second_input(name, records).await?;
+            }
         }
         connectors.fill_input(name, records).await
+    }
+
+    /// How many records the pipeline reads: `records` from each input.
+    pub fn inputs(self, records: u64) -> u64 {
+        match self {
+            Workload::IntervalJoin => 2 * records,
+            _ => records,
+        }
     }
 
     /// How many records the sink gets from `records` inputs.
@@ -244,6 +274,7 @@ impl Workload {
         match self {
             Workload::Window => expected(records).len() as u64,
             Workload::TopN => expected_top(records).len() as u64,
+            Workload::IntervalJoin => expected_pairs(records).len() as u64,
             _ => records,
         }
     }
@@ -269,6 +300,10 @@ impl Workload {
             Workload::TopN => {
                 let tops = expected_top(records);
                 return check_windows(self, output, admin, &tops).await;
+            }
+            Workload::IntervalJoin => {
+                let (pairs, malformed) = connectors.read_pairs(name).await?;
+                return Ok(check_pairs(&expected_pairs(records), &pairs, malformed));
             }
             Workload::Count => {
                 let check = check_running_counts(output, &expected)
@@ -343,6 +378,49 @@ async fn check_word_count(
         ));
     }
     Ok(outcome)
+}
+
+/// Every pair of numbers `0..records` in one block of `JOIN_BLOCK` whose
+/// event times are within `JOIN_WITHIN_MS` of each other, either way: the
+/// left from the first topic, the right from the second.
+fn expected_pairs(records: u64) -> Vec<(u64, u64)> {
+    let mut pairs = Vec::new();
+    for left in 0..records {
+        let block = left / JOIN_BLOCK * JOIN_BLOCK;
+        for right in block..(block + JOIN_BLOCK).min(records) {
+            if (time_of(right) - time_of(left)).abs() <= JOIN_WITHIN_MS {
+                pairs.push((left, right));
+            }
+        }
+    }
+    pairs
+}
+
+/// Each expected pair once in the output, and nothing else.
+fn check_pairs(
+    expected: &[(u64, u64)],
+    got: &BTreeMap<(u64, u64), u64>,
+    malformed: u64,
+) -> Outcome {
+    let lost = expected.iter().filter(|p| !got.contains_key(p)).count() as u64;
+    let wanted: std::collections::BTreeSet<_> = expected.iter().collect();
+    let extra: u64 = (got.iter())
+        .map(|(pair, times)| match wanted.contains(pair) {
+            true => times - 1,
+            false => *times,
+        })
+        .sum();
+    let mut outcome = Outcome {
+        lost,
+        duplicated: extra + malformed,
+        violations: Vec::new(),
+    };
+    if malformed > 0 {
+        outcome
+            .violations
+            .push(format!("{malformed} records are not a pair"));
+    }
+    outcome
 }
 
 /// Each key's count in each window of the input.

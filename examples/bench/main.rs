@@ -32,6 +32,7 @@
 //! cargo run --release --example bench -- --quick       # smaller tables, 1-minute soak
 //! cargo run --release --example bench -- --soak 600    # only the soak
 //! cargo run --release --example bench -- --windows     # only the windowed rows
+//! cargo run --release --example bench -- --graphs      # only the top-N and join rows
 //! cargo run --release --example bench -- --idle        # only the idle measurement
 //! cargo run --release --example bench -- --kafka       # only the Kafka-to-Kafka row
 //! cargo run --release --example bench -- --only 1000:10:200000,1000:10:100000:100000 --partitions 1
@@ -42,6 +43,7 @@
 //! partitions and the pipelines' key groups; `--server-env KEY=VALUE`
 //! (repeatable) overrides a server setting.
 
+mod graphs;
 mod idle;
 mod instrument;
 mod kafka;
@@ -77,6 +79,9 @@ pub struct Args {
     /// Only the windowed rows
     #[arg(long)]
     windows: bool,
+    /// Only the graph rows: two keyed stages, and an interval join
+    #[arg(long)]
+    graphs: bool,
     /// Only the idle measurement: server CPU with tokens waiting on a source
     /// with no data
     #[arg(long)]
@@ -279,6 +284,9 @@ async fn main() -> Result<(), Error> {
     if args.windows {
         return windows::run(&args, &watermarks).await;
     }
+    if args.graphs {
+        return graphs::run(&args).await;
+    }
     let configs = args
         .only
         .clone()
@@ -286,6 +294,7 @@ async fn main() -> Result<(), Error> {
     tables::run(&args, &configs, &Clock::new()).await?;
     if args.only.is_none() {
         windows::run(&args, &watermarks).await?;
+        graphs::run(&args).await?;
         idle::run(&args).await?;
         kafka::run(&args, args.quick).await?;
     }

@@ -1,10 +1,11 @@
 //! What the integration tests, the chaos tool (`examples/chaos/`) and the
 //! bench (`examples/bench/`) share, written once: free ports, the keyed
 //! state as the server stores it, skewed keys, the exactly-once checks of a
-//! running word count's and of windowed counts' output, and the
-//! fault-injection driver.
+//! running word count's, of windowed counts' and of an interval join's
+//! output, and the fault-injection driver.
 
 pub mod chaos;
+pub mod join_pairs;
 pub mod kafka;
 pub mod keys;
 pub mod postgres;

@@ -35,6 +35,41 @@ pub fn expected_windows(
     windows
 }
 
+/// Adds a key's count in a window to the window's top 3: the largest
+/// count first, ties by the larger key, so the order counts arrive in
+/// cannot change it.
+pub fn top3(top: &mut Vec<(u64, String)>, counted: stream_runtime::window::Windowed<String, u64>) {
+    top.push((counted.value, counted.key));
+    top.sort_by(|a, b| b.cmp(a));
+    top.truncate(3);
+}
+
+/// The 3 largest counts of each window of `windows` (tumbling, of
+/// `window_ms`), with their keys: what a second keyed stage ranking the
+/// first's window counts must write.
+pub fn top_of(
+    windows: &BTreeMap<(String, i64), u64>,
+    window_ms: i64,
+) -> BTreeMap<(String, i64), u64> {
+    let mut tops = BTreeMap::<i64, Vec<(u64, String)>>::new();
+    for ((word, start), count) in windows {
+        let counted = stream_runtime::window::Windowed {
+            key: word.clone(),
+            start: *start,
+            end: start + window_ms,
+            value: *count,
+        };
+        top3(tops.entry(*start).or_default(), counted);
+    }
+    let mut top = BTreeMap::new();
+    for (start, ranked) in tops {
+        for (count, word) in ranked {
+            top.insert((word, start), count);
+        }
+    }
+    top
+}
+
 /// What a file of window counts held, against the input.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WindowCheck {

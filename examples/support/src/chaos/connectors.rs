@@ -18,6 +18,7 @@ use stream_runtime::time::Watermarks;
 use stream_runtime::{CompletePipeline, IntoPipeline, Pipeline, Sink};
 
 use super::workload::{key_of, time_of, WordCount, JOIN_BLOCK, JOIN_WITHIN_MS};
+use crate::join_pairs::count_pairs;
 use crate::kafka::{create_topic, read_all, KafkaBroker, Producer};
 use crate::postgres::PostgresServer;
 use crate::running_counts::CountChecker;
@@ -288,20 +289,14 @@ impl Connectors {
             .into_pipeline())
     }
 
-    /// Each `(left, right)` pair in the output topic, with how many times.
+    /// Each `(left, right)` pair in the output topic, with how many
+    /// times, and how many records are not a pair.
     pub(super) async fn read_pairs(
         &self,
         pipeline: &str,
     ) -> Result<(BTreeMap<(u64, u64), u64>, u64), String> {
-        let mut pairs = BTreeMap::new();
-        let mut malformed = 0;
-        for value in read_all(self.kafka()?, &self.output(pipeline)).await? {
-            match serde_json::from_slice::<(u64, u64)>(&value) {
-                Ok(pair) => *pairs.entry(pair).or_insert(0) += 1,
-                Err(_) => malformed += 1,
-            }
-        }
-        Ok((pairs, malformed))
+        let values = read_all(self.kafka()?, &self.output(pipeline)).await?;
+        Ok(count_pairs(values.iter().map(Vec::as_slice)))
     }
 
     /// Feeds every record of the output topic to `checker`.

@@ -15,10 +15,11 @@ use stream_runtime::window::{tumbling, Windowed};
 use stream_runtime::{CompletePipeline, FileSink, IntoPipeline, Pipeline, Sequence, ServiceNames};
 
 use super::connectors::Connectors;
+use crate::join_pairs::{self, check_pairs};
 use crate::keys::{mix, zipf_rank};
 use crate::running_counts::{check_running_counts, expected_counts, CountCheck, CountChecker};
 pub use crate::window_counts::WindowCount;
-use crate::window_counts::{check_window_counts, expected_windows};
+use crate::window_counts::{check_window_counts, expected_windows, top3, top_of};
 
 /// How many distinct keys the input spreads over, skewed.
 pub const KEYS: u64 = 50;
@@ -303,7 +304,16 @@ impl Workload {
             }
             Workload::IntervalJoin => {
                 let (pairs, malformed) = connectors.read_pairs(name).await?;
-                return Ok(check_pairs(&expected_pairs(records), &pairs, malformed));
+                let check = check_pairs(&expected_pairs(records), &pairs, malformed);
+                let mut outcome = Outcome {
+                    lost: check.lost,
+                    duplicated: check.duplicated + check.malformed,
+                    violations: Vec::new(),
+                };
+                if malformed > 0 {
+                    (outcome.violations).push(format!("{malformed} records are not a pair"));
+                }
+                return Ok(outcome);
             }
             Workload::Count => {
                 let check = check_running_counts(output, &expected)
@@ -380,47 +390,9 @@ async fn check_word_count(
     Ok(outcome)
 }
 
-/// Every pair of numbers `0..records` in one block of `JOIN_BLOCK` whose
-/// event times are within `JOIN_WITHIN_MS` of each other, either way: the
-/// left from the first topic, the right from the second.
+/// Every pair the join must write for `records` numbers per topic.
 fn expected_pairs(records: u64) -> Vec<(u64, u64)> {
-    let mut pairs = Vec::new();
-    for left in 0..records {
-        let block = left / JOIN_BLOCK * JOIN_BLOCK;
-        for right in block..(block + JOIN_BLOCK).min(records) {
-            if (time_of(right) - time_of(left)).abs() <= JOIN_WITHIN_MS {
-                pairs.push((left, right));
-            }
-        }
-    }
-    pairs
-}
-
-/// Each expected pair once in the output, and nothing else.
-fn check_pairs(
-    expected: &[(u64, u64)],
-    got: &BTreeMap<(u64, u64), u64>,
-    malformed: u64,
-) -> Outcome {
-    let lost = expected.iter().filter(|p| !got.contains_key(p)).count() as u64;
-    let wanted: std::collections::BTreeSet<_> = expected.iter().collect();
-    let extra: u64 = (got.iter())
-        .map(|(pair, times)| match wanted.contains(pair) {
-            true => times - 1,
-            false => *times,
-        })
-        .sum();
-    let mut outcome = Outcome {
-        lost,
-        duplicated: extra + malformed,
-        violations: Vec::new(),
-    };
-    if malformed > 0 {
-        outcome
-            .violations
-            .push(format!("{malformed} records are not a pair"));
-    }
-    outcome
+    join_pairs::expected_pairs(records, JOIN_BLOCK, JOIN_WITHIN_MS, time_of)
 }
 
 /// Each key's count in each window of the input.
@@ -428,34 +400,9 @@ fn expected(records: u64) -> BTreeMap<(String, i64), u64> {
     expected_windows(records, WINDOW_MS, key_of, time_of)
 }
 
-/// Adds a key's count in a window to the window's top 3: largest count
-/// first, ties by the larger key, so the order counts arrive in cannot
-/// change it.
-fn top3(top: &mut Vec<(u64, String)>, counted: Windowed<String, u64>) {
-    top.push((counted.value, counted.key));
-    top.sort_by(|a, b| b.cmp(a));
-    top.truncate(3);
-}
-
 /// The 3 largest counts of each window of the input, with their keys.
 fn expected_top(records: u64) -> BTreeMap<(String, i64), u64> {
-    let mut tops = BTreeMap::<i64, Vec<(u64, String)>>::new();
-    for ((word, start), count) in expected(records) {
-        let counted = Windowed {
-            key: word,
-            start,
-            end: start + WINDOW_MS,
-            value: count,
-        };
-        top3(tops.entry(start).or_default(), counted);
-    }
-    let mut expected = BTreeMap::new();
-    for (start, top) in tops {
-        for (count, word) in top {
-            expected.insert((word, start), count);
-        }
-    }
-    expected
+    top_of(&expected(records), WINDOW_MS)
 }
 
 /// Each (key, window) once in the file with its exact count, and no pane

@@ -1,0 +1,217 @@
+//! The graph rows: two keyed stages in a row (a count per key per 10 s
+//! tumbling window of event time, then each window's top 3) over 1,000
+//! keys, and an interval join of two in-process sources. Each is its own
+//! bounded pipeline on one fresh server; throughput is input records over
+//! the time from `addTokens` to `finished` (every window fired, every
+//! pair written), and every result is checked once.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use stream_runtime::keyed::between;
+use stream_runtime::time::Watermarks;
+use stream_runtime::window::{tumbling, Windowed};
+use stream_runtime::{Endpoint, FileSink, IntoPipeline, Pipeline, Sequence, ServiceNames};
+use stream_support::join_pairs::{check_pairs_file, expected_pairs};
+use stream_support::keys::mix;
+use stream_support::window_counts::{
+    check_window_counts, expected_windows, top3, top_of, WindowCount,
+};
+
+use crate::{key, Args, Bench, Error};
+use stream_support::exactness;
+
+/// The windows' length.
+const WINDOW_MS: i64 = 10_000;
+/// How far an event time strays from its place in the input.
+const DISORDER_MS: i64 = 500;
+/// The join's key: a block of this many consecutive numbers.
+const JOIN_BLOCK: u64 = 10;
+/// How far apart, either way, two numbers' event times may be to join.
+const JOIN_WITHIN_MS: i64 = 50;
+
+/// Record `n` happens at about `n` ms of event time (1,000 per second),
+/// up to `DISORDER_MS` early or late.
+fn time_of(n: u64) -> i64 {
+    n as i64 + (mix(n ^ 0x71e) % (2 * DISORDER_MS as u64 + 1)) as i64 - DISORDER_MS
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// Counts per key per window, then each window's top 3.
+    TopN,
+    /// Two sources of `records` numbers each, joined.
+    Join,
+}
+
+#[derive(Clone, Copy)]
+struct Config {
+    shape: Shape,
+    batch: u32,
+    tokens: u64,
+    /// Per source.
+    records: u64,
+}
+
+const KEYS: u64 = 1_000;
+
+impl Config {
+    fn name(&self) -> String {
+        let shape = match self.shape {
+            Shape::TopN => "TopN",
+            Shape::Join => "Join",
+        };
+        format!("{shape}B{}T{}", self.batch, self.tokens)
+    }
+
+    fn inputs(&self) -> u64 {
+        match self.shape {
+            Shape::TopN => self.records,
+            Shape::Join => 2 * self.records,
+        }
+    }
+}
+
+fn configs(quick: bool) -> Vec<Config> {
+    let scale = |records: u64| if quick { records / 4 } else { records };
+    let mut configs = Vec::new();
+    for (batch, records) in [(1_000, 600_000), (5_000, 1_200_000)] {
+        configs.push(Config {
+            shape: Shape::TopN,
+            batch,
+            tokens: 10,
+            records: scale(records),
+        });
+        configs.push(Config {
+            shape: Shape::Join,
+            batch,
+            tokens: 10,
+            records: scale(records / 2),
+        });
+    }
+    configs
+}
+
+fn pipeline(config: &Config, output: &Path) -> stream_runtime::CompletePipeline {
+    let watermarks = Watermarks::max_delay(Duration::from_millis(DISORDER_MS as u64 * 2));
+    let named = Pipeline::named(config.name()).batch_size(config.batch);
+    let numbers = || Sequence::new().take(config.records).with_splits(2);
+    match config.shape {
+        Shape::TopN => named
+            .source(numbers())
+            .event_time(|n| time_of(*n), watermarks)
+            .key_by(|n| key(**n, Some(KEYS)))
+            .window(tumbling(Duration::from_millis(WINDOW_MS as u64)))
+            .aggregate(0u64, |count, _n| *count += 1)
+            .key_by(|w: &Windowed<String, u64>| w.start)
+            .window(tumbling(Duration::from_millis(WINDOW_MS as u64)))
+            .aggregate(Vec::new(), top3)
+            .flat_map(|w| {
+                let start = w.key;
+                (w.value.into_iter()).map(move |(count, word)| WindowCount { word, start, count })
+            })
+            .sink(FileSink::new(output))
+            .into_pipeline(),
+        Shape::Join => named
+            .source(numbers())
+            .connect(numbers())
+            .event_time(|e| e.either(|n| time_of(*n), |n| time_of(*n)), watermarks)
+            .key_by(|e| e.either(|n| n / JOIN_BLOCK, |n| n / JOIN_BLOCK))
+            .interval_join(
+                between(-JOIN_WITHIN_MS, JOIN_WITHIN_MS),
+                |left: &u64, right: &u64| (*left, *right),
+            )
+            .sink(FileSink::new(output))
+            .into_pipeline(),
+    }
+}
+
+/// Whether the file holds every expected result once.
+fn check(config: &Config, output: &Path) -> Result<String, Error> {
+    Ok(match config.shape {
+        Shape::TopN => {
+            let windows =
+                expected_windows(config.records, WINDOW_MS, |n| key(n, Some(KEYS)), time_of);
+            let check = check_window_counts(output, &top_of(&windows, WINDOW_MS))?;
+            exactness(check.lost, check.duplicated, check.malformed)
+        }
+        Shape::Join => {
+            let pairs = expected_pairs(config.records, JOIN_BLOCK, JOIN_WITHIN_MS, time_of);
+            let check = check_pairs_file(output, &pairs)?;
+            exactness(check.lost, check.duplicated, check.malformed)
+        }
+    })
+}
+
+fn output_path(scratch: &Path, config: &Config) -> PathBuf {
+    scratch.join(format!("{}.jsonl", config.name()))
+}
+
+struct Row {
+    name: &'static str,
+    batch: u32,
+    tokens: u64,
+    records: u64,
+    results: u64,
+    rate: f64,
+    server_cpu: f64,
+    endpoint_cpu: f64,
+    exact: String,
+}
+
+/// Runs the graph rows and prints their table.
+pub async fn run(args: &Args) -> Result<(), Error> {
+    let configs = configs(args.quick);
+    let scratch = Bench::scratch("graphs")?;
+    let mut endpoint = Endpoint::new();
+    for config in &configs {
+        endpoint = endpoint.pipeline(pipeline(config, &output_path(&scratch, config)));
+    }
+    let bench = Bench::start(args, scratch, endpoint).await?;
+    let mut rows = Vec::new();
+    for config in &configs {
+        let names = ServiceNames::for_pipeline(&config.name());
+        bench.ready(&names).await;
+        let (status, seconds, (server_cpu, endpoint_cpu)) =
+            bench.run_to_finish(&names, config.tokens).await?;
+        let row = Row {
+            name: match config.shape {
+                Shape::TopN => "top 3 per window, 1,000 keys (two keyed stages)",
+                Shape::Join => "interval join of two sources, ±50 ms per block of 10",
+            },
+            batch: config.batch,
+            tokens: config.tokens,
+            records: status.records_in,
+            results: status.records_out,
+            rate: config.inputs() as f64 / seconds,
+            server_cpu,
+            endpoint_cpu,
+            exact: check(config, &output_path(&bench.scratch, config))?,
+        };
+        eprintln!("{} done: {:.0} records/s", config.name(), row.rate);
+        rows.push(row);
+    }
+    print(&rows);
+    Ok(())
+}
+
+fn print(rows: &[Row]) {
+    println!("\ngraphs: two keyed stages (a count per key per 10 s tumbling window of event time, then each window's top 3) and an interval join of two sources (1,000 records per second of event time each, up to 500 ms out of order, max_delay 1 s), exactly-once file sink.");
+    println!("records/s: input records (both sources for the join) over addTokens to finished. exactly once: every top-3 entry, or every pair, in the file once.\n");
+    println!("| pipeline | batch | tokens | records | results | records/s | server CPU | endpoint CPU | exactly once |");
+    println!("|---|------:|-------:|--------:|--------:|----------:|-----------:|-------------:|:-------------|");
+    for row in rows {
+        println!(
+            "| {} | {} | {} | {} | {} | {:.0} | {:.0}% | {:.0}% | {} |",
+            row.name,
+            row.batch,
+            row.tokens,
+            row.records,
+            row.results,
+            row.rate,
+            row.server_cpu,
+            row.endpoint_cpu,
+            row.exact,
+        );
+    }
+}

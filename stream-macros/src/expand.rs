@@ -5,7 +5,7 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::Expr;
+use syn::{Expr, Ident};
 
 use crate::ast::Header;
 use crate::valid::{duration_literal, Kind, Pipeline, Stage};
@@ -143,28 +143,16 @@ fn private() -> TokenStream {
     quote!(::stream_runtime::__private)
 }
 
-/// The typed API's method for a stage, spanned on the stage's name.
+/// The typed API's method for a stage, spanned on the stage's name: the
+/// stage's own name, but for `process` with `on_timer`.
 fn method(stage: &Stage) -> TokenStream {
     let span = stage.name.span();
-    match stage.kind {
-        Kind::Source => quote_spanned!(span=> source),
-        Kind::Union => quote_spanned!(span=> union),
-        Kind::Connect => quote_spanned!(span=> connect),
-        Kind::IntervalJoin => quote_spanned!(span=> interval_join),
-        Kind::Map => quote_spanned!(span=> map),
-        Kind::Filter => quote_spanned!(span=> filter),
-        Kind::FlatMap => quote_spanned!(span=> flat_map),
-        Kind::EventTime => quote_spanned!(span=> event_time),
-        Kind::KeyBy => quote_spanned!(span=> key_by),
-        Kind::Window => quote_spanned!(span=> window),
-        Kind::Aggregate => quote_spanned!(span=> aggregate),
-        Kind::Reduce => quote_spanned!(span=> reduce),
-        Kind::Process if stage.option("on_timer").is_some() => {
-            quote_spanned!(span=> process_with_timers)
-        }
-        Kind::Process => quote_spanned!(span=> process),
-        Kind::Sink => quote_spanned!(span=> sink),
-    }
+    let name = match stage.kind {
+        Kind::Process if stage.option("on_timer").is_some() => "process_with_timers",
+        kind => kind.spec().name,
+    };
+    let method = Ident::new(name, span);
+    quote!(#method)
 }
 
 /// A stage's arguments for the typed API, as emitted but for parameters

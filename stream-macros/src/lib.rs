@@ -12,6 +12,7 @@ mod expand;
 mod fallback;
 #[cfg(test)]
 mod snapshot;
+mod stages;
 mod valid;
 
 use proc_macro::TokenStream;

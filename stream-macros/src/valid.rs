@@ -5,107 +5,8 @@ use syn::{Expr, Ident};
 
 use crate::ast::{Header, OptionInput, ParamInput, PipelineInput, StageInput};
 
-/// The kinds of stage the DSL knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Source,
-    Union,
-    Connect,
-    Map,
-    Filter,
-    FlatMap,
-    EventTime,
-    KeyBy,
-    Window,
-    Aggregate,
-    Reduce,
-    Process,
-    IntervalJoin,
-    Sink,
-}
-
-impl Kind {
-    const ALL: [(&'static str, Kind); 14] = [
-        ("source", Kind::Source),
-        ("union", Kind::Union),
-        ("connect", Kind::Connect),
-        ("map", Kind::Map),
-        ("filter", Kind::Filter),
-        ("flat_map", Kind::FlatMap),
-        ("event_time", Kind::EventTime),
-        ("key_by", Kind::KeyBy),
-        ("window", Kind::Window),
-        ("aggregate", Kind::Aggregate),
-        ("reduce", Kind::Reduce),
-        ("process", Kind::Process),
-        ("interval_join", Kind::IntervalJoin),
-        ("sink", Kind::Sink),
-    ];
-
-    fn from_ident(ident: &Ident) -> Option<Kind> {
-        let name = ident.to_string();
-        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
-    }
-
-    /// What may directly follow `key_by`.
-    fn follows_key_by(self) -> bool {
-        matches!(
-            self,
-            Kind::Reduce | Kind::Process | Kind::Window | Kind::IntervalJoin
-        )
-    }
-
-    /// What may directly follow `window`.
-    fn folds_window(self) -> bool {
-        matches!(self, Kind::Reduce | Kind::Aggregate)
-    }
-
-    /// How many positional arguments the stage takes.
-    fn arity(self) -> usize {
-        match self {
-            Kind::Aggregate | Kind::IntervalJoin => 2,
-            _ => 1,
-        }
-    }
-
-    /// The named options the stage takes (`max_delay = 5s`).
-    fn options(self) -> &'static [&'static str] {
-        match self {
-            Kind::EventTime => &["max_delay", "idle"],
-            Kind::Window => &["lateness", "time"],
-            Kind::Process => &["on_timer"],
-            _ => &[],
-        }
-    }
-
-    /// What the arguments of this stage are, for error messages.
-    fn argument(self) -> &'static str {
-        match self {
-            Kind::EventTime => {
-                "a closure giving the record's time in milliseconds, such as `event_time(|r| r.ts_millis, max_delay = 5s)`"
-            }
-            Kind::Window => "a window, such as `window(tumbling(10s))`, `window(sliding(60s, 10s))` or `window(session(30s), lateness = 5s)`",
-            Kind::Aggregate => {
-                "a starting accumulator and a closure, such as `aggregate(0, |count, _r| *count += 1)`"
-            }
-            Kind::Source => "the source, such as `source(RandomWords::new())`",
-            Kind::Union => "another source of the same records, such as `union(KafkaSource::connect(..))`",
-            Kind::Connect => "a second input, another source, such as `connect(KafkaSource::connect(..))`",
-            Kind::IntervalJoin => {
-                "the bounds and a closure, such as `interval_join(between(-5s, 5s), |left, right| ...)`"
-            }
-            Kind::Sink => "the sink, such as `sink(FileSink::new(\"out.txt\"))`",
-            Kind::Reduce => "a closure, such as `reduce(|a, b| ...)`",
-            Kind::Process => {
-                "a closure, such as `process(|record, ctx| ...)` (and `on_timer = |timer, ctx| ...` for timers)"
-            }
-            Kind::Map => "a closure, such as `map(|x| ...)`",
-            Kind::Filter => "a closure, such as `filter(|x| ...)`",
-            Kind::FlatMap => "a closure, such as `flat_map(|x| ...)`",
-            Kind::KeyBy => "a closure, such as `key_by(|x| x.id.clone())`",
-        }
-    }
-}
+pub use crate::stages::Kind;
+use crate::stages::STAGES;
 
 /// One checked stage.
 pub struct Stage {
@@ -275,8 +176,8 @@ fn check_stages(inputs: Vec<StageInput>, errors: &mut Errors) -> Option<Vec<Stag
     let mut stages = Vec::with_capacity(inputs.len());
     let mut known = true;
     for StageInput { name, args } in inputs {
-        let Some(kind) = Kind::from_ident(&name) else {
-            let valid: Vec<String> = Kind::ALL.iter().map(|(n, _)| format!("`{n}`")).collect();
+        let Some(kind) = Kind::named(&name.to_string()) else {
+            let valid: Vec<String> = STAGES.iter().map(|s| format!("`{}`", s.name)).collect();
             let hint = closest(&name.to_string())
                 .map(|n| format!("did you mean `{n}`? "))
                 .unwrap_or_default();
@@ -292,10 +193,10 @@ fn check_stages(inputs: Vec<StageInput>, errors: &mut Errors) -> Option<Vec<Stag
         };
         let (positional, named) = split_options(args);
         let count = positional.len();
-        let args = if count == kind.arity() {
+        let args = if count == kind.spec().arity {
             positional
         } else {
-            let wanted = match kind.arity() {
+            let wanted = match kind.spec().arity {
                 1 => "exactly one argument".to_owned(),
                 n => format!("{n} arguments"),
             };
@@ -303,11 +204,11 @@ fn check_stages(inputs: Vec<StageInput>, errors: &mut Errors) -> Option<Vec<Stag
                 &name,
                 format!(
                     "`{name}` takes {wanted}, {} (found {count})",
-                    kind.argument()
+                    kind.spec().argument
                 ),
             );
             // Placeholders: with an error recorded, nothing is expanded.
-            vec![syn::parse_quote!(()); kind.arity()]
+            vec![syn::parse_quote!(()); kind.spec().arity]
         };
         let options = check_stage_options(kind, &name, named, errors);
         stages.push(Stage {
@@ -343,7 +244,7 @@ fn check_stage_options(
     named: Vec<(Expr, Expr)>,
     errors: &mut Errors,
 ) -> Vec<(Ident, Expr)> {
-    let known = kind.options();
+    let known = kind.spec().options;
     let mut options: Vec<(Ident, Expr)> = Vec::new();
     for (left, value) in named {
         let ident = match &left {
@@ -510,7 +411,7 @@ fn check_sink_last(stages: &[Stage], errors: &mut Errors) {
 fn check_key_by_followed_by_state(stages: &[Stage], errors: &mut Errors) {
     for (index, stage) in stages.iter().enumerate() {
         let next = stages.get(index + 1).map(|s| s.kind);
-        if stage.kind == Kind::KeyBy && !next.is_some_and(Kind::follows_key_by) {
+        if stage.kind == Kind::KeyBy && !next.is_some_and(|next| next.may_follow(Kind::KeyBy)) {
             errors.at(
                 &stage.name,
                 "`key_by` must be followed by `reduce`, `process` or `window`, as a Flink KeyedStream is",
@@ -523,7 +424,7 @@ fn check_key_by_followed_by_state(stages: &[Stage], errors: &mut Errors) {
 fn check_window_folded(stages: &[Stage], errors: &mut Errors) {
     for (index, stage) in stages.iter().enumerate() {
         let next = stages.get(index + 1).map(|s| s.kind);
-        if stage.kind == Kind::Window && !next.is_some_and(Kind::folds_window) {
+        if stage.kind == Kind::Window && !next.is_some_and(|next| next.may_follow(Kind::Window)) {
             errors.at(
                 &stage.name,
                 "`window` must be followed by `aggregate(init, |acc, r| ..)` or `reduce(|a, b| ..)`, which fold each window",
@@ -532,20 +433,23 @@ fn check_window_folded(stages: &[Stage], errors: &mut Errors) {
     }
 }
 
-/// `process` and `window` come directly after `key_by`; `reduce` after
-/// `key_by` or `window`; `aggregate` after `window`.
+/// A keyed stage comes directly after what its row allows: `process`,
+/// `window` and `interval_join` after `key_by`; `reduce` after `key_by` or
+/// `window`; `aggregate` after `window`.
 fn check_state_follows_key_by(stages: &[Stage], errors: &mut Errors) {
     for (index, stage) in stages.iter().enumerate() {
         let previous = index.checked_sub(1).map(|i| stages[i].kind);
-        let (allowed, after): (&[Kind], &str) = match stage.kind {
-            Kind::Process | Kind::Window | Kind::IntervalJoin => (&[Kind::KeyBy], "`key_by`"),
-            Kind::Reduce => (&[Kind::KeyBy, Kind::Window], "`key_by` or `window`"),
-            Kind::Aggregate => (&[Kind::Window], "`window`"),
-            _ => continue,
-        };
-        if previous.is_some_and(|p| allowed.contains(&p)) {
+        let allowed = stage.kind.spec().after;
+        let keyed = allowed
+            .iter()
+            .any(|k| matches!(k, Kind::KeyBy | Kind::Window));
+        if !keyed || previous.is_some_and(|p| allowed.contains(&p)) {
             continue;
         }
+        let after: Vec<String> = (allowed.iter())
+            .map(|k| format!("`{}`", k.spec().name))
+            .collect();
+        let after = after.join(" or ");
         let name = &stage.name;
         if stages[..index].iter().any(|s| s.kind == Kind::KeyBy) {
             errors.at(name, format!("`{name}` must directly follow {after}"));
@@ -579,9 +483,9 @@ fn check_event_time_before_key_by(stages: &[Stage], errors: &mut Errors) {
 
 /// The known stage closest to a misspelt one, if any is close.
 fn closest(name: &str) -> Option<&'static str> {
-    Kind::ALL
+    STAGES
         .iter()
-        .map(|(known, _)| (edit_distance(name, known), *known))
+        .map(|spec| (edit_distance(name, spec.name), spec.name))
         .filter(|(distance, _)| *distance <= 2)
         .min()
         .map(|(_, known)| known)

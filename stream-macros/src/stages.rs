@@ -1,0 +1,196 @@
+//! Every stage the DSL knows, in one table that the checks (`valid.rs`)
+//! and the expansion (`expand.rs`) both read: its name (which is also the
+//! typed API's method), its arguments and options, and what may stand
+//! directly before it. A new operator is one row here, its runtime file,
+//! and a rewrite in `expand.rs` only if its arguments need one.
+
+/// The kinds of stage the DSL knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Source,
+    Union,
+    Connect,
+    Map,
+    Filter,
+    FlatMap,
+    EventTime,
+    KeyBy,
+    Window,
+    Aggregate,
+    Reduce,
+    Process,
+    IntervalJoin,
+    Sink,
+}
+
+/// One row of the table.
+pub struct Spec {
+    pub kind: Kind,
+    /// The DSL's name of the stage, and the typed API's method.
+    pub name: &'static str,
+    /// How many positional arguments it takes.
+    pub arity: usize,
+    /// The named options it takes (`max_delay = 5s`).
+    pub options: &'static [&'static str],
+    /// The stages that may stand directly before it; empty for any.
+    pub after: &'static [Kind],
+    /// What its arguments are, for error messages.
+    pub argument: &'static str,
+}
+
+const ANY: &[Kind] = &[];
+const READS: &[Kind] = &[Kind::Source, Kind::Union, Kind::Connect];
+
+/// The stages, in the order error messages list them.
+pub const STAGES: [Spec; 14] = [
+    Spec {
+        kind: Kind::Source,
+        name: "source",
+        arity: 1,
+        options: &[],
+        after: ANY,
+        argument: "the source, such as `source(RandomWords::new())`",
+    },
+    Spec {
+        kind: Kind::Union,
+        name: "union",
+        arity: 1,
+        options: &[],
+        after: READS,
+        argument: "another source of the same records, such as `union(KafkaSource::connect(..))`",
+    },
+    Spec {
+        kind: Kind::Connect,
+        name: "connect",
+        arity: 1,
+        options: &[],
+        after: READS,
+        argument: "a second input, another source, such as `connect(KafkaSource::connect(..))`",
+    },
+    Spec {
+        kind: Kind::Map,
+        name: "map",
+        arity: 1,
+        options: &[],
+        after: ANY,
+        argument: "a closure, such as `map(|x| ...)`",
+    },
+    Spec {
+        kind: Kind::Filter,
+        name: "filter",
+        arity: 1,
+        options: &[],
+        after: ANY,
+        argument: "a closure, such as `filter(|x| ...)`",
+    },
+    Spec {
+        kind: Kind::FlatMap,
+        name: "flat_map",
+        arity: 1,
+        options: &[],
+        after: ANY,
+        argument: "a closure, such as `flat_map(|x| ...)`",
+    },
+    Spec {
+        kind: Kind::EventTime,
+        name: "event_time",
+        arity: 1,
+        options: &["max_delay", "idle"],
+        after: ANY,
+        argument: "a closure giving the record's time in milliseconds, such as `event_time(|r| r.ts_millis, max_delay = 5s)`",
+    },
+    Spec {
+        kind: Kind::KeyBy,
+        name: "key_by",
+        arity: 1,
+        options: &[],
+        after: ANY,
+        argument: "a closure, such as `key_by(|x| x.id.clone())`",
+    },
+    Spec {
+        kind: Kind::Window,
+        name: "window",
+        arity: 1,
+        options: &["lateness", "time"],
+        after: &[Kind::KeyBy],
+        argument: "a window, such as `window(tumbling(10s))`, `window(sliding(60s, 10s))` or `window(session(30s), lateness = 5s)`",
+    },
+    Spec {
+        kind: Kind::Aggregate,
+        name: "aggregate",
+        arity: 2,
+        options: &[],
+        after: &[Kind::Window],
+        argument: "a starting accumulator and a closure, such as `aggregate(0, |count, _r| *count += 1)`",
+    },
+    Spec {
+        kind: Kind::Reduce,
+        name: "reduce",
+        arity: 1,
+        options: &[],
+        after: &[Kind::KeyBy, Kind::Window],
+        argument: "a closure, such as `reduce(|a, b| ...)`",
+    },
+    Spec {
+        kind: Kind::Process,
+        name: "process",
+        arity: 1,
+        options: &["on_timer"],
+        after: &[Kind::KeyBy],
+        argument: "a closure, such as `process(|record, ctx| ...)` (and `on_timer = |timer, ctx| ...` for timers)",
+    },
+    Spec {
+        kind: Kind::IntervalJoin,
+        name: "interval_join",
+        arity: 2,
+        options: &[],
+        after: &[Kind::KeyBy],
+        argument: "the bounds and a closure, such as `interval_join(between(-5s, 5s), |left, right| ...)`",
+    },
+    Spec {
+        kind: Kind::Sink,
+        name: "sink",
+        arity: 1,
+        options: &[],
+        after: ANY,
+        argument: "the sink, such as `sink(FileSink::new(\"out.txt\"))`",
+    },
+];
+
+impl Kind {
+    /// This kind's row.
+    pub fn spec(self) -> &'static Spec {
+        match STAGES.iter().find(|spec| spec.kind == self) {
+            Some(spec) => spec,
+            // Every kind has a row: `every_kind_has_one_row` checks it.
+            None => &STAGES[0],
+        }
+    }
+
+    /// The kind the DSL calls `name`.
+    pub fn named(name: &str) -> Option<Kind> {
+        STAGES.iter().find(|s| s.name == name).map(|s| s.kind)
+    }
+
+    /// Whether it may directly follow `before`.
+    pub fn may_follow(self, before: Kind) -> bool {
+        self.spec().after.contains(&before)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_one_row_and_every_name_one_kind() {
+        for spec in &STAGES {
+            assert_eq!(spec.kind.spec().name, spec.name);
+            assert_eq!(Kind::named(spec.name), Some(spec.kind));
+        }
+        let mut names: Vec<_> = STAGES.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), STAGES.len());
+    }
+}

@@ -108,10 +108,17 @@ pub fn expand(pipeline: &Pipeline) -> TokenStream {
     let calls: Vec<TokenStream> = stages
         .iter()
         .zip(args)
-        .map(|(stage, args)| {
+        .enumerate()
+        .map(|(index, (stage, args))| {
             let method = method(stage);
             let args = args.into_iter().map(|arg| uses.with_params(stage, arg));
-            quote_spanned!(stage.name.span()=> let __pipeline = __pipeline.#method(#(#args),*);)
+            let mut call = quote_spanned!(stage.name.span()=> __pipeline.#method(#(#args),*));
+            // `window(.., late = side)`: after the fold that ends the window.
+            let window = index.checked_sub(1).map(|before| &stages[before]);
+            if let Some(late) = window.and_then(|w| w.option("late")) {
+                call = quote_spanned!(late.span()=> #call.side_output_late_data());
+            }
+            quote_spanned!(stage.name.span()=> let __pipeline = #call;)
         })
         .collect();
 

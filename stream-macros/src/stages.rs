@@ -111,9 +111,9 @@ pub const STAGES: [Spec; 14] = [
         kind: Kind::Window,
         name: "window",
         arity: 1,
-        options: &["lateness", "time"],
+        options: &["lateness", "time", "late"],
         after: &[Kind::KeyBy],
-        argument: "a window, such as `window(tumbling(10s))`, `window(sliding(60s, 10s))` or `window(session(30s), lateness = 5s)`",
+        argument: "a window, such as `window(tumbling(10s))`, `window(sliding(60s, 10s))` or `window(session(30s), lateness = 5s, late = side)`",
     },
     Spec {
         kind: Kind::Aggregate,

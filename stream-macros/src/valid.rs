@@ -267,6 +267,8 @@ fn check_stage_options(
         }
         if ident == "time" {
             check_time_domain(&value, errors);
+        } else if ident == "late" {
+            check_late_data(&value, errors);
         } else if ident == "on_timer" {
             // A closure, checked by the compiler.
         } else {
@@ -287,6 +289,19 @@ fn check_time_domain(value: &Expr, errors: &mut Errors) {
         errors.at(
             value,
             "a window's `time` is `event` (the records' timestamps, the default) or `processing` (the wall clock)",
+        );
+    }
+}
+
+/// `late = side`: the window's late records join its output (Flink's
+/// `sideOutputLateData`).
+fn check_late_data(value: &Expr, errors: &mut Errors) {
+    let side = matches!(value, Expr::Path(path) if path.path.is_ident("side"));
+    if !side {
+        errors.at(
+            value,
+            "a window's `late` is `side`: its late records join its output as `To::Side`, \
+             beside its results as `To::Main`, for `SideOutput::split(main, side)`",
         );
     }
 }

@@ -331,6 +331,21 @@ pipeline! {
     |> sink(LATE_OUT.clone())
 }
 
+/// The same, with the late record in the pipeline's output: a side sink.
+pub static LATE_MAIN: LazyLock<CollectSink<Windowed<u32, u64>>> = LazyLock::new(CollectSink::new);
+pub static LATE_SIDE: LazyLock<CollectSink<stream_runtime::time::Timed<Reading>>> =
+    LazyLock::new(CollectSink::new);
+
+pipeline! {
+    pub LateToSide(batch_size = 1, key_groups = 2):
+    source(InMemorySource::new(LATE_INPUT.iter().cloned()))
+    |> event_time(|r| r.ts)
+    |> key_by(|r| r.key)
+    |> window(tumbling(10s), lateness = 20s, late = side)
+    |> aggregate(0u64, |count, _r| *count += 1)
+    |> sink(SideOutput::split(LATE_MAIN.clone(), LATE_SIDE.clone()))
+}
+
 // --- timers.rs: timers, list and map state, and time-to-live in `process`.
 
 /// Per key, how many readings fell in each second, counted by a process
@@ -543,6 +558,7 @@ pub fn all(endpoint: Endpoint) -> Endpoint {
         .pipeline(Slid)
         .pipeline(Sessions)
         .pipeline(Lateness)
+        .pipeline(LateToSide)
         .pipeline(PerSecondTimers)
         .pipeline(Wakeful)
         .pipeline(Forgetful)

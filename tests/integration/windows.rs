@@ -9,8 +9,8 @@ use stream_runtime::window::Windowed;
 
 use crate::harness::harness;
 use crate::pipelines::{
-    IdleSplit, Lateness, Reading, Sessions, Slid, Tumbled, WallClock, LATE_OUT, ONE_SIDED,
-    SESSIONS, SLID, TUMBLED, WALL_CLOCK, WINDOW_INPUT,
+    IdleSplit, LateToSide, Lateness, Reading, Sessions, Slid, Tumbled, WallClock, LATE_MAIN,
+    LATE_OUT, LATE_SIDE, ONE_SIDED, SESSIONS, SLID, TUMBLED, WALL_CLOCK, WINDOW_INPUT,
 };
 
 /// Runs a bounded pipeline to its end with 3 tokens.
@@ -164,6 +164,34 @@ async fn a_record_inside_the_lateness_updates_its_window_and_a_later_one_is_late
     let late = h.control_entries(&names, "late:").await;
     assert_eq!(late.len(), 1);
     assert_eq!(late[0]["time"], 2_000, "{late:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_late_to_side_the_late_record_reaches_its_own_sink_once() {
+    let h = harness();
+    let names = LateToSide::service_names();
+    h.add_tokens(&names, 1).await;
+    let status = h
+        .wait_for(&names, Duration::from_secs(120), |_| {}, |s| s.finished)
+        .await;
+    // The late record is output now, not kept as late data.
+    assert_eq!(status.late_records, 0, "{status:?}");
+    assert!(h.control_entries(&names, "late:").await.is_empty());
+    let got = until_results(&LATE_MAIN, 5).await;
+    let mut got: Vec<(u32, i64, u64)> = got.iter().map(|w| (w.key, w.start, w.value)).collect();
+    got.sort_unstable();
+    let expected = vec![
+        (1, 0, 1),
+        (1, 0, 2),
+        (1, 20_000, 1),
+        (1, 40_000, 1),
+        (2, 30_000, 1),
+    ];
+    assert_eq!(got, expected, "the results are those of the window alone");
+    let late: Vec<(i64, u32, i64)> = (LATE_SIDE.records().iter())
+        .map(|r| (r.time, r.value.key, r.value.ts))
+        .collect();
+    assert_eq!(late, [(2_000, 1, 2_000)], "the late record, once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -254,6 +254,55 @@ where
     }
 }
 
+impl<S, Pre, KF, K, In, V, W> Stream<S, Pre, crate::window::Windowing<KF, K, In, V, W>, Identity>
+where
+    S: Origin,
+    Pre: Operator<S::Item, Out = In>,
+    crate::window::Windowing<KF, K, In, V, W>: KeyedStage<In>,
+{
+    /// Makes the window's records that come too late for every window
+    /// they belong to part of its output (Flink's `sideOutputLateData`):
+    /// each result becomes `To::Main(result)` and each late record
+    /// `To::Side(record)`, for [`SideOutput::split`](crate::sink::SideOutput::split)
+    /// to write to a sink of their own, exactly-once as the results. They
+    /// no longer go to the late-data output. Directly after the window's
+    /// `aggregate` or `reduce`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stream_runtime::sink::SideOutput;
+    /// use stream_runtime::time::Watermarks;
+    /// use stream_runtime::window::tumbling;
+    /// use stream_runtime::{CollectSink, Pipeline, Sequence};
+    ///
+    /// let counted = Pipeline::named("Counted")
+    ///     .source(Sequence::new().take(1_000))
+    ///     .event_time(|n| *n as i64, Watermarks::max_delay(Duration::ZERO))
+    ///     .key_by(|n| **n % 3)
+    ///     .window(tumbling(Duration::from_millis(100)))
+    ///     .aggregate(0u64, |count, _| *count += 1)
+    ///     .side_output_late_data()
+    ///     .sink(SideOutput::split(CollectSink::new(), CollectSink::new()));
+    /// # let _ = counted;
+    /// ```
+    #[allow(clippy::type_complexity)]
+    pub fn side_output_late_data(
+        self,
+    ) -> Stream<
+        S,
+        Pre,
+        crate::window::LateToSide<crate::window::Windowing<KF, K, In, V, W>>,
+        Identity,
+    > {
+        Stream {
+            head: self.head,
+            pre: self.pre,
+            keyed: crate::window::LateToSide(self.keyed),
+            post: Identity,
+        }
+    }
+}
+
 #[cfg(test)]
 impl<S, Pre, K, Post> Stream<S, Pre, K, Post>
 where

@@ -4,10 +4,15 @@
 
 use std::io;
 
+use serde::{Deserialize, Serialize};
+
 use super::Sink;
 
-/// Where [`SideOutput`]'s function sends a record, and as what.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where [`SideOutput`]'s function sends a record, and as what. A stage
+/// can also emit it (a `process` function's named output, or a window's
+/// late data), for [`SideOutput::split`] to write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum To<M, S> {
     /// To the main sink, as `M`.
     Main(M),
@@ -52,6 +57,33 @@ impl<F, A, B> SideOutput<F, A, B> {
     /// `To::Side` to `side`.
     pub fn new(route: F, main: A, side: B) -> Self {
         Self { route, main, side }
+    }
+}
+
+/// The route of records that are already a [`To`].
+type Split<M, S> = fn(&To<M, S>) -> To<M, S>;
+
+impl<A, B> SideOutput<(), A, B> {
+    /// For a stream of [`To`]s (a stage that emits to a named output, or
+    /// a window with its late data beside its results): `To::Main(m)` to
+    /// `main` as `m`, `To::Side(s)` to `side` as `s`.
+    ///
+    /// ```
+    /// use stream_runtime::sink::{SideOutput, To};
+    /// use stream_runtime::{CollectSink, Pipeline, Sequence};
+    ///
+    /// let split = Pipeline::named("Tagged")
+    ///     .source(Sequence::new().take(10))
+    ///     .map(|n| if n < 5 { To::Main(n) } else { To::Side(n.to_string()) })
+    ///     .sink(SideOutput::split(CollectSink::<u64>::new(), CollectSink::<String>::new()));
+    /// # let _ = split;
+    /// ```
+    pub fn split<M: Clone, S: Clone>(main: A, side: B) -> SideOutput<Split<M, S>, A, B> {
+        SideOutput {
+            route: To::clone,
+            main,
+            side,
+        }
     }
 }
 

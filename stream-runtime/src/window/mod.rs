@@ -14,6 +14,7 @@
 
 mod aggregate;
 mod assign;
+mod late_data;
 mod panes;
 #[cfg(test)]
 mod session_model;
@@ -24,6 +25,7 @@ mod tests;
 
 pub use aggregate::{AggregateWith, ReduceWith, WindowFn};
 pub use assign::{session, sliding, tumbling, Window, WindowKind, WindowSpec};
+pub use late_data::LateToSide;
 pub use stage::{Stamp, WindowEntry, Windowing};
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,90 @@
+//! `sideOutputLateData`: a window's late records as part of its output,
+//! beside its results, for a [`SideOutput`](crate::sink::SideOutput) to
+//! write to a sink of their own.
+
+use crate::guard::RecordFailed;
+use crate::keyed::{ByKey, Chainable, Due, GroupState, KeyedStage, Scope, TimeDomain};
+use crate::record::Record;
+use crate::sink::To;
+use crate::time::Millis;
+
+/// A window stage whose output is `To::Main(result)` for each result and
+/// `To::Side(record)` for each record too late for every window it
+/// belongs to (Flink's `sideOutputLateData`). Such records then leave the
+/// late-data output (`status.late_records`) for the pipeline's own output.
+///
+/// Built by [`Stream::side_output_late_data`](crate::Stream::side_output_late_data)
+/// (`window(.., late = side)` in `pipeline!`); write it with
+/// [`SideOutput::split`](crate::sink::SideOutput::split).
+pub struct LateToSide<W>(pub(crate) W);
+
+impl<W> Chainable for LateToSide<W> {}
+
+impl<In, W> KeyedStage<In> for LateToSide<W>
+where
+    In: Send + Sync + 'static,
+    W: KeyedStage<In>,
+{
+    type Out = To<W::Out, In>;
+    type State = W::State;
+
+    fn is_keyed(&self) -> bool {
+        self.0.is_keyed()
+    }
+
+    fn encode_key(&self, record: &In) -> Result<String, serde_json::Error> {
+        self.0.encode_key(record)
+    }
+
+    fn pass_through(&self, record: In) -> Result<Self::Out, In> {
+        self.0.pass_through(record).map(To::Main)
+    }
+
+    fn event_time(&self, record: &In) -> Option<Millis> {
+        self.0.event_time(record)
+    }
+
+    fn domain(&self) -> Option<TimeDomain> {
+        self.0.domain()
+    }
+
+    fn entries(&self, batch: &ByKey<In>, scope: &Scope<'_>) -> Vec<String> {
+        self.0.entries(batch, scope)
+    }
+
+    fn apply(
+        &self,
+        state: &mut GroupState,
+        batch: ByKey<In>,
+        scope: &mut Scope<'_>,
+        out: &mut dyn FnMut(Self::Out),
+        _late: &mut dyn FnMut(In),
+    ) -> Result<(), RecordFailed>
+    where
+        Self::State: Record,
+    {
+        // Both go to `out`, in the order the window gives them.
+        let out = std::cell::RefCell::new(out);
+        self.0.apply(
+            state,
+            batch,
+            scope,
+            &mut |result| (out.borrow_mut())(To::Main(result)),
+            &mut |record| (out.borrow_mut())(To::Side(record)),
+        )
+    }
+
+    fn fire(
+        &self,
+        state: &mut GroupState,
+        due: Vec<Due>,
+        scope: &mut Scope<'_>,
+        out: &mut dyn FnMut(Self::Out),
+    ) -> Result<(), String>
+    where
+        Self::State: Record,
+    {
+        self.0
+            .fire(state, due, scope, &mut |result| out(To::Main(result)))
+    }
+}

@@ -358,6 +358,7 @@ where
             &mut |record| self.post.apply(record, &mut |x| out.push(x)),
             &mut |record| late.push(serde_json::to_value(&record).unwrap_or_default()),
         )?;
+        late.append(&mut scope.late);
         Ok(KeyedOutput { out, late })
     }
 

@@ -58,6 +58,7 @@ impl<M> GroupCall<M> {
                 watermark: Millis::MIN,
                 now,
                 timers: &mut call.timers,
+                late: Vec::new(),
             };
             names = flow.keyed_entries(batch, &scope);
         }
@@ -94,6 +95,7 @@ impl<M> GroupCall<M> {
             watermark: self.timers.watermark(),
             now: self.now,
             timers: &mut self.timers,
+            late: Vec::new(),
         };
         let mut out = flow
             .fire(state, self.due, &mut scope)

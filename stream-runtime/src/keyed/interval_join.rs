@@ -67,9 +67,10 @@ const RIGHTS: &str = "join.right";
 /// what the other side has buffered, then is buffered itself, with an
 /// event timer for when it can join nothing more.
 ///
-/// A record already behind the watermark still joins what the other side
-/// holds, but is not buffered, since partners that came before it may
-/// have left state (Flink drops such a record).
+/// A record at or behind the watermark is not joined: partners that came
+/// before it may have left state, so what it would join depends on
+/// timing. It goes to the late-data output (`status.late_records`), as a
+/// window's late record does; Flink drops it.
 #[allow(clippy::type_complexity)]
 pub(crate) fn interval_join<L, R, K, Out, F>(
     bounds: Between,
@@ -87,7 +88,11 @@ where
 {
     let on_record = move |record: Timed<Either<L, R>>, ctx: &mut ProcessContext<'_, K, Out>| {
         let time = record.time;
-        let late = time <= ctx.watermark();
+        if time <= ctx.watermark() {
+            // Partners that came before it may have left state already.
+            ctx.keep_late(serde_json::to_value(&record).unwrap_or_default());
+            return;
+        }
         match record.value {
             Either::Left(left) => {
                 let rights: Vec<(Millis, R)> = ctx.list(RIGHTS).get();
@@ -96,10 +101,8 @@ where
                         ctx.collect(join(&left, right));
                     }
                 }
-                if !late {
-                    ctx.list(LEFTS).add((time, left));
-                    ctx.register_event_timer(bounds.left_done(time));
-                }
+                ctx.list(LEFTS).add((time, left));
+                ctx.register_event_timer(bounds.left_done(time));
             }
             Either::Right(right) => {
                 let lefts: Vec<(Millis, L)> = ctx.list(LEFTS).get();
@@ -108,10 +111,8 @@ where
                         ctx.collect(join(left, &right));
                     }
                 }
-                if !late {
-                    ctx.list(RIGHTS).add((time, right));
-                    ctx.register_event_timer(bounds.right_done(time));
-                }
+                ctx.list(RIGHTS).add((time, right));
+                ctx.register_event_timer(bounds.right_done(time));
             }
         }
     };
@@ -139,4 +140,65 @@ where
         }
     };
     (on_record, on_timer)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::testing::{stages, GroupSim};
+    use crate::time::Watermarks;
+    use crate::{CollectSink, InMemorySource, Pipeline};
+
+    type Side = Either<(u32, Millis), (u32, Millis)>;
+
+    /// One key: lefts and rights of `(key, ms)`, joined within 0..=2 s after.
+    fn joined() -> GroupSim<impl crate::stages::Dataflow<Mid = Timed<Side>, Out = (i64, i64)>> {
+        let none = || InMemorySource::new(Vec::<(u32, Millis)>::new());
+        GroupSim::new(stages(
+            Pipeline::named("J")
+                .source(none())
+                .connect(none())
+                .event_time(
+                    |e| e.either(|l| l.1, |r| r.1),
+                    Watermarks::max_delay(Duration::ZERO),
+                )
+                .key_by(|e| e.either(|l| l.0, |r| r.0))
+                .interval_join(between(0, 2_000), |l, r| (l.1, r.1)),
+            CollectSink::new(),
+        ))
+    }
+
+    fn at(time: Millis, side: Side) -> Timed<Side> {
+        Timed { time, value: side }
+    }
+
+    #[test]
+    fn each_pair_joins_once_whichever_side_came_first_and_buffers_leave_on_the_watermark() {
+        let mut group = joined();
+        let left = |t| at(t, Either::Left((1, t)));
+        let right = |t| at(t, Either::Right((1, t)));
+        let (out, _) = group.call(vec![left(1_000), right(500)], None, 0);
+        assert!(out.is_empty(), "500 is before the left's interval");
+        let (out, _) = group.call(vec![right(2_500), right(3_000), right(3_001)], None, 0);
+        assert_eq!(out, [(1_000, 2_500), (1_000, 3_000)], "bounds inclusive");
+        let (out, _) = group.call(vec![left(2_000)], None, 0);
+        assert_eq!(out, [(2_000, 2_500), (2_000, 3_000), (2_000, 3_001)]);
+        // Once the watermark passes every record's last partner time,
+        // nothing is buffered and no timer is left.
+        let (out, late) = group.call(Vec::new(), Some(10_000), 0);
+        assert!(out.is_empty() && late.is_empty());
+        assert!(
+            group.store.is_empty(),
+            "{:?}",
+            group.store.keys().collect::<Vec<_>>()
+        );
+        assert_eq!(group.timers.event_len(), 0);
+        // A record behind the watermark joins nothing and is kept as late.
+        let (out, late) = group.call(vec![right(9_000)], Some(10_000), 0);
+        assert!(out.is_empty());
+        assert_eq!(late.len(), 1, "{late:?}");
+        assert_eq!(late[0]["time"], 9_000);
+    }
 }

@@ -12,6 +12,9 @@ pub struct Scope<'a> {
     pub now: Millis,
     /// The group's timers.
     pub timers: &'a mut Timers,
+    /// Records a keyed operator found too late (as JSON), for the
+    /// late-data output.
+    pub late: Vec<serde_json::Value>,
 }
 
 /// What a keyed operator sees of time for one key: the watermark, the
@@ -23,6 +26,7 @@ pub struct KeyTime {
     /// The wall clock of this call.
     pub now: Millis,
     timers: Vec<(TimeDomain, Millis)>,
+    late: Vec<serde_json::Value>,
 }
 
 impl KeyTime {
@@ -32,6 +36,7 @@ impl KeyTime {
             watermark,
             now,
             timers: Vec::new(),
+            late: Vec::new(),
         }
     }
 
@@ -43,5 +48,15 @@ impl KeyTime {
     /// The visits asked for.
     pub fn take_timers(&mut self) -> Vec<(TimeDomain, Millis)> {
         std::mem::take(&mut self.timers)
+    }
+
+    /// Keeps a record the operator found too late, for the late-data output.
+    pub(crate) fn keep_late(&mut self, record: serde_json::Value) {
+        self.late.push(record);
+    }
+
+    /// The records kept as too late, taken.
+    pub fn take_late(&mut self) -> Vec<serde_json::Value> {
+        std::mem::take(&mut self.late)
     }
 }

@@ -225,6 +225,7 @@ where
             for (domain, at) in time.take_timers() {
                 scope.timers.add(domain, at, &names[slot]);
             }
+            scope.late.extend(time.take_late());
         }
         for ((name, key_state), existed) in names.iter().zip(states).zip(existed) {
             store(state, name, existed, key_state).map_err(|e| RecordFailed {

@@ -18,6 +18,8 @@ mod keyed;
 mod lease;
 mod write;
 
+pub(crate) use write::{write_once, Unwritten};
+
 use std::time::Duration;
 
 use restate_sdk::errors::TerminalError;

@@ -28,35 +28,57 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         }
     }
 
-    /// Writes one call's records. A record the sink rejects (see
-    /// [`Rejected`](crate::sink::Rejected)) goes to the dead-letter output
-    /// and the rest are written again; a batch that cannot be encoded, or
-    /// whose write fails after its attempts, goes there whole.
-    async fn write_call(&self, partition: u32, mut output: Vec<D::Out>) {
-        loop {
-            let error = match self.calls.call::<sink::Write<D::Out>>(partition, &output) {
-                Ok(call) => match call.await {
-                    Ok(()) => return,
-                    Err(error) => error,
-                },
-                Err(error) => {
-                    let error = format!("cannot serialize the batch for the sink: {error}");
-                    self.dead_letter(self.lease.from, self.lease.count, "sink", error, None);
-                    return;
-                }
-            };
-            let Some(failure) =
-                RecordFailed::from_terminal(&error).filter(|f| f.index < output.len())
-            else {
-                let error = error.message().to_owned();
-                self.dead_letter(self.lease.from, self.lease.count, "sink", error, None);
-                return;
-            };
-            let record = serde_json::to_value(output.remove(failure.index)).ok();
-            self.dead_letter(self.lease.from, 1, "sink", failure.error, record);
-            if output.is_empty() {
+    /// Writes one call's records (see [`write_once`]); what is not
+    /// written goes to the dead-letter output with the range it came from.
+    async fn write_call(&self, partition: u32, output: Vec<D::Out>) {
+        let (from, count) = (self.lease.from, self.lease.count);
+        write_once(self.calls, partition, output, |unwritten| match unwritten {
+            Unwritten::Batch(error) => self.dead_letter(from, count, "sink", error, None),
+            Unwritten::Record(error, record) => self.dead_letter(from, 1, "sink", error, record),
+        })
+        .await;
+    }
+}
+
+/// What a write left out.
+pub(crate) enum Unwritten {
+    /// The whole batch, and why.
+    Batch(String),
+    /// One record the sink rejected, and why.
+    Record(String, Option<serde_json::Value>),
+}
+
+/// Writes `records` to sink partition `partition`, once. A record the sink
+/// rejects (see [`Rejected`](crate::sink::Rejected)) goes to `unwritten`
+/// and the rest are written again; a batch that cannot be encoded, or
+/// whose write fails after its attempts, goes there whole.
+pub(crate) async fn write_once<C: Calls, T: crate::Record>(
+    calls: &C,
+    partition: u32,
+    mut records: Vec<T>,
+    mut unwritten: impl FnMut(Unwritten),
+) {
+    loop {
+        let error = match calls.call::<sink::Write<T>>(partition, &records) {
+            Ok(call) => match call.await {
+                Ok(()) => return,
+                Err(error) => error,
+            },
+            Err(error) => {
+                let error = format!("cannot serialize the batch for the sink: {error}");
+                unwritten(Unwritten::Batch(error));
                 return;
             }
+        };
+        let Some(failure) = RecordFailed::from_terminal(&error).filter(|f| f.index < records.len())
+        else {
+            unwritten(Unwritten::Batch(error.message().to_owned()));
+            return;
+        };
+        let record = serde_json::to_value(records.remove(failure.index)).ok();
+        unwritten(Unwritten::Record(failure.error, record));
+        if records.is_empty() {
+            return;
         }
     }
 }

@@ -11,8 +11,9 @@ use restate_sdk::prelude::*;
 use super::calls::RestateCalls;
 use super::serve::Serves;
 use super::{ServiceHandlers, Stage};
-use crate::protocol::handlers::{clock, keyed, ClockService};
+use crate::protocol::handlers::{clock, control, keyed, ClockService, ControlKey};
 use crate::protocol::Calls;
+use crate::protocol::DeadLetter;
 use crate::source::EndsBefore;
 use crate::stages::Dataflow;
 use crate::time::watermark::{Clock, Need, Report};
@@ -125,11 +126,22 @@ impl<D: Dataflow> Stage<ClockService, D> {
                                 }
                             }
                         }
-                        // Firing failed for good: the group's call said
-                        // why; the rest of the chain goes on.
-                        Err(error) => tracing::error!(
-                            %error, level, group, "a key group could not advance"
-                        ),
+                        // Firing failed for good: the dead-letter output
+                        // says so, and the rest of the chain goes on.
+                        Err(error) => {
+                            let letter = DeadLetter {
+                                split: 0,
+                                position: 0,
+                                count: 0,
+                                stage: format!(
+                                    "timers of key group {group}, keyed stage {}",
+                                    level + 1
+                                ),
+                                error: error.message().to_owned(),
+                                record: None,
+                            };
+                            calls.send::<control::KeepDeadLetter>(ControlKey, &letter)?;
+                        }
                     }
                 }
             }
@@ -202,12 +214,23 @@ impl<'a, D: Dataflow> Serves<'a, clock::WakeMe> for Stage<ClockService, D> {
         need: Need,
     ) -> HandlerResult<()> {
         let mut clock = self.load(&ctx).await?;
+        let before = clock.clone();
         match clock.need(need) {
+            // A stage with a later one is woken as part of a cascade, so
+            // that what it fires reaches the next stage before that one's
+            // watermark moves, and the wake-ups it answers are taken.
+            Some(_) if need.level + 1 < self.flow.levels() => {
+                let due = BTreeMap::from([(need.level, BTreeSet::from([need.group]))]);
+                self.cascade(&calls, &mut clock, due).await?;
+            }
             Some(watermark) => {
                 let names = self.names.at_level(need.level);
                 self.wake(&calls.with_names(&names), vec![(need.group, watermark)])?
             }
-            None => ctx.set(CLOCK, Json(clock)),
+            None => {}
+        }
+        if clock != before {
+            ctx.set(CLOCK, Json(clock));
         }
         Ok(())
     }

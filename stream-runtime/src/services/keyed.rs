@@ -14,8 +14,9 @@ use super::serve::{index_key, Serves};
 use super::{ServiceHandlers, Stage};
 use crate::guard::RecordFailed;
 use crate::keyed::{by_group, GroupCall, GroupFailed, GroupState, TimeDomain, Timers, TIMERS};
-use crate::protocol::handlers::{clock, control, keyed, sink, ControlKey, KeyedService};
+use crate::protocol::handlers::{clock, control, keyed, ControlKey, KeyedService};
 use crate::protocol::{Answer, Calls, DeadLetter, Encoded, KeyedBatch};
+use crate::round::{write_once, Unwritten};
 use crate::stages::{by_sink_partition, Downstream, KeyedOutput, Level};
 use crate::time::watermark::Need;
 use crate::time::{wall_clock, Millis};
@@ -237,7 +238,14 @@ impl<L: Level> Stage<KeyedService, L> {
             _ => None,
         };
         let asks = timers.wake_ups(matches!(woken, Woken::Clock), woken_at);
-        let need = asks.need.map(|at| Need {
+        // A stage with a later one answers its earliest timer every time,
+        // not only when it is new: an answer that never reached the clock
+        // (a failed report) is then made good by the group's next call.
+        let at = match self.answers_needs() {
+            true => timers.next_event(),
+            false => asks.need,
+        };
+        let need = at.map(|at| Need {
             group,
             at,
             level: self.level,
@@ -350,27 +358,34 @@ impl<L: Level> Stage<KeyedService, L> {
         out: Vec<L::Final>,
     ) -> HandlerResult<()> {
         for (partition, out) in by_sink_partition(self.flow.down(), u64::from(group), out) {
-            self.write_fired_partition(group, partition, calls, &out)
+            self.write_fired_partition(group, partition, calls, out)
                 .await?;
         }
         Ok(())
     }
 
+    /// Writes one partition's records; what is not written goes to the
+    /// dead-letter output (a rejected record alone, the rest written).
     async fn write_fired_partition(
         &self,
         group: u32,
         partition: u32,
         calls: &RestateCalls<'_>,
-        out: &Vec<L::Final>,
+        out: Vec<L::Final>,
     ) -> HandlerResult<()> {
-        let written = match calls.call::<sink::Write<L::Final>>(partition, out) {
-            Ok(call) => call.await.map_err(|e| e.message().to_owned()),
-            Err(error) => Err(error.to_string()),
-        };
-        if let Err(error) = written {
-            let count = u32::try_from(out.len()).unwrap_or(u32::MAX);
-            let stage = format!("timers of key group {group}");
-            self.dead_letter(calls, &stage, error, count, None)?;
+        let mut letters = Vec::new();
+        let len = out.len();
+        write_once(calls, partition, out, |unwritten| {
+            letters.push(match unwritten {
+                Unwritten::Batch(error) => (error, len, None),
+                Unwritten::Record(error, record) => (error, 1, record),
+            })
+        })
+        .await;
+        let stage = format!("timers of key group {group}");
+        for (error, count, record) in letters {
+            let count = u32::try_from(count).unwrap_or(u32::MAX);
+            self.dead_letter(calls, &stage, error, count, record)?;
         }
         Ok(())
     }

@@ -82,6 +82,12 @@ impl<K, Out> ProcessContext<'_, K, Out> {
         self.time.now
     }
 
+    /// Keeps `record` in the late-data output (`status.late_records`),
+    /// as a window does with a record too late for its windows.
+    pub(crate) fn keep_late(&mut self, record: serde_json::Value) {
+        self.time.keep_late(record);
+    }
+
     /// Calls `on_timer` once the watermark reaches `at` (Flink's
     /// `registerEventTimeTimer`). Setting the same timer twice sets one.
     pub fn register_event_timer(&mut self, at: Millis) {

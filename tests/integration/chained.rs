@@ -5,14 +5,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use stream_runtime::window::Windowed;
 use stream_runtime::{pipeline, CollectSink, Sequence, ServiceNames};
 
 use crate::harness::harness;
 use crate::pipelines::{Reading, WINDOW_INPUT};
-use crate::windows::{expected_counts, once, run_to_end, until_results};
+use crate::windows::{assert_windows_cleaned_up, expected_counts, once, run_to_end, until_results};
 
 /// Each window's top keys: `(count, key)`, most first.
 type Ranked = Windowed<i64, Vec<(u64, u32)>>;
@@ -54,22 +53,6 @@ pipeline! {
     |> sink(TOTALS.clone())
 }
 
-/// The second stage's state and timers are empty once every window fired.
-async fn assert_windows_cleaned_up(keyed: &str) {
-    let entries = stream_support::state::entries(&harness().admin(), keyed)
-        .await
-        .unwrap_or_else(|e| panic!("state: {e}"));
-    for (group, name, value) in entries {
-        assert_eq!(name, "time", "{keyed} group {group} kept {name}: {value}");
-        let timers: serde_json::Value = serde_json::from_str(&value).unwrap_or_default();
-        assert_eq!(
-            timers["event"],
-            serde_json::json!({}),
-            "{keyed} {group}: {value}"
-        );
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_window_over_a_windows_results_ranks_each_window_once() {
     let names = TopKeys::service_names();
@@ -94,11 +77,7 @@ async fn a_window_over_a_windows_results_ranks_each_window_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_count_keyed_again_counts_every_record_once() {
     let names: ServiceNames = CountedTwice::service_names();
-    let h = harness();
-    h.add_tokens(&names, 3).await;
-    let status = h
-        .wait_for(&names, Duration::from_secs(180), |_| {}, |s| s.finished)
-        .await;
+    let status = harness().finish(&names, 3).await;
     assert_eq!(status.dead_letters, 0, "{status:?}");
     // A token's round ends once both stages are done with its records, so
     // the last total is written when the tokens park.

@@ -313,6 +313,14 @@ impl Harness {
             .unwrap_or_else(|e| panic!("stop {}: {e}", names.pipeline))
     }
 
+    /// Starts `tokens` tokens on a bounded pipeline and waits until it has
+    /// finished (3 minutes at most): the status at its end.
+    pub async fn finish(&self, names: &ServiceNames, tokens: u64) -> Status {
+        self.add_tokens(names, tokens).await;
+        let limit = Duration::from_secs(180);
+        self.wait_for(names, limit, |_| {}, |s| s.finished).await
+    }
+
     /// Polls the status until `done` holds, checking `invariant` on every
     /// status seen on the way. Panics after `limit`.
     pub async fn wait_for(

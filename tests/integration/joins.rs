@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use stream_runtime::keyed::between;
@@ -136,11 +135,7 @@ async fn an_interval_join_pairs_each_order_with_its_payments_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_table_join_enriches_each_click_once() {
     let names = EnrichedClicks::service_names();
-    let h = harness();
-    h.add_tokens(&names, 3).await;
-    let status = h
-        .wait_for(&names, Duration::from_secs(180), |_| {}, |s| s.finished)
-        .await;
+    let status = harness().finish(&names, 3).await;
     assert_eq!(status.dead_letters, 0, "{status:?}");
     let got = until_results(&ENRICHED, CLICKS as usize).await;
     let mut once = BTreeMap::new();

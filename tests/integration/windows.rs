@@ -77,17 +77,23 @@ async fn tumbling_windows_over_out_of_order_input_fire_each_window_once() {
     harness().assert_nothing_stuck(&names).await;
     // Every window was cleaned up: no pane is left in the key groups, and
     // no group holds a timer.
-    let entries = stream_support::state::entries(&harness().admin(), &names.keyed)
+    assert_windows_cleaned_up(&names.keyed).await;
+}
+
+/// Every window of the key groups of service `keyed` has been cleaned up:
+/// each group keeps only its watermark, with no timer.
+pub async fn assert_windows_cleaned_up(keyed: &str) {
+    let entries = stream_support::state::entries(&harness().admin(), keyed)
         .await
         .unwrap_or_else(|e| panic!("state: {e}"));
     assert!(!entries.is_empty(), "the groups keep their watermark");
     for (group, name, value) in entries {
-        assert_eq!(name, "time", "group {group} kept {name}: {value}");
+        assert_eq!(name, "time", "{keyed} group {group} kept {name}: {value}");
         let timers: serde_json::Value = serde_json::from_str(&value).unwrap_or_default();
         assert_eq!(
             timers["event"],
             serde_json::json!({}),
-            "group {group}: {value}"
+            "{keyed} {group}: {value}"
         );
     }
 }
@@ -138,6 +144,17 @@ async fn session_windows_merge_each_keys_close_records() {
     assert_eq!(once(&got), expected);
 }
 
+/// The results of `LATE_INPUT`, as (key, start, count), sorted: [0, 10s)
+/// fired with 1, then again with 2 for the record inside the lateness; the
+/// record at 2 s came after the window was gone.
+const LATE_RESULTS: [(u32, i64, u64); 5] = [
+    (1, 0, 1),
+    (1, 0, 2),
+    (1, 20_000, 1),
+    (1, 40_000, 1),
+    (2, 30_000, 1),
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_inside_the_lateness_updates_its_window_and_a_later_one_is_late() {
     let h = harness();
@@ -150,16 +167,7 @@ async fn a_record_inside_the_lateness_updates_its_window_and_a_later_one_is_late
     let got = until_results(&LATE_OUT, 5).await;
     let mut got: Vec<(u32, i64, u64)> = got.iter().map(|w| (w.key, w.start, w.value)).collect();
     got.sort_unstable();
-    // [0, 10s) fired with 1, then again with 2 for the record inside the
-    // lateness; the record at 2 s came after the window was gone.
-    let expected = vec![
-        (1, 0, 1),
-        (1, 0, 2),
-        (1, 20_000, 1),
-        (1, 40_000, 1),
-        (2, 30_000, 1),
-    ];
-    assert_eq!(got, expected);
+    assert_eq!(got, LATE_RESULTS);
     // The late record is kept in the late-data output, as it was.
     let late = h.control_entries(&names, "late:").await;
     assert_eq!(late.len(), 1);
@@ -180,14 +188,10 @@ async fn with_late_to_side_the_late_record_reaches_its_own_sink_once() {
     let got = until_results(&LATE_MAIN, 5).await;
     let mut got: Vec<(u32, i64, u64)> = got.iter().map(|w| (w.key, w.start, w.value)).collect();
     got.sort_unstable();
-    let expected = vec![
-        (1, 0, 1),
-        (1, 0, 2),
-        (1, 20_000, 1),
-        (1, 40_000, 1),
-        (2, 30_000, 1),
-    ];
-    assert_eq!(got, expected, "the results are those of the window alone");
+    assert_eq!(
+        got, LATE_RESULTS,
+        "the results are those of the window alone"
+    );
     let late: Vec<(i64, u32, i64)> = (LATE_SIDE.records().iter())
         .map(|r| (r.time, r.value.key, r.value.ts))
         .collect();

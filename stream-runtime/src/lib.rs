@@ -48,6 +48,7 @@ mod builder;
 mod complete;
 mod config;
 mod endpoint;
+mod group;
 mod guard;
 #[cfg(feature = "kafka")]
 pub mod kafka;

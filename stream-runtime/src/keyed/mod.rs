@@ -1,34 +1,29 @@
-//! Keyed, stateful operators (`reduce`, `process`), how keys map to the
-//! Virtual Objects that hold their state, and each group's timers.
+//! Keyed, stateful operators: `reduce`, `process`, `interval_join`, and
+//! the keyed stage that runs one in a key group (`stage.rs`). The group
+//! runtime they run in (state entries, timers, key groups) is in the
+//! crate's `group/`, and what operators name of it is re-exported here.
 
-mod batch;
-mod group_call;
-mod group_state;
 mod interval_join;
-mod key_group;
 mod process;
 mod reduce;
-mod scope;
 mod stage;
-mod timers;
 
+pub(crate) use crate::group::{
+    by_group, by_key_slots, completed, key_group, state_key, write_back, GroupCall, GroupFailed,
+    WriteBack, TIMERS,
+};
+pub use crate::group::{
+    ByKey, Due, GroupState, KeyGroups, KeyTime, Scope, TimeDomain, Timers, STATE_KEY_PREFIX,
+};
 pub use crate::guard::RecordFailed;
-pub use batch::ByKey;
-pub(crate) use batch::{by_group, by_key, by_key_slots, write_back, WriteBack};
-pub(crate) use group_call::{completed, GroupCall, GroupFailed, TIMERS};
-pub use group_state::GroupState;
 pub(crate) use interval_join::interval_join;
 pub use interval_join::{between, Between};
-pub(crate) use key_group::{key_group, state_key};
-pub use key_group::{KeyGroups, STATE_KEY_PREFIX};
 pub use process::{
     ListState, MapState, NamedState, NoTimers, OnTimer, Process, ProcessContext, ReducingState,
     Timer, ValueState,
 };
 pub use reduce::Reduce;
-pub use scope::{KeyTime, Scope};
 pub use stage::{key_encoder, Chainable, KeyEncoder, Keyed, KeyedStage, Unkeyed};
-pub use timers::{Due, TimeDomain, Timers};
 
 /// A stateful operator applied per key, like Flink's `KeyedProcessFunction`.
 ///

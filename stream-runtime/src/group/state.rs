@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::StateError;
+use crate::keyed::StateError;
 
 /// The state entries one call loaded, and what it changed.
 #[derive(Debug, Default)]

@@ -1,0 +1,22 @@
+//! The key-group runtime, apart from the operators: how keys map to the
+//! Virtual Objects that hold their state (`key_group.rs`), a batch split by
+//! key (`batch.rs`), one call of a group as plain code (`call.rs`), the
+//! state entries it loads and stores (`state.rs`), the time it sees
+//! (`scope.rs`), and its timers (`timers.rs`). The operators that run in a
+//! group are in `keyed/` and `window/`; the handlers in `services/keyed.rs`.
+
+mod batch;
+mod call;
+mod key_group;
+mod scope;
+mod state;
+mod timers;
+
+pub use batch::ByKey;
+pub(crate) use batch::{by_group, by_key, by_key_slots, write_back, WriteBack};
+pub(crate) use call::{completed, GroupCall, GroupFailed, TIMERS};
+pub(crate) use key_group::{key_group, state_key};
+pub use key_group::{KeyGroups, STATE_KEY_PREFIX};
+pub use scope::{KeyTime, Scope};
+pub use state::GroupState;
+pub use timers::{Due, TimeDomain, Timers};

@@ -1,7 +1,8 @@
 //! Two inputs of one key, against a real server: an interval join of
 //! orders and payments over out-of-order input, checked against a plain
-//! nested loop, each pair once and no buffer left in state; and a
-//! stream-table join (`process` over `connect`), each click once.
+//! nested loop, each pair once and no buffer left in state; a window
+//! join (a window over both inputs); and a stream-table join (`process`
+//! over `connect`), each click once.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -58,6 +59,34 @@ pipeline! {
     |> key_by(|e| e.either(|o| o.id, |p| p.id))
     |> interval_join(between(0s, 3s), |o, p| (o.id, o.ts, p.ts))
     |> sink(PAID.clone())
+}
+
+/// Each order and payment of one id in one 2 s window, by (id, window
+/// start): a window join, as a window over both inputs.
+pub static WINDOW_PAIRS: LazyLock<CollectSink<(u32, i64, i64, i64)>> =
+    LazyLock::new(CollectSink::new);
+
+pipeline! {
+    pub WindowJoined(batch_size = 100, key_groups = 4):
+    source(InMemorySource::new(ORDER_INPUT.iter().cloned()).with_splits(2))
+    |> connect(InMemorySource::new(PAYMENT_INPUT.iter().cloned()).with_splits(2))
+    |> event_time(|e| e.either(|o| o.ts, |p| p.ts), max_delay = 5s)
+    |> key_by(|e| e.either(|o| o.id, |p| p.id))
+    |> window(tumbling(2s))
+    |> aggregate((Vec::new(), Vec::new()), |(orders, payments): &mut (Vec<i64>, Vec<i64>), e| {
+        match e {
+            Either::Left(order) => orders.push(order.ts),
+            Either::Right(payment) => payments.push(payment.ts),
+        }
+    })
+    |> flat_map(|w| {
+        let (orders, payments) = w.value;
+        let (id, start) = (w.key, w.start);
+        orders.into_iter().flat_map(move |o| {
+            payments.clone().into_iter().map(move |p| (id, start, o, p))
+        })
+    })
+    |> sink(WINDOW_PAIRS.clone())
 }
 
 /// A click on `page` by `user`, or a user's profile.
@@ -130,6 +159,25 @@ async fn an_interval_join_pairs_each_order_with_its_payments_once() {
         .filter(|(_, name, _)| name != "time")
         .collect();
     assert!(left.is_empty(), "state left behind: {left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_join_pairs_the_orders_and_payments_of_each_window_once() {
+    let names = WindowJoined::service_names();
+    run_to_end(&names, 3).await;
+    let window = |ts: i64| ts.div_euclid(2_000) * 2_000;
+    let mut expected = Vec::new();
+    for o in ORDER_INPUT.iter() {
+        let start = window(o.ts);
+        let payments = PAYMENT_INPUT.iter().filter(|p| p.id == o.id && window(p.ts) == start);
+        expected.extend(payments.map(|p| (o.id, start, o.ts, p.ts)));
+    }
+    expected.sort_unstable();
+    assert!(!expected.is_empty());
+    let mut got = until_results(&WINDOW_PAIRS, expected.len()).await;
+    got.sort_unstable();
+    assert_eq!(got, expected, "each pair of a window once");
+    harness().assert_nothing_stuck(&names).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

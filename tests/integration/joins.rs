@@ -169,7 +169,9 @@ async fn a_window_join_pairs_the_orders_and_payments_of_each_window_once() {
     let mut expected = Vec::new();
     for o in ORDER_INPUT.iter() {
         let start = window(o.ts);
-        let payments = PAYMENT_INPUT.iter().filter(|p| p.id == o.id && window(p.ts) == start);
+        let payments = PAYMENT_INPUT
+            .iter()
+            .filter(|p| p.id == o.id && window(p.ts) == start);
         expected.extend(payments.map(|p| (o.id, start, o.ts, p.ts)));
     }
     expected.sort_unstable();

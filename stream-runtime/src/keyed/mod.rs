@@ -23,6 +23,7 @@ pub use process::{
     Timer, ValueState,
 };
 pub use reduce::Reduce;
+pub(crate) use stage::KeySelector;
 pub use stage::{key_encoder, Chainable, KeyEncoder, Keyed, KeyedStage, Unkeyed};
 
 /// A stateful operator applied per key, like Flink's `KeyedProcessFunction`.

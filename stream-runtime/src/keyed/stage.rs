@@ -20,15 +20,20 @@ pub trait KeyedStage<In>: Send + Sync + 'static {
     /// What the stage keeps in its state entries.
     type State;
 
-    /// Whether records go through keyed Virtual Objects at all.
-    fn is_keyed(&self) -> bool;
+    /// Whether records go through keyed Virtual Objects at all: every
+    /// stage but [`Unkeyed`].
+    fn is_keyed(&self) -> bool {
+        true
+    }
 
     /// The key of a record, encoded as it is stored and hashed (JSON).
     fn encode_key(&self, record: &In) -> Result<String, serde_json::Error>;
 
     /// For a stage with no key, hands the record through unchanged;
     /// a keyed stage gives it back as `Err`.
-    fn pass_through(&self, record: In) -> Result<Self::Out, In>;
+    fn pass_through(&self, record: In) -> Result<Self::Out, In> {
+        Err(record)
+    }
 
     /// The record's event time, when the stage runs on event time: the
     /// source's watermarks are then tracked.
@@ -134,9 +139,37 @@ impl<KF, Op, K> Chainable for Keyed<KF, Op, K> {}
 /// assert_eq!(KeyedStage::<u8>::pass_through(&Unkeyed, 7), Ok(7));
 /// ```
 pub struct Keyed<KF, Op, K> {
-    key_fn: KF,
+    by: KeySelector<KF, K>,
     op: Op,
+}
+
+/// How a keyed stage keys its records: the user's key function, and the
+/// encoder of its key type.
+pub(crate) struct KeySelector<KF, K> {
+    key_fn: KF,
     encode: KeyEncoder<K>,
+}
+
+impl<KF, K> KeySelector<KF, K> {
+    pub(crate) fn new(key_fn: KF, encode: KeyEncoder<K>) -> Self {
+        Self { key_fn, encode }
+    }
+
+    /// The key of `record`.
+    pub(crate) fn key<In>(&self, record: &In) -> K
+    where
+        KF: Fn(&In) -> K,
+    {
+        (self.key_fn)(record)
+    }
+
+    /// The key of `record`, encoded as it is stored and hashed.
+    pub(crate) fn encode<In>(&self, record: &In) -> Result<String, serde_json::Error>
+    where
+        KF: Fn(&In) -> K,
+    {
+        (self.encode)(&self.key(record))
+    }
 }
 
 /// Encodes a key as JSON. Taken where `K: Serialize` is checked (on the
@@ -152,7 +185,10 @@ impl<KF, Op, K> Keyed<KF, Op, K> {
     /// Keys records with `key_fn`, encodes keys with `encode` (see
     /// [`key_encoder`]) and applies `op` per key.
     pub fn new(key_fn: KF, encode: KeyEncoder<K>, op: Op) -> Self {
-        Self { key_fn, op, encode }
+        Self {
+            by: KeySelector::new(key_fn, encode),
+            op,
+        }
     }
 }
 
@@ -165,16 +201,8 @@ where
     type Out = Op::Out;
     type State = Op::State;
 
-    fn is_keyed(&self) -> bool {
-        true
-    }
-
     fn encode_key(&self, record: &In) -> Result<String, serde_json::Error> {
-        (self.encode)(&(self.key_fn)(record))
-    }
-
-    fn pass_through(&self, record: In) -> Result<Op::Out, In> {
-        Err(record)
+        self.by.encode(record)
     }
 
     fn domain(&self) -> Option<TimeDomain> {
@@ -213,7 +241,7 @@ where
             let key_state = &mut states[slot];
             let mut time = KeyTime::new(scope.watermark, scope.now);
             guarded(|| {
-                let key = (self.key_fn)(&record);
+                let key = self.by.key(&record);
                 let mut emitted = Vec::new();
                 self.op
                     .apply(&key, key_state, record, &mut time, &mut emitted)

@@ -57,7 +57,7 @@ impl<KF, K, In, V, W> Windowing<KF, K, In, V, W> {
             }
             let key_json = &batch.keys[slot];
             guarded(|| {
-                let key = (self.key_fn)(&record);
+                let key = self.by.key(&record);
                 let value = (self.stamp.value)(record);
                 for window in &windows {
                     let Some(pane) = panes.get_mut(window) else {

@@ -74,7 +74,7 @@ impl<KF, K, In, V, W> Windowing<KF, K, In, V, W> {
             }
             let name = session_entry(&batch.keys[slot]);
             guarded(|| {
-                let key = (self.key_fn)(&record);
+                let key = self.by.key(&record);
                 let value = (self.stamp.value)(record);
                 let (mut joined, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut entry.sessions)
                     .into_iter()

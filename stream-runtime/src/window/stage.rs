@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Window, WindowFn, WindowKind, WindowSpec, WindowTime, Windowed};
 use crate::guard::RecordFailed;
-use crate::keyed::{ByKey, Due, GroupState, KeyEncoder, KeyedStage, Scope, TimeDomain};
+use crate::keyed::{
+    ByKey, Due, GroupState, KeyEncoder, KeySelector, KeyedStage, Scope, TimeDomain,
+};
 use crate::record::Record;
 use crate::time::Millis;
 
@@ -17,8 +19,7 @@ use crate::time::Millis;
 /// of keys. Session windows merge per key, so they keep one entry per key
 /// (`s:<json key>`) with its sessions and their records.
 pub struct Windowing<KF, K, In, V, W> {
-    pub(super) key_fn: KF,
-    pub(super) encode: KeyEncoder<K>,
+    pub(super) by: KeySelector<KF, K>,
     pub(super) spec: WindowSpec,
     pub(super) stamp: Stamp<In, V>,
     pub(super) agg: W,
@@ -56,8 +57,7 @@ impl<KF, K, In, V, W> Windowing<KF, K, In, V, W> {
         agg: W,
     ) -> Self {
         Self {
-            key_fn,
-            encode,
+            by: KeySelector::new(key_fn, encode),
             spec: spec.shape(),
             stamp,
             agg,
@@ -175,16 +175,8 @@ where
     type Out = Windowed<K, W::Acc>;
     type State = WindowEntry<K, W::Acc, V>;
 
-    fn is_keyed(&self) -> bool {
-        true
-    }
-
     fn encode_key(&self, record: &In) -> Result<String, serde_json::Error> {
-        (self.encode)(&(self.key_fn)(record))
-    }
-
-    fn pass_through(&self, record: In) -> Result<Self::Out, In> {
-        Err(record)
+        self.by.encode(record)
     }
 
     fn event_time(&self, record: &In) -> Option<Millis> {

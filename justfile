@@ -11,6 +11,10 @@ run-bounded *ARGS:
 run-windows *ARGS:
     cargo run --release --example sensor_windows -- {{ARGS}}
 
+# Two keyed stages: each second's top 3 words, to /tmp/top-words.jsonl.
+run-top-words *ARGS:
+    cargo run --release --example top_words -- {{ARGS}}
+
 # Every test, against a real restate-server (installed from npm on first use).
 test:
     cargo test --workspace

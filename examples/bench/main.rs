@@ -57,6 +57,7 @@ mod windows;
 use std::path::PathBuf;
 
 use instrument::{Clock, TimedFileSink, TimedSequence, WordCount};
+use stream_runtime::keyed::Emit;
 use stream_runtime::restate::{IngressClient, LocalServer, LocalServerOptions, RESTATE_VERSION};
 use stream_runtime::source::DEFAULT_VOCABULARY;
 use stream_runtime::{Endpoint, IntoPipeline, Pipeline, ServiceNames, Status};
@@ -107,6 +108,19 @@ pub struct Args {
     /// Overrides a server setting (repeatable)
     #[arg(long, value_name = "KEY=VALUE", value_parser = key_value)]
     server_env: Vec<(String, String)>,
+    /// What the word count's reduce emits in the tables: `every` running
+    /// count, or each word's `latest` once per batch
+    #[arg(long, default_value = "every", value_parser = emit_mode)]
+    emit: Emit,
+}
+
+/// `every` or `latest`.
+fn emit_mode(mode: &str) -> Result<Emit, String> {
+    match mode {
+        "every" => Ok(Emit::EveryUpdate),
+        "latest" => Ok(Emit::LatestPerBatch),
+        other => Err(format!("{other}: expected every or latest")),
+    }
 }
 
 /// `KEY=VALUE`.
@@ -125,12 +139,14 @@ pub fn key(n: u64, keys: Option<u64>) -> String {
     }
 }
 
-/// The bench's word count over `source`, written to `sink`.
+/// The bench's word count over `source`, written to `sink`, emitting as
+/// `emit` says.
 pub fn word_count(
     name: &str,
     batch: u32,
     key_groups: Option<u32>,
     keys: Option<u64>,
+    emit: Emit,
     source: TimedSequence,
     sink: TimedFileSink,
 ) -> impl IntoPipeline {
@@ -146,11 +162,14 @@ pub fn word_count(
             seq: n,
         })
         .key_by(|wc| wc.word.clone())
-        .reduce(|a, b| WordCount {
-            count: a.count + b.count,
-            seq: b.seq,
-            ..a
-        })
+        .reduce_emitting(
+            |a, b| WordCount {
+                count: a.count + b.count,
+                seq: b.seq,
+                ..a
+            },
+            emit,
+        )
         .sink(sink)
 }
 

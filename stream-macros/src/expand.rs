@@ -156,6 +156,7 @@ fn method(stage: &Stage) -> TokenStream {
     let span = stage.name.span();
     let name = match stage.kind {
         Kind::Process if stage.option("on_timer").is_some() => "process_with_timers",
+        Kind::Reduce if stage.option("emit").is_some() => "reduce_emitting",
         kind => kind.spec().name,
     };
     let method = Ident::new(name, span);
@@ -189,6 +190,14 @@ fn arguments(stage: &Stage, moving: bool) -> Vec<TokenStream> {
     }
     if let Some(on_timer) = stage.option("on_timer") {
         args.push(moved(on_timer));
+    }
+    if let Some(emit) = stage.option("emit") {
+        let private = private();
+        let latest = matches!(emit, Expr::Path(p) if p.path.is_ident("latest"));
+        args.push(match latest {
+            true => quote_spanned!(emit.span()=> #private::Emit::LatestPerBatch),
+            false => quote_spanned!(emit.span()=> #private::Emit::EveryUpdate),
+        });
     }
     args
 }

@@ -127,9 +127,9 @@ pub const STAGES: [Spec; 14] = [
         kind: Kind::Reduce,
         name: "reduce",
         arity: 1,
-        options: &[],
+        options: &["emit"],
         after: &[Kind::KeyBy, Kind::Window],
-        argument: "a closure, such as `reduce(|a, b| ...)`",
+        argument: "a closure, such as `reduce(|a, b| ...)` (and `emit = latest` for one value per key per batch)",
     },
     Spec {
         kind: Kind::Process,

@@ -85,6 +85,7 @@ impl Pipeline {
             check_key_by_followed_by_state(stages, &mut errors);
             check_window_folded(stages, &mut errors);
             check_state_follows_key_by(stages, &mut errors);
+            check_emit_on_running_reduce(stages, &mut errors);
             check_event_time_before_key_by(stages, &mut errors);
         }
         match (errors.0, stages) {
@@ -269,6 +270,8 @@ fn check_stage_options(
             check_time_domain(&value, errors);
         } else if ident == "late" {
             check_late_data(&value, errors);
+        } else if ident == "emit" {
+            check_emit(&value, errors);
         } else if ident == "on_timer" {
             // A closure, checked by the compiler.
         } else {
@@ -303,6 +306,39 @@ fn check_late_data(value: &Expr, errors: &mut Errors) {
             "a window's `late` is `side`: its late records join its output as `To::Side`, \
              beside its results as `To::Main`, for `SideOutput::split(main, side)`",
         );
+    }
+}
+
+/// `emit = every` (after every record, the default) or `emit = latest`
+/// (once per key per batch).
+fn check_emit(value: &Expr, errors: &mut Errors) {
+    let name = match value {
+        Expr::Path(path) => path.path.get_ident().map(ToString::to_string),
+        _ => None,
+    };
+    if !matches!(name.as_deref(), Some("every" | "latest")) {
+        errors.at(
+            value,
+            "`emit` is `every` (the running value after every record, the default) or \
+             `latest` (each key's value once per batch)",
+        );
+    }
+}
+
+/// `emit` is for a running `reduce`: a window's `reduce` emits once per
+/// window already.
+fn check_emit_on_running_reduce(stages: &[Stage], errors: &mut Errors) {
+    for pair in stages.windows(2) {
+        let (before, reduce) = (&pair[0], &pair[1]);
+        if let Some((name, _)) = (reduce.options.iter()).find(|(name, _)| name == "emit") {
+            if before.kind == Kind::Window {
+                errors.at(
+                    name,
+                    "`emit` is for a running `reduce` after `key_by`; a window's `reduce` \
+                     emits once per window",
+                );
+            }
+        }
     }
 }
 

@@ -99,7 +99,7 @@ pub use stream_macros::pipeline;
 pub mod __private {
     pub use crate::builder::Pipeline;
     pub use crate::complete::{CompletePipeline, IntoPipeline};
-    pub use crate::keyed::between;
+    pub use crate::keyed::{between, Emit};
     pub use crate::names::ServiceNames;
     pub use crate::parameter::copy_for_stage;
     pub use crate::time::Watermarks;

@@ -4,6 +4,7 @@
 mod bad_input;
 mod chained;
 mod chaos;
+mod emit;
 mod endpoint_outage;
 mod failures;
 mod harness;

@@ -554,6 +554,7 @@ pub fn all(endpoint: Endpoint) -> Endpoint {
         .pipeline(crate::chained::TopKeys)
         .pipeline(crate::chained::CountedTwice)
         .pipeline(crate::joins::PaidOrders)
+        .pipeline(crate::emit::LatestCounts)
         .pipeline(crate::joins::WindowJoined)
         .pipeline(crate::joins::EnrichedClicks)
         .pipeline(Slid)

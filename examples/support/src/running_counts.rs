@@ -1,5 +1,7 @@
 //! The exactly-once check of a running word count's output: for a word seen
-//! n times in the input, the file must hold the counts 1..n, each once.
+//! n times in the input, the file must hold the counts 1..n, each once; or,
+//! when the count emits each word's latest value once per batch, some of
+//! them, each at most once, n among them.
 //!
 //! The file is streamed and each word's counts are kept as a bitset, so a
 //! check of tens of millions of lines needs a few megabytes.
@@ -86,6 +88,16 @@ impl Seen {
     fn marked(&self) -> u64 {
         self.bits.iter().map(|w| u64::from(w.count_ones())).sum()
     }
+
+    /// Whether `count` is marked.
+    fn has(&self, count: u64) -> bool {
+        let Some(index) = count.checked_sub(1) else {
+            return false;
+        };
+        let word = usize::try_from(index / 64).ok();
+        word.and_then(|w| self.bits.get(w))
+            .is_some_and(|slot| slot & (1 << (index % 64)) != 0)
+    }
 }
 
 /// Checks running counts one at a time, from wherever they were written
@@ -93,6 +105,8 @@ impl Seen {
 pub struct CountChecker<'a> {
     seen: HashMap<&'a str, Seen>,
     check: CountCheck,
+    /// Each word's latest count per batch, not every count.
+    latest: bool,
 }
 
 impl<'a> CountChecker<'a> {
@@ -105,6 +119,16 @@ impl<'a> CountChecker<'a> {
         Self {
             seen,
             check: CountCheck::default(),
+            latest: false,
+        }
+    }
+
+    /// A checker for a count that emits each word's latest value once per
+    /// batch: any of the counts 1..n, each at most once, and n.
+    pub fn latest(expected: &'a BTreeMap<String, u64>) -> Self {
+        Self {
+            latest: true,
+            ..Self::new(expected)
         }
     }
 
@@ -140,9 +164,13 @@ impl<'a> CountChecker<'a> {
         }
     }
 
-    /// What was found, with every count never seen as lost.
+    /// What was found: every count never seen as lost, or, for the latest
+    /// counts, every word whose total was never seen.
     pub fn finish(mut self) -> CountCheck {
-        self.check.lost = self.seen.values().map(|s| s.total - s.marked()).sum();
+        self.check.lost = match self.latest {
+            false => self.seen.values().map(|s| s.total - s.marked()).sum(),
+            true => self.seen.values().filter(|s| !s.has(s.total)).count() as u64,
+        };
         self.check
     }
 }
@@ -152,7 +180,19 @@ pub fn check_running_counts(
     path: &Path,
     expected: &BTreeMap<String, u64>,
 ) -> io::Result<CountCheck> {
-    let mut checker = CountChecker::new(expected);
+    check_file(path, CountChecker::new(expected))
+}
+
+/// Checks the latest counts per batch in the file at `path` against
+/// `expected` (see [`CountChecker::latest`]).
+pub fn check_latest_counts(
+    path: &Path,
+    expected: &BTreeMap<String, u64>,
+) -> io::Result<CountCheck> {
+    check_file(path, CountChecker::latest(expected))
+}
+
+fn check_file(path: &Path, mut checker: CountChecker<'_>) -> io::Result<CountCheck> {
     let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
     let mut line = String::new();
     loop {
@@ -178,6 +218,23 @@ mod tests {
         let result = check_running_counts(&path, &expected).expect("check");
         let _ = std::fs::remove_file(&path);
         result
+    }
+
+    #[test]
+    fn latest_counts_need_each_total_and_no_repeat() {
+        let expected: BTreeMap<String, u64> = [("a".to_string(), 5), ("b".to_string(), 2)].into();
+        let mut checker = CountChecker::latest(&expected);
+        for (word, count) in [("a", 2), ("a", 5), ("b", 1)] {
+            checker.count(word, count);
+        }
+        let result = checker.finish();
+        assert_eq!((result.lost, result.duplicated), (1, 0), "b's 2 is missing");
+        let mut checker = CountChecker::latest(&expected);
+        for (word, count) in [("a", 5), ("a", 5), ("b", 2)] {
+            checker.count(word, count);
+        }
+        let result = checker.finish();
+        assert_eq!((result.lost, result.duplicated), (0, 1), "a's 5 twice");
     }
 
     #[test]

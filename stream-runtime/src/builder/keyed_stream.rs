@@ -3,7 +3,8 @@ use super::{Head, Stream, WindowedStream};
 use serde::Serialize;
 
 use crate::keyed::{
-    interval_join, Between, KeyEncoder, Keyed, NoTimers, Process, ProcessContext, Reduce, Timer,
+    interval_join, Between, Emit, KeyEncoder, Keyed, NoTimers, Process, ProcessContext, Reduce,
+    Timer,
 };
 use crate::operator::{Identity, Operator};
 use crate::record::Aggregate;
@@ -57,6 +58,40 @@ where
             self.head,
             self.pre,
             Keyed::new(self.key_fn, self.encode, Reduce::new(f)),
+        )
+    }
+
+    /// Folds each key's records with `f`, emitting as `emit` says:
+    /// [`Emit::LatestPerBatch`] emits each key's aggregate once per batch
+    /// (Kafka Streams' record cache, Flink SQL's mini-batch), not after
+    /// every record; `reduce(f, emit = latest)` in `pipeline!`.
+    ///
+    /// ```
+    /// use stream_runtime::keyed::Emit;
+    /// use stream_runtime::{CollectSink, Pipeline, Sequence};
+    ///
+    /// let counts = Pipeline::named("Counts")
+    ///     .source(Sequence::new().take(1_000))
+    ///     .map(|n| (n % 10, 1u64))
+    ///     .key_by(|(key, _)| *key)
+    ///     .reduce_emitting(|(key, a), (_, b)| (key, a + b), Emit::LatestPerBatch)
+    ///     .sink(CollectSink::new());
+    /// # let _ = counts;
+    /// ```
+    #[allow(clippy::type_complexity)]
+    pub fn reduce_emitting<F>(
+        self,
+        f: F,
+        emit: Emit,
+    ) -> KeyedOutput<S, Pre, Keyed<KF, Reduce<F, Pre::Out>, K>>
+    where
+        F: Fn(Pre::Out, Pre::Out) -> Pre::Out + Send + Sync + 'static,
+        Pre::Out: Aggregate,
+    {
+        Stream::keyed(
+            self.head,
+            self.pre,
+            Keyed::new(self.key_fn, self.encode, Reduce::emitting(f, emit)),
         )
     }
 

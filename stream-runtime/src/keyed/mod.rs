@@ -22,7 +22,7 @@ pub use process::{
     ListState, MapState, NamedState, NoTimers, OnTimer, Process, ProcessContext, ReducingState,
     Timer, ValueState,
 };
-pub use reduce::Reduce;
+pub use reduce::{Emit, Reduce};
 pub(crate) use stage::KeySelector;
 pub use stage::{key_encoder, Chainable, KeyEncoder, Keyed, KeyedStage, Unkeyed};
 
@@ -69,6 +69,17 @@ pub trait KeyedOperator<K, In>: Send + Sync + 'static {
     fn uses_time(&self) -> bool {
         false
     }
+
+    /// Whether the operator emits per batch rather than per record (see
+    /// [`Emit::LatestPerBatch`]): [`end_of_batch`](Self::end_of_batch) is
+    /// then called.
+    fn emits_per_batch(&self) -> bool {
+        false
+    }
+
+    /// Called once per key a batch touched, after its last record, when
+    /// the operator [emits per batch](Self::emits_per_batch).
+    fn end_of_batch(&self, _key_state: &Option<Self::State>, _out: &mut Vec<Self::Out>) {}
 }
 
 /// Stored keyed state that does not decode as the type asked for.

@@ -20,12 +20,48 @@ pub struct Reduce<F, T> {
     /// `T::clone`, taken where `T: Clone` was checked (on the user's
     /// `reduce`), so no later bound repeats that error.
     clone: fn(&T) -> T,
+    emit: Emit,
+}
+
+/// What a running aggregate emits.
+///
+/// ```
+/// use stream_runtime::keyed::{Emit, KeyTime, KeyedOperator, Reduce};
+///
+/// let sum = Reduce::emitting(|a: u64, b: u64| a + b, Emit::LatestPerBatch);
+/// let (mut state, mut out, mut time) = (None, Vec::new(), KeyTime::default());
+/// for n in [1, 2, 3] {
+///     sum.apply(&"key", &mut state, n, &mut time, &mut out).unwrap();
+/// }
+/// assert!(KeyedOperator::<&str, u64>::emits_per_batch(&sum));
+/// KeyedOperator::<&str, u64>::end_of_batch(&sum, &state, &mut out);
+/// assert_eq!(out, [6], "one value for the key's three records");
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Emit {
+    /// The aggregate after every record, as Flink's DataStream `reduce`.
+    #[default]
+    EveryUpdate,
+    /// The aggregate once per key per batch, after the batch's last record
+    /// of the key: what Kafka Streams' record cache and Flink SQL's
+    /// mini-batch emit. Each value is still exactly-once; the values in
+    /// between are not emitted.
+    LatestPerBatch,
 }
 
 impl<F, T: Aggregate> Reduce<F, T> {
-    /// Wraps the user's reduce function.
+    /// Wraps the user's reduce function, emitting after every record.
     pub fn new(f: F) -> Self {
-        Self { f, clone: T::clone }
+        Self::emitting(f, Emit::EveryUpdate)
+    }
+
+    /// Wraps the user's reduce function, emitting as `emit` says.
+    pub fn emitting(f: F, emit: Emit) -> Self {
+        Self {
+            f,
+            clone: T::clone,
+            emit,
+        }
     }
 }
 
@@ -49,8 +85,18 @@ where
             None => input,
             Some(acc) => (self.f)(acc, input),
         };
-        out.push((self.clone)(&next));
+        if self.emit == Emit::EveryUpdate {
+            out.push((self.clone)(&next));
+        }
         *state = Some(next);
         Ok(())
+    }
+
+    fn emits_per_batch(&self) -> bool {
+        self.emit == Emit::LatestPerBatch
+    }
+
+    fn end_of_batch(&self, key_state: &Option<T>, out: &mut Vec<T>) {
+        out.extend(key_state.as_ref().map(self.clone));
     }
 }

@@ -237,7 +237,9 @@ where
             states.push(loaded);
         }
         let existed: Vec<bool> = states.iter().map(Option::is_some).collect();
+        let mut first: Vec<Option<usize>> = vec![None; names.len()];
         for (index, (slot, record)) in batch.records.into_iter().enumerate() {
+            first[slot].get_or_insert(index);
             let key_state = &mut states[slot];
             let mut time = KeyTime::new(scope.watermark, scope.now);
             guarded(|| {
@@ -254,6 +256,19 @@ where
                 scope.timers.add(domain, at, &names[slot]);
             }
             scope.late.extend(time.take_late());
+        }
+        let per_batch = self.op.emits_per_batch();
+        for (slot, key_state) in states.iter().enumerate().filter(|_| per_batch) {
+            let mut emitted = Vec::new();
+            guarded(|| {
+                self.op.end_of_batch(key_state, &mut emitted);
+                Ok(())
+            })
+            .map_err(|error| RecordFailed {
+                index: first[slot].unwrap_or(0),
+                error,
+            })?;
+            emitted.into_iter().for_each(&mut *out);
         }
         for ((name, key_state), existed) in names.iter().zip(states).zip(existed) {
             store(state, name, existed, key_state).map_err(|e| RecordFailed {

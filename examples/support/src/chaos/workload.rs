@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use stream_runtime::keyed::Emit;
 use stream_runtime::restate::AdminClient;
 use stream_runtime::time::Watermarks;
 use stream_runtime::window::{tumbling, Windowed};
@@ -17,7 +18,9 @@ use stream_runtime::{CompletePipeline, FileSink, IntoPipeline, Pipeline, Sequenc
 use super::connectors::Connectors;
 use crate::join_pairs::{self, check_pairs};
 use crate::keys::{mix, zipf_rank};
-use crate::running_counts::{check_running_counts, expected_counts, CountCheck, CountChecker};
+use crate::running_counts::{
+    check_latest_counts, check_running_counts, expected_counts, CountCheck, CountChecker,
+};
 pub use crate::window_counts::WindowCount;
 use crate::window_counts::{check_window_counts, expected_windows, top3, top_of};
 
@@ -33,6 +36,9 @@ pub const DISORDER_MS: i64 = 200;
 pub enum Workload {
     /// A running word count (`reduce`): every running count, once.
     Count,
+    /// The word count emitting each word's latest count once per batch
+    /// (`Emit::LatestPerBatch`): each count at most once, every total.
+    CountLatest,
     /// Counts per key per 1 s tumbling event-time window: every window, once.
     Window,
     /// The counts per key per window, then the 3 largest of each window, a
@@ -92,8 +98,9 @@ pub struct Outcome {
 
 impl Workload {
     /// Every one, in the order the soak runs them.
-    pub const ALL: [Workload; 7] = [
+    pub const ALL: [Workload; 8] = [
         Workload::Count,
+        Workload::CountLatest,
         Workload::Window,
         Workload::TopN,
         Workload::KafkaToKafka,
@@ -103,7 +110,12 @@ impl Workload {
     ];
 
     /// The ones that need no server but Restate.
-    pub const BUILT_IN: [Workload; 3] = [Workload::Count, Workload::Window, Workload::TopN];
+    pub const BUILT_IN: [Workload; 4] = [
+        Workload::Count,
+        Workload::CountLatest,
+        Workload::Window,
+        Workload::TopN,
+    ];
 
     /// The ones with connectors.
     pub const CONNECTORS: [Workload; 4] = [
@@ -117,6 +129,7 @@ impl Workload {
     pub fn label(self) -> &'static str {
         match self {
             Workload::Count => "word count",
+            Workload::CountLatest => "word count, latest per batch",
             Workload::Window => "window (tumbling 1 s)",
             Workload::TopN => "top 3 per window (two keyed stages)",
             Workload::KafkaToKafka => "Kafka source to Kafka sink",
@@ -130,6 +143,7 @@ impl Workload {
     pub fn pipeline_name(self) -> &'static str {
         match self {
             Workload::Count => "ChaosWordCount",
+            Workload::CountLatest => "ChaosWordCountLatest",
             Workload::Window => "ChaosWindows",
             Workload::TopN => "ChaosTopN",
             Workload::KafkaToKafka => "ChaosKafkaToKafka",
@@ -186,17 +200,24 @@ impl Workload {
         let source = Pipeline::named(name)
             .batch_size(batch)
             .source(Sequence::new().take(records).with_splits(2));
+        let emit = match self {
+            Workload::CountLatest => Emit::LatestPerBatch,
+            _ => Emit::EveryUpdate,
+        };
         Ok(match self {
-            Workload::Count => source
+            Workload::Count | Workload::CountLatest => source
                 .map(|n| WordCount {
                     word: key_of(n),
                     count: 1,
                 })
                 .key_by(|wc| wc.word.clone())
-                .reduce(|a, b| WordCount {
-                    count: a.count + b.count,
-                    ..a
-                })
+                .reduce_emitting(
+                    |a, b| WordCount {
+                        count: a.count + b.count,
+                        ..a
+                    },
+                    emit,
+                )
                 .sink(FileSink::new(output))
                 .into_pipeline(),
             Workload::Window => source
@@ -247,7 +268,9 @@ impl Workload {
     pub async fn prepare(self, connectors: &Connectors, records: u64) -> Result<(), String> {
         let name = self.pipeline_name();
         match self {
-            Workload::Count | Workload::Window | Workload::TopN => return Ok(()),
+            Workload::Count | Workload::CountLatest | Workload::Window | Workload::TopN => {
+                return Ok(())
+            }
             Workload::KafkaToKafka => connectors.create_output_topic(name).await?,
             Workload::KafkaToPostgres => connectors.create_output_table(name).await?,
             Workload::SideOutput => {
@@ -270,11 +293,19 @@ impl Workload {
         }
     }
 
-    /// How many records the sink gets from `records` inputs.
+    /// Whether the sink gets exactly [`outputs`](Self::outputs) records;
+    /// the latest counts per batch depend on how records fall in batches.
+    pub fn has_fixed_outputs(self) -> bool {
+        self != Workload::CountLatest
+    }
+
+    /// How many records the sink gets from `records` inputs (for the
+    /// latest counts, the least: one per key).
     pub fn outputs(self, records: u64) -> u64 {
         match self {
             Workload::Window => expected(records).len() as u64,
             Workload::TopN => expected_top(records).len() as u64,
+            Workload::CountLatest => expected_counts(records, key_of).len() as u64,
             Workload::IntervalJoin => expected_pairs(records).len() as u64,
             _ => records,
         }
@@ -317,6 +348,11 @@ impl Workload {
             }
             Workload::Count => {
                 let check = check_running_counts(output, &expected)
+                    .map_err(|e| format!("{}: {e}", output.display()))?;
+                return check_word_count(self, check, &expected, admin).await;
+            }
+            Workload::CountLatest => {
+                let check = check_latest_counts(output, &expected)
                     .map_err(|e| format!("{}: {e}", output.display()))?;
                 return check_word_count(self, check, &expected, admin).await;
             }

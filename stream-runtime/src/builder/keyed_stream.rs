@@ -54,11 +54,7 @@ where
         F: Fn(Pre::Out, Pre::Out) -> Pre::Out + Send + Sync + 'static,
         Pre::Out: Aggregate,
     {
-        Stream::keyed(
-            self.head,
-            self.pre,
-            Keyed::new(self.key_fn, self.encode, Reduce::new(f)),
-        )
+        self.reduce_emitting(f, Emit::EveryUpdate)
     }
 
     /// Folds each key's records with `f`, emitting as `emit` says:

@@ -203,9 +203,12 @@ async fn measure(
     let running = job.start(args, bootstrap, input, &output, &scratch).await?;
     let meter = Meter::start(running.pids());
     consumer.until_total(records, limit).await?;
+    // Done when the last count is readable: the job's teardown (for ours, a
+    // server stop with its grace period and the data dir's removal; for
+    // the JVMs, a kill) is not part of the run.
+    let done = Instant::now();
     let (cpu, rss_mib) = meter.finish();
     drop(running);
-    let done = Instant::now();
     let (rate, exact, outputs) = {
         let seen = consumer.seen.lock().map_err(|_| "the consumer's lock")?;
         let first = seen.first.unwrap_or(started);

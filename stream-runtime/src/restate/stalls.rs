@@ -59,7 +59,14 @@ impl AdminClient {
             last_failure: Option<String>,
         }
         // Pipeline names are letters, digits and underscores: safe to quote.
-        let services = names.services().map(|s| format!("'{s}'")).join(", ");
+        // The key groups of keyed stages after the first are services of
+        // their own (`PKeyed2`, …); a chain longer than 16 is not looked for.
+        let later = (1..16).map(|level| names.at_level(level).keyed);
+        let services = (names.services().map(str::to_owned).into_iter())
+            .chain(later)
+            .map(|s| format!("'{s}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let rows: Vec<Row> = self
             .query(&format!(
                 "SELECT id, status, last_failure FROM sys_invocation \

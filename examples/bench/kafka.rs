@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use stream_runtime::kafka::{KafkaSink, KafkaSource};
+use stream_runtime::keyed::Emit;
 use stream_runtime::{CompletePipeline, Endpoint, IntoPipeline, Pipeline, ServiceNames};
 use stream_support::exactness;
 use stream_support::kafka::{create_topic, read_stamped, KafkaBroker, Producer};
@@ -39,10 +40,12 @@ pub struct StampedCount {
     pub produced: i64,
 }
 
-/// The word count over the JSON words of topic `input`, into `sink`.
+/// The word count over the JSON words of topic `input`, into `sink`,
+/// emitting as `emit` says.
 pub async fn word_count(
     name: &str,
     batch: u32,
+    emit: Emit,
     bootstrap: &str,
     input: &str,
     sink: KafkaSink<StampedCount>,
@@ -59,11 +62,14 @@ pub async fn word_count(
             produced: record.timestamp,
         })
         .key_by(|c| c.word.clone())
-        .reduce(|a, b| StampedCount {
-            count: a.count + b.count,
-            produced: b.produced,
-            ..a
-        })
+        .reduce_emitting(
+            |a, b| StampedCount {
+                count: a.count + b.count,
+                produced: b.produced,
+                ..a
+            },
+            emit,
+        )
         .sink(sink)
         .into_pipeline())
 }
@@ -120,6 +126,7 @@ pub async fn run(args: &Args, quick: bool) -> Result<(), Error> {
             word_count(
                 "KafkaBench",
                 BATCH,
+                args.emit,
                 &bootstrap,
                 "bench-in",
                 sink("bench-out").await?,
@@ -130,6 +137,7 @@ pub async fn run(args: &Args, quick: bool) -> Result<(), Error> {
             word_count(
                 "KafkaLive",
                 BATCH,
+                args.emit,
                 &bootstrap,
                 "live-in",
                 sink("live-out").await?,
@@ -149,7 +157,7 @@ pub async fn run(args: &Args, quick: bool) -> Result<(), Error> {
     let (server_cpu, endpoint_cpu) = cpu.lap();
     bench.ingress.stop(&names).await?;
     let rate = records as f64 / seconds;
-    let (saturated, _) = check(&bootstrap, "bench-out", records).await?;
+    let (saturated, _) = check(&bootstrap, "bench-out", records, args.emit).await?;
 
     // Delay, at half that rate.
     let live_rate = (rate / 2.0).max(100.0) as u64;
@@ -168,7 +176,7 @@ pub async fn run(args: &Args, quick: bool) -> Result<(), Error> {
     producing.await??;
     until_written(&bench, &live, live_records).await?;
     bench.ingress.stop(&live).await?;
-    let (live_exact, delays) = check(&bootstrap, "live-out", live_records).await?;
+    let (live_exact, delays) = check(&bootstrap, "live-out", live_records, args.emit).await?;
 
     println!(
         "\nKafka to Kafka: the word count from a 2-partition topic to another, \
@@ -213,11 +221,19 @@ async fn until_written(bench: &Bench, names: &ServiceNames, records: u64) -> Res
 }
 
 /// Reads `topic` back: whether every running count of the inputs
-/// `0..records` is there once, and the delays from each input's produce
-/// time to its count's.
-async fn check(bootstrap: &str, topic: &str, records: u64) -> Result<(String, Histogram), Error> {
+/// `0..records` is there once (each word's latest counts, with `emit`
+/// latest), and the delays from each input's produce time to its count's.
+async fn check(
+    bootstrap: &str,
+    topic: &str,
+    records: u64,
+    emit: Emit,
+) -> Result<(String, Histogram), Error> {
     let expected = expected_counts(records, |n| key(n, None));
-    let mut checker = CountChecker::new(&expected);
+    let mut checker = match emit {
+        Emit::EveryUpdate => CountChecker::new(&expected),
+        Emit::LatestPerBatch => CountChecker::latest(&expected),
+    };
     let mut delays = Histogram::new();
     for (written, value) in read_stamped(bootstrap, topic).await? {
         let text = String::from_utf8_lossy(&value);

@@ -102,6 +102,9 @@ pub async fn run(args: &Args) -> Result<(), Error> {
     for job in &jobs {
         job.build()?;
     }
+    if args.emit == stream_runtime::keyed::Emit::LatestPerBatch {
+        println!("our rows emit each word's latest count once per batch (--emit latest)");
+    }
     let broker = KafkaBroker::start(Bench::scratch("peers-broker")?, 0).await?;
     let bootstrap = broker.bootstrap();
     let mut rows = Vec::new();

@@ -176,15 +176,22 @@ where
         Sk: Sink<Post::Out>,
         S: Complete<Pre, Chained<Pre::Out, K, Post, ToSink<Sk>>>,
     {
-        let Head { pipeline, source } = self.head;
+        let (Head { pipeline, source }, pre, last) = self.ending_in(sink);
+        source.complete(pipeline.name, pipeline.config, pre, last)
+    }
+
+    /// The head and the operators before `key_by`, and the keyed stage
+    /// with the operators after it, ending in `sink`.
+    #[allow(clippy::type_complexity)]
+    fn ending_in<Sk>(self, sink: Sk) -> (Head<S>, Pre, Chained<Pre::Out, K, Post, ToSink<Sk>>) {
         let last = Chained {
             input: PhantomData,
-            config: pipeline.config,
+            config: self.head.pipeline.config,
             keyed: self.keyed,
             post: self.post,
             down: ToSink(sink),
         };
-        source.complete(pipeline.name, pipeline.config, self.pre, last)
+        (self.head, self.pre, last)
     }
 }
 
@@ -317,19 +324,13 @@ where
         self,
         sink: Sk,
     ) -> crate::stages::Stages<S, Pre, Chained<Pre::Out, K, Post, ToSink<Sk>>> {
-        let Head { pipeline, source } = self.head;
+        let (Head { pipeline, source }, pre, last) = self.ending_in(sink);
         crate::stages::Stages {
             name: pipeline.name,
             config: pipeline.config,
             source,
-            pre: self.pre,
-            first: std::sync::Arc::new(Chained {
-                input: PhantomData,
-                config: pipeline.config,
-                keyed: self.keyed,
-                post: self.post,
-                down: ToSink(sink),
-            }),
+            pre,
+            first: std::sync::Arc::new(last),
         }
     }
 }

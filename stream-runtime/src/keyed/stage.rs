@@ -237,9 +237,17 @@ where
             states.push(loaded);
         }
         let existed: Vec<bool> = states.iter().map(Option::is_some).collect();
-        let mut first: Vec<Option<usize>> = vec![None; names.len()];
+        // Each key's first record, which a failure at the batch's end names
+        // (kept only for an operator that emits there).
+        let per_batch = self.op.emits_per_batch();
+        let mut first: Vec<usize> = Vec::new();
+        if per_batch {
+            first = vec![usize::MAX; names.len()];
+        }
         for (index, (slot, record)) in batch.records.into_iter().enumerate() {
-            first[slot].get_or_insert(index);
+            if let Some(first) = first.get_mut(slot) {
+                *first = (*first).min(index);
+            }
             let key_state = &mut states[slot];
             let mut time = KeyTime::new(scope.watermark, scope.now);
             guarded(|| {
@@ -257,7 +265,6 @@ where
             }
             scope.late.extend(time.take_late());
         }
-        let per_batch = self.op.emits_per_batch();
         for (slot, key_state) in states.iter().enumerate().filter(|_| per_batch) {
             let mut emitted = Vec::new();
             guarded(|| {
@@ -265,7 +272,7 @@ where
                 Ok(())
             })
             .map_err(|error| RecordFailed {
-                index: first[slot].unwrap_or(0),
+                index: first.get(slot).copied().unwrap_or(0),
                 error,
             })?;
             emitted.into_iter().for_each(&mut *out);

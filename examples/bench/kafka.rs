@@ -24,7 +24,7 @@ use stream_support::running_counts::{expected_counts, CountChecker};
 
 use crate::instrument::Histogram;
 use crate::probe::CpuMeter;
-use crate::{key, Args, Bench, Error};
+use crate::{key, Args, Bench, Error, Reducing};
 
 const BATCH: u32 = 1_000;
 const TOKENS: u64 = 10;
@@ -41,11 +41,11 @@ pub struct StampedCount {
 }
 
 /// The word count over the JSON words of topic `input`, into `sink`,
-/// emitting as `emit` says.
+/// reducing as `reduce` says.
 pub async fn word_count(
     name: &str,
     batch: u32,
-    emit: Emit,
+    reduce: Reducing,
     bootstrap: &str,
     input: &str,
     sink: KafkaSink<StampedCount>,
@@ -53,6 +53,7 @@ pub async fn word_count(
     let source = KafkaSource::connect(bootstrap, input).await?;
     Ok(Pipeline::named(name)
         .batch_size(batch)
+        .combine_before_shuffle(reduce.combine)
         .source(source)
         .map(|record| StampedCount {
             word: record
@@ -68,7 +69,7 @@ pub async fn word_count(
                 produced: b.produced,
                 ..a
             },
-            emit,
+            reduce.emit,
         )
         .sink(sink)
         .into_pipeline())
@@ -126,7 +127,7 @@ pub async fn run(args: &Args, quick: bool) -> Result<(), Error> {
             word_count(
                 "KafkaBench",
                 BATCH,
-                args.emit,
+                args.reducing(),
                 &bootstrap,
                 "bench-in",
                 sink("bench-out").await?,
@@ -137,7 +138,7 @@ pub async fn run(args: &Args, quick: bool) -> Result<(), Error> {
             word_count(
                 "KafkaLive",
                 BATCH,
-                args.emit,
+                args.reducing(),
                 &bootstrap,
                 "live-in",
                 sink("live-out").await?,

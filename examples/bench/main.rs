@@ -112,6 +112,28 @@ pub struct Args {
     /// count, or each word's `latest` once per batch
     #[arg(long, default_value = "every", value_parser = emit_mode)]
     emit: Emit,
+    /// Sends every record to its key group, with `--emit latest`, instead
+    /// of one partial per word per round (the combiner's before and after)
+    #[arg(long)]
+    no_combine: bool,
+}
+
+impl Args {
+    /// How our word counts reduce.
+    pub fn reducing(&self) -> Reducing {
+        Reducing {
+            emit: self.emit,
+            combine: !self.no_combine,
+        }
+    }
+}
+
+/// What our word count's reduce emits, and whether it folds a round's
+/// records per word before the shuffle.
+#[derive(Debug, Clone, Copy)]
+pub struct Reducing {
+    pub emit: Emit,
+    pub combine: bool,
 }
 
 /// `every` or `latest`.
@@ -139,18 +161,20 @@ pub fn key(n: u64, keys: Option<u64>) -> String {
     }
 }
 
-/// The bench's word count over `source`, written to `sink`, emitting as
-/// `emit` says.
+/// The bench's word count over `source`, written to `sink`, reducing as
+/// `reduce` says.
 pub fn word_count(
     name: &str,
     batch: u32,
     key_groups: Option<u32>,
     keys: Option<u64>,
-    emit: Emit,
+    reduce: Reducing,
     source: TimedSequence,
     sink: TimedFileSink,
 ) -> impl IntoPipeline {
-    let mut pipeline = Pipeline::named(name).batch_size(batch);
+    let mut pipeline = Pipeline::named(name)
+        .batch_size(batch)
+        .combine_before_shuffle(reduce.combine);
     if let Some(groups) = key_groups {
         pipeline = pipeline.key_groups(groups);
     }
@@ -168,7 +192,7 @@ pub fn word_count(
                 seq: b.seq,
                 ..a
             },
-            emit,
+            reduce.emit,
         )
         .sink(sink)
 }

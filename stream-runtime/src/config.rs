@@ -23,6 +23,11 @@ pub struct PipelineConfig {
     /// under restate-server's message limit (`worker.invoker.message-size-limit`,
     /// 32 MiB by default), which a call's answer must also fit.
     pub max_call_bytes: usize,
+    /// Whether a keyed stage that has a combiner (a `reduce` emitting the
+    /// latest value per batch) gets one partial per key of a round, folded
+    /// before the shuffle, rather than every record: Flink SQL's two-phase
+    /// aggregation. On by default; its output is the same either way.
+    pub combine_before_shuffle: bool,
 }
 
 impl PipelineConfig {
@@ -42,6 +47,7 @@ impl Default for PipelineConfig {
             max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
             watermarks: None,
             max_call_bytes: Self::DEFAULT_MAX_CALL_BYTES,
+            combine_before_shuffle: true,
         }
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::config::PipelineConfig;
 use crate::guard::{guarded, RecordFailed};
-use crate::keyed::{ByKey, Due, GroupState, KeyedStage, Scope, TimeDomain};
+use crate::keyed::{ByKey, Combiner, Due, GroupState, KeyedStage, Scope, TimeDomain};
 use crate::operator::Operator;
 use crate::sink::Sink;
 use crate::source::Source;
@@ -152,6 +152,10 @@ pub(crate) trait Level: Send + Sync + 'static {
     fn event_time(&self, record: &Self::Mid) -> Option<Millis>;
     /// The clock the stage's timers follow, if any.
     fn time_domain(&self) -> Option<TimeDomain>;
+    /// The combiner that folds a round's records of one key before they
+    /// are sent to its group, if the stage has one and the pipeline's
+    /// settings allow it.
+    fn combiner(&self) -> Option<Combiner<'_, Self::Mid>>;
     /// The state entries a key group's batch needs.
     fn keyed_entries(&self, batch: &ByKey<Self::Mid>, scope: &Scope<'_>) -> Vec<String>;
     /// Applies the keyed stage, and the operators after it, to a key
@@ -339,6 +343,12 @@ where
         self.keyed.domain()
     }
 
+    fn combiner(&self) -> Option<Combiner<'_, Self::Mid>> {
+        self.keyed
+            .combiner()
+            .filter(|_| self.config.combine_before_shuffle)
+    }
+
     fn keyed_entries(&self, batch: &ByKey<Self::Mid>, scope: &Scope<'_>) -> Vec<String> {
         self.keyed.entries(batch, scope)
     }
@@ -508,6 +518,9 @@ impl<T: Record> Level for Never<T> {
         self.absurd()
     }
     fn time_domain(&self) -> Option<TimeDomain> {
+        self.absurd()
+    }
+    fn combiner(&self) -> Option<Combiner<'_, T>> {
         self.absurd()
     }
     fn keyed_entries(&self, _: &ByKey<T>, _: &Scope<'_>) -> Vec<String> {

@@ -154,7 +154,7 @@ impl Job {
             .await?
             .timestamp(|c| c.produced);
         let name = format!("Peers{}", output.replace(['-', '_'], ""));
-        let pipeline = word_count(&name, batch, args.emit, bootstrap, input, sink).await?;
+        let pipeline = word_count(&name, batch, args.reducing(), bootstrap, input, sink).await?;
         let bench = Bench::start(
             args,
             scratch.join("restate"),

@@ -71,6 +71,13 @@ impl Pipeline {
         self
     }
 
+    /// Whether records are folded per key before the shuffle, where a
+    /// keyed stage can; see [`PipelineConfig::combine_before_shuffle`].
+    pub fn combine_before_shuffle(mut self, combine: bool) -> Self {
+        self.config.combine_before_shuffle = combine;
+        self
+    }
+
     /// Reads records from `source`.
     pub fn source<S: Source>(self, source: S) -> Stream<S, Identity, Unkeyed, Identity> {
         Stream::new(Head {

@@ -2,8 +2,9 @@
 //! keyed operator makes of each record, and what to write back. The
 //! `process` handler loads and stores the state around these.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
+use super::Folded;
 use crate::guard::{guarded, RecordFailed};
 use crate::stages::Level;
 
@@ -45,17 +46,17 @@ pub(crate) fn by_key<L: Level>(
 /// group, each group's in output order; a record whose key cannot be
 /// encoded (or whose key function panics) comes back with why.
 pub(crate) struct ByGroup<M> {
-    pub groups: std::collections::BTreeMap<u32, Vec<M>>,
+    pub groups: BTreeMap<u32, Vec<M>>,
     pub failed: Vec<(M, String)>,
 }
 
-/// Splits `records` by the key group of `next`'s key.
+/// Splits `records` by the key group of `next`'s key, folding each key's
+/// records into one where `next` has a combiner.
 pub(crate) fn by_group<L: Level>(next: &L, records: Vec<L::Mid>) -> ByGroup<L::Mid> {
     let groups = next.config().key_groups;
-    let mut by = ByGroup {
-        groups: std::collections::BTreeMap::new(),
-        failed: Vec::new(),
-    };
+    let combiner = next.combiner();
+    let mut folded: BTreeMap<u32, Folded<L::Mid>> = BTreeMap::new();
+    let mut failed = Vec::new();
     for record in records {
         let key = guarded(|| {
             next.encode_key(&record)
@@ -64,12 +65,14 @@ pub(crate) fn by_group<L: Level>(next: &L, records: Vec<L::Mid>) -> ByGroup<L::M
         match key {
             Ok(key) => {
                 let group = super::key_group(&key, groups);
-                by.groups.entry(group).or_default().push(record);
+                let batch = folded.entry(group).or_default();
+                batch.push(key, record, combiner.as_ref());
             }
-            Err(error) => by.failed.push((record, error)),
+            Err(error) => failed.push((record, error)),
         }
     }
-    by
+    let groups = folded.into_iter().map(|(g, f)| (g, f.records)).collect();
+    ByGroup { groups, failed }
 }
 
 /// The index of the first record of key `slot`.
@@ -121,6 +124,26 @@ mod tests {
         let slots: Vec<usize> = grouped.records.iter().map(|(slot, _)| *slot).collect();
         assert_eq!(slots, [0, 1, 0, 1]);
         assert_eq!(by_key_slots(&grouped, 1), 1);
+    }
+
+    #[test]
+    fn records_passed_on_fold_per_key_where_the_next_stage_combines() {
+        let next = |emit| {
+            stages(
+                Pipeline::named("T")
+                    .key_groups(1)
+                    .source(Sequence::new())
+                    .key_by(|n| n % 2)
+                    .reduce_emitting(|a, b| a + b, emit),
+                CollectSink::<u64>::new(),
+            )
+        };
+        let latest = next(crate::keyed::Emit::LatestPerBatch);
+        let by = by_group(&*latest.first, vec![1, 2, 3, 4]);
+        assert_eq!(by.groups.get(&0), Some(&vec![4, 6]));
+        let every = next(crate::keyed::Emit::EveryUpdate);
+        let by = by_group(&*every.first, vec![1, 2, 3, 4]);
+        assert_eq!(by.groups.get(&0), Some(&vec![1, 2, 3, 4]));
     }
 
     #[test]

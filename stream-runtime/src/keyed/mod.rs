@@ -9,11 +9,12 @@ mod reduce;
 mod stage;
 
 pub(crate) use crate::group::{
-    by_group, by_key_slots, completed, key_group, state_key, write_back, GroupCall, GroupFailed,
-    WriteBack, TIMERS,
+    by_group, by_key_slots, completed, key_group, state_key, write_back, Folded, GroupCall,
+    GroupFailed, WriteBack, TIMERS,
 };
 pub use crate::group::{
-    ByKey, Due, GroupState, KeyGroups, KeyTime, Scope, TimeDomain, Timers, STATE_KEY_PREFIX,
+    ByKey, Combiner, Due, GroupState, KeyGroups, KeyTime, Scope, TimeDomain, Timers,
+    STATE_KEY_PREFIX,
 };
 pub use crate::guard::RecordFailed;
 pub(crate) use interval_join::interval_join;
@@ -80,6 +81,13 @@ pub trait KeyedOperator<K, In>: Send + Sync + 'static {
     /// Called once per key a batch touched, after its last record, when
     /// the operator [emits per batch](Self::emits_per_batch).
     fn end_of_batch(&self, _key_state: &Option<Self::State>, _out: &mut Vec<Self::Out>) {}
+
+    /// A combiner that folds a batch's records of one key into one before
+    /// they are sent to the key's group, when the operator's results do
+    /// not change by it (see [`Combiner`]).
+    fn combiner(&self) -> Option<Combiner<'_, In>> {
+        None
+    }
 }
 
 /// Stored keyed state that does not decode as the type asked for.

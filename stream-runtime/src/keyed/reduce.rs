@@ -1,4 +1,4 @@
-use super::{KeyTime, KeyedOperator, StateError};
+use super::{Combiner, KeyTime, KeyedOperator, StateError};
 use crate::record::Aggregate;
 
 /// `reduce`: folds each key's records into a running aggregate and emits the
@@ -98,5 +98,15 @@ where
 
     fn end_of_batch(&self, key_state: &Option<T>, out: &mut Vec<T>) {
         out.extend(key_state.as_ref().map(self.clone));
+    }
+
+    /// Emitting the latest value per batch, the function folds a batch's
+    /// records of a key before the shuffle: the key's group then applies
+    /// one partial. Its output is the same when the function is
+    /// associative (`f(f(a, b), c) == f(a, f(b, c))`), as sums, counts,
+    /// minima and "the last one" are; the order of records is kept, so it
+    /// need not be commutative.
+    fn combiner(&self) -> Option<Combiner<'_, T>> {
+        (self.emit == Emit::LatestPerBatch).then(|| Combiner::new(&self.f, self.clone))
     }
 }

@@ -1,6 +1,6 @@
 use super::{
-    by_key_slots, state_key, write_back, ByKey, Due, GroupState, KeyTime, KeyedOperator, Scope,
-    TimeDomain, WriteBack, STATE_KEY_PREFIX,
+    by_key_slots, state_key, write_back, ByKey, Combiner, Due, GroupState, KeyTime, KeyedOperator,
+    Scope, TimeDomain, WriteBack, STATE_KEY_PREFIX,
 };
 use crate::guard::{guarded, RecordFailed};
 use crate::record::{Key, Record};
@@ -43,6 +43,11 @@ pub trait KeyedStage<In>: Send + Sync + 'static {
 
     /// The clock the stage's timers follow, if it sets any.
     fn domain(&self) -> Option<TimeDomain> {
+        None
+    }
+
+    /// The stage's combiner, if it has one (see [`KeyedOperator::combiner`]).
+    fn combiner(&self) -> Option<Combiner<'_, In>> {
         None
     }
 
@@ -208,6 +213,10 @@ where
     fn domain(&self) -> Option<TimeDomain> {
         // Reads the wall clock (and the watermark) for timers and TTL.
         self.op.uses_time().then_some(TimeDomain::Processing)
+    }
+
+    fn combiner(&self) -> Option<Combiner<'_, In>> {
+        self.op.combiner()
     }
 
     fn entries(&self, batch: &ByKey<In>, _scope: &Scope<'_>) -> Vec<String> {

@@ -4,15 +4,16 @@ use std::collections::BTreeMap;
 
 use super::Round;
 use crate::guard::guarded;
-use crate::keyed::key_group;
+use crate::keyed::{key_group, Folded};
 use crate::protocol::Calls;
 use crate::source::Gone;
-use crate::stages::Dataflow;
+use crate::stages::{Dataflow, Level};
 use crate::time::Millis;
 
-/// The records of a key group, with the source position of each.
+/// The records of a key group, with the source position of each: with a
+/// combiner, one partial per key, at its first record's position.
 pub(super) struct GroupBatch<M> {
-    pub records: Vec<M>,
+    pub records: Folded<M>,
     pub positions: Vec<u64>,
 }
 
@@ -38,19 +39,21 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
             output: Vec::new(),
             max_time: None,
         };
+        let combiner = flow.first().combiner();
         let (from, records) = self.read_existing().await?;
         for (position, record) in (from..).zip(records) {
             match self.one_record(position, record).await? {
                 Ok((keyed, output)) => {
                     routed.output.extend(output);
-                    for (group, mid) in keyed {
+                    for (group, key, mid) in keyed {
                         routed.max_time = routed.max_time.max(flow.event_time(&mid));
                         let batch = routed.groups.entry(group).or_insert_with(|| GroupBatch {
-                            records: Vec::new(),
+                            records: Folded::default(),
                             positions: Vec::new(),
                         });
-                        batch.records.push(mid);
-                        batch.positions.push(position);
+                        if batch.records.push(key, mid, combiner.as_ref()) {
+                            batch.positions.push(position);
+                        }
                     }
                 }
                 Err(error) => self.dead_letter(position, 1, "before_key", error, None),
@@ -87,14 +90,15 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         Ok((until, self.flow.read(self.split, until, rest).await?))
     }
 
-    /// One record's results: keyed records with their groups, and output.
+    /// One record's results: keyed records with their groups and encoded
+    /// keys, and output.
     /// Tried up to the attempt limit, reading the record again each time.
     #[allow(clippy::type_complexity)]
     async fn one_record(
         &self,
         position: u64,
         record: D::Input,
-    ) -> std::io::Result<Result<(Vec<(u32, D::Mid)>, Vec<D::Out>), String>> {
+    ) -> std::io::Result<Result<(Vec<(u32, String, D::Mid)>, Vec<D::Out>), String>> {
         let flow = self.flow;
         let groups = flow.config().key_groups;
         let attempts = flow.config().max_attempts;
@@ -118,7 +122,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
                         let key = flow
                             .encode_key(&mid)
                             .map_err(|e| format!("cannot encode the record's key: {e}"))?;
-                        keyed.push((key_group(&key, groups), mid));
+                        keyed.push((key_group(&key, groups), key, mid));
                     }
                 }
                 Ok((keyed, output))

@@ -52,7 +52,8 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         let budget = self.flow.config().max_call_bytes;
         let mut waves: Vec<BTreeMap<u32, Sent<D::Mid>>> = Vec::new();
         for (group, batch) in groups {
-            let records = batch.records.into_iter().zip(batch.positions).collect();
+            let records = batch.records.records.into_iter().zip(batch.positions);
+            let records = records.collect();
             let cut = cut(records, budget, |(mid, _)| encoded_len(mid));
             for ((_, position), bytes) in cut.too_large {
                 let reason = too_large_reason(bytes, budget);

@@ -527,4 +527,60 @@ mod tests {
             "{letters:?}"
         );
     }
+
+    /// A sum emitting its latest value per batch over `0..12`, keyed by
+    /// `n % 3`, in one group; a fold with 7 panics.
+    fn summing_latest(combine: bool) -> impl Dataflow<Mid = u64, Out = u64> {
+        stages(
+            Pipeline::named("T")
+                .batch_size(12)
+                .key_groups(1)
+                .combine_before_shuffle(combine)
+                .source(Sequence::new().take(12))
+                .key_by(|n| n % 3)
+                .reduce_emitting(
+                    |a, b| {
+                        assert!(b != 7, "seven");
+                        a + b
+                    },
+                    crate::keyed::Emit::LatestPerBatch,
+                ),
+            CollectSink::<u64>::new(),
+        )
+    }
+
+    #[test]
+    fn a_reduce_emitting_per_batch_sends_its_group_one_partial_per_key() {
+        let calls_for = |combine| {
+            let calls = FakeCalls::new(|address, body| match address {
+                "TSplit/0/next" => json(Lease {
+                    from: 0,
+                    count: 12,
+                    dry: None,
+                }),
+                group if group.starts_with("TKeyed/") => {
+                    Ok(records_of(&String::from_utf8_lossy(body)))
+                }
+                _ => json(()),
+            });
+            assert_eq!(
+                block_on(run(&summing_latest(combine), &calls, token(0))),
+                Outcome::Continued
+            );
+            calls.lines("call TKeyed/0/process")
+        };
+        // Key 0: 0+3+6+9; key 2: 2+5+8+11; key 1 folds 1+4, then 7 panics
+        // in the fold and stays a record of its own, and 10 follows it.
+        let combined = calls_for(true);
+        assert_eq!(combined.len(), 1);
+        assert!(
+            combined[0].contains(r#""records":[18,5,26,7,10]"#),
+            "{combined:?}"
+        );
+        let every = calls_for(false);
+        assert!(
+            every[0].contains(r#""records":[0,1,2,3,4,5,6,7,8,9,10,11]"#),
+            "{every:?}"
+        );
+    }
 }

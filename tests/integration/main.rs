@@ -11,6 +11,7 @@ mod harness;
 mod joins;
 mod kafka;
 mod kafka_idle;
+mod kafka_large_writes;
 mod kafka_outage;
 mod large_records;
 mod layout;

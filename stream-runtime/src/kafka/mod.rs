@@ -4,6 +4,7 @@
 
 mod last_produced;
 mod record;
+mod requests;
 mod sink;
 mod source;
 

@@ -7,8 +7,9 @@ use rskafka::record::Record;
 use serde::Serialize;
 
 use super::last_produced::LastProduced;
+use super::requests::{halves, requests, DEFAULT_MAX_REQUEST_BYTES};
 use super::{io_error, partitions, KafkaError};
-use crate::sink::Sink;
+use crate::sink::{Rejected, Sink};
 use crate::time::Millis;
 
 /// The header holding each record's sequence number in its sink partition.
@@ -25,8 +26,10 @@ type Encode<T> = fn(&T) -> Result<(Option<Vec<u8>>, Vec<u8>), String>;
 /// committed offset is the count written so far. A write first reads the
 /// partition's last record: if an earlier attempt of this same write got
 /// its records in before the process died, their sequence numbers are
-/// there, and the write produces only what is missing (a batch is produced
-/// in one request, so it lands whole or not at all). So a reader sees every
+/// there, and the write produces only what is missing (a write goes in
+/// requests of at most [`max_request_bytes`](Self::max_request_bytes), one
+/// after another, each landing whole or not at all, so what landed is a
+/// prefix of the write). So a reader sees every
 /// record once with the default `isolation.level` (`read_uncommitted`);
 /// nothing needs `read_committed`. (While the partition's end is where
 /// this process's last produce left it, that record's sequence is known
@@ -53,6 +56,7 @@ pub struct KafkaSink<T> {
     encode: Encode<T>,
     timestamp: Option<fn(&T) -> Millis>,
     last: LastProduced,
+    max_request_bytes: usize,
 }
 
 impl<T: Serialize> KafkaSink<T> {
@@ -85,6 +89,7 @@ impl<T> KafkaSink<T> {
             partitions,
             encode,
             timestamp: None,
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
         })
     }
 
@@ -94,6 +99,17 @@ impl<T> KafkaSink<T> {
     /// `timestamp`, kept in the output record).
     pub fn timestamp(mut self, timestamp: fn(&T) -> Millis) -> Self {
         self.timestamp = Some(timestamp);
+        self
+    }
+
+    /// The most bytes of records one produce request carries (900 KiB by
+    /// default, under the broker's default `message.max.bytes` of 1 MiB):
+    /// a larger write goes in several requests, in order. A request the
+    /// broker still refuses as too large is cut in two; a record it refuses
+    /// alone is rejected (see [`Rejected`]) and goes to the dead-letter
+    /// output, and the rest of its write is written.
+    pub fn max_request_bytes(mut self, bytes: usize) -> Self {
+        self.max_request_bytes = bytes.max(1);
         self
     }
 
@@ -154,10 +170,8 @@ impl<T: Send + Sync + 'static> Sink<T> for KafkaSink<T> {
         let now =
             chrono::DateTime::from_timestamp_millis(crate::time::wall_clock()).unwrap_or_default();
         let mut batch = Vec::with_capacity(records.len());
-        for (sequence, record) in (committed..).zip(records) {
-            if sequence < first {
-                continue;
-            }
+        let skipped = (first - committed) as usize;
+        for record in &records[skipped..] {
             let (key, value) = (self.encode)(record).map_err(|e| io_error("encode", e))?;
             let timestamp = match self.timestamp {
                 Some(stamp) => {
@@ -168,17 +182,50 @@ impl<T: Send + Sync + 'static> Sink<T> for KafkaSink<T> {
             batch.push(Record {
                 key,
                 value: Some(value),
-                headers: BTreeMap::from([(SEQUENCE.to_owned(), sequence.to_string().into_bytes())]),
+                headers: BTreeMap::from([(
+                    SEQUENCE.to_owned(),
+                    (first + batch.len() as u64).to_string().into_bytes(),
+                )]),
                 timestamp,
             });
         }
-        let offsets = client
-            .produce(batch, Compression::NoCompression)
-            .await
-            .map_err(|e| io_error("produce", e))?;
-        if let Some(last) = offsets.iter().max() {
-            self.last.produced(partition, last + 1, written - 1);
+        let sizes: Vec<usize> = batch.iter().map(Record::approximate_size).collect();
+        let mut pending = requests(&sizes, self.max_request_bytes);
+        pending.reverse();
+        while let Some(range) = pending.pop() {
+            let produced = client
+                .produce(batch[range.clone()].to_vec(), Compression::NoCompression)
+                .await;
+            let offsets = match produced {
+                Ok(offsets) => offsets,
+                Err(error) if too_large(&error) => match halves(range.clone()) {
+                    Some([front, back]) => {
+                        pending.extend([back, front]);
+                        continue;
+                    }
+                    None => {
+                        let reason = format!("the broker refused it as too large: {error}");
+                        return Err(Rejected::new(skipped + range.start, reason).into());
+                    }
+                },
+                Err(error) => return Err(io_error("produce", error)),
+            };
+            if let Some(last) = offsets.iter().max() {
+                self.last
+                    .produced(partition, last + 1, first + range.end as u64 - 1);
+            }
         }
         Ok(written)
     }
+}
+
+/// Whether the broker refused a produce request as larger than it takes.
+fn too_large(error: &rskafka::client::error::Error) -> bool {
+    matches!(
+        error,
+        rskafka::client::error::Error::ServerError {
+            protocol_error: rskafka::client::error::ProtocolError::MessageTooLarge,
+            ..
+        }
+    )
 }

@@ -1,0 +1,71 @@
+//! A Kafka sink write larger than the broker takes in one request, against
+//! a real broker: it lands whole, in order, in several requests; written
+//! again (a retried write), nothing repeats; and a record the broker
+//! refuses alone is named, after the records before it landed.
+
+use stream_runtime::kafka::KafkaSink;
+use stream_runtime::sink::Rejected;
+use stream_runtime::Sink;
+use stream_support::kafka::{create_topic, read_all};
+
+use crate::harness::kafka;
+
+/// `count` values of about 1 KiB each, numbered from `from`.
+fn values(from: usize, count: usize) -> Vec<String> {
+    (from..from + count)
+        .map(|n| format!("{n:06}{}", "x".repeat(1_000)))
+        .collect()
+}
+
+/// The numbers of the values in `topic`, in order.
+async fn numbers_in(bootstrap: &str, topic: &str) -> Vec<usize> {
+    read_all(bootstrap, topic)
+        .await
+        .unwrap_or_else(|e| panic!("read {topic}: {e}"))
+        .iter()
+        .map(|v| {
+            let v: String = serde_json::from_slice(v).unwrap_or_else(|e| panic!("{e}"));
+            v[..6].parse().unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_over_the_brokers_request_limit_lands_once_in_order() {
+    let bootstrap = kafka().bootstrap.as_str();
+    let topic = "large-writes";
+    create_topic(bootstrap, topic, 1)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sink = KafkaSink::<String>::json(bootstrap, topic)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // About 3 MiB: three times the broker's default `message.max.bytes`.
+    let first = values(0, 3_000);
+    let written = sink.write(0, 0, &first).await;
+    assert_eq!(written.ok(), Some(3_000));
+    // The same write again, as after a crash: nothing is produced twice.
+    assert_eq!(sink.write(0, 0, &first).await.ok(), Some(3_000));
+    let expected: Vec<usize> = (0..3_000).collect();
+    assert_eq!(numbers_in(bootstrap, topic).await, expected);
+
+    // A record of 2 MiB in the middle of the next write: the broker refuses
+    // it alone, and the records before it are in.
+    let mut next = values(3_000, 10);
+    next[4] = format!("{:06}{}", 3_004, "x".repeat(2 << 20));
+    let error = sink
+        .write(0, 3_000, &next)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("a record over the broker's limit was written"));
+    let rejected = Rejected::find(&error).unwrap_or_else(|| panic!("not rejected: {error}"));
+    assert_eq!(rejected.index, 4, "{rejected}");
+    assert!(rejected.to_string().contains("too large"), "{rejected}");
+    // The runtime writes the rest again without it (as the round does).
+    next.remove(4);
+    assert_eq!(sink.write(0, 3_000, &next).await.ok(), Some(3_009));
+    let numbers = numbers_in(bootstrap, topic).await;
+    let expected: Vec<usize> = (0..3_010).filter(|n| *n != 3_004).collect();
+    assert_eq!(numbers, expected);
+}

@@ -172,8 +172,9 @@ pub async fn run(args: &Args) -> Result<(), Error> {
     for config in &configs {
         let names = ServiceNames::for_pipeline(&config.name());
         bench.ready(&names).await;
-        let (status, seconds, (server_cpu, endpoint_cpu)) =
-            bench.run_to_finish(&names, config.tokens).await?;
+        let (status, seconds, (server_cpu, endpoint_cpu)) = bench
+            .run_to_finish(&names, config.tokens, &output_path(&bench.scratch, config))
+            .await?;
         let row = Row {
             name: match config.shape {
                 Shape::TopN => "top 3 per window, 1,000 keys (two keyed stages)",

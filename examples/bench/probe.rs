@@ -9,7 +9,23 @@ pub fn free_port() -> u16 {
 
 /// User plus system CPU time of a process, from /proc (Linux).
 pub fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    cpu_time_in(&format!("/proc/{pid}/stat"))
+}
+
+/// User plus system CPU time of thread `tid` of this process.
+pub fn thread_cpu_time(tid: u32) -> Duration {
+    cpu_time_in(&format!("/proc/self/task/{tid}/stat"))
+}
+
+/// This thread's id, from /proc (Linux).
+pub fn this_thread_id() -> Option<u32> {
+    let link = std::fs::read_link("/proc/thread-self").ok()?;
+    link.file_name()?.to_str()?.parse().ok()
+}
+
+/// The CPU time in a `/proc/…/stat` file.
+fn cpu_time_in(path: &str) -> Duration {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // Fields after the command name, which is in parentheses.
     let fields: Vec<&str> = stat
         .rsplit_once(')')

@@ -81,7 +81,7 @@ pub fn configs(quick: bool) -> Vec<Config> {
         configs.push(Config {
             batch: default,
             tokens,
-            records: scale((u64::from(default) * tokens * 20).clamp(50_000, 300_000)),
+            records: scale((u64::from(default) * tokens * 20).clamp(50_000, 2_000_000)),
             keys: None,
             table: "default batch size, 15 words",
         });
@@ -162,8 +162,9 @@ pub async fn run(args: &Args, configs: &[Config], clock: &Arc<Clock>) -> Result<
         let names = ServiceNames::for_pipeline(&config.name());
         bench.ready(&names).await;
         clock.take_latencies();
-        let (status, seconds, (server_cpu, endpoint_cpu)) =
-            bench.run_to_finish(&names, config.tokens).await?;
+        let (status, seconds, (server_cpu, endpoint_cpu)) = bench
+            .run_to_finish(&names, config.tokens, &output_path(&bench.scratch, config))
+            .await?;
         let latencies = clock.take_latencies();
         total_records += status.records_in;
         let keys = config.keys;

@@ -151,8 +151,9 @@ pub async fn run(args: &Args, log: &Arc<WatermarkLog>) -> Result<(), Error> {
         if let Ok(mut delays) = delays.lock() {
             delays.clear();
         }
-        let (status, seconds, (server_cpu, endpoint_cpu)) =
-            bench.run_to_finish(&names, config.tokens).await?;
+        let (status, seconds, (server_cpu, endpoint_cpu)) = bench
+            .run_to_finish(&names, config.tokens, &output_path(&bench.scratch, config))
+            .await?;
         let keys = config.keys;
         let expected = expected_windows(config.records, WINDOW_MS, |n| key(n, Some(keys)), time_of);
         let check = check_window_counts(&output_path(&bench.scratch, config), &expected)?;

@@ -6,8 +6,11 @@ use crate::time::Watermarks;
 /// How a pipeline batches and spreads its keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PipelineConfig {
-    /// Records a token carries per round (at least 1). A batch size of 1 is
-    /// the seed's one-record-per-token design.
+    /// The most records a token carries per round (at least 1). A round
+    /// takes what the split has, up to this: a quiet source makes small
+    /// batches and a busy one full ones, so that the records that arrive
+    /// while a round runs go in the next (its linger is the round itself).
+    /// A batch size of 1 is the seed's one-record-per-token design.
     pub batch_size: u32,
     /// How many key groups hold the keyed state. Durable: see [`KeyGroups`].
     pub key_groups: KeyGroups,
@@ -31,8 +34,11 @@ pub struct PipelineConfig {
 }
 
 impl PipelineConfig {
-    /// The default batch size.
-    pub const DEFAULT_BATCH_SIZE: u32 = 1_000;
+    /// The default batch size: large, since a batch is only as full as
+    /// the backlog (see [`batch_size`](Self::batch_size)). Over 15 words it
+    /// doubled the rate against 10,000 and tripled it against 5,000, at the
+    /// same delay p50 when not saturated (the README's performance section).
+    pub const DEFAULT_BATCH_SIZE: u32 = 20_000;
     /// The default number of attempts.
     pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
     /// The default bytes per call: a quarter of the server's default limit.

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use stream_support::kafka::jars;
 
 use crate::instrument::Histogram;
+use crate::probe::this_thread_id;
 use crate::Error;
 
 /// What the consumer has seen so far.
@@ -44,6 +45,8 @@ pub struct Seen {
 pub struct Committed {
     child: Child,
     pub seen: Arc<Mutex<Seen>>,
+    /// The thread that reads and checks the lines, in this process.
+    reader: Arc<std::sync::atomic::AtomicU32>,
 }
 
 #[derive(Deserialize)]
@@ -80,14 +83,28 @@ impl Committed {
             delays: Histogram::new(),
         }));
         let shared = Arc::clone(&seen);
+        let reader = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let tid = Arc::clone(&reader);
         std::thread::spawn(move || {
+            let me = this_thread_id().unwrap_or(0);
+            tid.store(me, std::sync::atomic::Ordering::Relaxed);
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 let Ok(mut seen) = shared.lock() else { break };
                 seen.line(&line);
             }
         });
-        Ok(Self { child, seen })
+        Ok(Self {
+            child,
+            seen,
+            reader,
+        })
+    }
+
+    /// The checker's thread in this process (0 before it started), whose
+    /// CPU is not the job's.
+    pub fn reader_thread(&self) -> u32 {
+        self.reader.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Waits until the counts add up to `records` (every input counted),

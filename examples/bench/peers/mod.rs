@@ -28,10 +28,11 @@ use stream_support::kafka::{create_topic, KafkaBroker, KAFKA_VERSION};
 use stream_support::running_counts::expected_counts;
 
 use crate::kafka::produce_words;
-use crate::probe::{cpu_time, machine};
+use crate::probe::{cpu_time, machine, thread_cpu_time};
 use crate::{key, Args, Bench, Error};
 use committed::Committed;
 use jobs::Job;
+use stream_runtime::PipelineConfig;
 
 /// The input keys: the seed's 15 words, or 100,000 Zipf-skewed users.
 #[derive(Clone, Copy)]
@@ -132,8 +133,12 @@ pub async fn run(args: &Args) -> Result<(), Error> {
 }
 
 /// CPU and largest RSS of a set of processes, sampled while a job runs.
+/// When this process is one of them (our job), the checker's thread in it
+/// is not counted.
 struct Meter {
     pids: Vec<u32>,
+    /// The checker's thread, when its CPU is to be left out.
+    checker: Option<u32>,
     cpu: Duration,
     since: Instant,
     rss_kib: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -141,7 +146,14 @@ struct Meter {
 }
 
 impl Meter {
-    fn start(pids: Vec<u32>) -> Self {
+    /// The CPU a set of processes spends, apart from the checker's thread.
+    fn spent(pids: &[u32], checker: Option<u32>) -> Duration {
+        let all: Duration = pids.iter().map(|pid| cpu_time(*pid)).sum();
+        all.saturating_sub(checker.map_or(Duration::ZERO, thread_cpu_time))
+    }
+
+    fn start(pids: Vec<u32>, checker: u32) -> Self {
+        let checker = pids.contains(&std::process::id()).then_some(checker);
         let rss_kib = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let (largest, sampled) = (std::sync::Arc::clone(&rss_kib), pids.clone());
         let sampler = tokio::spawn(async move {
@@ -152,8 +164,9 @@ impl Meter {
             }
         });
         Self {
-            cpu: pids.iter().map(|pid| cpu_time(*pid)).sum(),
+            cpu: Self::spent(&pids, checker),
             pids,
+            checker,
             since: Instant::now(),
             rss_kib,
             sampler,
@@ -163,7 +176,7 @@ impl Meter {
     /// (% of one core, largest RSS in MiB) since the start.
     fn finish(self) -> (f64, f64) {
         self.sampler.abort();
-        let cpu: Duration = self.pids.iter().map(|pid| cpu_time(*pid)).sum();
+        let cpu = Self::spent(&self.pids, self.checker);
         let seconds = self.since.elapsed().as_secs_f64().max(1e-9);
         let percent = cpu.saturating_sub(self.cpu).as_secs_f64() / seconds * 100.0;
         let rss = self.rss_kib.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1024.0;
@@ -204,7 +217,7 @@ async fn measure(
     tokio::time::sleep(Duration::from_secs(3)).await;
     let started = Instant::now();
     let running = job.start(args, bootstrap, input, &output, &scratch).await?;
-    let meter = Meter::start(running.pids());
+    let meter = Meter::start(running.pids(), consumer.reader_thread());
     consumer.until_total(records, limit).await?;
     // Done when the last count is readable: the job's teardown (for ours, a
     // server stop with its grace period and the data dir's removal; for
@@ -301,7 +314,8 @@ fn print_table(rows: &[Row]) {
         stream_runtime::restate::RESTATE_VERSION,
         machine()
     );
-    println!("| series | job | records | records/s | wall s | CPU | RSS MiB | outputs | exact | delay at | p50 ms | p99 ms | exact | ours/theirs records/s (batch 1000, 5000) | theirs/ours p50 (batch 1000, 5000) |");
+    let default = PipelineConfig::DEFAULT_BATCH_SIZE;
+    println!("| series | job | records | records/s | wall s | CPU | RSS MiB | outputs | exact | delay at | p50 ms | p99 ms | exact | ours/theirs records/s (batch 1000, {default}) | theirs/ours p50 (batch 1000, {default}) |");
     println!("|---|---|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|---|--:|--:|");
     for row in rows {
         let ours = |batch| {
@@ -309,7 +323,7 @@ fn print_table(rows: &[Row]) {
                 .find(|r| r.series.tag == row.series.tag && r.job == Job::Ours { batch })
         };
         let ratio = |of: fn(&Row, &Row) -> f64| match row.job {
-            Job::KafkaStreams | Job::Flink => [1_000, 5_000]
+            Job::KafkaStreams | Job::Flink => [1_000, default]
                 .map(|batch| ours(batch).map_or("-".to_owned(), |o| format!("{:.2}", of(o, row))))
                 .join(", "),
             Job::Ours { .. } => String::new(),

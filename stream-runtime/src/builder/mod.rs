@@ -45,7 +45,8 @@ impl Pipeline {
         }
     }
 
-    /// Records per token per round (at least 1).
+    /// The most records per token per round (at least 1); see
+    /// [`PipelineConfig::batch_size`].
     pub fn batch_size(mut self, records: u32) -> Self {
         self.config.batch_size = records.max(1);
         self

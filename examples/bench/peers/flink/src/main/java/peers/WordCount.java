@@ -13,6 +13,8 @@ import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsIni
 import org.apache.flink.streaming.api.CheckpointingMode;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
 
 /**
  * The word count on Flink: a Kafka source over records whose value is one
@@ -20,14 +22,18 @@ import org.apache.flink.api.common.typeinfo.Types;
  * count written as {"word":"apple","count":3} by the Kafka sink with
  * DeliveryGuarantee.EXACTLY_ONCE (Kafka transactions committed on each
  * checkpoint), on a local MiniCluster with parallelism 2 and a checkpoint
- * every second.
+ * every second, stored on disk under CHECKPOINT_DIR (not in the
+ * JobManager's memory), so that a JVM kill would not lose it.
  *
- * Usage: WordCount BOOTSTRAP INPUT OUTPUT TRANSACTIONAL_ID_PREFIX
+ * Usage: WordCount BOOTSTRAP INPUT OUTPUT TRANSACTIONAL_ID_PREFIX CHECKPOINT_DIR
  */
 public final class WordCount {
     public static void main(String[] args) throws Exception {
         String bootstrap = args[0];
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(2);
+        Configuration config = new Configuration();
+        config.set(CheckpointingOptions.CHECKPOINT_STORAGE, "filesystem");
+        config.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, "file://" + args[4]);
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(2, config);
         env.enableCheckpointing(1_000, CheckpointingMode.EXACTLY_ONCE);
 
         KafkaSource<String> source = KafkaSource.<String>builder()

@@ -94,7 +94,8 @@ pub struct Args {
     /// (`just bench-peers`; the peers are built with Maven on first use)
     #[arg(long)]
     peers: bool,
-    /// With --peers, only these jobs (streams, flink, ours1000, ours20000)
+    /// With --peers, only these jobs (streams, flink, ours1000, ours20000,
+    /// ours1000latest, ours20000latest)
     /// and series (words, zipf), to look at one again; the full table
     /// comes from a run of all of them
     #[arg(long, value_delimiter = ',', requires = "peers")]

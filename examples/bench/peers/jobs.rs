@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
 use stream_runtime::kafka::KafkaSink;
+use stream_runtime::keyed::Emit;
 use stream_runtime::restate::spawn_logged;
 use stream_runtime::{Endpoint, PipelineConfig, ServiceNames};
 
 use crate::kafka::{word_count, StampedCount};
-use crate::{Args, Bench, Error};
+use crate::{Args, Bench, Error, Reducing};
 
 /// A job of the comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,8 +21,8 @@ pub enum Job {
     /// Flink: Kafka source, keyBy, reduce, Kafka sink `EXACTLY_ONCE`.
     Flink,
     /// This project at `batch`: `KafkaSource` → `key_by` → `reduce` →
-    /// `KafkaSink`, with 10 tokens.
-    Ours { batch: u32 },
+    /// `KafkaSink`, with 10 tokens, emitting as `emit` says.
+    Ours { batch: u32, emit: Emit },
 }
 
 /// A job started on one input and output topic.
@@ -34,22 +35,54 @@ pub enum Running {
 
 impl Job {
     /// Every job, in the order the bench runs them: ours last, with the
-    /// old default batch (1000) and with the default.
-    pub const ALL: [Job; 4] = [
+    /// old default batch (1000) and with the default, emitting every
+    /// update (as Flink's `reduce`) and the latest per batch (as Kafka
+    /// Streams' record cache).
+    pub const ALL: [Job; 6] = [
         Job::KafkaStreams,
         Job::Flink,
-        Job::Ours { batch: 1_000 },
+        Job::Ours {
+            batch: 1_000,
+            emit: Emit::EveryUpdate,
+        },
         Job::Ours {
             batch: PipelineConfig::DEFAULT_BATCH_SIZE,
+            emit: Emit::EveryUpdate,
+        },
+        Job::Ours {
+            batch: 1_000,
+            emit: Emit::LatestPerBatch,
+        },
+        Job::Ours {
+            batch: PipelineConfig::DEFAULT_BATCH_SIZE,
+            emit: Emit::LatestPerBatch,
         },
     ];
+
+    /// Our job that a peer is compared with, at `batch`: the one emitting
+    /// as the peer does.
+    pub fn ours_like(self, batch: u32) -> Option<Job> {
+        let emit = match self {
+            Job::KafkaStreams => Emit::LatestPerBatch,
+            Job::Flink => Emit::EveryUpdate,
+            Job::Ours { .. } => return None,
+        };
+        Some(Job::Ours { batch, emit })
+    }
 
     /// The row's name.
     pub fn label(self) -> String {
         match self {
             Job::KafkaStreams => "Kafka Streams 4.1.1".to_owned(),
             Job::Flink => "Flink 2.0.1".to_owned(),
-            Job::Ours { batch } => format!("stream-runtime, batch {batch}"),
+            Job::Ours {
+                batch,
+                emit: Emit::EveryUpdate,
+            } => format!("stream-runtime, batch {batch}, every update"),
+            Job::Ours {
+                batch,
+                emit: Emit::LatestPerBatch,
+            } => format!("stream-runtime, batch {batch}, latest per batch"),
         }
     }
 
@@ -58,7 +91,14 @@ impl Job {
         match self {
             Job::KafkaStreams => "streams".to_owned(),
             Job::Flink => "flink".to_owned(),
-            Job::Ours { batch } => format!("ours{batch}"),
+            Job::Ours {
+                batch,
+                emit: Emit::EveryUpdate,
+            } => format!("ours{batch}"),
+            Job::Ours {
+                batch,
+                emit: Emit::LatestPerBatch,
+            } => format!("ours{batch}latest"),
         }
     }
 
@@ -151,7 +191,7 @@ impl Job {
         output: &str,
         scratch: &Path,
     ) -> Result<Running, Error> {
-        let Job::Ours { batch } = self else {
+        let Job::Ours { batch, emit } = self else {
             return Err("not ours".into());
         };
         // The input's produce time becomes the output's Kafka timestamp, as
@@ -160,7 +200,11 @@ impl Job {
             .await?
             .timestamp(|c| c.produced);
         let name = format!("Peers{}", output.replace(['-', '_'], ""));
-        let pipeline = word_count(&name, batch, args.reducing(), bootstrap, input, sink).await?;
+        let reduce = Reducing {
+            emit,
+            ..args.reducing()
+        };
+        let pipeline = word_count(&name, batch, reduce, bootstrap, input, sink).await?;
         let bench = Bench::start(
             args,
             scratch.join("restate"),

@@ -24,7 +24,7 @@ use stream_support::running_counts::{expected_counts, CountChecker};
 
 use crate::instrument::Histogram;
 use crate::probe::CpuMeter;
-use crate::{key, Args, Bench, Error, Reducing};
+use crate::{key, Args, Bench, Error, Levers};
 
 const BATCH: u32 = 1_000;
 const TOKENS: u64 = 10;
@@ -45,7 +45,7 @@ pub struct StampedCount {
 pub async fn word_count(
     name: &str,
     batch: u32,
-    reduce: Reducing,
+    reduce: Levers,
     bootstrap: &str,
     input: &str,
     sink: KafkaSink<StampedCount>,
@@ -54,6 +54,7 @@ pub async fn word_count(
     Ok(Pipeline::named(name)
         .batch_size(batch)
         .combine_before_shuffle(reduce.combine)
+        .state_read_cache(reduce.state_cache)
         .source(source)
         .map(|record| StampedCount {
             word: record
@@ -127,7 +128,7 @@ pub async fn run(args: &Args, quick: bool) -> Result<(), Error> {
             word_count(
                 "KafkaBench",
                 BATCH,
-                args.reducing(),
+                args.levers(),
                 &bootstrap,
                 "bench-in",
                 sink("bench-out").await?,
@@ -138,7 +139,7 @@ pub async fn run(args: &Args, quick: bool) -> Result<(), Error> {
             word_count(
                 "KafkaLive",
                 BATCH,
-                args.reducing(),
+                args.levers(),
                 &bootstrap,
                 "live-in",
                 sink("live-out").await?,

@@ -117,24 +117,30 @@ pub struct Args {
     /// of one partial per word per round (the combiner's before and after)
     #[arg(long)]
     no_combine: bool,
+    /// Reads every key's state from the server, instead of what the
+    /// endpoint saw stored (the read cache's before and after)
+    #[arg(long)]
+    no_state_cache: bool,
 }
 
 impl Args {
-    /// How our word counts reduce.
-    pub fn reducing(&self) -> Reducing {
-        Reducing {
+    /// How our word counts run.
+    pub fn levers(&self) -> Levers {
+        Levers {
             emit: self.emit,
             combine: !self.no_combine,
+            state_cache: !self.no_state_cache,
         }
     }
 }
 
-/// What our word count's reduce emits, and whether it folds a round's
-/// records per word before the shuffle.
+/// What our word count's reduce emits, whether it folds a round's records
+/// per word before the shuffle, and whether key groups use the read cache.
 #[derive(Debug, Clone, Copy)]
-pub struct Reducing {
+pub struct Levers {
     pub emit: Emit,
     pub combine: bool,
+    pub state_cache: bool,
 }
 
 /// `every` or `latest`.
@@ -169,13 +175,14 @@ pub fn word_count(
     batch: u32,
     key_groups: Option<u32>,
     keys: Option<u64>,
-    reduce: Reducing,
+    reduce: Levers,
     source: TimedSequence,
     sink: TimedFileSink,
 ) -> impl IntoPipeline {
     let mut pipeline = Pipeline::named(name)
         .batch_size(batch)
-        .combine_before_shuffle(reduce.combine);
+        .combine_before_shuffle(reduce.combine)
+        .state_read_cache(reduce.state_cache);
     if let Some(groups) = key_groups {
         pipeline = pipeline.key_groups(groups);
     }

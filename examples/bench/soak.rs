@@ -23,7 +23,7 @@ pub async fn run(args: &Args, seconds: u64, clock: &Arc<Clock>) -> Result<(), Er
         batch,
         args.key_groups,
         None,
-        args.reducing(),
+        args.levers(),
         TimedSequence::new(Sequence::new(), clock),
         TimedFileSink::new(FileSink::new(&output), clock),
     ));

@@ -149,7 +149,7 @@ pub async fn run(args: &Args, configs: &[Config], clock: &Arc<Clock>) -> Result<
             config.batch,
             args.key_groups,
             config.keys,
-            args.reducing(),
+            args.levers(),
             TimedSequence::new(Sequence::new().take(config.records), clock),
             TimedFileSink::new(output, clock),
         ));

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use stream_runtime::time::Watermarks;
 use stream_runtime::window::{tumbling, Windowed};
-use stream_runtime::{Endpoint, FileSink, IntoPipeline, Pipeline, Sequence, ServiceNames, Sink};
+use stream_runtime::{
+    Endpoint, FileSink, IntoPipeline, Pipeline, PipelineConfig, Sequence, ServiceNames, Sink,
+};
 use stream_support::keys::mix;
 use stream_support::window_counts::{check_window_counts, expected_windows, WindowCount};
 
@@ -49,7 +51,8 @@ fn configs(quick: bool) -> Vec<Config> {
     let scale = |records: u64| if quick { records / 4 } else { records };
     let mut configs = Vec::new();
     for keys in [1_000, 100_000] {
-        for (batch, records) in [(1_000, 600_000), (5_000, 1_200_000)] {
+        let default = PipelineConfig::DEFAULT_BATCH_SIZE;
+        for (batch, records) in [(1_000, 600_000), (5_000, 1_200_000), (default, 2_000_000)] {
             configs.push(Config {
                 keys,
                 batch,

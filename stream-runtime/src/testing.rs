@@ -66,7 +66,7 @@ impl<D: crate::stages::Dataflow> GroupSim<D> {
         let Ok(out) = level.down().to_sink(output.out) else {
             panic!("a line's keyed stage writes to the sink");
         };
-        for (name, bytes) in state.changes() {
+        for (name, bytes) in state.settle().0 {
             match bytes {
                 Some(bytes) => self.store.insert(name, bytes),
                 None => self.store.remove(&name),

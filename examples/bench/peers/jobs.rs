@@ -11,7 +11,7 @@ use stream_runtime::restate::spawn_logged;
 use stream_runtime::{Endpoint, PipelineConfig, ServiceNames};
 
 use crate::kafka::{word_count, StampedCount};
-use crate::{Args, Bench, Error, Reducing};
+use crate::{Args, Bench, Error, Levers};
 
 /// A job of the comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,9 +200,9 @@ impl Job {
             .await?
             .timestamp(|c| c.produced);
         let name = format!("Peers{}", output.replace(['-', '_'], ""));
-        let reduce = Reducing {
+        let reduce = Levers {
             emit,
-            ..args.reducing()
+            ..args.levers()
         };
         let pipeline = word_count(&name, batch, reduce, bootstrap, input, sink).await?;
         let bench = Bench::start(

@@ -79,6 +79,13 @@ impl Pipeline {
         self
     }
 
+    /// Whether key groups read the state entries this process has seen
+    /// from memory; see [`PipelineConfig::state_read_cache`].
+    pub fn state_read_cache(mut self, cache: bool) -> Self {
+        self.config.state_read_cache = cache;
+        self
+    }
+
     /// Reads records from `source`.
     pub fn source<S: Source>(self, source: S) -> Stream<S, Identity, Unkeyed, Identity> {
         Stream::new(Head {

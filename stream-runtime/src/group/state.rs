@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::Loaded;
 use crate::keyed::StateError;
 
 /// The state entries one call loaded, and what it changed.
@@ -84,12 +85,18 @@ impl GroupState {
         entry.bytes = bytes;
     }
 
-    /// The entries that changed, to store (`Some`) or remove (`None`).
-    pub(crate) fn changes(self) -> impl Iterator<Item = (String, Option<Vec<u8>>)> {
-        self.entries
-            .into_iter()
-            .filter(|(_, entry)| entry.changed)
-            .map(|(name, entry)| (name, entry.bytes))
+    /// The entries that changed, to store (`Some`) or remove (`None`), and
+    /// every entry as the call left it.
+    pub(crate) fn settle(self) -> (Vec<Loaded>, Vec<Loaded>) {
+        let mut changed = Vec::new();
+        let mut all = Vec::with_capacity(self.entries.len());
+        for (name, entry) in self.entries {
+            if entry.changed {
+                changed.push((name.clone(), entry.bytes.clone()));
+            }
+            all.push((name, entry.bytes));
+        }
+        (changed, all)
     }
 }
 
@@ -110,7 +117,7 @@ mod tests {
         state.set("a", &1u32).unwrap(); // unchanged
         state.set("b", &3u32).unwrap();
         state.clear("c"); // was absent
-        let changes: Vec<_> = state.changes().collect();
+        let (changes, _) = state.settle();
         assert_eq!(changes, [("b".to_owned(), Some(b"3".to_vec()))]);
     }
 }

@@ -42,7 +42,8 @@ mod tests {
     #[test]
     fn records_go_in_order_in_requests_under_the_limit() {
         assert_eq!(requests(&[4, 4, 4, 9, 1], 8), [0..2, 2..3, 3..4, 4..5]);
-        assert_eq!(requests(&[1; 5], 100), [0..5]);
+        let one = requests(&[1; 5], 100);
+        assert_eq!((one.len(), one.first()), (1, Some(&(0..5))));
         assert!(requests(&[], 8).is_empty());
     }
 

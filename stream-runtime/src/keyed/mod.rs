@@ -10,7 +10,7 @@ mod stage;
 
 pub(crate) use crate::group::{
     by_group, by_key_slots, completed, key_group, state_key, write_back, Folded, GroupCall,
-    GroupFailed, WriteBack, TIMERS,
+    GroupFailed, Loaded, StateCache, WriteBack, TIMERS, VERSION,
 };
 pub use crate::group::{
     ByKey, Combiner, Due, GroupState, KeyGroups, KeyTime, Scope, TimeDomain, Timers,

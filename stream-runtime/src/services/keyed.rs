@@ -13,7 +13,10 @@ use super::calls::RestateCalls;
 use super::serve::{index_key, Serves};
 use super::{ServiceHandlers, Stage};
 use crate::guard::RecordFailed;
-use crate::keyed::{by_group, GroupCall, GroupFailed, GroupState, TimeDomain, Timers, TIMERS};
+use crate::keyed::{
+    by_group, GroupCall, GroupFailed, GroupState, Loaded, StateCache, TimeDomain, Timers, TIMERS,
+    VERSION,
+};
 use crate::protocol::handlers::{clock, control, keyed, ControlKey, KeyedService};
 use crate::protocol::{Answer, Calls, DeadLetter, Encoded, KeyedBatch};
 use crate::round::{write_once, Unwritten};
@@ -107,6 +110,106 @@ async fn load(
     Ok(loaded)
 }
 
+/// Entries a call reads at least for it to use the read cache: below that,
+/// the version's read and the journaled lookup, each a round trip, cost
+/// more than the reads they save.
+const CACHED_FROM: usize = 16;
+
+/// How a call reads its state entries.
+#[derive(Clone, Copy)]
+enum Reads<'a> {
+    /// From Restate: the pipeline has no read cache.
+    Direct,
+    /// From Restate, for a call too small to gain from the cache; a call
+    /// that writes clears the group's version, so that no cache trusts
+    /// the entries it changed.
+    Invalidating,
+    /// From the cache where it holds them at the group's version.
+    Cached(&'a StateCache),
+}
+
+/// Reads the entries `names`: with a cache, those it holds at the group's
+/// stored version come from it, journaled as one `ctx.run`, and the rest
+/// from Restate. Answers them, and the stored version the call began at.
+async fn load_cached(
+    ctx: &ObjectContext<'_>,
+    group: u32,
+    names: &[String],
+    reads: Reads<'_>,
+) -> HandlerResult<(Vec<Loaded>, Option<u64>)> {
+    let Reads::Cached(cache) = reads else {
+        return Ok((load(ctx, names).await?, None));
+    };
+    let version = ctx.get::<u64>(VERSION).await?;
+    if names.is_empty() {
+        return Ok((Vec::new(), version));
+    }
+    let Json(hits) = ctx
+        .run(|| async { Ok(Json(as_text(cache.lookup(group, version, names)))) })
+        .name("cached")
+        .await?;
+    let mut loaded: Vec<Loaded> = hits
+        .into_iter()
+        .map(|(name, text)| (name, text.map(String::into_bytes)))
+        .collect();
+    let known: std::collections::HashSet<&str> = loaded.iter().map(|(n, _)| n.as_str()).collect();
+    let misses: Vec<String> = names
+        .iter()
+        .filter(|name| !known.contains(name.as_str()))
+        .cloned()
+        .collect();
+    loaded.extend(load(ctx, &misses).await?);
+    Ok((loaded, version))
+}
+
+/// Cached entries as text, for the journal (state entries are JSON); one
+/// that is not text is left out, to be read from Restate.
+fn as_text(entries: Vec<Loaded>) -> Vec<(String, Option<String>)> {
+    entries
+        .into_iter()
+        .filter_map(|(name, bytes)| match bytes {
+            None => Some((name, None)),
+            Some(bytes) => String::from_utf8(bytes).ok().map(|text| (name, Some(text))),
+        })
+        .collect()
+}
+
+/// Writes back what the call changed. With a cache, the group's version is
+/// cleared before the first write and (for a call that used the cache) set
+/// to this invocation's after the last, so a call cut off half-way leaves
+/// no version the cache holds; the cache then takes the entries as the
+/// call left them.
+fn store(
+    ctx: &ObjectContext<'_>,
+    group: u32,
+    state: GroupState,
+    reads: Reads<'_>,
+    from: Option<u64>,
+) {
+    let (changes, entries) = state.settle();
+    let changed = !changes.is_empty();
+    let to = match changed {
+        true => Some(ctx.random_seed()),
+        false => from,
+    };
+    if !matches!(reads, Reads::Direct) && changed {
+        ctx.clear(VERSION);
+    }
+    for (name, bytes) in changes {
+        match bytes {
+            Some(bytes) => ctx.set(&name, Bytes::from(bytes)),
+            None => ctx.clear(&name),
+        }
+    }
+    let (Reads::Cached(cache), Some(to)) = (reads, to) else {
+        return;
+    };
+    if changed {
+        ctx.set(VERSION, to);
+    }
+    cache.update(group, from, to, entries);
+}
+
 impl<'a, L: Level> Serves<'a, keyed::Pending> for Stage<KeyedService, L> {
     async fn serve(
         &'a self,
@@ -120,6 +223,15 @@ impl<'a, L: Level> Serves<'a, keyed::Pending> for Stage<KeyedService, L> {
 }
 
 impl<L: Level> Stage<KeyedService, L> {
+    /// The stage's read cache, when the pipeline uses one.
+    fn cache(&self, names: &[String]) -> Reads<'_> {
+        match (self.flow.config().state_read_cache, names.len()) {
+            (false, _) => Reads::Direct,
+            (true, n) if n < CACHED_FROM => Reads::Invalidating,
+            (true, _) => Reads::Cached(&self.cache),
+        }
+    }
+
     /// Whether a later keyed stage waits on this one's watermark: its
     /// calls then answer their wake-ups to their caller, who hands them to
     /// the clock before the watermark can pass them, instead of sending
@@ -161,7 +273,8 @@ impl<L: Level> Stage<KeyedService, L> {
         // The timers and the batch's entries are read together; then the
         // entries of due timers the batch did not already need.
         let timers = domain.map(|_| ctx.get::<Json<Timers>>(TIMERS));
-        let mut loaded = load(ctx, &names).await?;
+        let cache = self.cache(&names);
+        let (mut loaded, version) = load_cached(ctx, group, &names, cache).await?;
         let stored = match timers {
             Some(timers) => timers.await?.map(|Json(t)| t),
             None => None,
@@ -206,12 +319,7 @@ impl<L: Level> Stage<KeyedService, L> {
         // encoded changes nothing.
         let answer = Encoded::new(&answer)
             .map_err(|e| TerminalError::new(format!("cannot serialize the keyed output: {e}")))?;
-        for (name, bytes) in state.changes() {
-            match bytes {
-                Some(bytes) => ctx.set(&name, Bytes::from(bytes)),
-                None => ctx.clear(&name),
-            }
-        }
+        store(ctx, group, state, cache, version);
         if domain.is_some() && stored.as_ref() != Some(&timers) {
             ctx.set(TIMERS, Json(timers));
         }

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use restate_sdk::service::ServiceDefinition;
 
+use crate::keyed::StateCache;
 use crate::names::ServiceNames;
 use crate::protocol::handlers::{
     ClockService, ControlService, KeyedService, SinkService, SourceService, SplitService,
@@ -32,6 +33,9 @@ pub(crate) struct Stage<K, D> {
     names: Arc<ServiceNames>,
     /// For a keyed stage's service: which (0 for the first).
     level: u32,
+    /// For a keyed stage's service: the entries its groups stored, as this
+    /// process saw them.
+    cache: Arc<StateCache>,
     kind: PhantomData<fn() -> K>,
 }
 
@@ -41,6 +45,7 @@ impl<K, D> Clone for Stage<K, D> {
             flow: Arc::clone(&self.flow),
             names: Arc::clone(&self.names),
             level: self.level,
+            cache: Arc::clone(&self.cache),
             kind: PhantomData,
         }
     }
@@ -53,6 +58,7 @@ impl<K, D> Stage<K, D> {
             flow: Arc::clone(&self.flow),
             names: Arc::clone(&self.names),
             level: self.level,
+            cache: Arc::clone(&self.cache),
             kind: PhantomData,
         }
     }
@@ -77,6 +83,7 @@ pub(crate) fn definitions<D: Dataflow>(
         flow: Arc::new(flow),
         names: Arc::new(names),
         level: 0,
+        cache: Arc::default(),
         kind: PhantomData,
     };
     let mut services = vec![
@@ -105,6 +112,7 @@ fn keyed_stages<L: Level>(
         flow: level,
         names: Arc::new(names.at_level(index)),
         level: index,
+        cache: Arc::default(),
         kind: PhantomData,
     };
     let mut services = vec![serve::definition(stage)?];

@@ -1,7 +1,8 @@
 //! A Kafka sink write larger than the broker takes in one request, against
 //! a real broker: it lands whole, in order, in several requests; written
-//! again (a retried write), nothing repeats; and a record the broker
-//! refuses alone is named, after the records before it landed.
+//! again (a retried write), nothing repeats; a record the broker refuses
+//! alone is named, after the records before it landed; and a request the
+//! broker refuses is cut in halves until each is taken.
 
 use stream_runtime::kafka::KafkaSink;
 use stream_runtime::sink::Rejected;
@@ -67,5 +68,17 @@ async fn a_write_over_the_brokers_request_limit_lands_once_in_order() {
     assert_eq!(sink.write(0, 3_000, &next).await.ok(), Some(3_009));
     let numbers = numbers_in(bootstrap, topic).await;
     let expected: Vec<usize> = (0..3_010).filter(|n| *n != 3_004).collect();
+    assert_eq!(numbers, expected);
+
+    // A sink told that the broker takes 64 MiB: its 3 MiB request is
+    // refused, cut in halves until each fits, and lands in order.
+    let trusting = KafkaSink::<String>::json(bootstrap, topic)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .max_request_bytes(64 << 20);
+    let more = values(3_010, 3_000);
+    assert_eq!(trusting.write(0, 3_009, &more).await.ok(), Some(6_009));
+    let numbers = numbers_in(bootstrap, topic).await;
+    let expected: Vec<usize> = (0..6_010).filter(|n| *n != 3_004).collect();
     assert_eq!(numbers, expected);
 }

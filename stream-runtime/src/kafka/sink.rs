@@ -113,6 +113,26 @@ impl<T> KafkaSink<T> {
         self
     }
 
+    /// `record` as Kafka takes it, with its sequence number in its header.
+    fn record(
+        &self,
+        record: &T,
+        sequence: u64,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> io::Result<Record> {
+        let (key, value) = (self.encode)(record).map_err(|e| io_error("encode", e))?;
+        let timestamp = match self.timestamp {
+            Some(stamp) => chrono::DateTime::from_timestamp_millis(stamp(record)).unwrap_or(now),
+            None => now,
+        };
+        Ok(Record {
+            key,
+            value: Some(value),
+            headers: BTreeMap::from([(SEQUENCE.to_owned(), sequence.to_string().into_bytes())]),
+            timestamp,
+        })
+    }
+
     /// The partition's end, and the last sequence number in it if its last
     /// record is ours.
     async fn last_sequence(
@@ -169,37 +189,35 @@ impl<T: Send + Sync + 'static> Sink<T> for KafkaSink<T> {
         }
         let now =
             chrono::DateTime::from_timestamp_millis(crate::time::wall_clock()).unwrap_or_default();
-        let mut batch = Vec::with_capacity(records.len());
         let skipped = (first - committed) as usize;
-        for record in &records[skipped..] {
-            let (key, value) = (self.encode)(record).map_err(|e| io_error("encode", e))?;
-            let timestamp = match self.timestamp {
-                Some(stamp) => {
-                    chrono::DateTime::from_timestamp_millis(stamp(record)).unwrap_or(now)
-                }
-                None => now,
-            };
-            batch.push(Record {
-                key,
-                value: Some(value),
-                headers: BTreeMap::from([(
-                    SEQUENCE.to_owned(),
-                    (first + batch.len() as u64).to_string().into_bytes(),
-                )]),
-                timestamp,
-            });
-        }
-        let sizes: Vec<usize> = batch.iter().map(Record::approximate_size).collect();
+        let encode = |index: usize| {
+            let record = &records[skipped + index];
+            self.record(record, first + index as u64, now)
+        };
+        let mut batch = (0..records.len() - skipped)
+            .map(|index| encode(index).map(Some))
+            .collect::<io::Result<Vec<Option<Record>>>>()?;
+        let sizes: Vec<usize> = batch
+            .iter()
+            .flatten()
+            .map(Record::approximate_size)
+            .collect();
         let mut pending = requests(&sizes, self.max_request_bytes);
         pending.reverse();
         while let Some(range) = pending.pop() {
+            let request = batch[range.clone()].iter_mut().flat_map(Option::take);
             let produced = client
-                .produce(batch[range.clone()].to_vec(), Compression::NoCompression)
+                .produce(request.collect(), Compression::NoCompression)
                 .await;
             let offsets = match produced {
                 Ok(offsets) => offsets,
                 Err(error) if too_large(&error) => match halves(range.clone()) {
                     Some([front, back]) => {
+                        // The refused request took its records: encode
+                        // them again for the halves.
+                        for index in range {
+                            batch[index] = Some(encode(index)?);
+                        }
                         pending.extend([back, front]);
                         continue;
                     }

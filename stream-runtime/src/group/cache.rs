@@ -46,9 +46,16 @@ struct Cached {
 
 impl StateCache {
     /// The entries among `names` that group `group` holds at its stored
-    /// `version` (`None` when the group has none: nothing is known).
-    /// A group cached at another version is forgotten.
-    pub(crate) fn lookup(&self, group: u32, version: Option<u64>, names: &[String]) -> Vec<Loaded> {
+    /// `version` (`None` when the group has none: nothing is known), up to
+    /// `budget` bytes of them. A group cached at another version is
+    /// forgotten.
+    pub(crate) fn lookup(
+        &self,
+        group: u32,
+        version: Option<u64>,
+        names: &[String],
+        budget: usize,
+    ) -> Vec<Loaded> {
         let Ok(mut groups) = self.groups.lock() else {
             return Vec::new();
         };
@@ -59,9 +66,15 @@ impl StateCache {
             groups.remove(&group);
             return Vec::new();
         }
+        let mut bytes = 0usize;
         names
             .iter()
-            .filter_map(|name| Some((name.clone(), Some(cached.entries.get(name)?.clone()))))
+            .filter_map(|name| Some((name, cached.entries.get(name)?)))
+            .take_while(|(_, value)| {
+                bytes = bytes.saturating_add(value.len());
+                bytes <= budget
+            })
+            .map(|(name, value)| (name.clone(), Some(value.clone())))
             .collect()
     }
 
@@ -105,6 +118,9 @@ impl StateCache {
 mod tests {
     use super::*;
 
+    /// A budget no test reaches.
+    const ANY: usize = usize::MAX;
+
     fn names(names: &[&str]) -> Vec<String> {
         names.iter().map(|n| n.to_string()).collect()
     }
@@ -116,11 +132,11 @@ mod tests {
     #[test]
     fn a_group_answers_at_the_version_its_last_call_stored() {
         let cache = StateCache::default();
-        assert!(cache.lookup(0, None, &names(&["a"])).is_empty());
+        assert!(cache.lookup(0, None, &names(&["a"]), ANY).is_empty());
         cache.update(0, None, 7, [entry("a", Some("1")), entry("b", Some("5"))]);
         // Unknown entries are not answered.
         assert_eq!(
-            cache.lookup(0, Some(7), &names(&["a", "b", "c"])),
+            cache.lookup(0, Some(7), &names(&["a", "b", "c"]), ANY),
             [entry("a", Some("1")), entry("b", Some("5"))]
         );
         // The next call carries on from 7, and keeps what it did not touch;
@@ -128,11 +144,11 @@ mod tests {
         cache.update(0, Some(7), 9, [entry("a", Some("2")), entry("c", None)]);
         cache.update(0, Some(9), 10, [entry("b", None)]);
         assert_eq!(
-            cache.lookup(0, Some(10), &names(&["a", "b", "c"])),
+            cache.lookup(0, Some(10), &names(&["a", "b", "c"]), ANY),
             [entry("a", Some("2"))]
         );
         // Another group is apart.
-        assert!(cache.lookup(1, Some(9), &names(&["a"])).is_empty());
+        assert!(cache.lookup(1, Some(9), &names(&["a"]), ANY).is_empty());
     }
 
     #[test]
@@ -141,9 +157,9 @@ mod tests {
         cache.update(0, None, 7, [entry("a", Some("1"))]);
         // Another process (or a call killed half-way) stored something
         // else: nothing is answered, and the group is forgotten.
-        assert!(cache.lookup(0, Some(8), &names(&["a"])).is_empty());
-        assert!(cache.lookup(0, None, &names(&["a"])).is_empty());
-        assert!(cache.lookup(0, Some(7), &names(&["a"])).is_empty());
+        assert!(cache.lookup(0, Some(8), &names(&["a"]), ANY).is_empty());
+        assert!(cache.lookup(0, None, &names(&["a"]), ANY).is_empty());
+        assert!(cache.lookup(0, Some(7), &names(&["a"]), ANY).is_empty());
     }
 
     #[test]
@@ -152,13 +168,27 @@ mod tests {
         cache.update(0, None, 7, [entry("a", Some("1"))]);
         // A superseded attempt that began at 5 finishes late.
         cache.update(0, Some(5), 6, [entry("a", Some("0"))]);
-        assert!(cache.lookup(0, Some(6), &names(&["a"])).is_empty());
-        assert!(cache.lookup(0, Some(7), &names(&["a"])).is_empty());
+        assert!(cache.lookup(0, Some(6), &names(&["a"]), ANY).is_empty());
+        assert!(cache.lookup(0, Some(7), &names(&["a"]), ANY).is_empty());
         // A group with nothing cached takes a call's entries as they are.
         cache.update(0, Some(3), 4, [entry("a", Some("4"))]);
         assert_eq!(
-            cache.lookup(0, Some(4), &names(&["a"])),
+            cache.lookup(0, Some(4), &names(&["a"]), ANY),
             [entry("a", Some("4"))]
         );
+    }
+
+    #[test]
+    fn a_lookup_takes_entries_up_to_its_budget() {
+        let cache = StateCache::default();
+        cache.update(
+            0,
+            None,
+            7,
+            [entry("a", Some("123")), entry("b", Some("456"))],
+        );
+        let all = names(&["a", "b"]);
+        assert_eq!(cache.lookup(0, Some(7), &all, 5), [entry("a", Some("123"))]);
+        assert_eq!(cache.lookup(0, Some(7), &all, 6).len(), 2);
     }
 }

@@ -60,17 +60,28 @@ impl<M> Default for Folded<M> {
 
 impl<M> Folded<M> {
     /// Adds `record` of key `key`: folded into the key's entry when there
-    /// is a combiner, else (or when the fold panicked) as an entry of its
-    /// own. Answers whether it became a new entry. After a fold that
-    /// panicked, the key's later records follow the failing one, so the
+    /// is a combiner, else as an entry of its own. Answers whether it
+    /// became a new entry.
+    ///
+    /// The group keys what it receives again, so a fold is kept only when
+    /// `key_of` gives the folded record the same key (a sum of numbers
+    /// keyed by their parity would not). After a fold that panicked or
+    /// changed the key, the key's later records follow the record, so the
     /// group still sees them in order and can name the one that fails.
-    pub fn push(&mut self, key: String, record: M, combiner: Option<&Combiner<'_, M>>) -> bool {
+    pub fn push(
+        &mut self,
+        key: String,
+        record: M,
+        combiner: Option<&Combiner<'_, M>>,
+        key_of: impl Fn(&M) -> Option<String>,
+    ) -> bool {
         let Some(combiner) = combiner else {
             self.records.push(record);
             return true;
         };
         if let Some(&entry) = self.open.get(&key) {
-            if let Some(folded) = combiner.fold(&self.records[entry], &record) {
+            let folded = combiner.fold(&self.records[entry], &record);
+            if let Some(folded) = folded.filter(|f| key_of(f).as_ref() == Some(&key)) {
                 self.records[entry] = folded;
                 return false;
             }
@@ -99,7 +110,8 @@ mod tests {
         let mut new = 0;
         for &record in records {
             let with = combine.then_some(&combiner);
-            new += usize::from(folded.push(record.0.to_string(), record, with));
+            let key_of = |r: &(char, u64)| Some(r.0.to_string());
+            new += usize::from(folded.push(record.0.to_string(), record, with, key_of));
         }
         (folded.records, new)
     }
@@ -117,5 +129,18 @@ mod tests {
         let (sent, new) = fold(&records, true);
         assert_eq!(sent, [('a', 1), ('b', 7), ('a', 13), ('a', 4)]);
         assert_eq!(new, 4);
+    }
+
+    #[test]
+    fn a_fold_that_changes_the_key_is_not_kept() {
+        // Numbers keyed by parity, summed: 1 + 3 is even.
+        let add = |a: u64, b: u64| a + b;
+        let combiner = Combiner::new(&add, u64::clone);
+        let parity = |n: &u64| Some((n % 2).to_string());
+        let mut folded = Folded::default();
+        for n in [1u64, 2, 3, 4] {
+            folded.push((n % 2).to_string(), n, Some(&combiner), parity);
+        }
+        assert_eq!(folded.records, [1, 6, 3]);
     }
 }

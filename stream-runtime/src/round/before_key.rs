@@ -51,7 +51,10 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
                             records: Folded::default(),
                             positions: Vec::new(),
                         });
-                        if batch.records.push(key, mid, combiner.as_ref()) {
+                        let key_of = |m: &D::Mid| {
+                            guarded(|| flow.encode_key(m).map_err(|e| e.to_string())).ok()
+                        };
+                        if batch.records.push(key, mid, combiner.as_ref(), key_of) {
                             batch.positions.push(position);
                         }
                     }

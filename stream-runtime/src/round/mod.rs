@@ -528,24 +528,25 @@ mod tests {
         );
     }
 
-    /// A sum emitting its latest value per batch over `0..12`, keyed by
-    /// `n % 3`, in one group; a fold with 7 panics.
-    fn summing_latest(combine: bool) -> impl Dataflow<Mid = u64, Out = u64> {
+    /// A sum per `n % 3` emitting its latest value per batch over `0..12`,
+    /// as `(key, sum)`, in one group; a fold with 7 panics.
+    fn summing_latest(combine: bool) -> impl Dataflow<Mid = (u64, u64), Out = (u64, u64)> {
         stages(
             Pipeline::named("T")
                 .batch_size(12)
                 .key_groups(1)
                 .combine_before_shuffle(combine)
                 .source(Sequence::new().take(12))
-                .key_by(|n| n % 3)
+                .map(|n| (n % 3, n))
+                .key_by(|(key, _)| *key)
                 .reduce_emitting(
-                    |a, b| {
+                    |(key, a), (_, b)| {
                         assert!(b != 7, "seven");
-                        a + b
+                        (key, a + b)
                     },
                     crate::keyed::Emit::LatestPerBatch,
                 ),
-            CollectSink::<u64>::new(),
+            CollectSink::<(u64, u64)>::new(),
         )
     }
 
@@ -574,12 +575,14 @@ mod tests {
         let combined = calls_for(true);
         assert_eq!(combined.len(), 1);
         assert!(
-            combined[0].contains(r#""records":[18,5,26,7,10]"#),
+            combined[0].contains(r#""records":[[0,18],[1,5],[2,26],[1,7],[1,10]]"#),
             "{combined:?}"
         );
         let every = calls_for(false);
         assert!(
-            every[0].contains(r#""records":[0,1,2,3,4,5,6,7,8,9,10,11]"#),
+            every[0].contains(
+                r#""records":[[0,0],[1,1],[2,2],[0,3],[1,4],[2,5],[0,6],[1,7],[2,8],[0,9],[1,10],[2,11]]"#
+            ),
             "{every:?}"
         );
     }

@@ -118,7 +118,8 @@ const CACHED_FROM: usize = 16;
 /// How a call reads its state entries.
 #[derive(Clone, Copy)]
 enum Reads<'a> {
-    /// From Restate: the pipeline has no read cache.
+    /// From Restate: the pipeline has no read cache (a call that writes
+    /// still clears the group's version).
     Direct,
     /// From Restate, for a call too small to gain from the cache; a call
     /// that writes clears the group's version, so that no cache trusts
@@ -131,11 +132,16 @@ enum Reads<'a> {
 /// Reads the entries `names`: with a cache, those it holds at the group's
 /// stored version come from it, journaled as one `ctx.run`, and the rest
 /// from Restate. Answers them, and the stored version the call began at.
+///
+/// The entries taken from the cache are one journal entry, so they are
+/// taken up to `budget` bytes (the pipeline's `max_call_bytes`); the rest
+/// are read from Restate.
 async fn load_cached(
     ctx: &ObjectContext<'_>,
     group: u32,
     names: &[String],
     reads: Reads<'_>,
+    budget: usize,
 ) -> HandlerResult<(Vec<Loaded>, Option<u64>)> {
     let Reads::Cached(cache) = reads else {
         return Ok((load(ctx, names).await?, None));
@@ -145,7 +151,7 @@ async fn load_cached(
         return Ok((Vec::new(), version));
     }
     let Json(hits) = ctx
-        .run(|| async { Ok(Json(as_text(cache.lookup(group, version, names)))) })
+        .run(|| async { Ok(Json(as_text(cache.lookup(group, version, names, budget)))) })
         .name("cached")
         .await?;
     let mut loaded: Vec<Loaded> = hits
@@ -174,11 +180,11 @@ fn as_text(entries: Vec<Loaded>) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
-/// Writes back what the call changed. With a cache, the group's version is
-/// cleared before the first write and (for a call that used the cache) set
-/// to this invocation's after the last, so a call cut off half-way leaves
-/// no version the cache holds; the cache then takes the entries as the
-/// call left them.
+/// Writes back what the call changed. The group's version is cleared
+/// before the first write, and set to this invocation's after the last by
+/// a call that used the cache, so a call cut off half-way, or one without
+/// the cache, leaves no version a cache holds; the cache then takes the
+/// entries as the call left them.
 fn store(
     ctx: &ObjectContext<'_>,
     group: u32,
@@ -192,7 +198,9 @@ fn store(
         true => Some(ctx.random_seed()),
         false => from,
     };
-    if !matches!(reads, Reads::Direct) && changed {
+    // Also without a cache here: another process's cache must not trust
+    // entries this call changes.
+    if changed {
         ctx.clear(VERSION);
     }
     for (name, bytes) in changes {
@@ -274,7 +282,8 @@ impl<L: Level> Stage<KeyedService, L> {
         // entries of due timers the batch did not already need.
         let timers = domain.map(|_| ctx.get::<Json<Timers>>(TIMERS));
         let cache = self.cache(&names);
-        let (mut loaded, version) = load_cached(ctx, group, &names, cache).await?;
+        let budget = flow.config().max_call_bytes;
+        let (mut loaded, version) = load_cached(ctx, group, &names, cache, budget).await?;
         let stored = match timers {
             Some(timers) => timers.await?.map(|Json(t)| t),
             None => None,

@@ -55,7 +55,7 @@ impl StateCache {
         version: Option<u64>,
         names: &[String],
         budget: usize,
-    ) -> Vec<Loaded> {
+    ) -> Vec<(String, Vec<u8>)> {
         let Ok(mut groups) = self.groups.lock() else {
             return Vec::new();
         };
@@ -74,7 +74,7 @@ impl StateCache {
                 bytes = bytes.saturating_add(value.len());
                 bytes <= budget
             })
-            .map(|(name, value)| (name.clone(), Some(value.clone())))
+            .map(|(name, value)| (name.clone(), value.clone()))
             .collect()
     }
 
@@ -129,6 +129,11 @@ mod tests {
         (name.to_owned(), value.map(|v| v.as_bytes().to_vec()))
     }
 
+    /// An entry as a lookup answers it.
+    fn hit(name: &str, value: &str) -> (String, Vec<u8>) {
+        (name.to_owned(), value.as_bytes().to_vec())
+    }
+
     #[test]
     fn a_group_answers_at_the_version_its_last_call_stored() {
         let cache = StateCache::default();
@@ -137,7 +142,7 @@ mod tests {
         // Unknown entries are not answered.
         assert_eq!(
             cache.lookup(0, Some(7), &names(&["a", "b", "c"]), ANY),
-            [entry("a", Some("1")), entry("b", Some("5"))]
+            [hit("a", "1"), hit("b", "5")]
         );
         // The next call carries on from 7, and keeps what it did not touch;
         // a cleared entry is forgotten, to be read from Restate.
@@ -145,7 +150,7 @@ mod tests {
         cache.update(0, Some(9), 10, [entry("b", None)]);
         assert_eq!(
             cache.lookup(0, Some(10), &names(&["a", "b", "c"]), ANY),
-            [entry("a", Some("2"))]
+            [hit("a", "2")]
         );
         // Another group is apart.
         assert!(cache.lookup(1, Some(9), &names(&["a"]), ANY).is_empty());
@@ -174,7 +179,7 @@ mod tests {
         cache.update(0, Some(3), 4, [entry("a", Some("4"))]);
         assert_eq!(
             cache.lookup(0, Some(4), &names(&["a"]), ANY),
-            [entry("a", Some("4"))]
+            [hit("a", "4")]
         );
     }
 
@@ -188,7 +193,7 @@ mod tests {
             [entry("a", Some("123")), entry("b", Some("456"))],
         );
         let all = names(&["a", "b"]);
-        assert_eq!(cache.lookup(0, Some(7), &all, 5), [entry("a", Some("123"))]);
+        assert_eq!(cache.lookup(0, Some(7), &all, 5), [hit("a", "123")]);
         assert_eq!(cache.lookup(0, Some(7), &all, 6).len(), 2);
     }
 }

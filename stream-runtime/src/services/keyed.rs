@@ -156,7 +156,7 @@ async fn load_cached(
         .await?;
     let mut loaded: Vec<Loaded> = hits
         .into_iter()
-        .map(|(name, text)| (name, text.map(String::into_bytes)))
+        .map(|(name, text)| (name, Some(text.into_bytes())))
         .collect();
     let known: std::collections::HashSet<&str> = loaded.iter().map(|(n, _)| n.as_str()).collect();
     let misses: Vec<String> = names
@@ -170,13 +170,10 @@ async fn load_cached(
 
 /// Cached entries as text, for the journal (state entries are JSON); one
 /// that is not text is left out, to be read from Restate.
-fn as_text(entries: Vec<Loaded>) -> Vec<(String, Option<String>)> {
+fn as_text(entries: Vec<(String, Vec<u8>)>) -> Vec<(String, String)> {
     entries
         .into_iter()
-        .filter_map(|(name, bytes)| match bytes {
-            None => Some((name, None)),
-            Some(bytes) => String::from_utf8(bytes).ok().map(|text| (name, Some(text))),
-        })
+        .filter_map(|(name, bytes)| Some((name, String::from_utf8(bytes).ok()?)))
         .collect()
 }
 

@@ -43,6 +43,7 @@
 //! resumes it.
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builder;
 mod complete;
@@ -51,6 +52,7 @@ mod endpoint;
 mod group;
 mod guard;
 #[cfg(feature = "kafka")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kafka")))]
 pub mod kafka;
 pub mod keyed;
 pub mod metrics;
@@ -58,12 +60,14 @@ mod names;
 pub mod operator;
 mod parameter;
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
 mod protocol;
 mod record;
 pub mod restate;
 mod round;
 #[cfg(feature = "runner")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runner")))]
 mod runner;
 mod services;
 pub mod sink;
@@ -87,6 +91,7 @@ pub use names::ServiceNames;
 pub use protocol::{DeadLetter, Status, TokensAdded};
 pub use record::{Aggregate, Key, Record};
 #[cfg(feature = "runner")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runner")))]
 pub use runner::{RunError, Runner, RunnerArgs};
 pub use services::{parse_token_count, MAX_TOKENS_PER_CALL};
 pub use sink::{CollectSink, ConsoleSink, FileSink, Sink};

@@ -42,6 +42,7 @@ pub struct MetricsError {
 /// Serves the metrics on `addr` (such as `0.0.0.0:9464`) from this
 /// process's tokio runtime, and starts recording. Once per process.
 #[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub fn serve(addr: SocketAddr) -> Result<(), MetricsError> {
     use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
     let error = |reason: String| MetricsError { addr, reason };

@@ -12,6 +12,7 @@ pub use admin::{AdminClient, AdminError};
 pub use http::{ApiError, HttpError};
 pub use ingress::{CallError, IngressClient};
 #[cfg(feature = "runner")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runner")))]
 pub use local_server::{
     die_with_parent, find_cli_binary, find_server_binary, log_tail, spawn_logged, LocalServer,
     LocalServerOptions, ServerBinaryError, RESTATE_VERSION,

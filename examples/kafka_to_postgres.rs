@@ -14,7 +14,7 @@
 //! the watermark (2 s behind the latest view) passes its end, so the
 //! windows of the last seconds stay open until newer views arrive; views
 //! spanning 13 s or more close at least one window. Give `--bootstrap` and
-//! `--postgres` to use your own servers (see the README's manual flow); the
+//! `--postgres` to use your own servers (see the guide's manual flow, docs/src/operating.md); the
 //! producer is then skipped with `--events 0`.
 //!
 //! A value that is not a page view goes to the dead-letter output with the

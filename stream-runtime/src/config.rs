@@ -34,8 +34,8 @@ pub struct PipelineConfig {
     /// Whether a key group's calls take the state entries this endpoint
     /// process has seen as they are stored from its memory (journaled as
     /// one `ctx.run`), instead of one lazy read per key: about half the
-    /// state operations for many keys. On by default; see the README's
-    /// "A read cache for key state".
+    /// state operations for many keys. On by default; see the guide's
+    /// performance chapter, "A read cache for key state".
     pub state_read_cache: bool,
 }
 
@@ -43,7 +43,7 @@ impl PipelineConfig {
     /// The default batch size: large, since a batch is only as full as
     /// the backlog (see [`batch_size`](Self::batch_size)). Over 15 words it
     /// doubled the rate against 10,000 and tripled it against 5,000, at the
-    /// same delay p50 when not saturated (the README's performance section).
+    /// same delay p50 when not saturated (the guide's performance chapter).
     pub const DEFAULT_BATCH_SIZE: u32 = 20_000;
     /// The default number of attempts.
     pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;

@@ -14,7 +14,7 @@ async fn a_process_function_keeps_named_state_per_key() {
     // One token reads the one split in order, so every key sees its records
     // in source order and the running sums below are exact. (With more
     // tokens than splits, batches of a split may reach a key group in any
-    // order; see the README.)
+    // order; see the guide's guarantees chapter.)
     h.add_tokens(&names, 1).await;
     h.wait_for(&names, Duration::from_secs(180), |_| {}, |s| s.finished)
         .await;

@@ -34,7 +34,7 @@ pub struct LocalServerOptions {
 
 impl LocalServerOptions {
     /// Restate's default ports, data under `base_dir`, and settings that
-    /// suit a small development machine (see the README).
+    /// suit a small development machine (see the guide, docs/src/operating.md).
     pub fn new(base_dir: impl Into<PathBuf>) -> Self {
         Self {
             base_dir: base_dir.into(),
@@ -90,7 +90,7 @@ impl LocalServerOptions {
                 "RESTATE_ADVERTISED_ADDRESS",
                 format!("http://127.0.0.1:{}", self.node_port),
             ),
-            // Keep the data dir from growing without bound (see the README).
+            // Keep the data dir from growing without bound (see the guide, docs/src/operating.md).
             ("RESTATE_WORKER__TRIM_DELAY_INTERVAL", "0s".to_owned()),
             (
                 "RESTATE_WORKER__STORAGE__ROCKSDB_MEMORY_BUDGET",

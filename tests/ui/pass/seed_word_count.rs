@@ -1,4 +1,4 @@
-// The seed's pipeline, exactly as the README shows it, with no type annotations.
+// The seed's pipeline, as the guide shows it, with no type annotations.
 use serde::{Deserialize, Serialize};
 use stream_runtime::{pipeline, FileSink, RandomWords};
 

@@ -1,4 +1,4 @@
-// The README's "Two sources, two sinks": two topics read as one, valid
+// The guide's "Two sources, two sinks": two topics read as one, valid
 // views to a file and rejected ones to PostgreSQL, the connectors given as
 // parameters.
 use serde::{Deserialize, Serialize};

@@ -21,23 +21,46 @@ use proc_macro::TokenStream;
 ///
 /// ```text
 /// pipeline! {
-///     Name:    // or `pub Name(threshold: f64, out: PathBuf, batch_size = 500):`
+///     [pub] Name [(param: Type, .., batch_size = N, key_groups = M, max_attempts = A)]:
 ///     source(expr)
-///     |> union(expr)                                          // optional: more sources
-///     |> map(|x| ..) |> filter(|x| ..) |> flat_map(|x| ..)   // any number, any order
-///     |> key_by(|x| ..) |> reduce(|a, b| ..)                 // or `process(|x, ctx| ..)`
-///     |> map(|x| ..) ...                                      // more stateless stages
+///     |> union(expr)                                         // optional: more sources, one record type
+///     |> connect(expr)                                       // optional: a second input, as `Either<L, R>`
+///     |> map(|x| ..) |> filter(|x| ..) |> flat_map(|x| ..)  // any number, any order
+///     |> event_time(|x| x.ts_millis, max_delay = 5s, idle = 1m)  // optional: event time, watermarks
+///     |> key_by(|x| ..)                                      // then one keyed stage:
+///     |> reduce(|a, b| .., emit = latest)                    //   a running aggregate (`emit` optional)
+///     |> process(|x, ctx| .., on_timer = |timer, ctx| ..)    //   or a keyed process function
+///     |> window(tumbling(10s), lateness = 5s, late = side)   //   or windows: tumbling(size),
+///     |> aggregate(init, |acc, x| ..)                        //   sliding(size, slide), session(gap)
+///                                                            //   (`time = processing`: wall-clock),
+///                                                            //   then aggregate(..) or reduce(..)
+///     |> interval_join(between(-5s, 5s), |l, r| ..)          //   or, after `connect`, an interval join
+///     |> map(..) |> key_by(..) |> window(..) |> ..           // more stateless and keyed stages
 ///     |> sink(expr)
 /// }
 /// ```
 ///
-/// It declares a struct `Name` that implements `IntoPipeline`; bind it to an
-/// `Endpoint` or a `Runner`. Parameters (`name: Type`) are its fields,
-/// public when the pipeline is `pub`, and every stage sees them by name: a
-/// parameter one stage uses is moved into it (a connector can be one), one
-/// that several use is cloned for each and must be `Clone`. Without
-/// parameters it is a unit struct. Options (`batch_size`,
-/// `key_groups`, `max_attempts`) may share the parentheses.
+/// - **Durations** are written `500ms`, `5s`, `10m` or `1h`, with no
+///   space; `between` takes negative ones (`-5s`).
+/// - **The struct.** It declares a struct `Name` that implements
+///   `IntoPipeline`; bind it to an `Endpoint` or a `Runner`. Parameters
+///   (`name: Type`) are its fields, public when the pipeline is `pub`, and
+///   every stage sees them by name: a parameter one stage uses is moved into
+///   it (a connector can be one), one that several use is cloned for each
+///   and must be `Clone`. Without parameters it is a unit struct. Options
+///   (`batch_size`, `key_groups`, `max_attempts`) may share the parentheses.
+/// - **Types.** Closures need no annotations: each stage's input type comes
+///   from the one before. Records that cross a keyed stage or reach the sink
+///   need `Serialize + Deserialize`, a `reduce` type needs `Clone`, and a
+///   key needs `Serialize`; a missing bound is reported on the stage that
+///   needs it.
+/// - **Errors.** Misuse (an unknown stage, `reduce` without `key_by` before
+///   it, a missing `source` or `sink`, an unknown option, `5 s` with a
+///   space) is a compile error on your own tokens, every one in one compile.
+///
+/// The guide's chapter "The DSL and the typed API" (`docs/src/dsl.md` in
+/// the repository) describes every stage; the typed API it expands to is
+/// `stream_runtime::Pipeline`.
 #[proc_macro]
 pub fn pipeline(input: TokenStream) -> TokenStream {
     let tokens = proc_macro2::TokenStream::from(input.clone());

@@ -32,6 +32,19 @@
 //! assert_eq!(endpoint.names().next().unwrap().source, "WordCountExampleSource");
 //! ```
 //!
+//! # Where to read on
+//!
+//! - **The guide**, an mdBook in the repository's `docs/` (`mdbook serve
+//!   docs`): getting started, every DSL stage, time and windows, joins,
+//!   the connectors, operating it, its guarantees and how they are proven,
+//!   performance beside Flink and Kafka Streams, and how it works inside.
+//!   Its Rust blocks are compiled as tests.
+//! - **The connectors**, each behind a cargo feature: `kafka` (module and
+//!   feature), `postgres` (the same), and Prometheus [`metrics`] (`metrics`).
+//!   The development [`Runner`] and its local server are the `runner`
+//!   feature, on by default; a service that only serves pipelines on an
+//!   [`Endpoint`] can turn it off.
+//!
 //! # How it runs
 //!
 //! A pipeline becomes five Restate services (see [`ServiceNames`]). Tokens

@@ -1,19 +1,22 @@
+# The examples build in the debug profile, as the README's quick start does, so that
+# the two share one build; `bench`, `chaos` and `cluster` measure, so they build release.
+
 # `just run-continuous --fresh` starts over; data lives in target/restate-dev.
 # Runs the seed's continuous word count against a local Restate server started for you.
 run-continuous *ARGS:
-    cargo run --release --example continuous_word_count -- {{ARGS}}
+    cargo run --example continuous_word_count -- {{ARGS}}
 
 # The bounded word count: starts, finishes by itself, prints the counts.
 run-bounded *ARGS:
-    cargo run --release --example word_count -- {{ARGS}}
+    cargo run --example word_count -- {{ARGS}}
 
 # Event-time windows: 10 s means per sensor over out-of-order readings, to /tmp/sensor-windows.jsonl.
 run-windows *ARGS:
-    cargo run --release --example sensor_windows -- {{ARGS}}
+    cargo run --example sensor_windows -- {{ARGS}}
 
 # Two keyed stages: each second's top 3 words, to /tmp/top-words.jsonl.
 run-top-words *ARGS:
-    cargo run --release --example top_words -- {{ARGS}}
+    cargo run --example top_words -- {{ARGS}}
 
 # Every test, against a real restate-server (installed from npm on first use).
 test:
@@ -48,8 +51,13 @@ cluster *ARGS:
 # Page views from Kafka, counted per page per 10 s window, upserted into PostgreSQL;
 # starts a broker and PostgreSQL unless given `--bootstrap` and `--postgres`.
 run-kafka *ARGS:
-    cargo run --release --example kafka_to_postgres -- {{ARGS}}
+    cargo run --example kafka_to_postgres -- {{ARGS}}
 
 # A Kafka broker on 127.0.0.1:9092 for manual use (jars from Maven Central on first use; --fresh starts over).
 kafka *ARGS:
-    cargo run --release --example kafka_broker -- {{ARGS}}
+    cargo run --example kafka_broker -- {{ARGS}}
+
+# Needs `cargo install mdbook --version 0.5.4 --locked`; its Rust blocks run in `just test`.
+# The guide (docs/), served with live reload at http://localhost:3000.
+guide:
+    mdbook serve docs -d ../target/book

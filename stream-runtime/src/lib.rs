@@ -101,7 +101,7 @@ pub use keyed::{
     KeyGroups, ListState, MapState, ProcessContext, ReducingState, TimeDomain, Timer, ValueState,
 };
 pub use names::ServiceNames;
-pub use protocol::{DeadLetter, Status, TokensAdded};
+pub use protocol::{DeadLetter, FailedStage, Status, TokensAdded};
 pub use record::{Aggregate, Key, Record};
 #[cfg(feature = "runner")]
 #[cfg_attr(docsrs, doc(cfg(feature = "runner")))]

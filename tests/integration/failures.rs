@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use stream_runtime::DeadLetter;
+use stream_runtime::{DeadLetter, FailedStage};
 
 use crate::harness::harness;
 use crate::pipelines::{
@@ -65,13 +65,13 @@ async fn panicking_records_go_to_the_dead_letter_output_and_the_rest_flow() {
         vec![POISON_BEFORE_KEY, POISON_KEYED]
     );
     let before = &letters[&POISON_BEFORE_KEY];
-    assert_eq!(before.stage, "before_key");
+    assert_eq!(before.stage, FailedStage::BeforeKey);
     assert!(
         before.error.contains("poisoned record 13") && before.error.contains("after 3 attempts"),
         "{before:?}"
     );
     let keyed = &letters[&POISON_KEYED];
-    assert_eq!(keyed.stage, "keyed");
+    assert_eq!(keyed.stage, FailedStage::Keyed);
     assert!(
         keyed.error.contains("poisoned record 500") && keyed.error.contains("after 3 attempts"),
         "{keyed:?}"

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use stream_runtime::kafka::{KafkaError, KafkaRecord, KafkaSink, KafkaSource, StartAt};
 use stream_runtime::{
-    CollectSink, CompletePipeline, Endpoint, IntoPipeline, Pipeline, ServiceNames, Sink,
+    CollectSink, CompletePipeline, Endpoint, FailedStage, IntoPipeline, Pipeline, ServiceNames,
+    Sink,
 };
 use stream_support::kafka::{create_topic, delete_before, produce, read_all};
 
@@ -226,7 +227,7 @@ async fn offsets_deleted_before_they_are_read_are_dead_lettered() {
     let lost: u32 = letters.iter().map(|l| l.count).sum();
     assert_eq!(lost, 150, "{letters:#?}");
     assert!(
-        letters.iter().all(|l| l.stage == "source"
+        letters.iter().all(|l| l.stage == FailedStage::Source
             && l.error.contains("no longer has offsets")
             && l.error.contains("deleted by retention")),
         "{letters:#?}"

@@ -9,7 +9,9 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use stream_runtime::{CollectSink, IntoPipeline, Pipeline, PipelineConfig, Sequence, ServiceNames};
+use stream_runtime::{
+    CollectSink, FailedStage, IntoPipeline, Pipeline, PipelineConfig, Sequence, ServiceNames,
+};
 
 use crate::harness::harness;
 
@@ -71,7 +73,7 @@ async fn large_records_are_sent_in_several_calls_and_one_too_large_is_dead_lette
     assert_eq!(letters.len(), 1, "{letters:?}");
     let letter = &letters[0];
     assert_eq!((letter.position, letter.count), (HUGE, 1), "{letter:?}");
-    assert_eq!(letter.stage, "keyed", "{letter:?}");
+    assert_eq!(letter.stage, FailedStage::Keyed, "{letter:?}");
     assert!(
         letter
             .error

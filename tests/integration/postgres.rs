@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use stream_runtime::kafka::KafkaSource;
 use stream_runtime::postgres::PostgresSink;
-use stream_runtime::{Endpoint, Pipeline, ServiceNames};
+use stream_runtime::{Endpoint, FailedStage, Pipeline, ServiceNames};
 use stream_support::kafka::{create_topic, produce};
 
 use crate::harness::{harness, kafka, postgres};
@@ -77,7 +77,7 @@ async fn kafka_to_running_counts_upserted_into_postgres_is_exact() {
     assert_eq!(letters.len(), 1);
     let letter = &letters[0];
     assert!(
-        letter.stage == "sink"
+        letter.stage == FailedStage::Sink
             && letter.error.contains("violates check constraint")
             && letter.record == Some(serde_json::json!(["forbidden", 1])),
         "{letter:?}"

@@ -223,14 +223,94 @@ pub struct DeadLetter {
     pub position: u64,
     /// How many source positions it covers (1 for a single record).
     pub count: u32,
-    /// Where it failed: `before_key` (the operators before `key_by`, or all
-    /// of them in a pipeline without one), `keyed` (the keyed operator and
-    /// the ones after it) or `sink`.
-    pub stage: String,
+    /// Where it failed.
+    pub stage: FailedStage,
     /// Why, after how many attempts.
     pub error: String,
     /// The failing record as it entered the keyed stage, when there is one.
     pub record: Option<serde_json::Value>,
+}
+
+/// Where a [`DeadLetter`] failed. Stored as `"source"`, `"before_key"`,
+/// `"keyed"`, `"sink"`, or an object for the stages that carry numbers
+/// (`{"chained":{"stage":2,"from_group":5}}`).
+///
+/// ```
+/// use stream_runtime::FailedStage;
+///
+/// let stage: FailedStage = serde_json::from_str(r#""before_key""#).unwrap();
+/// assert_eq!(stage, FailedStage::BeforeKey);
+/// let chained = FailedStage::Chained { stage: 2, from_group: 5 };
+/// assert_eq!(chained.to_string(), "keyed stage 2, from key group 5 of the stage before");
+/// let stored = serde_json::to_string(&chained).unwrap();
+/// assert_eq!(stored, r#"{"chained":{"stage":2,"from_group":5}}"#);
+///
+/// // What versions before this type stored, in words, still reads.
+/// let old: FailedStage = serde_json::from_str(r#""timers of key group 3""#).unwrap();
+/// assert_eq!(old, FailedStage::Described("timers of key group 3".into()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailedStage {
+    /// The source: positions it no longer has (deleted by Kafka's
+    /// retention, say), never skipped silently.
+    Source,
+    /// The operators before `key_by` (all of them, in a pipeline without
+    /// one), in a token's round.
+    BeforeKey,
+    /// The first keyed stage (and the stateless ones after it), called by a
+    /// token's round.
+    Keyed,
+    /// The sink, written by a token's round.
+    Sink,
+    /// A later keyed stage (counted from 1), called by a key group of the
+    /// stage before it.
+    Chained {
+        /// The keyed stage that failed on it: 2 for the second.
+        stage: u32,
+        /// The key group of the stage before that passed it on.
+        from_group: u32,
+    },
+    /// A key group's timers: firing them failed for good.
+    Timers {
+        /// The keyed stage (counted from 1).
+        stage: u32,
+        /// The key group.
+        group: u32,
+    },
+    /// The sink, written by a key group with what its timers produced.
+    TimersSink {
+        /// The keyed stage (counted from 1).
+        stage: u32,
+        /// The key group.
+        group: u32,
+    },
+    /// A stage as an earlier version described it, in words.
+    #[serde(untagged)]
+    Described(String),
+}
+
+impl std::fmt::Display for FailedStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Source => f.write_str("the source"),
+            Self::BeforeKey => f.write_str("the stages before key_by"),
+            Self::Keyed => f.write_str("the keyed stage"),
+            Self::Sink => f.write_str("the sink"),
+            Self::Chained { stage, from_group } => write!(
+                f,
+                "keyed stage {stage}, from key group {from_group} of the stage before"
+            ),
+            Self::Timers { stage, group } => {
+                write!(f, "the timers of key group {group} of keyed stage {stage}")
+            }
+            Self::TimersSink { stage, group } => write!(
+                f,
+                "the sink, written by key group {group} of keyed stage {stage} with what its timers produced"
+            ),
+            Self::Described(words) => f.write_str(words),
+        }
+    }
 }
 
 /// A pipeline's status, as `{name}Source/status` reports it.

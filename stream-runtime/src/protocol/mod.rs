@@ -20,23 +20,35 @@ use restate_sdk::errors::TerminalError;
 
 pub(crate) use messages::{Answer, KeyedBatch};
 pub use messages::{
-    ControlState, DeadLetter, Dry, Layout, Lease, SinkProgress, SplitProgress, Status, Token,
-    TokensAdded,
+    ControlState, DeadLetter, Dry, FailedStage, Layout, Lease, SinkProgress, SplitProgress, Status,
+    Token, TokensAdded,
 };
 
 use crate::names::ServiceNames;
 use crate::record::Record;
+
+/// Why a message could not be encoded or decoded.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CodecError {
+    /// The bytes are not the JSON the type expects, or the value cannot be
+    /// written as JSON (a map with keys that are not strings, say).
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// A body where the handler takes none.
+    #[error("expected no body")]
+    UnexpectedBody,
+}
 
 /// A value that crosses the wire as a handler's input or output.
 pub(crate) trait Message: Sized + Send + 'static {
     /// What the handler accepts, as discovery describes it.
     const PAYLOAD: Payload = Payload::Json;
     /// The bytes sent.
-    fn encode(&self) -> Result<Vec<u8>, String>;
+    fn encode(&self) -> Result<Vec<u8>, CodecError>;
     /// The value received.
-    fn decode(bytes: &[u8]) -> Result<Self, String>;
+    fn decode(bytes: &[u8]) -> Result<Self, CodecError>;
     /// The bytes sent, consuming the value (a handler's output).
-    fn into_bytes(self) -> Result<Vec<u8>, String> {
+    fn into_bytes(self) -> Result<Vec<u8>, CodecError> {
         self.encode()
     }
 }
@@ -49,7 +61,7 @@ pub(crate) struct Encoded<T> {
 }
 
 impl<T: Message> Encoded<T> {
-    pub(crate) fn new(value: &T) -> Result<Self, String> {
+    pub(crate) fn new(value: &T) -> Result<Self, CodecError> {
         Ok(Self {
             bytes: value.encode()?,
             value: PhantomData,
@@ -57,7 +69,7 @@ impl<T: Message> Encoded<T> {
     }
 
     /// The value, decoded.
-    pub(crate) fn open(&self) -> Result<T, String> {
+    pub(crate) fn open(&self) -> Result<T, CodecError> {
         T::decode(&self.bytes)
     }
 }
@@ -65,18 +77,18 @@ impl<T: Message> Encoded<T> {
 impl<T: Message> Message for Encoded<T> {
     const PAYLOAD: Payload = T::PAYLOAD;
 
-    fn encode(&self) -> Result<Vec<u8>, String> {
+    fn encode(&self) -> Result<Vec<u8>, CodecError> {
         Ok(self.bytes.clone())
     }
 
-    fn decode(bytes: &[u8]) -> Result<Self, String> {
+    fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
         Ok(Self {
             bytes: bytes.to_vec(),
             value: PhantomData,
         })
     }
 
-    fn into_bytes(self) -> Result<Vec<u8>, String> {
+    fn into_bytes(self) -> Result<Vec<u8>, CodecError> {
         Ok(self.bytes)
     }
 }
@@ -96,14 +108,14 @@ pub(crate) enum Payload {
 impl Message for () {
     const PAYLOAD: Payload = Payload::Empty;
 
-    fn encode(&self) -> Result<Vec<u8>, String> {
+    fn encode(&self) -> Result<Vec<u8>, CodecError> {
         Ok(Vec::new())
     }
 
-    fn decode(bytes: &[u8]) -> Result<Self, String> {
+    fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
         match bytes {
             b"" | b"null" => Ok(()),
-            _ => Err("expected no body".to_owned()),
+            _ => Err(CodecError::UnexpectedBody),
         }
     }
 }
@@ -115,44 +127,44 @@ pub(crate) struct RawBody(pub Vec<u8>);
 impl Message for RawBody {
     const PAYLOAD: Payload = Payload::Any;
 
-    fn encode(&self) -> Result<Vec<u8>, String> {
+    fn encode(&self) -> Result<Vec<u8>, CodecError> {
         Ok(self.0.clone())
     }
 
-    fn decode(bytes: &[u8]) -> Result<Self, String> {
+    fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
         Ok(Self(bytes.to_vec()))
     }
 }
 
 /// A batch of records.
 impl<T: Record> Message for Vec<T> {
-    fn encode(&self) -> Result<Vec<u8>, String> {
-        serde_json::to_vec(self).map_err(|e| e.to_string())
+    fn encode(&self) -> Result<Vec<u8>, CodecError> {
+        Ok(serde_json::to_vec(self)?)
     }
 
-    fn decode(bytes: &[u8]) -> Result<Self, String> {
-        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
+        Ok(serde_json::from_slice(bytes)?)
     }
 }
 
 /// A key group's batch.
 impl<T: Record> Message for KeyedBatch<T> {
-    fn encode(&self) -> Result<Vec<u8>, String> {
-        serde_json::to_vec(self).map_err(|e| e.to_string())
+    fn encode(&self) -> Result<Vec<u8>, CodecError> {
+        Ok(serde_json::to_vec(self)?)
     }
 
-    fn decode(bytes: &[u8]) -> Result<Self, String> {
-        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
+        Ok(serde_json::from_slice(bytes)?)
     }
 }
 
 impl<T: Record> Message for Answer<T> {
-    fn encode(&self) -> Result<Vec<u8>, String> {
-        serde_json::to_vec(self).map_err(|e| e.to_string())
+    fn encode(&self) -> Result<Vec<u8>, CodecError> {
+        Ok(serde_json::to_vec(self)?)
     }
 
-    fn decode(bytes: &[u8]) -> Result<Self, String> {
-        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
+        Ok(serde_json::from_slice(bytes)?)
     }
 }
 
@@ -160,12 +172,12 @@ impl<T: Record> Message for Answer<T> {
 macro_rules! json_messages {
     ($($ty:ty),* $(,)?) => {$(
         impl Message for $ty {
-            fn encode(&self) -> Result<Vec<u8>, String> {
-                serde_json::to_vec(self).map_err(|e| e.to_string())
+            fn encode(&self) -> Result<Vec<u8>, CodecError> {
+                Ok(serde_json::to_vec(self)?)
             }
 
-            fn decode(bytes: &[u8]) -> Result<Self, String> {
-                serde_json::from_slice(bytes).map_err(|e| e.to_string())
+            fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
+                Ok(serde_json::from_slice(bytes)?)
             }
         }
     )*};
@@ -280,11 +292,12 @@ pub(crate) trait Handler: 'static {
 pub(crate) type KeyOf<H> = <<H as Handler>::Service as ServiceKind>::Key;
 
 /// Why a call was not made.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[error("cannot encode the input of `{handler}`: {reason}")]
 pub(crate) struct EncodeError {
     pub handler: &'static str,
-    pub reason: String,
+    #[source]
+    pub reason: CodecError,
 }
 
 /// `H`'s input as it is sent.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::Round;
 use crate::guard::guarded;
 use crate::keyed::{key_group, Folded};
-use crate::protocol::Calls;
+use crate::protocol::{Calls, FailedStage};
 use crate::source::Gone;
 use crate::stages::{Dataflow, Level};
 use crate::time::Millis;
@@ -59,7 +59,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
                         }
                     }
                 }
-                Err(error) => self.dead_letter(position, 1, "before_key", error, None),
+                Err(error) => self.dead_letter(position, 1, FailedStage::BeforeKey, error, None),
             }
         }
         Ok(routed)
@@ -85,7 +85,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
             "positions {from}..{until} of split {} were gone before they were read: {}",
             self.split, gone.reason
         );
-        self.dead_letter(from, lost, "source", reason, None);
+        self.dead_letter(from, lost, FailedStage::Source, reason, None);
         if until == end {
             return Ok((end, Vec::new()));
         }

@@ -69,7 +69,9 @@ impl Calls for FakeCalls {
         let address = self.address::<H>(&key);
         self.record(format!("call {address} {}", String::from_utf8_lossy(&body)));
         let answer = (self.answer)(&address, &body);
-        Ok(async move { H::Output::decode(&answer?).map_err(TerminalError::new) })
+        Ok(
+            async move { H::Output::decode(&answer?).map_err(|e| TerminalError::new(e.to_string())) },
+        )
     }
 
     fn send<H: Handler>(&self, key: KeyOf<H>, input: &H::Input) -> Result<(), EncodeError> {

@@ -9,7 +9,7 @@ use super::fit::{cut, encoded_len, too_large_reason};
 use super::Round;
 use crate::guard::RecordFailed;
 use crate::protocol::handlers::keyed;
-use crate::protocol::{Answer, Calls, KeyedBatch};
+use crate::protocol::{Answer, Calls, FailedStage, KeyedBatch};
 use crate::stages::Dataflow;
 use crate::time::Millis;
 
@@ -57,7 +57,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
             let cut = cut(records, budget, |(mid, _)| encoded_len(mid));
             for ((_, position), bytes) in cut.too_large {
                 let reason = too_large_reason(bytes, budget);
-                self.dead_letter(position, 1, "keyed", reason, None);
+                self.dead_letter(position, 1, FailedStage::Keyed, reason, None);
             }
             for (wave, call) in cut.calls.into_iter().enumerate() {
                 let (records, positions) = call.into_iter().unzip();
@@ -127,7 +127,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
                     .min()
                     .unwrap_or(self.lease.from);
                 let message = error.message().to_owned();
-                self.dead_letter(from, self.lease.count, "keyed", message, None);
+                self.dead_letter(from, self.lease.count, FailedStage::Keyed, message, None);
                 return;
             };
             if attempt >= attempts {
@@ -135,7 +135,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
                 let position = sent.positions.remove(failure.index);
                 let error = format!("{} (after {attempt} attempts)", failure.error);
                 let record = serde_json::to_value(&record).ok();
-                self.dead_letter(position, 1, "keyed", error, record);
+                self.dead_letter(position, 1, FailedStage::Keyed, error, record);
                 attempt = 0;
                 if sent.batch.records.is_empty() {
                     return;

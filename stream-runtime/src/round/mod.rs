@@ -25,7 +25,7 @@ use std::time::Duration;
 use restate_sdk::errors::TerminalError;
 
 use crate::protocol::handlers::{clock, control, source, ControlKey};
-use crate::protocol::{Calls, DeadLetter, Handler, KeyOf, Layout, Lease, Token};
+use crate::protocol::{Calls, DeadLetter, FailedStage, Handler, KeyOf, Layout, Lease, Token};
 use crate::stages::Dataflow;
 use crate::time::watermark::{Need, Report, SplitEvent};
 use crate::time::Millis;
@@ -213,7 +213,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         &self,
         position: u64,
         count: u32,
-        stage: &str,
+        stage: FailedStage,
         error: String,
         record: Option<serde_json::Value>,
     ) {
@@ -221,7 +221,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
             split: self.split,
             position,
             count,
-            stage: stage.to_owned(),
+            stage,
             error,
             record,
         };

@@ -4,7 +4,7 @@ use super::fit::{cut, encoded_len, too_large_reason};
 use super::Round;
 use crate::guard::RecordFailed;
 use crate::protocol::handlers::sink;
-use crate::protocol::{Calls, Token};
+use crate::protocol::{Calls, FailedStage, Token};
 use crate::stages::Dataflow;
 
 impl<D: Dataflow, C: Calls> Round<'_, D, C> {
@@ -20,7 +20,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
             let cut = cut(output, budget, encoded_len);
             for (_, bytes) in cut.too_large {
                 let reason = too_large_reason(bytes, budget);
-                self.dead_letter(self.lease.from, 1, "sink", reason, None);
+                self.dead_letter(self.lease.from, 1, FailedStage::Sink, reason, None);
             }
             for call in cut.calls {
                 self.write_call(partition, call).await;
@@ -33,8 +33,12 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     async fn write_call(&self, partition: u32, output: Vec<D::Out>) {
         let (from, count) = (self.lease.from, self.lease.count);
         write_once(self.calls, partition, output, |unwritten| match unwritten {
-            Unwritten::Batch(error) => self.dead_letter(from, count, "sink", error, None),
-            Unwritten::Record(error, record) => self.dead_letter(from, 1, "sink", error, record),
+            Unwritten::Batch(error) => {
+                self.dead_letter(from, count, FailedStage::Sink, error, None)
+            }
+            Unwritten::Record(error, record) => {
+                self.dead_letter(from, 1, FailedStage::Sink, error, record)
+            }
         })
         .await;
     }

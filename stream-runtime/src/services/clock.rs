@@ -12,8 +12,8 @@ use super::calls::RestateCalls;
 use super::serve::Serves;
 use super::{ServiceHandlers, Stage};
 use crate::protocol::handlers::{clock, control, keyed, ClockService, ControlKey};
-use crate::protocol::Calls;
 use crate::protocol::DeadLetter;
+use crate::protocol::{Calls, FailedStage};
 use crate::source::EndsBefore;
 use crate::stages::Dataflow;
 use crate::time::watermark::{Clock, Need, Report};
@@ -133,10 +133,10 @@ impl<D: Dataflow> Stage<ClockService, D> {
                                 split: 0,
                                 position: 0,
                                 count: 0,
-                                stage: format!(
-                                    "timers of key group {group}, keyed stage {}",
-                                    level + 1
-                                ),
+                                stage: FailedStage::Timers {
+                                    stage: level + 1,
+                                    group,
+                                },
                                 error: error.message().to_owned(),
                                 record: None,
                             };

@@ -18,7 +18,7 @@ use crate::keyed::{
     VERSION,
 };
 use crate::protocol::handlers::{clock, control, keyed, ControlKey, KeyedService};
-use crate::protocol::{Answer, Calls, DeadLetter, Encoded, KeyedBatch};
+use crate::protocol::{Answer, Calls, DeadLetter, Encoded, FailedStage, KeyedBatch};
 use crate::round::{write_once, Unwritten};
 use crate::stages::{by_sink_partition, Downstream, KeyedOutput, Level};
 use crate::time::watermark::Need;
@@ -77,7 +77,7 @@ impl<'a, L: Level> Serves<'a, keyed::Advance> for Stage<KeyedService, L> {
         watermark: Millis,
     ) -> HandlerResult<Vec<Need>> {
         let answer = (self.call(&ctx, &calls, Vec::new(), Some(watermark), Woken::Clock)).await?;
-        let answer = answer.open().map_err(TerminalError::new)?;
+        let answer = answer.open().map_err(undecodable)?;
         Ok(answer.needs)
     }
 }
@@ -388,10 +388,19 @@ impl<L: Level> Stage<KeyedService, L> {
         next: &N,
         out: Vec<L::Out>,
     ) -> HandlerResult<Vec<Need>> {
-        let stage = format!("keyed stage {}, from key group {group}", self.level + 2);
+        let stage = FailedStage::Chained {
+            stage: self.level + 2,
+            from_group: group,
+        };
         let by = by_group(next, out);
         for (record, error) in by.failed {
-            self.dead_letter(calls, &stage, error, 1, serde_json::to_value(&record).ok())?;
+            self.dead_letter(
+                calls,
+                stage.clone(),
+                error,
+                1,
+                serde_json::to_value(&record).ok(),
+            )?;
         }
         let names = self.names.at_level(self.level + 1);
         let next_calls = calls.with_names(&names);
@@ -411,7 +420,7 @@ impl<L: Level> Stage<KeyedService, L> {
                 Err(error) => Err(TerminalError::new(error.to_string())),
             };
             loop {
-                let error = match answer.and_then(|a| a.open().map_err(TerminalError::new)) {
+                let error = match answer.and_then(|a| a.open().map_err(undecodable)) {
                     Ok(answer) => {
                         needs.extend(answer.needs);
                         break;
@@ -423,12 +432,12 @@ impl<L: Level> Stage<KeyedService, L> {
                 let Some(failed) = failed else {
                     let count = u32::try_from(batch.records.len()).unwrap_or(u32::MAX);
                     let error = error.message().to_owned();
-                    self.dead_letter(calls, &stage, error, count, None)?;
+                    self.dead_letter(calls, stage.clone(), error, count, None)?;
                     break;
                 };
                 let record = batch.records.remove(failed.index);
                 let record = serde_json::to_value(&record).ok();
-                self.dead_letter(calls, &stage, failed.error, 1, record)?;
+                self.dead_letter(calls, stage.clone(), failed.error, 1, record)?;
                 if batch.records.is_empty() {
                     break;
                 }
@@ -444,7 +453,7 @@ impl<L: Level> Stage<KeyedService, L> {
     fn dead_letter(
         &self,
         calls: &RestateCalls<'_>,
-        stage: &str,
+        stage: FailedStage,
         error: String,
         count: u32,
         record: Option<serde_json::Value>,
@@ -453,7 +462,7 @@ impl<L: Level> Stage<KeyedService, L> {
             split: 0,
             position: 0,
             count,
-            stage: stage.to_owned(),
+            stage,
             error,
             record,
         };
@@ -496,11 +505,19 @@ impl<L: Level> Stage<KeyedService, L> {
             })
         })
         .await;
-        let stage = format!("timers of key group {group}");
+        let stage = FailedStage::TimersSink {
+            stage: self.level + 1,
+            group,
+        };
         for (error, count, record) in letters {
             let count = u32::try_from(count).unwrap_or(u32::MAX);
-            self.dead_letter(calls, &stage, error, count, record)?;
+            self.dead_letter(calls, stage.clone(), error, count, record)?;
         }
         Ok(())
     }
+}
+
+/// A key group's own output that does not decode.
+fn undecodable(error: crate::protocol::CodecError) -> TerminalError {
+    TerminalError::new(format!("cannot decode a key group's output: {error}"))
 }

@@ -5,6 +5,7 @@ use restate_sdk::service::ServiceDefinition;
 use crate::endpoint::EndpointError;
 use crate::names::ServiceNames;
 use crate::services;
+use crate::services::DefinitionError;
 use crate::stages::Dataflow;
 
 /// A pipeline from source to sink: what `sink(..)` returns and what an
@@ -19,7 +20,7 @@ pub struct CompletePipeline {
 
 /// Builds a pipeline's services, monomorphized for its stages.
 type CompileServices =
-    Box<dyn FnOnce(&ServiceNames) -> Result<Vec<ServiceDefinition>, String> + Send>;
+    Box<dyn FnOnce(&ServiceNames) -> Result<Vec<ServiceDefinition>, DefinitionError> + Send>;
 
 impl CompletePipeline {
     pub(crate) fn new<D: Dataflow>(flow: D) -> Self {
@@ -39,7 +40,7 @@ impl CompletePipeline {
         if !crate::names::is_valid_pipeline_name(&self.names.pipeline) {
             return Err(EndpointError::InvalidName(self.names.pipeline));
         }
-        (self.services)(&self.names).map_err(|_| EndpointError::InvalidName(self.names.pipeline))
+        (self.services)(&self.names).map_err(EndpointError::Definition)
     }
 }
 

@@ -32,6 +32,10 @@ pub enum EndpointError {
         /// The service both would define.
         service: String,
     },
+    /// A service or handler name Restate does not accept (the pipeline's
+    /// name passed the check above, so this is one of its derived names).
+    #[error(transparent)]
+    Definition(#[from] crate::services::DefinitionError),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {

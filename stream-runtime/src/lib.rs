@@ -106,7 +106,7 @@ pub use record::{Aggregate, Key, Record};
 #[cfg(feature = "runner")]
 #[cfg_attr(docsrs, doc(cfg(feature = "runner")))]
 pub use runner::{RunError, Runner, RunnerArgs};
-pub use services::{parse_token_count, MAX_TOKENS_PER_CALL};
+pub use services::{parse_token_count, DefinitionError, MAX_TOKENS_PER_CALL};
 pub use sink::{CollectSink, ConsoleSink, FileSink, Sink};
 pub use source::{InMemorySource, RandomWords, Sequence, Source};
 

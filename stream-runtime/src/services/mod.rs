@@ -13,6 +13,7 @@ mod source;
 mod split;
 
 pub use clock::WATERMARK_TARGET;
+pub use serve::DefinitionError;
 pub use source::{parse_token_count, MAX_TOKENS_PER_CALL};
 
 use std::marker::PhantomData;
@@ -75,7 +76,7 @@ pub(crate) trait ServiceHandlers<D>: crate::protocol::ServiceKind + Sized {
 pub(crate) fn definitions<D: Dataflow>(
     flow: D,
     names: ServiceNames,
-) -> Result<Vec<ServiceDefinition>, String> {
+) -> Result<Vec<ServiceDefinition>, serve::DefinitionError> {
     let keyed = flow.is_keyed();
     let timed = flow.config().watermarks.is_some();
     let first = Arc::clone(flow.first());
@@ -106,7 +107,7 @@ fn keyed_stages<L: Level>(
     level: Arc<L>,
     names: &ServiceNames,
     index: u32,
-) -> Result<Vec<ServiceDefinition>, String> {
+) -> Result<Vec<ServiceDefinition>, serve::DefinitionError> {
     let next = level.down().next().map(Arc::clone);
     let stage: Stage<KeyedService, L> = Stage {
         flow: level,

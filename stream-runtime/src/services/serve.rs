@@ -33,7 +33,7 @@ pub(crate) trait Serves<'a, H: Handler>: Send + Sync {
 /// A tuple of handlers that service `K` of pipeline `D` serves.
 pub(crate) trait HandlerList<K, D> {
     /// How discovery describes them.
-    fn manifest() -> Result<Vec<discovery::Handler>, String>;
+    fn manifest() -> Result<Vec<discovery::Handler>, DefinitionError>;
     /// Runs the invocation's handler, or answers that there is none.
     fn dispatch<'a>(
         service: &'a Stage<K, D>,
@@ -48,7 +48,7 @@ macro_rules! handler_list {
             $($h: Handler,)+
             Stage<K, D>: $(for<'s> Serves<'s, $h> +)+ Sync,
         {
-            fn manifest() -> Result<Vec<discovery::Handler>, String> {
+            fn manifest() -> Result<Vec<discovery::Handler>, DefinitionError> {
                 Ok(vec![$(describe::<$h>()?),+])
             }
 
@@ -119,15 +119,31 @@ impl<K: ServiceHandlers<D>, D: Send + Sync + 'static> restate_sdk::service::Serv
     }
 }
 
+/// A name Restate does not accept for a service or a handler.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Restate does not accept `{name}` as a {what} name: {reason}")]
+pub struct DefinitionError {
+    /// The name.
+    pub name: String,
+    /// `"service"` or `"handler"`.
+    pub what: &'static str,
+    /// What Restate's SDK said.
+    pub reason: String,
+}
+
 /// Service `K` of pipeline `D` as a service definition to bind to an
 /// endpoint; fails on a name Restate does not accept.
 pub(crate) fn definition<K: ServiceHandlers<D>, D: Send + Sync + 'static>(
     service: Stage<K, D>,
-) -> Result<ServiceDefinition, String> {
+) -> Result<ServiceDefinition, DefinitionError> {
     let name = K::name(&service.names).to_owned();
     let manifest = discovery::Service {
         ty: K::TYPE,
-        name: ServiceName::try_from(name).map_err(|e| e.to_string())?,
+        name: ServiceName::try_from(name.clone()).map_err(|e| DefinitionError {
+            name,
+            what: "service",
+            reason: e.to_string(),
+        })?,
         handlers: K::Handlers::manifest()?,
         documentation: None,
         metadata: Default::default(),
@@ -147,7 +163,7 @@ pub(crate) fn definition<K: ServiceHandlers<D>, D: Send + Sync + 'static>(
 }
 
 /// How discovery describes handler `H`.
-fn describe<H: Handler>() -> Result<discovery::Handler, String> {
+fn describe<H: Handler>() -> Result<discovery::Handler, DefinitionError> {
     let input = match <H::Input as Message>::PAYLOAD {
         Payload::Json => InputPayload {
             content_type: Some("application/json".to_owned()),
@@ -162,7 +178,11 @@ fn describe<H: Handler>() -> Result<discovery::Handler, String> {
         Payload::Empty => InputPayload::empty(),
     };
     Ok(discovery::Handler {
-        name: HandlerName::try_from(H::NAME.to_owned()).map_err(|e| e.to_string())?,
+        name: HandlerName::try_from(H::NAME.to_owned()).map_err(|e| DefinitionError {
+            name: H::NAME.to_owned(),
+            what: "handler",
+            reason: e.to_string(),
+        })?,
         input: Some(input),
         output: Some(OutputPayload {
             content_type: Some("application/json".to_owned()),

@@ -165,7 +165,7 @@ pub(crate) trait Level: Send + Sync + 'static {
         state: &mut GroupState,
         batch: ByKey<Self::Mid>,
         scope: &mut Scope<'_>,
-    ) -> Result<KeyedOutput<Self::Out>, RecordFailed>;
+    ) -> Result<GroupOutput<Self::Out>, RecordFailed>;
     /// Fires due timers, and applies the operators after the keyed stage to
     /// what they emit.
     fn fire(
@@ -212,7 +212,7 @@ pub(crate) trait Downstream<T>: Send + Sync + 'static {
 
 /// What a key group's batch produced: output, and records too late for
 /// their windows (as JSON, for the late-data output).
-pub(crate) struct KeyedOutput<O> {
+pub(crate) struct GroupOutput<O> {
     pub out: Vec<O>,
     pub late: Vec<serde_json::Value>,
 }
@@ -358,7 +358,7 @@ where
         state: &mut GroupState,
         batch: ByKey<Self::Mid>,
         scope: &mut Scope<'_>,
-    ) -> Result<KeyedOutput<Post::Out>, RecordFailed> {
+    ) -> Result<GroupOutput<Post::Out>, RecordFailed> {
         let mut out = Vec::new();
         let mut late = Vec::new();
         self.keyed.apply(
@@ -369,7 +369,7 @@ where
             &mut |record| late.push(serde_json::to_value(&record).unwrap_or_default()),
         )?;
         late.append(&mut scope.late);
-        Ok(KeyedOutput { out, late })
+        Ok(GroupOutput { out, late })
     }
 
     fn fire(
@@ -531,7 +531,7 @@ impl<T: Record> Level for Never<T> {
         _: &mut GroupState,
         _: ByKey<T>,
         _: &mut Scope<'_>,
-    ) -> Result<KeyedOutput<T>, RecordFailed> {
+    ) -> Result<GroupOutput<T>, RecordFailed> {
         self.absurd()
     }
     fn fire(&self, _: &mut GroupState, _: Vec<Due>, _: &mut Scope<'_>) -> Result<Vec<T>, String> {

@@ -6,7 +6,7 @@
 
 use super::{by_key, ByKey, Due, GroupState, Scope, Timers};
 use crate::guard::RecordFailed;
-use crate::stages::{KeyedOutput, Level};
+use crate::stages::{GroupOutput, Level};
 use crate::time::Millis;
 
 /// The state entry of a group's timers and watermark.
@@ -90,7 +90,7 @@ impl<M> GroupCall<M> {
         mut self,
         flow: &L,
         state: &mut GroupState,
-    ) -> Result<(KeyedOutput<L::Out>, Timers), GroupFailed> {
+    ) -> Result<(GroupOutput<L::Out>, Timers), GroupFailed> {
         let mut scope = Scope {
             watermark: self.timers.watermark(),
             now: self.now,
@@ -108,6 +108,6 @@ impl<M> GroupCall<M> {
             out.extend(applied.out);
             late = applied.late;
         }
-        Ok((KeyedOutput { out, late }, self.timers))
+        Ok((GroupOutput { out, late }, self.timers))
     }
 }

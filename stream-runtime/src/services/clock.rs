@@ -10,7 +10,7 @@ use restate_sdk::prelude::*;
 
 use super::calls::RestateCalls;
 use super::serve::Serves;
-use super::{ServiceHandlers, Stage};
+use super::{PipelineService, ServiceHandlers};
 use crate::protocol::handlers::{clock, control, keyed, ClockService, ControlKey};
 use crate::protocol::DeadLetter;
 use crate::protocol::{Calls, FailedStage};
@@ -29,7 +29,7 @@ impl<D: Dataflow> ServiceHandlers<D> for ClockService {
     type Handlers = (clock::ReportSplit, clock::WakeMe, clock::Get);
 }
 
-impl<D: Dataflow> Stage<ClockService, D> {
+impl<D: Dataflow> PipelineService<ClockService, D> {
     async fn load(&self, ctx: &ObjectContext<'_>) -> HandlerResult<Clock> {
         Ok(ctx
             .get::<Json<Clock>>(CLOCK)
@@ -152,7 +152,7 @@ impl<D: Dataflow> Stage<ClockService, D> {
 
 /// Takes in a split's report, moves the watermark, and wakes the groups it
 /// reached; answers the watermark.
-impl<'a, D: Dataflow> Serves<'a, clock::ReportSplit> for Stage<ClockService, D> {
+impl<'a, D: Dataflow> Serves<'a, clock::ReportSplit> for PipelineService<ClockService, D> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
@@ -206,7 +206,7 @@ impl<'a, D: Dataflow> Serves<'a, clock::ReportSplit> for Stage<ClockService, D> 
 }
 
 /// Records a group's wish, or wakes it at once when the watermark is there.
-impl<'a, D: Dataflow> Serves<'a, clock::WakeMe> for Stage<ClockService, D> {
+impl<'a, D: Dataflow> Serves<'a, clock::WakeMe> for PipelineService<ClockService, D> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
@@ -236,7 +236,7 @@ impl<'a, D: Dataflow> Serves<'a, clock::WakeMe> for Stage<ClockService, D> {
     }
 }
 
-impl<'a, D: Dataflow> Serves<'a, clock::Get> for Stage<ClockService, D> {
+impl<'a, D: Dataflow> Serves<'a, clock::Get> for PipelineService<ClockService, D> {
     async fn serve(
         &'a self,
         ctx: SharedObjectContext<'a>,

@@ -5,7 +5,7 @@ use restate_sdk::prelude::*;
 
 use super::calls::RestateCalls;
 use super::serve::Serves;
-use super::{ServiceHandlers, Stage};
+use super::{PipelineService, ServiceHandlers};
 use std::future::Future;
 
 use crate::protocol::handlers::{control, source, split, ControlService, SplitService};
@@ -47,7 +47,7 @@ async fn counters_mut(ctx: &ObjectContext<'_>) -> Result<ControlState, TerminalE
 /// The first call fixes the pipeline's layout; a call from an endpoint with
 /// another layout is refused (409) and changes nothing. A stopped pipeline
 /// resumes: its splits lease again from where they stopped.
-impl<'a, D: Dataflow> Serves<'a, control::Add> for Stage<ControlService, D> {
+impl<'a, D: Dataflow> Serves<'a, control::Add> for PipelineService<ControlService, D> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
@@ -82,7 +82,7 @@ impl<'a, D: Dataflow> Serves<'a, control::Add> for Stage<ControlService, D> {
 /// Stops the pipeline, like Flink's `stop --drain`: no split leases any more,
 /// so each token finishes the range it holds, writes it, and parks.
 /// `addTokens` resumes.
-impl<'a, D: Dataflow> Serves<'a, control::Stop> for Stage<ControlService, D> {
+impl<'a, D: Dataflow> Serves<'a, control::Stop> for PipelineService<ControlService, D> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
@@ -99,7 +99,7 @@ impl<'a, D: Dataflow> Serves<'a, control::Stop> for Stage<ControlService, D> {
     }
 }
 
-impl<D: Dataflow> Stage<ControlService, D> {
+impl<D: Dataflow> PipelineService<ControlService, D> {
     /// Calls `H` (stop or resume) on every split, all at once; the caller
     /// awaits the answers.
     #[allow(clippy::type_complexity)]
@@ -119,7 +119,7 @@ impl<D: Dataflow> Stage<ControlService, D> {
 
 /// A token found every split exhausted (a bounded source ran out, or the
 /// pipeline was stopped), and parks.
-impl<'a, D: Dataflow> Serves<'a, control::Park> for Stage<ControlService, D> {
+impl<'a, D: Dataflow> Serves<'a, control::Park> for PipelineService<ControlService, D> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
@@ -136,7 +136,7 @@ impl<'a, D: Dataflow> Serves<'a, control::Park> for Stage<ControlService, D> {
 /// A token stops before touching any state: it met an endpoint whose layout
 /// differs from the pipeline's, or could not lease. The reason shows in
 /// `status`.
-impl<'a, D: Dataflow> Serves<'a, control::Halt> for Stage<ControlService, D> {
+impl<'a, D: Dataflow> Serves<'a, control::Halt> for PipelineService<ControlService, D> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
@@ -153,7 +153,7 @@ impl<'a, D: Dataflow> Serves<'a, control::Halt> for Stage<ControlService, D> {
 }
 
 /// Keeps a batch that could not be processed, numbered, for inspection.
-impl<'a, D: Dataflow> Serves<'a, control::KeepDeadLetter> for Stage<ControlService, D> {
+impl<'a, D: Dataflow> Serves<'a, control::KeepDeadLetter> for PipelineService<ControlService, D> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
@@ -179,7 +179,7 @@ impl<'a, D: Dataflow> Serves<'a, control::KeepDeadLetter> for Stage<ControlServi
 
 /// Keeps records that came too late for their windows, numbered, like
 /// dead letters: the late-data output (Flink's `sideOutputLateData`).
-impl<'a, D: Dataflow> Serves<'a, control::KeepLate> for Stage<ControlService, D> {
+impl<'a, D: Dataflow> Serves<'a, control::KeepLate> for PipelineService<ControlService, D> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
@@ -197,7 +197,7 @@ impl<'a, D: Dataflow> Serves<'a, control::KeepLate> for Stage<ControlService, D>
     }
 }
 
-impl<'a, D: Dataflow> Serves<'a, control::Get> for Stage<ControlService, D> {
+impl<'a, D: Dataflow> Serves<'a, control::Get> for PipelineService<ControlService, D> {
     async fn serve(
         &'a self,
         ctx: SharedObjectContext<'a>,

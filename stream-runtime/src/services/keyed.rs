@@ -11,7 +11,7 @@ use restate_sdk::prelude::*;
 
 use super::calls::RestateCalls;
 use super::serve::{index_key, Serves};
-use super::{ServiceHandlers, Stage};
+use super::{PipelineService, ServiceHandlers};
 use crate::guard::RecordFailed;
 use crate::keyed::{
     by_group, GroupCall, GroupFailed, GroupState, Loaded, StateCache, TimeDomain, Timers, TIMERS,
@@ -20,7 +20,7 @@ use crate::keyed::{
 use crate::protocol::handlers::{clock, control, keyed, ControlKey, KeyedService};
 use crate::protocol::{Answer, Calls, DeadLetter, Encoded, FailedStage, KeyedBatch};
 use crate::round::{write_once, Unwritten};
-use crate::stages::{by_sink_partition, Downstream, KeyedOutput, Level};
+use crate::stages::{by_sink_partition, Downstream, GroupOutput, Level};
 use crate::time::watermark::Need;
 use crate::time::{wall_clock, Millis};
 
@@ -51,7 +51,7 @@ enum Woken {
 /// read once, changed in memory, and written back once, all inside this
 /// exclusive invocation. A record that fails ends the call with its index
 /// and nothing written; the token decides whether to try again or drop it.
-impl<'a, L: Level> Serves<'a, keyed::Process<L>> for Stage<KeyedService, L> {
+impl<'a, L: Level> Serves<'a, keyed::Process<L>> for PipelineService<KeyedService, L> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
@@ -69,7 +69,7 @@ impl<'a, L: Level> Serves<'a, keyed::Process<L>> for Stage<KeyedService, L> {
 
 /// The watermark reached this group's earliest event-time timer: fires what
 /// is due and passes it on; answers the wake-ups the clock is to take.
-impl<'a, L: Level> Serves<'a, keyed::Advance> for Stage<KeyedService, L> {
+impl<'a, L: Level> Serves<'a, keyed::Advance> for PipelineService<KeyedService, L> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
@@ -83,7 +83,7 @@ impl<'a, L: Level> Serves<'a, keyed::Advance> for Stage<KeyedService, L> {
 }
 
 /// The group's delayed call for processing time: fires what is due.
-impl<'a, L: Level> Serves<'a, keyed::Wake> for Stage<KeyedService, L> {
+impl<'a, L: Level> Serves<'a, keyed::Wake> for PipelineService<KeyedService, L> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
@@ -215,7 +215,7 @@ fn store(
     cache.update(group, from, to, entries);
 }
 
-impl<'a, L: Level> Serves<'a, keyed::Pending> for Stage<KeyedService, L> {
+impl<'a, L: Level> Serves<'a, keyed::Pending> for PipelineService<KeyedService, L> {
     async fn serve(
         &'a self,
         ctx: SharedObjectContext<'a>,
@@ -227,7 +227,7 @@ impl<'a, L: Level> Serves<'a, keyed::Pending> for Stage<KeyedService, L> {
     }
 }
 
-impl<L: Level> Stage<KeyedService, L> {
+impl<L: Level> PipelineService<KeyedService, L> {
     /// The stage's read cache, when the pipeline uses one.
     fn cache(&self, names: &[String]) -> Reads<'_> {
         match (self.flow.config().state_read_cache, names.len()) {
@@ -292,7 +292,7 @@ impl<L: Level> Stage<KeyedService, L> {
             .collect();
         loaded.extend(load(ctx, &due).await?);
         let mut state = GroupState::loaded(loaded);
-        let (KeyedOutput { out, late }, mut timers) =
+        let (GroupOutput { out, late }, mut timers) =
             call.run(flow, &mut state).map_err(|failed| match failed {
                 GroupFailed::Record(failed) => failed.into_terminal(),
                 GroupFailed::Fire(error) => {

@@ -28,8 +28,8 @@ use crate::protocol::handlers::{
 };
 use crate::stages::{Dataflow, Downstream, Level};
 
-/// Service `K` of the pipeline `D`: what every handler holds.
-pub(crate) struct Stage<K, D> {
+/// A handle on service `K` of pipeline `D`: what every handler holds.
+pub(crate) struct PipelineService<K, D> {
     flow: Arc<D>,
     names: Arc<ServiceNames>,
     /// For a keyed stage's service: which (0 for the first).
@@ -40,7 +40,7 @@ pub(crate) struct Stage<K, D> {
     kind: PhantomData<fn() -> K>,
 }
 
-impl<K, D> Clone for Stage<K, D> {
+impl<K, D> Clone for PipelineService<K, D> {
     fn clone(&self) -> Self {
         Self {
             flow: Arc::clone(&self.flow),
@@ -52,10 +52,10 @@ impl<K, D> Clone for Stage<K, D> {
     }
 }
 
-impl<K, D> Stage<K, D> {
+impl<K, D> PipelineService<K, D> {
     /// The same pipeline's service `L`.
-    fn to<L>(&self) -> Stage<L, D> {
-        Stage {
+    fn to<L>(&self) -> PipelineService<L, D> {
+        PipelineService {
             flow: Arc::clone(&self.flow),
             names: Arc::clone(&self.names),
             level: self.level,
@@ -80,7 +80,7 @@ pub(crate) fn definitions<D: Dataflow>(
     let keyed = flow.is_keyed();
     let timed = flow.config().watermarks.is_some();
     let first = Arc::clone(flow.first());
-    let stage: Stage<(), D> = Stage {
+    let stage: PipelineService<(), D> = PipelineService {
         flow: Arc::new(flow),
         names: Arc::new(names),
         level: 0,
@@ -109,7 +109,7 @@ fn keyed_stages<L: Level>(
     index: u32,
 ) -> Result<Vec<ServiceDefinition>, serve::DefinitionError> {
     let next = level.down().next().map(Arc::clone);
-    let stage: Stage<KeyedService, L> = Stage {
+    let stage: PipelineService<KeyedService, L> = PipelineService {
         flow: level,
         names: Arc::new(names.at_level(index)),
         level: index,

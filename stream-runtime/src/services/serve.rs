@@ -13,7 +13,7 @@ use restate_sdk::service::macro_support::{service_definition, ServiceBoxFuture};
 use restate_sdk::service::ServiceDefinition;
 
 use super::calls::RestateCalls;
-use super::{ServiceHandlers, Stage};
+use super::{PipelineService, ServiceHandlers};
 use crate::protocol::{Access, Handler, Message, Payload};
 
 /// A service that serves handler `H`: the handler's own code, which gets
@@ -36,7 +36,7 @@ pub(crate) trait HandlerList<K, D> {
     fn manifest() -> Result<Vec<discovery::Handler>, DefinitionError>;
     /// Runs the invocation's handler, or answers that there is none.
     fn dispatch<'a>(
-        service: &'a Stage<K, D>,
+        service: &'a PipelineService<K, D>,
         ctx: &'a ContextInternal,
     ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
 }
@@ -46,14 +46,14 @@ macro_rules! handler_list {
         impl<K, D, $($h),+> HandlerList<K, D> for ($($h,)+)
         where
             $($h: Handler,)+
-            Stage<K, D>: $(for<'s> Serves<'s, $h> +)+ Sync,
+            PipelineService<K, D>: $(for<'s> Serves<'s, $h> +)+ Sync,
         {
             fn manifest() -> Result<Vec<discovery::Handler>, DefinitionError> {
                 Ok(vec![$(describe::<$h>()?),+])
             }
 
             fn dispatch<'a>(
-                service: &'a Stage<K, D>,
+                service: &'a PipelineService<K, D>,
                 ctx: &'a ContextInternal,
             ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>> {
                 let name = ctx.handler_name();
@@ -76,10 +76,10 @@ handler_list!(H1, H2, H3, H4, H5, H6, H7);
 handler_list!(H1, H2, H3, H4, H5, H6);
 
 /// One invocation of `H`: decode, serve, encode.
-async fn run<H, K, D>(service: &Stage<K, D>, ctx: &ContextInternal) -> Result<(), Error>
+async fn run<H, K, D>(service: &PipelineService<K, D>, ctx: &ContextInternal) -> Result<(), Error>
 where
     H: Handler,
-    Stage<K, D>: for<'s> Serves<'s, H>,
+    PipelineService<K, D>: for<'s> Serves<'s, H>,
 {
     let (bytes, metadata) = ctx.input::<Bytes>().await;
     let result = match H::Input::decode(&bytes) {
@@ -106,7 +106,7 @@ where
 }
 
 /// The SDK service that serves service `K` of pipeline `D`.
-struct Served<K, D>(Stage<K, D>);
+struct Served<K, D>(PipelineService<K, D>);
 
 impl<K: ServiceHandlers<D>, D: Send + Sync + 'static> restate_sdk::service::Service
     for Served<K, D>
@@ -134,7 +134,7 @@ pub struct DefinitionError {
 /// Service `K` of pipeline `D` as a service definition to bind to an
 /// endpoint; fails on a name Restate does not accept.
 pub(crate) fn definition<K: ServiceHandlers<D>, D: Send + Sync + 'static>(
-    service: Stage<K, D>,
+    service: PipelineService<K, D>,
 ) -> Result<ServiceDefinition, DefinitionError> {
     let name = K::name(&service.names).to_owned();
     let manifest = discovery::Service {

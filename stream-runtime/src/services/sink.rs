@@ -7,7 +7,7 @@ use restate_sdk::prelude::*;
 
 use super::calls::RestateCalls;
 use super::serve::{index_key, Serves};
-use super::{ServiceHandlers, Stage};
+use super::{PipelineService, ServiceHandlers};
 use crate::guard::{guarded_future, RecordFailed};
 use crate::protocol::handlers::{sink, SinkService};
 use crate::protocol::SinkProgress;
@@ -22,7 +22,7 @@ impl<D: Dataflow> ServiceHandlers<D> for SinkService {
 
 /// Writes a batch after the committed offset, journals the new offset and
 /// stores it: a write cut short by a crash is redone from the same offset.
-impl<'a, D: Dataflow> Serves<'a, sink::Write<D::Out>> for Stage<SinkService, D> {
+impl<'a, D: Dataflow> Serves<'a, sink::Write<D::Out>> for PipelineService<SinkService, D> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
@@ -79,7 +79,7 @@ impl<'a, D: Dataflow> Serves<'a, sink::Write<D::Out>> for Stage<SinkService, D> 
     }
 }
 
-impl<'a, D: Dataflow> Serves<'a, sink::Progress> for Stage<SinkService, D> {
+impl<'a, D: Dataflow> Serves<'a, sink::Progress> for PipelineService<SinkService, D> {
     async fn serve(
         &'a self,
         ctx: SharedObjectContext<'a>,

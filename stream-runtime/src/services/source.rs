@@ -7,7 +7,7 @@ use restate_sdk::prelude::*;
 
 use super::calls::RestateCalls;
 use super::serve::Serves;
-use super::{ServiceHandlers, Stage};
+use super::{PipelineService, ServiceHandlers};
 use crate::protocol::handlers::{
     clock, control, keyed, sink, source, split, ControlKey, SourceService,
 };
@@ -75,7 +75,7 @@ pub fn parse_token_count(body: &[u8]) -> Result<u64, TerminalError> {
 
 /// Adds tokens (see `{name}Control/add`). A bounded pipeline that ran to
 /// its end answers 409: new tokens would only park.
-impl<'a, D: Dataflow> Serves<'a, source::AddTokens> for Stage<SourceService, D> {
+impl<'a, D: Dataflow> Serves<'a, source::AddTokens> for PipelineService<SourceService, D> {
     async fn serve(
         &'a self,
         _ctx: Context<'a>,
@@ -98,7 +98,7 @@ impl<'a, D: Dataflow> Serves<'a, source::AddTokens> for Stage<SourceService, D> 
     }
 }
 
-impl<'a, D: Dataflow> Serves<'a, source::GetStatus> for Stage<SourceService, D> {
+impl<'a, D: Dataflow> Serves<'a, source::GetStatus> for PipelineService<SourceService, D> {
     async fn serve(
         &'a self,
         _ctx: Context<'a>,
@@ -111,7 +111,7 @@ impl<'a, D: Dataflow> Serves<'a, source::GetStatus> for Stage<SourceService, D> 
 
 /// Stops the pipeline (see `{name}Control/stop`) and answers its status;
 /// `addTokens` resumes it.
-impl<'a, D: Dataflow> Serves<'a, source::Stop> for Stage<SourceService, D> {
+impl<'a, D: Dataflow> Serves<'a, source::Stop> for PipelineService<SourceService, D> {
     async fn serve(
         &'a self,
         _ctx: Context<'a>,
@@ -124,7 +124,7 @@ impl<'a, D: Dataflow> Serves<'a, source::Stop> for Stage<SourceService, D> {
 }
 
 /// One round of a token (see [`round::run`]).
-impl<'a, D: Dataflow> Serves<'a, source::Ingest> for Stage<SourceService, D> {
+impl<'a, D: Dataflow> Serves<'a, source::Ingest> for PipelineService<SourceService, D> {
     async fn serve(
         &'a self,
         _ctx: Context<'a>,
@@ -144,7 +144,7 @@ impl<'a, D: Dataflow> Serves<'a, source::Ingest> for Stage<SourceService, D> {
     }
 }
 
-impl<D: Dataflow> Stage<SourceService, D> {
+impl<D: Dataflow> PipelineService<SourceService, D> {
     /// Gathers the counters of the control object, every split and every
     /// sink partition, all calls issued before any is awaited.
     async fn status(&self, calls: &RestateCalls<'_>) -> Result<Status, TerminalError> {

@@ -5,7 +5,7 @@ use restate_sdk::prelude::*;
 
 use super::calls::RestateCalls;
 use super::serve::{index_key, Serves};
-use super::{ServiceHandlers, Stage};
+use super::{PipelineService, ServiceHandlers};
 use crate::protocol::handlers::{split, SplitService};
 use crate::protocol::{Dry, Lease, SplitProgress};
 use crate::source::EndsBefore;
@@ -31,7 +31,7 @@ impl<D: Dataflow> ServiceHandlers<D> for SplitService {
     type Handlers = (split::Next, split::Stop, split::Resume, split::Progress);
 }
 
-impl<D: Dataflow> Stage<SplitService, D> {
+impl<D: Dataflow> PipelineService<SplitService, D> {
     fn split(&self, key: &str) -> Result<u32, TerminalError> {
         index_key(key, "split", self.flow.splits())
     }
@@ -123,7 +123,7 @@ fn source_error(error: std::io::Error) -> HandlerError {
 /// result, so a replayed `ingest` reads the very same range. An empty
 /// lease says why: ended, stopped, or no data right now (and, once per
 /// quiet spell longer than the idle timeout, that the split went idle).
-impl<'a, D: Dataflow> Serves<'a, split::Next> for Stage<SplitService, D> {
+impl<'a, D: Dataflow> Serves<'a, split::Next> for PipelineService<SplitService, D> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
@@ -173,7 +173,7 @@ impl<'a, D: Dataflow> Serves<'a, split::Next> for Stage<SplitService, D> {
 
 /// Stops leasing: every later `next` answers an empty lease, so the tokens
 /// finish the ranges they hold and park.
-impl<'a, D: Dataflow> Serves<'a, split::Stop> for Stage<SplitService, D> {
+impl<'a, D: Dataflow> Serves<'a, split::Stop> for PipelineService<SplitService, D> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
@@ -187,7 +187,7 @@ impl<'a, D: Dataflow> Serves<'a, split::Stop> for Stage<SplitService, D> {
 }
 
 /// Leases again after a stop, from where the split stopped.
-impl<'a, D: Dataflow> Serves<'a, split::Resume> for Stage<SplitService, D> {
+impl<'a, D: Dataflow> Serves<'a, split::Resume> for PipelineService<SplitService, D> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
@@ -200,7 +200,7 @@ impl<'a, D: Dataflow> Serves<'a, split::Resume> for Stage<SplitService, D> {
     }
 }
 
-impl<'a, D: Dataflow> Serves<'a, split::Progress> for Stage<SplitService, D> {
+impl<'a, D: Dataflow> Serves<'a, split::Progress> for PipelineService<SplitService, D> {
     async fn serve(
         &'a self,
         ctx: SharedObjectContext<'a>,

@@ -1,0 +1,354 @@
+//! The round against a fake of Restate (`fake.rs`): what it reads, calls,
+//! writes and dead-letters.
+
+use restate_sdk::errors::TerminalError;
+
+use super::fake::FakeCalls;
+use super::*;
+use crate::guard::RecordFailed;
+use crate::protocol::Dry;
+use crate::testing::stages;
+use crate::time::Watermarks;
+use crate::{CollectSink, Pipeline, Sequence};
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map(|rt| rt.block_on(future))
+        .unwrap_or_else(|e| panic!("a runtime: {e}"))
+}
+
+/// A keyed sum over `0..records` in 2 splits, batches of 4, 2 groups.
+fn summing(records: u64) -> impl Dataflow<Mid = u64, Out = u64> {
+    stages(
+        Pipeline::named("T")
+            .batch_size(4)
+            .key_groups(2)
+            .max_attempts(2)
+            .source(Sequence::new().take(records).with_splits(2))
+            .key_by(|n| n % 3)
+            .reduce(|a, b| a + b),
+        CollectSink::<u64>::new(),
+    )
+}
+
+fn json<T: serde::Serialize>(value: T) -> Result<Vec<u8>, TerminalError> {
+    serde_json::to_vec(&value).map_err(|e| TerminalError::new(e.to_string()))
+}
+
+/// What the fake key group answers: the batch's records, unchanged.
+fn records_of(body: &str) -> Vec<u8> {
+    let batch: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    serde_json::json!({ "out": batch["records"] })
+        .to_string()
+        .into_bytes()
+}
+
+fn token(id: u64) -> Token {
+    Token::new(id, None)
+}
+
+#[test]
+fn a_token_moves_to_the_next_split_then_parks_when_all_are_exhausted() {
+    let flow = summing(100);
+    let calls = FakeCalls::new(|address, _| match address {
+        "TSplit/1/next" => json(Lease {
+            from: 0,
+            count: 0,
+            dry: None,
+        }),
+        "TSplit/0/next" => json(Lease {
+            from: 8,
+            count: 4,
+            dry: None,
+        }),
+        _ => json(Vec::<u64>::new()),
+    });
+    // Token 1 starts at split 1, which is exhausted, and moves to split 0.
+    assert_eq!(block_on(run(&flow, &calls, token(1))), Outcome::Continued);
+    let leases = calls.lines("call TSplit/");
+    assert_eq!(leases, ["call TSplit/1/next 4", "call TSplit/0/next 4"]);
+    assert_eq!(calls.lines("send TSource/ingest").len(), 1);
+
+    let calls = FakeCalls::new(|_, _| {
+        json(Lease {
+            from: 0,
+            count: 0,
+            dry: None,
+        })
+    });
+    assert_eq!(block_on(run(&flow, &calls, token(0))), Outcome::Parked);
+    assert_eq!(calls.lines("send TControl/pipeline/park").len(), 1);
+    assert!(calls.lines("send TSource/ingest").is_empty());
+}
+
+#[test]
+fn a_token_with_no_data_anywhere_waits_longer_each_time_and_reports_idle_splits() {
+    let flow = stages(
+        Pipeline::named("T")
+            .batch_size(4)
+            .source(Sequence::new().with_splits(2))
+            .event_time(|n| *n as i64, Watermarks::max_delay(Duration::ZERO))
+            .key_by(|n| **n % 3)
+            .window(crate::window::tumbling(Duration::from_secs(1)))
+            .aggregate(0u64, |count, _n| *count += 1),
+        CollectSink::new(),
+    );
+    let calls = FakeCalls::new(|address, _| {
+        let idle = address == "TSplit/1/next";
+        let dry = Some(Dry::Waiting { idle });
+        json(Lease {
+            from: 7,
+            count: 0,
+            dry,
+        })
+    });
+    let token = Token {
+        idle: 3,
+        ..token(0)
+    };
+    assert_eq!(block_on(run(&flow, &calls, token)), Outcome::Waiting);
+    let sent = calls.lines("send TSource/ingest");
+    assert_eq!(
+        sent,
+        [r#"send TSource/ingest {"id":0,"idle":4} after 400ms"#]
+    );
+    let reports = calls.lines("send TClock/pipeline/report");
+    assert_eq!(
+        reports,
+        [r#"send TClock/pipeline/report {"split":1,"event":{"idle":{"at":7}}}"#]
+    );
+    assert_eq!(idle_wait(0), IDLE_WAIT_FIRST);
+    assert_eq!(idle_wait(40), IDLE_WAIT_MAX);
+}
+
+#[test]
+fn a_token_from_another_layout_halts_before_leasing() {
+    let flow = summing(100);
+    let calls = FakeCalls::new(|_, _| {
+        json(Lease {
+            from: 0,
+            count: 4,
+            dry: None,
+        })
+    });
+    let mut theirs = layout(&flow);
+    theirs.key_groups = 8;
+    let token = Token::new(0, Some(theirs));
+    let Outcome::Halted(reason) = block_on(run(&flow, &calls, token)) else {
+        panic!("expected a halt");
+    };
+    assert!(
+        reason.contains("2 key groups where its state has 8"),
+        "{reason}"
+    );
+    assert!(calls.lines("call").is_empty(), "it touched nothing");
+    assert_eq!(calls.lines("send TControl/pipeline/halt").len(), 1);
+}
+
+#[test]
+fn a_failing_record_is_retried_then_dead_lettered_and_the_rest_written() {
+    let flow = summing(100);
+    // Split 0's positions 8..12 hold 16, 18, 20 and 22. A group's call
+    // fails on its record 0 while that is 16 (at position 8); everything
+    // else succeeds.
+    let calls = FakeCalls::new(|address, body| {
+        let body = String::from_utf8_lossy(body);
+        match address {
+            "TSplit/0/next" => json(Lease {
+                from: 8,
+                count: 4,
+                dry: None,
+            }),
+            group if group.starts_with("TKeyed/") && body.contains(r#"[16"#) => Err(RecordFailed {
+                index: 0,
+                error: "panicked: boom".into(),
+            }
+            .into_terminal()),
+            group if group.starts_with("TKeyed/") => Ok(records_of(&body)),
+            _ => json(()),
+        }
+    });
+    assert_eq!(block_on(run(&flow, &calls, token(0))), Outcome::Continued);
+    let letters = calls.lines("send TControl/pipeline/deadLetter");
+    assert_eq!(letters.len(), 1, "{:?}", calls.lines(""));
+    assert!(
+        letters[0].contains(r#""position":8"#) && letters[0].contains("after 2 attempts"),
+        "{letters:?}"
+    );
+    // The rest of 16's group went through, and the sink got every other
+    // record.
+    let writes = calls.lines("call TSink/0/write");
+    assert_eq!(writes, ["call TSink/0/write [18,20,22]"]);
+}
+
+#[test]
+fn a_sink_write_that_fails_dead_letters_its_batch_and_the_token_goes_on() {
+    let flow = summing(100);
+    let calls = FakeCalls::new(|address, body| match address {
+        "TSplit/0/next" => json(Lease {
+            from: 0,
+            count: 4,
+            dry: None,
+        }),
+        "TSink/0/write" => Err(TerminalError::new("disk full")),
+        group if group.starts_with("TKeyed/") => Ok(records_of(&String::from_utf8_lossy(body))),
+        _ => Ok(body.to_vec()),
+    });
+    assert_eq!(block_on(run(&flow, &calls, token(0))), Outcome::Continued);
+    let letters = calls.lines("send TControl/pipeline/deadLetter");
+    assert_eq!(letters.len(), 1);
+    assert!(letters[0].contains(r#""stage":"sink""#) && letters[0].contains("disk full"));
+    assert_eq!(calls.lines("send TSource/ingest").len(), 1);
+}
+
+#[test]
+fn a_record_the_sink_rejects_is_dead_lettered_and_the_rest_written_again() {
+    let flow = summing(100);
+    // The sink refuses the record 2, naming its index in the batch.
+    let calls = FakeCalls::new(|address, body| {
+        let at = |n: u64| {
+            let batch: Vec<u64> = serde_json::from_slice(body).unwrap_or_default();
+            batch.iter().position(|m| *m == n)
+        };
+        let body = String::from_utf8_lossy(body);
+        match address {
+            "TSplit/0/next" => json(Lease {
+                from: 0,
+                count: 4,
+                dry: None,
+            }),
+            "TSink/0/write" if at(2).is_some() => Err(RecordFailed {
+                index: at(2).unwrap_or_default(),
+                error: "violates check constraint".into(),
+            }
+            .into_terminal()),
+            group if group.starts_with("TKeyed/") => Ok(records_of(&body)),
+            _ => json(()),
+        }
+    });
+    assert_eq!(block_on(run(&flow, &calls, token(0))), Outcome::Continued);
+    let writes = calls.lines("call TSink/0/write");
+    assert_eq!(
+        writes,
+        ["call TSink/0/write [4,0,2,6]", "call TSink/0/write [4,0,6]"]
+    );
+    let letters = calls.lines("send TControl/pipeline/deadLetter");
+    assert_eq!(letters.len(), 1);
+    assert!(
+        letters[0].contains(r#""count":1"#)
+            && letters[0].contains(r#""record":2"#)
+            && letters[0].contains("violates check constraint"),
+        "{letters:?}"
+    );
+}
+
+#[test]
+fn large_records_go_in_calls_under_the_byte_limit_and_one_too_large_is_dead_lettered() {
+    // Records of 300 bytes, and one of 2,000 at position 3, in calls of
+    // at most 1 KiB, all to one group.
+    let flow = stages(
+        Pipeline::named("T")
+            .batch_size(10)
+            .key_groups(1)
+            .max_call_bytes(1024)
+            .source(Sequence::new().take(10))
+            .map(|n| format!("{n}{}", "x".repeat(if n == 3 { 2_000 } else { 300 })))
+            .key_by(|_| 0u8)
+            .reduce(|_, b| b),
+        CollectSink::<String>::new(),
+    );
+    let calls = FakeCalls::new(|address, body| match address {
+        "TSplit/0/next" => json(Lease {
+            from: 0,
+            count: 10,
+            dry: None,
+        }),
+        group if group.starts_with("TKeyed/") => Ok(records_of(&String::from_utf8_lossy(body))),
+        _ => json(()),
+    });
+    assert_eq!(block_on(run(&flow, &calls, token(0))), Outcome::Continued);
+    let sent = |prefix: &str| -> Vec<String> {
+        let mut records = Vec::new();
+        for line in calls.lines(prefix) {
+            let body = line.splitn(3, ' ').nth(2).unwrap_or_default().to_owned();
+            assert!(body.len() <= 1024, "a call of {} bytes", body.len());
+            let value: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            let batch = value.get("records").cloned().unwrap_or(value);
+            for record in batch.as_array().cloned().unwrap_or_default() {
+                let record = record.as_str().unwrap_or_default().to_owned();
+                records.push(record.trim_end_matches('x').to_owned());
+            }
+        }
+        records
+    };
+    let everyone_but_3 = ["0", "1", "2", "4", "5", "6", "7", "8", "9"];
+    assert!(calls.lines("call TKeyed/0/process").len() >= 3);
+    assert_eq!(sent("call TKeyed/0/process"), everyone_but_3, "in order");
+    assert!(calls.lines("call TSink/0/write").len() >= 3);
+    assert_eq!(sent("call TSink/0/write"), everyone_but_3, "in order");
+    let letters = calls.lines("send TControl/pipeline/deadLetter");
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert!(
+        letters[0].contains(r#""position":3"#)
+            && letters[0].contains("more than the 1024 bytes one call may carry"),
+        "{letters:?}"
+    );
+}
+
+/// A sum per `n % 3` emitting its latest value per batch over `0..12`,
+/// as `(key, sum)`, in one group; a fold with 7 panics.
+fn summing_latest(combine: bool) -> impl Dataflow<Mid = (u64, u64), Out = (u64, u64)> {
+    stages(
+        Pipeline::named("T")
+            .batch_size(12)
+            .key_groups(1)
+            .combine_before_shuffle(combine)
+            .source(Sequence::new().take(12))
+            .map(|n| (n % 3, n))
+            .key_by(|(key, _)| *key)
+            .reduce_emitting(
+                |(key, a), (_, b)| {
+                    assert!(b != 7, "seven");
+                    (key, a + b)
+                },
+                crate::keyed::Emit::LatestPerBatch,
+            ),
+        CollectSink::<(u64, u64)>::new(),
+    )
+}
+
+#[test]
+fn a_reduce_emitting_per_batch_sends_its_group_one_partial_per_key() {
+    let calls_for = |combine| {
+        let calls = FakeCalls::new(|address, body| match address {
+            "TSplit/0/next" => json(Lease {
+                from: 0,
+                count: 12,
+                dry: None,
+            }),
+            group if group.starts_with("TKeyed/") => Ok(records_of(&String::from_utf8_lossy(body))),
+            _ => json(()),
+        });
+        assert_eq!(
+            block_on(run(&summing_latest(combine), &calls, token(0))),
+            Outcome::Continued
+        );
+        calls.lines("call TKeyed/0/process")
+    };
+    // Key 0: 0+3+6+9; key 2: 2+5+8+11; key 1 folds 1+4, then 7 panics
+    // in the fold and stays a record of its own, and 10 follows it.
+    let combined = calls_for(true);
+    assert_eq!(combined.len(), 1);
+    assert!(
+        combined[0].contains(r#""records":[[0,18],[1,5],[2,26],[1,7],[1,10]]"#),
+        "{combined:?}"
+    );
+    let every = calls_for(false);
+    assert!(
+        every[0].contains(
+            r#""records":[[0,0],[1,1],[2,2],[0,3],[1,4],[2,5],[0,6],[1,7],[2,8],[0,9],[1,10],[2,11]]"#
+        ),
+        "{every:?}"
+    );
+}

@@ -65,6 +65,12 @@ use stream_support::keys::{mix, zipf_rank};
 
 type Error = Box<dyn std::error::Error>;
 
+/// With `--features mimalloc`, the endpoint allocates with mimalloc instead
+/// of glibc's malloc: what the allocator costs, measured (not the default).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Word-count throughput, latency and footprint tables, then a soak.
 #[derive(clap::Parser)]
 pub struct Args {

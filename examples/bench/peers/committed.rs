@@ -107,6 +107,19 @@ impl Committed {
         self.reader.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Waits until `outputs` lines have been read, or `limit` passes: the
+    /// final counts can be read before earlier ones of the same word that
+    /// went to the other partition.
+    pub async fn until_outputs(&self, outputs: u64, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.seen.lock().map(|s| s.outputs).unwrap_or(0) >= outputs {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits until the counts add up to `records` (every input counted),
     /// or `limit` passes.
     pub async fn until_total(&self, records: u64, limit: Duration) -> Result<(), Error> {

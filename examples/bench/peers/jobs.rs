@@ -70,6 +70,16 @@ impl Job {
         Some(Job::Ours { batch, emit })
     }
 
+    /// Whether every input record gives one output (each running count),
+    /// so that an output missing in between is a lost update.
+    pub fn emits_every_update(self) -> bool {
+        match self {
+            Job::KafkaStreams => false,
+            Job::Flink => true,
+            Job::Ours { emit, .. } => emit == Emit::EveryUpdate,
+        }
+    }
+
     /// The row's name.
     pub fn label(self) -> String {
         match self {

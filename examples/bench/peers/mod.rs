@@ -222,12 +222,24 @@ async fn measure(
     // the JVMs, a kill) is not part of the run.
     let done = Instant::now();
     let (cpu, rss_mib) = meter.finish();
+    // A job that emits every update must have written one output per
+    // record: the untimed wait reads what the other partition still holds.
+    let every = job.emits_every_update().then_some(records);
+    if let Some(outputs) = every {
+        consumer
+            .until_outputs(outputs, Duration::from_secs(60))
+            .await;
+    }
     drop(running);
     let (rate, exact, outputs) = {
         let seen = consumer.seen.lock().map_err(|_| "the consumer's lock")?;
         let first = seen.first.unwrap_or(started);
         let rate = records as f64 / (done - first).as_secs_f64().max(1e-9);
-        (rate, exactness(&seen, records, series.keys), seen.outputs)
+        (
+            rate,
+            exactness(&seen, records, series.keys, every),
+            seen.outputs,
+        )
     };
     drop(consumer);
 
@@ -256,6 +268,12 @@ async fn measure(
     )
     .await?;
     consumer.until_total(live_end, limit).await?;
+    let every_live = job.emits_every_update().then_some(live_end);
+    if let Some(outputs) = every_live {
+        consumer
+            .until_outputs(outputs, Duration::from_secs(60))
+            .await;
+    }
     drop(running);
     let seen = consumer.seen.lock().map_err(|_| "the consumer's lock")?;
     Ok(Row {
@@ -271,12 +289,21 @@ async fn measure(
         live_rate,
         p50: seen.delays.percentile(0.50).as_secs_f64() * 1e3,
         p99: seen.delays.percentile(0.99).as_secs_f64() * 1e3,
-        live_exact: exactness(&seen, live_end, series.keys),
+        live_exact: exactness(&seen, live_end, series.keys, every_live),
     })
 }
 
-/// `yes`, or what is wrong with the counts seen against the input `0..records`.
-fn exactness(seen: &committed::Seen, records: u64, keys: Option<u64>) -> String {
+/// `yes`, or what is wrong with the counts seen against the input
+/// `0..records`: "yes" when every key's last count is its number of
+/// records, no count came twice, and (with `every`, the outputs expected)
+/// every count in between came too.
+fn exactness(
+    seen: &committed::Seen,
+    records: u64,
+    keys: Option<u64>,
+    every: Option<u64>,
+) -> String {
+    let missing = every.map_or(0, |outputs| outputs.saturating_sub(seen.outputs));
     let expected = expected_counts(records, |n| key(n, keys));
     let wrong = expected
         .iter()
@@ -287,7 +314,7 @@ fn exactness(seen: &committed::Seen, records: u64, keys: Option<u64>) -> String 
             .keys()
             .filter(|w| !expected.contains_key(*w))
             .count();
-    if wrong == 0 && seen.repeated == 0 && seen.malformed == 0 {
+    if wrong == 0 && seen.repeated == 0 && seen.malformed == 0 && missing == 0 {
         "yes".to_owned()
     } else {
         let first: Vec<String> = expected
@@ -297,7 +324,7 @@ fn exactness(seen: &committed::Seen, records: u64, keys: Option<u64>) -> String 
             .map(|(word, n)| format!("{word} {} of {n}", seen.largest.get(word).unwrap_or(&0)))
             .collect();
         format!(
-            "NO: {wrong} words off ({}), {} repeated, {} malformed",
+            "NO: {wrong} words off ({}), {} repeated, {} malformed, {missing} updates missing",
             first.join(", "),
             seen.repeated,
             seen.malformed

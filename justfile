@@ -20,42 +20,42 @@ run-top-words *ARGS:
 
 # Every test, against a real restate-server (installed from npm on first use).
 test:
-    cargo test --workspace
+    cargo test --workspace --all-features
 
 # About 8 minutes of tables (word count, then windows, then idle tokens), then a
 # 10-minute soak checked exactly once; `just bench --quick` is smaller, with a
 # 1-minute soak; `--windows` and `--idle` run one part (see examples/bench/main.rs).
 bench *ARGS:
-    cargo run --release --example bench -- {{ARGS}}
+    cargo run --release --features connectors --example bench -- {{ARGS}}
 
 # The word count beside Kafka Streams and Flink on one broker, each after the others,
 # over a few million JSON words (15 words, then 100,000 Zipf keys); `--quick` is smaller.
 bench-peers *ARGS:
-    cargo run --release --example bench -- --peers {{ARGS}}
+    cargo run --release --features connectors --example bench -- --peers {{ARGS}}
 
 # Fault-injection soak: 100,000 records, 30 endpoint and 5 server SIGKILLs, for each of
 # the word count, event-time windows, Kafka to Kafka and Kafka to PostgreSQL
 # (`--pipeline window` for one; a broker and PostgreSQL are started for the last two).
 chaos *ARGS:
-    cargo build --release --bin chaos_endpoint
-    cargo run --release --example chaos -- {{ARGS}}
+    cargo build --release --features connectors --bin chaos_endpoint
+    cargo run --release --features connectors --example chaos -- {{ARGS}}
 
 # The word count on one restate-server, then on a 3-node cluster (replication 2) with 2
 # endpoint replicas behind nginx: a node and a replica SIGKILLed and restarted, 6 tokens
 # added mid-run, snapshots to an S3-compatible store (moto, from PyPI), the output checked
 # exactly; nginx comes from Debian's packages.
 cluster *ARGS:
-    cargo build --release --bin chaos_endpoint
-    cargo run --release --example chaos -- --pipeline count --shape 1x1,3x2 --records 100000 --batch 100 --endpoint-kills 1 --server-kills 1 --add-tokens 6 --snapshots {{ARGS}}
+    cargo build --release --features connectors --bin chaos_endpoint
+    cargo run --release --features connectors --example chaos -- --pipeline count --shape 1x1,3x2 --records 100000 --batch 100 --endpoint-kills 1 --server-kills 1 --add-tokens 6 --snapshots {{ARGS}}
 
 # Page views from Kafka, counted per page per 10 s window, upserted into PostgreSQL;
 # starts a broker and PostgreSQL unless given `--bootstrap` and `--postgres`.
 run-kafka *ARGS:
-    cargo run --example kafka_to_postgres -- {{ARGS}}
+    cargo run --features connectors --example kafka_to_postgres -- {{ARGS}}
 
 # A Kafka broker on 127.0.0.1:9092 for manual use (jars from Maven Central on first use; --fresh starts over).
 kafka *ARGS:
-    cargo run --example kafka_broker -- {{ARGS}}
+    cargo run --features connectors --example kafka_broker -- {{ARGS}}
 
 # Needs `cargo install mdbook --version 0.5.4 --locked`; its Rust blocks run in `just test`.
 # The guide (docs/), served with live reload at http://localhost:3000.

@@ -3,7 +3,7 @@
 //! (page, window) once.
 //!
 //! ```sh
-//! just run-kafka          # cargo run --release --example kafka_to_postgres
+//! just run-kafka          # cargo run --features connectors --example kafka_to_postgres
 //! ```
 //!
 //! With no `--bootstrap`, it starts a Kafka broker (jars from Maven Central

@@ -28,14 +28,14 @@
 //! of the sink write that made it durable.
 //!
 //! ```sh
-//! cargo run --release --example bench                  # or: just bench
-//! cargo run --release --example bench -- --quick       # smaller tables, 1-minute soak
-//! cargo run --release --example bench -- --soak 600    # only the soak
-//! cargo run --release --example bench -- --windows     # only the windowed rows
-//! cargo run --release --example bench -- --graphs      # only the top-N and join rows
-//! cargo run --release --example bench -- --idle        # only the idle measurement
-//! cargo run --release --example bench -- --kafka       # only the Kafka-to-Kafka row
-//! cargo run --release --example bench -- --only 1000:10:200000,1000:10:100000:100000 --partitions 1
+//! cargo run --release --features connectors --example bench                  # or: just bench
+//! cargo run --release --features connectors --example bench -- --quick       # smaller tables, 1-minute soak
+//! cargo run --release --features connectors --example bench -- --soak 600    # only the soak
+//! cargo run --release --features connectors --example bench -- --windows     # only the windowed rows
+//! cargo run --release --features connectors --example bench -- --graphs      # only the top-N and join rows
+//! cargo run --release --features connectors --example bench -- --idle        # only the idle measurement
+//! cargo run --release --features connectors --example bench -- --kafka       # only the Kafka-to-Kafka row
+//! cargo run --release --features connectors --example bench -- --only 1000:10:200000,1000:10:100000:100000 --partitions 1
 //! ```
 //!
 //! `--only BATCH:TOKENS:RECORDS[:KEYS],…` runs just those table rows (no

@@ -7,8 +7,8 @@
 //! ```sh
 //! just chaos                       # 100,000 records, 30 endpoint kills, 5 server kills, each pipeline
 //! just cluster                     # one node, then 3 nodes and 2 endpoints behind nginx
-//! cargo build --release --bin chaos_endpoint
-//! cargo run --release --example chaos -- --records 20000 --endpoint-kills 5 --server-kills 2 --seed 7 --pipeline window
+//! cargo build --release --features connectors --bin chaos_endpoint
+//! cargo run --release --features connectors --example chaos -- --records 20000 --endpoint-kills 5 --server-kills 2 --seed 7 --pipeline window
 //! ```
 
 use clap::Parser;

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 static DEFAULT_PORTS: Mutex<()> = Mutex::new(());
 
 /// An example's binary, built beside this test binary by `cargo test
-/// --workspace` (`cargo test --test integration` alone does not rebuild the
-/// examples: run `cargo build --examples` first).
+/// --workspace --all-features` (`cargo test --all-features --test
+/// integration` alone does not rebuild the examples: run `cargo build
+/// --all-features --examples` first).
 fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("this test's binary: {e}"));
     let dir = exe

@@ -3,6 +3,44 @@
 use std::future::Future;
 use std::io;
 
+/// The [`Source`] impl of a generator whose records are a pure function of
+/// `(split, position)`: a type with fields `splits` and `limit`
+/// (`Option<u64>`) and methods `records` and `count`, which answer `read`
+/// and `available`.
+macro_rules! generated_source {
+    ($ty:ty, $item:ty) => {
+        impl $crate::source::Source for $ty {
+            type Item = $item;
+
+            fn splits(&self) -> u32 {
+                self.splits
+            }
+
+            async fn read(
+                &self,
+                split: u32,
+                position: u64,
+                max: usize,
+            ) -> std::io::Result<Vec<$item>> {
+                Ok(self.records(split, position, max))
+            }
+
+            async fn available(
+                &self,
+                split: u32,
+                position: u64,
+                max: usize,
+            ) -> std::io::Result<usize> {
+                Ok(self.count(split, position, max))
+            }
+
+            fn is_bounded(&self) -> bool {
+                self.limit.is_some()
+            }
+        }
+    };
+}
+
 mod connect;
 mod ends_before;
 mod gone;

@@ -1,4 +1,4 @@
-use super::{mix64, Source};
+use super::mix64;
 
 /// The seed's 15-word vocabulary.
 pub const DEFAULT_VOCABULARY: [&str; 15] = [
@@ -105,29 +105,12 @@ impl RandomWords {
     }
 }
 
-impl Source for RandomWords {
-    type Item = String;
-
-    fn splits(&self) -> u32 {
-        self.splits
-    }
-
-    async fn read(&self, split: u32, position: u64, max: usize) -> std::io::Result<Vec<String>> {
-        Ok(self.records(split, position, max))
-    }
-
-    async fn available(&self, split: u32, position: u64, max: usize) -> std::io::Result<usize> {
-        Ok(self.count(split, position, max))
-    }
-
-    fn is_bounded(&self) -> bool {
-        self.limit.is_some()
-    }
-}
+generated_source!(RandomWords, String);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Source;
 
     #[test]
     fn reads_are_a_function_of_the_position() {

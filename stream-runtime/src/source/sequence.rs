@@ -1,5 +1,3 @@
-use super::Source;
-
 /// The numbers 0, 1, 2, …: a sequence-numbered source whose every record
 /// says where it came from, for tests and fault-injection runs.
 ///
@@ -63,25 +61,7 @@ impl Sequence {
     }
 }
 
-impl Source for Sequence {
-    type Item = u64;
-
-    fn splits(&self) -> u32 {
-        self.splits
-    }
-
-    async fn read(&self, split: u32, position: u64, max: usize) -> std::io::Result<Vec<u64>> {
-        Ok(self.records(split, position, max))
-    }
-
-    async fn available(&self, split: u32, position: u64, max: usize) -> std::io::Result<usize> {
-        Ok(self.count(split, position, max))
-    }
-
-    fn is_bounded(&self) -> bool {
-        self.limit.is_some()
-    }
-}
+generated_source!(Sequence, u64);
 
 #[cfg(test)]
 mod tests {

@@ -65,7 +65,7 @@ use stream_support::keys::{mix, zipf_rank};
 
 type Error = Box<dyn std::error::Error>;
 
-/// With `--features mimalloc`, the endpoint allocates with mimalloc instead
+/// With `--features connectors,mimalloc`, the endpoint allocates with mimalloc instead
 /// of glibc's malloc: what the allocator costs, measured (not the default).
 #[cfg(feature = "mimalloc")]
 #[global_allocator]

@@ -16,9 +16,10 @@
 //!   JVM; for this project the restate-server and the endpoint), and their
 //!   largest **RSS** together;
 //! - whether the counts are **exact**: each word's last count equals its
-//!   input count, and no count repeats or goes back. Kafka Streams caches
-//!   its table (its default), so it writes fewer counts; every job is
-//!   checked the same way.
+//!   input count, and no count repeats or goes back; for the jobs that
+//!   emit every update (Flink, our every-update rows), one output per
+//!   record, so no running count in between is missing. Kafka Streams
+//!   caches its table (its default), so it writes fewer counts.
 
 mod committed;
 mod jobs;

@@ -20,7 +20,7 @@ pub fn sibling_binary(name: &str) -> Result<PathBuf, String> {
         .cloned()
         .ok_or_else(|| {
             format!(
-                "{name} not found next to {}; build it first: cargo build --release --bin {name}",
+                "{name} not found next to {}; build it first: cargo build --release --features connectors --bin {name}",
                 exe.display()
             )
         })

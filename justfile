@@ -60,4 +60,4 @@ kafka *ARGS:
 # Needs `cargo install mdbook --version 0.5.4 --locked`; its Rust blocks run in `just test`.
 # The guide (docs/), served with live reload at http://localhost:3000.
 guide:
-    mdbook serve docs -d ../target/book
+    mdbook serve docs -d target/book

@@ -46,7 +46,9 @@ pub(crate) fn key_group(encoded_key: &str, groups: KeyGroups) -> u32 {
 }
 
 /// What every key's state entry starts with, inside its key group's
-/// Virtual Object: `k:` then the key's JSON.
+/// Virtual Object: `k:` then the key's JSON. Public for reading state from
+/// outside, as `restate sql "select key, value_utf8 from state where
+/// service_name = 'PKeyed' and key like 'k:%'"` does.
 pub const STATE_KEY_PREFIX: &str = "k:";
 
 /// The Restate state entry that holds one key's state inside its group.

@@ -12,10 +12,10 @@ pub(crate) use crate::group::{
     by_group, by_key_slots, completed, key_group, state_key, write_back, Folded, GroupCall,
     GroupFailed, Loaded, StateCache, WriteBack, TIMERS, VERSION,
 };
-pub use crate::group::{
-    ByKey, Combiner, Due, GroupState, KeyGroups, KeyTime, Scope, TimeDomain, Timers,
-    STATE_KEY_PREFIX,
-};
+// The key-group plumbing the operator traits' methods name: public types in
+// a private module, so that they do not become API a user can name.
+pub(crate) use crate::group::{ByKey, Due, GroupState, Scope, Timers};
+pub use crate::group::{Combiner, KeyGroups, KeyTime, TimeDomain, STATE_KEY_PREFIX};
 pub use crate::guard::RecordFailed;
 pub(crate) use interval_join::interval_join;
 pub use interval_join::{between, Between};

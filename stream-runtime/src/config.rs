@@ -3,7 +3,18 @@
 use crate::keyed::KeyGroups;
 use crate::time::Watermarks;
 
-/// How a pipeline batches and spreads its keys.
+/// How a pipeline batches and spreads its keys. The builder sets each field
+/// (`Pipeline::named(..).batch_size(5_000)`), and the macro's options too
+/// (`pipeline! { Name(batch_size = 5_000): .. }`).
+///
+/// ```
+/// use stream_runtime::PipelineConfig;
+///
+/// let config = PipelineConfig::default();
+/// assert_eq!(config.batch_size, PipelineConfig::DEFAULT_BATCH_SIZE);
+/// assert_eq!(config.max_attempts, PipelineConfig::DEFAULT_MAX_ATTEMPTS);
+/// assert!(config.combine_before_shuffle && config.state_read_cache);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PipelineConfig {
     /// The most records a token carries per round (at least 1). A round

@@ -7,6 +7,18 @@ use super::Sink;
 ///
 /// Exactly-once within the process: the committed offset is the number of
 /// records, and a retried write first drops what an earlier attempt left.
+///
+/// ```
+/// use stream_runtime::{CollectSink, Pipeline, Sequence};
+///
+/// let out = CollectSink::new();
+/// let pipeline = Pipeline::named("Evens")
+///     .source(Sequence::new().take(10))
+///     .filter(|n| n % 2 == 0)
+///     .sink(out.clone()); // the clone shares the buffer: read it from `out`
+/// # let _ = pipeline;
+/// assert!(out.is_empty()); // until the pipeline runs on a server
+/// ```
 #[derive(Debug)]
 pub struct CollectSink<T> {
     records: Arc<Mutex<Vec<T>>>,

@@ -8,6 +8,16 @@ use super::Sink;
 ///
 /// At-least-once: a write retried after a crash prints its batch again,
 /// since printed lines cannot be taken back.
+///
+/// ```
+/// use stream_runtime::{ConsoleSink, Pipeline, Sequence};
+///
+/// let pipeline = Pipeline::named("Squares")
+///     .source(Sequence::new().take(5))
+///     .map(|n| n * n)
+///     .sink(ConsoleSink::new()); // 0, 1, 4, 9, 16, a line each
+/// # let _ = pipeline;
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ConsoleSink;
 

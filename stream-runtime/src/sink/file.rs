@@ -14,6 +14,15 @@ use super::Sink;
 /// that died before its result was journaled had left behind, then appends
 /// the batch and syncs it to disk. A batch's lines become visible as soon as
 /// the batch is durable; there is no checkpoint interval.
+///
+/// ```
+/// use stream_runtime::{FileSink, Pipeline, RandomWords};
+///
+/// let pipeline = Pipeline::named("Words")
+///     .source(RandomWords::new())
+///     .sink(FileSink::new("/tmp/words.jsonl")); // one JSON string per line
+/// # let _ = pipeline;
+/// ```
 #[derive(Debug)]
 pub struct FileSink {
     path: PathBuf,

@@ -11,6 +11,14 @@ use super::Sink;
 /// Where [`SideOutput`]'s function sends a record, and as what. A stage
 /// can also emit it (a `process` function's named output, or a window's
 /// late data), for [`SideOutput::split`] to write.
+///
+/// ```
+/// use stream_runtime::sink::To;
+///
+/// let routed: [To<u64, String>; 2] = [To::Main(7), To::Side("not a number".into())];
+/// assert_eq!(serde_json::to_string(&routed[0]).unwrap(), r#"{"main":7}"#);
+/// assert_eq!(serde_json::to_string(&routed[1]).unwrap(), r#"{"side":"not a number"}"#);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum To<M, S> {

@@ -24,6 +24,17 @@ pub const DEFAULT_VOCABULARY: [&str; 15] = [
 /// The word at `(split, position)` is a pure function of the seed, the split
 /// and the position, so a replayed read yields the same words and the
 /// pipeline stays exactly-once.
+///
+/// ```
+/// use stream_runtime::{RandomWords, Source};
+///
+/// let words = RandomWords::with_vocabulary(["to", "be"]).seed(7).with_splits(2).take(1_000);
+/// assert_eq!(words.splits(), 2);
+/// assert!(words.is_bounded());
+/// // The same position always holds the same word: a replay reads it again.
+/// assert_eq!(words.word_at(1, 42), words.word_at(1, 42));
+/// assert!(["to", "be"].contains(&words.word_at(0, 3)));
+/// ```
 #[derive(Debug, Clone)]
 pub struct RandomWords {
     vocabulary: Vec<String>,

@@ -4,6 +4,15 @@
 /// With `s` splits, split `k` reads `k, k + s, k + 2s, …`, so each number is
 /// read from exactly one split. Unbounded unless [`take`](Sequence::take)
 /// limits it.
+///
+/// ```
+/// use stream_runtime::{Sequence, Source};
+///
+/// let numbers = Sequence::new().take(100).with_splits(4);
+/// assert_eq!(numbers.splits(), 4);
+/// assert!(numbers.is_bounded());
+/// assert!(!Sequence::new().is_bounded());
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Sequence {
     limit: Option<u64>,

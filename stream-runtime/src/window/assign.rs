@@ -65,14 +65,35 @@ fn positive(duration: Duration) -> Millis {
     millis(duration).max(1)
 }
 
-/// Tumbling windows of `size`.
+/// Tumbling windows of `size`: each record in exactly one, aligned to the
+/// epoch (Flink's `TumblingEventTimeWindows.of(size)`).
+///
+/// ```
+/// use std::time::Duration;
+/// use stream_runtime::window::{tumbling, Window};
+///
+/// let windows = tumbling(Duration::from_secs(10)).windows(12_500);
+/// assert_eq!(windows, [Window { start: 10_000, end: 20_000 }]);
+/// ```
 pub fn tumbling(size: Duration) -> WindowSpec {
     WindowSpec::new(WindowKind::Tumbling {
         size: positive(size),
     })
 }
 
-/// Sliding windows of `size`, one starting every `slide`.
+/// Sliding windows of `size`, one starting every `slide`: a record is in
+/// `size / slide` of them (Flink's `SlidingEventTimeWindows.of(size, slide)`).
+///
+/// ```
+/// use std::time::Duration;
+/// use stream_runtime::window::{sliding, Window};
+///
+/// let windows = sliding(Duration::from_secs(10), Duration::from_secs(5)).windows(12_500);
+/// assert_eq!(
+///     windows,
+///     [Window { start: 10_000, end: 20_000 }, Window { start: 5_000, end: 15_000 }]
+/// );
+/// ```
 pub fn sliding(size: Duration, slide: Duration) -> WindowSpec {
     WindowSpec::new(WindowKind::Sliding {
         size: positive(size),
@@ -80,7 +101,17 @@ pub fn sliding(size: Duration, slide: Duration) -> WindowSpec {
     })
 }
 
-/// Session windows closed by `gap` of inactivity per key.
+/// Session windows closed by `gap` of inactivity per key (Flink's
+/// `EventTimeSessionWindows.withGap(gap)`): a record opens `[time, time +
+/// gap)`, and sessions of one key that overlap merge.
+///
+/// ```
+/// use std::time::Duration;
+/// use stream_runtime::window::{session, Window};
+///
+/// let own = session(Duration::from_secs(30)).windows(1_000);
+/// assert_eq!(own, [Window { start: 1_000, end: 31_000 }]);
+/// ```
 pub fn session(gap: Duration) -> WindowSpec {
     WindowSpec::new(WindowKind::Session { gap: positive(gap) })
 }

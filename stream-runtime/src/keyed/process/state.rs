@@ -142,6 +142,23 @@ macro_rules! ttl {
 }
 
 /// A single value per key (Flink's `ValueState`).
+///
+/// ```
+/// use stream_runtime::{CollectSink, Pipeline, ProcessContext, Sequence};
+///
+/// let pipeline = Pipeline::named("Highest")
+///     .source(Sequence::new().take(100))
+///     .key_by(|n| n % 10)
+///     .process(|n: u64, ctx: &mut ProcessContext<u64, u64>| {
+///         // Each key's highest number so far, emitted when it grows.
+///         if ctx.value::<u64>("highest").get().is_none_or(|h| n > h) {
+///             ctx.value("highest").set(n);
+///             ctx.collect(n);
+///         }
+///     })
+///     .sink(CollectSink::new());
+/// # let _ = pipeline;
+/// ```
 pub struct ValueState<'s, V> {
     cell: StateCell<'s>,
     value: PhantomData<fn() -> V>,
@@ -174,6 +191,22 @@ impl<'s, V: Serialize + DeserializeOwned> ValueState<'s, V> {
 }
 
 /// A value per key that folds every added value in (Flink's `ReducingState`).
+///
+/// ```
+/// use stream_runtime::{CollectSink, Pipeline, ProcessContext, Sequence};
+///
+/// let pipeline = Pipeline::named("Sums")
+///     .source(Sequence::new().take(100))
+///     .key_by(|n| n % 10)
+///     .process(|n: u64, ctx: &mut ProcessContext<u64, u64>| {
+///         let mut sum = ctx.reducing("sum", |a: u64, b: u64| a + b);
+///         sum.add(n);
+///         let total = sum.get().unwrap_or(0);
+///         ctx.collect(total);
+///     })
+///     .sink(CollectSink::new());
+/// # let _ = pipeline;
+/// ```
 pub struct ReducingState<'s, V, R> {
     cell: StateCell<'s>,
     reduce: R,
@@ -216,6 +249,26 @@ where
 }
 
 /// A list of values per key (Flink's `ListState`).
+///
+/// ```
+/// use stream_runtime::{CollectSink, Pipeline, ProcessContext, Sequence};
+///
+/// let pipeline = Pipeline::named("LastThree")
+///     .source(Sequence::new().take(100))
+///     .key_by(|n| n % 10)
+///     .process(|n: u64, ctx: &mut ProcessContext<u64, Vec<u64>>| {
+///         let mut seen = ctx.list::<u64>("seen");
+///         seen.add(n);
+///         let mut all = seen.get();
+///         if all.len() > 3 {
+///             all.remove(0);
+///             seen.update(all.clone()); // keep the last three only
+///         }
+///         ctx.collect(all);
+///     })
+///     .sink(CollectSink::new());
+/// # let _ = pipeline;
+/// ```
 pub struct ListState<'s, V> {
     cell: StateCell<'s>,
     value: PhantomData<fn() -> V>,
@@ -262,6 +315,24 @@ impl<'s, V: Serialize + DeserializeOwned> ListState<'s, V> {
 }
 
 /// A map per key (Flink's `MapState`); its keys are stored as JSON text.
+///
+/// ```
+/// use stream_runtime::{CollectSink, Pipeline, ProcessContext, Sequence};
+///
+/// let pipeline = Pipeline::named("FirstSeen")
+///     .source(Sequence::new().take(100))
+///     .key_by(|n| n % 10)
+///     .process(|n: u64, ctx: &mut ProcessContext<u64, (u64, u64)>| {
+///         // Per key, the first number seen in each ten.
+///         let mut firsts = ctx.map::<u64, u64>("firsts");
+///         if !firsts.contains(&(n / 10)) {
+///             firsts.put(n / 10, n);
+///             ctx.collect((n / 10, n));
+///         }
+///     })
+///     .sink(CollectSink::new());
+/// # let _ = pipeline;
+/// ```
 pub struct MapState<'s, MK, V> {
     cell: StateCell<'s>,
     types: PhantomData<fn() -> (MK, V)>,

@@ -28,6 +28,36 @@ pub use side_output::{SideOutput, To};
 /// retried (`max_attempts`), then its batch goes to the dead-letter output;
 /// a sink that can tell one record is to blame returns [`Rejected`], and
 /// only that record goes there.
+///
+/// A sink of your own, exactly-once by the same scheme:
+///
+/// ```
+/// use std::sync::Mutex;
+/// use stream_runtime::Sink;
+///
+/// /// Lines kept in memory. A write first drops what a dead attempt left
+/// /// past `committed`, so a retry writes its batch once.
+/// struct Ledger(Mutex<Vec<String>>);
+///
+/// impl Sink<String> for Ledger {
+///     async fn write(&self, _partition: u32, committed: u64, records: &[String]) -> std::io::Result<u64> {
+///         let mut lines = self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?;
+///         lines.truncate(committed as usize);
+///         lines.extend_from_slice(records);
+///         Ok(lines.len() as u64)
+///     }
+/// }
+///
+/// let ledger = Ledger(Mutex::new(Vec::new()));
+/// let batch = ["to".to_string(), "be".to_string()];
+/// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// runtime.block_on(async {
+///     let committed = ledger.write(0, 0, &batch).await.unwrap();
+///     // The same write again, as after a crash before its result was journaled:
+///     assert_eq!(ledger.write(0, 0, &batch).await.unwrap(), committed);
+/// });
+/// assert_eq!(*ledger.0.lock().unwrap(), ["to", "be"]);
+/// ```
 pub trait Sink<T>: Send + Sync + 'static {
     /// The number of partitions, each written by one invocation at a time.
     fn partitions(&self) -> u32 {

@@ -14,6 +14,20 @@ const FETCH_BYTES_PER_RECORD: usize = 256;
 const FETCH_BYTES_MIN: i32 = 64 << 10;
 
 /// Where a partition is read from when the pipeline first leases it.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), stream_runtime::kafka::KafkaError> {
+/// use stream_runtime::kafka::{KafkaSource, StartAt};
+///
+/// // Only what was written from an hour ago on.
+/// let an_hour_ago = 1_764_000_000_000 - 3_600_000;
+/// let clicks = KafkaSource::connect("127.0.0.1:9092", "clicks")
+///     .await?
+///     .start_at(StartAt::Timestamp(an_hour_ago));
+/// # let _ = clicks;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StartAt {
     /// The oldest record still kept (Kafka's `auto.offset.reset=earliest`).

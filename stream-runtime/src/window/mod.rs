@@ -33,7 +33,18 @@ use serde::{Deserialize, Serialize};
 use crate::keyed::TimeDomain;
 use crate::time::{Millis, Timed};
 
-/// One window's result for one key.
+/// One window's result for one key: what a window's `aggregate` or
+/// `reduce` emits, and what a later stage keys by (`key_by(|w| w.start)`).
+///
+/// ```
+/// use stream_runtime::window::Windowed;
+///
+/// let clicks = Windowed { key: "/home".to_string(), start: 10_000, end: 20_000, value: 42u64 };
+/// assert_eq!(
+///     serde_json::to_string(&clicks).unwrap(),
+///     r#"{"key":"/home","start":10000,"end":20000,"value":42}"#
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Windowed<K, V> {
     /// The key.

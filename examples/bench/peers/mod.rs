@@ -223,14 +223,7 @@ async fn measure(
     // the JVMs, a kill) is not part of the run.
     let done = Instant::now();
     let (cpu, rss_mib) = meter.finish();
-    // A job that emits every update must have written one output per
-    // record: the untimed wait reads what the other partition still holds.
-    let every = job.emits_every_update().then_some(records);
-    if let Some(outputs) = every {
-        consumer
-            .until_outputs(outputs, Duration::from_secs(60))
-            .await;
-    }
+    let every = every_update_outputs(job, &consumer, records).await;
     drop(running);
     let (rate, exact, outputs) = {
         let seen = consumer.seen.lock().map_err(|_| "the consumer's lock")?;
@@ -269,12 +262,7 @@ async fn measure(
     )
     .await?;
     consumer.until_total(live_end, limit).await?;
-    let every_live = job.emits_every_update().then_some(live_end);
-    if let Some(outputs) = every_live {
-        consumer
-            .until_outputs(outputs, Duration::from_secs(60))
-            .await;
-    }
+    let every_live = every_update_outputs(job, &consumer, live_end).await;
     drop(running);
     let seen = consumer.seen.lock().map_err(|_| "the consumer's lock")?;
     Ok(Row {
@@ -292,6 +280,18 @@ async fn measure(
         p99: seen.delays.percentile(0.99).as_secs_f64() * 1e3,
         live_exact: exactness(&seen, live_end, series.keys, every_live),
     })
+}
+
+/// The outputs a job that emits every update must have written (one per
+/// record), once the consumer has read them or a minute has passed, off the
+/// timed path: the last counts can be read before earlier ones of the same
+/// word that went to the other partition. `None` for the other jobs.
+async fn every_update_outputs(job: Job, consumer: &Committed, records: u64) -> Option<u64> {
+    let outputs = job.emits_every_update().then_some(records)?;
+    consumer
+        .until_outputs(outputs, Duration::from_secs(60))
+        .await;
+    Some(outputs)
 }
 
 /// `yes`, or what is wrong with the counts seen against the input

@@ -3,35 +3,17 @@
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::http::{ApiError, HttpClient};
+use super::http::{api_client, ApiError};
 
 /// Why an admin request failed (the same type as [`CallError`](super::CallError)).
 pub type AdminError = ApiError;
 
-/// A client for a Restate server's admin API (port 9070 by default).
-#[derive(Clone)]
-pub struct AdminClient {
-    pub(super) http: HttpClient,
+api_client! {
+    /// A client for a Restate server's admin API (port 9070 by default).
+    pub struct AdminClient for "admin API" at "http://localhost:9070", health "/health";
 }
 
 impl AdminClient {
-    /// A client for the admin API at `base` (such as `http://localhost:9070`).
-    pub fn new(base: impl Into<String>) -> Self {
-        Self {
-            http: HttpClient::at(base),
-        }
-    }
-
-    /// The admin API's base URL.
-    pub fn url(&self) -> &str {
-        self.http.url()
-    }
-
-    /// Whether the admin API answers its health check.
-    pub async fn is_healthy(&self) -> bool {
-        self.http.answers("/health").await
-    }
-
     /// Registers (or re-registers) the deployment at `endpoint_uri`, as
     /// `restate deployments register <uri> --force` does, and answers its id
     /// (`dp_…`). A new URI is a new deployment: new invocations go to it,

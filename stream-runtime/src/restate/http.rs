@@ -221,3 +221,38 @@ impl HttpClient {
             })?
     }
 }
+
+/// Declares the client of one of a Restate server's HTTP APIs: a struct
+/// over an [`HttpClient`], with the `new`, `url` and `is_healthy` that
+/// every such client has. Each API's own calls go in an `impl` beside it.
+macro_rules! api_client {
+    (
+        $(#[$meta:meta])*
+        pub struct $client:ident for $api:literal at $example:literal, health $health:literal;
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone)]
+        pub struct $client {
+            pub(super) http: $crate::restate::http::HttpClient,
+        }
+
+        impl $client {
+            #[doc = concat!("A client for the ", $api, " at `base` (such as `", $example, "`).")]
+            pub fn new(base: impl Into<String>) -> Self {
+                let http = $crate::restate::http::HttpClient::at(base);
+                Self { http }
+            }
+
+            #[doc = concat!("The ", $api, "'s base URL.")]
+            pub fn url(&self) -> &str {
+                self.http.url()
+            }
+
+            #[doc = concat!("Whether the ", $api, " answers its health check (`", $health, "`).")]
+            pub async fn is_healthy(&self) -> bool {
+                self.http.answers($health).await
+            }
+        }
+    };
+}
+pub(super) use api_client;

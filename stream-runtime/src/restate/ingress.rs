@@ -1,6 +1,6 @@
 //! The Restate ingress: calling a pipeline's public handlers.
 
-use super::http::{ApiError, HttpClient};
+use super::http::{api_client, ApiError};
 use crate::names::ServiceNames;
 use crate::protocol::handlers::source;
 use crate::protocol::{Handler, Status, TokensAdded};
@@ -8,30 +8,12 @@ use crate::protocol::{Handler, Status, TokensAdded};
 /// Why an ingress call failed (the same type as [`AdminError`](super::AdminError)).
 pub type CallError = ApiError;
 
-/// A client for a Restate server's ingress (port 8080 by default).
-#[derive(Clone)]
-pub struct IngressClient {
-    http: HttpClient,
+api_client! {
+    /// A client for a Restate server's ingress (port 8080 by default).
+    pub struct IngressClient for "ingress" at "http://localhost:8080", health "/restate/health";
 }
 
 impl IngressClient {
-    /// A client for the ingress at `base` (such as `http://localhost:8080`).
-    pub fn new(base: impl Into<String>) -> Self {
-        Self {
-            http: HttpClient::at(base),
-        }
-    }
-
-    /// The ingress's base URL.
-    pub fn url(&self) -> &str {
-        self.http.url()
-    }
-
-    /// Whether the ingress answers its health check.
-    pub async fn is_healthy(&self) -> bool {
-        self.http.answers("/restate/health").await
-    }
-
     /// Calls `service/handler` with a raw body and returns the raw answer.
     pub async fn call_raw(
         &self,

@@ -1,6 +1,5 @@
 use std::collections::BTreeMap;
 use std::io;
-use std::sync::Arc;
 
 use rskafka::client::partition::{Compression, OffsetAt, PartitionClient};
 use rskafka::record::Record;
@@ -8,7 +7,8 @@ use serde::Serialize;
 
 use super::last_produced::LastProduced;
 use super::requests::{halves, requests, DEFAULT_MAX_REQUEST_BYTES};
-use super::{io_error, partitions, KafkaError};
+use super::topic::Topic;
+use super::{io_error, KafkaError};
 use crate::sink::{Rejected, Sink};
 use crate::time::Millis;
 
@@ -51,8 +51,7 @@ type Encode<T> = fn(&T) -> Result<(Option<Vec<u8>>, Vec<u8>), String>;
 /// # }
 /// ```
 pub struct KafkaSink<T> {
-    topic: String,
-    partitions: Vec<Arc<PartitionClient>>,
+    topic: Topic,
     encode: Encode<T>,
     timestamp: Option<fn(&T) -> Millis>,
     last: LastProduced,
@@ -80,13 +79,10 @@ impl<T> KafkaSink<T> {
         topic: impl Into<String>,
         encode: Encode<T>,
     ) -> Result<Self, KafkaError> {
-        let bootstrap = bootstrap.into();
-        let topic = topic.into();
-        let partitions = partitions(&bootstrap, &topic).await?;
+        let topic = Topic::connect(bootstrap, topic).await?;
         Ok(Self {
+            last: LastProduced::new(topic.count() as usize),
             topic,
-            last: LastProduced::new(partitions.len()),
-            partitions,
             encode,
             timestamp: None,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
@@ -164,16 +160,11 @@ impl<T> KafkaSink<T> {
 
 impl<T: Send + Sync + 'static> Sink<T> for KafkaSink<T> {
     fn partitions(&self) -> u32 {
-        u32::try_from(self.partitions.len()).unwrap_or(u32::MAX)
+        self.topic.count()
     }
 
     async fn write(&self, partition: u32, committed: u64, records: &[T]) -> io::Result<u64> {
-        let client = self.partitions.get(partition as usize).ok_or_else(|| {
-            io_error(
-                "partition",
-                format!("{} has no partition {partition}", self.topic),
-            )
-        })?;
+        let client = self.topic.partition(partition)?;
         let written = committed + records.len() as u64;
         // An earlier attempt of this write may have landed: skip what did.
         let (end, last) = self.last_sequence(partition, client).await?;

@@ -1,9 +1,9 @@
 use std::io;
-use std::sync::Arc;
 
 use rskafka::client::partition::{OffsetAt, PartitionClient};
 
-use super::{io_error, partitions, KafkaError, KafkaRecord};
+use super::topic::Topic;
+use super::{io_error, KafkaError, KafkaRecord};
 use crate::source::{EndsBefore, Gone, Source};
 use crate::time::Millis;
 
@@ -68,8 +68,7 @@ pub enum StartAt {
 /// # }
 /// ```
 pub struct KafkaSource {
-    topic: String,
-    partitions: Vec<Arc<PartitionClient>>,
+    topic: Topic,
     start: StartAt,
     fetch_bytes: i32,
 }
@@ -82,12 +81,8 @@ impl KafkaSource {
         bootstrap: impl Into<String>,
         topic: impl Into<String>,
     ) -> Result<Self, KafkaError> {
-        let bootstrap = bootstrap.into();
-        let topic = topic.into();
-        let partitions = partitions(&bootstrap, &topic).await?;
         Ok(Self {
-            topic,
-            partitions,
+            topic: Topic::connect(bootstrap, topic).await?,
             start: StartAt::default(),
             fetch_bytes: 4 << 20,
         })
@@ -101,7 +96,7 @@ impl KafkaSource {
 
     /// The topic's name.
     pub fn topic(&self) -> &str {
-        &self.topic
+        self.topic.name()
     }
 
     /// After the broker said `position` is out of range: if retention (or
@@ -119,24 +114,12 @@ impl KafkaSource {
                 let reason = format!(
                     "Kafka no longer has offsets {position}..{earliest} of {} partition {split} \
                      (deleted by retention or compaction)",
-                    self.topic
+                    self.topic.name()
                 );
                 Gone::new(earliest as u64, reason).into()
             }
             _ => io_error("fetch", error),
         }
-    }
-
-    fn partition(&self, split: u32) -> io::Result<&PartitionClient> {
-        self.partitions
-            .get(split as usize)
-            .map(|p| p.as_ref())
-            .ok_or_else(|| {
-                io_error(
-                    "partition",
-                    format!("{} has no partition {split}", self.topic),
-                )
-            })
     }
 }
 
@@ -144,7 +127,7 @@ impl Source for KafkaSource {
     type Item = KafkaRecord;
 
     fn splits(&self) -> u32 {
-        u32::try_from(self.partitions.len()).unwrap_or(u32::MAX)
+        self.topic.count()
     }
 
     async fn start(&self, split: u32) -> io::Result<u64> {
@@ -158,6 +141,7 @@ impl Source for KafkaSource {
             }
         };
         let offset = self
+            .topic
             .partition(split)?
             .get_offset(at)
             .await
@@ -167,6 +151,7 @@ impl Source for KafkaSource {
 
     async fn available(&self, split: u32, position: u64, max: usize) -> io::Result<usize> {
         let end = self
+            .topic
             .partition(split)?
             .get_offset(OffsetAt::Latest)
             .await
@@ -178,7 +163,7 @@ impl Source for KafkaSource {
             )
         })?;
         if end < position {
-            let topic = &self.topic;
+            let topic = self.topic.name();
             let reason = format!(
                 "topic `{topic}` partition {split} ends at offset {end}, but this pipeline has \
                  read it up to offset {position}: the topic was deleted and created again, or \
@@ -194,7 +179,7 @@ impl Source for KafkaSource {
 
     /// The records at offsets `position..position + max`.
     async fn read(&self, split: u32, position: u64, max: usize) -> io::Result<Vec<KafkaRecord>> {
-        let partition = self.partition(split)?;
+        let partition = self.topic.partition(split)?;
         let end = position.saturating_add(max as u64);
         let mut records = Vec::new();
         let mut next = position;

@@ -1,6 +1,4 @@
-use std::marker::PhantomData;
-
-use super::Operator;
+use super::{Map, Operator};
 
 /// `flat_map`: any number of outputs per input, from an iterable.
 ///
@@ -13,18 +11,13 @@ use super::Operator;
 /// words.apply("", &mut |w| out.push(w));
 /// assert_eq!(out, ["to", "be", ""]);
 /// ```
-pub struct FlatMap<F, I> {
-    f: F,
-    iter: PhantomData<fn() -> I>,
-}
+pub struct FlatMap<F, I>(Map<F, I>);
 
 impl<F, I> FlatMap<F, I> {
-    /// Wraps the user's function.
+    /// Wraps the user's function: a [`Map`] to an iterable, whose items
+    /// go on one by one.
     pub fn new(f: F) -> Self {
-        Self {
-            f,
-            iter: PhantomData,
-        }
+        Self(Map::new(f))
     }
 }
 
@@ -36,7 +29,7 @@ where
     type Out = I::Item;
 
     fn apply<E: FnMut(I::Item)>(&self, input: In, emit: &mut E) {
-        for out in (self.f)(input) {
+        for out in self.0.call(input) {
             emit(out)
         }
     }

@@ -20,10 +20,16 @@ pub struct Map<F, Out> {
 impl<F, Out> Map<F, Out> {
     /// Wraps the user's function.
     pub fn new(f: F) -> Self {
-        Self {
-            f,
-            out: PhantomData,
-        }
+        let out = PhantomData;
+        Self { f, out }
+    }
+
+    /// The user's function, applied to one input.
+    pub(super) fn call<In>(&self, input: In) -> Out
+    where
+        F: Fn(In) -> Out,
+    {
+        (self.f)(input)
     }
 }
 
@@ -35,6 +41,6 @@ where
     type Out = Out;
 
     fn apply<E: FnMut(Out)>(&self, input: In, emit: &mut E) {
-        emit((self.f)(input))
+        emit(self.call(input))
     }
 }

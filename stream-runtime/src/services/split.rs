@@ -7,7 +7,7 @@ use super::calls::RestateCalls;
 use super::serve::{index_key, Serves};
 use super::{PipelineService, ServiceHandlers};
 use crate::protocol::handlers::{split, SplitService};
-use crate::protocol::{Dry, Lease, SplitProgress};
+use crate::protocol::{Dry, Exclusive, Handler, Lease, SplitProgress};
 use crate::source::EndsBefore;
 use crate::stages::Dataflow;
 use crate::time::{wall_clock, Millis};
@@ -171,23 +171,27 @@ impl<'a, D: Dataflow> Serves<'a, split::Next> for PipelineService<SplitService, 
     }
 }
 
+/// `stop` and `resume`, the two handlers that switch a split's leasing.
+trait SwitchesLeasing {
+    /// Whether the split is stopped afterwards.
+    const STOPPED: bool;
+}
+
 /// Stops leasing: every later `next` answers an empty lease, so the tokens
 /// finish the ranges they hold and park.
-impl<'a, D: Dataflow> Serves<'a, split::Stop> for PipelineService<SplitService, D> {
-    async fn serve(
-        &'a self,
-        ctx: ObjectContext<'a>,
-        _calls: RestateCalls<'a>,
-        (): (),
-    ) -> HandlerResult<()> {
-        self.split(ctx.key())?;
-        ctx.set(STOPPED, true);
-        Ok(())
-    }
+impl SwitchesLeasing for split::Stop {
+    const STOPPED: bool = true;
 }
 
 /// Leases again after a stop, from where the split stopped.
-impl<'a, D: Dataflow> Serves<'a, split::Resume> for PipelineService<SplitService, D> {
+impl SwitchesLeasing for split::Resume {
+    const STOPPED: bool = false;
+}
+
+impl<'a, D: Dataflow, H> Serves<'a, H> for PipelineService<SplitService, D>
+where
+    H: Handler<Access = Exclusive, Input = (), Output = ()> + SwitchesLeasing,
+{
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
@@ -195,7 +199,11 @@ impl<'a, D: Dataflow> Serves<'a, split::Resume> for PipelineService<SplitService
         (): (),
     ) -> HandlerResult<()> {
         self.split(ctx.key())?;
-        ctx.clear(STOPPED);
+        if H::STOPPED {
+            ctx.set(STOPPED, true);
+        } else {
+            ctx.clear(STOPPED);
+        }
         Ok(())
     }
 }

@@ -41,16 +41,28 @@ macro_rules! handler {
     };
 }
 
-/// `{P}Source`: the token driver, a plain service.
-pub(crate) struct SourceService;
+/// Declares one of a pipeline's services: its marker type, whether it is
+/// a service or a Virtual Object, its key, and its name's field in
+/// [`ServiceNames`].
+macro_rules! service {
+    ($(#[$doc:meta])* $ty:ident, $kind:ident, $key:ty, $name:ident) => {
+        $(#[$doc])*
+        pub(crate) struct $ty;
 
-impl ServiceKind for SourceService {
-    const TYPE: ServiceType = ServiceType::Service;
-    type Key = ();
-    fn name(names: &ServiceNames) -> &str {
-        &names.source
-    }
+        impl ServiceKind for $ty {
+            const TYPE: ServiceType = ServiceType::$kind;
+            type Key = $key;
+            fn name(names: &ServiceNames) -> &str {
+                &names.$name
+            }
+        }
+    };
 }
+
+service!(
+    /// `{P}Source`: the token driver, a plain service.
+    SourceService, Service, (), source
+);
 
 pub(crate) mod source {
     use super::*;
@@ -73,16 +85,10 @@ pub(crate) mod source {
     );
 }
 
-/// `{P}Split`: one Virtual Object per source split, holding its position.
-pub(crate) struct SplitService;
-
-impl ServiceKind for SplitService {
-    const TYPE: ServiceType = ServiceType::VirtualObject;
-    type Key = u32;
-    fn name(names: &ServiceNames) -> &str {
-        &names.split
-    }
-}
+service!(
+    /// `{P}Split`: one Virtual Object per source split, holding its position.
+    SplitService, VirtualObject, u32, split
+);
 
 pub(crate) mod split {
     use super::*;
@@ -105,16 +111,10 @@ pub(crate) mod split {
     );
 }
 
-/// `{P}Keyed`: one Virtual Object per key group, one state entry per key.
-pub(crate) struct KeyedService;
-
-impl ServiceKind for KeyedService {
-    const TYPE: ServiceType = ServiceType::VirtualObject;
-    type Key = u32;
-    fn name(names: &ServiceNames) -> &str {
-        &names.keyed
-    }
-}
+service!(
+    /// `{P}Keyed`: one Virtual Object per key group, one state entry per key.
+    KeyedService, VirtualObject, u32, keyed
+);
 
 pub(crate) mod keyed {
     use super::*;
@@ -154,16 +154,10 @@ pub(crate) mod keyed {
     );
 }
 
-/// `{P}Sink`: one Virtual Object per sink partition, holding its committed offset.
-pub(crate) struct SinkService;
-
-impl ServiceKind for SinkService {
-    const TYPE: ServiceType = ServiceType::VirtualObject;
-    type Key = u32;
-    fn name(names: &ServiceNames) -> &str {
-        &names.sink
-    }
-}
+service!(
+    /// `{P}Sink`: one Virtual Object per sink partition, holding its committed offset.
+    SinkService, VirtualObject, u32, sink
+);
 
 pub(crate) mod sink {
     use super::*;
@@ -185,8 +179,10 @@ pub(crate) mod sink {
     );
 }
 
-/// `{P}Control`: the pipeline's one control object, keyed `pipeline`.
-pub(crate) struct ControlService;
+service!(
+    /// `{P}Control`: the pipeline's one control object, keyed `pipeline`.
+    ControlService, VirtualObject, ControlKey, control
+);
 
 /// The key of the one control object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,14 +196,6 @@ impl ControlKey {
 impl ObjectKey for ControlKey {
     fn key(&self) -> Option<String> {
         Some(Self::KEY.to_owned())
-    }
-}
-
-impl ServiceKind for ControlService {
-    const TYPE: ServiceType = ServiceType::VirtualObject;
-    type Key = ControlKey;
-    fn name(names: &ServiceNames) -> &str {
-        &names.control
     }
 }
 
@@ -244,16 +232,10 @@ pub(crate) mod control {
     );
 }
 
-/// `{P}Clock`: the pipeline's watermark, one object keyed `pipeline`.
-pub(crate) struct ClockService;
-
-impl ServiceKind for ClockService {
-    const TYPE: ServiceType = ServiceType::VirtualObject;
-    type Key = ControlKey;
-    fn name(names: &ServiceNames) -> &str {
-        &names.clock
-    }
-}
+service!(
+    /// `{P}Clock`: the pipeline's watermark, one object keyed `pipeline`.
+    ClockService, VirtualObject, ControlKey, clock
+);
 
 pub(crate) mod clock {
     use super::*;

@@ -261,15 +261,25 @@ impl Clock {
 mod tests {
     use super::*;
 
-    fn done(split: u32, from: u64, count: u32, max: Millis) -> Report {
-        let max = Some(max);
-        let event = SplitEvent::Done { from, count, max };
+    /// Split `split`'s report of `event`, needing no other split.
+    fn report(split: u32, event: SplitEvent) -> Report {
         let needs = Vec::new();
         Report {
             split,
             event,
             needs,
         }
+    }
+
+    /// Split `split`'s report that it finished `count` positions from `from`.
+    fn done(split: u32, from: u64, count: u32, max: Millis) -> Report {
+        let max = Some(max);
+        report(split, SplitEvent::Done { from, count, max })
+    }
+
+    /// Split `split`'s report that it was asked at position `at` and had no data.
+    fn idle(split: u32, at: u64) -> Report {
+        report(split, SplitEvent::Idle { at })
     }
 
     #[test]
@@ -291,12 +301,7 @@ mod tests {
         assert_eq!(clock.current(), Millis::MIN, "split 1 has said nothing");
         clock.report(done(1, 0, 10, 3_000), 2, 0);
         assert_eq!(clock.current(), 2_999);
-        let idle = Report {
-            split: 1,
-            event: SplitEvent::Idle { at: 10 },
-            needs: Vec::new(),
-        };
-        clock.report(idle, 2, 0);
+        clock.report(idle(1, 10), 2, 0);
         assert_eq!(clock.current(), 9_999, "the idle split no longer holds it");
         clock.report(done(1, 10, 10, 4_000), 2, 0);
         assert_eq!(clock.current(), 9_999, "it never goes back");
@@ -308,16 +313,7 @@ mod tests {
         clock.report(done(0, 0, 10, 5_000), 2, 0);
         clock.report(done(1, 0, 10, 5_000), 2, 0);
         for split in [0, 1] {
-            let event = SplitEvent::Idle { at: 10 };
-            clock.report(
-                Report {
-                    split,
-                    event,
-                    needs: Vec::new(),
-                },
-                2,
-                0,
-            );
+            clock.report(idle(split, 10), 2, 0);
         }
         assert_eq!(clock.current(), 4_999);
         // Split 0 has data again and its range is done first: before the
@@ -331,30 +327,14 @@ mod tests {
         clock.report(done(1, 10, 10, 15_000), 2, 0);
         assert_eq!(clock.current(), 14_999);
         // Asked and still without data: it stays idle, and holds nothing.
-        clock.report(
-            Report {
-                split: 1,
-                event: SplitEvent::Idle { at: 20 },
-                needs: Vec::new(),
-            },
-            2,
-            0,
-        );
+        clock.report(idle(1, 20), 2, 0);
         clock.take(done(0, 20, 10, 30_000));
         assert_eq!(clock.to_check(2, 0), [(1, 20)]);
         clock.settle(2, 0);
         assert_eq!(clock.current(), 29_999);
         // An idle split ahead of where the watermark goes is not asked.
         clock.report(done(1, 20, 10, 90_000), 2, 0);
-        clock.report(
-            Report {
-                split: 1,
-                event: SplitEvent::Idle { at: 30 },
-                needs: Vec::new(),
-            },
-            2,
-            0,
-        );
+        clock.report(idle(1, 30), 2, 0);
         clock.take(done(0, 30, 10, 31_000));
         assert_eq!(clock.to_check(2, 0), []);
     }

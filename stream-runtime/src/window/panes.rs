@@ -10,7 +10,15 @@ use crate::record::Record;
 
 type Entry<K, W, V> = WindowEntry<K, <W as WindowFn<V>>::Acc, V>;
 
-impl<KF, K, In, V, W> Windowing<KF, K, In, V, W> {
+/// What a pane needs of its types: keys and results it copies out, and
+/// entries it stores.
+impl<KF, K, In, V, W> Windowing<KF, K, In, V, W>
+where
+    K: Clone,
+    W: WindowFn<V>,
+    W::Acc: Clone,
+    Entry<K, W, V>: Record,
+{
     /// Adds each record to its key in every window it falls in; a window
     /// whose end the clock has passed (inside the allowed lateness) emits
     /// the key's updated result at once. A record with no window left is
@@ -25,11 +33,7 @@ impl<KF, K, In, V, W> Windowing<KF, K, In, V, W> {
     ) -> Result<(), RecordFailed>
     where
         KF: Fn(&In) -> K,
-        K: Clone,
         V: Clone,
-        W: WindowFn<V>,
-        W::Acc: Clone,
-        Entry<K, W, V>: Record,
     {
         let threshold = self.threshold(scope);
         let mut panes: BTreeMap<Window, Entry<K, W, V>> = BTreeMap::new();
@@ -102,13 +106,7 @@ impl<KF, K, In, V, W> Windowing<KF, K, In, V, W> {
         window: Window,
         scope: &mut Scope<'_>,
         out: &mut dyn FnMut(Windowed<K, W::Acc>),
-    ) -> Result<(), String>
-    where
-        K: Clone,
-        W: WindowFn<V>,
-        W::Acc: Clone,
-        Entry<K, W, V>: Record,
-    {
+    ) -> Result<(), String> {
         let threshold = self.threshold(scope);
         let Some(mut pane) = state
             .get::<Entry<K, W, V>>(name)

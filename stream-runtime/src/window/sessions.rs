@@ -18,7 +18,16 @@ use crate::time::Millis;
 
 type Entry<K, W, V> = WindowEntry<K, <W as WindowFn<V>>::Acc, V>;
 
-impl<KF, K, In, V, W> Windowing<KF, K, In, V, W> {
+/// What a session window needs of its types: keys and values it copies
+/// into results, and entries it stores.
+impl<KF, K, In, V, W> Windowing<KF, K, In, V, W>
+where
+    K: Clone,
+    V: Clone,
+    W: WindowFn<V>,
+    W::Acc: Clone,
+    Entry<K, W, V>: Record,
+{
     fn gap(&self) -> Millis {
         match self.spec.kind() {
             WindowKind::Session { gap } => gap,
@@ -39,11 +48,6 @@ impl<KF, K, In, V, W> Windowing<KF, K, In, V, W> {
     ) -> Result<(), RecordFailed>
     where
         KF: Fn(&In) -> K,
-        K: Clone,
-        V: Clone,
-        W: WindowFn<V>,
-        W::Acc: Clone,
-        Entry<K, W, V>: Record,
     {
         let threshold = self.threshold(scope);
         let mut entries: Vec<Option<Entry<K, W, V>>> = Vec::new();
@@ -119,14 +123,7 @@ impl<KF, K, In, V, W> Windowing<KF, K, In, V, W> {
         name: &str,
         scope: &mut Scope<'_>,
         out: &mut dyn FnMut(Windowed<K, W::Acc>),
-    ) -> Result<(), String>
-    where
-        K: Clone,
-        V: Clone,
-        W: WindowFn<V>,
-        W::Acc: Clone,
-        Entry<K, W, V>: Record,
-    {
+    ) -> Result<(), String> {
         let threshold = self.threshold(scope);
         let stored = state.get::<Entry<K, W, V>>(name);
         let Some(mut entry) = stored.map_err(|e| e.to_string())? else {
@@ -158,12 +155,7 @@ impl<KF, K, In, V, W> Windowing<KF, K, In, V, W> {
 
     /// A session's result: its records folded in time order (`None` for a
     /// session with no records, which is never stored).
-    fn result(&self, key: &K, session: &Session<V>) -> Option<Windowed<K, W::Acc>>
-    where
-        K: Clone,
-        V: Clone,
-        W: WindowFn<V>,
-    {
+    fn result(&self, key: &K, session: &Session<V>) -> Option<Windowed<K, W::Acc>> {
         let mut items: Vec<&(Millis, V)> = session.items.iter().collect();
         items.sort_by_key(|(time, _)| *time);
         let mut acc = None;

@@ -8,7 +8,8 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
-use stream_runtime::{pipeline, FileSink, RandomWords, Runner};
+use stream_runner::Runner;
+use stream_runtime::{pipeline, FileSink, RandomWords};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct WordCount {

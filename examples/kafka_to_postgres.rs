@@ -24,11 +24,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 use serde::{Deserialize, Serialize};
+use stream_runner::{Runner, RunnerArgs};
 use stream_runtime::kafka::KafkaSource;
 use stream_runtime::postgres::PostgresSink;
 use stream_runtime::time::Watermarks;
 use stream_runtime::window::tumbling;
-use stream_runtime::{Pipeline, Runner, RunnerArgs};
+use stream_runtime::Pipeline;
 use stream_support::kafka::{create_topic, KafkaBroker, Producer};
 use stream_support::postgres::PostgresServer;
 

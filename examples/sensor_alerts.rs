@@ -11,7 +11,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use serde::{Deserialize, Serialize};
-use stream_runtime::{pipeline, FileSink, Runner, RunnerArgs, Sequence};
+use stream_runner::{Runner, RunnerArgs};
+use stream_runtime::{pipeline, FileSink, Sequence};
 
 /// A reading: which device, and the temperature it measured.
 #[derive(Clone, Debug, Serialize, Deserialize)]

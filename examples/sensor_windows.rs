@@ -16,8 +16,9 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use serde::{Deserialize, Serialize};
+use stream_runner::{Runner, RunnerArgs};
 use stream_runtime::source::mix64;
-use stream_runtime::{pipeline, FileSink, Runner, RunnerArgs, Source};
+use stream_runtime::{pipeline, FileSink, Source};
 
 /// One sensor's reading.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -15,9 +15,10 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use serde::{Deserialize, Serialize};
+use stream_runner::{Runner, RunnerArgs};
 use stream_runtime::source::{mix64, DEFAULT_VOCABULARY};
 use stream_runtime::window::Windowed;
-use stream_runtime::{pipeline, FileSink, Runner, RunnerArgs, Sequence};
+use stream_runtime::{pipeline, FileSink, Sequence};
 
 /// Word `n`, at about `n` milliseconds of event time, up to 200 ms out of
 /// order.
@@ -71,7 +72,7 @@ struct Cli {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), stream_runtime::RunError> {
+async fn main() -> Result<(), stream_runner::RunError> {
     let cli = Cli::parse();
     let top = TopWordsPerSecond {
         words: cli.words,

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
-use stream_runtime::{pipeline, CollectSink, InMemorySource, Runner};
+use stream_runner::Runner;
+use stream_runtime::{pipeline, CollectSink, InMemorySource};
 
 const TEXT: &str = "to be or not to be that is the question \
     whether tis nobler in the mind to suffer the slings and arrows of outrageous fortune \

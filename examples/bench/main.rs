@@ -57,8 +57,9 @@ mod windows;
 use std::path::PathBuf;
 
 use instrument::{Clock, TimedFileSink, TimedSequence, WordCount};
+use stream_runner::{LocalServer, LocalServerOptions, RESTATE_VERSION};
 use stream_runtime::keyed::Emit;
-use stream_runtime::restate::{IngressClient, LocalServer, LocalServerOptions, RESTATE_VERSION};
+use stream_runtime::restate::IngressClient;
 use stream_runtime::source::DEFAULT_VOCABULARY;
 use stream_runtime::{Endpoint, IntoPipeline, Pipeline, ServiceNames, Status};
 use stream_support::keys::{mix, zipf_rank};

@@ -41,9 +41,10 @@
 //!   Its Rust blocks are compiled as tests.
 //! - **The connectors**, each behind a cargo feature: `kafka` (module and
 //!   feature), `postgres` (the same), and Prometheus [`metrics`] (`metrics`).
-//!   The development [`Runner`] and its local server are the `runner`
-//!   feature, on by default; a service that only serves pipelines on an
-//!   [`Endpoint`] can turn it off.
+//! - **The development runner**, which runs pipelines from a `main` on a
+//!   local Restate server it starts, is its own crate, `stream-runner`. A
+//!   service that only serves pipelines serves an [`Endpoint`] and needs
+//!   only this crate.
 //!
 //! # How it runs
 //!
@@ -79,9 +80,6 @@ mod protocol;
 mod record;
 pub mod restate;
 mod round;
-#[cfg(feature = "runner")]
-#[cfg_attr(docsrs, doc(cfg(feature = "runner")))]
-mod runner;
 mod services;
 pub mod sink;
 pub mod source;
@@ -103,9 +101,6 @@ pub use keyed::{
 pub use names::ServiceNames;
 pub use protocol::{DeadLetter, FailedStage, Status, TokensAdded};
 pub use record::{Aggregate, Key, Record};
-#[cfg(feature = "runner")]
-#[cfg_attr(docsrs, doc(cfg(feature = "runner")))]
-pub use runner::{RunError, Runner, RunnerArgs};
 pub use services::{parse_token_count, DefinitionError, MAX_TOKENS_PER_CALL};
 pub use sink::{CollectSink, ConsoleSink, FileSink, Sink};
 pub use source::{InMemorySource, RandomWords, Sequence, Source};

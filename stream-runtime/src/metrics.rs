@@ -14,11 +14,11 @@
 //! | `stream_round_seconds{pipeline}` | histogram | a token's round, from lease to the next |
 //! | `stream_split_position{pipeline,split}` | gauge | where the split leases next |
 //! | `stream_split_lag{pipeline,split}` | gauge | a remote split (Kafka): records behind the end it last saw |
-//! | `stream_tokens_injected{pipeline}` | gauge | from `status` (runner) |
-//! | `stream_tokens_in_flight{pipeline}` | gauge | from `status` (runner) |
-//! | `stream_tokens_parked{pipeline}` | gauge | from `status` (runner) |
-//! | `stream_invocations_paused{pipeline}` | gauge | paused by the server (runner, every 5 s) |
-//! | `stream_invocations_backing_off{pipeline}` | gauge | retrying after a failure (runner) |
+//! | `stream_tokens_injected{pipeline}` | gauge | from `status` ([`record_status`]) |
+//! | `stream_tokens_in_flight{pipeline}` | gauge | from `status` ([`record_status`]) |
+//! | `stream_tokens_parked{pipeline}` | gauge | from `status` ([`record_status`]) |
+//! | `stream_invocations_paused{pipeline}` | gauge | paused by the server ([`record_stalled`]; the runner every 5 s) |
+//! | `stream_invocations_backing_off{pipeline}` | gauge | retrying after a failure ([`record_stalled`]) |
 //!
 //! The counters are this process's: they start at 0 when it starts, and
 //! each replica of an endpoint counts what it did. The exact totals, across
@@ -26,9 +26,7 @@
 
 use std::net::SocketAddr;
 
-#[cfg(feature = "runner")]
 use crate::protocol::Status;
-#[cfg(feature = "runner")]
 use crate::restate::Stalled;
 
 /// Why the exporter could not start.
@@ -194,9 +192,10 @@ pub(crate) fn round(pipeline: &str, seconds: f64) {
     observe("stream_round_seconds", pipeline, seconds);
 }
 
-/// The tokens, as `status` reported them.
-#[cfg(feature = "runner")]
-pub(crate) fn tokens(pipeline: &str, status: &Status) {
+/// Sets the token gauges of `pipeline` from its `status` answer: what a
+/// program that polls `status` (as `stream-runner` does every second)
+/// records.
+pub fn record_status(pipeline: &str, status: &Status) {
     let parked = status
         .tokens_injected
         .saturating_sub(status.tokens_in_flight)
@@ -216,9 +215,9 @@ pub(crate) fn tokens(pipeline: &str, status: &Status) {
     set("stream_tokens_parked", pipeline, None, parked as f64);
 }
 
-/// The invocations the server paused or is retrying.
-#[cfg(feature = "runner")]
-pub(crate) fn stalled(pipeline: &str, stalled: &Stalled) {
+/// Sets the gauges of the invocations of `pipeline` that the server paused
+/// or is retrying (from [`AdminClient::stalled`](crate::restate::AdminClient::stalled)).
+pub fn record_stalled(pipeline: &str, stalled: &Stalled) {
     set(
         "stream_invocations_paused",
         pipeline,

@@ -8,7 +8,8 @@
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use stream_runtime::restate::{LocalServer, LocalServerOptions, Stalled};
+use stream_runner::{LocalServer, LocalServerOptions};
+use stream_runtime::restate::Stalled;
 use stream_runtime::{CollectSink, Endpoint, IntoPipeline, Pipeline, ServiceNames};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;

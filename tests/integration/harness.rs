@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use stream_runtime::restate::{AdminClient, IngressClient, LocalServer, LocalServerOptions};
+use stream_runner::{LocalServer, LocalServerOptions};
+use stream_runtime::restate::{AdminClient, IngressClient};
 use stream_runtime::{Endpoint, ServiceNames, Status};
 
 pub struct Harness {

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
+use stream_runner::process::spawn_logged;
 use stream_runtime::kafka::KafkaSink;
 use stream_runtime::keyed::Emit;
-use stream_runtime::restate::spawn_logged;
 use stream_runtime::{Endpoint, PipelineConfig, ServiceNames};
 
 use crate::kafka::{word_count, StampedCount};

@@ -337,7 +337,7 @@ fn print_table(rows: &[Row]) {
     println!(
         "\nThe word count three ways, one after another, on one Kafka {KAFKA_VERSION} broker \
          (single-node KRaft); restate-server {}; on {}.\n",
-        stream_runtime::restate::RESTATE_VERSION,
+        stream_runner::RESTATE_VERSION,
         machine()
     );
     let default = PipelineConfig::DEFAULT_BATCH_SIZE;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use stream_runtime::restate::spawn_logged;
+use stream_runner::process::spawn_logged;
 
 /// The Kafka version `pom.xml` pins.
 pub const KAFKA_VERSION: &str = "4.1.1";
@@ -137,7 +137,7 @@ impl KafkaBroker {
                 .and_then(|c| c.try_wait().ok().flatten());
             if exited.is_some() || Instant::now() > deadline {
                 // The log goes with the scratch dir: say its end here.
-                let tail = stream_runtime::restate::log_tail(log, 20);
+                let tail = stream_runner::process::log_tail(log, 20);
                 let why = format!("the end of {}:\n{tail}", log.display());
                 return Err(BrokerError::Start(why));
             }

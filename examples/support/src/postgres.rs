@@ -114,7 +114,7 @@ impl PostgresServer {
         let log = dir.join("postgres.log");
         std::fs::File::create(&log)?;
         chown(&log, owner)?;
-        let child = stream_runtime::restate::spawn_logged(&mut server, &log)?;
+        let child = stream_runner::process::spawn_logged(&mut server, &log)?;
         let mut started = Self {
             child: Some(child),
             port,
@@ -131,7 +131,7 @@ impl PostgresServer {
                 .and_then(|c| c.try_wait().ok().flatten());
             if exited.is_some() || Instant::now() > deadline {
                 // The log goes with the scratch dir: say its end here.
-                let tail = stream_runtime::restate::log_tail(&log, 20);
+                let tail = stream_runner::process::log_tail(&log, 20);
                 let why = format!("the end of {}:\n{tail}", log.display());
                 return Err(PostgresStartError::Start(why));
             }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use stream_runtime::restate::spawn_logged;
+use stream_runner::process::spawn_logged;
 
 use super::process::free_port;
 

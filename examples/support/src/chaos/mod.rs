@@ -5,7 +5,7 @@
 //!
 //! The endpoint runs as a child process (`chaos_endpoint`) so that it can be
 //! killed; the server is a
-//! [`LocalServer`](stream_runtime::restate::LocalServer) restarted on the
+//! [`LocalServer`](stream_runner::LocalServer) restarted on the
 //! same data dir. A run can also have a cluster of servers and endpoint
 //! replicas behind nginx ([`Shape`]); then one node or one replica is
 //! killed at a time.

@@ -5,7 +5,8 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use crate::keys::mix;
-use stream_runtime::restate::{spawn_logged, IngressClient};
+use stream_runner::process::spawn_logged;
+use stream_runtime::restate::IngressClient;
 use stream_runtime::{ServiceNames, Status};
 
 /// Finds a binary of the same build as the running example

@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use stream_runtime::restate::{AdminClient, IngressClient, LocalServer, LocalServerOptions};
+use stream_runner::{LocalServer, LocalServerOptions};
+use stream_runtime::restate::{AdminClient, IngressClient};
 
 use super::balancer::Balancer;
 use super::process::{free_port, EndpointProcess, Schedule};

@@ -1,12 +1,14 @@
 //! Starting and stopping a restate-server process, for development, tests
 //! and benchmarks.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use super::admin::AdminClient;
-use super::ingress::IngressClient;
+use stream_runtime::restate::{AdminClient, IngressClient};
+
+use crate::binaries::find_server_binary;
+use crate::process::{log_tail, spawn_logged};
 
 /// The restate-server version this crate is built and tested against.
 pub const RESTATE_VERSION: &str = "1.7.12";
@@ -331,180 +333,6 @@ fn terminate(child: &Child) {
 
 #[cfg(not(unix))]
 fn terminate(_child: &Child) {}
-
-/// The last `lines` lines of a log file (or why it cannot be read),
-/// reading only its last 64 KiB: a long-running server's log is large.
-pub fn log_tail(path: &Path, lines: usize) -> String {
-    match read_end(path, 64 * 1024) {
-        Ok(text) => {
-            let all: Vec<&str> = text.lines().collect();
-            all[all.len().saturating_sub(lines)..].join("\n")
-        }
-        Err(error) => format!("(cannot read it: {error})"),
-    }
-}
-
-/// The last `bytes` bytes of a file, as text.
-fn read_end(path: &Path, bytes: u64) -> std::io::Result<String> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
-    file.seek(SeekFrom::Start(len.saturating_sub(bytes)))?;
-    let mut end = Vec::new();
-    file.read_to_end(&mut end)?;
-    Ok(String::from_utf8_lossy(&end).into_owned())
-}
-
-/// Makes a child started with `command` die with the thread that starts it
-/// (Linux; elsewhere a no-op), so a test binary or example that exits
-/// abruptly leaves no server or endpoint behind.
-#[cfg(target_os = "linux")]
-pub fn die_with_parent(command: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        command.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-}
-
-/// Makes a child die with its parent (a no-op off Linux).
-#[cfg(not(target_os = "linux"))]
-pub fn die_with_parent(_command: &mut Command) {}
-
-/// Starts `command` with no input, its output appended to `log`, dying with
-/// its parent (see [`die_with_parent`]).
-pub fn spawn_logged(command: &mut Command, log: &Path) -> std::io::Result<Child> {
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)?;
-    let err = out.try_clone()?;
-    command.stdin(Stdio::null()).stdout(out).stderr(err);
-    die_with_parent(command);
-    command.spawn()
-}
-
-/// Finds the restate-server binary: `RESTATE_SERVER_BIN`, then the npm
-/// package in a `node_modules` above the current directory or the running
-/// binary,
-/// then `PATH`. If none is found but a `package.json` above pins
-/// `@restatedev/restate-server`, runs `npm ci` there first.
-pub fn find_server_binary() -> Result<PathBuf, ServerBinaryError> {
-    find_binary("RESTATE_SERVER_BIN", "restate-server", "restate-server")
-}
-
-/// Finds the `restate` CLI the same way (`RESTATE_CLI_BIN`, npm, `PATH`).
-pub fn find_cli_binary() -> Result<PathBuf, ServerBinaryError> {
-    find_binary("RESTATE_CLI_BIN", "restate", "restate")
-}
-
-fn find_binary(env_var: &str, package: &str, binary: &str) -> Result<PathBuf, ServerBinaryError> {
-    if let Some(path) = std::env::var_os(env_var) {
-        return Ok(PathBuf::from(path));
-    }
-    let roots = search_roots();
-    if let Some(found) = roots
-        .iter()
-        .find_map(|root| in_node_modules(root, package, binary))
-    {
-        return Ok(found);
-    }
-    if let Some(found) = on_path(binary) {
-        return Ok(found);
-    }
-    if let Some(project) = roots.iter().find(|root| pins_restate(root)) {
-        npm_ci(project)?;
-        if let Some(found) = in_node_modules(project, package, binary) {
-            return Ok(found);
-        }
-    }
-    Err(ServerBinaryError::NotFound)
-}
-
-/// The current directory and the running binary's directory, with all
-/// their parents: a binary built under `target/` finds the project's
-/// `node_modules` from anywhere.
-fn search_roots() -> Vec<PathBuf> {
-    let mut starts = Vec::new();
-    if let Ok(cwd) = std::env::current_dir() {
-        starts.push(cwd);
-    }
-    if let Some(dir) = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(Path::to_owned))
-    {
-        starts.push(dir);
-    }
-    let mut roots: Vec<PathBuf> = Vec::new();
-    for start in starts {
-        for dir in start.ancestors() {
-            if !roots.iter().any(|r| r == dir) {
-                roots.push(dir.to_owned());
-            }
-        }
-    }
-    roots
-}
-
-fn in_node_modules(root: &Path, package: &str, binary: &str) -> Option<PathBuf> {
-    let platform = match (std::env::consts::OS, std::env::consts::ARCH) {
-        ("linux", "x86_64") => "linux-x64",
-        ("linux", "aarch64") => "linux-arm64",
-        ("macos", "x86_64") => "darwin-x64",
-        ("macos", "aarch64") => "darwin-arm64",
-        _ => return None,
-    };
-    let path = root
-        .join("node_modules/@restatedev")
-        .join(format!("{package}-{platform}"))
-        .join("bin")
-        .join(binary);
-    path.is_file().then_some(path)
-}
-
-fn on_path(binary: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(binary))
-        .find(|path| path.is_file())
-}
-
-fn pins_restate(root: &Path) -> bool {
-    std::fs::read_to_string(root.join("package.json"))
-        .map(|text| text.contains("@restatedev/restate-server"))
-        .unwrap_or(false)
-}
-
-fn npm_ci(dir: &Path) -> Result<(), ServerBinaryError> {
-    let install = if dir.join("package-lock.json").is_file() {
-        "ci"
-    } else {
-        "install"
-    };
-    eprintln!(
-        "restate-server not found: running `npm {install}` in {}",
-        dir.display()
-    );
-    let status = Command::new("npm")
-        .args([install, "--no-audit", "--no-fund"])
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .status()
-        .map_err(|e| ServerBinaryError::Install {
-            dir: dir.to_owned(),
-            reason: format!("cannot run npm ({e}); install Node.js"),
-        })?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(ServerBinaryError::Install {
-            dir: dir.to_owned(),
-            reason: format!("npm exited with {status}"),
-        })
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -1,8 +1,41 @@
-//! Running pipelines from a `main`: like Flink's local environment, it starts
-//! a Restate server when none is configured, registers the endpoint, injects
-//! tokens and shows progress.
+//! The development runner of [`stream_runtime`]: runs pipelines from a
+//! `main`. Like Flink's local environment, it starts a Restate server when
+//! none is configured (installing the pinned npm package if need be),
+//! registers the endpoint, injects tokens and shows progress.
+//!
+//! ```no_run
+//! use stream_runtime::{pipeline, ConsoleSink, RandomWords};
+//!
+//! pipeline! {
+//!     Words:
+//!     source(RandomWords::new().take(1_000))
+//!     |> map(|word| (word, 1u64))
+//!     |> key_by(|pair| pair.0.clone())
+//!     |> reduce(|a, b| (a.0, a.1 + b.1))
+//!     |> sink(ConsoleSink::new())
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), stream_runner::RunError> {
+//!     stream_runner::Runner::from_args().pipeline(Words).run().await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! A service that only serves pipelines needs none of this: it serves a
+//! [`stream_runtime::Endpoint`], and something else registers it and
+//! injects tokens (see the guide's "Running and operating it").
+//!
+//! [`LocalServer`] and the [`process`] helpers are what the runner starts
+//! its server with; test harnesses and benchmarks use them to start
+//! servers and endpoints of their own.
+
+#![warn(missing_docs)]
 
 mod args;
+mod binaries;
+mod local_server;
+pub mod process;
 mod progress;
 mod stall;
 
@@ -14,13 +47,12 @@ use tokio::net::TcpListener;
 
 pub use args::RunnerArgs;
 use args::{RunnerOnly, Settings};
+pub use binaries::{find_cli_binary, find_server_binary};
+pub use local_server::{LocalServer, LocalServerOptions, ServerBinaryError, RESTATE_VERSION};
 use progress::Progress;
 
-use crate::complete::IntoPipeline;
-use crate::endpoint::{Endpoint, EndpointError};
-use crate::names::ServiceNames;
-use crate::protocol::Status;
-use crate::restate::{AdminClient, IngressClient, LocalServer, LocalServerOptions};
+use stream_runtime::restate::{AdminClient, ApiError, IngressClient};
+use stream_runtime::{Endpoint, EndpointError, IntoPipeline, ServiceNames, Status};
 
 /// Why a run stopped with an error. Its `Debug` is its message, so that a
 /// `main` returning `Result<_, RunError>` (or `anyhow::Error`) prints what
@@ -35,10 +67,10 @@ pub enum RunError {
     Endpoint(#[from] EndpointError),
     /// The local server could not start.
     #[error("{0}")]
-    Server(#[from] crate::restate::ServerBinaryError),
+    Server(#[from] ServerBinaryError),
     /// Registering the endpoint or calling the pipeline failed.
     #[error(transparent)]
-    Restate(#[from] crate::restate::ApiError),
+    Restate(#[from] ApiError),
     /// A pipeline's tokens stopped: the endpoint's layout differs from the
     /// one its state was laid out by, or its source is not the one its
     /// positions came from.
@@ -59,7 +91,7 @@ pub enum RunError {
     },
     /// The metrics exporter could not start.
     #[error(transparent)]
-    Metrics(#[from] crate::metrics::MetricsError),
+    Metrics(#[from] stream_runtime::metrics::MetricsError),
     /// Anything else on the way.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -86,7 +118,7 @@ impl std::fmt::Debug for RunError {
 ///
 /// ```no_run
 /// # async fn main_body(word_count: impl stream_runtime::IntoPipeline) {
-/// stream_runtime::Runner::from_args()
+/// stream_runner::Runner::from_args()
 ///     .pipeline(word_count)
 ///     .run()
 ///     .await
@@ -151,7 +183,7 @@ impl Runner {
         let settings = Settings::new(self.args.map_err(RunError::Usage)?, self.default_tokens);
         let names: Vec<ServiceNames> = self.endpoint.names().cloned().collect();
         if let Some(metrics) = settings.metrics {
-            crate::metrics::serve(metrics)?;
+            stream_runtime::metrics::serve(metrics)?;
             println!("metrics on http://{metrics}/metrics");
         }
         let addr = SocketAddr::from(([0, 0, 0, 0], settings.port));
@@ -411,7 +443,7 @@ enum Unanswered {
     /// may come back, so the runner waits and says why.
     Silent(String),
     /// An answer that will not change by waiting.
-    Failed(crate::restate::ApiError),
+    Failed(ApiError),
 }
 
 /// Asks every pipeline's status and prints its progress line.
@@ -420,7 +452,6 @@ async fn poll(
     ingress: &IngressClient,
     progress: &mut [Progress],
 ) -> Result<Vec<(ServiceNames, Status)>, Unanswered> {
-    use crate::restate::ApiError;
     let mut statuses = Vec::with_capacity(names.len());
     for (pipeline, progress) in names.iter().zip(progress.iter_mut()) {
         let status = match tokio::time::timeout(STATUS_WAIT, ingress.status(pipeline)).await {
@@ -442,7 +473,7 @@ async fn poll(
         if let Some(line) = progress.line(&pipeline.pipeline, &status) {
             println!("{line}");
         }
-        crate::metrics::tokens(&pipeline.pipeline, &status);
+        stream_runtime::metrics::record_status(&pipeline.pipeline, &status);
         statuses.push((pipeline.clone(), status));
     }
     Ok(statuses)

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::protocol::Status;
+use stream_runtime::Status;
 
 /// What the last answer said of one pipeline, and when it came.
 pub(super) struct Progress {

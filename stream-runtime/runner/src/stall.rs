@@ -4,17 +4,17 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::names::ServiceNames;
-use crate::restate::AdminClient;
+use stream_runtime::restate::AdminClient;
+use stream_runtime::ServiceNames;
 
 /// Says what of the pipeline the server is retrying or has paused, and
 /// resumes the paused: this process serves the pipeline, so the endpoint
 /// they were waiting for is back. (An outage longer than the server's
-/// retry policy pauses every token; see [`Stalled`](crate::restate::Stalled).)
+/// retry policy pauses every token; see [`Stalled`](stream_runtime::restate::Stalled).)
 pub(super) async fn resume_stalled(admin: &AdminClient, pipeline: &ServiceNames) {
     let stalled = admin.resume_paused(pipeline).await;
     if let Ok(stalled) = &stalled {
-        crate::metrics::stalled(&pipeline.pipeline, stalled);
+        stream_runtime::metrics::record_stalled(&pipeline.pipeline, stalled);
     }
     match stalled {
         Ok(stalled) if !stalled.is_empty() => {
@@ -60,7 +60,7 @@ pub(super) async fn describe_silence(
 /// The last line of a server log that reports an error or a warning, such
 /// as a full disk.
 fn last_problem(log: &Path) -> Option<String> {
-    crate::restate::log_tail(log, 1_000)
+    crate::process::log_tail(log, 1_000)
         .lines()
         .rev()
         // The update check fails without internet; it stalls nothing.

@@ -15,7 +15,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use clap::Parser;
-/// use stream_runtime::RunnerArgs;
+/// use stream_runner::RunnerArgs;
 ///
 /// #[derive(Parser)]
 /// struct Cli {
@@ -32,7 +32,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct RunnerArgs {
     /// Tokens to inject on a first start [default: 10]
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=crate::MAX_TOKENS_PER_CALL))]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=stream_runtime::MAX_TOKENS_PER_CALL))]
     pub tokens: Option<u64>,
     /// Port of this endpoint [default: 9080]
     #[arg(long)]

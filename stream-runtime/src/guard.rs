@@ -2,7 +2,6 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use restate_sdk::errors::TerminalError;
 use serde::{Deserialize, Serialize};
 
 /// Runs `f`, turning a panic into an error message. User functions are
@@ -38,31 +37,16 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     format!("panicked: {message}")
 }
 
-/// The HTTP code of a keyed call that failed on one record.
-const RECORD_FAILED: u16 = 422;
-
-/// A keyed call's report that record `index` of its batch failed. Carried
-/// as a terminal error, so the group wrote no state and the caller can
-/// retry the call or drop the record.
+/// A call's report that record `index` of its batch failed: a user
+/// function panicked on it, its state did not decode, or the sink rejected
+/// it. The call wrote nothing, and its caller retries it or drops the
+/// record (see `BatchAnswer`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecordFailed {
     /// The record's index in the key group's batch.
     pub index: usize,
     /// Why it failed.
     pub error: String,
-}
-
-impl RecordFailed {
-    pub(crate) fn into_terminal(self) -> TerminalError {
-        let message = serde_json::to_string(&self).unwrap_or_else(|_| self.error.clone());
-        TerminalError::new_with_code(RECORD_FAILED, message)
-    }
-
-    pub(crate) fn from_terminal(error: &TerminalError) -> Option<Self> {
-        (error.code() == RECORD_FAILED)
-            .then(|| serde_json::from_str(error.message()).ok())
-            .flatten()
-    }
 }
 
 #[cfg(test)]
@@ -77,16 +61,5 @@ mod tests {
         std::panic::set_hook(quiet);
         assert_eq!(result, Err("panicked: bad record 7".to_owned()));
         assert_eq!(guarded(|| Ok::<_, String>(1)), Ok(1));
-    }
-
-    #[test]
-    fn record_failures_round_trip_through_terminal_errors() {
-        let failure = RecordFailed {
-            index: 3,
-            error: "boom".into(),
-        };
-        let back = RecordFailed::from_terminal(&failure.into_terminal()).expect("decodes");
-        assert_eq!((back.index, back.error.as_str()), (3, "boom"));
-        assert!(RecordFailed::from_terminal(&TerminalError::new("other")).is_none());
     }
 }

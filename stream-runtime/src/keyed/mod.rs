@@ -43,7 +43,8 @@ pub trait KeyedOperator<K, In>: Send + Sync + 'static {
     /// and setting timers on `time`.
     ///
     /// Fails only when stored state cannot be decoded as the type the
-    /// operator asks for; the batch's keyed call then fails terminally.
+    /// operator asks for; the batch's keyed call then answers the record as
+    /// failed, writing nothing, and the token retries it or dead-letters it.
     fn apply(
         &self,
         key: &K,

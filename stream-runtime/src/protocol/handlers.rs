@@ -15,8 +15,8 @@ use std::marker::PhantomData;
 use restate_sdk::discovery::ServiceType;
 
 use super::{
-    Answer, ControlState, DeadLetter, Encoded, Exclusive, Handler, KeyedBatch, Lease, ObjectKey,
-    RawBody, ServiceKind, Shared, SinkProgress, SplitProgress, Stateless, Status, Token,
+    Answer, BatchAnswer, ControlState, DeadLetter, Encoded, Exclusive, Handler, KeyedBatch, Lease,
+    ObjectKey, RawBody, ServiceKind, Shared, SinkProgress, SplitProgress, Stateless, Status, Token,
     TokensAdded,
 };
 use crate::names::ServiceNames;
@@ -124,14 +124,15 @@ pub(crate) mod keyed {
     /// keys, and eager state would ship all of them with every call.
     /// The answer carries the output when it goes to the sink through the
     /// caller, and the event-time timers the call asks the clock for when
-    /// a later keyed stage waits on this one (see [`Answer`]).
+    /// a later keyed stage waits on this one (see [`Answer`]); or the
+    /// record that failed, with nothing written (see [`BatchAnswer`]).
     pub(crate) struct Process<L>(PhantomData<L>);
 
     impl<L: Level> Handler for Process<L> {
         type Service = KeyedService;
         type Access = Exclusive;
         type Input = KeyedBatch<L::Mid>;
-        type Output = Encoded<Answer<L::Final>>;
+        type Output = BatchAnswer<Encoded<Answer<L::Final>>>;
         const NAME: &'static str = "process";
         const LAZY_STATE: bool = true;
     }
@@ -162,14 +163,15 @@ service!(
 pub(crate) mod sink {
     use super::*;
 
-    /// Writes a batch after the committed offset, once.
+    /// Writes a batch after the committed offset, once; or answers the
+    /// record the sink rejected, with nothing committed (see [`BatchAnswer`]).
     pub(crate) struct Write<T>(PhantomData<T>);
 
     impl<T: crate::Record> Handler for Write<T> {
         type Service = SinkService;
         type Access = Exclusive;
         type Input = Vec<T>;
-        type Output = ();
+        type Output = BatchAnswer<()>;
         const NAME: &'static str = "write";
     }
 

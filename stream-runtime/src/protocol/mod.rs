@@ -7,6 +7,7 @@
 //! that caller and handler agree, as the clients restate-sdk's macros
 //! generate do.
 
+mod batch_answer;
 pub(crate) mod handlers;
 mod messages;
 
@@ -18,6 +19,7 @@ use restate_sdk::discovery::{HandlerType, ServiceType};
 use restate_sdk::endpoint::{ContextInternal, InputMetadata};
 use restate_sdk::errors::TerminalError;
 
+pub(crate) use batch_answer::{BatchAnswer, BatchFailed};
 pub(crate) use messages::{Answer, KeyedBatch};
 pub use messages::{
     ControlState, DeadLetter, Dry, FailedStage, Layout, Lease, SinkProgress, SplitProgress, Status,

@@ -7,9 +7,8 @@ use restate_sdk::errors::TerminalError;
 use super::before_key::GroupBatch;
 use super::fit::{cut, encoded_len, too_large_reason};
 use super::Round;
-use crate::guard::RecordFailed;
 use crate::protocol::handlers::keyed;
-use crate::protocol::{Answer, Calls, FailedStage, KeyedBatch};
+use crate::protocol::{Answer, BatchAnswer, BatchFailed, Calls, FailedStage, KeyedBatch};
 use crate::stages::Dataflow;
 use crate::time::Millis;
 
@@ -27,14 +26,14 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         &self,
         group: u32,
         batch: &KeyedBatch<D::Mid>,
-    ) -> impl std::future::Future<Output = Result<Answer<D::Out>, TerminalError>> + '_ {
+    ) -> impl std::future::Future<Output = Result<Answer<D::Out>, BatchFailed>> + '_ {
         let call = self.calls.call::<keyed::Process<D::First>>(group, batch);
         async move {
             match call {
-                Ok(call) => open(call.await),
-                Err(error) => Err(TerminalError::new(format!(
+                Ok(call) => open(BatchAnswer::settle(call.await)?),
+                Err(error) => Err(BatchFailed::Call(TerminalError::new(format!(
                     "cannot serialize the batch for its key group: {error}"
-                ))),
+                )))),
             }
         }
     }
@@ -111,15 +110,13 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         &self,
         group: u32,
         mut sent: Sent<D::Mid>,
-        mut error: TerminalError,
+        mut error: BatchFailed,
         output: &mut Answer<D::Out>,
     ) {
         let attempts = self.flow.config().max_attempts;
         let mut attempt = 1;
         loop {
-            let Some(failure) =
-                RecordFailed::from_terminal(&error).filter(|f| f.index < sent.batch.records.len())
-            else {
+            let Some(failure) = error.record(sent.batch.records.len()).cloned() else {
                 let from = sent
                     .positions
                     .iter()
@@ -161,9 +158,10 @@ fn gather<T>(into: &mut Answer<T>, answer: Answer<T>) {
 
 /// A key group's output, decoded.
 fn open<T: crate::protocol::Message>(
-    answer: Result<crate::protocol::Encoded<T>, TerminalError>,
-) -> Result<T, TerminalError> {
-    answer?
-        .open()
-        .map_err(|e| TerminalError::new(format!("cannot decode the key group's output: {e}")))
+    answer: crate::protocol::Encoded<T>,
+) -> Result<T, BatchFailed> {
+    answer.open().map_err(|e| {
+        let error = format!("cannot decode the key group's output: {e}");
+        BatchFailed::Call(TerminalError::new(error))
+    })
 }

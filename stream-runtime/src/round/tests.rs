@@ -6,7 +6,7 @@ use restate_sdk::errors::TerminalError;
 use super::fake::FakeCalls;
 use super::*;
 use crate::guard::RecordFailed;
-use crate::protocol::Dry;
+use crate::protocol::{BatchAnswer, Dry, Message};
 use crate::testing::stages;
 use crate::time::Watermarks;
 use crate::{CollectSink, Pipeline, Sequence};
@@ -34,6 +34,15 @@ fn summing(records: u64) -> impl Dataflow<Mid = u64, Out = u64> {
 
 fn json<T: serde::Serialize>(value: T) -> Result<Vec<u8>, TerminalError> {
     serde_json::to_vec(&value).map_err(|e| TerminalError::new(e.to_string()))
+}
+
+/// A key group's or the sink's answer that record `index` failed.
+fn record_failed(index: usize, error: &str) -> Result<Vec<u8>, TerminalError> {
+    let error = error.to_owned();
+    let answer = BatchAnswer::<()>::RecordFailed(RecordFailed { index, error });
+    answer
+        .encode()
+        .map_err(|e| TerminalError::new(e.to_string()))
 }
 
 /// What the fake key group answers: the batch's records, unchanged.
@@ -160,11 +169,9 @@ fn a_failing_record_is_retried_then_dead_lettered_and_the_rest_written() {
                 count: 4,
                 dry: None,
             }),
-            group if group.starts_with("TKeyed/") && body.contains(r#"[16"#) => Err(RecordFailed {
-                index: 0,
-                error: "panicked: boom".into(),
+            group if group.starts_with("TKeyed/") && body.contains(r#"[16"#) => {
+                record_failed(0, "panicked: boom")
             }
-            .into_terminal()),
             group if group.starts_with("TKeyed/") => Ok(records_of(&body)),
             _ => json(()),
         }
@@ -218,11 +225,9 @@ fn a_record_the_sink_rejects_is_dead_lettered_and_the_rest_written_again() {
                 count: 4,
                 dry: None,
             }),
-            "TSink/0/write" if at(2).is_some() => Err(RecordFailed {
-                index: at(2).unwrap_or_default(),
-                error: "violates check constraint".into(),
+            "TSink/0/write" if at(2).is_some() => {
+                record_failed(at(2).unwrap_or_default(), "violates check constraint")
             }
-            .into_terminal()),
             group if group.starts_with("TKeyed/") => Ok(records_of(&body)),
             _ => json(()),
         }

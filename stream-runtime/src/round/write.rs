@@ -2,8 +2,8 @@
 
 use super::fit::{cut, encoded_len, too_large_reason};
 use super::Round;
-use crate::guard::RecordFailed;
 use crate::protocol::handlers::sink;
+use crate::protocol::BatchAnswer;
 use crate::protocol::{Calls, FailedStage, Token};
 use crate::stages::Dataflow;
 
@@ -64,7 +64,7 @@ pub(crate) async fn write_once<C: Calls, T: crate::Record>(
 ) {
     loop {
         let error = match calls.call::<sink::Write<T>>(partition, &records) {
-            Ok(call) => match call.await {
+            Ok(call) => match BatchAnswer::settle(call.await) {
                 Ok(()) => return,
                 Err(error) => error,
             },
@@ -74,13 +74,12 @@ pub(crate) async fn write_once<C: Calls, T: crate::Record>(
                 return;
             }
         };
-        let Some(failure) = RecordFailed::from_terminal(&error).filter(|f| f.index < records.len())
-        else {
+        let Some(failure) = error.record(records.len()) else {
             unwritten(Unwritten::Batch(error.message().to_owned()));
             return;
         };
         let record = serde_json::to_value(records.remove(failure.index)).ok();
-        unwritten(Unwritten::Record(failure.error, record));
+        unwritten(Unwritten::Record(failure.error.clone(), record));
         if records.is_empty() {
             return;
         }

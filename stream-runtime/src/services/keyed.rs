@@ -12,13 +12,14 @@ use restate_sdk::prelude::*;
 use super::calls::RestateCalls;
 use super::serve::{index_key, Serves};
 use super::{PipelineService, ServiceHandlers};
-use crate::guard::RecordFailed;
 use crate::keyed::{
     by_group, GroupCall, GroupFailed, GroupState, Loaded, StateCache, TimeDomain, Timers, TIMERS,
     VERSION,
 };
 use crate::protocol::handlers::{clock, control, keyed, ControlKey, KeyedService};
-use crate::protocol::{Answer, Calls, DeadLetter, Encoded, FailedStage, KeyedBatch};
+use crate::protocol::{
+    Answer, BatchAnswer, BatchFailed, Calls, DeadLetter, Encoded, FailedStage, KeyedBatch,
+};
 use crate::round::{write_once, Unwritten};
 use crate::stages::{by_sink_partition, Downstream, GroupOutput, Level};
 use crate::time::watermark::Need;
@@ -50,14 +51,15 @@ enum Woken {
 /// after firing the timers the batch's watermark makes due. Each entry is
 /// read once, changed in memory, and written back once, all inside this
 /// exclusive invocation. A record that fails ends the call with its index
-/// and nothing written; the token decides whether to try again or drop it.
+/// ([`BatchAnswer::RecordFailed`]) and nothing written; the caller decides
+/// whether to try again or drop it.
 impl<'a, L: Level> Serves<'a, keyed::Process<L>> for PipelineService<KeyedService, L> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
         calls: RestateCalls<'a>,
         batch: KeyedBatch<L::Mid>,
-    ) -> HandlerResult<Encoded<Answer<L::Final>>> {
+    ) -> HandlerResult<BatchAnswer<Encoded<Answer<L::Final>>>> {
         let KeyedBatch { watermark, records } = batch;
         let woken = match self.level {
             0 => Woken::Batch,
@@ -77,7 +79,7 @@ impl<'a, L: Level> Serves<'a, keyed::Advance> for PipelineService<KeyedService, 
         watermark: Millis,
     ) -> HandlerResult<Vec<Need>> {
         let answer = (self.call(&ctx, &calls, Vec::new(), Some(watermark), Woken::Clock)).await?;
-        let answer = answer.open().map_err(undecodable)?;
+        let answer = fired(answer)?.open().map_err(undecodable)?;
         Ok(answer.needs)
     }
 }
@@ -90,9 +92,18 @@ impl<'a, L: Level> Serves<'a, keyed::Wake> for PipelineService<KeyedService, L> 
         calls: RestateCalls<'a>,
         at: Millis,
     ) -> HandlerResult<()> {
-        self.call(&ctx, &calls, Vec::new(), None, Woken::Delay(at))
-            .await?;
+        let answer = self.call(&ctx, &calls, Vec::new(), None, Woken::Delay(at));
+        fired(answer.await?)?;
         Ok(())
+    }
+}
+
+/// A timer's call has no records, so none can fail; were one to, the call
+/// fails.
+fn fired<T>(answer: BatchAnswer<T>) -> Result<T, TerminalError> {
+    match answer {
+        BatchAnswer::Done(output) => Ok(output),
+        BatchAnswer::RecordFailed(failed) => Err(TerminalError::new(failed.error)),
     }
 }
 
@@ -259,7 +270,7 @@ impl<L: Level> PipelineService<KeyedService, L> {
         records: Vec<L::Mid>,
         watermark: Option<Millis>,
         woken: Woken,
-    ) -> HandlerResult<Encoded<Answer<L::Final>>> {
+    ) -> HandlerResult<BatchAnswer<Encoded<Answer<L::Final>>>> {
         // Any group number is accepted, not only those below this endpoint's
         // count: a round that began under another layout may still address
         // groups of that layout, and must finish there (its token stops at
@@ -273,8 +284,10 @@ impl<L: Level> PipelineService<KeyedService, L> {
             }
             _ => 0,
         };
-        let (mut call, names) =
-            GroupCall::new(flow, records, now).map_err(|failed| failed.into_terminal())?;
+        let (mut call, names) = match GroupCall::new(flow, records, now) {
+            Ok(planned) => planned,
+            Err(failed) => return Ok(BatchAnswer::RecordFailed(failed)),
+        };
         // The timers and the batch's entries are read together; then the
         // entries of due timers the batch did not already need.
         let timers = domain.map(|_| ctx.get::<Json<Timers>>(TIMERS));
@@ -292,13 +305,16 @@ impl<L: Level> PipelineService<KeyedService, L> {
             .collect();
         loaded.extend(load(ctx, &due).await?);
         let mut state = GroupState::loaded(loaded);
-        let (GroupOutput { out, late }, mut timers) =
-            call.run(flow, &mut state).map_err(|failed| match failed {
-                GroupFailed::Record(failed) => failed.into_terminal(),
-                GroupFailed::Fire(error) => {
-                    TerminalError::new(format!("firing the group's timers failed: {error}"))
-                }
-            })?;
+        // Nothing is written before this point, so a failed record leaves
+        // the group as it was.
+        let (GroupOutput { out, late }, mut timers) = match call.run(flow, &mut state) {
+            Ok(ran) => ran,
+            Err(GroupFailed::Record(failed)) => return Ok(BatchAnswer::RecordFailed(failed)),
+            Err(GroupFailed::Fire(error)) => {
+                let error = format!("firing the group's timers failed: {error}");
+                return Err(TerminalError::new(error).into());
+            }
+        };
         let mut answer = Answer::default();
         match (flow.down().next(), flow.down().to_sink(out)) {
             (_, Ok(out)) if woken == Woken::Batch => answer.out = out,
@@ -332,7 +348,7 @@ impl<L: Level> PipelineService<KeyedService, L> {
         if !late.is_empty() {
             calls.send::<control::KeepLate>(ControlKey, &late)?;
         }
-        Ok(answer)
+        Ok(BatchAnswer::Done(answer))
     }
 
     /// Asks for the earliest event-time timer (answered, for the caller to
@@ -420,16 +436,17 @@ impl<L: Level> PipelineService<KeyedService, L> {
                 Err(error) => Err(TerminalError::new(error.to_string())),
             };
             loop {
-                let error = match answer.and_then(|a| a.open().map_err(undecodable)) {
-                    Ok(answer) => {
-                        needs.extend(answer.needs);
-                        break;
-                    }
+                let error = match BatchAnswer::settle(answer) {
+                    Ok(answer) => match answer.open() {
+                        Ok(answer) => {
+                            needs.extend(answer.needs);
+                            break;
+                        }
+                        Err(error) => BatchFailed::Call(undecodable(error)),
+                    },
                     Err(error) => error,
                 };
-                let failed = RecordFailed::from_terminal(&error)
-                    .filter(|failed| failed.index < batch.records.len());
-                let Some(failed) = failed else {
+                let Some(failed) = error.record(batch.records.len()) else {
                     let count = u32::try_from(batch.records.len()).unwrap_or(u32::MAX);
                     let error = error.message().to_owned();
                     self.dead_letter(calls, stage.clone(), error, count, None)?;
@@ -437,7 +454,7 @@ impl<L: Level> PipelineService<KeyedService, L> {
                 };
                 let record = batch.records.remove(failed.index);
                 let record = serde_json::to_value(&record).ok();
-                self.dead_letter(calls, stage.clone(), failed.error, 1, record)?;
+                self.dead_letter(calls, stage.clone(), failed.error.clone(), 1, record)?;
                 if batch.records.is_empty() {
                     break;
                 }

@@ -10,7 +10,7 @@ use super::serve::{index_key, Serves};
 use super::{PipelineService, ServiceHandlers};
 use crate::guard::{guarded_future, RecordFailed};
 use crate::protocol::handlers::{sink, SinkService};
-use crate::protocol::SinkProgress;
+use crate::protocol::{BatchAnswer, SinkProgress};
 use crate::sink::Rejected;
 use crate::stages::Dataflow;
 
@@ -22,13 +22,15 @@ impl<D: Dataflow> ServiceHandlers<D> for SinkService {
 
 /// Writes a batch after the committed offset, journals the new offset and
 /// stores it: a write cut short by a crash is redone from the same offset.
+/// A record the sink rejects is answered ([`BatchAnswer::RecordFailed`]),
+/// with nothing committed.
 impl<'a, D: Dataflow> Serves<'a, sink::Write<D::Out>> for PipelineService<SinkService, D> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
         _calls: RestateCalls<'a>,
         records: Vec<D::Out>,
-    ) -> HandlerResult<()> {
+    ) -> HandlerResult<BatchAnswer<()>> {
         let flow = &*self.flow;
         let partition = index_key(ctx.key(), "sink partition", flow.sink_partitions())?;
         let mut progress = ctx
@@ -45,9 +47,9 @@ impl<'a, D: Dataflow> Serves<'a, sink::Write<D::Out>> for PipelineService<SinkSe
             .exponentiation_factor(2.0)
             .max_delay(Duration::from_secs(5))
             .max_attempts(flow.config().max_attempts);
-        // A rejected record is not retried: the write fails terminally
-        // with its index, and the token dead-letters it and writes the rest.
-        progress.committed = ctx
+        // A rejected record is not retried: the write answers its index, and
+        // the token dead-letters it and writes the rest.
+        let written = ctx
             .run(|| async move {
                 let write = async move {
                     match flow.write(partition, committed, records).await {
@@ -65,17 +67,20 @@ impl<'a, D: Dataflow> Serves<'a, sink::Write<D::Out>> for PipelineService<SinkSe
                     }
                 };
                 match guarded_future(write).await {
-                    Ok(Ok(written)) => Ok(written),
-                    Ok(Err(rejected)) => Err(HandlerError::from(rejected.into_terminal())),
+                    Ok(written) => Ok(Json(written)),
                     Err(error) => Err(HandlerError::from(std::io::Error::other(error))),
                 }
             })
             .retry_policy(retry)
             .name("write")
             .await?;
+        progress.committed = match written {
+            Json(Ok(written)) => written,
+            Json(Err(rejected)) => return Ok(BatchAnswer::RecordFailed(rejected)),
+        };
         progress.records += records.len() as u64;
         ctx.set(PROGRESS, Json(progress));
-        Ok(())
+        Ok(BatchAnswer::Done(()))
     }
 }
 

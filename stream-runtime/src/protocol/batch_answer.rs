@@ -1,0 +1,121 @@
+//! The answer of a call over a batch in which one record can fail alone.
+
+use restate_sdk::errors::TerminalError;
+use serde::{Deserialize, Serialize};
+
+use super::{CodecError, Message};
+use crate::guard::RecordFailed;
+
+/// What `keyed::Process` and `sink::Write` answer: their output, or the
+/// record of the batch that failed and why. A call that answers
+/// `RecordFailed` wrote nothing, and its caller calls again without the
+/// record or after another attempt.
+///
+/// `Done` is sent as the output alone, as it was before this type, so a
+/// caller of an earlier version reads it; `RecordFailed` is a JSON object
+/// `{"record_failed": {"index": .., "error": ..}}`.
+#[derive(Debug)]
+pub(crate) enum BatchAnswer<T> {
+    /// Every record went through.
+    Done(T),
+    /// Record `index` failed; nothing was written.
+    RecordFailed(RecordFailed),
+}
+
+/// How a record failure crosses the wire.
+#[derive(Serialize, Deserialize)]
+struct FailedBody {
+    record_failed: RecordFailed,
+}
+
+impl<T: Message> Message for BatchAnswer<T> {
+    const PAYLOAD: super::Payload = T::PAYLOAD;
+
+    fn encode(&self) -> Result<Vec<u8>, CodecError> {
+        match self {
+            Self::Done(output) => output.encode(),
+            Self::RecordFailed(failed) => Ok(serde_json::to_vec(&FailedBody {
+                record_failed: failed.clone(),
+            })?),
+        }
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
+        match serde_json::from_slice::<FailedBody>(bytes) {
+            Ok(body) => Ok(Self::RecordFailed(body.record_failed)),
+            Err(_) => T::decode(bytes).map(Self::Done),
+        }
+    }
+
+    fn into_bytes(self) -> Result<Vec<u8>, CodecError> {
+        match self {
+            Self::Done(output) => output.into_bytes(),
+            failed => failed.encode(),
+        }
+    }
+}
+
+/// Why a call over a batch gave no output.
+#[derive(Debug)]
+pub(crate) enum BatchFailed {
+    /// One record failed; the call wrote nothing.
+    Record(RecordFailed),
+    /// The call itself failed (or its answer did not decode).
+    Call(TerminalError),
+}
+
+impl BatchFailed {
+    /// The record that failed, if it is one of the `len` records sent.
+    pub(crate) fn record(&self, len: usize) -> Option<&RecordFailed> {
+        match self {
+            Self::Record(failed) if failed.index < len => Some(failed),
+            _ => None,
+        }
+    }
+
+    /// Why, in words.
+    pub(crate) fn message(&self) -> &str {
+        match self {
+            Self::Record(failed) => &failed.error,
+            Self::Call(error) => error.message(),
+        }
+    }
+}
+
+impl<T> BatchAnswer<T> {
+    /// A call's answer as a result: its output, or why there is none.
+    pub(crate) fn settle(answer: Result<Self, TerminalError>) -> Result<T, BatchFailed> {
+        match answer {
+            Ok(Self::Done(output)) => Ok(output),
+            Ok(Self::RecordFailed(failed)) => Err(BatchFailed::Record(failed)),
+            Err(error) => Err(BatchFailed::Call(error)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn done_is_the_output_alone_and_a_failure_is_told_apart_from_it() {
+        let done = BatchAnswer::Done(vec![1u64, 2]).encode().unwrap();
+        assert_eq!(done, b"[1,2]");
+        let failed = RecordFailed {
+            index: 1,
+            error: "panicked: boom".into(),
+        };
+        let bytes = BatchAnswer::<Vec<u64>>::RecordFailed(failed)
+            .encode()
+            .unwrap();
+        match BatchAnswer::<Vec<u64>>::decode(&bytes).unwrap() {
+            BatchAnswer::RecordFailed(failed) => assert_eq!(failed.index, 1),
+            other => panic!("{other:?}"),
+        }
+        // An empty output (the sink's) is `Done` too.
+        assert!(matches!(
+            BatchAnswer::<()>::decode(b""),
+            Ok(BatchAnswer::Done(()))
+        ));
+    }
+}

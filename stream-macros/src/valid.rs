@@ -346,9 +346,10 @@ fn check_emit_on_running_reduce(stages: &[Stage], errors: &mut Errors) {
 pub const DURATION_UNITS: [(&str, u64); 4] =
     [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)];
 
-/// A duration literal such as `5s` or `250ms`: its length in milliseconds.
-/// `None` for anything else, which is left to the compiler as a `Duration`.
-pub fn duration_literal(expr: &Expr) -> Option<Result<u64, String>> {
+/// A duration literal such as `5s` or `250ms`: its length in milliseconds,
+/// or an error on the literal. `None` for anything else, which is left to
+/// the compiler as a `Duration`.
+pub fn duration_literal(expr: &Expr) -> Option<syn::Result<u64>> {
     let Expr::Lit(syn::ExprLit {
         lit: syn::Lit::Int(int),
         ..
@@ -360,26 +361,22 @@ pub fn duration_literal(expr: &Expr) -> Option<Result<u64, String>> {
         .iter()
         .find(|(unit, _)| *unit == int.suffix());
     let Some((_, factor)) = unit else {
-        return Some(Err(format!(
-            "`{int}` needs a unit: write `{}ms`, `{}s`, `{}m` or `{}h`",
-            int.base10_digits(),
-            int.base10_digits(),
-            int.base10_digits(),
-            int.base10_digits()
-        )));
+        let n = int.base10_digits();
+        let message = format!("`{int}` needs a unit: write `{n}ms`, `{n}s`, `{n}m` or `{n}h`");
+        return Some(Err(syn::Error::new_spanned(int, message)));
     };
     let value: Result<u64, _> = int.base10_parse();
     Some(
         value
             .ok()
             .and_then(|n| n.checked_mul(*factor))
-            .ok_or_else(|| format!("`{int}` is too long a duration")),
+            .ok_or_else(|| syn::Error::new_spanned(int, format!("`{int}` is too long a duration"))),
     )
 }
 
 fn check_duration(value: &Expr, errors: &mut Errors) {
-    if let Some(Err(message)) = duration_literal(value) {
-        errors.at(value, message);
+    if let Some(Err(error)) = duration_literal(value) {
+        errors.push(error);
     }
 }
 

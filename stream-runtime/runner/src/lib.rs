@@ -127,7 +127,7 @@ impl std::fmt::Debug for RunError {
 /// ```
 pub struct Runner {
     endpoint: Endpoint,
-    args: Result<RunnerArgs, String>,
+    args: Result<RunnerArgs, clap::Error>,
     default_tokens: u64,
 }
 
@@ -154,9 +154,7 @@ impl Runner {
     /// name); bad flags are a [`RunError::Usage`] from [`run`](Self::run).
     pub fn with_args(args: impl IntoIterator<Item = impl Into<String>>) -> Self {
         let words = std::iter::once("runner".to_owned()).chain(args.into_iter().map(Into::into));
-        let args = <RunnerOnly as clap::Parser>::try_parse_from(words)
-            .map(|cli| cli.runner)
-            .map_err(|e| e.to_string());
+        let args = <RunnerOnly as clap::Parser>::try_parse_from(words).map(|cli| cli.runner);
         Self {
             endpoint: Endpoint::new(),
             args,
@@ -180,7 +178,8 @@ impl Runner {
     /// which stops the pipelines (each token finishes its batch and parks;
     /// a second Ctrl-C quits at once). Returns each pipeline's last status.
     pub async fn run(self) -> Result<Vec<(ServiceNames, Status)>, RunError> {
-        let settings = Settings::new(self.args.map_err(RunError::Usage)?, self.default_tokens);
+        let args = self.args.map_err(|e| RunError::Usage(e.to_string()))?;
+        let settings = Settings::new(args, self.default_tokens);
         let names: Vec<ServiceNames> = self.endpoint.names().cloned().collect();
         if let Some(metrics) = settings.metrics {
             stream_runtime::metrics::serve(metrics)?;

@@ -9,8 +9,8 @@ mod sink;
 mod source;
 mod topic;
 
-pub use record::KafkaRecord;
-pub use sink::KafkaSink;
+pub use record::{KafkaRecord, NotJson};
+pub use sink::{EncodeFailed, KafkaSink};
 pub use source::{KafkaSource, StartAt};
 
 use std::time::Duration;

@@ -45,16 +45,45 @@ impl KafkaRecord {
         std::str::from_utf8(self.value.as_deref()?).ok()
     }
 
-    /// The value decoded as JSON. A value that does not decode is an error
-    /// naming where it was; `map(|r| r.json::<Event>().expect(..))` sends such a
-    /// record to the dead-letter output, with that error, and the rest flow.
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T, String> {
+    /// The value decoded as JSON. A value that does not decode is a
+    /// [`NotJson`] naming where it was; `map(|r| r.json::<Event>().expect(..))`
+    /// sends such a record to the dead-letter output, with that error, and
+    /// the rest flow.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, NotJson> {
         let value = self.value.as_deref().unwrap_or_default();
-        serde_json::from_slice(value).map_err(|e| {
-            format!(
-                "the value at partition {} offset {} is not the JSON expected: {e}",
-                self.partition, self.offset
-            )
+        serde_json::from_slice(value).map_err(|e| NotJson {
+            partition: self.partition,
+            offset: self.offset,
+            reason: e.to_string(),
         })
     }
+}
+
+/// A Kafka record whose value is not the JSON expected: where it was, and
+/// why. It is a record itself (serializable), so a stage can pass it on,
+/// to a side output for example.
+///
+/// ```
+/// use stream_runtime::kafka::KafkaRecord;
+///
+/// let record = KafkaRecord {
+///     partition: 2,
+///     offset: 41,
+///     timestamp: 0,
+///     key: None,
+///     value: Some(b"not json".to_vec()),
+/// };
+/// let error = record.json::<u64>().unwrap_err();
+/// assert_eq!((error.partition, error.offset), (2, 41));
+/// assert!(error.to_string().starts_with("the value at partition 2 offset 41 is not the JSON expected"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("the value at partition {partition} offset {offset} is not the JSON expected: {reason}")]
+pub struct NotJson {
+    /// The record's partition.
+    pub partition: u32,
+    /// The record's offset.
+    pub offset: u64,
+    /// What the JSON decoder said.
+    pub reason: String,
 }

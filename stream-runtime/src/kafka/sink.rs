@@ -15,8 +15,13 @@ use crate::time::Millis;
 /// The header holding each record's sequence number in its sink partition.
 const SEQUENCE: &str = "stream-runtime.seq";
 
-/// How a record becomes a Kafka key and value.
-type Encode<T> = fn(&T) -> Result<(Option<Vec<u8>>, Vec<u8>), String>;
+/// How a record becomes a Kafka key and value; any error the encoder
+/// returns fails the write.
+type Encode<T> = fn(&T) -> Result<(Option<Vec<u8>>, Vec<u8>), EncodeFailed>;
+
+/// Why a record could not be encoded for Kafka: any error, as an encoder
+/// given to [`KafkaSink::with_encoder`] returns it with `?`.
+pub type EncodeFailed = Box<dyn std::error::Error + Send + Sync>;
 
 /// A Kafka topic as an exactly-once sink: sink partition `p` writes the
 /// topic's partition `p`.
@@ -65,7 +70,7 @@ impl<T: Serialize> KafkaSink<T> {
         topic: impl Into<String>,
     ) -> Result<Self, KafkaError> {
         Self::with_encoder(bootstrap, topic, |record| {
-            let value = serde_json::to_vec(record).map_err(|e| e.to_string())?;
+            let value = serde_json::to_vec(record)?;
             Ok((None, value))
         })
         .await

@@ -2,7 +2,7 @@
 // views to a file and rejected ones to PostgreSQL, the connectors given as
 // parameters.
 use serde::{Deserialize, Serialize};
-use stream_runtime::kafka::KafkaSource;
+use stream_runtime::kafka::{KafkaSource, NotJson};
 use stream_runtime::postgres::PostgresSink;
 use stream_runtime::sink::{SideOutput, To};
 use stream_runtime::{pipeline, FileSink};
@@ -24,9 +24,9 @@ pipeline! {
     |> union(more_clicks)
     |> map(|r| (r.json::<View>(), r.offset))
     |> sink(SideOutput::new(
-        |(view, offset): &(Result<View, String>, u64)| match view {
+        |(view, offset): &(Result<View, NotJson>, u64)| match view {
             Ok(view) => To::Main(view.clone()),
-            Err(why) => To::Side(Rejected { offset: *offset, why: why.clone() }),
+            Err(why) => To::Side(Rejected { offset: *offset, why: why.to_string() }),
         },
         FileSink::new("/tmp/views.jsonl"),
         rejected,

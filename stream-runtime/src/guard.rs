@@ -4,37 +4,66 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use serde::{Deserialize, Serialize};
 
-/// Runs `f`, turning a panic into an error message. User functions are
-/// required to be deterministic, so a panic is a property of the record.
-pub(crate) fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(result) => result,
-        Err(panic) => Err(panic_message(panic.as_ref())),
+use crate::keyed::StateError;
+
+/// A user function's panic: the stage fails the one record (or timer) it
+/// panicked on, not the stream.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("panicked: {0}")]
+pub struct Panicked(pub String);
+
+/// Why a stage failed on a record or a timer.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    /// A user function panicked.
+    #[error(transparent)]
+    Panicked(#[from] Panicked),
+    /// A state entry did not decode as its type, or did not encode.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The record's key did not encode as JSON.
+    #[error("cannot encode the record's key: {0}")]
+    Key(#[from] serde_json::Error),
+}
+
+/// A panic in a sink's write fails the write, as an I/O error does.
+impl From<Panicked> for std::io::Error {
+    fn from(panicked: Panicked) -> Self {
+        std::io::Error::other(panicked)
     }
 }
 
-/// Runs `future`, turning a panic while it is polled into an error message
-/// (a user's `async` sink or source).
-pub(crate) async fn guarded_future<T>(
-    future: impl std::future::Future<Output = Result<T, String>>,
-) -> Result<T, String> {
+/// Runs `f`, turning a panic into an error. User functions are required to
+/// be deterministic, so a panic is a property of the record.
+pub(crate) fn guarded<T, E: From<Panicked>>(f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(panic) => Err(panic_message(panic.as_ref()).into()),
+    }
+}
+
+/// Runs `future`, turning a panic while it is polled into an error (a
+/// user's `async` sink or source).
+pub(crate) async fn guarded_future<T, E: From<Panicked>>(
+    future: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
     let mut future = std::pin::pin!(future);
     std::future::poll_fn(
         |cx| match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
             Ok(poll) => poll,
-            Err(panic) => std::task::Poll::Ready(Err(panic_message(panic.as_ref()))),
+            Err(panic) => std::task::Poll::Ready(Err(panic_message(panic.as_ref()).into())),
         },
     )
     .await
 }
 
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> Panicked {
     let message = panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic with no message".to_owned());
-    format!("panicked: {message}")
+    Panicked(message)
 }
 
 /// A call's report that record `index` of its batch failed: a user
@@ -49,6 +78,14 @@ pub struct RecordFailed {
     pub error: String,
 }
 
+impl RecordFailed {
+    /// Record `index` failed for `error`.
+    pub(crate) fn new(index: usize, error: impl std::fmt::Display) -> Self {
+        let error = error.to_string();
+        Self { index, error }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,9 +94,10 @@ mod tests {
     fn a_panic_becomes_an_error() {
         let quiet = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {}));
-        let result: Result<(), String> = guarded(|| panic!("bad record {}", 7));
+        let result: Result<(), Panicked> = guarded(|| panic!("bad record {}", 7));
         std::panic::set_hook(quiet);
-        assert_eq!(result, Err("panicked: bad record 7".to_owned()));
-        assert_eq!(guarded(|| Ok::<_, String>(1)), Ok(1));
+        let error = result.expect_err("the panic is an error");
+        assert_eq!(error.to_string(), "panicked: bad record 7");
+        assert_eq!(guarded(|| Ok::<_, Panicked>(1)), Ok(1));
     }
 }

@@ -8,7 +8,7 @@ use std::io;
 use std::sync::Arc;
 
 use crate::config::PipelineConfig;
-use crate::guard::{guarded, RecordFailed};
+use crate::guard::{guarded, RecordFailed, StageError};
 use crate::keyed::{ByKey, Combiner, Due, GroupState, KeyedStage, Scope, TimeDomain};
 use crate::operator::Operator;
 use crate::sink::Sink;
@@ -173,7 +173,7 @@ pub(crate) trait Level: Send + Sync + 'static {
         state: &mut GroupState,
         due: Vec<Due>,
         scope: &mut Scope<'_>,
-    ) -> Result<Vec<Self::Out>, String>;
+    ) -> Result<Vec<Self::Out>, StageError>;
     /// With no keyed stage, applies the operators after it to one record; a
     /// keyed stage (or one whose output goes to another) gets the record
     /// back as `Err`.
@@ -377,7 +377,7 @@ where
         state: &mut GroupState,
         due: Vec<Due>,
         scope: &mut Scope<'_>,
-    ) -> Result<Vec<Post::Out>, String> {
+    ) -> Result<Vec<Post::Out>, StageError> {
         let mut out = Vec::new();
         guarded(|| {
             self.keyed.fire(state, due, scope, &mut |record| {
@@ -534,7 +534,12 @@ impl<T: Record> Level for Never<T> {
     ) -> Result<GroupOutput<T>, RecordFailed> {
         self.absurd()
     }
-    fn fire(&self, _: &mut GroupState, _: Vec<Due>, _: &mut Scope<'_>) -> Result<Vec<T>, String> {
+    fn fire(
+        &self,
+        _: &mut GroupState,
+        _: Vec<Due>,
+        _: &mut Scope<'_>,
+    ) -> Result<Vec<T>, StageError> {
         self.absurd()
     }
     fn unkeyed(&self, _: T, _: &mut Vec<T>) -> Result<(), T> {

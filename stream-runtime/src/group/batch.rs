@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::Folded;
-use crate::guard::{guarded, RecordFailed};
+use crate::guard::{guarded, RecordFailed, StageError};
 use crate::stages::Level;
 
 /// A key group's batch: the distinct keys it touches (encoded, in order of
@@ -28,11 +28,8 @@ pub(crate) fn by_key<L: Level>(
     let mut keys: Vec<String> = Vec::new();
     let mut records = Vec::with_capacity(batch.len());
     for (index, record) in batch.into_iter().enumerate() {
-        let key = guarded(|| {
-            flow.encode_key(&record)
-                .map_err(|e| format!("cannot encode the record's key: {e}"))
-        })
-        .map_err(|error| RecordFailed { index, error })?;
+        let key = guarded(|| Ok::<_, StageError>(flow.encode_key(&record)?))
+            .map_err(|error| RecordFailed::new(index, error))?;
         let slot = *slots.entry(key).or_insert_with_key(|key| {
             keys.push(key.clone());
             keys.len() - 1
@@ -47,7 +44,7 @@ pub(crate) fn by_key<L: Level>(
 /// encoded (or whose key function panics) comes back with why.
 pub(crate) struct ByGroup<M> {
     pub groups: BTreeMap<u32, Vec<M>>,
-    pub failed: Vec<(M, String)>,
+    pub failed: Vec<(M, StageError)>,
 }
 
 /// Splits `records` by the key group of `next`'s key, folding each key's
@@ -58,16 +55,12 @@ pub(crate) fn by_group<L: Level>(next: &L, records: Vec<L::Mid>) -> ByGroup<L::M
     let mut folded: BTreeMap<u32, Folded<L::Mid>> = BTreeMap::new();
     let mut failed = Vec::new();
     for record in records {
-        let key = guarded(|| {
-            next.encode_key(&record)
-                .map_err(|e| format!("cannot encode the record's key: {e}"))
-        });
+        let key = guarded(|| Ok::<_, StageError>(next.encode_key(&record)?));
         match key {
             Ok(key) => {
                 let group = super::key_group(&key, groups);
                 let batch = folded.entry(group).or_default();
-                let key_of =
-                    |m: &L::Mid| guarded(|| next.encode_key(m).map_err(|e| e.to_string())).ok();
+                let key_of = |m: &L::Mid| guarded(|| Ok::<_, StageError>(next.encode_key(m)?)).ok();
                 batch.push(key, record, combiner.as_ref(), key_of);
             }
             Err(error) => failed.push((record, error)),

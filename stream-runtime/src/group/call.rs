@@ -5,7 +5,7 @@
 //! of due timers that the batch did not already need.
 
 use super::{by_key, ByKey, Due, GroupState, Scope, Timers};
-use crate::guard::RecordFailed;
+use crate::guard::{RecordFailed, StageError};
 use crate::stages::{GroupOutput, Level};
 use crate::time::Millis;
 
@@ -30,7 +30,7 @@ pub(crate) struct GroupCall<M> {
 /// Why a call failed: a record (the token retries without it), or firing.
 pub(crate) enum GroupFailed {
     Record(RecordFailed),
-    Fire(String),
+    Fire(StageError),
 }
 
 impl<M> GroupCall<M> {

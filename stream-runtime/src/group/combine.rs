@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::guard::guarded;
+use crate::guard::{guarded, Panicked};
 
 /// A keyed stage's combiner: folds two records of one key, the earlier
 /// first, into one that the stage takes as it would take both in order.
@@ -35,7 +35,7 @@ impl<'a, T> Combiner<'a, T> {
     /// `earlier` and `later` folded into one; `None` if the fold panicked.
     pub fn fold(&self, earlier: &T, later: &T) -> Option<T> {
         let (earlier, later) = ((self.copy)(earlier), (self.copy)(later));
-        guarded(|| Ok((self.fold)(earlier, later))).ok()
+        guarded(|| Ok::<_, Panicked>((self.fold)(earlier, later))).ok()
     }
 }
 

@@ -16,7 +16,7 @@ pub(crate) use crate::group::{
 // a private module, so that they do not become API a user can name.
 pub(crate) use crate::group::{ByKey, Due, GroupState, Scope, Timers};
 pub use crate::group::{Combiner, KeyGroups, KeyTime, TimeDomain, STATE_KEY_PREFIX};
-pub use crate::guard::RecordFailed;
+pub use crate::guard::{Panicked, RecordFailed, StageError};
 pub(crate) use interval_join::interval_join;
 pub use interval_join::{between, Between};
 pub use process::{

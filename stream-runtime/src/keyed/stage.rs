@@ -2,7 +2,7 @@ use super::{
     by_key_slots, state_key, write_back, ByKey, Combiner, Due, GroupState, KeyTime, KeyedOperator,
     Scope, TimeDomain, WriteBack, STATE_KEY_PREFIX,
 };
-use crate::guard::{guarded, RecordFailed};
+use crate::guard::{guarded, Panicked, RecordFailed, StageError};
 use crate::record::{Key, Record};
 use crate::time::Millis;
 
@@ -75,7 +75,7 @@ pub trait KeyedStage<In>: Send + Sync + 'static {
         _due: Vec<Due>,
         _scope: &mut Scope<'_>,
         _out: &mut dyn FnMut(Self::Out),
-    ) -> Result<(), String>
+    ) -> Result<(), StageError>
     where
         Self::State: Record,
     {
@@ -262,13 +262,11 @@ where
             guarded(|| {
                 let key = self.by.key(&record);
                 let mut emitted = Vec::new();
-                self.op
-                    .apply(&key, key_state, record, &mut time, &mut emitted)
-                    .map_err(|e| e.to_string())?;
+                (self.op).apply(&key, key_state, record, &mut time, &mut emitted)?;
                 emitted.into_iter().for_each(&mut *out);
                 Ok(())
             })
-            .map_err(|error| RecordFailed { index, error })?;
+            .map_err(|error: StageError| RecordFailed::new(index, error))?;
             for (domain, at) in time.take_timers() {
                 scope.timers.add(domain, at, &names[slot]);
             }
@@ -280,9 +278,8 @@ where
                 self.op.end_of_batch(key_state, &mut emitted);
                 Ok(())
             })
-            .map_err(|error| RecordFailed {
-                index: first.get(slot).copied().unwrap_or(0),
-                error,
+            .map_err(|error: Panicked| {
+                RecordFailed::new(first.get(slot).copied().unwrap_or(0), error)
             })?;
             emitted.into_iter().for_each(&mut *out);
         }
@@ -303,7 +300,7 @@ where
         due: Vec<Due>,
         scope: &mut Scope<'_>,
         out: &mut dyn FnMut(Op::Out),
-    ) -> Result<(), String>
+    ) -> Result<(), StageError>
     where
         Op::State: Record,
     {
@@ -313,18 +310,16 @@ where
             let Some(key_json) = name.strip_prefix(STATE_KEY_PREFIX) else {
                 continue;
             };
-            let mut key_state = state.get::<Op::State>(&name).map_err(|e| e.to_string())?;
+            let mut key_state = state.get::<Op::State>(&name)?;
             let existed = key_state.is_some();
             let mut time = KeyTime::new(scope.watermark, scope.now);
             let mut emitted = Vec::new();
-            self.op
-                .visit(key_json, &mut key_state, &mut time, &mut emitted)
-                .map_err(|e| e.to_string())?;
+            (self.op).visit(key_json, &mut key_state, &mut time, &mut emitted)?;
             emitted.into_iter().for_each(&mut *out);
             for (domain, at) in time.take_timers() {
                 scope.timers.add(domain, at, &name);
             }
-            store(state, &name, existed, key_state).map_err(|e| e.to_string())?;
+            store(state, &name, existed, key_state)?;
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::Round;
-use crate::guard::guarded;
+use crate::guard::{guarded, StageError};
 use crate::keyed::{key_group, Folded};
 use crate::protocol::{Calls, FailedStage};
 use crate::source::Gone;
@@ -51,15 +51,17 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
                             records: Folded::default(),
                             positions: Vec::new(),
                         });
-                        let key_of = |m: &D::Mid| {
-                            guarded(|| flow.encode_key(m).map_err(|e| e.to_string())).ok()
-                        };
+                        let key_of =
+                            |m: &D::Mid| guarded(|| Ok::<_, StageError>(flow.encode_key(m)?)).ok();
                         if batch.records.push(key, mid, combiner.as_ref(), key_of) {
                             batch.positions.push(position);
                         }
                     }
                 }
-                Err(error) => self.dead_letter(position, 1, FailedStage::BeforeKey, error, None),
+                Err(error) => {
+                    let error = error.to_string();
+                    self.dead_letter(position, 1, FailedStage::BeforeKey, error, None)
+                }
             }
         }
         Ok(routed)
@@ -101,7 +103,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         &self,
         position: u64,
         record: D::Input,
-    ) -> std::io::Result<Result<(Vec<(u32, String, D::Mid)>, Vec<D::Out>), String>> {
+    ) -> std::io::Result<Result<(Vec<(u32, String, D::Mid)>, Vec<D::Out>), NotKeyed>> {
         let flow = self.flow;
         let groups = flow.config().key_groups;
         let attempts = flow.config().max_attempts;
@@ -112,7 +114,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
                 Some(input) => input,
                 None => match flow.read(self.split, position, 1).await?.pop() {
                     Some(input) => input,
-                    None => return Ok(Err(format!("position {position} could not be read again"))),
+                    None => return Ok(Err(NotKeyed::Unreadable { position })),
                 },
             };
             let result = guarded(|| {
@@ -122,19 +124,28 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
                 let mut output = Vec::new();
                 for mid in mids {
                     if let Err(mid) = flow.unkeyed(mid, &mut output) {
-                        let key = flow
-                            .encode_key(&mid)
-                            .map_err(|e| format!("cannot encode the record's key: {e}"))?;
+                        let key = flow.encode_key(&mid)?;
                         keyed.push((key_group(&key, groups), key, mid));
                     }
                 }
-                Ok((keyed, output))
+                Ok::<_, StageError>((keyed, output))
             });
             match result {
                 Err(_) if attempt < attempts => attempt += 1,
-                Err(error) => return Ok(Err(format!("{error} (after {attempt} attempts)"))),
+                Err(error) => return Ok(Err(NotKeyed::Failed { error, attempt })),
                 Ok(done) => return Ok(Ok(done)),
             }
         }
     }
+}
+
+/// Why a record went no further than the stages before `key_by`.
+#[derive(Debug, thiserror::Error)]
+enum NotKeyed {
+    /// Read once, it could not be read again to try it again.
+    #[error("position {position} could not be read again")]
+    Unreadable { position: u64 },
+    /// Its functions, or its key's encoding, failed on every attempt.
+    #[error("{error} (after {attempt} attempts)")]
+    Failed { error: StageError, attempt: u32 },
 }

@@ -413,7 +413,7 @@ impl<L: Level> PipelineService<KeyedService, L> {
             self.dead_letter(
                 calls,
                 stage.clone(),
-                error,
+                error.to_string(),
                 1,
                 serde_json::to_value(&record).ok(),
             )?;

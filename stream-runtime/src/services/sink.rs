@@ -58,17 +58,16 @@ impl<'a, D: Dataflow> Serves<'a, sink::Write<D::Out>> for PipelineService<SinkSe
                             Ok(Ok(written))
                         }
                         Err(error) => match Rejected::find(&error) {
-                            Some(rejected) => Ok(Err(RecordFailed {
-                                index: rejected.index,
-                                error: rejected.reason.clone(),
-                            })),
-                            None => Err(error.to_string()),
+                            Some(rejected) => {
+                                Ok(Err(RecordFailed::new(rejected.index, &rejected.reason)))
+                            }
+                            None => Err(error),
                         },
                     }
                 };
-                match guarded_future(write).await {
+                match guarded_future::<_, std::io::Error>(write).await {
                     Ok(written) => Ok(Json(written)),
-                    Err(error) => Err(HandlerError::from(std::io::Error::other(error))),
+                    Err(error) => Err(HandlerError::from(error)),
                 }
             })
             .retry_policy(retry)

@@ -2,7 +2,7 @@
 //! beside its results, for a [`SideOutput`](crate::sink::SideOutput) to
 //! write to a sink of their own.
 
-use crate::guard::RecordFailed;
+use crate::guard::{RecordFailed, StageError};
 use crate::keyed::{ByKey, Chainable, Due, GroupState, KeyedStage, Scope, TimeDomain};
 use crate::record::Record;
 use crate::sink::To;
@@ -80,7 +80,7 @@ where
         due: Vec<Due>,
         scope: &mut Scope<'_>,
         out: &mut dyn FnMut(Self::Out),
-    ) -> Result<(), String>
+    ) -> Result<(), StageError>
     where
         Self::State: Record,
     {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::stage::{failed, pane_entry, WindowEntry};
 use super::{Window, WindowFn, Windowed, Windowing};
-use crate::guard::{guarded, RecordFailed};
+use crate::guard::{guarded, Panicked, RecordFailed, StageError};
 use crate::keyed::{ByKey, GroupState, Scope};
 use crate::record::Record;
 
@@ -89,7 +89,7 @@ where
                 }
                 Ok(())
             })
-            .map_err(|error| RecordFailed { index, error })?;
+            .map_err(|error: Panicked| RecordFailed::new(index, error))?;
         }
         for (window, pane) in panes {
             state.set(&pane_entry(&window), &pane).map_err(failed(0))?;
@@ -106,12 +106,9 @@ where
         window: Window,
         scope: &mut Scope<'_>,
         out: &mut dyn FnMut(Windowed<K, W::Acc>),
-    ) -> Result<(), String> {
+    ) -> Result<(), StageError> {
         let threshold = self.threshold(scope);
-        let Some(mut pane) = state
-            .get::<Entry<K, W, V>>(name)
-            .map_err(|e| e.to_string())?
-        else {
+        let Some(mut pane) = state.get::<Entry<K, W, V>>(name)? else {
             return Ok(()); // fired and removed before
         };
         if !pane.fired && window.max_time() <= threshold {
@@ -134,6 +131,6 @@ where
             self.next_timer(&window, pane.fired),
             name,
         );
-        state.set(name, &pane).map_err(|e| e.to_string())
+        Ok(state.set(name, &pane)?)
     }
 }

@@ -11,7 +11,7 @@
 
 use super::stage::{failed, session_entry, Session, WindowEntry};
 use super::{Window, WindowFn, WindowKind, Windowed, Windowing};
-use crate::guard::{guarded, RecordFailed};
+use crate::guard::{guarded, Panicked, RecordFailed, StageError};
 use crate::keyed::{ByKey, GroupState, Scope};
 use crate::record::Record;
 use crate::time::Millis;
@@ -102,7 +102,7 @@ where
                 entry.key = Some(key);
                 Ok(())
             })
-            .map_err(|error| RecordFailed { index, error })?;
+            .map_err(|error: Panicked| RecordFailed::new(index, error))?;
         }
         for (key, entry) in batch.keys.iter().zip(entries) {
             match entry {
@@ -123,10 +123,9 @@ where
         name: &str,
         scope: &mut Scope<'_>,
         out: &mut dyn FnMut(Windowed<K, W::Acc>),
-    ) -> Result<(), String> {
+    ) -> Result<(), StageError> {
         let threshold = self.threshold(scope);
-        let stored = state.get::<Entry<K, W, V>>(name);
-        let Some(mut entry) = stored.map_err(|e| e.to_string())? else {
+        let Some(mut entry) = state.get::<Entry<K, W, V>>(name)? else {
             return Ok(());
         };
         let Some(key) = entry.key.clone() else {
@@ -150,7 +149,7 @@ where
             let at = self.next_timer(&session.window(), session.fired);
             scope.timers.add(self.stamp.domain, at, name);
         }
-        state.set(name, &entry).map_err(|e| e.to_string())
+        Ok(state.set(name, &entry)?)
     }
 
     /// A session's result: its records folded in time order (`None` for a

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{Window, WindowFn, WindowKind, WindowSpec, WindowTime, Windowed};
-use crate::guard::RecordFailed;
+use crate::guard::{RecordFailed, StageError};
 use crate::keyed::{
     ByKey, Due, GroupState, KeyEncoder, KeySelector, KeyedStage, Scope, TimeDomain,
 };
@@ -229,7 +229,7 @@ where
         due: Vec<Due>,
         scope: &mut Scope<'_>,
         out: &mut dyn FnMut(Self::Out),
-    ) -> Result<(), String>
+    ) -> Result<(), StageError>
     where
         Self::State: Record,
     {

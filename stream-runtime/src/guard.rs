@@ -68,11 +68,11 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> Panicked {
 
 /// A call's report that record `index` of its batch failed: a user
 /// function panicked on it, its state did not decode, or the sink rejected
-/// it. The call wrote nothing, and its caller retries it or drops the
-/// record (see `BatchAnswer`).
+/// it. The call wrote nothing, and its caller retries it or sends the
+/// record to the dead-letter output.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecordFailed {
-    /// The record's index in the key group's batch.
+    /// The record's index in the call's batch.
     pub index: usize,
     /// Why it failed.
     pub error: String,

@@ -119,7 +119,9 @@ fn describe() {
 pub fn serve(addr: SocketAddr) -> Result<(), MetricsError> {
     Err(MetricsError {
         addr,
-        reason: "stream-runtime was built without its `metrics` feature".to_owned(),
+        reason: "stream-runtime was built without its `metrics` feature (turn on `metrics` of \
+                 stream-runner, or of stream-runtime)"
+            .to_owned(),
     })
 }
 

@@ -18,6 +18,17 @@
 ///
 /// Only `addTokens`, `stop` and `status` are reachable through the ingress;
 /// the rest are private to the pipeline.
+///
+/// ```
+/// use stream_runtime::ServiceNames;
+///
+/// let names = ServiceNames::for_pipeline("WordCount");
+/// // `curl -X POST localhost:8080/WordCountSource/addTokens -d 10`
+/// assert_eq!(names.source, "WordCountSource");
+/// assert_eq!(names.control, "WordCountControl");
+/// // The second keyed stage's groups are a service of their own.
+/// assert_eq!(names.at_level(1).keyed, "WordCountKeyed2");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceNames {
     /// The pipeline's name.

@@ -175,6 +175,23 @@ impl std::fmt::Debug for ServerBinaryError {
 }
 
 /// A restate-server child process. Killed when dropped.
+///
+/// What the runner starts when no server is given, and what tests and
+/// benchmarks start on ports of their own:
+///
+/// ```no_run
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use stream_runner::{LocalServer, LocalServerOptions};
+///
+/// let options = LocalServerOptions::new("/tmp/restate-test").ports(18080, 19070, 15122);
+/// let mut server = LocalServer::start(options).await?;
+/// let deployment = server.admin().register("http://127.0.0.1:9080").await?;
+/// println!("{deployment} registered; ingress at {}", server.ingress_url());
+/// server.stop(Duration::from_secs(10));
+/// # Ok(())
+/// # }
+/// ```
 pub struct LocalServer {
     child: Option<Child>,
     options: LocalServerOptions,

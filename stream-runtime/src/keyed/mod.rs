@@ -44,7 +44,7 @@ pub trait KeyedOperator<K, In>: Send + Sync + 'static {
     ///
     /// Fails only when stored state cannot be decoded as the type the
     /// operator asks for; the batch's keyed call then answers the record as
-    /// failed, writing nothing, and the token retries it or dead-letters it.
+    /// failed, writing nothing, and the caller retries it or dead-letters it.
     fn apply(
         &self,
         key: &K,

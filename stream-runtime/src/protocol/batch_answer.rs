@@ -24,13 +24,21 @@ pub(crate) enum BatchAnswer<T> {
 
 /// How a record failure crosses the wire.
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct FailedBody {
     record_failed: RecordFailed,
 }
 
-impl<T: Message> Message for BatchAnswer<T> {
-    const PAYLOAD: super::Payload = T::PAYLOAD;
+/// How every failure's bytes begin: an output never does (a key group's
+/// is `{"out":…}`, the sink's is empty).
+const FAILED_PREFIX: &[u8] = br#"{"record_failed":"#;
 
+/// The code with which endpoints before [`BatchAnswer`] raised a record's
+/// failure, its JSON as the message. A journal written by one can still
+/// hold such an error when a newer endpoint replays it.
+const EARLIER_RECORD_FAILED: u16 = 422;
+
+impl<T: Message> Message for BatchAnswer<T> {
     fn encode(&self) -> Result<Vec<u8>, CodecError> {
         match self {
             Self::Done(output) => output.encode(),
@@ -41,10 +49,11 @@ impl<T: Message> Message for BatchAnswer<T> {
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
-        match serde_json::from_slice::<FailedBody>(bytes) {
-            Ok(body) => Ok(Self::RecordFailed(body.record_failed)),
-            Err(_) => T::decode(bytes).map(Self::Done),
+        if bytes.starts_with(FAILED_PREFIX) {
+            let body: FailedBody = serde_json::from_slice(bytes)?;
+            return Ok(Self::RecordFailed(body.record_failed));
         }
+        T::decode(bytes).map(Self::Done)
     }
 
     fn into_bytes(self) -> Result<Vec<u8>, CodecError> {
@@ -88,9 +97,18 @@ impl<T> BatchAnswer<T> {
         match answer {
             Ok(Self::Done(output)) => Ok(output),
             Ok(Self::RecordFailed(failed)) => Err(BatchFailed::Record(failed)),
-            Err(error) => Err(BatchFailed::Call(error)),
+            Err(error) => Err(earlier_record_failed(&error)
+                .map(BatchFailed::Record)
+                .unwrap_or(BatchFailed::Call(error))),
         }
     }
+}
+
+/// A record's failure as an endpoint before [`BatchAnswer`] raised it.
+fn earlier_record_failed(error: &TerminalError) -> Option<RecordFailed> {
+    (error.code() == EARLIER_RECORD_FAILED)
+        .then(|| serde_json::from_str(error.message()).ok())
+        .flatten()
 }
 
 #[cfg(test)]
@@ -116,6 +134,20 @@ mod tests {
         assert!(matches!(
             BatchAnswer::<()>::decode(b""),
             Ok(BatchAnswer::Done(()))
+        ));
+    }
+
+    #[test]
+    fn a_failure_raised_by_an_earlier_endpoint_still_names_its_record() {
+        let earlier = TerminalError::new_with_code(422, r#"{"index":2,"error":"boom"}"#);
+        match BatchAnswer::<()>::settle(Err(earlier)) {
+            Err(BatchFailed::Record(failed)) => assert_eq!(failed.index, 2),
+            other => panic!("{other:?}"),
+        }
+        let other = TerminalError::new_with_code(500, "disk full");
+        assert!(matches!(
+            BatchAnswer::<()>::settle(Err(other)),
+            Err(BatchFailed::Call(_))
         ));
     }
 }

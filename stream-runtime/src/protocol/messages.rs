@@ -214,7 +214,23 @@ pub struct TokensAdded {
 }
 
 /// A record, or a batch, that could not be processed: the dead-letter
-/// output. Stored in `{name}Control` as state `dead:<n>`.
+/// output. Stored in `{name}Control` as state `dead:<n>`, as JSON; read
+/// them with SQL over the admin API (`restate sql` or
+/// [`AdminClient::query`](crate::restate::AdminClient::query)):
+/// `SELECT key, value_utf8 FROM state WHERE service_name = '{name}Control'
+/// AND key LIKE 'dead:%'`.
+///
+/// ```
+/// use stream_runtime::{DeadLetter, FailedStage};
+///
+/// // One entry, as the control object stores it.
+/// let stored = r#"{"split":0,"position":13,"count":1,"stage":"keyed",
+///     "error":"panicked: poisoned record 13 (after 3 attempts)","record":13}"#;
+/// let letter: DeadLetter = serde_json::from_str(stored).unwrap();
+/// assert_eq!(letter.stage, FailedStage::Keyed);
+/// assert_eq!((letter.split, letter.position), (0, 13));
+/// assert!(letter.error.ends_with("(after 3 attempts)"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeadLetter {
     /// The source split it was read from.

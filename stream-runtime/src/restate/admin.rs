@@ -9,7 +9,27 @@ use super::http::{api_client, ApiError};
 pub type AdminError = ApiError;
 
 api_client! {
-    /// A client for a Restate server's admin API (port 9070 by default).
+    /// A client for a Restate server's admin API (port 9070 by default):
+    /// registering an endpoint, as `restate deployments register` does, and
+    /// SQL over the server's tables, as `restate sql` does.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), stream_runtime::restate::AdminError> {
+    /// use stream_runtime::restate::AdminClient;
+    ///
+    /// let admin = AdminClient::new("http://localhost:9070");
+    /// let deployment = admin.register("http://127.0.0.1:9080").await?;
+    /// #[derive(serde::Deserialize)]
+    /// struct Count {
+    ///     n: u64,
+    /// }
+    /// let running: Vec<Count> = admin
+    ///     .query("SELECT count(*) AS n FROM sys_invocation WHERE status != 'completed'")
+    ///     .await?;
+    /// println!("{deployment}: {} invocations running", running[0].n);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub struct AdminClient for "admin API" at "http://localhost:9070", health "/health";
 }
 

@@ -9,7 +9,23 @@ use crate::protocol::{Handler, Status, TokensAdded};
 pub type CallError = ApiError;
 
 api_client! {
-    /// A client for a Restate server's ingress (port 8080 by default).
+    /// A client for a Restate server's ingress (port 8080 by default): a
+    /// pipeline's public handlers, as `curl …/{name}Source/addTokens` calls
+    /// them.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), stream_runtime::restate::CallError> {
+    /// use stream_runtime::restate::IngressClient;
+    /// use stream_runtime::ServiceNames;
+    ///
+    /// let ingress = IngressClient::new("http://localhost:8080");
+    /// let word_count = ServiceNames::for_pipeline("ContinuousWordCount");
+    /// ingress.add_tokens(&word_count, 10).await?;
+    /// let status = ingress.status(&word_count).await?;
+    /// println!("{} records in, {} out", status.records_in, status.records_out);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub struct IngressClient for "ingress" at "http://localhost:8080", health "/restate/health";
 }
 

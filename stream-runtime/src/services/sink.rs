@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use restate_sdk::errors::{HandlerError, HandlerResult};
 use restate_sdk::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use super::calls::RestateCalls;
 use super::serve::{index_key, Serves};
@@ -15,6 +16,16 @@ use crate::sink::Rejected;
 use crate::stages::Dataflow;
 
 const PROGRESS: &str = "progress";
+
+/// What the journaled `write` step records: the new committed offset, a
+/// bare number as journals from before rejected records were answers hold
+/// it, or the record the sink rejected.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Written {
+    Committed(u64),
+    Rejected { record_failed: RecordFailed },
+}
 
 impl<D: Dataflow> ServiceHandlers<D> for SinkService {
     type Handlers = (sink::Write<D::Out>, sink::Progress);
@@ -66,7 +77,8 @@ impl<'a, D: Dataflow> Serves<'a, sink::Write<D::Out>> for PipelineService<SinkSe
                     }
                 };
                 match guarded_future::<_, std::io::Error>(write).await {
-                    Ok(written) => Ok(Json(written)),
+                    Ok(Ok(offset)) => Ok(Json(Written::Committed(offset))),
+                    Ok(Err(record_failed)) => Ok(Json(Written::Rejected { record_failed })),
                     Err(error) => Err(HandlerError::from(error)),
                 }
             })
@@ -74,8 +86,10 @@ impl<'a, D: Dataflow> Serves<'a, sink::Write<D::Out>> for PipelineService<SinkSe
             .name("write")
             .await?;
         progress.committed = match written {
-            Json(Ok(written)) => written,
-            Json(Err(rejected)) => return Ok(BatchAnswer::RecordFailed(rejected)),
+            Json(Written::Committed(offset)) => offset,
+            Json(Written::Rejected { record_failed }) => {
+                return Ok(BatchAnswer::RecordFailed(record_failed));
+            }
         };
         progress.records += records.len() as u64;
         ctx.set(PROGRESS, Json(progress));
@@ -96,5 +110,21 @@ impl<'a, D: Dataflow> Serves<'a, sink::Progress> for PipelineService<SinkService
             .await?
             .map(|Json(p)| p)
             .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_step_journaled_as_a_bare_offset_still_reads_as_committed() {
+        let earlier: Written = serde_json::from_str("42").unwrap();
+        assert!(matches!(earlier, Written::Committed(42)));
+        let rejected = r#"{"record_failed":{"index":1,"error":"violates check constraint"}}"#;
+        let rejected: Written = serde_json::from_str(rejected).unwrap();
+        assert!(
+            matches!(rejected, Written::Rejected { record_failed } if record_failed.index == 1)
+        );
     }
 }

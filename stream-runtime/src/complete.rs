@@ -55,6 +55,29 @@ impl std::fmt::Debug for CompletePipeline {
 /// Anything an [`Endpoint`](crate::Endpoint) can serve: a
 /// [`CompletePipeline`] from the typed API, or the struct `pipeline!`
 /// declares.
+///
+/// ```
+/// use stream_runtime::{pipeline, CollectSink, Endpoint, IntoPipeline, Pipeline, Sequence};
+///
+/// pipeline! {
+///     Evens:
+///     source(Sequence::new().take(10))
+///     |> filter(|n| n % 2 == 0)
+///     |> sink(CollectSink::new())
+/// }
+///
+/// // The same pipeline from the typed API, under another name.
+/// let odds = Pipeline::named("Odds")
+///     .source(Sequence::new().take(10))
+///     .filter(|n| n % 2 == 1)
+///     .sink(CollectSink::new());
+///
+/// fn serve_both(a: impl IntoPipeline, b: impl IntoPipeline) -> Endpoint {
+///     Endpoint::new().pipeline(a).pipeline(b)
+/// }
+/// let endpoint = serve_both(Evens, odds);
+/// assert_eq!(endpoint.names().count(), 2);
+/// ```
 pub trait IntoPipeline {
     /// The pipeline, from source to sink.
     fn into_pipeline(self) -> CompletePipeline;

@@ -39,6 +39,16 @@ pub struct MetricsError {
 
 /// Serves the metrics on `addr` (such as `0.0.0.0:9464`) from this
 /// process's tokio runtime, and starts recording. Once per process.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// // A service of one's own, without the runner:
+/// stream_runtime::metrics::serve("0.0.0.0:9464".parse()?)?;
+/// // ... serve the pipelines on an `Endpoint`; Prometheus scrapes
+/// // http://HOST:9464/metrics.
+/// # Ok(())
+/// # }
+/// ```
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub fn serve(addr: SocketAddr) -> Result<(), MetricsError> {

@@ -57,6 +57,27 @@ use stream_runtime::{Endpoint, EndpointError, IntoPipeline, ServiceNames, Status
 /// Why a run stopped with an error. Its `Debug` is its message, so that a
 /// `main` returning `Result<_, RunError>` (or `anyhow::Error`) prints what
 /// to do, not a variant name.
+///
+/// ```no_run
+/// # async fn example(word_count: impl stream_runtime::IntoPipeline) -> std::process::ExitCode {
+/// use stream_runner::{RunError, Runner};
+///
+/// match Runner::from_args().pipeline(word_count).run().await {
+///     Ok(_) => std::process::ExitCode::SUCCESS,
+///     // An empty output is never a success: the message says what the
+///     // pipeline's status shows instead (records in, dead letters, open
+///     // windows).
+///     Err(error @ RunError::WroteNothing { .. }) => {
+///         eprintln!("{error}");
+///         std::process::ExitCode::from(2)
+///     }
+///     Err(error) => {
+///         eprintln!("error: {error}");
+///         std::process::ExitCode::FAILURE
+///     }
+/// }
+/// # }
+/// ```
 #[derive(thiserror::Error)]
 pub enum RunError {
     /// Bad command-line arguments (from [`Runner::with_args`]).

@@ -1,5 +1,27 @@
 /// How a window folds its records: `aggregate(init, add)` or `reduce(f)`
-/// (Flink's `AggregateFunction` and `ReduceFunction`).
+/// (Flink's `AggregateFunction` and `ReduceFunction`). The DSL builds one
+/// from its closures; the typed API takes any implementation.
+///
+/// ```
+/// use stream_runtime::window::WindowFn;
+///
+/// /// The least and the greatest reading of a window.
+/// struct Range;
+///
+/// impl WindowFn<f64> for Range {
+///     type Acc = (f64, f64);
+///
+///     fn add(&self, acc: Option<(f64, f64)>, value: f64) -> (f64, f64) {
+///         match acc {
+///             None => (value, value),
+///             Some((low, high)) => (low.min(value), high.max(value)),
+///         }
+///     }
+/// }
+///
+/// let first = Range.add(None, 20.5);
+/// assert_eq!(Range.add(Some(first), 18.0), (18.0, 20.5));
+/// ```
 pub trait WindowFn<V>: Send + Sync + 'static {
     /// What a window keeps per key, and emits.
     type Acc;

@@ -46,6 +46,14 @@ pub struct WindowSpec<D = OnEventTime> {
 }
 
 /// One window: `[start, end)` in milliseconds.
+///
+/// ```
+/// use stream_runtime::window::Window;
+///
+/// let minute = Window { start: 60_000, end: 120_000 };
+/// // It fires when the watermark reaches its last millisecond.
+/// assert_eq!(minute.max_time(), 119_999);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Window {
     /// The first millisecond.

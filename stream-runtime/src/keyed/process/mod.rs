@@ -63,7 +63,46 @@ impl<F, G, K: serde::de::DeserializeOwned, Out> Process<F, G, K, Out> {
     }
 }
 
-/// What fires a key's timers.
+/// What fires a key's timers: `on_timer = g` of `process`, where `g` is a
+/// function of the [`Timer`] and the key's [`ProcessContext`] (Flink's
+/// `KeyedProcessFunction.onTimer`).
+///
+/// ```
+/// use stream_runtime::{pipeline, FileSink, ProcessContext, Sequence, Timer};
+///
+/// // Each key's count, emitted once its key has been quiet for 10 s of
+/// // processing time.
+/// fn count(_n: u64, ctx: &mut ProcessContext<'_, u64, (u64, u64)>) {
+///     let mut seen = ctx.value::<u64>("seen");
+///     let n = seen.get().unwrap_or(0) + 1;
+///     seen.set(n);
+///     // One timer per key: the one set by the key's last record.
+///     let quiet = ctx.now() + 10_000;
+///     let mut due = ctx.value::<i64>("due");
+///     let earlier = due.get();
+///     due.set(quiet);
+///     if let Some(earlier) = earlier {
+///         ctx.delete_processing_timer(earlier);
+///     }
+///     ctx.register_processing_timer(quiet);
+/// }
+///
+/// fn quiet(_timer: Timer, ctx: &mut ProcessContext<'_, u64, (u64, u64)>) {
+///     let key = *ctx.key();
+///     if let Some(n) = ctx.value::<u64>("seen").get() {
+///         ctx.collect((key, n));
+///     }
+/// }
+///
+/// pipeline! {
+///     QuietKeys:
+///     source(Sequence::new().take(1_000))
+///     |> key_by(|n| n % 10)
+///     |> process(count, on_timer = quiet)
+///     |> sink(FileSink::new("/tmp/quiet-keys.jsonl"))
+/// }
+/// # let _ = QuietKeys;
+/// ```
 pub trait OnTimer<K, Out>: Send + Sync + 'static {
     /// Called once per due timer, in time order.
     fn fire(&self, timer: Timer, ctx: &mut ProcessContext<'_, K, Out>);

@@ -25,6 +25,8 @@ use crate::Record;
 pub(crate) trait Dataflow: Send + Sync + 'static {
     /// What the source reads.
     type Input: Send;
+    /// The source.
+    type Source: Source<Item = Self::Input>;
     /// What reaches the first keyed stage (after the operators before
     /// `key_by`).
     type Mid: Record;
@@ -37,34 +39,18 @@ pub(crate) trait Dataflow: Send + Sync + 'static {
     fn name(&self) -> &str;
     /// Its settings.
     fn config(&self) -> &PipelineConfig;
-    /// The source's number of splits.
-    fn splits(&self) -> u32;
-    /// Whether the source ends.
-    fn is_bounded(&self) -> bool;
-    /// Reads a range of a split (deterministic, see [`Source`]).
-    fn read(
-        &self,
-        split: u32,
-        position: u64,
-        max: usize,
-    ) -> impl Future<Output = io::Result<Vec<Self::Input>>> + Send;
-    /// How many records a read would return (see [`Source::available`]).
-    fn available(
-        &self,
-        split: u32,
-        position: u64,
-        max: usize,
-    ) -> impl Future<Output = io::Result<usize>> + Send;
-    /// Where a split starts (see [`Source::start`]).
-    fn start(&self, split: u32) -> impl Future<Output = io::Result<u64>> + Send;
-    /// Whether the source's `available` must be journaled (see
-    /// [`Source::is_remote`]).
-    fn is_remote(&self) -> bool;
+    /// The source: the split stage leases ranges of it and the tokens read
+    /// them (see [`Source`]).
+    fn source(&self) -> &Self::Source;
     /// Applies the operators before `key_by` to one source record.
     fn before_key(&self, record: Self::Input, out: &mut Vec<Self::Mid>);
     /// The first keyed stage.
     fn first(&self) -> &Arc<Self::First>;
 
+    /// The source's number of splits (at least one).
+    fn splits(&self) -> u32 {
+        self.source().splits().max(1)
+    }
     /// Whether there is a keyed stage.
     fn is_keyed(&self) -> bool {
         self.first().is_keyed()
@@ -253,6 +239,7 @@ where
     L: Level<Mid = Pre::Out>,
 {
     type Input = S::Item;
+    type Source = S;
     type Mid = Pre::Out;
     type Out = L::Final;
     type First = L;
@@ -265,38 +252,8 @@ where
         &self.config
     }
 
-    fn splits(&self) -> u32 {
-        self.source.splits().max(1)
-    }
-
-    fn is_bounded(&self) -> bool {
-        self.source.is_bounded()
-    }
-
-    fn read(
-        &self,
-        split: u32,
-        position: u64,
-        max: usize,
-    ) -> impl Future<Output = io::Result<Vec<S::Item>>> + Send {
-        self.source.read(split, position, max)
-    }
-
-    fn available(
-        &self,
-        split: u32,
-        position: u64,
-        max: usize,
-    ) -> impl Future<Output = io::Result<usize>> + Send {
-        self.source.available(split, position, max)
-    }
-
-    fn start(&self, split: u32) -> impl Future<Output = io::Result<u64>> + Send {
-        self.source.start(split)
-    }
-
-    fn is_remote(&self) -> bool {
-        self.source.is_remote()
+    fn source(&self) -> &S {
+        &self.source
     }
 
     fn before_key(&self, record: S::Item, out: &mut Vec<Pre::Out>) {

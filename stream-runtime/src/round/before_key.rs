@@ -6,7 +6,7 @@ use super::Round;
 use crate::guard::{guarded, StageError};
 use crate::keyed::{key_group, Folded};
 use crate::protocol::{Calls, FailedStage};
-use crate::source::Gone;
+use crate::source::{Gone, Source};
 use crate::stages::{Dataflow, Level};
 use crate::time::Millis;
 
@@ -74,7 +74,8 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     async fn read_existing(&self) -> std::io::Result<(u64, Vec<D::Input>)> {
         let (from, count) = (self.lease.from, self.lease.count);
         let end = from + u64::from(count);
-        let error = match self.flow.read(self.split, from, count as usize).await {
+        let source = self.flow.source();
+        let error = match source.read(self.split, from, count as usize).await {
             Ok(records) => return Ok((from, records)),
             Err(error) => error,
         };
@@ -92,7 +93,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
             return Ok((end, Vec::new()));
         }
         let rest = (end - until) as usize;
-        Ok((until, self.flow.read(self.split, until, rest).await?))
+        Ok((until, source.read(self.split, until, rest).await?))
     }
 
     /// One record's results: keyed records with their groups and encoded
@@ -112,7 +113,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         loop {
             let input = match record.take() {
                 Some(input) => input,
-                None => match flow.read(self.split, position, 1).await?.pop() {
+                None => match flow.source().read(self.split, position, 1).await?.pop() {
                     Some(input) => input,
                     None => return Ok(Err(NotKeyed::Unreadable { position })),
                 },

@@ -14,7 +14,7 @@ use super::{PipelineService, ServiceHandlers};
 use crate::protocol::handlers::{clock, control, keyed, ClockService, ControlKey};
 use crate::protocol::DeadLetter;
 use crate::protocol::{Calls, FailedStage};
-use crate::source::EndsBefore;
+use crate::source::{EndsBefore, Source};
 use crate::stages::Dataflow;
 use crate::time::watermark::{Clock, Need, Report};
 use crate::time::Millis;
@@ -52,7 +52,8 @@ impl<D: Dataflow> PipelineService<ClockService, D> {
             let mut asks = tokio::task::JoinSet::new();
             for (split, position) in idle {
                 let flow = Arc::clone(flow);
-                asks.spawn(async move { (split, flow.available(split, position, 1).await) });
+                let available = async move { flow.source().available(split, position, 1).await };
+                asks.spawn(async move { (split, available.await) });
             }
             let mut returned = Vec::new();
             while let Some(answer) = asks.join_next().await {
@@ -68,7 +69,7 @@ impl<D: Dataflow> PipelineService<ClockService, D> {
             returned.sort_unstable();
             Ok(Json(returned))
         };
-        let Json(returned) = if flow.is_remote() {
+        let Json(returned) = if flow.source().is_remote() {
             ctx.run(ask).name("idle splits with data").await?
         } else {
             ask().await?

@@ -13,6 +13,7 @@ use crate::protocol::handlers::{
 };
 use crate::protocol::{Calls, RawBody, Status, Token, TokensAdded};
 use crate::round;
+use crate::source::Source;
 use crate::stages::Dataflow;
 
 /// The most tokens one `addTokens` call may add.
@@ -196,7 +197,7 @@ impl<D: Dataflow> PipelineService<SourceService, D> {
             control,
             &split_progress,
             &sink_progress,
-            self.flow.is_bounded(),
+            self.flow.source().is_bounded(),
             watermark,
             pending_timers,
         ))

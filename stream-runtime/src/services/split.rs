@@ -8,7 +8,7 @@ use super::serve::{index_key, Serves};
 use super::{PipelineService, ServiceHandlers};
 use crate::protocol::handlers::{split, SplitService};
 use crate::protocol::{Dry, Exclusive, Handler, Lease, SplitProgress};
-use crate::source::EndsBefore;
+use crate::source::{EndsBefore, Source};
 use crate::stages::Dataflow;
 use crate::time::{wall_clock, Millis};
 
@@ -40,8 +40,8 @@ impl<D: Dataflow> PipelineService<SplitService, D> {
     /// remote source.
     async fn start(&self, ctx: &ObjectContext<'_>, split: u32) -> HandlerResult<u64> {
         let flow = &*self.flow;
-        let ask = || async move { flow.start(split).await.map_err(retry) };
-        if flow.is_remote() {
+        let ask = || async move { flow.source().start(split).await.map_err(retry) };
+        if flow.source().is_remote() {
             Ok(ctx.run(ask).name("start").await?)
         } else {
             ask().await
@@ -61,9 +61,9 @@ impl<D: Dataflow> PipelineService<SplitService, D> {
         from: u64,
         max: u32,
     ) -> HandlerResult<(u32, Option<u64>)> {
-        let flow = &*self.flow;
-        if !flow.is_remote() {
-            let count = flow
+        let source = self.flow.source();
+        if !source.is_remote() {
+            let count = source
                 .available(split, from, max as usize)
                 .await
                 .map_err(source_error)?;
@@ -76,7 +76,7 @@ impl<D: Dataflow> PipelineService<SplitService, D> {
         let ask = max.saturating_mul(LOOKAHEAD);
         let count = ctx
             .run(|| async move {
-                let count = flow
+                let count = source
                     .available(split, from, ask as usize)
                     .await
                     .map_err(source_error)?;
@@ -157,7 +157,7 @@ impl<'a, D: Dataflow> Serves<'a, split::Next> for PipelineService<SplitService, 
             }
             return Ok(lease(count, None));
         }
-        if self.flow.is_bounded() {
+        if self.flow.source().is_bounded() {
             return Ok(lease(0, Some(Dry::Ended)));
         }
         let now = ctx.run(|| async { Ok(wall_clock()) }).name("now").await?;
@@ -221,7 +221,13 @@ impl<'a, D: Dataflow> Serves<'a, split::Progress> for PipelineService<SplitServi
         let stopped = ctx.get::<bool>(STOPPED).await?.unwrap_or(false);
         let flow = &self.flow;
         let exhausted = stopped
-            || (flow.is_bounded() && flow.available(split, position, 1).await.map_err(retry)? == 0);
+            || (flow.source().is_bounded()
+                && flow
+                    .source()
+                    .available(split, position, 1)
+                    .await
+                    .map_err(retry)?
+                    == 0);
         Ok(SplitProgress {
             position,
             start,

@@ -4,8 +4,8 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use super::Pipeline;
 use crate::complete::CompletePipeline;
-use crate::config::PipelineConfig;
 use crate::keyed::KeyedStage;
 use crate::operator::{Operator, Then};
 use crate::record::Record;
@@ -51,8 +51,7 @@ where
 #[allow(private_bounds)]
 pub trait Complete<Pre, L>: Origin {
     #[doc(hidden)]
-    fn complete(self, name: String, config: PipelineConfig, pre: Pre, level: L)
-        -> CompletePipeline;
+    fn complete(self, pipeline: Pipeline, pre: Pre, level: L) -> CompletePipeline;
 }
 
 #[allow(private_bounds)]
@@ -63,16 +62,10 @@ where
     Pre::Out: Record,
     L: Level<Mid = Pre::Out>,
 {
-    fn complete(
-        self,
-        name: String,
-        config: PipelineConfig,
-        pre: Pre,
-        level: L,
-    ) -> CompletePipeline {
+    fn complete(self, pipeline: Pipeline, pre: Pre, level: L) -> CompletePipeline {
         CompletePipeline::new(Stages {
-            name,
-            config,
+            name: pipeline.name,
+            config: pipeline.config,
             source: self,
             pre,
             first: Arc::new(level),
@@ -101,20 +94,14 @@ where
     L: Level<Mid = Pre::Out>,
     S: Complete<Pre0, Chained<Into<S, Pre0>, K0, Then<Post0, Pre>, Next<L>>>,
 {
-    fn complete(
-        self,
-        name: String,
-        config: PipelineConfig,
-        pre: Pre,
-        level: L,
-    ) -> CompletePipeline {
+    fn complete(self, pipeline: Pipeline, pre: Pre, level: L) -> CompletePipeline {
         let before = Chained {
             input: PhantomData,
-            config,
+            config: pipeline.config,
             keyed: self.keyed,
             post: Then::new(self.post, pre),
             down: Next(Arc::new(level)),
         };
-        self.source.complete(name, config, self.pre, before)
+        self.source.complete(pipeline, self.pre, before)
     }
 }

@@ -177,7 +177,7 @@ where
         S: Complete<Pre, Chained<Pre::Out, K, Post, ToSink<Sk>>>,
     {
         let (Head { pipeline, source }, pre, last) = self.ending_in(sink);
-        source.complete(pipeline.name, pipeline.config, pre, last)
+        source.complete(pipeline, pre, last)
     }
 
     /// The head and the operators before `key_by`, and the keyed stage

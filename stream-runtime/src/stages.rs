@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::config::PipelineConfig;
 use crate::guard::{guarded, RecordFailed, StageError};
-use crate::keyed::{ByKey, Combiner, Due, GroupState, KeyedStage, Scope, TimeDomain};
+use crate::keyed::{ByKey, Combiner, Cx, Due, GroupState, KeyedStage, Scope, TimeDomain};
 use crate::operator::Operator;
 use crate::sink::Sink;
 use crate::source::Source;
@@ -318,13 +318,13 @@ where
     ) -> Result<GroupOutput<Post::Out>, RecordFailed> {
         let mut out = Vec::new();
         let mut late = Vec::new();
-        self.keyed.apply(
+        let cx = Cx {
             state,
-            batch,
-            scope,
-            &mut |record| self.post.apply(record, &mut |x| out.push(x)),
-            &mut |record| late.push(serde_json::to_value(&record).unwrap_or_default()),
-        )?;
+            scope: &mut *scope,
+            out: &mut |record| self.post.apply(record, &mut |x| out.push(x)),
+            late: &mut |record| late.push(as_late(&record)),
+        };
+        self.keyed.apply(batch, cx)?;
         late.append(&mut scope.late);
         Ok(GroupOutput { out, late })
     }
@@ -336,11 +336,19 @@ where
         scope: &mut Scope<'_>,
     ) -> Result<Vec<Post::Out>, StageError> {
         let mut out = Vec::new();
+        // Timers make no late records; any a stage gave would still go
+        // to the late-data output, never nowhere.
+        let mut late = Vec::new();
         guarded(|| {
-            self.keyed.fire(state, due, scope, &mut |record| {
-                self.post.apply(record, &mut |x| out.push(x))
-            })
+            let cx = Cx {
+                state,
+                scope: &mut *scope,
+                out: &mut |record| self.post.apply(record, &mut |x| out.push(x)),
+                late: &mut |record| late.push(as_late(&record)),
+            };
+            self.keyed.fire(due, cx)
         })?;
+        scope.late.append(&mut late);
         Ok(out)
     }
 
@@ -530,4 +538,9 @@ impl<T: Record> Downstream<T> for Never<T> {
     fn write(&self, _: u32, _: u64, _: &[T]) -> impl Future<Output = io::Result<u64>> + Send {
         std::future::ready(self.absurd())
     }
+}
+
+/// A late record as the late-data output keeps it.
+fn as_late<T: Record>(record: &T) -> serde_json::Value {
+    serde_json::to_value(record).unwrap_or_default()
 }

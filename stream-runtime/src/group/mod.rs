@@ -23,6 +23,6 @@ pub use combine::Combiner;
 pub(crate) use combine::Folded;
 pub(crate) use key_group::{key_group, state_key};
 pub use key_group::{KeyGroups, STATE_KEY_PREFIX};
-pub use scope::{KeyTime, Scope};
+pub use scope::{Cx, KeyTime, Scope};
 pub use state::GroupState;
 pub use timers::{Due, TimeDomain, Timers};

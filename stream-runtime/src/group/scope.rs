@@ -1,4 +1,4 @@
-use super::{TimeDomain, Timers};
+use super::{GroupState, TimeDomain, Timers};
 use crate::time::Millis;
 
 /// What a keyed stage sees of time in one call of its key group: the
@@ -15,6 +15,20 @@ pub struct Scope<'a> {
     /// Records a keyed operator found too late (as JSON), for the
     /// late-data output.
     pub late: Vec<serde_json::Value>,
+}
+
+/// One call of a key group, as a keyed stage applies a batch or fires
+/// timers in it: the group's state entries, its [`Scope`], and where the
+/// stage's output and the records too late for their windows go.
+pub struct Cx<'c, 's, In, Out> {
+    /// The state entries the call loaded.
+    pub state: &'c mut GroupState,
+    /// The call's time, and the group's timers.
+    pub scope: &'c mut Scope<'s>,
+    /// Where the stage's output goes.
+    pub out: &'c mut dyn FnMut(Out),
+    /// Where a record too late for every window it belongs to goes.
+    pub late: &'c mut dyn FnMut(In),
 }
 
 /// What a keyed operator sees of time for one key: the watermark, the

@@ -14,7 +14,7 @@ pub(crate) use crate::group::{
 };
 // The key-group plumbing the operator traits' methods name: public types in
 // a private module, so that they do not become API a user can name.
-pub(crate) use crate::group::{ByKey, Due, GroupState, Scope, Timers};
+pub(crate) use crate::group::{ByKey, Cx, Due, GroupState, Scope, Timers};
 pub use crate::group::{Combiner, KeyGroups, KeyTime, TimeDomain, STATE_KEY_PREFIX};
 pub use crate::guard::{Panicked, RecordFailed, StageError};
 pub(crate) use interval_join::interval_join;

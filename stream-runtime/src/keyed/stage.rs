@@ -1,6 +1,6 @@
 use super::{
-    by_key_slots, state_key, write_back, ByKey, Combiner, Due, GroupState, KeyTime, KeyedOperator,
-    Scope, TimeDomain, WriteBack, STATE_KEY_PREFIX,
+    by_key_slots, state_key, write_back, ByKey, Combiner, Cx, Due, GroupState, KeyTime,
+    KeyedOperator, Scope, TimeDomain, WriteBack, STATE_KEY_PREFIX,
 };
 use crate::guard::{guarded, Panicked, RecordFailed, StageError};
 use crate::record::{Key, Record};
@@ -57,25 +57,12 @@ pub trait KeyedStage<In>: Send + Sync + 'static {
     /// Applies the stage to a batch's records in order, handing each output
     /// to `out` and each record too late for its windows to `late`. The
     /// first record that fails ends the call with its index.
-    fn apply(
-        &self,
-        state: &mut GroupState,
-        batch: ByKey<In>,
-        scope: &mut Scope<'_>,
-        out: &mut dyn FnMut(Self::Out),
-        late: &mut dyn FnMut(In),
-    ) -> Result<(), RecordFailed>
+    fn apply(&self, batch: ByKey<In>, cx: Cx<'_, '_, In, Self::Out>) -> Result<(), RecordFailed>
     where
         Self::State: Record;
 
     /// Fires the timers that are due (their entries are loaded).
-    fn fire(
-        &self,
-        _state: &mut GroupState,
-        _due: Vec<Due>,
-        _scope: &mut Scope<'_>,
-        _out: &mut dyn FnMut(Self::Out),
-    ) -> Result<(), StageError>
+    fn fire(&self, _due: Vec<Due>, _cx: Cx<'_, '_, In, Self::Out>) -> Result<(), StageError>
     where
         Self::State: Record,
     {
@@ -107,14 +94,8 @@ impl<In: Send + Sync + 'static> KeyedStage<In> for Unkeyed {
         Vec::new()
     }
 
-    fn apply(
-        &self,
-        _state: &mut GroupState,
-        batch: ByKey<In>,
-        _scope: &mut Scope<'_>,
-        out: &mut dyn FnMut(In),
-        _late: &mut dyn FnMut(In),
-    ) -> Result<(), RecordFailed> {
+    fn apply(&self, batch: ByKey<In>, cx: Cx<'_, '_, In, In>) -> Result<(), RecordFailed> {
+        let out = cx.out;
         batch
             .records
             .into_iter()
@@ -225,17 +206,13 @@ where
 
     /// Reads each distinct key's state once, applies the operator to every
     /// record in order, and writes each key's state back once.
-    fn apply(
-        &self,
-        state: &mut GroupState,
-        batch: ByKey<In>,
-        scope: &mut Scope<'_>,
-        out: &mut dyn FnMut(Op::Out),
-        _late: &mut dyn FnMut(In),
-    ) -> Result<(), RecordFailed>
+    fn apply(&self, batch: ByKey<In>, cx: Cx<'_, '_, In, Op::Out>) -> Result<(), RecordFailed>
     where
         Op::State: Record,
     {
+        let Cx {
+            state, scope, out, ..
+        } = cx;
         let names: Vec<String> = batch.keys.iter().map(|key| state_key(key)).collect();
         let mut states = Vec::with_capacity(names.len());
         for (slot, name) in names.iter().enumerate() {
@@ -294,16 +271,13 @@ where
 
     /// Visits each due key: its operator fires its timers and expires its
     /// state; what it asks for next is indexed again.
-    fn fire(
-        &self,
-        state: &mut GroupState,
-        due: Vec<Due>,
-        scope: &mut Scope<'_>,
-        out: &mut dyn FnMut(Op::Out),
-    ) -> Result<(), StageError>
+    fn fire(&self, due: Vec<Due>, cx: Cx<'_, '_, In, Op::Out>) -> Result<(), StageError>
     where
         Op::State: Record,
     {
+        let Cx {
+            state, scope, out, ..
+        } = cx;
         let mut visited: Vec<String> = due.into_iter().map(|d| d.tag).collect();
         visited.dedup();
         for name in visited {

@@ -3,7 +3,7 @@
 //! write to a sink of their own.
 
 use crate::guard::{RecordFailed, StageError};
-use crate::keyed::{ByKey, Chainable, Due, GroupState, KeyedStage, Scope, TimeDomain};
+use crate::keyed::{ByKey, Chainable, Cx, Due, KeyedStage, Scope, TimeDomain};
 use crate::record::Record;
 use crate::sink::To;
 use crate::time::Millis;
@@ -52,39 +52,36 @@ where
         self.0.entries(batch, scope)
     }
 
-    fn apply(
-        &self,
-        state: &mut GroupState,
-        batch: ByKey<In>,
-        scope: &mut Scope<'_>,
-        out: &mut dyn FnMut(Self::Out),
-        _late: &mut dyn FnMut(In),
-    ) -> Result<(), RecordFailed>
+    fn apply(&self, batch: ByKey<In>, cx: Cx<'_, '_, In, Self::Out>) -> Result<(), RecordFailed>
     where
         Self::State: Record,
     {
-        // Both go to `out`, in the order the window gives them.
-        let out = std::cell::RefCell::new(out);
-        self.0.apply(
-            state,
-            batch,
-            scope,
-            &mut |result| (out.borrow_mut())(To::Main(result)),
-            &mut |record| (out.borrow_mut())(To::Side(record)),
-        )
+        routed(cx, |cx| self.0.apply(batch, cx))
     }
 
-    fn fire(
-        &self,
-        state: &mut GroupState,
-        due: Vec<Due>,
-        scope: &mut Scope<'_>,
-        out: &mut dyn FnMut(Self::Out),
-    ) -> Result<(), StageError>
+    fn fire(&self, due: Vec<Due>, cx: Cx<'_, '_, In, Self::Out>) -> Result<(), StageError>
     where
         Self::State: Record,
     {
-        self.0
-            .fire(state, due, scope, &mut |result| out(To::Main(result)))
+        routed(cx, |cx| self.0.fire(due, cx))
     }
+}
+
+/// Runs `f` with `cx` as the window sees it: its results go to `cx.out`
+/// as `To::Main`, and its late records as `To::Side`, both in the order
+/// the window gives them.
+fn routed<In, Out, R>(
+    cx: Cx<'_, '_, In, To<Out, In>>,
+    f: impl FnOnce(Cx<'_, '_, In, Out>) -> R,
+) -> R {
+    let Cx {
+        state, scope, out, ..
+    } = cx;
+    let out = std::cell::RefCell::new(out);
+    f(Cx {
+        state,
+        scope,
+        out: &mut |result| (out.borrow_mut())(To::Main(result)),
+        late: &mut |record| (out.borrow_mut())(To::Side(record)),
+    })
 }

@@ -2,19 +2,19 @@
 
 use std::collections::BTreeMap;
 
-use super::stage::{failed, pane_entry, WindowEntry};
+use super::stage::{failed, pane_entry, Applied, Entry, WinCx};
 use super::{Window, WindowFn, Windowed, Windowing};
 use crate::guard::{guarded, Panicked, RecordFailed, StageError};
-use crate::keyed::{ByKey, GroupState, Scope};
+use crate::keyed::{ByKey, Cx, GroupState, Scope};
 use crate::record::Record;
-
-type Entry<K, W, V> = WindowEntry<K, <W as WindowFn<V>>::Acc, V>;
 
 /// What a pane needs of its types: keys and results it copies out, and
 /// entries it stores.
 impl<KF, K, In, V, W> Windowing<KF, K, In, V, W>
 where
+    KF: Fn(&In) -> K,
     K: Clone,
+    V: Clone,
     W: WindowFn<V>,
     W::Acc: Clone,
     Entry<K, W, V>: Record,
@@ -23,18 +23,13 @@ where
     /// whose end the clock has passed (inside the allowed lateness) emits
     /// the key's updated result at once. A record with no window left is
     /// late.
-    pub(super) fn apply_panes(
-        &self,
-        state: &mut GroupState,
-        batch: ByKey<In>,
-        scope: &mut Scope<'_>,
-        out: &mut dyn FnMut(Windowed<K, W::Acc>),
-        late: &mut dyn FnMut(In),
-    ) -> Result<(), RecordFailed>
-    where
-        KF: Fn(&In) -> K,
-        V: Clone,
-    {
+    pub(super) fn add_panes(&self, batch: ByKey<In>, cx: WinCx<'_, '_, In, K, W, V>) -> Applied {
+        let Cx {
+            state,
+            scope,
+            out,
+            late,
+        } = cx;
         let threshold = self.threshold(scope);
         let mut panes: BTreeMap<Window, Entry<K, W, V>> = BTreeMap::new();
         for (index, (slot, record)) in batch.records.into_iter().enumerate() {

@@ -9,19 +9,18 @@
 //! `MergingWindowSet`). A merge that ends at or before the clock fires at
 //! once, with the updated result.
 
-use super::stage::{failed, session_entry, Session, WindowEntry};
+use super::stage::{failed, session_entry, Applied, Entry, Session, WinCx};
 use super::{Window, WindowFn, WindowKind, Windowed, Windowing};
 use crate::guard::{guarded, Panicked, RecordFailed, StageError};
-use crate::keyed::{ByKey, GroupState, Scope};
+use crate::keyed::{ByKey, Cx, GroupState, Scope};
 use crate::record::Record;
 use crate::time::Millis;
-
-type Entry<K, W, V> = WindowEntry<K, <W as WindowFn<V>>::Acc, V>;
 
 /// What a session window needs of its types: keys and values it copies
 /// into results, and entries it stores.
 impl<KF, K, In, V, W> Windowing<KF, K, In, V, W>
 where
+    KF: Fn(&In) -> K,
     K: Clone,
     V: Clone,
     W: WindowFn<V>,
@@ -38,17 +37,13 @@ where
     /// Adds each record to its key's sessions, merging those it bridges.
     /// A merged session already past its end emits its updated result at
     /// once; one past its lateness takes nothing and the record is late.
-    pub(super) fn apply_sessions(
-        &self,
-        state: &mut GroupState,
-        batch: ByKey<In>,
-        scope: &mut Scope<'_>,
-        out: &mut dyn FnMut(Windowed<K, W::Acc>),
-        late: &mut dyn FnMut(In),
-    ) -> Result<(), RecordFailed>
-    where
-        KF: Fn(&In) -> K,
-    {
+    pub(super) fn add_sessions(&self, batch: ByKey<In>, cx: WinCx<'_, '_, In, K, W, V>) -> Applied {
+        let Cx {
+            state,
+            scope,
+            out,
+            late,
+        } = cx;
         let threshold = self.threshold(scope);
         let mut entries: Vec<Option<Entry<K, W, V>>> = Vec::new();
         for (slot, key) in batch.keys.iter().enumerate() {
@@ -58,7 +53,7 @@ where
         }
         for (index, (slot, record)) in batch.records.into_iter().enumerate() {
             let time = (self.stamp.time)(&record).unwrap_or(scope.now);
-            let entry = entries[slot].get_or_insert_with(WindowEntry::default);
+            let entry = entries[slot].get_or_insert_with(Entry::<K, W, V>::default);
             let opened = Window {
                 start: time,
                 end: time.saturating_add(self.gap()),

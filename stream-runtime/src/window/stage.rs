@@ -4,9 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Window, WindowFn, WindowKind, WindowSpec, WindowTime, Windowed};
 use crate::guard::{RecordFailed, StageError};
-use crate::keyed::{
-    ByKey, Due, GroupState, KeyEncoder, KeySelector, KeyedStage, Scope, TimeDomain,
-};
+use crate::keyed::{ByKey, Cx, Due, KeyEncoder, KeySelector, KeyedStage, Scope, TimeDomain};
 use crate::record::Record;
 use crate::time::Millis;
 
@@ -156,6 +154,17 @@ impl<KF, K, In, V, W> Windowing<KF, K, In, V, W> {
 }
 
 /// A state error while applying, as a failed record.
+/// A key group's call as a window stage sees it: its results are
+/// [`Windowed`].
+pub(super) type WinCx<'c, 's, In, K, W, V> = Cx<'c, 's, In, Windowed<K, <W as WindowFn<V>>::Acc>>;
+
+/// A key's window entry in stage `W`'s state.
+pub(super) type Entry<K, W, V> = WindowEntry<K, <W as WindowFn<V>>::Acc, V>;
+
+/// What applying a batch to windows comes to: done, or the record that
+/// failed.
+pub(super) type Applied = Result<(), RecordFailed>;
+
 pub(super) fn failed(index: usize) -> impl Fn(crate::keyed::StateError) -> RecordFailed {
     move |e| RecordFailed {
         index,
@@ -205,34 +214,24 @@ where
         names
     }
 
-    fn apply(
-        &self,
-        state: &mut GroupState,
-        batch: ByKey<In>,
-        scope: &mut Scope<'_>,
-        out: &mut dyn FnMut(Self::Out),
-        late: &mut dyn FnMut(In),
-    ) -> Result<(), RecordFailed>
+    fn apply(&self, batch: ByKey<In>, cx: Cx<'_, '_, In, Self::Out>) -> Result<(), RecordFailed>
     where
         Self::State: Record,
     {
         if self.is_session() {
-            self.apply_sessions(state, batch, scope, out, late)
+            self.add_sessions(batch, cx)
         } else {
-            self.apply_panes(state, batch, scope, out, late)
+            self.add_panes(batch, cx)
         }
     }
 
-    fn fire(
-        &self,
-        state: &mut GroupState,
-        due: Vec<Due>,
-        scope: &mut Scope<'_>,
-        out: &mut dyn FnMut(Self::Out),
-    ) -> Result<(), StageError>
+    fn fire(&self, due: Vec<Due>, cx: Cx<'_, '_, In, Self::Out>) -> Result<(), StageError>
     where
         Self::State: Record,
     {
+        let Cx {
+            state, scope, out, ..
+        } = cx;
         for due in due {
             if let Some(window) = parse_pane_entry(&due.tag) {
                 self.fire_pane(state, &due.tag, window, scope, out)?;

@@ -193,6 +193,26 @@ where
         };
         (self.head, self.pre, last)
     }
+
+    /// A line's stages with `sink`, before they are hidden.
+    #[cfg(test)]
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn into_stages<Sk>(
+        self,
+        sink: Sk,
+    ) -> crate::stages::Stages<S, Pre, Chained<Pre::Out, K, Post, ToSink<Sk>>>
+    where
+        S: Source,
+    {
+        let (Head { pipeline, source }, pre, last) = self.ending_in(sink);
+        crate::stages::Stages {
+            name: pipeline.name,
+            config: pipeline.config,
+            source,
+            pre,
+            first: std::sync::Arc::new(last),
+        }
+    }
 }
 
 impl<S, Pre, K, Post> Stream<S, Pre, K, Post>
@@ -306,31 +326,6 @@ where
             pre: self.pre,
             keyed: crate::window::LateToSide(self.keyed),
             post: Identity,
-        }
-    }
-}
-
-#[cfg(test)]
-impl<S, Pre, K, Post> Stream<S, Pre, K, Post>
-where
-    S: Source,
-    Pre: Operator<S::Item>,
-    K: KeyedStage<Pre::Out>,
-    Post: Operator<K::Out>,
-{
-    /// A line's stages with `sink`, before they are hidden.
-    #[allow(clippy::type_complexity)]
-    pub(crate) fn into_stages<Sk>(
-        self,
-        sink: Sk,
-    ) -> crate::stages::Stages<S, Pre, Chained<Pre::Out, K, Post, ToSink<Sk>>> {
-        let (Head { pipeline, source }, pre, last) = self.ending_in(sink);
-        crate::stages::Stages {
-            name: pipeline.name,
-            config: pipeline.config,
-            source,
-            pre,
-            first: std::sync::Arc::new(last),
         }
     }
 }

@@ -66,7 +66,7 @@ impl std::fmt::Debug for CompletePipeline {
 ///     |> sink(CollectSink::new())
 /// }
 ///
-/// // The same pipeline from the typed API, under another name.
+/// // A pipeline from the typed API: the odd numbers.
 /// let odds = Pipeline::named("Odds")
 ///     .source(Sequence::new().take(10))
 ///     .filter(|n| n % 2 == 1)

@@ -45,7 +45,9 @@ pub struct MetricsError {
 /// // A service of one's own, without the runner:
 /// stream_runtime::metrics::serve("0.0.0.0:9464".parse()?)?;
 /// // ... serve the pipelines on an `Endpoint`; Prometheus scrapes
-/// // http://HOST:9464/metrics.
+/// // http://HOST:9464/metrics. The token and stall gauges are set by
+/// // whoever polls `status`: call `record_status` (and `record_stalled`)
+/// // there, as the runner does.
 /// # Ok(())
 /// # }
 /// ```

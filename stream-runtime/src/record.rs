@@ -55,16 +55,19 @@ impl<T: Serialize + 'static> Key for T {}
 /// A value `reduce` can fold: it keeps one per key as state and emits a copy
 /// after every record.
 ///
-/// ```
-/// use stream_runtime::Aggregate;
+/// To be kept as state and emitted it must also be a [`Record`]:
 ///
-/// #[derive(Clone)]
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use stream_runtime::{Aggregate, Record};
+///
+/// #[derive(Clone, Serialize, Deserialize)]
 /// struct Total {
 ///     count: u64,
 ///     sum: f64,
 /// }
 ///
-/// fn folds<A: Aggregate>(_: &A) {}
+/// fn folds<A: Aggregate + Record>(_: &A) {}
 /// folds(&Total { count: 1, sum: 20.5 });
 /// ```
 #[diagnostic::on_unimplemented(

@@ -336,8 +336,8 @@ where
         scope: &mut Scope<'_>,
     ) -> Result<Vec<Post::Out>, StageError> {
         let mut out = Vec::new();
-        // Timers make no late records; any a stage gave would still go
-        // to the late-data output, never nowhere.
+        // Timers make no late records today; any a stage gave would go to
+        // the late-data output with the call's (see `GroupCall::run`).
         let mut late = Vec::new();
         guarded(|| {
             let cx = Cx {

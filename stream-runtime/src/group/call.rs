@@ -100,13 +100,14 @@ impl<M> GroupCall<M> {
         let mut out = flow
             .fire(state, self.due, &mut scope)
             .map_err(GroupFailed::Fire)?;
-        let mut late = Vec::new();
+        // What firing found late comes first, as firing does.
+        let mut late = std::mem::take(&mut scope.late);
         if let Some(batch) = self.batch {
             let applied = flow
                 .apply_keyed(state, batch, &mut scope)
                 .map_err(GroupFailed::Record)?;
             out.extend(applied.out);
-            late = applied.late;
+            late.extend(applied.late);
         }
         Ok((GroupOutput { out, late }, self.timers))
     }

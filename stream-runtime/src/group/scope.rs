@@ -12,8 +12,8 @@ pub struct Scope<'a> {
     pub now: Millis,
     /// The group's timers.
     pub timers: &'a mut Timers,
-    /// Records a keyed operator found too late (as JSON), for the
-    /// late-data output.
+    /// Records found too late (as JSON), for the late-data output: by a
+    /// keyed operator, or given to a stage's `late` while it fired.
     pub late: Vec<serde_json::Value>,
 }
 

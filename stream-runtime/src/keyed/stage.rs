@@ -54,14 +54,16 @@ pub trait KeyedStage<In>: Send + Sync + 'static {
     /// The state entries a batch reads and writes.
     fn entries(&self, batch: &ByKey<In>, scope: &Scope<'_>) -> Vec<String>;
 
-    /// Applies the stage to a batch's records in order, handing each output
-    /// to `out` and each record too late for its windows to `late`. The
-    /// first record that fails ends the call with its index.
+    /// Applies the stage to a batch's records in order, against the
+    /// group's state in `cx`, handing each output to `cx.out` and each
+    /// record too late for its windows to `cx.late`. The first record that
+    /// fails ends the call with its index.
     fn apply(&self, batch: ByKey<In>, cx: Cx<'_, '_, In, Self::Out>) -> Result<(), RecordFailed>
     where
         Self::State: Record;
 
-    /// Fires the timers that are due (their entries are loaded).
+    /// Fires the timers that are due (their entries are loaded), handing
+    /// what they emit to `cx.out`.
     fn fire(&self, _due: Vec<Due>, _cx: Cx<'_, '_, In, Self::Out>) -> Result<(), StageError>
     where
         Self::State: Record,

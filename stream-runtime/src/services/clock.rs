@@ -52,8 +52,10 @@ impl<D: Dataflow> PipelineService<ClockService, D> {
             let mut asks = tokio::task::JoinSet::new();
             for (split, position) in idle {
                 let flow = Arc::clone(flow);
-                let available = async move { flow.source().available(split, position, 1).await };
-                asks.spawn(async move { (split, available.await) });
+                asks.spawn(async move {
+                    let available = flow.source().available(split, position, 1).await;
+                    (split, available)
+                });
             }
             let mut returned = Vec::new();
             while let Some(answer) = asks.join_next().await {

@@ -219,15 +219,10 @@ impl<'a, D: Dataflow> Serves<'a, split::Progress> for PipelineService<SplitServi
         let position = ctx.get::<u64>(POSITION).await?.unwrap_or(0);
         let start = ctx.get::<u64>(START).await?.unwrap_or(0);
         let stopped = ctx.get::<bool>(STOPPED).await?.unwrap_or(false);
-        let flow = &self.flow;
+        let source = self.flow.source();
         let exhausted = stopped
-            || (flow.source().is_bounded()
-                && flow
-                    .source()
-                    .available(split, position, 1)
-                    .await
-                    .map_err(retry)?
-                    == 0);
+            || (source.is_bounded()
+                && source.available(split, position, 1).await.map_err(retry)? == 0);
         Ok(SplitProgress {
             position,
             start,

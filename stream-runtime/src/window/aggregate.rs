@@ -1,6 +1,8 @@
 /// How a window folds its records: `aggregate(init, add)` or `reduce(f)`
-/// (Flink's `AggregateFunction` and `ReduceFunction`). The DSL builds one
-/// from its closures; the typed API takes any implementation.
+/// (Flink's `AggregateFunction` and `ReduceFunction`). The DSL and the
+/// typed API build one from their closures ([`AggregateWith`],
+/// [`ReduceWith`]); a fold of one's own, as below, is how to test one
+/// outside a pipeline.
 ///
 /// ```
 /// use stream_runtime::window::WindowFn;

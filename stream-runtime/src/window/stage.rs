@@ -153,7 +153,6 @@ impl<KF, K, In, V, W> Windowing<KF, K, In, V, W> {
     }
 }
 
-/// A state error while applying, as a failed record.
 /// A key group's call as a window stage sees it: its results are
 /// [`Windowed`].
 pub(super) type WinCx<'c, 's, In, K, W, V> = Cx<'c, 's, In, Windowed<K, <W as WindowFn<V>>::Acc>>;
@@ -165,6 +164,7 @@ pub(super) type Entry<K, W, V> = WindowEntry<K, <W as WindowFn<V>>::Acc, V>;
 /// failed.
 pub(super) type Applied = Result<(), RecordFailed>;
 
+/// A state error while applying, as a failed record.
 pub(super) fn failed(index: usize) -> impl Fn(crate::keyed::StateError) -> RecordFailed {
     move |e| RecordFailed {
         index,

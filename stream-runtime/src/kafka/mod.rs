@@ -42,14 +42,26 @@ pub enum KafkaError {
     },
 }
 
-/// Retries within one call: a short backoff, and a deadline after which the
-/// call fails (and the pipeline's round is retried by Restate).
+/// How long a call waits for the broker before it fails (and the
+/// pipeline's round is retried by Restate).
+pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Retries within one call: a short backoff, up to [`PATIENCE`].
 pub(crate) fn backoff() -> BackoffConfig {
     BackoffConfig {
         init_backoff: Duration::from_millis(50),
         max_backoff: Duration::from_secs(2),
         base: 2.0,
-        deadline: Some(Duration::from_secs(30)),
+        deadline: Some(PATIENCE),
+    }
+}
+
+/// No retry within a call: the caller retries, after checking what the
+/// failed call did (a produce whose answer was lost may have landed).
+pub(crate) fn tried_once() -> BackoffConfig {
+    BackoffConfig {
+        deadline: Some(Duration::ZERO),
+        ..backoff()
     }
 }
 

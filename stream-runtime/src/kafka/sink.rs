@@ -8,15 +8,16 @@ use serde::Serialize;
 use super::last_produced::LastProduced;
 use super::requests::{halves, requests, DEFAULT_MAX_REQUEST_BYTES};
 use super::topic::Topic;
-use super::{io_error, KafkaError};
+use super::{io_error, KafkaError, PATIENCE};
 use crate::sink::{Rejected, Sink};
 use crate::time::Millis;
 
 /// The header holding each record's sequence number in its sink partition.
 const SEQUENCE: &str = "stream-runtime.seq";
 
-/// How a record becomes a Kafka key and value; any error the encoder
-/// returns fails the write.
+/// How a record becomes a Kafka key and value. A record the encoder fails
+/// on is rejected (see [`Rejected`]): it goes to the dead-letter output,
+/// and the rest of its write is written.
 type Encode<T> = fn(&T) -> Result<(Option<Vec<u8>>, Vec<u8>), EncodeFailed>;
 
 /// Why a record could not be encoded for Kafka: any error, as an encoder
@@ -34,7 +35,10 @@ pub type EncodeFailed = Box<dyn std::error::Error + Send + Sync>;
 /// there, and the write produces only what is missing (a write goes in
 /// requests of at most [`max_request_bytes`](Self::max_request_bytes), one
 /// after another, each landing whole or not at all, so what landed is a
-/// prefix of the write). So a reader sees every
+/// prefix of the write). A request that fails, the broker gone or its
+/// answer lost, is never sent again as it was: the write starts over from
+/// the partition's last record, so a request that landed without an
+/// answer is not written twice. So a reader sees every
 /// record once with the default `isolation.level` (`read_uncommitted`);
 /// nothing needs `read_committed`. (While the partition's end is where
 /// this process's last produce left it, that record's sequence is known
@@ -84,7 +88,7 @@ impl<T> KafkaSink<T> {
         topic: impl Into<String>,
         encode: Encode<T>,
     ) -> Result<Self, KafkaError> {
-        let topic = Topic::connect(bootstrap, topic).await?;
+        let topic = Topic::connect_tried_once(bootstrap, topic).await?;
         Ok(Self {
             last: LastProduced::new(topic.count() as usize),
             topic,
@@ -120,8 +124,8 @@ impl<T> KafkaSink<T> {
         record: &T,
         sequence: u64,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> io::Result<Record> {
-        let (key, value) = (self.encode)(record).map_err(|e| io_error("encode", e))?;
+    ) -> Result<Record, EncodeFailed> {
+        let (key, value) = (self.encode)(record)?;
         let timestamp = match self.timestamp {
             Some(stamp) => chrono::DateTime::from_timestamp_millis(stamp(record)).unwrap_or(now),
             None => now,
@@ -168,7 +172,37 @@ impl<T: Send + Sync + 'static> Sink<T> for KafkaSink<T> {
         self.topic.count()
     }
 
+    /// Writes what of `records` has not landed yet. A request that fails
+    /// is not sent again as it was: the write starts over, from the
+    /// partition's last sequence number, until it lands or [`PATIENCE`]
+    /// has passed. (Sending the same produce request again, as a client's
+    /// own retry would, could write its records twice when only its answer
+    /// was lost.)
     async fn write(&self, partition: u32, committed: u64, records: &[T]) -> io::Result<u64> {
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(50);
+        loop {
+            match self.write_unlanded(partition, committed, records).await {
+                Err(error) if Rejected::find(&error).is_none() && started.elapsed() < PATIENCE => {
+                    tracing::debug!("Kafka write to partition {partition}, again: {error}");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(2));
+                }
+                written => return written,
+            }
+        }
+    }
+}
+
+impl<T> KafkaSink<T> {
+    /// One attempt of [`write`](Sink::write): reads where the partition's
+    /// last record of this sink is, and produces the records after it.
+    async fn write_unlanded(
+        &self,
+        partition: u32,
+        committed: u64,
+        records: &[T],
+    ) -> io::Result<u64> {
         let client = self.topic.partition(partition)?;
         let written = committed + records.len() as u64;
         // An earlier attempt of this write may have landed: skip what did.
@@ -186,9 +220,14 @@ impl<T: Send + Sync + 'static> Sink<T> for KafkaSink<T> {
         let now =
             chrono::DateTime::from_timestamp_millis(crate::time::wall_clock()).unwrap_or_default();
         let skipped = (first - committed) as usize;
-        let encode = |index: usize| {
+        // A record that does not encode is rejected: it would not the next
+        // time either.
+        let encode = |index: usize| -> io::Result<Record> {
             let record = &records[skipped + index];
-            self.record(record, first + index as u64, now)
+            let encoded = self.record(record, first + index as u64, now);
+            encoded.map_err(|e| {
+                Rejected::new(skipped + index, format!("cannot encode it: {e}")).into()
+            })
         };
         let mut batch = (0..records.len() - skipped)
             .map(|index| encode(index).map(Some))

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use rskafka::client::partition::{PartitionClient, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder};
 
-use super::{backoff, io_error, KafkaError};
+use rskafka::BackoffConfig;
+
+use super::{backoff, io_error, tried_once, KafkaError, PATIENCE};
 
 /// A topic and a client for each of its partitions, in partition order.
 pub(crate) struct Topic {
@@ -16,19 +18,51 @@ pub(crate) struct Topic {
 
 impl Topic {
     /// Connects to the broker at `bootstrap` (`host:port`) and finds the
-    /// topic's partitions. A topic that does not exist is an error that
+    /// topic's partitions, waiting for the broker up to [`PATIENCE`]. Each
+    /// request of the clients is retried within itself: what reads the
+    /// topic uses these. A topic that does not exist is an error that
     /// names the topics there are.
     pub(crate) async fn connect(
         bootstrap: impl Into<String>,
         name: impl Into<String>,
     ) -> Result<Self, KafkaError> {
+        Self::connect_with(bootstrap.into(), name.into(), backoff()).await
+    }
+
+    /// Connects as [`connect`](Self::connect) does, with clients whose
+    /// requests are each tried once: what produces uses these, so that a
+    /// produce whose answer was lost is not sent again before the sink
+    /// has checked whether it landed.
+    pub(crate) async fn connect_tried_once(
+        bootstrap: impl Into<String>,
+        name: impl Into<String>,
+    ) -> Result<Self, KafkaError> {
         let (bootstrap, name) = (bootstrap.into(), name.into());
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(50);
+        loop {
+            let connected = Self::connect_with(bootstrap.clone(), name.clone(), tried_once()).await;
+            match connected {
+                Err(KafkaError::Broker { .. }) if started.elapsed() < PATIENCE => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(2));
+                }
+                connected => return connected,
+            }
+        }
+    }
+
+    async fn connect_with(
+        bootstrap: String,
+        name: String,
+        backoff: BackoffConfig,
+    ) -> Result<Self, KafkaError> {
         let broker = |reason: String| KafkaError::Broker {
             bootstrap: bootstrap.clone(),
             reason,
         };
         let client: Client = ClientBuilder::new(vec![bootstrap.clone()])
-            .backoff_config(backoff())
+            .backoff_config(backoff)
             .build()
             .await
             .map_err(|e| broker(e.to_string()))?;

@@ -174,8 +174,8 @@ impl<T: Send + Sync + 'static> Sink<T> for KafkaSink<T> {
 
     /// Writes what of `records` has not landed yet. A request that fails
     /// is not sent again as it was: the write starts over, from the
-    /// partition's last sequence number, until it lands or [`PATIENCE`]
-    /// has passed. (Sending the same produce request again, as a client's
+    /// partition's last sequence number, until it lands or 30 s have
+    /// passed. (Sending the same produce request again, as a client's
     /// own retry would, could write its records twice when only its answer
     /// was lost.)
     async fn write(&self, partition: u32, committed: u64, records: &[T]) -> io::Result<u64> {

@@ -65,6 +65,34 @@ pub(crate) fn tried_once() -> BackoffConfig {
     }
 }
 
+/// Runs `attempt` until it succeeds, fails with an error `again` does not
+/// take, or [`PATIENCE`] has passed, pausing between attempts as
+/// [`backoff`] does: for the calls whose requests are tried once.
+pub(crate) async fn patiently<T, E, F>(
+    mut attempt: impl FnMut() -> F,
+    again: impl Fn(&E) -> bool,
+) -> Result<T, E>
+where
+    F: std::future::Future<Output = Result<T, E>>,
+{
+    let BackoffConfig {
+        init_backoff,
+        max_backoff,
+        ..
+    } = backoff();
+    let started = std::time::Instant::now();
+    let mut pause = init_backoff;
+    loop {
+        match attempt().await {
+            Err(error) if again(&error) && started.elapsed() < PATIENCE => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(max_backoff);
+            }
+            done => return done,
+        }
+    }
+}
+
 /// A Kafka error as an I/O error (which the pipeline retries).
 pub(crate) fn io_error(what: &str, error: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(format!("Kafka {what}: {error}"))

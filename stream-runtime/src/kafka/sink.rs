@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::last_produced::LastProduced;
 use super::requests::{halves, requests, DEFAULT_MAX_REQUEST_BYTES};
 use super::topic::Topic;
-use super::{io_error, KafkaError, PATIENCE};
+use super::{io_error, patiently, KafkaError};
 use crate::sink::{Rejected, Sink};
 use crate::time::Millis;
 
@@ -179,18 +179,14 @@ impl<T: Send + Sync + 'static> Sink<T> for KafkaSink<T> {
     /// own retry would, could write its records twice when only its answer
     /// was lost.)
     async fn write(&self, partition: u32, committed: u64, records: &[T]) -> io::Result<u64> {
-        let started = std::time::Instant::now();
-        let mut pause = std::time::Duration::from_millis(50);
-        loop {
-            match self.write_unlanded(partition, committed, records).await {
-                Err(error) if Rejected::find(&error).is_none() && started.elapsed() < PATIENCE => {
-                    tracing::debug!("Kafka write to partition {partition}, again: {error}");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(std::time::Duration::from_secs(2));
-                }
-                written => return written,
+        let again = |error: &io::Error| {
+            let again = Rejected::find(error).is_none();
+            if again {
+                tracing::debug!("Kafka write to partition {partition}: {error}");
             }
-        }
+            again
+        };
+        patiently(|| self.write_unlanded(partition, committed, records), again).await
     }
 }
 

@@ -8,7 +8,7 @@ use rskafka::client::{Client, ClientBuilder};
 
 use rskafka::BackoffConfig;
 
-use super::{backoff, io_error, tried_once, KafkaError, PATIENCE};
+use super::{backoff, io_error, patiently, tried_once, KafkaError};
 
 /// A topic and a client for each of its partitions, in partition order.
 pub(crate) struct Topic {
@@ -18,7 +18,7 @@ pub(crate) struct Topic {
 
 impl Topic {
     /// Connects to the broker at `bootstrap` (`host:port`) and finds the
-    /// topic's partitions, waiting for the broker up to [`PATIENCE`]. Each
+    /// topic's partitions, waiting for the broker up to [`PATIENCE`](super::PATIENCE). Each
     /// request of the clients is retried within itself: what reads the
     /// topic uses these. A topic that does not exist is an error that
     /// names the topics there are.
@@ -38,18 +38,11 @@ impl Topic {
         name: impl Into<String>,
     ) -> Result<Self, KafkaError> {
         let (bootstrap, name) = (bootstrap.into(), name.into());
-        let started = std::time::Instant::now();
-        let mut pause = std::time::Duration::from_millis(50);
-        loop {
-            let connected = Self::connect_with(bootstrap.clone(), name.clone(), tried_once()).await;
-            match connected {
-                Err(KafkaError::Broker { .. }) if started.elapsed() < PATIENCE => {
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(std::time::Duration::from_secs(2));
-                }
-                connected => return connected,
-            }
-        }
+        patiently(
+            || Self::connect_with(bootstrap.clone(), name.clone(), tried_once()),
+            |error| matches!(error, KafkaError::Broker { .. }),
+        )
+        .await
     }
 
     async fn connect_with(

@@ -111,11 +111,16 @@ where
             .saturating_add(self.side.partitions().max(1))
     }
 
+    /// The partition of the sink the record is for, as that sink routes it:
+    /// a nested `SideOutput` picks its own inner sink.
     fn route(&self, token: u64, record: &T) -> u32 {
         let main = self.main.partitions().max(1);
         match (self.route)(record) {
-            To::Main(_) => (token % u64::from(main)) as u32,
-            To::Side(_) => main + (token % u64::from(self.side.partitions().max(1))) as u32,
+            To::Main(m) => self.main.route(token, &m).min(main - 1),
+            To::Side(s) => {
+                let side = self.side.partitions().max(1);
+                main + self.side.route(token, &s).min(side - 1)
+            }
         }
     }
 
@@ -173,5 +178,43 @@ mod tests {
         assert_eq!(written.ok(), Some(2));
         assert_eq!(main.records(), [1, 2, 4]);
         assert_eq!(side.records(), ["#3", "#6"]);
+    }
+
+    /// `To::Side(To::Side(n))` reaches the innermost sink, whichever token
+    /// wrote it: the outer sink routes by the inner one's route.
+    #[test]
+    fn a_nested_side_output_routes_each_record_to_its_innermost_sink() {
+        type Three = To<u64, To<u64, u64>>;
+        let (a, b, c) = (CollectSink::new(), CollectSink::new(), CollectSink::new());
+        let sink = SideOutput::split(a.clone(), SideOutput::split(b.clone(), c.clone()));
+        assert_eq!(Sink::<Three>::partitions(&sink), 3);
+        let records: Vec<Three> = (0..9)
+            .map(|n| match n % 3 {
+                0 => To::Main(n),
+                1 => To::Side(To::Main(n)),
+                _ => To::Side(To::Side(n)),
+            })
+            .collect();
+        let mut committed = [0u64; 3];
+        for token in 0..4 {
+            let mut by_partition = std::collections::BTreeMap::<u32, Vec<Three>>::new();
+            for record in &records {
+                let partition = sink.route(token, record);
+                by_partition
+                    .entry(partition)
+                    .or_default()
+                    .push(record.clone());
+            }
+            assert_eq!(by_partition.keys().copied().collect::<Vec<_>>(), [0, 1, 2]);
+            for (partition, records) in by_partition {
+                let at = &mut committed[partition as usize];
+                let written = block_on(sink.write(partition, *at, &records));
+                assert_eq!(written.ok(), Some(*at + 3), "partition {partition}");
+                *at += 3;
+            }
+        }
+        assert_eq!(a.records().len(), 12);
+        assert!(b.records().iter().all(|n| n % 3 == 1) && b.records().len() == 12);
+        assert!(c.records().iter().all(|n| n % 3 == 2) && c.records().len() == 12);
     }
 }

@@ -157,7 +157,7 @@ impl<'a, D: Dataflow> Serves<'a, split::Next> for PipelineService<SplitService, 
             }
             return Ok(lease(count, None));
         }
-        if self.flow.source().is_bounded() {
+        if self.flow.source().split_is_bounded(split) {
             return Ok(lease(0, Some(Dry::Ended)));
         }
         let now = ctx.run(|| async { Ok(wall_clock()) }).name("now").await?;
@@ -221,7 +221,7 @@ impl<'a, D: Dataflow> Serves<'a, split::Progress> for PipelineService<SplitServi
         let stopped = ctx.get::<bool>(STOPPED).await?.unwrap_or(false);
         let source = self.flow.source();
         let exhausted = stopped
-            || (source.is_bounded()
+            || (source.split_is_bounded(split)
                 && source.available(split, position, 1).await.map_err(retry)? == 0);
         Ok(SplitProgress {
             position,

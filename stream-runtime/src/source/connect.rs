@@ -116,6 +116,10 @@ macro_rules! side_source {
             fn is_bounded(&self) -> bool {
                 self.0.is_bounded()
             }
+
+            fn split_is_bounded(&self, split: u32) -> bool {
+                self.0.split_is_bounded(split)
+            }
         }
     };
 }

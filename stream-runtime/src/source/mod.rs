@@ -160,6 +160,16 @@ pub trait Source: Send + Sync + 'static {
     /// Whether the source ends. A bounded pipeline reports `finished` once
     /// every split is exhausted and every record has been processed.
     fn is_bounded(&self) -> bool;
+
+    /// Whether `split` ends: by default, whether the source does. A source
+    /// made of others (a [`Union`]) answers for the one the split is of,
+    /// so a bounded input's split that was read to its end holds the
+    /// watermark back no more (Flink's final watermark of a finished
+    /// split), even while another input goes on.
+    fn split_is_bounded(&self, split: u32) -> bool {
+        let _ = split;
+        self.is_bounded()
+    }
 }
 
 /// SplitMix64: a small, well-mixed hash, stable across processes and

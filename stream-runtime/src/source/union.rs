@@ -12,8 +12,9 @@ use super::Source;
 /// [`Stream::union`](crate::Stream::union) (`|> union(..)` in `pipeline!`).
 ///
 /// It ends when both end. A union of a bounded source with an endless one
-/// is endless: the bounded one's splits, once read, count as idle (after the
-/// watermarks' idle timeout) rather than ended.
+/// is endless, but the bounded one's splits end: once read to their end,
+/// they hold the watermark back no more, at once, as a finished split does
+/// in Flink.
 ///
 /// ```
 /// use stream_runtime::source::Union;
@@ -88,6 +89,13 @@ impl<A: Source, B: Source<Item = A::Item>> Source for Union<A, B> {
     fn is_bounded(&self) -> bool {
         self.first.is_bounded() && self.second.is_bounded()
     }
+
+    fn split_is_bounded(&self, split: u32) -> bool {
+        match self.side(split) {
+            Side::First(split) => self.first.split_is_bounded(split),
+            Side::Second(split) => self.second.split_is_bounded(split),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -115,5 +123,8 @@ mod tests {
         let bounded = || Sequence::new().take(3);
         assert!(Union::new(bounded(), bounded()).is_bounded());
         assert!(!Union::new(bounded(), Sequence::new()).is_bounded());
+        let mixed = Union::new(Sequence::new().with_splits(2), bounded());
+        let ends: Vec<bool> = (0..3).map(|split| mixed.split_is_bounded(split)).collect();
+        assert_eq!(ends, [false, false, true], "each split as its own source");
     }
 }

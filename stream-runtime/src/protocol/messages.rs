@@ -23,6 +23,12 @@ pub struct Token {
     /// right now): the token waits longer each time.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub idle: u32,
+    /// The split the token asks first next round: the one after the split
+    /// it leased last, so that a token visits every split with data within
+    /// as many rounds as there are splits, whatever the token count
+    /// (`None`: its id modulo the splits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<u32>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -37,6 +43,16 @@ impl Token {
             layout,
             watermark: None,
             idle: 0,
+            cursor: None,
+        }
+    }
+
+    /// The split this token asks first, of `splits`.
+    pub(crate) fn first_split(&self, splits: u32) -> u32 {
+        let splits = splits.max(1);
+        match self.cursor {
+            Some(cursor) => cursor % splits,
+            None => (self.id % u64::from(splits)) as u32,
         }
     }
 }

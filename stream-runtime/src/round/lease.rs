@@ -18,9 +18,12 @@ pub(super) enum Leased {
     Ended,
 }
 
-/// Leases the next range for `token`, starting with its own split (its id
-/// modulo the splits) and moving on to the others while a split has
-/// nothing. Also answers what the empty splits said, for the clock: which
+/// Leases the next range for `token`, starting with the split after the one
+/// it leased last (at first its id modulo the splits) and moving on to the
+/// others while a split has nothing. So each token goes round the splits:
+/// a split with data waits at most as many of a token's rounds as there
+/// are splits, however few tokens there are (as every Kafka partition has
+/// a consumer that fetches from it). Also answers what the empty splits said, for the clock: which
 /// ended, and which just went idle.
 pub(super) async fn next<D: Dataflow, C: Calls>(
     flow: &D,
@@ -28,7 +31,7 @@ pub(super) async fn next<D: Dataflow, C: Calls>(
     token: Token,
 ) -> Result<(Leased, Vec<Report>), TerminalError> {
     let splits = flow.splits();
-    let first = (token.id % u64::from(splits)) as u32;
+    let first = token.first_split(splits);
     let mut reports = Vec::new();
     let mut waiting = false;
     for offset in 0..splits {

@@ -135,7 +135,11 @@ pub(crate) async fn run<D: Dataflow, C: Calls>(flow: &D, calls: &C, token: Token
     if !output.is_empty() {
         round.write(token, output).await;
     }
-    let mut next = Token { idle: 0, ..token };
+    let mut next = Token {
+        idle: 0,
+        cursor: Some((split + 1) % flow.splits()),
+        ..token
+    };
     if let Some(report) = report {
         next.watermark = report.await.ok().or(token.watermark);
     }

@@ -91,6 +91,43 @@ fn a_token_moves_to_the_next_split_then_parks_when_all_are_exhausted() {
     assert!(calls.lines("send TSource/ingest").is_empty());
 }
 
+/// One token over three splits that all have data: it leases from each in
+/// turn, rather than from its own split for as long as that one has data.
+#[test]
+fn one_token_goes_round_every_split_with_data() {
+    let flow = stages(
+        Pipeline::named("T")
+            .batch_size(4)
+            .source(Sequence::new().with_splits(3))
+            .key_by(|n| n % 3)
+            .reduce(|a, b| a + b),
+        CollectSink::<u64>::new(),
+    );
+    let mut token = token(0);
+    let mut leased = Vec::new();
+    for _ in 0..7 {
+        let calls = FakeCalls::new(|address, body| match address {
+            a if a.ends_with("/next") => json(Lease {
+                from: 0,
+                count: 4,
+                dry: None,
+            }),
+            a if a.starts_with("TKeyed/") => Ok(records_of(&String::from_utf8_lossy(body))),
+            _ => json(4u64),
+        });
+        assert_eq!(block_on(run(&flow, &calls, token)), Outcome::Continued);
+        leased.extend(calls.lines("call TSplit/"));
+        let sent = calls.lines("send TSource/ingest ");
+        let body = sent[0].trim_start_matches("send TSource/ingest ");
+        token = serde_json::from_str(body).unwrap_or_else(|e| panic!("{body}: {e}"));
+    }
+    let splits: Vec<&str> = leased
+        .iter()
+        .map(|l| &l["call TSplit/".len()..][..1])
+        .collect();
+    assert_eq!(splits, ["0", "1", "2", "0", "1", "2", "0"]);
+}
+
 #[test]
 fn a_token_with_no_data_anywhere_waits_longer_each_time_and_reports_idle_splits() {
     let flow = stages(

@@ -13,7 +13,7 @@ use crate::keyed::{ByKey, Combiner, Cx, Due, GroupState, KeyedStage, Scope, Time
 use crate::operator::Operator;
 use crate::sink::Sink;
 use crate::source::Source;
-use crate::time::Millis;
+use crate::time::Stamps;
 use crate::Record;
 
 /// Everything the source-side handlers (tokens, splits, clock, control,
@@ -42,8 +42,9 @@ pub(crate) trait Dataflow: Send + Sync + 'static {
     /// The source: the split stage leases ranges of it and the tokens read
     /// them (see [`Source`]).
     fn source(&self) -> &Self::Source;
-    /// Applies the operators before `key_by` to one source record.
-    fn before_key(&self, record: Self::Input, out: &mut Vec<Self::Mid>);
+    /// Applies the operators before `key_by` to one source record, telling
+    /// `stamps` the event time `event_time` gives it.
+    fn before_key(&self, record: Self::Input, out: &mut Vec<Self::Mid>, stamps: &Stamps);
     /// The first keyed stage.
     fn first(&self) -> &Arc<Self::First>;
 
@@ -65,10 +66,6 @@ pub(crate) trait Dataflow: Send + Sync + 'static {
     /// The encoded key of a record at the first keyed stage.
     fn encode_key(&self, record: &Self::Mid) -> Result<String, serde_json::Error> {
         self.first().encode_key(record)
-    }
-    /// A record's event time, when the first keyed stage runs on event time.
-    fn event_time(&self, record: &Self::Mid) -> Option<Millis> {
-        self.first().event_time(record)
     }
     /// With no keyed stage, applies the operators after it to one record; a
     /// keyed pipeline gets the record back as `Err`.
@@ -134,8 +131,6 @@ pub(crate) trait Level: Send + Sync + 'static {
     fn is_keyed(&self) -> bool;
     /// The encoded key of a record.
     fn encode_key(&self, record: &Self::Mid) -> Result<String, serde_json::Error>;
-    /// A record's event time, when the stage runs on event time.
-    fn event_time(&self, record: &Self::Mid) -> Option<Millis>;
     /// The clock the stage's timers follow, if any.
     fn time_domain(&self) -> Option<TimeDomain>;
     /// The combiner that folds a round's records of one key before they
@@ -256,8 +251,8 @@ where
         &self.source
     }
 
-    fn before_key(&self, record: S::Item, out: &mut Vec<Pre::Out>) {
-        self.pre.apply(record, &mut |x| out.push(x));
+    fn before_key(&self, record: S::Item, out: &mut Vec<Pre::Out>, stamps: &Stamps) {
+        self.pre.apply_stamped(record, &mut |x| out.push(x), stamps);
     }
 
     fn first(&self) -> &Arc<L> {
@@ -290,10 +285,6 @@ where
 
     fn encode_key(&self, record: &Self::Mid) -> Result<String, serde_json::Error> {
         self.keyed.encode_key(record)
-    }
-
-    fn event_time(&self, record: &Self::Mid) -> Option<Millis> {
-        self.keyed.event_time(record)
     }
 
     fn time_domain(&self) -> Option<TimeDomain> {
@@ -477,9 +468,6 @@ impl<T: Record> Level for Never<T> {
         self.absurd()
     }
     fn encode_key(&self, _: &T) -> Result<String, serde_json::Error> {
-        self.absurd()
-    }
-    fn event_time(&self, _: &T) -> Option<Millis> {
         self.absurd()
     }
     fn time_domain(&self) -> Option<TimeDomain> {

@@ -4,7 +4,6 @@ use super::{
 };
 use crate::guard::{guarded, Panicked, RecordFailed, StageError};
 use crate::record::{Key, Record};
-use crate::time::Millis;
 
 /// The keyed part of a pipeline: nothing ([`Unkeyed`]), a key selector with
 /// one stateful operator ([`Keyed`]), or a window
@@ -33,12 +32,6 @@ pub trait KeyedStage<In>: Send + Sync + 'static {
     /// a keyed stage gives it back as `Err`.
     fn pass_through(&self, record: In) -> Result<Self::Out, In> {
         Err(record)
-    }
-
-    /// The record's event time, when the stage runs on event time: the
-    /// source's watermarks are then tracked.
-    fn event_time(&self, _record: &In) -> Option<Millis> {
-        None
     }
 
     /// The clock the stage's timers follow, if it sets any.

@@ -13,6 +13,8 @@ pub use identity::Identity;
 pub use map::Map;
 pub use then::Then;
 
+pub use crate::time::Stamps;
+
 /// A push-based, stateless operator: each input yields zero or more outputs.
 ///
 /// Operators are composed with [`Then`] into a chain whose concrete type is
@@ -24,4 +26,14 @@ pub trait Operator<In>: Send + Sync + 'static {
 
     /// Processes one record, handing each output to `emit`.
     fn apply<E: FnMut(Self::Out)>(&self, input: In, emit: &mut E);
+
+    /// As [`apply`](Operator::apply), telling `stamps` the time of each
+    /// record that an [`EventTime`](crate::time::EventTime) inside this
+    /// operator stamps: the pipeline's watermark follows them, whatever
+    /// the stages after them keep of the timestamp. An operator that
+    /// holds others forwards it to them; any other keeps this default.
+    fn apply_stamped<E: FnMut(Self::Out)>(&self, input: In, emit: &mut E, stamps: &Stamps) {
+        let _ = stamps;
+        self.apply(input, emit)
+    }
 }

@@ -1,4 +1,4 @@
-use super::Operator;
+use super::{Operator, Stamps};
 
 /// Two operators in sequence: every output of the first feeds the second.
 ///
@@ -35,5 +35,11 @@ where
     fn apply<E: FnMut(Self::Out)>(&self, input: In, emit: &mut E) {
         let second = &self.second;
         self.first.apply(input, &mut |mid| second.apply(mid, emit));
+    }
+
+    fn apply_stamped<E: FnMut(Self::Out)>(&self, input: In, emit: &mut E, stamps: &Stamps) {
+        let second = &self.second;
+        let mut next = |mid| second.apply_stamped(mid, emit, stamps);
+        self.first.apply_stamped(input, &mut next, stamps);
     }
 }

@@ -8,7 +8,7 @@ use crate::keyed::{key_group, Folded};
 use crate::protocol::{Calls, FailedStage};
 use crate::source::{Gone, Source};
 use crate::stages::{Dataflow, Level};
-use crate::time::Millis;
+use crate::time::{Millis, Stamps};
 
 /// The records of a key group, with the source position of each: with a
 /// combiner, one partial per key, at its first record's position.
@@ -18,8 +18,8 @@ pub(super) struct GroupBatch<M> {
 }
 
 /// A range after the operators before `key_by`: batches per key group, or,
-/// with no keyed stage, the output itself; and the largest event time of
-/// the records sent to key groups.
+/// with no keyed stage, the output itself; and the largest event time
+/// `event_time` stamped (none when it stamped no record).
 pub(super) struct Routed<M, O> {
     pub groups: BTreeMap<u32, GroupBatch<M>>,
     pub output: Vec<O>,
@@ -43,10 +43,10 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         let (from, records) = self.read_existing().await?;
         for (position, record) in (from..).zip(records) {
             match self.one_record(position, record).await? {
-                Ok((keyed, output)) => {
+                Ok((keyed, output, stamped)) => {
                     routed.output.extend(output);
+                    routed.max_time = routed.max_time.max(stamped);
                     for (group, key, mid) in keyed {
-                        routed.max_time = routed.max_time.max(flow.event_time(&mid));
                         let batch = routed.groups.entry(group).or_insert_with(|| GroupBatch {
                             records: Folded::default(),
                             positions: Vec::new(),
@@ -97,14 +97,15 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     }
 
     /// One record's results: keyed records with their groups and encoded
-    /// keys, and output.
+    /// keys, output, and the event time it was stamped with.
     /// Tried up to the attempt limit, reading the record again each time.
     #[allow(clippy::type_complexity)]
     async fn one_record(
         &self,
         position: u64,
         record: D::Input,
-    ) -> std::io::Result<Result<(Vec<(u32, String, D::Mid)>, Vec<D::Out>), NotKeyed>> {
+    ) -> std::io::Result<Result<(Vec<(u32, String, D::Mid)>, Vec<D::Out>, Option<Millis>), NotKeyed>>
+    {
         let flow = self.flow;
         let groups = flow.config().key_groups;
         let attempts = flow.config().max_attempts;
@@ -120,7 +121,8 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
             };
             let result = guarded(|| {
                 let mut mids = Vec::new();
-                flow.before_key(input, &mut mids);
+                let stamps = Stamps::default();
+                flow.before_key(input, &mut mids, &stamps);
                 let mut keyed = Vec::new();
                 let mut output = Vec::new();
                 for mid in mids {
@@ -129,7 +131,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
                         keyed.push((key_group(&key, groups), key, mid));
                     }
                 }
-                Ok::<_, StageError>((keyed, output))
+                Ok::<_, StageError>((keyed, output, stamps.max()))
             });
             match result {
                 Err(_) if attempt < attempts => attempt += 1,

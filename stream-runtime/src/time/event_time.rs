@@ -1,4 +1,4 @@
-use super::{Millis, Timed};
+use super::{Millis, Stamps, Timed};
 use crate::operator::Operator;
 
 /// `event_time`: stamps each record with its timestamp (milliseconds).
@@ -32,6 +32,12 @@ where
 
     fn apply<E: FnMut(Timed<In>)>(&self, input: In, emit: &mut E) {
         let time = (self.f)(&input);
+        emit(Timed { time, value: input })
+    }
+
+    fn apply_stamped<E: FnMut(Timed<In>)>(&self, input: In, emit: &mut E, stamps: &Stamps) {
+        let time = (self.f)(&input);
+        stamps.stamp(time);
         emit(Timed { time, value: input })
     }
 }

@@ -116,3 +116,36 @@ pub(crate) fn wall_clock() -> Millis {
         .map(millis)
         .unwrap_or(0)
 }
+
+/// The event times that `event_time` stamped on a range's records: the
+/// largest, which moves its split's watermark. A range with none delivered
+/// no event (its records were all filtered out before `event_time`, say),
+/// so it does not keep its split from going idle.
+///
+/// ```
+/// use stream_runtime::operator::{Filter, Operator, Then};
+/// use stream_runtime::time::{EventTime, Stamps};
+///
+/// let stamp = Then::new(Filter::new(|n: &i64| n % 2 == 0), EventTime::new(|n: &i64| *n));
+/// let stamps = Stamps::default();
+/// for n in [4, 7, 2] {
+///     stamp.apply_stamped(n, &mut |_| {}, &stamps);
+/// }
+/// assert_eq!(stamps.max(), Some(4), "7 was filtered out before it was stamped");
+/// ```
+#[derive(Debug, Default)]
+pub struct Stamps {
+    max: std::cell::Cell<Option<Millis>>,
+}
+
+impl Stamps {
+    /// Notes a record stamped with `time`.
+    pub fn stamp(&self, time: Millis) {
+        self.max.set(self.max.get().max(Some(time)));
+    }
+
+    /// The largest time stamped, if any record was.
+    pub fn max(&self) -> Option<Millis> {
+        self.max.get()
+    }
+}

@@ -6,7 +6,6 @@ use crate::guard::{RecordFailed, StageError};
 use crate::keyed::{ByKey, Chainable, Cx, Due, KeyedStage, Scope, TimeDomain};
 use crate::record::Record;
 use crate::sink::To;
-use crate::time::Millis;
 
 /// A window stage whose output is `To::Main(result)` for each result and
 /// `To::Side(record)` for each record too late for every window it
@@ -38,10 +37,6 @@ where
 
     fn pass_through(&self, record: In) -> Result<Self::Out, In> {
         self.0.pass_through(record).map(To::Main)
-    }
-
-    fn event_time(&self, record: &In) -> Option<Millis> {
-        self.0.event_time(record)
     }
 
     fn domain(&self) -> Option<TimeDomain> {

@@ -188,10 +188,6 @@ where
         self.by.encode(record)
     }
 
-    fn event_time(&self, record: &In) -> Option<Millis> {
-        (self.stamp.time)(record)
-    }
-
     fn domain(&self) -> Option<TimeDomain> {
         Some(self.stamp.domain)
     }

@@ -17,7 +17,7 @@ use crate::protocol::{Calls, FailedStage};
 use crate::source::{EndsBefore, Source};
 use crate::stages::Dataflow;
 use crate::time::watermark::{Clock, Need, Report};
-use crate::time::Millis;
+use crate::time::{wall_clock, Millis};
 
 const CLOCK: &str = "clock";
 
@@ -163,7 +163,8 @@ impl<'a, D: Dataflow> Serves<'a, clock::ReportSplit> for PipelineService<ClockSe
         mut report: Report,
     ) -> HandlerResult<Millis> {
         let mut clock = self.load(&ctx).await?;
-        let delay = (self.flow.config().watermarks).map_or(0, |w| w.delay_millis());
+        let watermarks = self.flow.config().watermarks;
+        let delay = watermarks.map_or(0, |w| w.delay_millis());
         let before = clock.clone();
         let splits = self.flow.splits();
         // Wake-ups the range's groups asked for, taken before the
@@ -174,7 +175,13 @@ impl<'a, D: Dataflow> Serves<'a, clock::ReportSplit> for PipelineService<ClockSe
                 due.entry(need.level).or_default().insert(need.group);
             }
         }
+        let quiet = clock.quiet_split(&report);
         clock.take(report);
+        // A range without an event: its split may have gone idle.
+        if let (Some(split), Some(watermarks)) = (quiet, watermarks) {
+            let now = ctx.run(|| async { Ok(wall_clock()) }).name("now").await?;
+            clock.quiet(split, now, watermarks.idle_millis());
+        }
         // An idle split with data again holds the watermark back before
         // another split's records can make its own late.
         let idle = clock.to_check(splits, delay);

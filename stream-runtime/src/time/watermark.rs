@@ -74,6 +74,12 @@ pub(crate) struct SplitMark {
     pub idle_at: Option<u64>,
     /// Where a bounded split ends.
     pub end: Option<u64>,
+    /// The wall-clock time of the first range since the split's last event
+    /// that had no event (no record stamped by `event_time`): once that
+    /// lasts the idle timeout, the split is idle, as Flink's
+    /// `withIdleness` counts only the events its generator sees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_since: Option<Millis>,
 }
 
 impl SplitMark {
@@ -96,8 +102,13 @@ impl SplitMark {
         if end <= self.done_to {
             return; // a repeated report
         }
-        self.idle = false;
-        self.idle_at = None;
+        // Only an event ends idleness: records filtered out before
+        // `event_time` are none.
+        if max.is_some() {
+            self.idle = false;
+            self.idle_at = None;
+            self.quiet_since = None;
+        }
         self.ahead.insert(from, (end, max));
         while let Some((&start, &(end, max))) = self.ahead.first_key_value() {
             if start > self.done_to {
@@ -135,6 +146,27 @@ impl Clock {
     pub fn report(&mut self, report: Report, splits: u32, delay: Millis) -> Vec<(u32, Millis)> {
         self.take(report);
         self.settle(splits, delay)
+    }
+
+    /// The split of a report on a range with no event, from a split that
+    /// is not idle yet: the clock then reads the wall clock for
+    /// [`quiet`](Self::quiet).
+    pub fn quiet_split(&self, report: &Report) -> Option<u32> {
+        let SplitEvent::Done { max: None, .. } = report.event else {
+            return None;
+        };
+        let idle = self.splits.get(&report.split).is_some_and(|m| m.idle);
+        (!idle).then_some(report.split)
+    }
+
+    /// `split` finished a range with no event at wall-clock time `now`: it
+    /// goes idle once its ranges have had none for `idle_after`.
+    pub fn quiet(&mut self, split: u32, now: Millis, idle_after: Millis) {
+        let mark = self.splits.entry(split).or_default();
+        let since = *mark.quiet_since.get_or_insert(now);
+        if now.saturating_sub(since) >= idle_after {
+            mark.idle = true;
+        }
     }
 
     /// Takes in a report, without moving the watermark yet.
@@ -305,6 +337,45 @@ mod tests {
         assert_eq!(clock.current(), 9_999, "the idle split no longer holds it");
         clock.report(done(1, 10, 10, 4_000), 2, 0);
         assert_eq!(clock.current(), 9_999, "it never goes back");
+    }
+
+    /// Split 1's records are all filtered out before `event_time`: its
+    /// ranges are done without an event, and after the idle timeout of
+    /// them it holds the watermark back no more, until it has an event.
+    #[test]
+    fn a_split_whose_ranges_have_no_event_goes_idle_after_the_timeout() {
+        let quiet = |from| {
+            report(
+                1,
+                SplitEvent::Done {
+                    from,
+                    count: 10,
+                    max: None,
+                },
+            )
+        };
+        let mut clock = Clock::default();
+        clock.report(done(0, 0, 10, 5_000), 2, 0);
+        for (from, now) in [(0, 100), (10, 600), (20, 1_099)] {
+            assert_eq!(clock.quiet_split(&quiet(from)), Some(1));
+            clock.take(quiet(from));
+            clock.quiet(1, now, 1_000);
+            clock.settle(2, 0);
+            assert_eq!(clock.current(), Millis::MIN, "quiet for {} ms", now - 100);
+        }
+        assert_eq!(clock.quiet_split(&quiet(30)), Some(1));
+        clock.take(quiet(30));
+        clock.quiet(1, 1_100, 1_000);
+        clock.settle(2, 0);
+        assert_eq!(clock.current(), 4_999, "idle after 1 s without an event");
+        assert_eq!(clock.quiet_split(&quiet(40)), None, "idle: no clock read");
+        assert!(clock.to_check(2, 0).is_empty(), "not asked: it has data");
+        // An event brings it back: it holds the watermark at its own.
+        clock.report(done(1, 40, 10, 3_000), 2, 0);
+        clock.report(done(0, 10, 10, 9_000), 2, 0);
+        assert_eq!(clock.current(), 4_999, "split 1 is at 2,999 now");
+        clock.report(done(1, 50, 10, 7_000), 2, 0);
+        assert_eq!(clock.current(), 6_999);
     }
 
     #[test]

@@ -46,15 +46,18 @@ impl Between {
     }
 
     /// Once the watermark reaches this, no right record can still join a
-    /// left one at `left`.
+    /// left one at `left`: a right record on time is at the watermark or
+    /// after it, past `left + upper`. (Flink drops the left record one
+    /// millisecond sooner, so that a right one exactly at the watermark
+    /// may miss it.)
     fn left_done(&self, left: Millis) -> Millis {
-        left.saturating_add(self.upper)
+        left.saturating_add(self.upper).saturating_add(1)
     }
 
     /// Once the watermark reaches this, no left record can still join a
     /// right one at `right`.
     fn right_done(&self, right: Millis) -> Millis {
-        right.saturating_sub(self.lower)
+        right.saturating_sub(self.lower).saturating_add(1)
     }
 }
 
@@ -67,10 +70,13 @@ const RIGHTS: &str = "join.right";
 /// what the other side has buffered, then is buffered itself, with an
 /// event timer for when it can join nothing more.
 ///
-/// A record at or behind the watermark is not joined: partners that came
-/// before it may have left state, so what it would join depends on
-/// timing. It goes to the late-data output (`status.late_records`), as a
-/// window's late record does; Flink drops it.
+/// A record behind the watermark (`time < watermark`, Flink's
+/// `IntervalJoinOperator.isLate`) is not joined: partners that came before
+/// it may have left state, so what it would join depends on timing. It goes
+/// to the late-data output (`status.late_records`), as a window's late
+/// record does; Flink drops it. A record exactly at the watermark joins
+/// every partner it would have joined in order: a buffered record is kept
+/// until the watermark is past the last time it can join.
 #[allow(clippy::type_complexity)]
 pub(crate) fn interval_join<L, R, K, Out, F>(
     bounds: Between,
@@ -88,7 +94,7 @@ where
 {
     let on_record = move |record: Timed<Either<L, R>>, ctx: &mut ProcessContext<'_, K, Out>| {
         let time = record.time;
-        if time <= ctx.watermark() {
+        if time < ctx.watermark() {
             // Partners that came before it may have left state already.
             ctx.keep_late(serde_json::to_value(&record).unwrap_or_default());
             return;
@@ -200,5 +206,26 @@ mod tests {
         assert!(out.is_empty());
         assert_eq!(late.len(), 1, "{late:?}");
         assert_eq!(late[0]["time"], 9_000);
+    }
+
+    /// Flink's `isLate` is `timestamp < watermark`: a record exactly at the
+    /// watermark is on time, and joins the partner whose interval ends
+    /// there (which is still buffered).
+    #[test]
+    fn a_record_exactly_at_the_watermark_joins_and_one_before_it_is_late() {
+        let mut group = joined();
+        let left = |t| at(t, Either::Left((1, t)));
+        let right = |t| at(t, Either::Right((1, t)));
+        let (out, _) = group.call(vec![left(1_000)], None, 0);
+        assert!(out.is_empty());
+        let (out, late) = group.call(vec![right(3_000)], Some(3_000), 0);
+        assert_eq!(out, [(1_000, 3_000)], "on the watermark and on the bound");
+        assert!(late.is_empty(), "{late:?}");
+        let (out, late) = group.call(vec![right(2_999)], Some(3_000), 0);
+        assert!(out.is_empty());
+        assert_eq!(late.len(), 1, "one millisecond behind the watermark");
+        // Past the left's last partner time, it left state.
+        let (out, late) = group.call(vec![right(3_001)], Some(3_001), 0);
+        assert!(out.is_empty() && late.is_empty(), "{out:?} {late:?}");
     }
 }

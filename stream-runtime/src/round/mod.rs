@@ -11,6 +11,7 @@
 //! writes the batch once); and the token sends itself `source::Ingest`.
 
 mod before_key;
+mod exchange;
 #[cfg(test)]
 mod fake;
 mod fit;
@@ -18,6 +19,7 @@ mod keyed;
 mod lease;
 mod write;
 
+pub(crate) use exchange::{Exchange, Unsent};
 pub(crate) use write::{write_once, Unwritten};
 
 use std::time::Duration;

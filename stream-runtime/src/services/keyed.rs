@@ -17,10 +17,8 @@ use crate::keyed::{
     VERSION,
 };
 use crate::protocol::handlers::{clock, control, keyed, ControlKey, KeyedService};
-use crate::protocol::{
-    Answer, BatchAnswer, BatchFailed, Calls, DeadLetter, Encoded, FailedStage, KeyedBatch,
-};
-use crate::round::{write_once, Unwritten};
+use crate::protocol::{Answer, BatchAnswer, Calls, DeadLetter, Encoded, FailedStage, KeyedBatch};
+use crate::round::{write_once, Exchange, Unsent, Unwritten};
 use crate::stages::{by_sink_partition, Downstream, GroupOutput, Level};
 use crate::time::watermark::Need;
 use crate::time::{wall_clock, Millis};
@@ -320,7 +318,15 @@ impl<L: Level> PipelineService<KeyedService, L> {
             (_, Ok(out)) if woken == Woken::Batch => answer.out = out,
             (_, Ok(out)) => self.write_fired(group, calls, out).await?,
             (Some(next), Err(out)) => {
-                answer.needs = self.pass_on(group, calls, &**next, out).await?;
+                // What a batch gave was made at the batch's watermark, which
+                // every group of this stage has fired up to (the clock's
+                // cascade is over before a token carries it); what timers
+                // fired is judged by the next stage's own.
+                let forward = match woken {
+                    Woken::Batch | Woken::Upstream => watermark,
+                    Woken::Clock | Woken::Delay(_) => None,
+                };
+                answer.needs = (self.pass_on(group, calls, &**next, out, forward)).await?;
             }
             (None, Err(_)) => {} // not reached: the output goes to the sink
         }
@@ -392,17 +398,21 @@ impl<L: Level> PipelineService<KeyedService, L> {
         Ok(need)
     }
 
-    /// Passes `out` on to the next keyed stage's groups, each with its
-    /// records in output order, all calls issued before any is awaited;
-    /// answers the wake-ups they ask for. A record whose key fails, or
-    /// that the next stage fails on, goes to the dead-letter output, and
-    /// the rest of its group's records are passed on again.
+    /// Passes `out` on to the next keyed stage's groups through the
+    /// [`Exchange`], as a token sends its records to the first stage:
+    /// in calls under `max_call_bytes`, a failing record tried up to
+    /// `max_attempts`, and with `watermark`, so that the next stage judges
+    /// lateness by the pipeline's watermark at this point, not by its own
+    /// last wake-up. Answers the wake-ups they ask for. A record whose key
+    /// fails, or that never reaches its group, goes to the dead-letter
+    /// output.
     async fn pass_on<N: Level<Mid = L::Out>>(
         &self,
         group: u32,
         calls: &RestateCalls<'_>,
         next: &N,
         out: Vec<L::Out>,
+        watermark: Option<Millis>,
     ) -> HandlerResult<Vec<Need>> {
         let stage = FailedStage::Chained {
             stage: self.level + 2,
@@ -410,61 +420,31 @@ impl<L: Level> PipelineService<KeyedService, L> {
         };
         let by = by_group(next, out);
         for (record, error) in by.failed {
-            self.dead_letter(
-                calls,
-                stage.clone(),
-                error.to_string(),
-                1,
-                serde_json::to_value(&record).ok(),
-            )?;
+            let record = serde_json::to_value(&record).ok();
+            self.dead_letter(calls, stage.clone(), error.to_string(), 1, record)?;
         }
         let names = self.names.at_level(self.level + 1);
-        let next_calls = calls.with_names(&names);
-        let mut needs = Vec::new();
-        let mut pending = Vec::new();
-        for (to, records) in by.groups {
-            let batch = KeyedBatch {
-                watermark: None,
-                records,
+        let config = self.flow.config();
+        let exchange = Exchange {
+            calls: &calls.with_names(&names),
+            budget: config.max_call_bytes,
+            attempts: config.max_attempts,
+            watermark,
+        };
+        let groups = (by.groups.into_iter())
+            .map(|(to, records)| (to, records.into_iter().map(|r| (r, 0)).collect()))
+            .collect();
+        let delivered = exchange.deliver::<N>(groups).await;
+        for unsent in delivered.unsent {
+            let (count, error, record) = match unsent {
+                Unsent::TooLarge { reason, .. } => (1, reason, None),
+                Unsent::Failed { error, record, .. } => (1, error, record),
+                Unsent::Call { origins, error } => (origins.len(), error, None),
             };
-            let call = next_calls.call::<keyed::Process<N>>(to, &batch);
-            pending.push((to, batch, call));
+            let count = u32::try_from(count).unwrap_or(u32::MAX);
+            self.dead_letter(calls, stage.clone(), error, count, record)?;
         }
-        for (to, mut batch, call) in pending {
-            let mut answer = match call {
-                Ok(call) => call.await,
-                Err(error) => Err(TerminalError::new(error.to_string())),
-            };
-            loop {
-                let error = match BatchAnswer::settle(answer) {
-                    Ok(answer) => match answer.open() {
-                        Ok(answer) => {
-                            needs.extend(answer.needs);
-                            break;
-                        }
-                        Err(error) => BatchFailed::Call(undecodable(error)),
-                    },
-                    Err(error) => error,
-                };
-                let Some(failed) = error.record(batch.records.len()) else {
-                    let count = u32::try_from(batch.records.len()).unwrap_or(u32::MAX);
-                    let error = error.message().to_owned();
-                    self.dead_letter(calls, stage.clone(), error, count, None)?;
-                    break;
-                };
-                let record = batch.records.remove(failed.index);
-                let record = serde_json::to_value(&record).ok();
-                self.dead_letter(calls, stage.clone(), failed.error.clone(), 1, record)?;
-                if batch.records.is_empty() {
-                    break;
-                }
-                answer = match next_calls.call::<keyed::Process<N>>(to, &batch) {
-                    Ok(call) => call.await,
-                    Err(error) => Err(TerminalError::new(error.to_string())),
-                };
-            }
-        }
-        Ok(needs)
+        Ok(delivered.answer.needs)
     }
 
     fn dead_letter(

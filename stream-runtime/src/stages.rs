@@ -13,7 +13,7 @@ use crate::keyed::{ByKey, Combiner, Cx, Due, GroupState, KeyedStage, Scope, Time
 use crate::operator::Operator;
 use crate::sink::Sink;
 use crate::source::Source;
-use crate::time::Stamps;
+use crate::time::{Millis, Stamps};
 use crate::Record;
 
 /// Everything the source-side handlers (tokens, splits, clock, control,
@@ -148,13 +148,16 @@ pub(crate) trait Level: Send + Sync + 'static {
         scope: &mut Scope<'_>,
     ) -> Result<GroupOutput<Self::Out>, RecordFailed>;
     /// Fires due timers, and applies the operators after the keyed stage to
-    /// what they emit.
+    /// what they emit. A timer whose firing fails, or one of whose results
+    /// the operators after the stage fail on, is answered in
+    /// [`Fired::failed`] and the others fire: one bad result does not
+    /// stop its group's timers.
     fn fire(
         &self,
         state: &mut GroupState,
         due: Vec<Due>,
         scope: &mut Scope<'_>,
-    ) -> Result<Vec<Self::Out>, StageError>;
+    ) -> Fired<Self::Out>;
     /// With no keyed stage, applies the operators after it to one record; a
     /// keyed stage (or one whose output goes to another) gets the record
     /// back as `Err`.
@@ -196,6 +199,35 @@ pub(crate) trait Downstream<T>: Send + Sync + 'static {
 pub(crate) struct GroupOutput<O> {
     pub out: Vec<O>,
     pub late: Vec<serde_json::Value>,
+    /// What failed while firing, for the dead-letter output.
+    pub failed: Vec<FireFailed>,
+}
+
+/// What firing a group's due timers gave.
+pub(crate) struct Fired<O> {
+    pub out: Vec<O>,
+    pub failed: Vec<FireFailed>,
+}
+
+/// A timer that failed while firing, or one of its results that the
+/// operators after the stage failed on: dead-lettered once, with the
+/// timer's state entry (which names the window, or the key) and time.
+#[derive(Debug)]
+pub(crate) struct FireFailed {
+    /// The timer's state entry: `w:{start}:{end}` for a window's pane,
+    /// `s:{key}` for a key's sessions, `k:{key}` for a key's state.
+    pub timer: String,
+    /// When it was due.
+    pub at: Millis,
+    /// Why it failed.
+    pub error: StageError,
+}
+
+impl FireFailed {
+    /// The dead letter's record: the timer.
+    pub(crate) fn record(&self) -> serde_json::Value {
+        serde_json::json!({ "timer": self.timer, "at": self.at })
+    }
 }
 
 /// A whole pipeline: source, operators, then its keyed stages.
@@ -317,30 +349,68 @@ where
         };
         self.keyed.apply(batch, cx)?;
         late.append(&mut scope.late);
-        Ok(GroupOutput { out, late })
+        let failed = Vec::new();
+        Ok(GroupOutput { out, late, failed })
     }
 
+    /// Fires each timer's state entry on its own: one whose firing fails
+    /// (a user function panics, its state does not decode) leaves its entry
+    /// as it was, its timer taken, and is answered as failed; a result the
+    /// operators after the stage fail on is answered alone, and the rest of
+    /// its timer's results go on.
     fn fire(
         &self,
         state: &mut GroupState,
         due: Vec<Due>,
         scope: &mut Scope<'_>,
-    ) -> Result<Vec<Post::Out>, StageError> {
-        let mut out = Vec::new();
-        // Timers make no late records today; any a stage gave would go to
-        // the late-data output with the call's (see `GroupCall::run`).
-        let mut late = Vec::new();
-        guarded(|| {
-            let cx = Cx {
-                state,
-                scope: &mut *scope,
-                out: &mut |record| self.post.apply(record, &mut |x| out.push(x)),
-                late: &mut |record| late.push(as_late(&record)),
+    ) -> Fired<Post::Out> {
+        let mut fired = Fired {
+            out: Vec::new(),
+            failed: Vec::new(),
+        };
+        for dues in by_entry(due) {
+            let (timer, at) = (dues[0].tag.clone(), dues[0].at);
+            let before = state.snapshot(&timer);
+            let mut out = Vec::new();
+            // Timers make no late records today; any a stage gave would go
+            // to the late-data output with the call's (see `GroupCall::run`).
+            let mut late = Vec::new();
+            let mut results = Vec::new();
+            let firing = guarded(|| {
+                let cx = Cx {
+                    state: &mut *state,
+                    scope: &mut *scope,
+                    out: &mut |record| {
+                        let post = guarded(|| {
+                            self.post.apply(record, &mut |x| out.push(x));
+                            Ok::<_, StageError>(())
+                        });
+                        if let Err(error) = post {
+                            results.push(error);
+                        }
+                    },
+                    late: &mut |record| late.push(as_late(&record)),
+                };
+                self.keyed.fire(dues, cx)
+            });
+            let failed = |error| FireFailed {
+                timer: timer.clone(),
+                at,
+                error,
             };
-            self.keyed.fire(due, cx)
-        })?;
-        scope.late.append(&mut late);
-        Ok(out)
+            match firing {
+                Ok(()) => {
+                    fired.out.append(&mut out);
+                    scope.late.append(&mut late);
+                    fired.failed.extend(results.into_iter().map(failed));
+                }
+                Err(error) => {
+                    state.restore(&timer, before);
+                    fired.failed.push(failed(error));
+                }
+            }
+        }
+        fired
     }
 
     fn unkeyed(&self, record: Self::Mid, out: &mut Vec<Down::Final>) -> Result<(), Self::Mid> {
@@ -487,12 +557,7 @@ impl<T: Record> Level for Never<T> {
     ) -> Result<GroupOutput<T>, RecordFailed> {
         self.absurd()
     }
-    fn fire(
-        &self,
-        _: &mut GroupState,
-        _: Vec<Due>,
-        _: &mut Scope<'_>,
-    ) -> Result<Vec<T>, StageError> {
+    fn fire(&self, _: &mut GroupState, _: Vec<Due>, _: &mut Scope<'_>) -> Fired<T> {
         self.absurd()
     }
     fn unkeyed(&self, _: T, _: &mut Vec<T>) -> Result<(), T> {
@@ -531,4 +596,21 @@ impl<T: Record> Downstream<T> for Never<T> {
 /// A late record as the late-data output keeps it.
 fn as_late<T: Record>(record: &T) -> serde_json::Value {
     serde_json::to_value(record).unwrap_or_default()
+}
+
+/// Due timers by the state entry they visit, in the order each entry was
+/// first due, each entry's in order.
+fn by_entry(due: Vec<Due>) -> Vec<Vec<Due>> {
+    let mut entries: Vec<Vec<Due>> = Vec::new();
+    let mut index = std::collections::HashMap::<String, usize>::new();
+    for due in due {
+        match index.get(&due.tag) {
+            Some(&at) => entries[at].push(due),
+            None => {
+                index.insert(due.tag.clone(), entries.len());
+                entries.push(vec![due]);
+            }
+        }
+    }
+    entries
 }

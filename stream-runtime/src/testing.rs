@@ -30,6 +30,8 @@ pub(crate) struct GroupSim<D: crate::stages::Dataflow> {
     pub flow: D,
     pub store: std::collections::BTreeMap<String, Vec<u8>>,
     pub timers: crate::keyed::Timers,
+    /// Every timer that failed while firing, in order.
+    pub failed: Vec<crate::stages::FireFailed>,
 }
 
 impl<D: crate::stages::Dataflow> GroupSim<D> {
@@ -38,6 +40,7 @@ impl<D: crate::stages::Dataflow> GroupSim<D> {
             flow,
             store: Default::default(),
             timers: Default::default(),
+            failed: Vec::new(),
         }
     }
 
@@ -73,6 +76,7 @@ impl<D: crate::stages::Dataflow> GroupSim<D> {
             };
         }
         self.timers = timers;
+        self.failed.extend(output.failed);
         (out, output.late)
     }
 }

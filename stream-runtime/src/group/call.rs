@@ -5,7 +5,7 @@
 //! of due timers that the batch did not already need.
 
 use super::{by_key, ByKey, Due, GroupState, Scope, Timers};
-use crate::guard::{RecordFailed, StageError};
+use crate::guard::RecordFailed;
 use crate::stages::{GroupOutput, Level};
 use crate::time::Millis;
 
@@ -25,12 +25,6 @@ pub(crate) struct GroupCall<M> {
     now: Millis,
     timers: Timers,
     due: Vec<Due>,
-}
-
-/// Why a call failed: a record (the token retries without it), or firing.
-pub(crate) enum GroupFailed {
-    Record(RecordFailed),
-    Fire(StageError),
 }
 
 impl<M> GroupCall<M> {
@@ -85,30 +79,30 @@ impl<M> GroupCall<M> {
 
     /// Fires what is due, then applies the batch, against the loaded
     /// `state`. Firing comes first: the watermark the batch carries was
-    /// reached before its records were read.
+    /// reached before its records were read. A record that fails fails the
+    /// call (the caller retries without it); a timer that fails is in the
+    /// output's `failed`, and the rest of the call goes on.
     pub(crate) fn run<L: Level<Mid = M>>(
         mut self,
         flow: &L,
         state: &mut GroupState,
-    ) -> Result<(GroupOutput<L::Out>, Timers), GroupFailed> {
+    ) -> Result<(GroupOutput<L::Out>, Timers), RecordFailed> {
         let mut scope = Scope {
             watermark: self.timers.watermark(),
             now: self.now,
             timers: &mut self.timers,
             late: Vec::new(),
         };
-        let mut out = flow
-            .fire(state, self.due, &mut scope)
-            .map_err(GroupFailed::Fire)?;
+        let fired = flow.fire(state, self.due, &mut scope);
+        let mut out = fired.out;
         // What firing found late comes first, as firing does.
         let mut late = std::mem::take(&mut scope.late);
         if let Some(batch) = self.batch {
-            let applied = flow
-                .apply_keyed(state, batch, &mut scope)
-                .map_err(GroupFailed::Record)?;
+            let applied = flow.apply_keyed(state, batch, &mut scope)?;
             out.extend(applied.out);
             late.extend(applied.late);
         }
-        Ok((GroupOutput { out, late }, self.timers))
+        let failed = fired.failed;
+        Ok((GroupOutput { out, late, failed }, self.timers))
     }
 }

@@ -18,7 +18,7 @@ mod timers;
 pub use batch::ByKey;
 pub(crate) use batch::{by_group, by_key, by_key_slots, write_back, WriteBack};
 pub(crate) use cache::{Loaded, StateCache, VERSION};
-pub(crate) use call::{completed, GroupCall, GroupFailed, TIMERS};
+pub(crate) use call::{completed, GroupCall, TIMERS};
 pub use combine::Combiner;
 pub(crate) use combine::Folded;
 pub(crate) use key_group::{key_group, state_key};

@@ -16,6 +16,9 @@ pub struct GroupState {
     entries: BTreeMap<String, Entry>,
 }
 
+/// An entry as it was (`None`: not loaded), to put back.
+pub(crate) struct Snapshot(Option<(Option<Vec<u8>>, bool)>);
+
 #[derive(Debug)]
 struct Entry {
     bytes: Option<Vec<u8>>,
@@ -83,6 +86,25 @@ impl GroupState {
         });
         entry.changed |= entry.bytes != bytes;
         entry.bytes = bytes;
+    }
+
+    /// The entry `name` as it is now, for [`restore`](Self::restore).
+    pub(crate) fn snapshot(&self, name: &str) -> Snapshot {
+        Snapshot(self.entries.get(name).map(|e| (e.bytes.clone(), e.changed)))
+    }
+
+    /// Puts the entry `name` back as it was at `snapshot`: the changes a
+    /// failed timer made are undone, and the rest of the call's kept.
+    pub(crate) fn restore(&mut self, name: &str, snapshot: Snapshot) {
+        match snapshot.0 {
+            Some((bytes, changed)) => {
+                self.entries
+                    .insert(name.to_owned(), Entry { bytes, changed });
+            }
+            None => {
+                self.entries.remove(name);
+            }
+        }
     }
 
     /// The entries that changed, to store (`Some`) or remove (`None`), and

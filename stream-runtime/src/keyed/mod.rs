@@ -9,8 +9,8 @@ mod reduce;
 mod stage;
 
 pub(crate) use crate::group::{
-    by_group, by_key_slots, completed, key_group, state_key, write_back, Folded, GroupCall,
-    GroupFailed, Loaded, StateCache, WriteBack, TIMERS, VERSION,
+    by_group, by_key_slots, completed, key_group, state_key, write_back, Folded, GroupCall, Loaded,
+    StateCache, WriteBack, TIMERS, VERSION,
 };
 // The key-group plumbing the operator traits' methods name: public types in
 // a private module, so that they do not become API a user can name.

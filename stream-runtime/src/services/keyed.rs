@@ -13,8 +13,7 @@ use super::calls::RestateCalls;
 use super::serve::{index_key, Serves};
 use super::{PipelineService, ServiceHandlers};
 use crate::keyed::{
-    by_group, GroupCall, GroupFailed, GroupState, Loaded, StateCache, TimeDomain, Timers, TIMERS,
-    VERSION,
+    by_group, GroupCall, GroupState, Loaded, StateCache, TimeDomain, Timers, TIMERS, VERSION,
 };
 use crate::protocol::handlers::{clock, control, keyed, ControlKey, KeyedService};
 use crate::protocol::{Answer, BatchAnswer, Calls, DeadLetter, Encoded, FailedStage, KeyedBatch};
@@ -305,14 +304,23 @@ impl<L: Level> PipelineService<KeyedService, L> {
         let mut state = GroupState::loaded(loaded);
         // Nothing is written before this point, so a failed record leaves
         // the group as it was.
-        let (GroupOutput { out, late }, mut timers) = match call.run(flow, &mut state) {
+        let (GroupOutput { out, late, failed }, mut timers) = match call.run(flow, &mut state) {
             Ok(ran) => ran,
-            Err(GroupFailed::Record(failed)) => return Ok(BatchAnswer::RecordFailed(failed)),
-            Err(GroupFailed::Fire(error)) => {
-                let error = format!("firing the group's timers failed: {error}");
-                return Err(TerminalError::new(error).into());
-            }
+            Err(failed) => return Ok(BatchAnswer::RecordFailed(failed)),
         };
+        // A timer that failed is dead-lettered once, with its window or
+        // key; its group fires the rest and goes on.
+        for failure in failed {
+            let stage = FailedStage::Timers {
+                stage: self.level + 1,
+                group,
+            };
+            let error = format!(
+                "firing {} due at {}: {}",
+                failure.timer, failure.at, failure.error
+            );
+            self.dead_letter(calls, stage, error, 1, Some(failure.record()))?;
+        }
         let mut answer = Answer::default();
         match (flow.down().next(), flow.down().to_sink(out)) {
             (_, Ok(out)) if woken == Woken::Batch => answer.out = out,

@@ -196,3 +196,54 @@ fn records_exactly_one_gap_apart_are_one_session() {
     ]);
     assert_eq!(counts(&out), expected);
 }
+
+/// A function after the window that fails on one result (key `a`'s
+/// window `[1000, 2000)`) fails that result alone, once: the other results
+/// of the same firing, and every later firing, are written.
+#[test]
+fn a_result_that_fails_after_the_window_fails_alone_and_the_group_fires_on() {
+    let mut group = GroupSim::new(stages(
+        Pipeline::named("T")
+            .source(InMemorySource::new(Vec::<(char, Millis)>::new()))
+            .event_time(|r| r.1, Watermarks::max_delay(Duration::ZERO))
+            .key_by(|r| r.0)
+            .window(tumbling(secs(1)))
+            .aggregate(0u64, |n, _r| *n += 1)
+            .map(|w| {
+                assert!(!(w.key == 'a' && w.start == 1_000), "no a in [1000, 2000)");
+                w
+            }),
+        CollectSink::<Windowed<char, u64>>::new(),
+    ));
+    let records = [
+        ('a', 500),
+        ('a', 1_200),
+        ('b', 1_500),
+        ('a', 1_700),
+        ('b', 2_500),
+        ('a', 3_100),
+    ];
+    let records = records.into_iter().map(|(k, t)| at(k, t)).collect();
+    let (out, _) = group.call(records, None, 0);
+    assert!(out.is_empty());
+    let (out, _) = group.call(vec![], Some(1_999), 0);
+    assert_eq!(
+        counts(&out),
+        BTreeMap::from([(('a', 0, 1_000), 1), (('b', 1_000, 2_000), 1)]),
+        "the pane of [1000, 2000) fired b's result"
+    );
+    assert_eq!(group.failed.len(), 1, "{:?}", group.failed);
+    assert_eq!(group.failed[0].timer, "w:1000:2000");
+    assert!(group.failed[0]
+        .error
+        .to_string()
+        .contains("no a in [1000, 2000)"));
+    let (out, _) = group.call(vec![], Some(Millis::MAX), 0);
+    assert_eq!(
+        counts(&out),
+        BTreeMap::from([(('b', 2_000, 3_000), 1), (('a', 3_000, 4_000), 1)])
+    );
+    assert_eq!(group.failed.len(), 1, "failed once");
+    assert!(group.store.is_empty(), "{:?}", group.store.keys());
+    assert!(group.timers.is_empty());
+}

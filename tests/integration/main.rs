@@ -1,6 +1,7 @@
 //! Integration tests against a real restate-server, all in one binary so
 //! they share one build and one server.
 
+mod answers;
 mod bad_input;
 mod chained;
 mod chaos;

@@ -566,6 +566,15 @@ pub fn all(endpoint: Endpoint) -> Endpoint {
         .pipeline(Forgetful)
         .pipeline(WallClock)
         .pipeline(IdleSplit)
+        .pipeline(crate::answers::ThreeOutputs)
+        .pipeline(crate::answers::TimersWithoutWindow)
+        .pipeline(crate::answers::FailsWhileFiring)
+        .pipeline(crate::answers::BesideEndless)
+        .pipeline(crate::answers::ThreeSplitsOneToken)
+        .pipeline(crate::answers::EvensOnly)
+        .pipeline(crate::answers::LargeChained)
+        .pipeline(crate::answers::LateIntoSecondStage)
+        .pipeline(crate::answers::EndlessAndBounded)
         .pipeline({
             let scaled = crate::parameters::scaled();
             let _ = SCALED_OUT.set(scaled.out.clone());

@@ -16,18 +16,30 @@ use crate::stages::Dataflow;
 pub struct CompletePipeline {
     names: ServiceNames,
     services: CompileServices,
+    model: MakeModel,
 }
 
 /// Builds a pipeline's services, monomorphized for its stages.
 type CompileServices =
     Box<dyn FnOnce(&ServiceNames) -> Result<Vec<ServiceDefinition>, DefinitionError> + Send>;
 
+/// Builds the pipeline's reference model, for a [`TestDriver`](crate::driver::TestDriver).
+type MakeModel = Box<dyn FnOnce() -> Box<dyn crate::driver::Drive> + Send>;
+
 impl CompletePipeline {
     pub(crate) fn new<D: Dataflow>(flow: D) -> Self {
+        let flow = std::sync::Arc::new(flow);
+        let modelled = std::sync::Arc::clone(&flow);
         Self {
             names: ServiceNames::for_pipeline(flow.name()),
             services: Box::new(move |names| services::definitions(flow, names.clone())),
+            model: Box::new(move || crate::driver::model(modelled)),
         }
+    }
+
+    /// The pipeline's reference model, run in this process.
+    pub(crate) fn into_model(self) -> Box<dyn crate::driver::Drive> {
+        (self.model)()
     }
 
     /// The names of the pipeline's Restate services.

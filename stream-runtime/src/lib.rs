@@ -62,6 +62,7 @@
 mod builder;
 mod complete;
 mod config;
+pub mod driver;
 mod endpoint;
 mod group;
 mod guard;

@@ -74,14 +74,14 @@ pub(crate) trait ServiceHandlers<D>: crate::protocol::ServiceKind + Sized {
 /// The service definitions of one pipeline, ready to bind to an endpoint;
 /// fails on a name Restate does not accept.
 pub(crate) fn definitions<D: Dataflow>(
-    flow: D,
+    flow: Arc<D>,
     names: ServiceNames,
 ) -> Result<Vec<ServiceDefinition>, serve::DefinitionError> {
     let keyed = flow.is_keyed();
     let timed = flow.config().watermarks.is_some();
     let first = Arc::clone(flow.first());
     let stage: PipelineService<(), D> = PipelineService {
-        flow: Arc::new(flow),
+        flow,
         names: Arc::new(names),
         level: 0,
         cache: Arc::default(),

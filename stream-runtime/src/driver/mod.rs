@@ -1,0 +1,198 @@
+//! A test driver for a pipeline: its own stages run in this process, with
+//! no server, under the rules the guide documents (Kafka Streams'
+//! `TopologyTestDriver`, Flink's operator test harnesses). The same model
+//! is what this crate's tests hold every shape against.
+//!
+//! Give the pipeline its input as its source (an
+//! [`InMemorySource`](crate::InMemorySource)) and read its output from its
+//! sink (a [`CollectSink`](crate::CollectSink)); the driver reads the
+//! source record by record, moves the watermark after each, fires what it
+//! reaches, and writes the sink.
+//!
+//! ```
+//! use stream_runtime::driver::TestDriver;
+//! use stream_runtime::window::{tumbling, Windowed};
+//! use stream_runtime::time::Watermarks;
+//! use stream_runtime::{CollectSink, InMemorySource, Pipeline};
+//! use std::time::Duration;
+//!
+//! let counts = CollectSink::<Windowed<char, u64>>::new();
+//! let pipeline = Pipeline::named("Clicks")
+//!     .source(InMemorySource::new(vec![('a', 100), ('b', 900), ('a', 1_500), ('a', 400)]))
+//!     .event_time(|r| r.1, Watermarks::max_delay(Duration::ZERO))
+//!     .key_by(|r| r.0)
+//!     .window(tumbling(Duration::from_secs(1)))
+//!     .aggregate(0u64, |n, _r| *n += 1)
+//!     .sink(counts.clone());
+//!
+//! let mut driver = TestDriver::new(pipeline);
+//! let run = tokio::runtime::Builder::new_current_thread().build().unwrap();
+//! run.block_on(async {
+//!     // Three records: `a` at 1.5 s moves the watermark to 1,499, which
+//!     // closes [0, 1s).
+//!     driver.read(3).await.unwrap();
+//!     assert_eq!(counts.records().len(), 2);
+//!     // `a` at 400 ms is behind the watermark: late.
+//!     driver.run_to_end().await.unwrap();
+//! });
+//! assert_eq!(driver.late_records().len(), 1);
+//! let mut got: Vec<_> = counts.records().into_iter().map(|w| (w.key, w.start, w.value)).collect();
+//! got.sort();
+//! assert_eq!(got, [('a', 0, 1), ('a', 1_000, 1), ('b', 0, 1)]);
+//! ```
+
+mod model;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::complete::IntoPipeline;
+use crate::protocol::DeadLetter;
+use crate::stages::Dataflow;
+use crate::time::Millis;
+
+/// What a step of the model answers, boxed so that [`Drive`] is a trait
+/// object over every pipeline's record types.
+pub(crate) type Step<'a, T> = Pin<Box<dyn Future<Output = Result<T, DriverError>> + Send + 'a>>;
+
+/// A pipeline's model, its record types hidden.
+pub(crate) trait Drive: Send {
+    /// Reads and processes up to `records` source records.
+    fn read(&mut self, records: usize) -> Step<'_, usize>;
+    /// Whether every split of the source has ended.
+    fn ended(&self) -> bool;
+    /// Moves the watermark to `to` and fires what it reaches.
+    fn advance_watermark(&mut self, to: Millis) -> Step<'_, ()>;
+    /// Moves the wall clock to `now` and fires the processing-time timers
+    /// it completes.
+    fn advance_clock(&mut self, now: Millis) -> Step<'_, ()>;
+    /// What the run counted so far.
+    fn report(&self) -> Report;
+}
+
+/// The model of `flow`.
+pub(crate) fn model<D: Dataflow>(flow: Arc<D>) -> Box<dyn Drive> {
+    Box::new(model::Model::new(flow))
+}
+
+/// What a run counted: the driver's view of a server's `status`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Report {
+    pub records_in: u64,
+    pub records_out: u64,
+    pub late: Vec<serde_json::Value>,
+    pub dead_letters: Vec<DeadLetter>,
+    pub watermark: Option<Millis>,
+    pub pending_timers: u64,
+}
+
+/// Why the driver stopped: the source could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// The source failed to read `split` at `position`.
+    #[error("reading split {split} at {position}: {error}")]
+    Read {
+        /// The split.
+        split: u32,
+        /// The position.
+        position: u64,
+        /// The source's error.
+        error: std::io::Error,
+    },
+}
+
+/// Runs a pipeline's own stages in this process, record by record, with no
+/// server (see the [module](self)): feed it the source, move the watermark
+/// or the wall clock, and read the sink.
+///
+/// The rules it follows are the guide's: per-record watermarks (each
+/// split's largest stamped time less the allowed delay, the least over the
+/// splits), windows and their lateness, timers, side outputs, chained
+/// stages, joins. A server gives the same results whenever no record is
+/// behind the watermark; where one is, which records are late depends on
+/// how the server's tokens batched them, and the driver shows the answer
+/// of a batch of one record.
+pub struct TestDriver {
+    model: Box<dyn Drive>,
+}
+
+impl TestDriver {
+    /// A driver for `pipeline`, which it runs from the beginning of its
+    /// source, with empty state, at wall-clock time 0.
+    pub fn new(pipeline: impl IntoPipeline) -> Self {
+        Self {
+            model: pipeline.into_pipeline().into_model(),
+        }
+    }
+
+    /// Reads up to `records` records of the source (its splits in turn,
+    /// one record each), each through the whole pipeline; answers how
+    /// many it read (fewer once no split has more).
+    pub async fn read(&mut self, records: usize) -> Result<usize, DriverError> {
+        self.model.read(records).await
+    }
+
+    /// Reads the whole source; if it ended (a bounded source), the end of
+    /// input moves the watermark to the end of time, which fires every
+    /// event-time window and timer. Answers the records read.
+    pub async fn run_to_end(&mut self) -> Result<usize, DriverError> {
+        let read = self.model.read(usize::MAX).await?;
+        if self.model.ended() {
+            self.model.advance_watermark(Millis::MAX).await?;
+        }
+        Ok(read)
+    }
+
+    /// Moves the watermark to `to` (never back), as if every split had
+    /// reached it, and fires the event-time windows and timers it reaches.
+    pub async fn advance_watermark(&mut self, to: Millis) -> Result<(), DriverError> {
+        self.model.advance_watermark(to).await
+    }
+
+    /// Moves the wall clock to `now` (milliseconds) and fires the
+    /// processing-time windows and timers it completes. The clock starts at
+    /// 0 and never goes back.
+    pub async fn advance_clock(&mut self, now: Millis) -> Result<(), DriverError> {
+        self.model.advance_clock(now).await
+    }
+
+    /// The watermark (`None` before there is one, or without event time).
+    pub fn watermark(&self) -> Option<Millis> {
+        self.model.report().watermark
+    }
+
+    /// The records too late for their windows (or an interval join), as a
+    /// server's late-data output keeps them (`status.late_records`).
+    pub fn late_records(&self) -> Vec<serde_json::Value> {
+        self.model.report().late
+    }
+
+    /// The dead letters: records, or timers, whose functions failed.
+    pub fn dead_letters(&self) -> Vec<DeadLetter> {
+        self.model.report().dead_letters
+    }
+
+    /// Source records read.
+    pub fn records_in(&self) -> u64 {
+        self.model.report().records_in
+    }
+
+    /// Records written to the sink.
+    pub fn records_out(&self) -> u64 {
+        self.model.report().records_out
+    }
+
+    /// Timers the key groups have yet to fire.
+    pub fn pending_timers(&self) -> u64 {
+        self.model.report().pending_timers
+    }
+}
+
+impl std::fmt::Debug for TestDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestDriver")
+            .field("report", &self.model.report())
+            .finish()
+    }
+}

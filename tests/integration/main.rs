@@ -5,6 +5,7 @@ mod answers;
 mod bad_input;
 mod chained;
 mod chaos;
+mod differential;
 mod emit;
 mod endpoint_outage;
 mod failures;

@@ -166,16 +166,6 @@ impl<D: Dataflow> PipelineService<SourceService, D> {
             true => Some(calls.call::<clock::Get>(ControlKey, &()).map_err(encode)?),
             false => None,
         };
-        // Every keyed stage's groups, when the pipeline runs on event time.
-        let groups = self.flow.config().key_groups.count();
-        let levels = if timed { self.flow.levels() } else { 0 };
-        let names: Vec<_> = (0..levels).map(|l| self.names.at_level(l)).collect();
-        let stages: Vec<_> = names.iter().map(|names| calls.with_names(names)).collect();
-        let pending: Vec<_> = (stages.iter())
-            .flat_map(|stage| (0..groups).map(move |group| (stage, group)))
-            .map(|(stage, group)| stage.call::<keyed::Pending>(group, &()))
-            .collect::<Result<_, _>>()
-            .map_err(encode)?;
         let control = control.await?;
         let watermark = match clock {
             Some(clock) => clock.await?.watermark,
@@ -189,9 +179,25 @@ impl<D: Dataflow> PipelineService<SourceService, D> {
         for sink in sinks {
             sink_progress.push(sink.await?);
         }
+        // Every keyed stage's groups, when the pipeline runs on event time,
+        // a stage only once the one before it has answered: a group's
+        // firing passes its output on before its timers leave its state, so
+        // a stage read after the one before it had none left sees all it
+        // was given, and `finished` cannot come before the last stage's
+        // windows are written.
+        let groups = self.flow.config().key_groups.count();
+        let levels = if timed { self.flow.levels() } else { 0 };
         let mut pending_timers = 0;
-        for group in pending {
-            pending_timers += group.await?;
+        for level in 0..levels {
+            let names = self.names.at_level(level);
+            let stage = calls.with_names(&names);
+            let pending: Vec<_> = (0..groups)
+                .map(|group| stage.call::<keyed::Pending>(group, &()))
+                .collect::<Result<_, _>>()
+                .map_err(encode)?;
+            for group in pending {
+                pending_timers += group.await?;
+            }
         }
         Ok(Status::gather(
             control,

@@ -368,3 +368,74 @@ async fn a_finished_bounded_input_holds_nothing_back() {
         }
     }
 }
+
+// --- Case 4 on Kafka: a topic of 6 partitions read by 2 tokens.
+
+pub static PARTITIONS_READ: LazyLock<CollectSink<(u32, u64)>> = LazyLock::new(CollectSink::new);
+
+/// Partitions 0 and 1 hold a backlog of 20,000 records each, partitions 2
+/// to 5 hold 100 each. Two tokens, 50 records a lease: the small
+/// partitions are read while the large ones still have most of their
+/// backlog, rather than after them (every partition has a reader, as in a
+/// Kafka consumer group), and every record once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tokens_read_all_six_partitions_of_a_topic_while_two_have_a_backlog() {
+    use stream_runtime::kafka::KafkaSource;
+    use stream_runtime::{Endpoint, Pipeline};
+    use stream_support::kafka::{create_topic, produce};
+
+    let kafka = crate::harness::kafka();
+    let bootstrap = kafka.bootstrap.as_str();
+    let topic = "six-partitions";
+    create_topic(bootstrap, topic, 6)
+        .await
+        .unwrap_or_else(|e| panic!("topic: {e}"));
+    let backlog = 20_000u64;
+    let small = 100u64;
+    for partition in 0..6 {
+        let n = if partition < 2 { backlog } else { small };
+        for chunk in (0..n).collect::<Vec<_>>().chunks(5_000) {
+            let values = chunk.iter().map(|i| i.to_string().into_bytes()).collect();
+            produce(bootstrap, topic, partition, values)
+                .await
+                .unwrap_or_else(|e| panic!("produce: {e}"));
+        }
+    }
+    let source = KafkaSource::connect(bootstrap, topic)
+        .await
+        .unwrap_or_else(|e| panic!("source: {e}"));
+    let pipeline = Pipeline::named("SixPartitions")
+        .batch_size(50)
+        .source(source)
+        .map(|r| (r.partition, r.offset))
+        .sink(PARTITIONS_READ.clone());
+    kafka.serve(Endpoint::new().pipeline(pipeline)).await;
+
+    let h = harness();
+    let names = ServiceNames::for_pipeline("SixPartitions");
+    h.add_tokens(&names, 2).await;
+    let small_read = |read: &[(u32, u64)]| read.iter().filter(|(p, _)| *p >= 2).count() as u64;
+    let read = h
+        .wait_for(
+            &names,
+            Duration::from_secs(120),
+            |_| {},
+            |_| small_read(&PARTITIONS_READ.records()) == 4 * small,
+        )
+        .await;
+    assert!(
+        read.records_in < 2 * backlog,
+        "the small partitions waited for the backlog: {read:?}"
+    );
+    let total = 2 * backlog + 4 * small;
+    let limit = Duration::from_secs(180);
+    h.wait_for(&names, limit, |_| {}, |s| s.records_out >= total)
+        .await;
+    let status = (h.ingress().stop(&names).await).unwrap_or_else(|e| panic!("stop: {e}"));
+    assert_eq!(status.records_in, total, "{status:?}");
+    let mut read = PARTITIONS_READ.records();
+    assert_eq!(read.len() as u64, total);
+    read.sort_unstable();
+    read.dedup();
+    assert_eq!(read.len() as u64, total, "each record once");
+}

@@ -25,6 +25,7 @@ chapters! {
     #[cfg(feature = "connectors")]
     connectors = "connectors.md",
     operating = "operating.md",
+    testing = "testing.md",
     guarantees = "guarantees.md",
     performance = "performance.md",
     internals = "internals.md",

@@ -149,7 +149,7 @@ impl Case {
     }
 
     fn kept(&self, r: &Rec) -> bool {
-        self.filter == 0 || r.2 % self.filter != 0
+        self.filter == 0 || !r.2.is_multiple_of(self.filter)
     }
 }
 

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use crate::config::PipelineConfig;
 use crate::guard::{guarded, RecordFailed, StageError};
-use crate::keyed::{ByKey, Combiner, Cx, Due, GroupState, KeyedStage, Scope, TimeDomain};
+use crate::keyed::{
+    key_group, ByKey, Combiner, Cx, Due, GroupState, KeyedStage, Scope, TimeDomain,
+};
 use crate::operator::Operator;
 use crate::sink::Sink;
 use crate::source::Source;
@@ -72,6 +74,32 @@ pub(crate) trait Dataflow: Send + Sync + 'static {
     fn unkeyed(&self, record: Self::Mid, out: &mut Vec<Self::Out>) -> Result<(), Self::Mid> {
         self.first().unkeyed(record, out)
     }
+    /// One source record through the operators before `key_by`: its keyed
+    /// records, each with its key group and encoded key, its output (with
+    /// no keyed stage), and the largest time `event_time` stamped on it. A
+    /// user function that panics, or a key that does not encode, fails it.
+    #[allow(clippy::type_complexity)]
+    fn route(&self, record: Self::Input) -> Result<Route<Self::Mid, Self::Out>, StageError> {
+        guarded(|| {
+            let groups = self.config().key_groups;
+            let mut mids = Vec::new();
+            let stamps = Stamps::default();
+            self.before_key(record, &mut mids, &stamps);
+            let mut routed = Route {
+                keyed: Vec::new(),
+                output: Vec::new(),
+                stamped: None,
+            };
+            for mid in mids {
+                if let Err(mid) = self.unkeyed(mid, &mut routed.output) {
+                    let key = self.encode_key(&mid)?;
+                    routed.keyed.push((key_group(&key, groups), key, mid));
+                }
+            }
+            routed.stamped = stamps.max();
+            Ok(routed)
+        })
+    }
     /// The sink's number of partitions.
     fn sink_partitions(&self) -> u32 {
         self.first().down().sink_partitions()
@@ -94,6 +122,17 @@ pub(crate) trait Dataflow: Send + Sync + 'static {
     ) -> impl Future<Output = io::Result<u64>> + Send {
         self.first().down().write(partition, committed, records)
     }
+}
+
+/// One source record after the operators before `key_by` (see
+/// [`Dataflow::route`]).
+pub(crate) struct Route<M, O> {
+    /// Each keyed record with its key group and encoded key.
+    pub keyed: Vec<(u32, String, M)>,
+    /// The output, with no keyed stage.
+    pub output: Vec<O>,
+    /// The largest time `event_time` stamped.
+    pub stamped: Option<Millis>,
 }
 
 /// `output` of token (or key group) `token`, by the sink partition each

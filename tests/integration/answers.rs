@@ -17,6 +17,7 @@ use stream_runtime::window::Windowed;
 use stream_runtime::{pipeline, CollectSink, FailedStage, InMemorySource, Sequence, ServiceNames};
 
 use crate::harness::harness;
+use crate::pipelines::{count_in_its_second, counted_second};
 use crate::windows::{once, until_results};
 
 /// Runs an endless pipeline with `tokens` until `done` holds of `sink`'s
@@ -102,20 +103,10 @@ pipeline! {
     |> event_time(|n| *n as i64 * 10, max_delay = 1s)
     |> key_by(|n| **n % 4)
     |> process(
-        |n, ctx| {
-            let second = (*n as i64 * 10).div_euclid(1_000);
-            let mut counts = ctx.map::<i64, u64>("counts");
-            let seen = counts.get(&second).unwrap_or(0);
-            counts.put(second, seen + 1);
-            ctx.register_event_timer(second * 1_000 + 999);
-        },
+        |n, ctx| count_in_its_second(*n as i64 * 10, ctx),
         on_timer = |timer, ctx| {
-            let second = timer.at.div_euclid(1_000);
-            let mut counts = ctx.map::<i64, u64>("counts");
-            let seen = counts.get(&second).unwrap_or(0);
-            counts.remove(&second);
-            let key = *ctx.key();
-            ctx.collect((key, second, seen));
+            let counted = counted_second(timer, ctx);
+            ctx.collect(counted)
         }
     )
     |> sink(SECONDS.clone())

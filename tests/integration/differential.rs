@@ -18,9 +18,12 @@ use stream_runtime::keyed::between;
 use stream_runtime::source::mix64;
 use stream_runtime::time::Watermarks;
 use stream_runtime::window::{session, sliding, tumbling};
-use stream_runtime::{CollectSink, CompletePipeline, Endpoint, InMemorySource, Pipeline};
+use stream_runtime::{
+    CollectSink, CompletePipeline, Endpoint, InMemorySource, Pipeline, ServiceNames,
+};
 
-use crate::harness::harness;
+use crate::harness::{harness, Served};
+use crate::pipelines::{count_in_its_second, counted_second};
 
 /// Seeds that are always run: each shape at least once, and the corners
 /// (more splits than records, one token over four splits, batches of one).
@@ -208,20 +211,10 @@ fn build(case: &Case, name: &str, out: CollectSink<String>) -> CompletePipeline 
         4 => stamped(source)
             .key_by(|r| r.0)
             .process_with_timers(
-                |r, ctx| {
-                    let second = r.1.div_euclid(1_000);
-                    let mut counts = ctx.map::<i64, u64>("counts");
-                    let n = counts.get(&second).unwrap_or(0);
-                    counts.put(second, n + 1);
-                    ctx.register_event_timer(second * 1_000 + 999);
-                },
+                |r, ctx| count_in_its_second(r.1, ctx),
                 |timer, ctx| {
-                    let second = timer.at.div_euclid(1_000);
-                    let mut counts = ctx.map::<i64, u64>("counts");
-                    let n = counts.get(&second).unwrap_or(0);
-                    counts.remove(&second);
-                    let key = *ctx.key();
-                    ctx.collect((key, second, n));
+                    let counted = counted_second(timer, ctx);
+                    ctx.collect(counted)
                 },
             )
             .map(|r| json(&r))
@@ -304,23 +297,31 @@ async fn modelled(case: &Case) -> Vec<String> {
     got
 }
 
+/// Each case's pipeline, named `{prefix}{process}S{seed}`, served on an
+/// endpoint of the calling test's own: the services' names, each case's
+/// sink, and the endpoint, served until dropped.
+async fn serve(cases: &[Case], prefix: &str) -> (Vec<(ServiceNames, CollectSink<String>)>, Served) {
+    let run = std::process::id();
+    let mut endpoint = Endpoint::new();
+    let mut served = Vec::new();
+    for case in cases {
+        let name = format!("{prefix}{run}S{}", case.seed);
+        let sink = CollectSink::new();
+        endpoint = endpoint.pipeline(build(case, &name, sink.clone()));
+        served.push((ServiceNames::for_pipeline(&name), sink));
+    }
+    (served, harness().serve_here(endpoint).await)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_pipelines_give_the_models_results_on_a_server() {
     let h = harness();
     let cases: Vec<Case> = seeds().into_iter().map(Case::new).collect();
-    let sinks: Vec<CollectSink<String>> = cases.iter().map(|_| CollectSink::new()).collect();
-    let run = std::process::id();
-    let name = |case: &Case| format!("Diff{run}S{}", case.seed);
-    let mut endpoint = Endpoint::new();
-    for (case, sink) in cases.iter().zip(&sinks) {
-        endpoint = endpoint.pipeline(build(case, &name(case), sink.clone()));
-    }
-    let _served = h.serve_here(endpoint).await;
+    let (served, _endpoint) = serve(&cases, "Diff").await;
     let mut shapes = [0u32; SHAPES as usize];
-    for (case, sink) in cases.iter().zip(&sinks) {
+    for (case, (names, sink)) in cases.iter().zip(&served) {
         let expected = modelled(case).await;
-        let names = stream_runtime::ServiceNames::for_pipeline(&name(case));
-        let status = h.finish(&names, case.tokens).await;
+        let status = h.finish(names, case.tokens).await;
         let mut got = crate::windows::until_results(sink, expected.len()).await;
         got.sort();
         let context = format!(
@@ -360,17 +361,9 @@ async fn random_pipelines_give_the_models_results_on_a_server() {
 async fn with_late_input_every_record_is_counted_once_in_a_result_or_as_late() {
     let h = harness();
     let cases: Vec<Case> = seeds().into_iter().map(Case::with_late).collect();
-    let sinks: Vec<CollectSink<String>> = cases.iter().map(|_| CollectSink::new()).collect();
-    let run = std::process::id();
-    let name = |case: &Case| format!("Late{run}S{}", case.seed);
-    let mut endpoint = Endpoint::new();
-    for (case, sink) in cases.iter().zip(&sinks) {
-        endpoint = endpoint.pipeline(build(case, &name(case), sink.clone()));
-    }
-    let _served = h.serve_here(endpoint).await;
-    for (case, sink) in cases.iter().zip(&sinks) {
-        let names = stream_runtime::ServiceNames::for_pipeline(&name(case));
-        let status = h.finish(&names, case.tokens).await;
+    let (served, _endpoint) = serve(&cases, "Late").await;
+    for (case, (names, sink)) in cases.iter().zip(&served) {
+        let status = h.finish(names, case.tokens).await;
         let counted: u64 = (sink.records().iter())
             .map(|w| {
                 let w: serde_json::Value = serde_json::from_str(w).unwrap_or_default();
@@ -379,7 +372,7 @@ async fn with_late_input_every_record_is_counted_once_in_a_result_or_as_late() {
                     .unwrap_or_else(|| panic!("a count: {w}"))
             })
             .sum();
-        let late = h.control_entries(&names, "late:").await;
+        let late = h.control_entries(names, "late:").await;
         let records = case.counted();
         let context = format!("seed {} (shape {}): {status:?}", case.seed, case.shape);
         assert_eq!(late.len() as u64, status.late_records, "{context}");

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use stream_runtime::sink::{SideOutput, To};
 use stream_runtime::window::Windowed;
 use stream_runtime::{
-    pipeline, CollectSink, Endpoint, FileSink, InMemorySource, IntoPipeline, Pipeline, Sequence,
+    pipeline, CollectSink, Endpoint, FileSink, InMemorySource, IntoPipeline, Pipeline,
+    ProcessContext, Sequence, Timer,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -352,26 +353,39 @@ pipeline! {
 /// function with map state and one event-time timer per second.
 pub static PER_SECOND: LazyLock<CollectSink<(u32, i64, u64)>> = LazyLock::new(CollectSink::new);
 
+/// For a `process` function: counts a record at `time` in its key's
+/// second, and sets an event timer at the second's last millisecond.
+pub fn count_in_its_second<K, O>(time: i64, ctx: &mut ProcessContext<'_, K, O>) {
+    let second = time.div_euclid(1_000);
+    let mut counts = ctx.map::<i64, u64>("counts");
+    let n = counts.get(&second).unwrap_or(0);
+    counts.put(second, n + 1);
+    ctx.register_event_timer(second * 1_000 + 999);
+}
+
+/// For `on_timer` after [`count_in_its_second`]: the key, the second that
+/// ended and its count, which it forgets.
+pub fn counted_second<K: Copy, O>(
+    timer: Timer,
+    ctx: &mut ProcessContext<'_, K, O>,
+) -> (K, i64, u64) {
+    let second = timer.at.div_euclid(1_000);
+    let mut counts = ctx.map::<i64, u64>("counts");
+    let n = counts.get(&second).unwrap_or(0);
+    counts.remove(&second);
+    (*ctx.key(), second, n)
+}
+
 pipeline! {
     pub PerSecondTimers(batch_size = 100, key_groups = 4):
     source(InMemorySource::new(WINDOW_INPUT.iter().cloned()).with_splits(3))
     |> event_time(|r| r.ts, max_delay = 1s)
     |> key_by(|r| r.key)
     |> process(
-        |r, ctx| {
-            let second = r.ts.div_euclid(1_000);
-            let mut counts = ctx.map::<i64, u64>("counts");
-            let n = counts.get(&second).unwrap_or(0);
-            counts.put(second, n + 1);
-            ctx.register_event_timer(second * 1_000 + 999);
-        },
+        |r, ctx| count_in_its_second(r.ts, ctx),
         on_timer = |timer, ctx| {
-            let second = timer.at.div_euclid(1_000);
-            let mut counts = ctx.map::<i64, u64>("counts");
-            let n = counts.get(&second).unwrap_or(0);
-            counts.remove(&second);
-            let key = *ctx.key();
-            ctx.collect((key, second, n));
+            let counted = counted_second(timer, ctx);
+            ctx.collect(counted)
         }
     )
     |> sink(PER_SECOND.clone())

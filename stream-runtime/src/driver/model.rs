@@ -24,12 +24,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::guard::{guarded, StageError};
-use crate::keyed::{by_group, completed, key_group, GroupCall, GroupState, TimeDomain, Timers};
+use crate::keyed::{by_group, completed, GroupCall, GroupState, TimeDomain, Timers};
 use crate::protocol::{DeadLetter, FailedStage};
 use crate::source::Source;
-use crate::stages::{Dataflow, Downstream, Level};
-use crate::time::{Millis, Stamps};
+use crate::stages::{Dataflow, Downstream, Level, Route};
+use crate::time::Millis;
 
 use super::{Drive, DriverError, Report};
 
@@ -148,22 +147,11 @@ impl<D: Dataflow> Model<D> {
     /// group at the current watermark; then its stamp moves its split.
     fn record(&mut self, split: u32, position: u64, record: D::Input) {
         let flow = Arc::clone(&self.flow);
-        let groups = flow.config().key_groups;
-        let stamps = Stamps::default();
-        let routed = guarded(|| {
-            let mut mids = Vec::new();
-            flow.before_key(record, &mut mids, &stamps);
-            let mut keyed = Vec::new();
-            let mut output = Vec::new();
-            for mid in mids {
-                if let Err(mid) = flow.unkeyed(mid, &mut output) {
-                    let key = flow.encode_key(&mid)?;
-                    keyed.push((key_group(&key, groups), mid));
-                }
-            }
-            Ok::<_, StageError>((keyed, output))
-        });
-        let (keyed, output) = match routed {
+        let Route {
+            keyed,
+            output,
+            stamped,
+        } = match flow.route(record) {
             Ok(routed) => routed,
             Err(error) => {
                 let stage = FailedStage::BeforeKey;
@@ -173,12 +161,12 @@ impl<D: Dataflow> Model<D> {
         };
         self.out.extend(output);
         let watermark = self.given();
-        for (group, mid) in keyed {
+        for (group, _, mid) in keyed {
             let origin = Origin::Source { split, position };
             self.call(flow.first().as_ref(), 0, group, mid, watermark, origin);
         }
         let state = &mut self.splits[split as usize];
-        state.max = state.max.max(stamps.max());
+        state.max = state.max.max(stamped);
     }
 
     /// The watermark a call is given: none before there is one, and none

@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 
 use super::Round;
 use crate::guard::{guarded, StageError};
-use crate::keyed::{key_group, Folded};
+use crate::keyed::Folded;
 use crate::protocol::{Calls, FailedStage};
 use crate::source::{Gone, Source};
-use crate::stages::{Dataflow, Level};
-use crate::time::{Millis, Stamps};
+use crate::stages::{Dataflow, Level, Route};
+use crate::time::Millis;
 
 /// The records of a key group, with the source position of each: with a
 /// combiner, one partial per key, at its first record's position.
@@ -43,10 +43,10 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         let (from, records) = self.read_existing().await?;
         for (position, record) in (from..).zip(records) {
             match self.one_record(position, record).await? {
-                Ok((keyed, output, stamped)) => {
-                    routed.output.extend(output);
-                    routed.max_time = routed.max_time.max(stamped);
-                    for (group, key, mid) in keyed {
+                Ok(route) => {
+                    routed.output.extend(route.output);
+                    routed.max_time = routed.max_time.max(route.stamped);
+                    for (group, key, mid) in route.keyed {
                         let batch = routed.groups.entry(group).or_insert_with(|| GroupBatch {
                             records: Folded::default(),
                             positions: Vec::new(),
@@ -96,18 +96,15 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         Ok((until, source.read(self.split, until, rest).await?))
     }
 
-    /// One record's results: keyed records with their groups and encoded
-    /// keys, output, and the event time it was stamped with.
-    /// Tried up to the attempt limit, reading the record again each time.
-    #[allow(clippy::type_complexity)]
+    /// One record through the operators before `key_by` (see
+    /// [`Dataflow::route`]), tried up to the attempt limit, reading the
+    /// record again each time.
     async fn one_record(
         &self,
         position: u64,
         record: D::Input,
-    ) -> std::io::Result<Result<(Vec<(u32, String, D::Mid)>, Vec<D::Out>, Option<Millis>), NotKeyed>>
-    {
+    ) -> std::io::Result<Result<Route<D::Mid, D::Out>, NotKeyed>> {
         let flow = self.flow;
-        let groups = flow.config().key_groups;
         let attempts = flow.config().max_attempts;
         let mut record = Some(record);
         let mut attempt = 1;
@@ -119,24 +116,10 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
                     None => return Ok(Err(NotKeyed::Unreadable { position })),
                 },
             };
-            let result = guarded(|| {
-                let mut mids = Vec::new();
-                let stamps = Stamps::default();
-                flow.before_key(input, &mut mids, &stamps);
-                let mut keyed = Vec::new();
-                let mut output = Vec::new();
-                for mid in mids {
-                    if let Err(mid) = flow.unkeyed(mid, &mut output) {
-                        let key = flow.encode_key(&mid)?;
-                        keyed.push((key_group(&key, groups), key, mid));
-                    }
-                }
-                Ok::<_, StageError>((keyed, output, stamps.max()))
-            });
-            match result {
+            match flow.route(input) {
                 Err(_) if attempt < attempts => attempt += 1,
                 Err(error) => return Ok(Err(NotKeyed::Failed { error, attempt })),
-                Ok(done) => return Ok(Ok(done)),
+                Ok(route) => return Ok(Ok(route)),
             }
         }
     }

@@ -16,8 +16,9 @@ use stream_runtime::sink::{SideOutput, To};
 use stream_runtime::window::Windowed;
 use stream_runtime::{pipeline, CollectSink, FailedStage, InMemorySource, Sequence, ServiceNames};
 
+use stream_support::random_pipelines::{count_in_its_second, counted_second};
+
 use crate::harness::harness;
-use crate::pipelines::{count_in_its_second, counted_second};
 use crate::windows::{once, until_results};
 
 /// Runs an endless pipeline with `tokens` until `done` holds of `sink`'s

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use stream_runtime::sink::{SideOutput, To};
 use stream_runtime::window::Windowed;
 use stream_runtime::{
-    pipeline, CollectSink, Endpoint, FileSink, InMemorySource, IntoPipeline, Pipeline,
-    ProcessContext, Sequence, Timer,
+    pipeline, CollectSink, Endpoint, FileSink, InMemorySource, IntoPipeline, Pipeline, Sequence,
 };
+use stream_support::random_pipelines::{count_in_its_second, counted_second};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WordCount {
@@ -352,29 +352,6 @@ pipeline! {
 /// Per key, how many readings fell in each second, counted by a process
 /// function with map state and one event-time timer per second.
 pub static PER_SECOND: LazyLock<CollectSink<(u32, i64, u64)>> = LazyLock::new(CollectSink::new);
-
-/// For a `process` function: counts a record at `time` in its key's
-/// second, and sets an event timer at the second's last millisecond.
-pub fn count_in_its_second<K, O>(time: i64, ctx: &mut ProcessContext<'_, K, O>) {
-    let second = time.div_euclid(1_000);
-    let mut counts = ctx.map::<i64, u64>("counts");
-    let n = counts.get(&second).unwrap_or(0);
-    counts.put(second, n + 1);
-    ctx.register_event_timer(second * 1_000 + 999);
-}
-
-/// For `on_timer` after [`count_in_its_second`]: the key, the second that
-/// ended and its count, which it forgets.
-pub fn counted_second<K: Copy, O>(
-    timer: Timer,
-    ctx: &mut ProcessContext<'_, K, O>,
-) -> (K, i64, u64) {
-    let second = timer.at.div_euclid(1_000);
-    let mut counts = ctx.map::<i64, u64>("counts");
-    let n = counts.get(&second).unwrap_or(0);
-    counts.remove(&second);
-    (*ctx.key(), second, n)
-}
 
 pipeline! {
     pub PerSecondTimers(batch_size = 100, key_groups = 4):

@@ -9,6 +9,7 @@ pub mod join_pairs;
 pub mod kafka;
 pub mod keys;
 pub mod postgres;
+pub mod random_pipelines;
 pub mod running_counts;
 pub mod state;
 pub mod window_counts;

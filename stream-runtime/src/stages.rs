@@ -256,16 +256,29 @@ pub(crate) struct FireFailed {
     /// The timer's state entry: `w:{start}:{end}` for a window's pane,
     /// `s:{key}` for a key's sessions, `k:{key}` for a key's state.
     pub timer: String,
-    /// When it was due.
+    /// When it was due (the entry's first timer due).
     pub at: Millis,
     /// Why it failed.
     pub error: StageError,
+    /// The entry as it was before the firing, when the firing itself
+    /// failed (what was due in it is dropped, and kept here).
+    pub entry: Option<serde_json::Value>,
 }
 
 impl FireFailed {
-    /// The dead letter's record: the timer.
+    /// The dead letter's record: the timer, and the entry it dropped.
     pub(crate) fn record(&self) -> serde_json::Value {
-        serde_json::json!({ "timer": self.timer, "at": self.at })
+        match &self.entry {
+            Some(entry) => {
+                serde_json::json!({ "timer": self.timer, "at": self.at, "entry": entry })
+            }
+            None => serde_json::json!({ "timer": self.timer, "at": self.at }),
+        }
+    }
+
+    /// The dead letter's error.
+    pub(crate) fn message(&self) -> String {
+        format!("firing {} due at {}: {}", self.timer, self.at, self.error)
     }
 }
 
@@ -432,20 +445,31 @@ where
                 };
                 self.keyed.fire(dues, cx)
             });
-            let failed = |error| FireFailed {
+            let failed = |error, entry| FireFailed {
                 timer: timer.clone(),
                 at,
                 error,
+                entry,
             };
             match firing {
                 Ok(()) => {
                     fired.out.append(&mut out);
                     scope.late.append(&mut late);
-                    fired.failed.extend(results.into_iter().map(failed));
+                    fired
+                        .failed
+                        .extend(results.into_iter().map(|e| failed(e, None)));
                 }
                 Err(error) => {
+                    // Put back as it was, less what was due: its next visit
+                    // must not fire the failed timer again, nor lose the
+                    // ones due later. The letter keeps the entry as it was.
+                    let entry = before.json();
                     state.restore(&timer, before);
-                    fired.failed.push(failed(error));
+                    let forgot = guarded(|| self.keyed.forget(&timer, state, scope));
+                    if forgot.is_err() {
+                        state.clear(&timer);
+                    }
+                    fired.failed.push(failed(error, entry));
                 }
             }
         }

@@ -242,11 +242,7 @@ impl<D: Dataflow> Model<D> {
                 stage: depth as u32 + 1,
                 group,
             };
-            let error = format!(
-                "firing {} due at {}: {}",
-                failure.timer, failure.at, failure.error
-            );
-            self.dead_letter(0, 0, stage, error, Some(failure.record()));
+            self.dead_letter(0, 0, stage, failure.message(), Some(failure.record()));
         }
         match (level.down().next(), level.down().to_sink(output.out)) {
             (_, Ok(out)) => self.out.extend(out),

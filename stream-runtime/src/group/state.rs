@@ -19,6 +19,14 @@ pub struct GroupState {
 /// An entry as it was (`None`: not loaded), to put back.
 pub(crate) struct Snapshot(Option<(Option<Vec<u8>>, bool)>);
 
+impl Snapshot {
+    /// The entry's JSON, if it had one.
+    pub(crate) fn json(&self) -> Option<serde_json::Value> {
+        let bytes = self.0.as_ref()?.0.as_ref()?;
+        serde_json::from_slice(bytes).ok()
+    }
+}
+
 #[derive(Debug)]
 struct Entry {
     bytes: Option<Vec<u8>>,

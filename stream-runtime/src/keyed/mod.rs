@@ -66,6 +66,11 @@ pub trait KeyedOperator<K, In>: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Drops the key's timers that are due at `time`, after a visit that
+    /// fired them failed: they are dead-lettered, and the key's later
+    /// timers stay.
+    fn forget_due(&self, _state: &mut Option<Self::State>, _time: &KeyTime) {}
+
     /// Whether the operator reads the clocks or sets timers; its key group
     /// then reads the wall clock once per call.
     fn uses_time(&self) -> bool {

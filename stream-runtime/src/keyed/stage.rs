@@ -63,6 +63,22 @@ pub trait KeyedStage<In>: Send + Sync + 'static {
     {
         Ok(())
     }
+
+    /// After firing the state entry `entry` failed, and it was put back as
+    /// it was: drops from it what was due, which goes to the dead-letter
+    /// output, so that its next visit does not fire it again, and keeps
+    /// what is due later.
+    fn forget(
+        &self,
+        _entry: &str,
+        _state: &mut GroupState,
+        _scope: &Scope<'_>,
+    ) -> Result<(), StageError>
+    where
+        Self::State: Record,
+    {
+        Ok(())
+    }
 }
 
 /// No keyed stage: records flow from the source stage to the sink.
@@ -262,6 +278,23 @@ where
             })?;
         }
         Ok(())
+    }
+
+    /// Drops the key's due timers from its state.
+    fn forget(
+        &self,
+        entry: &str,
+        state: &mut GroupState,
+        scope: &Scope<'_>,
+    ) -> Result<(), StageError>
+    where
+        Op::State: Record,
+    {
+        let mut key_state = state.get::<Op::State>(entry)?;
+        let existed = key_state.is_some();
+        let time = KeyTime::new(scope.watermark, scope.now);
+        self.op.forget_due(&mut key_state, &time);
+        Ok(store(state, entry, existed, key_state)?)
     }
 
     /// Visits each due key: its operator fires its timers and expires its

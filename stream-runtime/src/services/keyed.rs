@@ -315,11 +315,7 @@ impl<L: Level> PipelineService<KeyedService, L> {
                 stage: self.level + 1,
                 group,
             };
-            let error = format!(
-                "firing {} due at {}: {}",
-                failure.timer, failure.at, failure.error
-            );
-            self.dead_letter(calls, stage, error, 1, Some(failure.record()))?;
+            self.dead_letter(calls, stage, failure.message(), 1, Some(failure.record()))?;
         }
         let mut answer = Answer::default();
         match (flow.down().next(), flow.down().to_sink(out)) {

@@ -3,7 +3,7 @@
 //! write to a sink of their own.
 
 use crate::guard::{RecordFailed, StageError};
-use crate::keyed::{ByKey, Chainable, Cx, Due, KeyedStage, Scope, TimeDomain};
+use crate::keyed::{ByKey, Chainable, Cx, Due, GroupState, KeyedStage, Scope, TimeDomain};
 use crate::record::Record;
 use crate::sink::To;
 
@@ -59,6 +59,18 @@ where
         Self::State: Record,
     {
         routed(cx, |cx| self.0.fire(due, cx))
+    }
+
+    fn forget(
+        &self,
+        entry: &str,
+        state: &mut GroupState,
+        scope: &Scope<'_>,
+    ) -> Result<(), StageError>
+    where
+        Self::State: Record,
+    {
+        self.0.forget(entry, state, scope)
     }
 }
 

@@ -147,6 +147,26 @@ where
         Ok(state.set(name, &entry)?)
     }
 
+    /// Drops the key's sessions that were due to fire (see
+    /// [`KeyedStage::forget`](crate::keyed::KeyedStage::forget)).
+    pub(super) fn forget_sessions(
+        &self,
+        state: &mut GroupState,
+        name: &str,
+        scope: &Scope<'_>,
+    ) -> Result<(), StageError> {
+        let threshold = self.threshold(scope);
+        let Some(mut entry) = state.get::<Entry<K, W, V>>(name)? else {
+            return Ok(());
+        };
+        (entry.sessions).retain(|s| s.fired || s.window().max_time() > threshold);
+        if entry.sessions.is_empty() {
+            state.clear(name);
+            return Ok(());
+        }
+        Ok(state.set(name, &entry)?)
+    }
+
     /// A session's result: its records folded in time order (`None` for a
     /// session with no records, which is never stored).
     fn result(&self, key: &K, session: &Session<V>) -> Option<Windowed<K, W::Acc>> {

@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Window, WindowFn, WindowKind, WindowSpec, WindowTime, Windowed};
 use crate::guard::{RecordFailed, StageError};
-use crate::keyed::{ByKey, Cx, Due, KeyEncoder, KeySelector, KeyedStage, Scope, TimeDomain};
+use crate::keyed::{
+    ByKey, Cx, Due, GroupState, KeyEncoder, KeySelector, KeyedStage, Scope, TimeDomain,
+};
 use crate::record::Record;
 use crate::time::Millis;
 
@@ -235,6 +237,26 @@ where
                 self.fire_sessions(state, &due.tag, scope, out)?;
             }
         }
+        Ok(())
+    }
+
+    /// A pane that could not fire is dropped (its results are computed
+    /// as records arrive, so only state that does not decode fails it); a
+    /// key's sessions lose the ones that were due (their records, folded
+    /// at firing, are what failed).
+    fn forget(
+        &self,
+        entry: &str,
+        state: &mut GroupState,
+        scope: &Scope<'_>,
+    ) -> Result<(), StageError>
+    where
+        Self::State: Record,
+    {
+        if entry.starts_with(SESSION_PREFIX) {
+            return self.forget_sessions(state, entry, scope);
+        }
+        state.clear(entry);
         Ok(())
     }
 }

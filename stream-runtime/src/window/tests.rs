@@ -247,3 +247,38 @@ fn a_result_that_fails_after_the_window_fails_alone_and_the_group_fires_on() {
     assert!(group.store.is_empty(), "{:?}", group.store.keys());
     assert!(group.timers.is_empty());
 }
+
+/// A session whose fold fails (sessions fold their records when they
+/// fire) fails alone, once: the key's later session still fires.
+#[test]
+fn a_session_that_fails_to_fire_fails_alone_and_the_keys_later_one_fires() {
+    let mut group = GroupSim::new(stages(
+        Pipeline::named("T")
+            .source(InMemorySource::new(Vec::<(char, Millis)>::new()))
+            .event_time(|r| r.1, Watermarks::max_delay(Duration::ZERO))
+            .key_by(|r| r.0)
+            .window(session(secs(1)))
+            .aggregate(0u64, |n, r: (char, Millis)| {
+                assert!(r.1 != 1_500, "no record at 1500");
+                *n += 1
+            }),
+        CollectSink::<Windowed<char, u64>>::new(),
+    ));
+    let (out, _) = group.call(
+        vec![at('a', 1_000), at('a', 1_500), at('a', 5_000)],
+        None,
+        0,
+    );
+    assert!(out.is_empty());
+    let (out, _) = group.call(vec![], Some(3_000), 0);
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(group.failed.len(), 1, "{:?}", group.failed);
+    assert!(group.failed[0]
+        .error
+        .to_string()
+        .contains("no record at 1500"));
+    let (out, _) = group.call(vec![], Some(Millis::MAX), 0);
+    assert_eq!(counts(&out), BTreeMap::from([(('a', 5_000, 6_000), 1)]));
+    assert_eq!(group.failed.len(), 1, "failed once");
+    assert!(group.store.is_empty(), "{:?}", group.store.keys());
+}

@@ -176,6 +176,15 @@ where
         error.map_or(Ok(()), Err)
     }
 
+    fn forget_due(&self, state: &mut Option<NamedState>, time: &KeyTime) {
+        if let Some(named) = state {
+            context::take_due_timers(named, time);
+        }
+        if state.as_ref().is_some_and(|named| named.is_empty()) {
+            *state = None;
+        }
+    }
+
     fn uses_time(&self) -> bool {
         true
     }

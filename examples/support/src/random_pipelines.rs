@@ -65,9 +65,24 @@ impl Case {
     }
 
     /// Case `seed`, with `records` records in its first input and half as
-    /// many in its second (for the chaos run).
+    /// many in its second (for the chaos run). No sessions, whose state
+    /// grows with a session's records, and a join within 100 ms, whose
+    /// output grows with the bound: the run is about its kills.
     pub fn sized(seed: u64, records: u64) -> Self {
-        Self::generate(seed, Some(records))
+        let mut case = Self::generate(seed, Some(records));
+        if case.shape == 2 {
+            case.shape = 0;
+        }
+        if case.shape == 7 {
+            case.size = 100;
+        }
+        case
+    }
+
+    /// The source records the pipeline reads, of both inputs when it has two.
+    pub fn records_read(&self) -> u64 {
+        let both = matches!(self.shape, 6 | 7);
+        (self.input.len() + if both { self.other.len() } else { 0 }) as u64
     }
 
     fn generate(seed: u64, records: Option<u64>) -> Self {

@@ -183,7 +183,8 @@ impl TestDriver {
         self.model.report().records_out
     }
 
-    /// Timers the key groups have yet to fire.
+    /// Event-time windows and timers the key groups have yet to fire (a
+    /// server's `status.pending_timers`).
     pub fn pending_timers(&self) -> u64 {
         self.model.report().pending_timers
     }

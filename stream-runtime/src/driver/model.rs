@@ -28,7 +28,7 @@ use crate::keyed::{by_group, completed, GroupCall, GroupState, TimeDomain, Timer
 use crate::protocol::{DeadLetter, FailedStage};
 use crate::source::Source;
 use crate::stages::{Dataflow, Downstream, Level, Route};
-use crate::time::Millis;
+use crate::time::{watermark, Millis};
 
 use super::{Drive, DriverError, Report};
 
@@ -279,20 +279,12 @@ impl<D: Dataflow> Model<D> {
             return;
         }
         let delay = (self.flow.config().watermarks).map_or(0, |w| w.delay_millis());
-        let own = |split: &Split| {
-            (split.max).map_or(Millis::MIN, |max| {
-                max.saturating_sub(delay).saturating_sub(1)
-            })
-        };
-        let active = self.splits.iter().filter(|s| !s.ended && !s.idle);
-        let combined = match active.map(own).min() {
-            Some(least) => least,
-            None => (self.splits.iter().filter(|s| !s.ended))
-                .map(own)
-                .max()
-                .unwrap_or(Millis::MAX),
-        };
-        self.advance(combined);
+        let splits = self.splits.iter().map(|split| watermark::Split {
+            own: watermark::own_watermark(split.max, delay),
+            idle: split.idle,
+            ended: split.ended,
+        });
+        self.advance(watermark::combined(splits));
     }
 
     /// Moves the watermark forward to `to` (never back) and fires every
@@ -440,7 +432,7 @@ impl<D: Dataflow> Drive for Model<D> {
         report.watermark = self.given();
         report.pending_timers = (self.stages.iter())
             .flat_map(|groups| groups.values())
-            .map(|group| group.timers.len() as u64)
+            .map(|group| group.timers.event_len() as u64)
             .sum();
         report
     }

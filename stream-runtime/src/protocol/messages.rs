@@ -23,12 +23,18 @@ pub struct Token {
     /// right now): the token waits longer each time.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub idle: u32,
-    /// The split the token asks first next round: the one after the split
-    /// it leased last, so that a token visits every split with data within
-    /// as many rounds as there are splits, whatever the token count
-    /// (`None`: its id modulo the splits).
+    /// The split the token asks first next round (`None`: its id modulo
+    /// the splits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<u32>,
+    /// How many tokens there were once it was injected. After each lease
+    /// the token moves that many splits on, so tokens injected together go
+    /// round every split (none starves, however few they are), and, as many
+    /// as the splits or a divisor of them, each keeps to splits of its own
+    /// (each split is read in order). `None` (a token of an earlier
+    /// version): it keeps to its own split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peers: Option<u64>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -44,6 +50,7 @@ impl Token {
             watermark: None,
             idle: 0,
             cursor: None,
+            peers: None,
         }
     }
 
@@ -54,6 +61,14 @@ impl Token {
             Some(cursor) => cursor % splits,
             None => (self.id % u64::from(splits)) as u32,
         }
+    }
+
+    /// The split it asks first the round after one that asked `first`
+    /// first: [`peers`](Self::peers) splits on.
+    pub(crate) fn next_split(&self, first: u32, splits: u32) -> Option<u32> {
+        let splits = u64::from(splits.max(1));
+        let on = self.peers? % splits;
+        Some(((u64::from(first) + on) % splits) as u32)
     }
 }
 

@@ -18,12 +18,13 @@ pub(super) enum Leased {
     Ended,
 }
 
-/// Leases the next range for `token`, starting with the split after the one
-/// it leased last (at first its id modulo the splits) and moving on to the
-/// others while a split has nothing. So each token goes round the splits:
-/// a split with data waits at most as many of a token's rounds as there
-/// are splits, however few tokens there are (as every Kafka partition has
-/// a consumer that fetches from it). Also answers what the empty splits said, for the clock: which
+/// Leases the next range for `token`, starting with the split its cursor
+/// names (at first its id modulo the splits; each round its
+/// [`peers`](Token::peers) splits on) and moving on to the others while a
+/// split has nothing. So tokens injected together go round the splits: a
+/// split with data waits a bounded number of a token's rounds, however few
+/// tokens there are (as every Kafka partition has a consumer that fetches
+/// from it), and as many tokens as splits each keep to their own. Also answers what the empty splits said, for the clock: which
 /// ended, and which just went idle.
 pub(super) async fn next<D: Dataflow, C: Calls>(
     flow: &D,

@@ -137,9 +137,10 @@ pub(crate) async fn run<D: Dataflow, C: Calls>(flow: &D, calls: &C, token: Token
     if !output.is_empty() {
         round.write(token, output).await;
     }
+    let first = token.first_split(flow.splits());
     let mut next = Token {
         idle: 0,
-        cursor: Some((split + 1) % flow.splits()),
+        cursor: token.next_split(first, flow.splits()),
         ..token
     };
     if let Some(report) = report {

@@ -103,7 +103,10 @@ fn one_token_goes_round_every_split_with_data() {
             .reduce(|a, b| a + b),
         CollectSink::<u64>::new(),
     );
-    let mut token = token(0);
+    let mut token = Token {
+        peers: Some(1),
+        ..token(0)
+    };
     let mut leased = Vec::new();
     for _ in 0..7 {
         let calls = FakeCalls::new(|address, body| match address {
@@ -126,6 +129,34 @@ fn one_token_goes_round_every_split_with_data() {
         .map(|l| &l["call TSplit/".len()..][..1])
         .collect();
     assert_eq!(splits, ["0", "1", "2", "0", "1", "2", "0"]);
+}
+
+/// Where a token asks first each round: tokens injected together, as many
+/// as the splits or a divisor of them, keep to splits of their own (each
+/// split read in order); fewer go round them all.
+#[test]
+fn tokens_injected_together_keep_to_their_own_splits_or_share_them_all() {
+    let orbit = |id: u64, peers: u64, splits: u32| -> Vec<u32> {
+        let mut token = Token {
+            peers: Some(peers),
+            ..token(id)
+        };
+        (0..6)
+            .map(|_| {
+                let first = token.first_split(splits);
+                token.cursor = token.next_split(first, splits);
+                first
+            })
+            .collect()
+    };
+    assert_eq!(orbit(1, 2, 2), [1, 1, 1, 1, 1, 1], "as many as the splits");
+    assert_eq!(orbit(0, 2, 4), [0, 2, 0, 2, 0, 2], "a divisor of them");
+    assert_eq!(orbit(1, 2, 4), [1, 3, 1, 3, 1, 3]);
+    assert_eq!(orbit(3, 4, 2), [1, 1, 1, 1, 1, 1], "more than the splits");
+    assert_eq!(orbit(0, 2, 3), [0, 2, 1, 0, 2, 1], "every split, in turn");
+    // A token of an earlier version keeps to its own split.
+    let older = token(5);
+    assert_eq!((older.first_split(3), older.next_split(2, 3)), (2, None));
 }
 
 #[test]

@@ -72,7 +72,10 @@ impl<'a, D: Dataflow> Serves<'a, control::Add> for PipelineService<ControlServic
         let injected = state.injected;
         ctx.set(COUNTERS, Json(state));
         for id in first..injected {
-            let token = Token::new(id, Some(layout));
+            let token = Token {
+                peers: Some(injected),
+                ..Token::new(id, Some(layout))
+            };
             calls.send::<source::Ingest>((), &token)?;
         }
         Ok(TokensAdded { added: n, injected })

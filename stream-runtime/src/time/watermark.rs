@@ -92,9 +92,7 @@ impl SplitMark {
         if self.ended() {
             return Millis::MAX;
         }
-        self.max.map_or(Millis::MIN, |max| {
-            max.saturating_sub(delay).saturating_sub(1)
-        })
+        own_watermark(self.max, delay)
     }
 
     fn done(&mut self, from: u64, count: u32, max: Option<Millis>) {
@@ -160,9 +158,14 @@ impl Clock {
     }
 
     /// `split` finished a range with no event at wall-clock time `now`: it
-    /// goes idle once its ranges have had none for `idle_after`.
+    /// goes idle once its ranges have had none for `idle_after`. Only while
+    /// no earlier range of the split is still out: one that is may hold an
+    /// event, which must not find the split gone idle behind it.
     pub fn quiet(&mut self, split: u32, now: Millis, idle_after: Millis) {
         let mark = self.splits.entry(split).or_default();
+        if !mark.ahead.is_empty() {
+            return;
+        }
         let since = *mark.quiet_since.get_or_insert(now);
         if now.saturating_sub(since) >= idle_after {
             mark.idle = true;
@@ -251,20 +254,14 @@ impl Clock {
         due
     }
 
-    /// The least watermark over the splits that are neither idle nor ended.
-    /// With none such, the largest over the idle ones (their data so far is
-    /// complete), or the end of time when every split ended.
+    /// The pipeline's watermark over its splits (see [`combined`]).
     fn combined(&self, splits: u32, delay: Millis) -> Millis {
         let mark = |split: u32| self.splits.get(&split).cloned().unwrap_or_default();
-        let marks: Vec<SplitMark> = (0..splits).map(mark).collect();
-        let active = marks.iter().filter(|m| !m.idle && !m.ended());
-        if let Some(least) = active.map(|m| m.watermark(delay)).min() {
-            return least;
-        }
-        let idle = marks.iter().filter(|m| !m.ended());
-        idle.map(|m| m.watermark(delay))
-            .max()
-            .unwrap_or(Millis::MAX)
+        combined((0..splits).map(mark).map(|m| Split {
+            own: m.watermark(delay),
+            idle: m.idle,
+            ended: m.ended(),
+        }))
     }
 
     /// Moves the watermark forward (never back) and takes the key groups
@@ -287,6 +284,41 @@ impl Clock {
             })
             .collect()
     }
+}
+
+/// A split's own watermark: the largest time it delivered, less the
+/// allowed delay, less 1 (Flink's bounded out-of-orderness generator);
+/// `Millis::MIN` before it delivered one.
+pub(crate) fn own_watermark(max: Option<Millis>, delay: Millis) -> Millis {
+    max.map_or(Millis::MIN, |max| {
+        max.saturating_sub(delay).saturating_sub(1)
+    })
+}
+
+/// A split as the pipeline's watermark sees it.
+pub(crate) struct Split {
+    /// Its own watermark.
+    pub own: Millis,
+    /// No event for the idle timeout (or no data now).
+    pub idle: bool,
+    /// A bounded split read to its end.
+    pub ended: bool,
+}
+
+/// The least watermark over the splits that are neither idle nor ended.
+/// With none such, the largest over the idle ones (their data so far is
+/// complete), or the end of time when every split ended.
+pub(crate) fn combined(splits: impl Iterator<Item = Split>) -> Millis {
+    let (mut least, mut idle) = (None::<Millis>, None::<Millis>);
+    for split in splits.filter(|s| !s.ended) {
+        let slot = if split.idle { &mut idle } else { &mut least };
+        *slot = Some(match (*slot, split.idle) {
+            (None, _) => split.own,
+            (Some(was), false) => was.min(split.own),
+            (Some(was), true) => was.max(split.own),
+        });
+    }
+    least.or(idle).unwrap_or(Millis::MAX)
 }
 
 #[cfg(test)]
@@ -369,6 +401,13 @@ mod tests {
         clock.settle(2, 0);
         assert_eq!(clock.current(), 4_999, "idle after 1 s without an event");
         assert_eq!(clock.quiet_split(&quiet(40)), None, "idle: no clock read");
+        // A quiet range done before an earlier one of its split is not
+        // counted: the earlier one may hold an event.
+        let mut other = Clock::default();
+        other.take(quiet(10));
+        other.quiet(1, 0, 1_000);
+        other.quiet(1, 5_000, 1_000);
+        assert!(!other.splits[&1].idle && other.splits[&1].quiet_since.is_none());
         assert!(clock.to_check(2, 0).is_empty(), "not asked: it has data");
         // An event brings it back: it holds the watermark at its own.
         clock.report(done(1, 40, 10, 3_000), 2, 0);

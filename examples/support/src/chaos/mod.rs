@@ -193,7 +193,7 @@ pub struct ChaosArgs {
     /// Seeds the kill schedule, to repeat a run
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Which pipelines to kill, one run each (default: all four)
+    /// Which pipelines to kill, one run each (default: all of them)
     #[arg(long, value_enum, value_delimiter = ',')]
     pub pipeline: Vec<Workload>,
     /// Server nodes x endpoint replicas, one run each, such as 1x1,3x2 (a
@@ -348,7 +348,7 @@ async fn run_in(
 ) -> Result<ChaosReport, String> {
     let names = workload.names();
     let output = scratch.join("output.jsonl");
-    let outputs = workload.outputs(config.records);
+    let outputs = workload.outputs(config.records, connectors.tag).await?;
     workload.prepare(connectors, config.records).await?;
     // A bounded pipeline finishes by itself; an endless one (a topic) is
     // done once every result is written, and is then stopped.
@@ -437,7 +437,7 @@ async fn run_in(
         .await?;
     violations.extend(outcome.violations);
     let counts = (
-        workload.inputs(config.records),
+        workload.inputs(config.records, connectors.tag),
         outputs,
         workload.has_fixed_outputs(),
     );

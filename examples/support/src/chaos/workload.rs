@@ -18,6 +18,7 @@ use stream_runtime::{CompletePipeline, FileSink, IntoPipeline, Pipeline, Sequenc
 use super::connectors::Connectors;
 use crate::join_pairs::{self, check_pairs};
 use crate::keys::{mix, zipf_rank};
+use crate::random_pipelines;
 use crate::running_counts::{
     check_latest_counts, check_running_counts, expected_counts, CountCheck, CountChecker,
 };
@@ -57,6 +58,11 @@ pub enum Workload {
     /// within `JOIN_WITHIN_MS` per block of `JOIN_BLOCK` numbers: every
     /// pair, once.
     IntervalJoin,
+    /// A random pipeline from the stage table
+    /// ([`random_pipelines`](crate::random_pipelines)), drawn from the
+    /// run's seed, over `records` records: the reference model's output,
+    /// each result once.
+    Random,
 }
 
 /// The join's key: a block of this many consecutive numbers.
@@ -98,11 +104,12 @@ pub struct Outcome {
 
 impl Workload {
     /// Every one, in the order the soak runs them.
-    pub const ALL: [Workload; 8] = [
+    pub const ALL: [Workload; 9] = [
         Workload::Count,
         Workload::CountLatest,
         Workload::Window,
         Workload::TopN,
+        Workload::Random,
         Workload::KafkaToKafka,
         Workload::KafkaToPostgres,
         Workload::SideOutput,
@@ -110,11 +117,12 @@ impl Workload {
     ];
 
     /// The ones that need no server but Restate.
-    pub const BUILT_IN: [Workload; 4] = [
+    pub const BUILT_IN: [Workload; 5] = [
         Workload::Count,
         Workload::CountLatest,
         Workload::Window,
         Workload::TopN,
+        Workload::Random,
     ];
 
     /// The ones with connectors.
@@ -136,6 +144,7 @@ impl Workload {
             Workload::KafkaToPostgres => "Kafka source to PostgreSQL",
             Workload::SideOutput => "Kafka to Kafka, side output to PostgreSQL",
             Workload::IntervalJoin => "interval join of two Kafka topics",
+            Workload::Random => "a random pipeline from the stage table, against the model",
         }
     }
 
@@ -150,6 +159,7 @@ impl Workload {
             Workload::KafkaToPostgres => "ChaosKafkaToPostgres",
             Workload::SideOutput => "ChaosSideOutput",
             Workload::IntervalJoin => "ChaosIntervalJoin",
+            Workload::Random => "ChaosRandom",
         }
     }
 
@@ -260,6 +270,10 @@ impl Workload {
             Workload::KafkaToPostgres => connectors.kafka_to_postgres(name, batch).await?,
             Workload::SideOutput => connectors.kafka_with_side_output(name, batch).await?,
             Workload::IntervalJoin => connectors.interval_join(name, batch).await?,
+            Workload::Random => {
+                let case = random_case(connectors.tag, records, batch);
+                random_pipelines::build(&case, name, FileSink::new(output))
+            }
         })
     }
 
@@ -268,9 +282,11 @@ impl Workload {
     pub async fn prepare(self, connectors: &Connectors, records: u64) -> Result<(), String> {
         let name = self.pipeline_name();
         match self {
-            Workload::Count | Workload::CountLatest | Workload::Window | Workload::TopN => {
-                return Ok(())
-            }
+            Workload::Count
+            | Workload::CountLatest
+            | Workload::Window
+            | Workload::TopN
+            | Workload::Random => return Ok(()),
             Workload::KafkaToKafka => connectors.create_output_topic(name).await?,
             Workload::KafkaToPostgres => connectors.create_output_table(name).await?,
             Workload::SideOutput => {
@@ -285,10 +301,12 @@ impl Workload {
         connectors.fill_input(name, records).await
     }
 
-    /// How many records the pipeline reads: `records` from each input.
-    pub fn inputs(self, records: u64) -> u64 {
+    /// How many records the pipeline reads: `records` from each input (for
+    /// the random pipeline, its case's, drawn from `seed`).
+    pub fn inputs(self, records: u64, seed: u64) -> u64 {
         match self {
             Workload::IntervalJoin => 2 * records,
+            Workload::Random => random_case(seed, records, 1).records_read(),
             _ => records,
         }
     }
@@ -300,15 +318,20 @@ impl Workload {
     }
 
     /// How many records the sink gets from `records` inputs (for the
-    /// latest counts, the least: one per key).
-    pub fn outputs(self, records: u64) -> u64 {
-        match self {
+    /// latest counts, the least: one per key; for the random pipeline, the
+    /// model's, for the case drawn from `seed`).
+    pub async fn outputs(self, records: u64, seed: u64) -> Result<u64, String> {
+        Ok(match self {
             Workload::Window => expected(records).len() as u64,
             Workload::TopN => expected_top(records).len() as u64,
             Workload::CountLatest => expected_counts(records, key_of).len() as u64,
             Workload::IntervalJoin => expected_pairs(records).len() as u64,
+            Workload::Random => {
+                let case = random_case(seed, records, 1);
+                random_pipelines::modelled(&case).await?.len() as u64
+            }
             _ => records,
-        }
+        })
     }
 
     /// Checks the output (file, topic or table) and the keyed state
@@ -325,6 +348,11 @@ impl Workload {
         let mut violations = Vec::new();
         let name = self.pipeline_name();
         match self {
+            Workload::Random => {
+                let case = random_case(connectors.tag, records, 1);
+                let expected = random_pipelines::modelled(&case).await?;
+                return check_random(output, expected);
+            }
             Workload::Window => {
                 let windows = self::expected(records);
                 return check_windows(self, output, admin, &windows).await;
@@ -486,4 +514,62 @@ async fn check_windows(
         ));
     }
     Ok(outcome)
+}
+
+/// The random pipeline's case for a run of `records` records with seed
+/// `seed`, in batches of `batch`.
+fn random_case(seed: u64, records: u64, batch: u32) -> random_pipelines::Case {
+    let mut case = random_pipelines::Case::sized(seed, records);
+    case.batch = batch;
+    case
+}
+
+/// The file holds the model's results, each once: what it lacks is lost,
+/// what it has beyond them duplicated.
+fn check_random(output: &Path, mut expected: Vec<String>) -> Result<Outcome, String> {
+    let text = std::fs::read_to_string(output).map_err(|e| format!("{}: {e}", output.display()))?;
+    let mut got = Vec::new();
+    let mut malformed = 0u64;
+    for line in text.lines() {
+        match serde_json::from_str::<String>(line) {
+            Ok(result) => got.push(result),
+            Err(_) => malformed += 1,
+        }
+    }
+    got.sort();
+    expected.sort();
+    let (mut lost, mut duplicated) = (0u64, malformed);
+    let (mut g, mut e) = (got.iter().peekable(), expected.iter().peekable());
+    loop {
+        match (g.peek(), e.peek()) {
+            (Some(a), Some(b)) if a == b => {
+                g.next();
+                e.next();
+            }
+            (Some(a), Some(b)) if a < b => {
+                duplicated += 1;
+                g.next();
+            }
+            (_, Some(_)) => {
+                lost += 1;
+                e.next();
+            }
+            (Some(_), None) => {
+                duplicated += 1;
+                g.next();
+            }
+            (None, None) => break,
+        }
+    }
+    let mut violations = Vec::new();
+    if lost + duplicated > 0 {
+        violations.push(format!(
+            "the file differs from the model: {lost} results lost, {duplicated} extra or malformed"
+        ));
+    }
+    Ok(Outcome {
+        lost,
+        duplicated,
+        violations,
+    })
 }

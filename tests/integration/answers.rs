@@ -31,21 +31,9 @@ async fn run_until<T: Clone + Send + 'static>(
 ) -> Vec<T> {
     let h = harness();
     h.add_tokens(names, tokens).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let records = sink.records();
-        if done(&records) {
-            break;
-        }
-        let status = h.status(names).await;
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{}: not done after 2 minutes; {} records; {status:?}",
-            names.pipeline,
-            records.len()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let limit = Duration::from_secs(120);
+    h.wait_for(names, limit, |_| {}, |_| done(&sink.records()))
+        .await;
     let stopped = h.ingress().stop(names).await;
     stopped.unwrap_or_else(|e| panic!("stop {}: {e}", names.pipeline));
     sink.records()

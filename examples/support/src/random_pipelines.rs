@@ -149,6 +149,27 @@ impl Case {
         case
     }
 
+    /// Whether `record` (of either input) can have been behind the
+    /// watermark: its time is more than the allowed delay behind a record
+    /// read before it on its split (an input's records go round-robin over
+    /// its splits), which is the most its split lets the watermark reach
+    /// before the record's own range is done.
+    pub fn can_be_late(&self, record: &Rec) -> bool {
+        let inputs = [
+            (&self.input, self.splits),
+            (&self.other, self.splits.min(2)),
+        ];
+        inputs.into_iter().any(|(input, splits)| {
+            let splits = splits.max(1) as usize;
+            let mut max = vec![None::<Millis>; splits];
+            input.iter().enumerate().any(|(i, r)| {
+                let before = max[i % splits];
+                max[i % splits] = before.max(Some(r.1));
+                r == record && before.is_some_and(|m| r.1 < m - self.delay_ms as Millis)
+            })
+        })
+    }
+
     /// The records the pipeline counts: those kept by the filter, of both
     /// inputs for a union.
     pub fn counted(&self) -> Vec<Rec> {

@@ -58,11 +58,26 @@ pub enum Workload {
     /// within `JOIN_WITHIN_MS` per block of `JOIN_BLOCK` numbers: every
     /// pair, once.
     IntervalJoin,
+    /// Two keyed stages, the first giving `LARGE_BYTES` per record, so that
+    /// a group's output for the second goes in several calls under
+    /// `LARGE_CALL_BYTES`; the second counts per key: every count, once.
+    LargeOutputs,
     /// A random pipeline from the stage table
     /// ([`random_pipelines`](crate::random_pipelines)), drawn from the
     /// run's seed, over `records` records: the reference model's output,
     /// each result once.
     Random,
+}
+
+/// What the first stage of the large-output row gives per record.
+pub const LARGE_BYTES: usize = 2_000;
+/// The most bytes a call of the large-output row carries: a group's output
+/// of a few records takes several.
+pub const LARGE_CALL_BYTES: usize = 8 << 10;
+
+/// The second stage's key of the large-output row.
+fn large_key(n: u64) -> String {
+    format!("k{}", n % 3)
 }
 
 /// The join's key: a block of this many consecutive numbers.
@@ -104,11 +119,12 @@ pub struct Outcome {
 
 impl Workload {
     /// Every one, in the order the soak runs them.
-    pub const ALL: [Workload; 9] = [
+    pub const ALL: [Workload; 10] = [
         Workload::Count,
         Workload::CountLatest,
         Workload::Window,
         Workload::TopN,
+        Workload::LargeOutputs,
         Workload::Random,
         Workload::KafkaToKafka,
         Workload::KafkaToPostgres,
@@ -117,11 +133,12 @@ impl Workload {
     ];
 
     /// The ones that need no server but Restate.
-    pub const BUILT_IN: [Workload; 5] = [
+    pub const BUILT_IN: [Workload; 6] = [
         Workload::Count,
         Workload::CountLatest,
         Workload::Window,
         Workload::TopN,
+        Workload::LargeOutputs,
         Workload::Random,
     ];
 
@@ -144,6 +161,7 @@ impl Workload {
             Workload::KafkaToPostgres => "Kafka source to PostgreSQL",
             Workload::SideOutput => "Kafka to Kafka, side output to PostgreSQL",
             Workload::IntervalJoin => "interval join of two Kafka topics",
+            Workload::LargeOutputs => "a stage's output in several calls to the next",
             Workload::Random => "a random pipeline from the stage table, against the model",
         }
     }
@@ -159,6 +177,7 @@ impl Workload {
             Workload::KafkaToPostgres => "ChaosKafkaToPostgres",
             Workload::SideOutput => "ChaosSideOutput",
             Workload::IntervalJoin => "ChaosIntervalJoin",
+            Workload::LargeOutputs => "ChaosLargeOutputs",
             Workload::Random => "ChaosRandom",
         }
     }
@@ -270,6 +289,23 @@ impl Workload {
             Workload::KafkaToPostgres => connectors.kafka_to_postgres(name, batch).await?,
             Workload::SideOutput => connectors.kafka_with_side_output(name, batch).await?,
             Workload::IntervalJoin => connectors.interval_join(name, batch).await?,
+            Workload::LargeOutputs => Pipeline::named(name)
+                .batch_size(batch)
+                .key_groups(2)
+                .max_call_bytes(LARGE_CALL_BYTES)
+                .source(Sequence::new().take(records).with_splits(2))
+                .key_by(|n| n % 7)
+                .process(|n, ctx| ctx.collect((n, "x".repeat(LARGE_BYTES))))
+                .key_by(|(n, _): &(u64, String)| large_key(*n))
+                .process(|(n, _), ctx| {
+                    let mut seen = ctx.value::<u64>("seen");
+                    let count = seen.get().unwrap_or(0) + 1;
+                    seen.set(count);
+                    let word = large_key(n);
+                    ctx.collect(WordCount { word, count });
+                })
+                .sink(FileSink::new(output))
+                .into_pipeline(),
             Workload::Random => {
                 let case = random_case(connectors.tag, records, batch);
                 random_pipelines::build(&case, name, FileSink::new(output))
@@ -286,6 +322,7 @@ impl Workload {
             | Workload::CountLatest
             | Workload::Window
             | Workload::TopN
+            | Workload::LargeOutputs
             | Workload::Random => return Ok(()),
             Workload::KafkaToKafka => connectors.create_output_topic(name).await?,
             Workload::KafkaToPostgres => connectors.create_output_table(name).await?,
@@ -348,6 +385,21 @@ impl Workload {
         let mut violations = Vec::new();
         let name = self.pipeline_name();
         match self {
+            Workload::LargeOutputs => {
+                let expected = expected_counts(records, large_key);
+                let check = check_running_counts(output, &expected)
+                    .map_err(|e| format!("{}: {e}", output.display()))?;
+                let mut outcome = Outcome {
+                    lost: check.lost,
+                    duplicated: check.duplicated + check.malformed,
+                    violations: Vec::new(),
+                };
+                if outcome.lost + outcome.duplicated > 0 {
+                    let (lost, duplicated) = (outcome.lost, outcome.duplicated);
+                    (outcome.violations).push(format!("{lost} counts lost, {duplicated} extra"));
+                }
+                return Ok(outcome);
+            }
             Workload::Random => {
                 let case = random_case(connectors.tag, records, 1);
                 let expected = random_pipelines::modelled(&case).await?;

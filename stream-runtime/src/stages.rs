@@ -406,10 +406,10 @@ where
     }
 
     /// Fires each timer's state entry on its own: one whose firing fails
-    /// (a user function panics, its state does not decode) leaves its entry
-    /// as it was, its timer taken, and is answered as failed; a result the
-    /// operators after the stage fail on is answered alone, and the rest of
-    /// its timer's results go on.
+    /// (a user function panics, its state does not decode) is put back as
+    /// it was less what was due (see [`KeyedStage::forget`]) and answered
+    /// as failed; a result the operators after the stage fail on is
+    /// answered alone, and the rest of its timer's results go on.
     fn fire(
         &self,
         state: &mut GroupState,

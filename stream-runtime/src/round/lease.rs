@@ -24,8 +24,9 @@ pub(super) enum Leased {
 /// split has nothing. So tokens injected together go round the splits: a
 /// split with data waits a bounded number of a token's rounds, however few
 /// tokens there are (as every Kafka partition has a consumer that fetches
-/// from it), and as many tokens as splits each keep to their own. Also answers what the empty splits said, for the clock: which
-/// ended, and which just went idle.
+/// from it), and as many tokens as splits each keep to their own. Also
+/// answers what the empty splits said, for the clock: which ended, and
+/// which just went idle.
 pub(super) async fn next<D: Dataflow, C: Calls>(
     flow: &D,
     calls: &C,

@@ -217,8 +217,9 @@ impl<D: Dataflow> Model<D> {
         let (mut call, mut names) =
             GroupCall::new(level, records, now).map_err(|failed| failed.error)?;
         let state = self.stages[depth].entry(group).or_default();
-        let before = state.timers.clone();
-        names.extend(call.due(before.clone(), watermark));
+        // A call that fails leaves the group's timers as they were: only a
+        // call that went through stores the ones it took.
+        names.extend(call.due(state.timers.clone(), watermark));
         names.sort_unstable();
         names.dedup();
         let loaded = names.into_iter().map(|name| {

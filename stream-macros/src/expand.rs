@@ -157,6 +157,7 @@ fn method(stage: &Stage) -> TokenStream {
     let name = match stage.kind {
         Kind::Process if stage.option("on_timer").is_some() => "process_with_timers",
         Kind::Reduce if stage.option("emit").is_some() => "reduce_emitting",
+        Kind::Enrich => "enrich_with",
         kind => kind.spec().name,
     };
     let method = Ident::new(name, span);
@@ -188,6 +189,9 @@ fn arguments(stage: &Stage, moving: bool) -> Vec<TokenStream> {
     if stage.kind == Kind::IntervalJoin {
         args[0] = interval_bounds(&stage.args[0]);
     }
+    if stage.kind == Kind::Enrich {
+        args.insert(0, enrich_options(stage));
+    }
     if let Some(on_timer) = stage.option("on_timer") {
         args.push(moved(on_timer));
     }
@@ -200,6 +204,27 @@ fn arguments(stage: &Stage, moving: bool) -> Vec<TokenStream> {
         });
     }
     args
+}
+
+/// `enrich`'s options as an `Enrich`: each option is its method.
+fn enrich_options(stage: &Stage) -> TokenStream {
+    let private = private();
+    let mut options = quote_spanned!(stage.name.span()=> #private::Enrich::new());
+    for (name, value) in &stage.options {
+        let set = match name.to_string().as_str() {
+            "order" if matches!(value, Expr::Path(p) if p.path.is_ident("unordered")) => {
+                quote_spanned!(name.span()=> .unordered())
+            }
+            "order" => quote!(),
+            "timeout" | "cache" => {
+                let value = duration(value);
+                quote_spanned!(name.span()=> .#name(#value))
+            }
+            _ => quote_spanned!(name.span()=> .#name(#value)),
+        };
+        options = quote!(#options #set);
+    }
+    options
 }
 
 /// `event_time`'s options as a `Watermarks` strategy.

@@ -20,6 +20,7 @@ pub enum Kind {
     Reduce,
     Process,
     IntervalJoin,
+    Enrich,
     Sink,
 }
 
@@ -42,7 +43,7 @@ const ANY: &[Kind] = &[];
 const READS: &[Kind] = &[Kind::Source, Kind::Union, Kind::Connect];
 
 /// The stages, in the order error messages list them.
-pub const STAGES: [Spec; 14] = [
+pub const STAGES: [Spec; 15] = [
     Spec {
         kind: Kind::Source,
         name: "source",
@@ -146,6 +147,14 @@ pub const STAGES: [Spec; 14] = [
         options: &[],
         after: &[Kind::KeyBy],
         argument: "the bounds and a closure, such as `interval_join(between(-5s, 5s), |left, right| ...)`",
+    },
+    Spec {
+        kind: Kind::Enrich,
+        name: "enrich",
+        arity: 1,
+        options: &["in_flight", "order", "timeout", "attempts", "cache"],
+        after: &[Kind::KeyBy],
+        argument: "a closure giving the record's lookup, such as `enrich(|r| Lookup::service(\"Profiles\", \"get\", &r.user), in_flight = 32, cache = 60s)`",
     },
     Spec {
         kind: Kind::Sink,

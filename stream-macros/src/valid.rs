@@ -87,6 +87,7 @@ impl Pipeline {
             check_state_follows_key_by(stages, &mut errors);
             check_emit_on_running_reduce(stages, &mut errors);
             check_event_time_before_key_by(stages, &mut errors);
+            check_enrich_gives_lookup(stages, &mut errors);
         }
         match (errors.0, stages) {
             (None, Some(stages)) => Ok(Self {
@@ -274,6 +275,10 @@ fn check_stage_options(
             check_emit(&value, errors);
         } else if ident == "on_timer" {
             // A closure, checked by the compiler.
+        } else if ident == "order" {
+            check_order(&value, errors);
+        } else if ident == "in_flight" || ident == "attempts" {
+            check_count(&ident, &value, errors);
         } else {
             check_duration(&value, errors);
         }
@@ -322,6 +327,36 @@ fn check_emit(value: &Expr, errors: &mut Errors) {
             "`emit` is `every` (the running value after every record, the default) or \
              `latest` (each key's value once per batch)",
         );
+    }
+}
+
+/// `order = ordered` (the default) or `order = unordered`, as Flink's
+/// `orderedWait` and `unorderedWait`.
+fn check_order(value: &Expr, errors: &mut Errors) {
+    let name = match value {
+        Expr::Path(path) => path.path.get_ident().map(ToString::to_string),
+        _ => None,
+    };
+    if !matches!(name.as_deref(), Some("ordered" | "unordered")) {
+        errors.at(
+            value,
+            "`enrich`'s `order` is `ordered` (records in the order they came, the default) or \
+             `unordered` (records as their calls answer)",
+        );
+    }
+}
+
+/// `in_flight` and `attempts` are whole numbers of at least 1.
+fn check_count(name: &Ident, value: &Expr, errors: &mut Errors) {
+    let count = match value {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(int),
+            ..
+        }) => int.base10_parse::<u64>().ok(),
+        _ => None,
+    };
+    if !count.is_some_and(|n| n >= 1) {
+        errors.at(value, format!("`{name}` is a whole number of at least 1, such as `{name} = 16`"));
     }
 }
 
@@ -462,7 +497,7 @@ fn check_key_by_followed_by_state(stages: &[Stage], errors: &mut Errors) {
         if stage.kind == Kind::KeyBy && !next.is_some_and(|next| next.may_follow(Kind::KeyBy)) {
             errors.at(
                 &stage.name,
-                "`key_by` must be followed by `reduce`, `process` or `window`, as a Flink KeyedStream is",
+                "`key_by` must be followed by `reduce`, `process`, `window` or `enrich`, as a Flink KeyedStream is",
             );
         }
     }
@@ -505,6 +540,32 @@ fn check_state_follows_key_by(stages: &[Stage], errors: &mut Errors) {
             errors.at(
                 name,
                 format!("`{name}` needs a `key_by` before it: keyed state is kept per key"),
+            );
+        }
+    }
+}
+
+/// `enrich`'s closure gives the record's `Lookup`, which the key group
+/// calls durably; an `async` closure or block would make the call itself,
+/// outside the journal.
+fn check_enrich_gives_lookup(stages: &[Stage], errors: &mut Errors) {
+    for stage in stages.iter().filter(|s| s.kind == Kind::Enrich) {
+        let Some(function) = stage.args.first() else {
+            continue;
+        };
+        let is_async = match function {
+            Expr::Async(_) => true,
+            Expr::Closure(closure) => {
+                closure.asyncness.is_some() || matches!(&*closure.body, Expr::Async(_))
+            }
+            _ => false,
+        };
+        if is_async {
+            errors.at(
+                function,
+                "`enrich` takes a closure that gives the record's lookup, such as \
+                 `|r| Lookup::service(\"Profiles\", \"get\", &r.user)`, not an async one: \
+                 the key group makes the call, journaled, so a replay never calls again",
             );
         }
     }

@@ -61,6 +61,8 @@ pub enum EndpointError {
 #[derive(Default)]
 pub struct Endpoint {
     pipelines: Vec<CompletePipeline>,
+    /// Restate services of the user's own, served beside the pipelines.
+    services: Vec<restate_sdk::service::ServiceDefinition>,
 }
 
 impl Endpoint {
@@ -74,6 +76,15 @@ impl Endpoint {
     /// pipelines share, is an [`EndpointError`] then.
     pub fn pipeline(mut self, pipeline: impl IntoPipeline) -> Self {
         self.pipelines.push(pipeline.into_pipeline());
+        self
+    }
+
+    /// Serves a Restate service of your own beside the pipelines (one the
+    /// SDK's `#[restate_sdk::service]` or `#[restate_sdk::object]` made):
+    /// an [`enrich`](crate::KeyedStream::enrich) stage's lookups can call
+    /// it on the same server, through the same endpoint.
+    pub fn service(mut self, service: impl restate_sdk::service::IntoServiceDefinition) -> Self {
+        self.services.push(service.into_service_definition());
         self
     }
 
@@ -109,6 +120,9 @@ impl Endpoint {
             for service in pipeline.into_services()? {
                 builder = builder.bind(service);
             }
+        }
+        for service in self.services {
+            builder = builder.bind(service);
         }
         Ok(builder.build())
     }

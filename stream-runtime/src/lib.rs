@@ -70,6 +70,7 @@ mod guard;
 #[cfg_attr(docsrs, doc(cfg(feature = "kafka")))]
 pub mod kafka;
 pub mod keyed;
+pub mod lookup;
 pub mod metrics;
 mod names;
 pub mod operator;
@@ -114,6 +115,7 @@ pub mod __private {
     pub use crate::builder::Pipeline;
     pub use crate::complete::{CompletePipeline, IntoPipeline};
     pub use crate::keyed::{between, Emit};
+    pub use crate::lookup::Enrich;
     pub use crate::names::ServiceNames;
     pub use crate::parameter::copy_for_stage;
     pub use crate::time::Watermarks;

@@ -12,6 +12,7 @@ use crate::guard::{guarded, RecordFailed, StageError};
 use crate::keyed::{
     key_group, ByKey, Combiner, Cx, Due, GroupState, KeyedStage, Scope, TimeDomain,
 };
+use crate::lookup::{Enrich, Planned};
 use crate::operator::Operator;
 use crate::sink::Sink;
 use crate::source::Source;
@@ -178,6 +179,19 @@ pub(crate) trait Level: Send + Sync + 'static {
     fn combiner(&self) -> Option<Combiner<'_, Self::Mid>>;
     /// The state entries a key group's batch needs.
     fn keyed_entries(&self, batch: &ByKey<Self::Mid>, scope: &Scope<'_>) -> Vec<String>;
+    /// Whether the stage makes lookups (an enrichment stage): its group
+    /// then reads the wall clock, for its cache.
+    fn looks_up(&self) -> bool;
+    /// The lookups a key group's batch makes before it is applied, with
+    /// `state` loaded and the wall clock at `now`.
+    fn lookups(
+        &self,
+        batch: &ByKey<Self::Mid>,
+        state: &GroupState,
+        now: Millis,
+    ) -> Result<Vec<Planned>, RecordFailed>;
+    /// How the stage's lookups are made.
+    fn lookup_options(&self) -> Enrich;
     /// Applies the keyed stage, and the operators after it, to a key
     /// group's batch.
     fn apply_keyed(
@@ -240,6 +254,9 @@ pub(crate) struct GroupOutput<O> {
     pub late: Vec<serde_json::Value>,
     /// What failed while firing, for the dead-letter output.
     pub failed: Vec<FireFailed>,
+    /// Records an enrichment stage could not enrich, and why, for the
+    /// dead-letter output.
+    pub dropped: Vec<(Option<serde_json::Value>, String)>,
 }
 
 /// What firing a group's due timers gave.
@@ -385,6 +402,23 @@ where
         self.keyed.entries(batch, scope)
     }
 
+    fn looks_up(&self) -> bool {
+        self.keyed.looks_up()
+    }
+
+    fn lookups(
+        &self,
+        batch: &ByKey<Self::Mid>,
+        state: &GroupState,
+        now: Millis,
+    ) -> Result<Vec<Planned>, RecordFailed> {
+        self.keyed.lookups(batch, state, now)
+    }
+
+    fn lookup_options(&self) -> Enrich {
+        self.keyed.lookup_options()
+    }
+
     fn apply_keyed(
         &self,
         state: &mut GroupState,
@@ -402,7 +436,13 @@ where
         self.keyed.apply(batch, cx)?;
         late.append(&mut scope.late);
         let failed = Vec::new();
-        Ok(GroupOutput { out, late, failed })
+        let dropped = std::mem::take(&mut scope.dropped);
+        Ok(GroupOutput {
+            out,
+            late,
+            failed,
+            dropped,
+        })
     }
 
     /// Fires each timer's state entry on its own: one whose firing fails
@@ -610,6 +650,15 @@ impl<T: Record> Level for Never<T> {
         self.absurd()
     }
     fn keyed_entries(&self, _: &ByKey<T>, _: &Scope<'_>) -> Vec<String> {
+        self.absurd()
+    }
+    fn looks_up(&self) -> bool {
+        self.absurd()
+    }
+    fn lookups(&self, _: &ByKey<T>, _: &GroupState, _: Millis) -> Result<Vec<Planned>, RecordFailed> {
+        self.absurd()
+    }
+    fn lookup_options(&self) -> Enrich {
         self.absurd()
     }
     fn apply_keyed(

@@ -32,6 +32,14 @@ pub(crate) struct GroupSim<D: crate::stages::Dataflow> {
     pub timers: crate::keyed::Timers,
     /// Every timer that failed while firing, in order.
     pub failed: Vec<crate::stages::FireFailed>,
+    /// What answers an enrichment stage's lookups (none: each fails).
+    pub answer: Option<Box<dyn Fn(&crate::lookup::Call) -> crate::lookup::Answered>>,
+    /// Whether lookups answer last first (as unordered calls may).
+    pub last_answers_first: bool,
+    /// Every lookup planned, in order.
+    pub planned: Vec<crate::lookup::Planned>,
+    /// Every record an enrichment stage dropped, and why.
+    pub dropped: Vec<(Option<serde_json::Value>, String)>,
 }
 
 impl<D: crate::stages::Dataflow> GroupSim<D> {
@@ -41,6 +49,10 @@ impl<D: crate::stages::Dataflow> GroupSim<D> {
             store: Default::default(),
             timers: Default::default(),
             failed: Vec::new(),
+            answer: None,
+            last_answers_first: false,
+            planned: Vec::new(),
+            dropped: Vec::new(),
         }
     }
 
@@ -63,7 +75,24 @@ impl<D: crate::stages::Dataflow> GroupSim<D> {
             (name, bytes)
         });
         let mut state = GroupState::loaded(loaded);
-        let Ok((output, timers)) = call.run(level, &mut state) else {
+        let planned = call
+            .lookups(level, &state)
+            .unwrap_or_else(|f| panic!("the lookups: {}", f.error));
+        self.planned.extend(planned.iter().cloned());
+        let mut looked: Vec<_> = planned
+            .into_iter()
+            .map(|plan| {
+                let answer = match &self.answer {
+                    Some(answer) => answer(&plan.call),
+                    None => Err("no answer".to_owned()),
+                };
+                (plan.records, answer)
+            })
+            .collect();
+        if self.last_answers_first {
+            looked.reverse();
+        }
+        let Ok((output, timers)) = call.run(level, &mut state, looked) else {
             panic!("the call failed");
         };
         let Ok(out) = level.down().to_sink(output.out) else {
@@ -77,6 +106,7 @@ impl<D: crate::stages::Dataflow> GroupSim<D> {
         }
         self.timers = timers;
         self.failed.extend(output.failed);
+        self.dropped.extend(output.dropped);
         (out, output.late)
     }
 }

@@ -7,6 +7,7 @@ mod chained;
 mod chaos;
 mod differential;
 mod emit;
+mod enrich;
 mod endpoint_outage;
 mod failures;
 mod harness;

@@ -564,6 +564,13 @@ pub fn all(endpoint: Endpoint) -> Endpoint {
         .pipeline(crate::answers::ThreeSplitsOneToken)
         .pipeline(crate::answers::EvensOnly)
         .pipeline(crate::answers::LargeChained)
+        .pipeline(crate::enrich::ObjectEnriched {
+            out: crate::enrich::OBJECT_OUT.clone(),
+        })
+        .pipeline(crate::enrich::HttpEnriched {
+            out: crate::enrich::HTTP_OUT.clone(),
+        })
+        .service(stream_support::lookups::EnrichCalls)
         .pipeline(crate::answers::LateIntoSecondStage)
         .pipeline(crate::answers::EndlessAndBounded)
         .pipeline({

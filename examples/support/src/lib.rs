@@ -8,6 +8,7 @@ pub mod chaos;
 pub mod join_pairs;
 pub mod kafka;
 pub mod keys;
+pub mod lookups;
 pub mod postgres;
 pub mod random_pipelines;
 pub mod running_counts;

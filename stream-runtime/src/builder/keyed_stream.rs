@@ -3,9 +3,10 @@ use super::{Head, Stream, WindowedStream};
 use serde::Serialize;
 
 use crate::keyed::{
-    interval_join, Between, Emit, KeyEncoder, Keyed, NoTimers, Process, ProcessContext, Reduce,
-    Timer,
+    interval_join, Between, Emit, Enriching, KeyEncoder, KeySelector, Keyed, NoTimers, Process,
+    ProcessContext, Reduce, Timer,
 };
+use crate::lookup::{Enrich, Lookup};
 use crate::operator::{Identity, Operator};
 use crate::record::Aggregate;
 use crate::source::Either;
@@ -89,6 +90,53 @@ where
             self.pre,
             Keyed::new(self.key_fn, self.encode, Reduce::emitting(f, emit)),
         )
+    }
+
+    /// Calls, per record, another Restate service's handler or an HTTP
+    /// endpoint (what `lookup` gives for the record), and emits the record
+    /// with the answer, `(record, answer)` (Flink's
+    /// `AsyncDataStream.orderedWait`). The call is made by the record's
+    /// key group and its answer is journaled, so a replay never calls
+    /// again; a call that fails after its attempts sends its record to the
+    /// dead-letter output with why. With [`Enrich`]'s defaults; see
+    /// [`enrich_with`](Self::enrich_with) and [`crate::lookup`].
+    ///
+    /// ```
+    /// use stream_runtime::lookup::Lookup;
+    /// use stream_runtime::{CollectSink, Pipeline, Sequence};
+    ///
+    /// // Each number with its square, from a service `Math/square`.
+    /// let squares = Pipeline::named("Squares")
+    ///     .source(Sequence::new().take(100))
+    ///     .key_by(|n| *n % 10)
+    ///     .enrich(|n| Lookup::<u64>::service("Math", "square", n))
+    ///     .sink(CollectSink::new());
+    /// # let _ = squares;
+    /// ```
+    #[allow(clippy::type_complexity)]
+    pub fn enrich<Res, F>(self, lookup: F) -> KeyedOutput<S, Pre, Enriching<KF, K, F, Res>>
+    where
+        F: Fn(&Pre::Out) -> Lookup<Res> + Send + Sync + 'static,
+        Res: serde::de::DeserializeOwned + 'static,
+    {
+        self.enrich_with(Enrich::new(), lookup)
+    }
+
+    /// [`enrich`](Self::enrich), calling as `options` say: calls in
+    /// flight per key group, order, timeout, attempts, and a cache of each
+    /// key's answer.
+    #[allow(clippy::type_complexity)]
+    pub fn enrich_with<Res, F>(
+        self,
+        options: Enrich,
+        lookup: F,
+    ) -> KeyedOutput<S, Pre, Enriching<KF, K, F, Res>>
+    where
+        F: Fn(&Pre::Out) -> Lookup<Res> + Send + Sync + 'static,
+        Res: serde::de::DeserializeOwned + 'static,
+    {
+        let by = KeySelector::new(self.key_fn, self.encode);
+        Stream::keyed(self.head, self.pre, Enriching::new(by, lookup, options))
     }
 
     /// Groups each key's records into windows (Flink's `KeyedStream.window`);

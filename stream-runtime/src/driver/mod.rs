@@ -48,6 +48,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::complete::IntoPipeline;
+use crate::lookup::{Answered, Call};
 use crate::protocol::DeadLetter;
 use crate::stages::Dataflow;
 use crate::time::Millis;
@@ -69,7 +70,12 @@ pub(crate) trait Drive: Send {
     fn advance_clock(&mut self, now: Millis) -> Step<'_, ()>;
     /// What the run counted so far.
     fn report(&self) -> Report;
+    /// Answers enrichment stages' lookups with `answer`.
+    fn answer_lookups(&mut self, answer: Answerer);
 }
+
+/// What answers the lookups of a driven pipeline's enrichment stages.
+pub(crate) type Answerer = Arc<dyn Fn(&Call) -> Answered + Send + Sync>;
 
 /// The model of `flow`.
 pub(crate) fn model<D: Dataflow>(flow: Arc<D>) -> Box<dyn Drive> {
@@ -155,6 +161,41 @@ impl TestDriver {
     /// 0 and never goes back.
     pub async fn advance_clock(&mut self, now: Millis) -> Result<(), DriverError> {
         self.model.advance_clock(now).await
+    }
+
+    /// Answers the lookups of the pipeline's [`enrich`](crate::KeyedStream::enrich)
+    /// stages, in place of the services and endpoints they call: `answer`
+    /// gets each call (its target and request) and gives the answer's
+    /// JSON, or why the call failed (its record then goes to the
+    /// dead-letter output). Without it, every lookup fails.
+    ///
+    /// ```
+    /// use stream_runtime::driver::TestDriver;
+    /// use stream_runtime::lookup::{Call, Lookup};
+    /// use stream_runtime::{CollectSink, InMemorySource, Pipeline};
+    ///
+    /// let squares = CollectSink::new();
+    /// let pipeline = Pipeline::named("Squares")
+    ///     .source(InMemorySource::new(vec![2u64, 3]))
+    ///     .key_by(|n| *n)
+    ///     .enrich(|n| Lookup::<u64>::service("Math", "square", n))
+    ///     .sink(squares.clone());
+    ///
+    /// let mut driver = TestDriver::new(pipeline);
+    /// driver.answer_lookups(|call: &Call| {
+    ///     let n = call.body.as_ref().map_err(|e| e.clone())?.as_u64().unwrap_or(0);
+    ///     Ok(serde_json::json!(n * n))
+    /// });
+    /// let run = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// run.block_on(driver.run_to_end()).unwrap();
+    /// assert_eq!(squares.records(), [(2, 4), (3, 9)]);
+    /// ```
+    pub fn answer_lookups(
+        &mut self,
+        answer: impl Fn(&Call) -> Answered + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.model.answer_lookups(Arc::new(answer));
+        self
     }
 
     /// The watermark (`None` before there is one, or without event time).

@@ -30,7 +30,7 @@ use crate::source::Source;
 use crate::stages::{Dataflow, Downstream, Level, Route};
 use crate::time::{watermark, Millis};
 
-use super::{Drive, DriverError, Report};
+use super::{Answerer, Drive, DriverError, Report};
 
 /// One split of the source, as the model reads it.
 #[derive(Debug, Clone, Default)]
@@ -75,6 +75,8 @@ pub(crate) struct Model<D: Dataflow> {
     /// Each sink partition's committed offset.
     committed: BTreeMap<u32, u64>,
     report: Report,
+    /// What answers an enrichment stage's lookups.
+    answer: Answerer,
 }
 
 impl<D: Dataflow> Model<D> {
@@ -91,6 +93,7 @@ impl<D: Dataflow> Model<D> {
             out: Vec::new(),
             committed: BTreeMap::new(),
             report: Report::default(),
+            answer: Arc::new(|call| Err(format!("no answer for {}: the test driver was given none (see `TestDriver::answer_lookups`)", call.target))),
         }
     }
 
@@ -210,10 +213,11 @@ impl<D: Dataflow> Model<D> {
         watermark: Option<Millis>,
         woken: Woken,
     ) -> Result<(), String> {
-        let now = match level.time_domain() {
-            Some(TimeDomain::Processing) => self.now,
+        let now = match (level.time_domain(), level.looks_up()) {
+            (Some(TimeDomain::Processing), _) | (_, true) => self.now,
             _ => 0,
         };
+        let answer = Arc::clone(&self.answer);
         let (mut call, mut names) =
             GroupCall::new(level, records, now).map_err(|failed| failed.error)?;
         let state = self.stages[depth].entry(group).or_default();
@@ -227,8 +231,15 @@ impl<D: Dataflow> Model<D> {
             (name, bytes)
         });
         let mut entries = GroupState::loaded(loaded);
+        let planned = call
+            .lookups(level, &entries)
+            .map_err(|failed| failed.error)?;
+        let looked = planned
+            .into_iter()
+            .map(|plan| (plan.records, answer(&plan.call)))
+            .collect();
         let (output, timers) = call
-            .run(level, &mut entries)
+            .run(level, &mut entries, looked)
             .map_err(|failed| failed.error)?;
         for (name, bytes) in entries.settle().0 {
             match bytes {
@@ -238,6 +249,13 @@ impl<D: Dataflow> Model<D> {
         }
         state.timers = timers;
         self.report.late.extend(output.late);
+        for (record, error) in output.dropped {
+            let stage = FailedStage::Lookup {
+                stage: depth as u32 + 1,
+                group,
+            };
+            self.dead_letter(0, 0, stage, error, record);
+        }
         for failure in output.failed {
             let stage = FailedStage::Timers {
                 stage: depth as u32 + 1,
@@ -394,6 +412,10 @@ impl Origin {
 }
 
 impl<D: Dataflow> Drive for Model<D> {
+    fn answer_lookups(&mut self, answer: Answerer) {
+        self.answer = answer;
+    }
+
     fn read(&mut self, records: usize) -> super::Step<'_, usize> {
         Box::pin(async move {
             let mut read = 0;

@@ -6,6 +6,7 @@
 
 use super::{by_key, ByKey, Due, GroupState, Scope, Timers};
 use crate::guard::RecordFailed;
+use crate::lookup::{Answered, Planned};
 use crate::stages::{GroupOutput, Level};
 use crate::time::Millis;
 
@@ -53,6 +54,8 @@ impl<M> GroupCall<M> {
                 now,
                 timers: &mut call.timers,
                 late: Vec::new(),
+                looked: Vec::new(),
+                dropped: Vec::new(),
             };
             names = flow.keyed_entries(batch, &scope);
         }
@@ -77,8 +80,23 @@ impl<M> GroupCall<M> {
         names
     }
 
+    /// The calls an enrichment stage makes for the batch, against the
+    /// loaded `state` (its cache): none for any other stage. A record
+    /// whose lookup function fails fails the call, as applying it would.
+    pub(crate) fn lookups<L: Level<Mid = M>>(
+        &self,
+        flow: &L,
+        state: &GroupState,
+    ) -> Result<Vec<Planned>, RecordFailed> {
+        match &self.batch {
+            Some(batch) => flow.lookups(batch, state, self.now),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// Fires what is due, then applies the batch, against the loaded
-    /// `state`. Firing comes first: the watermark the batch carries was
+    /// `state` and what its lookups answered (`looked`, in the order they
+    /// answered). Firing comes first: the watermark the batch carries was
     /// reached before its records were read. A record that fails fails the
     /// call (the caller retries without it); a timer that fails is in the
     /// output's `failed`, and the rest of the call goes on.
@@ -86,23 +104,34 @@ impl<M> GroupCall<M> {
         mut self,
         flow: &L,
         state: &mut GroupState,
+        looked: Vec<(Vec<usize>, Answered)>,
     ) -> Result<(GroupOutput<L::Out>, Timers), RecordFailed> {
         let mut scope = Scope {
             watermark: self.timers.watermark(),
             now: self.now,
             timers: &mut self.timers,
             late: Vec::new(),
+            looked,
+            dropped: Vec::new(),
         };
         let fired = flow.fire(state, self.due, &mut scope);
         let mut out = fired.out;
         // What firing found late comes first, as firing does.
         let mut late = std::mem::take(&mut scope.late);
+        let mut dropped = Vec::new();
         if let Some(batch) = self.batch {
             let applied = flow.apply_keyed(state, batch, &mut scope)?;
             out.extend(applied.out);
             late.extend(applied.late);
+            dropped = applied.dropped;
         }
         let failed = fired.failed;
-        Ok((GroupOutput { out, late, failed }, self.timers))
+        let output = GroupOutput {
+            out,
+            late,
+            failed,
+            dropped,
+        };
+        Ok((output, self.timers))
     }
 }

@@ -15,6 +15,12 @@ pub struct Scope<'a> {
     /// Records found too late (as JSON), for the late-data output: by a
     /// keyed operator, or given to a stage's `late` while it fired.
     pub late: Vec<serde_json::Value>,
+    /// What an enrichment stage's lookups answered, in the order they
+    /// answered: the records of the batch each answers, and its answer.
+    pub looked: Vec<(Vec<usize>, crate::lookup::Answered)>,
+    /// Records an enrichment stage could not enrich (as JSON), and why:
+    /// for the dead-letter output.
+    pub dropped: Vec<(Option<serde_json::Value>, String)>,
 }
 
 /// One call of a key group, as a keyed stage applies a batch or fires

@@ -3,6 +3,7 @@
 //! runtime they run in (state entries, timers, key groups) is in the
 //! crate's `group/`, and what operators name of it is re-exported here.
 
+mod enrich;
 mod interval_join;
 mod process;
 mod reduce;
@@ -17,6 +18,7 @@ pub(crate) use crate::group::{
 pub(crate) use crate::group::{ByKey, Cx, Due, GroupState, Scope, Timers};
 pub use crate::group::{Combiner, KeyGroups, KeyTime, TimeDomain, STATE_KEY_PREFIX};
 pub use crate::guard::{Panicked, RecordFailed, StageError};
+pub use enrich::{Cached, Enriching};
 pub(crate) use interval_join::interval_join;
 pub use interval_join::{between, Between};
 pub use process::{

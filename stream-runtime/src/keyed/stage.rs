@@ -47,6 +47,29 @@ pub trait KeyedStage<In>: Send + Sync + 'static {
     /// The state entries a batch reads and writes.
     fn entries(&self, batch: &ByKey<In>, scope: &Scope<'_>) -> Vec<String>;
 
+    /// Whether the stage calls out per record (an enrichment stage; see
+    /// [`lookups`](KeyedStage::lookups)).
+    fn looks_up(&self) -> bool {
+        false
+    }
+
+    /// The calls a batch makes before it is applied, against the loaded
+    /// `state` at wall-clock time `now`; their answers reach
+    /// [`apply`](KeyedStage::apply) in its scope's `looked`.
+    fn lookups(
+        &self,
+        _batch: &ByKey<In>,
+        _state: &GroupState,
+        _now: crate::time::Millis,
+    ) -> Result<Vec<crate::lookup::Planned>, RecordFailed> {
+        Ok(Vec::new())
+    }
+
+    /// How the stage's lookups are made.
+    fn lookup_options(&self) -> crate::lookup::Enrich {
+        crate::lookup::Enrich::default()
+    }
+
     /// Applies the stage to a batch's records in order, against the
     /// group's state in `cx`, handing each output to `cx.out` and each
     /// record too late for its windows to `cx.late`. The first record that
@@ -120,6 +143,7 @@ impl<In: Send + Sync + 'static> KeyedStage<In> for Unkeyed {
 pub trait Chainable {}
 
 impl<KF, Op, K> Chainable for Keyed<KF, Op, K> {}
+impl<KF, K, F, Res> Chainable for super::Enriching<KF, K, F, Res> {}
 
 /// `key_by` followed by a stateful operator (`reduce` or `process`), with
 /// one state entry per key (`k:<json key>`).

@@ -332,6 +332,14 @@ pub enum FailedStage {
         /// The key group.
         group: u32,
     },
+    /// An enrichment stage's lookup, failed after its attempts (or its
+    /// answer did not decode).
+    Lookup {
+        /// The keyed stage (counted from 1).
+        stage: u32,
+        /// The key group.
+        group: u32,
+    },
     /// A stage as an earlier version described it, in words.
     #[serde(untagged)]
     Described(String),
@@ -355,6 +363,9 @@ impl std::fmt::Display for FailedStage {
                 f,
                 "the sink, written by key group {group} of keyed stage {stage} with what its timers produced"
             ),
+            Self::Lookup { stage, group } => {
+                write!(f, "the lookup of key group {group} of keyed stage {stage}")
+            }
             Self::Described(words) => f.write_str(words),
         }
     }

@@ -175,16 +175,52 @@ impl HttpClient {
         })
     }
 
+    /// A client for absolute URLs whose requests time out after `timeout`.
+    pub fn with_timeout(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            ..Self::at("")
+        }
+    }
+
+    /// GETs `url` (with no `body`) or POSTs `body` to it as JSON, with the
+    /// `Idempotency-Key` header `key`.
+    pub async fn exchange(
+        &self,
+        url: &str,
+        body: Option<Bytes>,
+        key: &str,
+    ) -> Result<Response, HttpError> {
+        let method = match body {
+            Some(_) => Method::POST,
+            None => Method::GET,
+        };
+        self.send_with(method, url, body, Some(key)).await
+    }
+
     async fn send(
         &self,
         method: Method,
         url: &str,
         body: Option<Bytes>,
     ) -> Result<Response, HttpError> {
+        self.send_with(method, url, body, None).await
+    }
+
+    async fn send_with(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<Bytes>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Response, HttpError> {
         let mut request = Request::builder()
             .method(method)
             .uri(url)
             .header("accept", "application/json");
+        if let Some(key) = idempotency_key {
+            request = request.header("idempotency-key", key);
+        }
         if body.as_ref().is_some_and(|b| !b.is_empty()) {
             request = request.header("content-type", "application/json");
         }

@@ -2,7 +2,7 @@
 //! local one for development is the `stream-runner` crate's.)
 
 mod admin;
-mod http;
+pub(crate) mod http;
 mod ingress;
 mod stalls;
 

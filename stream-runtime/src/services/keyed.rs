@@ -10,6 +10,7 @@ use restate_sdk::errors::HandlerResult;
 use restate_sdk::prelude::*;
 
 use super::calls::RestateCalls;
+use super::lookups;
 use super::serve::{index_key, Serves};
 use super::{PipelineService, ServiceHandlers};
 use crate::keyed::{
@@ -275,8 +276,8 @@ impl<L: Level> PipelineService<KeyedService, L> {
         let group = index_key(ctx.key(), "key group", u32::MAX)?;
         let flow = &*self.flow;
         let domain = flow.time_domain();
-        let now = match domain {
-            Some(TimeDomain::Processing) => {
+        let now = match (domain, flow.looks_up()) {
+            (Some(TimeDomain::Processing), _) | (_, true) => {
                 ctx.run(|| async { Ok(wall_clock()) }).name("now").await?
             }
             _ => 0,
@@ -302,12 +303,37 @@ impl<L: Level> PipelineService<KeyedService, L> {
             .collect();
         loaded.extend(load(ctx, &due).await?);
         let mut state = GroupState::loaded(loaded);
+        // An enrichment stage's calls, journaled (and with idempotency
+        // keys), before the batch is applied with their answers.
+        let looked = match call.lookups(flow, &state) {
+            Ok(planned) if planned.is_empty() => Vec::new(),
+            Ok(planned) => {
+                let options = flow.lookup_options();
+                lookups::look_up(ctx, &self.names.keyed, planned, &options).await?
+            }
+            Err(failed) => return Ok(BatchAnswer::RecordFailed(failed)),
+        };
         // Nothing is written before this point, so a failed record leaves
         // the group as it was.
-        let (GroupOutput { out, late, failed }, mut timers) = match call.run(flow, &mut state) {
+        let (output, mut timers) = match call.run(flow, &mut state, looked) {
             Ok(ran) => ran,
             Err(failed) => return Ok(BatchAnswer::RecordFailed(failed)),
         };
+        let GroupOutput {
+            out,
+            late,
+            failed,
+            dropped,
+        } = output;
+        // A record whose lookup failed after its attempts is dead-lettered
+        // with why; the rest of its batch goes on.
+        for (record, error) in dropped {
+            let stage = FailedStage::Lookup {
+                stage: self.level + 1,
+                group,
+            };
+            self.dead_letter(calls, stage, error, 1, record)?;
+        }
         // A timer that failed is dead-lettered once, with its window or
         // key; its group fires the rest and goes on.
         for failure in failed {

@@ -7,6 +7,7 @@ mod calls;
 mod clock;
 mod control;
 mod keyed;
+mod lookups;
 mod serve;
 mod sink;
 mod source;

@@ -1,0 +1,158 @@
+//! An enrichment stage's lookups, made by its key group through the SDK:
+//! Restate calls as journaled invocations with an idempotency key, at
+//! most `in_flight` at once, awaited in order or as they answer; HTTP
+//! calls together in one journaled `ctx.run` (`lookup/http.rs`). What to
+//! call, and what an answer means, is the stage's (`keyed/enrich.rs`).
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use restate_sdk::context::{DurableFuturesUnordered, RequestTarget};
+use restate_sdk::errors::{HandlerResult, TerminalError};
+use restate_sdk::prelude::*;
+
+use crate::lookup::http::{fetch_all, Fetch};
+use crate::lookup::{Answered, Enrich, Order, Planned, Target};
+
+/// A Restate call to make: its plan index, target, body and key.
+struct Invoke {
+    index: usize,
+    target: RequestTarget,
+    described: String,
+    body: Bytes,
+    key: String,
+}
+
+/// Makes the batch's lookups; answers each with the records it answers,
+/// in the order they answered (in plan order when ordered). `stage`, the
+/// keyed stage's service name, prefixes each idempotency key.
+pub(super) async fn look_up(
+    ctx: &ObjectContext<'_>,
+    stage: &str,
+    planned: Vec<Planned>,
+    options: &Enrich,
+) -> HandlerResult<Vec<(Vec<usize>, Answered)>> {
+    let mut records: Vec<Vec<usize>> = Vec::with_capacity(planned.len());
+    let mut answered: Vec<(usize, Answered)> = Vec::new();
+    let (mut invokes, mut fetches) = (Vec::new(), Vec::new());
+    for (index, plan) in planned.into_iter().enumerate() {
+        records.push(plan.records);
+        let key = format!("{stage}/{}", plan.id);
+        let body = match plan.call.body {
+            Ok(body) => body,
+            Err(reason) => {
+                answered.push((index, Err(reason)));
+                continue;
+            }
+        };
+        let described = plan.call.target.to_string();
+        let target = match plan.call.target {
+            Target::Http { url } => {
+                let body = (!body.is_null()).then(|| Bytes::from(body.to_string()));
+                fetches.push(Fetch {
+                    index,
+                    url,
+                    body,
+                    key,
+                });
+                continue;
+            }
+            Target::Service { service, handler } => RequestTarget::service(service, handler),
+            Target::Object {
+                object,
+                key: object_key,
+                handler,
+            } => RequestTarget::object(object, object_key, handler),
+        };
+        invokes.push(Invoke {
+            index,
+            target,
+            described,
+            body: Bytes::from(body.to_string()),
+            key,
+        });
+    }
+    answered.extend(invoke_all(ctx, invokes, options).await?);
+    if !fetches.is_empty() {
+        let options = options.clone();
+        let Json(fetched) = ctx
+            .run(|| async move { Ok(Json(fetch_all(fetches, &options).await)) })
+            .name("lookups")
+            .await?;
+        answered.extend(fetched);
+    }
+    if options.order == Order::Ordered {
+        answered.sort_by_key(|(index, _)| *index);
+    }
+    let answered = answered
+        .into_iter()
+        .map(|(index, answer)| (std::mem::take(&mut records[index]), answer));
+    Ok(answered.collect())
+}
+
+/// The Restate calls, at most `in_flight` at once: awaited oldest first
+/// (ordered) or as they answer (unordered; the SDK journals which).
+async fn invoke_all(
+    ctx: &ObjectContext<'_>,
+    invokes: Vec<Invoke>,
+    options: &Enrich,
+) -> HandlerResult<Vec<(usize, Answered)>> {
+    let issue = |invoke: Invoke| {
+        let call = ctx
+            .request::<Bytes, Bytes>(invoke.target, invoke.body)
+            .idempotency_key(invoke.key)
+            .call();
+        (invoke.index, invoke.described, call)
+    };
+    let mut answered = Vec::new();
+    match options.order {
+        Order::Ordered => {
+            let mut flying: VecDeque<(usize, String, _)> = VecDeque::new();
+            for invoke in invokes {
+                if flying.len() >= options.in_flight {
+                    if let Some((index, described, call)) = flying.pop_front() {
+                        answered.push((index, answer(&described, call.await)));
+                    }
+                }
+                flying.push_back(issue(invoke));
+            }
+            for (index, described, call) in flying {
+                answered.push((index, answer(&described, call.await)));
+            }
+        }
+        Order::Unordered => {
+            let mut flying = DurableFuturesUnordered::new();
+            let mut named: Vec<(usize, String)> = Vec::new();
+            let mut invokes = invokes.into_iter();
+            loop {
+                while flying.len() < options.in_flight {
+                    let Some(invoke) = invokes.next() else { break };
+                    let (index, described, call) = issue(invoke);
+                    let at = flying.push(call);
+                    debug_assert_eq!(at, named.len());
+                    named.push((index, described));
+                }
+                let Some((at, result)) = flying.next().await? else {
+                    break;
+                };
+                let (index, described) = &named[at];
+                answered.push((*index, answer(described, result)));
+            }
+        }
+    }
+    Ok(answered)
+}
+
+/// A call's answer as JSON (empty: `null`), or why it failed.
+fn answer(target: &str, result: Result<Bytes, TerminalError>) -> Answered {
+    match result {
+        Ok(bytes) if bytes.is_empty() => Ok(serde_json::Value::Null),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{target} answered no JSON: {e}")),
+        Err(error) => Err(format!(
+            "{target} failed: {} (code {})",
+            error.message(),
+            error.code()
+        )),
+    }
+}

@@ -23,7 +23,10 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let endpoint = Endpoint::new().pipeline(pipeline);
+    // The object the enrichment row calls, killed with the pipeline.
+    let endpoint = Endpoint::new()
+        .pipeline(pipeline)
+        .service(stream_support::lookups::EnrichCalls);
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
     match endpoint.serve(addr, std::future::pending::<()>()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -35,6 +35,9 @@ use proc_macro::TokenStream;
 ///                                                            //   (`time = processing`: wall-clock),
 ///                                                            //   then aggregate(..) or reduce(..)
 ///     |> interval_join(between(-5s, 5s), |l, r| ..)          //   or, after `connect`, an interval join
+///     |> enrich(|x| Lookup::service(..), in_flight = 16,      //   or a call per record to a Restate
+///               order = unordered, timeout = 10s,            //   handler or an HTTP endpoint,
+///               attempts = 3, cache = 60s)                   //   giving `(x, answer)`
 ///     |> map(..) |> key_by(..) |> window(..) |> ..           // more stateless and keyed stages
 ///     |> sink(expr)
 /// }

@@ -356,7 +356,10 @@ fn check_count(name: &Ident, value: &Expr, errors: &mut Errors) {
         _ => None,
     };
     if !count.is_some_and(|n| n >= 1) {
-        errors.at(value, format!("`{name}` is a whole number of at least 1, such as `{name} = 16`"));
+        errors.at(
+            value,
+            format!("`{name}` is a whole number of at least 1, such as `{name} = 16`"),
+        );
     }
 }
 

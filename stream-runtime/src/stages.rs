@@ -655,7 +655,12 @@ impl<T: Record> Level for Never<T> {
     fn looks_up(&self) -> bool {
         self.absurd()
     }
-    fn lookups(&self, _: &ByKey<T>, _: &GroupState, _: Millis) -> Result<Vec<Planned>, RecordFailed> {
+    fn lookups(
+        &self,
+        _: &ByKey<T>,
+        _: &GroupState,
+        _: Millis,
+    ) -> Result<Vec<Planned>, RecordFailed> {
         self.absurd()
     }
     fn lookup_options(&self) -> Enrich {

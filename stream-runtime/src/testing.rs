@@ -83,7 +83,7 @@ impl<D: crate::stages::Dataflow> GroupSim<D> {
             .into_iter()
             .map(|plan| {
                 let answer = match &self.answer {
-                    Some(answer) => answer(&plan.call),
+                    Some(answer) => crate::lookup::answer_here(&plan.call, answer),
                     None => Err("no answer".to_owned()),
                 };
                 (plan.records, answer)

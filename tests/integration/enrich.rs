@@ -63,7 +63,10 @@ async fn modelled(
 ) -> (BTreeMap<u64, u64>, usize) {
     let mut driver = TestDriver::new(pipeline);
     driver.answer_lookups(answers);
-    driver.run_to_end().await.expect("the model reads its source");
+    driver
+        .run_to_end()
+        .await
+        .expect("the model reads its source");
     let out = model_out.records().into_iter().collect();
     (out, driver.dead_letters().len())
 }
@@ -99,7 +102,10 @@ async fn a_restate_lookup_enriches_each_record_once_and_calls_once() {
     // The object counted its own invocations: one per record.
     let calls = restate_calls(&harness().admin()).await.expect("the calls");
     let wrong: Vec<_> = calls.iter().filter(|(_, count)| **count != 1).collect();
-    assert!(wrong.is_empty(), "records called other than once: {wrong:?}");
+    assert!(
+        wrong.is_empty(),
+        "records called other than once: {wrong:?}"
+    );
     assert_eq!(calls.len() as u64, OBJECT_RECORDS);
     harness().assert_nothing_stuck(&names).await;
 }
@@ -120,11 +126,15 @@ async fn an_http_lookup_enriches_each_record_and_dead_letters_a_failed_call() {
         out: model_out.clone(),
     };
     let (expected, letters) = modelled(model, &model_out, |call| match &call.target {
-        Target::Http { url } if url.contains("/answer/") => {
-            let n: u64 = url.rsplit('/').next().and_then(|n| n.parse().ok()).ok_or("no n")?;
+        Target::Http { url, .. } if url.contains("/answer/") => {
+            let n: u64 = url
+                .rsplit('/')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .ok_or("no n")?;
             Ok(serde_json::json!(answer(n)))
         }
-        Target::Http { url } => Err(format!("{url} answered 404")),
+        Target::Http { url, .. } => Err(format!("{url} answered 404")),
         other => Err(format!("not an HTTP call: {other}")),
     })
     .await;

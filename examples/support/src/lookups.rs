@@ -49,7 +49,12 @@ pub async fn restate_calls(admin: &AdminClient) -> Result<BTreeMap<String, u64>,
         .await?;
     Ok(rows
         .into_iter()
-        .map(|row| (row.service_key, row.value_utf8.trim().parse().unwrap_or(u64::MAX)))
+        .map(|row| {
+            (
+                row.service_key,
+                row.value_utf8.trim().parse().unwrap_or(u64::MAX),
+            )
+        })
         .collect())
 }
 

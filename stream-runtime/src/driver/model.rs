@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::keyed::{by_group, completed, GroupCall, GroupState, TimeDomain, Timers};
+use crate::lookup::answer_here;
 use crate::protocol::{DeadLetter, FailedStage};
 use crate::source::Source;
 use crate::stages::{Dataflow, Downstream, Level, Route};
@@ -93,7 +94,9 @@ impl<D: Dataflow> Model<D> {
             out: Vec::new(),
             committed: BTreeMap::new(),
             report: Report::default(),
-            answer: Arc::new(|call| Err(format!("no answer for {}: the test driver was given none (see `TestDriver::answer_lookups`)", call.target))),
+            answer: Arc::new(|call| {
+                Err(format!("no answer for {}: the test driver was given none (see `TestDriver::answer_lookups`)", call.target))
+            }),
         }
     }
 
@@ -236,7 +239,7 @@ impl<D: Dataflow> Model<D> {
             .map_err(|failed| failed.error)?;
         let looked = planned
             .into_iter()
-            .map(|plan| (plan.records, answer(&plan.call)))
+            .map(|plan| (plan.records, answer_here(&plan.call, &*answer)))
             .collect();
         let (output, timers) = call
             .run(level, &mut entries, looked)

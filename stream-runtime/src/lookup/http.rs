@@ -1,7 +1,8 @@
-//! A batch's HTTP lookups: at most `in_flight` at once, each tried up to
-//! `attempts` times (a 4xx answer is not tried again), each attempt cut
-//! off after `timeout`. The key group runs this in one journaled
-//! `ctx.run`, so a replay takes the answers from the journal.
+//! HTTP lookups: at most `in_flight` at once, each tried up to `attempts`
+//! times (a 4xx answer but 408 and 429 is not tried again), each attempt
+//! cut off after `timeout`. The key group runs each `in_flight` of them in
+//! one journaled `ctx.run`, so a replay takes the answers from the
+//! journal.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,8 +12,8 @@ use bytes::Bytes;
 use super::{Answered, Enrich};
 use crate::restate::http::HttpClient;
 
-/// One HTTP lookup: its index in the batch's plan, URL, body (`None`
-/// for a GET) and idempotency key.
+/// One HTTP lookup: its index in the batch's plan, URL, body to POST
+/// (`None` for a GET) and idempotency key.
 pub(crate) struct Fetch {
     pub index: usize,
     pub url: String,
@@ -55,11 +56,13 @@ async fn fetch_one(client: &HttpClient, fetch: &Fetch, attempts: u32) -> Answere
             let pause = Duration::from_millis(100u64 << attempt.min(6));
             tokio::time::sleep(pause).await;
         }
-        match client.exchange(&fetch.url, fetch.body.clone(), &fetch.key).await {
+        match client
+            .exchange(&fetch.url, fetch.body.clone(), &fetch.key)
+            .await
+        {
             Ok(response) if response.status.is_success() => {
-                return serde_json::from_slice(&response.body).map_err(|e| {
-                    format!("{} answered no JSON: {e}", fetch.url)
-                });
+                return serde_json::from_slice(&response.body)
+                    .map_err(|e| format!("{} answered no JSON: {e}", fetch.url));
             }
             Ok(response) => {
                 last = format!(
@@ -68,7 +71,10 @@ async fn fetch_one(client: &HttpClient, fetch: &Fetch, attempts: u32) -> Answere
                     response.status.as_u16(),
                     response.text()
                 );
-                if response.status.is_client_error() {
+                // A request the endpoint refuses is not tried again; one it
+                // timed out or throttled is.
+                let again = matches!(response.status.as_u16(), 408 | 429);
+                if response.status.is_client_error() && !again {
                     return Err(last);
                 }
             }

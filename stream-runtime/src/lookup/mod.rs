@@ -5,10 +5,10 @@
 //! A lookup is made by the record's key group, inside its Virtual Object
 //! invocation, and its answer is journaled: a replay after a crash takes
 //! the answer from the journal and never calls again. A call to a Restate
-//! handler also carries an idempotency key, so that even a new invocation
-//! with the same records (a batch tried again without a record that failed
-//! after the stage) is answered from Restate's record of the first call;
-//! the called handler runs once per record. An HTTP call is made in a
+//! handler also carries an idempotency key (see
+//! [`Lookup::idempotency_key`]), so that even a new invocation with the
+//! same records (a batch tried again without a record that failed after
+//! the stage) is answered from Restate's record of the first call. An HTTP call is made in a
 //! journaled `ctx.run`: at least once, exactly once in the output, with
 //! the same key in its `Idempotency-Key` header for the endpoint to
 //! deduplicate on.
@@ -82,10 +82,12 @@ pub enum Target {
         /// The handler's name.
         handler: String,
     },
-    /// An HTTP endpoint: a GET when the body is `null`, else a POST of it.
+    /// An HTTP endpoint: a GET, or a POST of the body.
     Http {
         /// The endpoint's URL, `http://` only.
         url: String,
+        /// Whether the body is POSTed (else a GET, with no body).
+        post: bool,
     },
 }
 
@@ -98,7 +100,8 @@ impl std::fmt::Display for Target {
                 key,
                 handler,
             } => write!(f, "{object}/{key}/{handler}"),
-            Self::Http { url } => f.write_str(url),
+            Self::Http { url, post: false } => write!(f, "GET {url}"),
+            Self::Http { url, post: true } => write!(f, "POST {url}"),
         }
     }
 }
@@ -146,22 +149,30 @@ impl<Res> Lookup<Res> {
 
     /// GETs `url`, whose answer's body is JSON.
     pub fn get(url: impl Into<String>) -> Self {
-        let target = Target::Http { url: url.into() };
+        let target = Target::Http {
+            url: url.into(),
+            post: false,
+        };
         Self::new(target, Ok(serde_json::Value::Null))
     }
 
     /// POSTs `request` as JSON to `url`, whose answer's body is JSON.
     pub fn post(url: impl Into<String>, request: &impl Serialize) -> Self {
-        let target = Target::Http { url: url.into() };
+        let target = Target::Http {
+            url: url.into(),
+            post: true,
+        };
         Self::new(target, encode(request))
     }
 
     /// Names the call: calls of one stage with the same key are one call,
-    /// answered once (for Restate's idempotency retention, a day by
-    /// default). Without it, the key is the record's key and the request:
-    /// two records of one key that send the same request share one call,
-    /// which is what a lookup wants and what a side effect per record
-    /// does not; give such a call the record's own id.
+    /// answered once, for Restate's idempotency retention (a day by
+    /// default), whatever batch they come in. Without it, each record's
+    /// call is its own: its key is the record's key, how many of the key's
+    /// batches called before, the request, and how many calls of its batch
+    /// came before with the same key and request. Give a call that has a
+    /// side effect the record's own id, so that it is made once per record
+    /// even if a batch is cut differently on a retry.
     pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
         self.call.key = Some(key.into());
         self
@@ -177,6 +188,16 @@ fn encode(request: &impl Serialize) -> Result<serde_json::Value, String> {
 /// attempts (the record then goes to the dead-letter output).
 pub type Answered = Result<serde_json::Value, String>;
 
+/// A call answered in this process (the reference model's lookups): by
+/// `answer`, unless its request did not encode, which fails it uncalled
+/// as the key group does.
+pub(crate) fn answer_here(call: &Call, answer: impl FnOnce(&Call) -> Answered) -> Answered {
+    match &call.body {
+        Ok(_) => answer(call),
+        Err(reason) => Err(reason.clone()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,11 +206,13 @@ mod tests {
     fn a_call_is_named_by_its_key_and_request_unless_the_user_names_it() {
         let a: Lookup<u32> = Lookup::service("P", "get", &1u32);
         let b: Lookup<u32> = Lookup::service("P", "get", &2u32);
-        assert_eq!(call_id(&a.call, "7"), call_id(&a.call, "7"));
-        assert_ne!(call_id(&a.call, "7"), call_id(&b.call, "7"));
-        assert_ne!(call_id(&a.call, "7"), call_id(&a.call, "8"));
+        assert_eq!(call_id(&a.call, "7", 0), call_id(&a.call, "7", 0));
+        assert_ne!(call_id(&a.call, "7", 0), call_id(&b.call, "7", 0));
+        assert_ne!(call_id(&a.call, "7", 0), call_id(&a.call, "8", 0));
+        // The key's next batch calls afresh.
+        assert_ne!(call_id(&a.call, "7", 0), call_id(&a.call, "7", 1));
         let named: Lookup<u32> = Lookup::service("P", "get", &1u32).idempotency_key("r-1");
-        assert_eq!(call_id(&named.call, "7"), "u:r-1");
+        assert_eq!(call_id(&named.call, "7", 0), "u:r-1");
     }
 
     #[test]

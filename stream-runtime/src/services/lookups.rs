@@ -1,10 +1,9 @@
 //! An enrichment stage's lookups, made by its key group through the SDK:
 //! Restate calls as journaled invocations with an idempotency key, at
-//! most `in_flight` at once, awaited in order or as they answer; HTTP
-//! calls together in one journaled `ctx.run` (`lookup/http.rs`). What to
-//! call, and what an answer means, is the stage's (`keyed/enrich.rs`).
-
-use std::collections::VecDeque;
+//! most `in_flight` at once, taken as they answer (the SDK journals
+//! which answered first); HTTP calls `in_flight` at a time, each group of
+//! them one journaled `ctx.run` (`lookup/http.rs`). What to call, and what
+//! an answer means, is the stage's (`keyed/enrich/mod.rs`).
 
 use bytes::Bytes;
 use restate_sdk::context::{DurableFuturesUnordered, RequestTarget};
@@ -47,8 +46,8 @@ pub(super) async fn look_up(
         };
         let described = plan.call.target.to_string();
         let target = match plan.call.target {
-            Target::Http { url } => {
-                let body = (!body.is_null()).then(|| Bytes::from(body.to_string()));
+            Target::Http { url, post } => {
+                let body = post.then(|| Bytes::from(body.to_string()));
                 fetches.push(Fetch {
                     index,
                     url,
@@ -72,11 +71,16 @@ pub(super) async fn look_up(
             key,
         });
     }
-    answered.extend(invoke_all(ctx, invokes, options).await?);
-    if !fetches.is_empty() {
+    answered.extend(invoke_all(ctx, invokes, options.in_flight).await?);
+    // One run per `in_flight` fetches: a run is bounded by one fetch's
+    // attempts, well inside Restate's inactivity timeout, and a crash
+    // repeats at most the run it cut off.
+    let mut fetches = fetches.into_iter().peekable();
+    while fetches.peek().is_some() {
+        let chunk: Vec<Fetch> = fetches.by_ref().take(options.in_flight).collect();
         let options = options.clone();
         let Json(fetched) = ctx
-            .run(|| async move { Ok(Json(fetch_all(fetches, &options).await)) })
+            .run(|| async move { Ok(Json(fetch_all(chunk, &options).await)) })
             .name("lookups")
             .await?;
         answered.extend(fetched);
@@ -90,55 +94,34 @@ pub(super) async fn look_up(
     Ok(answered.collect())
 }
 
-/// The Restate calls, at most `in_flight` at once: awaited oldest first
-/// (ordered) or as they answer (unordered; the SDK journals which).
+/// The Restate calls, at most `in_flight` at once, taken as they answer.
+/// A cancelled invocation fails here, as it must, rather than answering
+/// its calls as failed.
 async fn invoke_all(
     ctx: &ObjectContext<'_>,
     invokes: Vec<Invoke>,
-    options: &Enrich,
+    in_flight: usize,
 ) -> HandlerResult<Vec<(usize, Answered)>> {
-    let issue = |invoke: Invoke| {
-        let call = ctx
-            .request::<Bytes, Bytes>(invoke.target, invoke.body)
-            .idempotency_key(invoke.key)
-            .call();
-        (invoke.index, invoke.described, call)
-    };
     let mut answered = Vec::new();
-    match options.order {
-        Order::Ordered => {
-            let mut flying: VecDeque<(usize, String, _)> = VecDeque::new();
-            for invoke in invokes {
-                if flying.len() >= options.in_flight {
-                    if let Some((index, described, call)) = flying.pop_front() {
-                        answered.push((index, answer(&described, call.await)));
-                    }
-                }
-                flying.push_back(issue(invoke));
-            }
-            for (index, described, call) in flying {
-                answered.push((index, answer(&described, call.await)));
-            }
+    let mut flying = DurableFuturesUnordered::new();
+    let mut named: Vec<(usize, String)> = Vec::new();
+    let mut invokes = invokes.into_iter();
+    loop {
+        while flying.len() < in_flight {
+            let Some(invoke) = invokes.next() else { break };
+            let call = ctx
+                .request::<Bytes, Bytes>(invoke.target, invoke.body)
+                .idempotency_key(invoke.key)
+                .call();
+            // `push` answers the call's index, the count pushed before it.
+            flying.push(call);
+            named.push((invoke.index, invoke.described));
         }
-        Order::Unordered => {
-            let mut flying = DurableFuturesUnordered::new();
-            let mut named: Vec<(usize, String)> = Vec::new();
-            let mut invokes = invokes.into_iter();
-            loop {
-                while flying.len() < options.in_flight {
-                    let Some(invoke) = invokes.next() else { break };
-                    let (index, described, call) = issue(invoke);
-                    let at = flying.push(call);
-                    debug_assert_eq!(at, named.len());
-                    named.push((index, described));
-                }
-                let Some((at, result)) = flying.next().await? else {
-                    break;
-                };
-                let (index, described) = &named[at];
-                answered.push((*index, answer(described, result)));
-            }
-        }
+        let Some((at, result)) = flying.next().await? else {
+            break;
+        };
+        let (index, described) = &named[at];
+        answered.push((*index, answer(described, result)));
     }
     Ok(answered)
 }
@@ -147,8 +130,9 @@ async fn invoke_all(
 fn answer(target: &str, result: Result<Bytes, TerminalError>) -> Answered {
     match result {
         Ok(bytes) if bytes.is_empty() => Ok(serde_json::Value::Null),
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| format!("{target} answered no JSON: {e}")),
+        Ok(bytes) => {
+            serde_json::from_slice(&bytes).map_err(|e| format!("{target} answered no JSON: {e}"))
+        }
         Err(error) => Err(format!(
             "{target} failed: {} (code {})",
             error.message(),

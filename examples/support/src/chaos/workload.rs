@@ -2,14 +2,16 @@
 //! behind: a running word count, event-time tumbling windows, the top 3
 //! keys of each window (two keyed stages in a row), and the
 //! running word count from Kafka to Kafka, from Kafka to PostgreSQL, and
-//! from Kafka to Kafka with a side output to PostgreSQL, and an interval
-//! join of two Kafka topics.
+//! from Kafka to Kafka with a side output to PostgreSQL, an interval join
+//! of two Kafka topics, and an enrichment stage calling a Restate object
+//! the killed endpoint serves.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use stream_runtime::keyed::Emit;
+use stream_runtime::lookup::{Enrich, Lookup};
 use stream_runtime::restate::AdminClient;
 use stream_runtime::time::Watermarks;
 use stream_runtime::window::{tumbling, Windowed};
@@ -18,6 +20,7 @@ use stream_runtime::{CompletePipeline, FileSink, IntoPipeline, Pipeline, Sequenc
 use super::connectors::Connectors;
 use crate::join_pairs::{self, check_pairs};
 use crate::keys::{mix, zipf_rank};
+use crate::lookups;
 use crate::random_pipelines;
 use crate::running_counts::{
     check_latest_counts, check_running_counts, expected_counts, CountCheck, CountChecker,
@@ -67,6 +70,10 @@ pub enum Workload {
     /// run's seed, over `records` records: the reference model's output,
     /// each result once.
     Random,
+    /// An enrichment stage calling, per record, the `EnrichCalls` object
+    /// served by the killed endpoint: each record once with its answer,
+    /// and the object's own count of calls per record exactly 1.
+    Enrich,
 }
 
 /// What the first stage of the large-output row gives per record.
@@ -119,13 +126,14 @@ pub struct Outcome {
 
 impl Workload {
     /// Every one, in the order the soak runs them.
-    pub const ALL: [Workload; 10] = [
+    pub const ALL: [Workload; 11] = [
         Workload::Count,
         Workload::CountLatest,
         Workload::Window,
         Workload::TopN,
         Workload::LargeOutputs,
         Workload::Random,
+        Workload::Enrich,
         Workload::KafkaToKafka,
         Workload::KafkaToPostgres,
         Workload::SideOutput,
@@ -133,13 +141,14 @@ impl Workload {
     ];
 
     /// The ones that need no server but Restate.
-    pub const BUILT_IN: [Workload; 6] = [
+    pub const BUILT_IN: [Workload; 7] = [
         Workload::Count,
         Workload::CountLatest,
         Workload::Window,
         Workload::TopN,
         Workload::LargeOutputs,
         Workload::Random,
+        Workload::Enrich,
     ];
 
     /// The ones with connectors.
@@ -163,6 +172,7 @@ impl Workload {
             Workload::IntervalJoin => "interval join of two Kafka topics",
             Workload::LargeOutputs => "a stage's output in several calls to the next",
             Workload::Random => "a random pipeline from the stage table, against the model",
+            Workload::Enrich => "enrich: a Restate call per record, each made once",
         }
     }
 
@@ -179,6 +189,7 @@ impl Workload {
             Workload::IntervalJoin => "ChaosIntervalJoin",
             Workload::LargeOutputs => "ChaosLargeOutputs",
             Workload::Random => "ChaosRandom",
+            Workload::Enrich => "ChaosEnrich",
         }
     }
 
@@ -310,6 +321,13 @@ impl Workload {
                 let case = random_case(connectors.tag, records, batch);
                 random_pipelines::build(&case, name, FileSink::new(output))
             }
+            Workload::Enrich => source
+                .key_by(|n| n % 7)
+                .enrich_with(Enrich::new().in_flight(8), |n| {
+                    Lookup::<u64>::object("EnrichCalls", n.to_string(), "lookup", n)
+                })
+                .sink(FileSink::new(output))
+                .into_pipeline(),
         })
     }
 
@@ -323,7 +341,8 @@ impl Workload {
             | Workload::Window
             | Workload::TopN
             | Workload::LargeOutputs
-            | Workload::Random => return Ok(()),
+            | Workload::Random
+            | Workload::Enrich => return Ok(()),
             Workload::KafkaToKafka => connectors.create_output_topic(name).await?,
             Workload::KafkaToPostgres => connectors.create_output_table(name).await?,
             Workload::SideOutput => {
@@ -405,6 +424,7 @@ impl Workload {
                 let expected = random_pipelines::modelled(&case).await?;
                 return check_random(output, expected);
             }
+            Workload::Enrich => return check_enriched(output, admin, records).await,
             Workload::Window => {
                 let windows = self::expected(records);
                 return check_windows(self, output, admin, &windows).await;
@@ -566,6 +586,58 @@ async fn check_windows(
         ));
     }
     Ok(outcome)
+}
+
+/// Each record once in the file with its answer, and the called object's
+/// count of calls exactly 1 for every record.
+async fn check_enriched(
+    output: &Path,
+    admin: &AdminClient,
+    records: u64,
+) -> Result<Outcome, String> {
+    let text = std::fs::read_to_string(output).map_err(|e| format!("{}: {e}", output.display()))?;
+    let mut seen = BTreeMap::<u64, u64>::new();
+    let mut duplicated = 0u64;
+    for line in text.lines() {
+        match serde_json::from_str::<(u64, u64)>(line) {
+            Ok((n, got)) if n < records && got == lookups::answer(n) => {
+                *seen.entry(n).or_default() += 1;
+            }
+            _ => duplicated += 1,
+        }
+    }
+    duplicated += seen.values().map(|c| c - 1).sum::<u64>();
+    let lost = records - seen.len() as u64;
+    let mut violations = Vec::new();
+    if lost + duplicated > 0 {
+        violations.push(format!("{lost} records lost, {duplicated} extra or wrong"));
+    }
+    let calls = lookups::restate_calls(admin)
+        .await
+        .map_err(|e| e.to_string())?;
+    let called: Vec<String> = (0..records)
+        .filter_map(|n| match calls.get(&n.to_string()) {
+            Some(1) => None,
+            other => Some(format!("{n}: {other:?}")),
+        })
+        .collect();
+    if !called.is_empty() {
+        let shown = called
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        violations.push(format!(
+            "{} records were not called exactly once: {shown}",
+            called.len()
+        ));
+    }
+    Ok(Outcome {
+        lost,
+        duplicated,
+        violations,
+    })
 }
 
 /// The random pipeline's case for a run of `records` records with seed

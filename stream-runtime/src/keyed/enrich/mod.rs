@@ -55,35 +55,48 @@ impl<KF, K, F, Res> Enriching<KF, K, F, Res> {
     }
 }
 
-/// A key's cached answer, in its key group's state.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What a key's state entry keeps for the stage: how many of its batches
+/// called, and its cached answer.
+///
+/// The count is part of each call's idempotency key: a batch tried again
+/// (without a record that failed after the stage, as a new invocation)
+/// sends its calls under the same keys, so Restate answers them from the
+/// first try, while the key's next batch calls afresh. The count moves on
+/// only when a call of the group completes, since only then is its state
+/// written.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Cached {
-    /// When it was answered (wall clock).
-    at: Millis,
-    /// The answer.
-    answer: serde_json::Value,
+    /// Batches of the key that called, and completed.
+    #[serde(default)]
+    calls: u64,
+    /// When the cached answer was taken (wall clock), and the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    answer: Option<(Millis, serde_json::Value)>,
 }
 
 impl<KF, K, F, Res> Enriching<KF, K, F, Res> {
-    /// Whether a cached answer taken at `at` still holds at `now`.
+    /// Whether an answer taken at `at` still holds at `now`.
     fn fresh(&self, at: Millis, now: Millis) -> bool {
         let ttl = self.options.cache.map_or(0, |ttl| ttl.as_millis());
         i128::from(now) - i128::from(at) < ttl as i128
     }
 
-    /// The cached answer of each key of the batch that still holds.
-    fn hits<In>(&self, batch: &ByKey<In>, state: &GroupState, now: Millis) -> Vec<Option<Cached>> {
-        batch
-            .keys
-            .iter()
-            .map(|key| match self.options.cache {
-                // An entry that does not decode is no hit: the key is
-                // looked up again and its entry overwritten.
-                Some(_) => state.get::<Cached>(&state_key(key)).ok().flatten(),
-                None => None,
-            })
-            .map(|cached| cached.filter(|c| self.fresh(c.at, now)))
+    /// Each key's entry (one that does not decode is as none: the key is
+    /// looked up again and its entry overwritten).
+    fn entries<In>(&self, batch: &ByKey<In>, state: &GroupState) -> Vec<Cached> {
+        (batch.keys.iter())
+            .map(|key| state.get::<Cached>(&state_key(key)).ok().flatten())
+            .map(Option::unwrap_or_default)
             .collect()
+    }
+
+    /// The cached answer of an entry, if the stage caches and it holds.
+    fn hit<'c>(&self, entry: &'c Cached, now: Millis) -> Option<&'c serde_json::Value> {
+        self.options.cache?;
+        match &entry.answer {
+            Some((at, answer)) if self.fresh(*at, now) => Some(answer),
+            _ => None,
+        }
     }
 }
 
@@ -103,10 +116,7 @@ where
     }
 
     fn entries(&self, batch: &ByKey<In>, _scope: &Scope<'_>) -> Vec<String> {
-        match self.options.cache {
-            Some(_) => batch.keys.iter().map(|key| state_key(key)).collect(),
-            None => Vec::new(),
-        }
+        batch.keys.iter().map(|key| state_key(key)).collect()
     }
 
     fn looks_up(&self) -> bool {
@@ -125,13 +135,16 @@ where
         state: &GroupState,
         now: Millis,
     ) -> Result<Vec<Planned>, RecordFailed> {
-        let hits = self.hits(batch, state, now);
+        let entries = self.entries(batch, state);
         let cached = self.options.cache.is_some();
         let mut planned: Vec<Planned> = Vec::new();
         // With a cache, the call each key's records share.
         let mut of_key: Vec<Option<usize>> = vec![None; batch.keys.len()];
+        // How many calls of each key and request came before, in the batch.
+        let mut seen = std::collections::HashMap::<String, u32>::new();
         for (index, (slot, record)) in batch.records.iter().enumerate() {
-            if hits[*slot].is_some() {
+            let entry = &entries[*slot];
+            if self.hit(entry, now).is_some() {
                 continue;
             }
             if let (true, Some(call)) = (cached, of_key[*slot]) {
@@ -140,7 +153,13 @@ where
             }
             let lookup = guarded(|| Ok::<_, StageError>((self.lookup)(record)))
                 .map_err(|error| RecordFailed::new(index, error))?;
-            let id = call_id(&lookup.call, &batch.keys[*slot]);
+            let id = call_id(&lookup.call, &batch.keys[*slot], entry.calls);
+            let nth = seen.entry(id.clone()).or_default();
+            let id = match lookup.call.key {
+                Some(_) => id,
+                None => format!("{id}:{nth}"),
+            };
+            *nth += 1;
             of_key[*slot] = Some(planned.len());
             planned.push(Planned {
                 call: lookup.call,
@@ -153,38 +172,33 @@ where
 
     /// Emits each record with its answer, in its order or its call's
     /// (see [`Order`]); a record whose call failed, or whose answer does
-    /// not decode as `Res`, goes to the dead-letter output with why.
+    /// not decode as `Res`, goes to the dead-letter output with why. A
+    /// key that called counts one more batch, and with a cache keeps the
+    /// answer that decoded.
     fn apply(&self, batch: ByKey<In>, cx: Cx<'_, '_, In, (In, Res)>) -> Result<(), RecordFailed> {
         let Cx {
             state, scope, out, ..
         } = cx;
-        let hits = self.hits(&batch, state, scope.now);
+        let mut entries = self.entries(&batch, state);
         let count = batch.records.len();
         let mut records: Vec<Option<(usize, In)>> = batch.records.into_iter().map(Some).collect();
         let mut answers: Vec<Option<Answered>> = vec![None; count];
         let mut order: Vec<usize> = Vec::with_capacity(count);
         for (index, record) in records.iter().enumerate() {
-            if let Some(Some(hit)) = record.as_ref().map(|(slot, _)| &hits[*slot]) {
-                answers[index] = Some(Ok(hit.answer.clone()));
+            let Some((slot, _)) = record else { continue };
+            if let Some(hit) = self.hit(&entries[*slot], scope.now) {
+                answers[index] = Some(Ok(hit.clone()));
                 order.push(index);
             }
         }
+        let mut called = vec![false; batch.keys.len()];
         for (answered, answer) in std::mem::take(&mut scope.looked) {
-            if let (Some(_), Ok(value)) = (self.options.cache, &answer) {
-                if let Some(Some(Some((slot, _)))) = answered.first().map(|i| records.get(*i)) {
-                    let cached = Cached {
-                        at: scope.now,
-                        answer: value.clone(),
-                    };
-                    let name = state_key(&batch.keys[*slot]);
-                    state
-                        .set(&name, &cached)
-                        .map_err(|e| RecordFailed::new(answered[0], e))?;
-                }
-            }
             for index in answered {
-                if let Some(slot) = answers.get_mut(index) {
+                if let (Some(slot), Some(Some((key, _)))) =
+                    (answers.get_mut(index), records.get(index))
+                {
                     *slot = Some(answer.clone());
+                    called[*key] = true;
                     order.push(index);
                 }
             }
@@ -193,12 +207,24 @@ where
             order.sort_unstable();
         }
         for index in order {
-            let (Some((_, record)), Some(answer)) = (records[index].take(), answers[index].take())
+            let (Some((slot, record)), Some(answer)) =
+                (records[index].take(), answers[index].take())
             else {
                 continue;
             };
-            match answer.and_then(|value| decode::<Res>(value)) {
-                Ok(answer) => out((record, answer)),
+            let decoded = answer.and_then(|value| Ok((decode::<Res>(value.clone())?, value)));
+            match decoded {
+                Ok((answer, value)) => {
+                    let entry = &mut entries[slot];
+                    if self.options.cache.is_some() && self.hit(entry, scope.now).is_none() {
+                        entry.answer = Some((scope.now, value));
+                    }
+                    guarded(|| {
+                        out((record, answer));
+                        Ok::<_, StageError>(())
+                    })
+                    .map_err(|error| RecordFailed::new(index, error))?;
+                }
                 Err(reason) => scope
                     .dropped
                     .push((serde_json::to_value(&record).ok(), reason)),
@@ -211,6 +237,14 @@ where
             scope
                 .dropped
                 .push((serde_json::to_value(&record).ok(), reason));
+        }
+        for ((key, mut entry), called) in batch.keys.iter().zip(entries).zip(called) {
+            if called {
+                entry.calls += 1;
+                state
+                    .set(&state_key(key), &entry)
+                    .map_err(|e| RecordFailed::new(0, e))?;
+            }
         }
         Ok(())
     }

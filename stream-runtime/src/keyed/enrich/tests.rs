@@ -41,11 +41,62 @@ fn each_record_is_emitted_with_its_answer_in_order() {
         out,
         [((1, 10), name(1)), ((2, 20), name(2)), ((1, 11), name(1))]
     );
-    // One call per record, without a cache; the two of user 1 send the
-    // same request, so they share an idempotency key.
+    // One call per record, without a cache, each its own: the two of
+    // user 1 send the same request, and still have their own keys.
     assert_eq!(sim.planned.len(), 3);
-    assert_eq!(sim.planned[0].id, sim.planned[2].id);
-    assert_ne!(sim.planned[0].id, sim.planned[1].id);
+    let ids: std::collections::BTreeSet<_> = sim.planned.iter().map(|p| &p.id).collect();
+    assert_eq!(ids.len(), 3);
+}
+
+#[test]
+fn a_keys_next_batch_calls_afresh_and_a_batch_tried_again_calls_under_the_same_keys() {
+    let mut sim = enriching(Enrich::new());
+    sim.call(vec![(1, 10)], None, 0);
+    sim.call(vec![(1, 10)], None, 0);
+    let (first, next) = (&sim.planned[0].id, &sim.planned[1].id);
+    assert_ne!(
+        first, next,
+        "a later batch of the same record is a new call"
+    );
+    // A batch whose call fails stores nothing, so trying it again plans
+    // the same keys: Restate answers them from the first try.
+    let store = sim.store.clone();
+    sim.call(vec![(1, 10), (2, 20)], None, 0);
+    sim.store = store;
+    sim.call(vec![(1, 10), (2, 20)], None, 0);
+    let ids: Vec<&String> = sim.planned[2..].iter().map(|p| &p.id).collect();
+    assert_eq!(ids[0..2], ids[2..4]);
+}
+
+#[test]
+fn a_function_after_the_stage_that_panics_dead_letters_its_record() {
+    use crate::driver::TestDriver;
+    let out = CollectSink::new();
+    let pipeline = Pipeline::named("P")
+        .source(InMemorySource::new(vec![1u32, 2, 3]))
+        .key_by(|n| *n)
+        .enrich(|n| Lookup::<u32>::service("S", "h", n))
+        .map(|(n, answer)| {
+            assert_ne!(n, 2, "no 2");
+            n + answer
+        })
+        .sink(out.clone());
+    let mut driver = TestDriver::new(pipeline);
+    driver.answer_lookups(|call| call.body.clone());
+    crate::testing::block_on(driver.run_to_end()).expect("runs");
+    assert_eq!(out.records(), [2, 6]);
+    let letters = driver.dead_letters();
+    assert_eq!(letters.len(), 1);
+    assert!(letters[0].error.contains("no 2"), "{letters:?}");
+}
+
+#[test]
+fn a_request_that_does_not_encode_is_not_called() {
+    let mut bad = std::collections::HashMap::new();
+    bad.insert((1, 2), 3);
+    let failing = Lookup::<String>::service("Users", "name", &bad);
+    let answered = crate::lookup::answer_here(&failing.call, |_| panic!("called"));
+    assert!(answered.unwrap_err().contains("does not encode"));
 }
 
 #[test]
@@ -111,11 +162,27 @@ fn a_failed_call_dead_letters_its_record_and_the_rest_go_on() {
 #[test]
 fn an_answer_of_another_type_dead_letters_its_record_with_why() {
     let mut sim = enriching(Enrich::new());
-    sim.answer = Some(Box::new(|_: &Call| Ok(serde_json::json!({ "not": "a name" }))));
+    sim.answer = Some(Box::new(|_: &Call| {
+        Ok(serde_json::json!({ "not": "a name" }))
+    }));
     let (out, _) = sim.call(vec![(1, 10)], None, 0);
     assert!(out.is_empty());
     let reason = &sim.dropped[0].1;
-    assert!(reason.contains("does not decode as `alloc::string::String`"), "{reason}");
+    assert!(
+        reason.contains("does not decode as `alloc::string::String`"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn an_answer_of_another_type_is_not_cached() {
+    let mut sim = enriching(Enrich::new().cache(Duration::from_secs(60)));
+    sim.answer = Some(Box::new(|_: &Call| Ok(serde_json::json!(7))));
+    sim.call(vec![(1, 10)], None, 0);
+    assert_eq!(sim.dropped.len(), 1);
+    sim.answer = Some(Box::new(|_: &Call| Ok(serde_json::json!("seven"))));
+    let (out, _) = sim.call(vec![(1, 11)], None, 1);
+    assert_eq!(out, [((1, 11), "seven".to_owned())]);
 }
 
 #[test]

@@ -1,19 +1,25 @@
 //! The graph rows: two keyed stages in a row (a count per key per 10 s
 //! tumbling window of event time, then each window's top 3) over 1,000
-//! keys, and an interval join of two in-process sources. Each is its own
-//! bounded pipeline on one fresh server; throughput is input records over
-//! the time from `addTokens` to `finished` (every window fired, every
-//! pair written), and every result is checked once.
+//! keys, an interval join of two in-process sources, and an enrichment
+//! stage calling a Restate object per record (`EnrichCalls`, served by
+//! the same endpoint, on the same server) at several calls in flight. Each
+//! is its own bounded pipeline on one fresh server; throughput is input
+//! records over the time from `addTokens` to `finished` (every window
+//! fired, every pair or record written), and every result is checked once
+//! (for the enrichment, each record's call too, by the object's own count).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use stream_runtime::keyed::between;
+use stream_runtime::lookup::{Enrich, Lookup};
+use stream_runtime::restate::AdminClient;
 use stream_runtime::time::Watermarks;
 use stream_runtime::window::{tumbling, Windowed};
 use stream_runtime::{Endpoint, FileSink, IntoPipeline, Pipeline, Sequence, ServiceNames};
 use stream_support::join_pairs::{check_pairs_file, expected_pairs};
 use stream_support::keys::mix;
+use stream_support::lookups;
 use stream_support::window_counts::{
     check_window_counts, expected_windows, top3, top_of, WindowCount,
 };
@@ -42,6 +48,8 @@ enum Shape {
     TopN,
     /// Two sources of `records` numbers each, joined.
     Join,
+    /// A Restate call per record, this many in flight per key group.
+    Enrich(usize),
 }
 
 #[derive(Clone, Copy)]
@@ -58,15 +66,16 @@ const KEYS: u64 = 1_000;
 impl Config {
     fn name(&self) -> String {
         let shape = match self.shape {
-            Shape::TopN => "TopN",
-            Shape::Join => "Join",
+            Shape::TopN => "TopN".to_owned(),
+            Shape::Join => "Join".to_owned(),
+            Shape::Enrich(in_flight) => format!("Enrich{in_flight}F"),
         };
         format!("{shape}B{}T{}", self.batch, self.tokens)
     }
 
     fn inputs(&self) -> u64 {
         match self.shape {
-            Shape::TopN => self.records,
+            Shape::TopN | Shape::Enrich(_) => self.records,
             Shape::Join => 2 * self.records,
         }
     }
@@ -87,6 +96,14 @@ fn configs(quick: bool) -> Vec<Config> {
             batch,
             tokens: 10,
             records: scale(records / 2),
+        });
+    }
+    for in_flight in [4, 16, 64] {
+        configs.push(Config {
+            shape: Shape::Enrich(in_flight),
+            batch: 500,
+            tokens: 10,
+            records: scale(40_000),
         });
     }
     configs
@@ -123,12 +140,33 @@ fn pipeline(config: &Config, output: &Path) -> stream_runtime::CompletePipeline 
             )
             .sink(FileSink::new(output))
             .into_pipeline(),
+        Shape::Enrich(in_flight) => {
+            let name = config.name();
+            named
+                .source(numbers())
+                .key_by(|n| *n % 64)
+                .enrich_with(Enrich::new().in_flight(in_flight), move |n| {
+                    let key = lookups::object_key(&name, *n);
+                    Lookup::<u64>::object("EnrichCalls", key, "lookup", n)
+                })
+                .sink(FileSink::new(output))
+                .into_pipeline()
+        }
     }
 }
 
-/// Whether the file holds every expected result once.
-fn check(config: &Config, output: &Path) -> Result<String, Error> {
+/// Whether the file holds every expected result once (and, for the
+/// enrichment, whether each record was called once).
+async fn check(config: &Config, output: &Path, admin: &AdminClient) -> Result<String, Error> {
     Ok(match config.shape {
+        Shape::Enrich(_) => {
+            let (lost, duplicated, violations) =
+                lookups::check_enriched(output, admin, &config.name(), config.records).await?;
+            match violations.is_empty() {
+                true => exactness(lost, duplicated, 0),
+                false => format!("NO: {}", violations.join("; ")),
+            }
+        }
         Shape::TopN => {
             let windows =
                 expected_windows(config.records, WINDOW_MS, |n| key(n, Some(KEYS)), time_of);
@@ -148,7 +186,7 @@ fn output_path(scratch: &Path, config: &Config) -> PathBuf {
 }
 
 struct Row {
-    name: &'static str,
+    name: String,
     batch: u32,
     tokens: u64,
     records: u64,
@@ -163,7 +201,7 @@ struct Row {
 pub async fn run(args: &Args) -> Result<(), Error> {
     let configs = configs(args.quick);
     let scratch = Bench::scratch("graphs")?;
-    let mut endpoint = Endpoint::new();
+    let mut endpoint = Endpoint::new().service(lookups::EnrichCalls);
     for config in &configs {
         endpoint = endpoint.pipeline(pipeline(config, &output_path(&scratch, config)));
     }
@@ -177,8 +215,11 @@ pub async fn run(args: &Args) -> Result<(), Error> {
             .await?;
         let row = Row {
             name: match config.shape {
-                Shape::TopN => "top 3 per window, 1,000 keys (two keyed stages)",
-                Shape::Join => "interval join of two sources, ±50 ms per block of 10",
+                Shape::TopN => "top 3 per window, 1,000 keys (two keyed stages)".to_owned(),
+                Shape::Join => "interval join of two sources, ±50 ms per block of 10".to_owned(),
+                Shape::Enrich(in_flight) => {
+                    format!("enrich: a Restate object call per record, {in_flight} in flight")
+                }
             },
             batch: config.batch,
             tokens: config.tokens,
@@ -187,7 +228,12 @@ pub async fn run(args: &Args) -> Result<(), Error> {
             rate: config.inputs() as f64 / seconds,
             server_cpu,
             endpoint_cpu,
-            exact: check(config, &output_path(&bench.scratch, config))?,
+            exact: check(
+                config,
+                &output_path(&bench.scratch, config),
+                &bench.server.admin(),
+            )
+            .await?,
         };
         eprintln!("{} done: {:.0} records/s", config.name(), row.rate);
         rows.push(row);
@@ -197,8 +243,8 @@ pub async fn run(args: &Args) -> Result<(), Error> {
 }
 
 fn print(rows: &[Row]) {
-    println!("\ngraphs: two keyed stages (a count per key per 10 s tumbling window of event time, then each window's top 3) and an interval join of two sources (1,000 records per second of event time each, up to 500 ms out of order, max_delay 1 s), exactly-once file sink.");
-    println!("records/s: input records (both sources for the join) over addTokens to finished. exactly once: every top-3 entry, or every pair, in the file once.\n");
+    println!("\ngraphs: two keyed stages (a count per key per 10 s tumbling window of event time, then each window's top 3), an interval join of two sources (1,000 records per second of event time each, up to 500 ms out of order, max_delay 1 s), and an enrichment stage calling a Restate object per record on the same server (64 keys), exactly-once file sink.");
+    println!("records/s: input records (both sources for the join) over addTokens to finished. exactly once: every top-3 entry, pair or enriched record in the file once, and for the enrichment each record's call counted once by the called object.\n");
     println!("| pipeline | batch | tokens | records | results | records/s | server CPU | endpoint CPU | exactly once |");
     println!("|---|------:|-------:|--------:|--------:|----------:|-----------:|-------------:|:-------------|");
     for row in rows {

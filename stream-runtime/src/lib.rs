@@ -59,6 +59,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod branch;
 mod builder;
 mod complete;
 mod config;
@@ -92,7 +93,8 @@ pub mod time;
 pub mod window;
 
 pub use builder::{
-    Complete, KeyedOutput, KeyedStream, Origin, Pipeline, Stream, Upstream, WindowedStream,
+    BranchEnd, BranchStream, Complete, KeyedOutput, KeyedStream, Origin, Pipeline, Stream, Tapped,
+    Upstream, WindowedStream,
 };
 pub use complete::{CompletePipeline, IntoPipeline};
 pub use config::PipelineConfig;

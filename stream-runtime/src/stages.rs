@@ -7,6 +7,7 @@ use std::future::Future;
 use std::io;
 use std::sync::Arc;
 
+use crate::branch::Branching;
 use crate::config::PipelineConfig;
 use crate::guard::{guarded, RecordFailed, StageError};
 use crate::keyed::{
@@ -35,6 +36,9 @@ pub(crate) trait Dataflow: Send + Sync + 'static {
     type Mid: Record;
     /// What reaches the sink.
     type Out: Record;
+    /// What reaches the sink of a branch before `key_by` (`()` without
+    /// one; see [`crate::branch`]).
+    type Side: Record;
     /// The first keyed stage, the one the tokens call.
     type First: Level<Mid = Self::Mid, Final = Self::Out>;
 
@@ -46,8 +50,15 @@ pub(crate) trait Dataflow: Send + Sync + 'static {
     /// them (see [`Source`]).
     fn source(&self) -> &Self::Source;
     /// Applies the operators before `key_by` to one source record, telling
-    /// `stamps` the event time `event_time` gives it.
-    fn before_key(&self, record: Self::Input, out: &mut Vec<Self::Mid>, stamps: &Stamps);
+    /// `stamps` the event time `event_time` gives it; a branch's records
+    /// go to `side`.
+    fn before_key(
+        &self,
+        record: Self::Input,
+        out: &mut Vec<Self::Mid>,
+        side: &mut Vec<Self::Side>,
+        stamps: &Stamps,
+    );
     /// The first keyed stage.
     fn first(&self) -> &Arc<Self::First>;
 
@@ -80,15 +91,20 @@ pub(crate) trait Dataflow: Send + Sync + 'static {
     /// no keyed stage), and the largest time `event_time` stamped on it. A
     /// user function that panics, or a key that does not encode, fails it.
     #[allow(clippy::type_complexity)]
-    fn route(&self, record: Self::Input) -> Result<Route<Self::Mid, Self::Out>, StageError> {
+    fn route(
+        &self,
+        record: Self::Input,
+    ) -> Result<Route<Self::Mid, Self::Out, Self::Side>, StageError> {
         guarded(|| {
             let groups = self.config().key_groups;
             let mut mids = Vec::new();
             let stamps = Stamps::default();
-            self.before_key(record, &mut mids, &stamps);
+            let mut side = Vec::new();
+            self.before_key(record, &mut mids, &mut side, &stamps);
             let mut routed = Route {
                 keyed: Vec::new(),
                 output: Vec::new(),
+                side,
                 stamped: None,
             };
             for mid in mids {
@@ -114,6 +130,23 @@ pub(crate) trait Dataflow: Send + Sync + 'static {
     ) -> std::collections::BTreeMap<u32, Vec<Self::Out>> {
         by_sink_partition(self.first().down(), token, output)
     }
+    /// The sink partitions of a branch before `key_by` (none without
+    /// one), after the main sink's.
+    fn side_partitions(&self) -> u32;
+    /// A branch's records of token `token`, by the branch sink's
+    /// partition each goes to, in partition order.
+    fn by_side_partition(
+        &self,
+        token: u64,
+        side: Vec<Self::Side>,
+    ) -> std::collections::BTreeMap<u32, Vec<Self::Side>>;
+    /// Writes a batch to a partition of a branch's sink.
+    fn write_side(
+        &self,
+        partition: u32,
+        committed: u64,
+        records: &[Self::Side],
+    ) -> impl Future<Output = io::Result<u64>> + Send;
     /// Writes a batch to a sink partition (see [`Sink`]).
     fn write(
         &self,
@@ -127,11 +160,13 @@ pub(crate) trait Dataflow: Send + Sync + 'static {
 
 /// One source record after the operators before `key_by` (see
 /// [`Dataflow::route`]).
-pub(crate) struct Route<M, O> {
+pub(crate) struct Route<M, O, X> {
     /// Each keyed record with its key group and encoded key.
     pub keyed: Vec<(u32, String, M)>,
     /// The output, with no keyed stage.
     pub output: Vec<O>,
+    /// The records of a branch before `key_by`, for its own sink.
+    pub side: Vec<X>,
     /// The largest time `event_time` stamped.
     pub stamped: Option<Millis>,
 }
@@ -299,14 +334,16 @@ impl FireFailed {
     }
 }
 
-/// A whole pipeline: source, operators, then its keyed stages.
+/// A whole pipeline: source, a branch (or none), operators, then its
+/// keyed stages.
 ///
 /// Built by the typed API's `sink`, which checks every bound once and hides
 /// the type in a [`CompletePipeline`](crate::CompletePipeline).
-pub(crate) struct Stages<S, Pre, L> {
+pub(crate) struct Stages<S, B, Pre, L> {
     pub(crate) name: String,
     pub(crate) config: PipelineConfig,
     pub(crate) source: S,
+    pub(crate) branch: B,
     pub(crate) pre: Pre,
     pub(crate) first: Arc<L>,
 }
@@ -327,10 +364,11 @@ pub(crate) struct ToSink<Sk>(pub(crate) Sk);
 /// The output goes to the next keyed stage.
 pub(crate) struct Next<L>(pub(crate) Arc<L>);
 
-impl<S, Pre, L> Dataflow for Stages<S, Pre, L>
+impl<S, B, Pre, L> Dataflow for Stages<S, B, Pre, L>
 where
     S: Source,
-    Pre: Operator<S::Item>,
+    B: Branching<S::Item>,
+    Pre: Operator<B::Out>,
     Pre::Out: Record,
     L: Level<Mid = Pre::Out>,
 {
@@ -338,6 +376,7 @@ where
     type Source = S;
     type Mid = Pre::Out;
     type Out = L::Final;
+    type Side = B::Side;
     type First = L;
 
     fn name(&self) -> &str {
@@ -352,8 +391,41 @@ where
         &self.source
     }
 
-    fn before_key(&self, record: S::Item, out: &mut Vec<Pre::Out>, stamps: &Stamps) {
-        self.pre.apply_stamped(record, &mut |x| out.push(x), stamps);
+    fn before_key(
+        &self,
+        record: S::Item,
+        out: &mut Vec<Pre::Out>,
+        side: &mut Vec<B::Side>,
+        stamps: &Stamps,
+    ) {
+        let mut on = |record| self.pre.apply_stamped(record, &mut |x| out.push(x), stamps);
+        self.branch.apply(record, &mut on, side, stamps);
+    }
+
+    fn side_partitions(&self) -> u32 {
+        self.branch.partitions()
+    }
+
+    fn by_side_partition(
+        &self,
+        token: u64,
+        side: Vec<B::Side>,
+    ) -> std::collections::BTreeMap<u32, Vec<B::Side>> {
+        let mut partitions = std::collections::BTreeMap::<u32, Vec<B::Side>>::new();
+        for record in side {
+            let partition = self.branch.route(token, &record);
+            partitions.entry(partition).or_default().push(record);
+        }
+        partitions
+    }
+
+    fn write_side(
+        &self,
+        partition: u32,
+        committed: u64,
+        records: &[B::Side],
+    ) -> impl Future<Output = io::Result<u64>> + Send {
+        self.branch.write(partition, committed, records)
     }
 
     fn first(&self) -> &Arc<L> {

@@ -13,7 +13,7 @@ use crate::stages::{Chained, Downstream, Level, Stages, ToSink};
 pub(crate) fn stages<S, Pre, K, Post, Sk>(
     stream: Stream<S, Pre, K, Post>,
     sink: Sk,
-) -> Stages<S, Pre, Chained<Pre::Out, K, Post, ToSink<Sk>>>
+) -> Stages<S, crate::branch::NoBranch, Pre, Chained<Pre::Out, K, Post, ToSink<Sk>>>
 where
     S: Source,
     Pre: Operator<S::Item>,

@@ -11,7 +11,7 @@ use std::sync::{LazyLock, OnceLock};
 use stream_runtime::driver::TestDriver;
 use stream_runtime::lookup::{Call, Lookup, Target};
 use stream_runtime::{pipeline, CollectSink, FailedStage, IntoPipeline, Sequence};
-use stream_support::lookups::{answer, restate_calls, HttpLookups};
+use stream_support::lookups::{answer, object_key, restate_calls, HttpLookups};
 
 use crate::harness::harness;
 use crate::windows::until_results;
@@ -24,7 +24,7 @@ pipeline! {
     pub ObjectEnriched(out: CollectSink<(u64, u64)>, batch_size = 50, key_groups = 4):
     source(Sequence::new().take(OBJECT_RECORDS).with_splits(2))
     |> key_by(|n| n % 16)
-    |> enrich(|n| Lookup::<u64>::object("EnrichCalls", n.to_string(), "lookup", n), in_flight = 8)
+    |> enrich(|n| Lookup::<u64>::object("EnrichCalls", object_key("ObjectEnriched", *n), "lookup", n), in_flight = 8)
     |> sink(out)
 }
 
@@ -100,7 +100,9 @@ async fn a_restate_lookup_enriches_each_record_once_and_calls_once() {
     assert_eq!(once(&got), expected);
     assert_eq!(expected.len() as u64, OBJECT_RECORDS);
     // The object counted its own invocations: one per record.
-    let calls = restate_calls(&harness().admin()).await.expect("the calls");
+    let calls = restate_calls(&harness().admin(), "ObjectEnriched")
+        .await
+        .expect("the calls");
     let wrong: Vec<_> = calls.iter().filter(|(_, count)| **count != 1).collect();
     assert!(
         wrong.is_empty(),

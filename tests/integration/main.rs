@@ -3,6 +3,7 @@
 
 mod answers;
 mod bad_input;
+mod branch;
 mod chained;
 mod chaos;
 mod differential;

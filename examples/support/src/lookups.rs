@@ -4,6 +4,7 @@
 //! An exact run is one in which each record's count is 1.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use restate_sdk::prelude::*;
@@ -34,9 +35,18 @@ impl EnrichCalls {
     }
 }
 
-/// Each record's count of calls, by the object's key, from the server's
-/// state table.
-pub async fn restate_calls(admin: &AdminClient) -> Result<BTreeMap<String, u64>, ApiError> {
+/// The object's key for record `n` of pipeline `pipeline`, so that runs
+/// on one server count apart.
+pub fn object_key(pipeline: &str, n: u64) -> String {
+    format!("{pipeline}/{n}")
+}
+
+/// Each record's count of calls for pipeline `pipeline`, from the
+/// server's state table.
+pub async fn restate_calls(
+    admin: &AdminClient,
+    pipeline: &str,
+) -> Result<BTreeMap<u64, u64>, ApiError> {
     #[derive(Deserialize)]
     struct Row {
         service_key: String,
@@ -44,18 +54,61 @@ pub async fn restate_calls(admin: &AdminClient) -> Result<BTreeMap<String, u64>,
     }
     let rows: Vec<Row> = admin
         .query(&format!(
-            "SELECT service_key, value_utf8 FROM state WHERE service_name = 'EnrichCalls' AND key = '{CALLS}'"
+            "SELECT service_key, value_utf8 FROM state WHERE service_name = 'EnrichCalls' AND key = '{CALLS}' AND service_key LIKE '{pipeline}/%'"
         ))
         .await?;
     Ok(rows
         .into_iter()
-        .map(|row| {
-            (
-                row.service_key,
-                row.value_utf8.trim().parse().unwrap_or(u64::MAX),
-            )
+        .filter_map(|row| {
+            let n = row.service_key.rsplit('/').next()?.parse().ok()?;
+            Some((n, row.value_utf8.trim().parse().unwrap_or(u64::MAX)))
         })
         .collect())
+}
+
+/// What an enriched run must leave: each record `0..records` once in the
+/// file as `[n, answer(n)]`, and the object's count of calls for each
+/// exactly 1. Answers the results lost, those extra or wrong, and what
+/// else is wrong, in words.
+pub async fn check_enriched(
+    output: &Path,
+    admin: &AdminClient,
+    pipeline: &str,
+    records: u64,
+) -> Result<(u64, u64, Vec<String>), String> {
+    let text = std::fs::read_to_string(output).map_err(|e| format!("{}: {e}", output.display()))?;
+    let mut seen = BTreeMap::<u64, u64>::new();
+    let mut duplicated = 0u64;
+    for line in text.lines() {
+        match serde_json::from_str::<(u64, u64)>(line) {
+            Ok((n, got)) if n < records && got == answer(n) => *seen.entry(n).or_default() += 1,
+            _ => duplicated += 1,
+        }
+    }
+    duplicated += seen.values().map(|c| c - 1).sum::<u64>();
+    let lost = records - seen.len() as u64;
+    let mut violations = Vec::new();
+    if lost + duplicated > 0 {
+        violations.push(format!("{lost} records lost, {duplicated} extra or wrong"));
+    }
+    let calls = restate_calls(admin, pipeline)
+        .await
+        .map_err(|e| e.to_string())?;
+    let wrong: Vec<String> = (0..records)
+        .filter_map(|n| match calls.get(&n) {
+            Some(1) => None,
+            other => Some(format!("{n}: {other:?}")),
+        })
+        .collect();
+    if !wrong.is_empty() {
+        let shown = wrong.iter().take(10).cloned().collect::<Vec<_>>();
+        violations.push(format!(
+            "{} records were not called exactly once: {}",
+            wrong.len(),
+            shown.join(", ")
+        ));
+    }
+    Ok((lost, duplicated, violations))
 }
 
 /// A plain HTTP/1.1 server on loopback answering `GET /answer/{n}` with

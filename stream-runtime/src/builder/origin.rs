@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::Pipeline;
+use crate::branch::NoBranch;
 use crate::complete::CompletePipeline;
 use crate::keyed::KeyedStage;
 use crate::operator::{Operator, Then};
@@ -67,6 +68,7 @@ where
             name: pipeline.name,
             config: pipeline.config,
             source: self,
+            branch: NoBranch,
             pre,
             first: Arc::new(level),
         })

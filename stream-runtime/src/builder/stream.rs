@@ -108,6 +108,25 @@ impl<S: Source> Stream<S, Identity, Unkeyed, Identity> {
     }
 }
 
+impl<S> Stream<S, Identity, Unkeyed, Identity> {
+    /// A stream reading `head`'s origin, with no stage yet.
+    pub(crate) fn new_at(head: Head<S>) -> Self {
+        Self {
+            head,
+            pre: Identity,
+            keyed: Unkeyed,
+            post: Identity,
+        }
+    }
+}
+
+impl<S, Pre, Post> Stream<S, Pre, Unkeyed, Post> {
+    /// The head and the stages of an unkeyed stream.
+    pub(crate) fn into_parts(self) -> (Head<S>, Pre, Post) {
+        (self.head, self.pre, self.post)
+    }
+}
+
 impl<S, Pre, K> Stream<S, Pre, K, Identity> {
     pub(crate) fn keyed(head: Head<S>, pre: Pre, keyed: K) -> Self {
         Self {
@@ -200,7 +219,12 @@ where
     pub(crate) fn into_stages<Sk>(
         self,
         sink: Sk,
-    ) -> crate::stages::Stages<S, Pre, Chained<Pre::Out, K, Post, ToSink<Sk>>>
+    ) -> crate::stages::Stages<
+        S,
+        crate::branch::NoBranch,
+        Pre,
+        Chained<Pre::Out, K, Post, ToSink<Sk>>,
+    >
     where
         S: Source,
     {
@@ -209,6 +233,7 @@ where
             name: pipeline.name,
             config: pipeline.config,
             source,
+            branch: crate::branch::NoBranch,
             pre,
             first: std::sync::Arc::new(last),
         }
@@ -330,9 +355,11 @@ where
     }
 }
 
+// A source, or a source with a branch (`Tapped`): an unkeyed stream only
+// ever reads from one of those, never from keyed stages.
 impl<S, Pre, Post> Stream<S, Pre, Unkeyed, Post>
 where
-    S: Source,
+    S: Origin,
     Pre: Operator<S::Item>,
     Pre::Out: Send + Sync + 'static,
     Post: Operator<Pre::Out>,

@@ -73,6 +73,8 @@ pub(crate) struct Model<D: Dataflow> {
     now: Millis,
     /// Output not written to the sink yet.
     out: Vec<D::Out>,
+    /// A branch's records not written to its sink yet.
+    side: Vec<D::Side>,
     /// Each sink partition's committed offset.
     committed: BTreeMap<u32, u64>,
     report: Report,
@@ -92,6 +94,7 @@ impl<D: Dataflow> Model<D> {
             watermark: Millis::MIN,
             now: 0,
             out: Vec::new(),
+            side: Vec::new(),
             committed: BTreeMap::new(),
             report: Report::default(),
             answer: Arc::new(|call| {
@@ -156,6 +159,7 @@ impl<D: Dataflow> Model<D> {
         let Route {
             keyed,
             output,
+            side,
             stamped,
         } = match flow.route(record) {
             Ok(routed) => routed,
@@ -166,6 +170,7 @@ impl<D: Dataflow> Model<D> {
             }
         };
         self.out.extend(output);
+        self.side.extend(side);
         let watermark = self.given();
         for (group, _, mid) in keyed {
             let origin = Origin::Source { split, position };
@@ -344,32 +349,43 @@ impl<D: Dataflow> Model<D> {
         }
     }
 
-    /// Writes what is waiting to the sink, partition by partition; a write
-    /// that fails is a dead letter.
+    /// Writes what is waiting to the sink, and a branch's records to its
+    /// own, partition by partition; a write that fails is a dead letter.
     async fn flush(&mut self) {
-        let out = std::mem::take(&mut self.out);
-        if out.is_empty() {
-            return;
-        }
         let flow = Arc::clone(&self.flow);
+        let out = std::mem::take(&mut self.out);
         for (partition, records) in flow.by_sink_partition(0, out) {
             let committed = self.committed.get(&partition).copied().unwrap_or(0);
-            match flow.write(partition, committed, &records).await {
-                Ok(offset) => {
-                    self.committed.insert(partition, offset);
-                    self.report.records_out += records.len() as u64;
-                }
-                Err(error) => {
-                    let count = u32::try_from(records.len()).unwrap_or(u32::MAX);
-                    self.report.dead_letters.push(DeadLetter {
-                        split: 0,
-                        position: 0,
-                        count,
-                        stage: FailedStage::Sink,
-                        error: error.to_string(),
-                        record: None,
-                    });
-                }
+            let written = flow.write(partition, committed, &records).await;
+            self.written(partition, records.len(), written);
+        }
+        let side = std::mem::take(&mut self.side);
+        let after = flow.sink_partitions();
+        for (partition, records) in flow.by_side_partition(0, side) {
+            let at = after + partition;
+            let committed = self.committed.get(&at).copied().unwrap_or(0);
+            let written = flow.write_side(partition, committed, &records).await;
+            self.written(at, records.len(), written);
+        }
+    }
+
+    /// Takes in a write of `count` records to partition `partition`.
+    fn written(&mut self, partition: u32, count: usize, written: std::io::Result<u64>) {
+        match written {
+            Ok(offset) => {
+                self.committed.insert(partition, offset);
+                self.report.records_out += count as u64;
+            }
+            Err(error) => {
+                let count = u32::try_from(count).unwrap_or(u32::MAX);
+                self.report.dead_letters.push(DeadLetter {
+                    split: 0,
+                    position: 0,
+                    count,
+                    stage: FailedStage::Sink,
+                    error: error.to_string(),
+                    record: None,
+                });
             }
         }
     }

@@ -175,6 +175,18 @@ pub(crate) mod sink {
         const NAME: &'static str = "write";
     }
 
+    /// [`Write`] for the sink of a branch before `key_by`, at its
+    /// partitions, numbered after the main sink's.
+    pub(crate) struct WriteSide<T>(PhantomData<T>);
+
+    impl<T: crate::Record> Handler for WriteSide<T> {
+        type Service = SinkService;
+        type Access = Exclusive;
+        type Input = Vec<T>;
+        type Output = BatchAnswer<()>;
+        const NAME: &'static str = "writeSide";
+    }
+
     handler!(
         /// The committed offset and the records written.
         Progress, "progress", SinkService, Shared, () => SinkProgress

@@ -20,9 +20,11 @@ pub(super) struct GroupBatch<M> {
 /// A range after the operators before `key_by`: batches per key group, or,
 /// with no keyed stage, the output itself; and the largest event time
 /// `event_time` stamped (none when it stamped no record).
-pub(super) struct Routed<M, O> {
+pub(super) struct Routed<M, O, X> {
     pub groups: BTreeMap<u32, GroupBatch<M>>,
     pub output: Vec<O>,
+    /// A branch's records, for its own sink.
+    pub side: Vec<X>,
     pub max_time: Option<Millis>,
 }
 
@@ -32,11 +34,12 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     /// whose operators fail is read again and retried, up to the attempt
     /// limit, then dead-lettered. A source that cannot be read fails the
     /// round, which Restate retries.
-    pub(super) async fn before_key(&self) -> std::io::Result<Routed<D::Mid, D::Out>> {
+    pub(super) async fn before_key(&self) -> std::io::Result<Routed<D::Mid, D::Out, D::Side>> {
         let flow = self.flow;
         let mut routed = Routed {
             groups: BTreeMap::new(),
             output: Vec::new(),
+            side: Vec::new(),
             max_time: None,
         };
         let combiner = flow.first().combiner();
@@ -45,6 +48,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
             match self.one_record(position, record).await? {
                 Ok(route) => {
                     routed.output.extend(route.output);
+                    routed.side.extend(route.side);
                     routed.max_time = routed.max_time.max(route.stamped);
                     for (group, key, mid) in route.keyed {
                         let batch = routed.groups.entry(group).or_insert_with(|| GroupBatch {
@@ -103,7 +107,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         &self,
         position: u64,
         record: D::Input,
-    ) -> std::io::Result<Result<Route<D::Mid, D::Out>, NotKeyed>> {
+    ) -> std::io::Result<Result<Route<D::Mid, D::Out, D::Side>, NotKeyed>> {
         let flow = self.flow;
         let attempts = flow.config().max_attempts;
         let mut record = Some(record);

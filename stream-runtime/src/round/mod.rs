@@ -67,7 +67,7 @@ pub(crate) fn layout<D: Dataflow>(flow: &D) -> Layout {
     Layout {
         key_groups: flow.config().key_groups.count(),
         splits: flow.splits(),
-        sink_partitions: flow.sink_partitions(),
+        sink_partitions: flow.sink_partitions() + flow.side_partitions(),
     }
 }
 
@@ -122,6 +122,7 @@ pub(crate) async fn run<D: Dataflow, C: Calls>(flow: &D, calls: &C, token: Token
         }
     };
     let mut output = routed.output;
+    let side = routed.side;
     let mut needs = Vec::new();
     if !routed.groups.is_empty() {
         let answer = round.keyed(routed.groups, token.watermark).await;
@@ -136,6 +137,9 @@ pub(crate) async fn run<D: Dataflow, C: Calls>(flow: &D, calls: &C, token: Token
     };
     if !output.is_empty() {
         round.write(token, output).await;
+    }
+    if !side.is_empty() {
+        round.write_side(token, side).await;
     }
     let first = token.first_split(flow.splits());
     let mut next = Token {

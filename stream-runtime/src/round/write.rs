@@ -2,8 +2,9 @@
 
 use super::fit::{cut, encoded_len, too_large_reason};
 use super::Round;
-use crate::protocol::handlers::sink;
+use crate::protocol::handlers::{sink, SinkService};
 use crate::protocol::BatchAnswer;
+use crate::protocol::Handler;
 use crate::protocol::{Calls, FailedStage, Token};
 use crate::stages::Dataflow;
 
@@ -23,16 +24,40 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
                 self.dead_letter(self.lease.from, 1, FailedStage::Sink, reason, None);
             }
             for call in cut.calls {
-                self.write_call(partition, call).await;
+                self.write_call::<sink::Write<D::Out>, _>(partition, call)
+                    .await;
+            }
+        }
+    }
+
+    /// Writes a branch's records of the range to its sink's partitions,
+    /// as [`write`](Self::write) writes the main sink's: the branch's
+    /// partitions are numbered after the main sink's.
+    pub(super) async fn write_side(&self, token: Token, side: Vec<D::Side>) {
+        let budget = self.flow.config().max_call_bytes;
+        let after = self.flow.sink_partitions();
+        for (partition, side) in self.flow.by_side_partition(token.id, side) {
+            let cut = cut(side, budget, encoded_len);
+            for (_, bytes) in cut.too_large {
+                let reason = too_large_reason(bytes, budget);
+                self.dead_letter(self.lease.from, 1, FailedStage::Sink, reason, None);
+            }
+            for call in cut.calls {
+                self.write_call::<sink::WriteSide<D::Side>, _>(after + partition, call)
+                    .await;
             }
         }
     }
 
     /// Writes one call's records (see [`write_once`]); what is not
     /// written goes to the dead-letter output with the range it came from.
-    async fn write_call(&self, partition: u32, output: Vec<D::Out>) {
+    async fn write_call<H, T>(&self, partition: u32, output: Vec<T>)
+    where
+        H: Handler<Service = SinkService, Input = Vec<T>, Output = BatchAnswer<()>>,
+        T: crate::Record,
+    {
         let (from, count) = (self.lease.from, self.lease.count);
-        write_once(self.calls, partition, output, |unwritten| match unwritten {
+        write_once_to::<C, H, T>(self.calls, partition, output, |unwritten| match unwritten {
             Unwritten::Batch(error) => {
                 self.dead_letter(from, count, FailedStage::Sink, error, None)
             }
@@ -59,11 +84,26 @@ pub(crate) enum Unwritten {
 pub(crate) async fn write_once<C: Calls, T: crate::Record>(
     calls: &C,
     partition: u32,
+    records: Vec<T>,
+    unwritten: impl FnMut(Unwritten),
+) {
+    write_once_to::<C, sink::Write<T>, T>(calls, partition, records, unwritten).await
+}
+
+/// [`write_once`] through the sink's handler `H` (`write`, or a branch's
+/// `writeSide`).
+pub(crate) async fn write_once_to<C, H, T>(
+    calls: &C,
+    partition: u32,
     mut records: Vec<T>,
     mut unwritten: impl FnMut(Unwritten),
-) {
+) where
+    C: Calls,
+    H: Handler<Service = SinkService, Input = Vec<T>, Output = BatchAnswer<()>>,
+    T: crate::Record,
+{
     loop {
-        let error = match calls.call::<sink::Write<T>>(partition, &records) {
+        let error = match calls.call::<H>(partition, &records) {
             Ok(call) => match BatchAnswer::settle(call.await) {
                 Ok(()) => return,
                 Err(error) => error,

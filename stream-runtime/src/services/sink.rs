@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use restate_sdk::errors::{HandlerError, HandlerResult};
+use restate_sdk::errors::{HandlerError, HandlerResult, TerminalError};
 use restate_sdk::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +28,11 @@ enum Written {
 }
 
 impl<D: Dataflow> ServiceHandlers<D> for SinkService {
-    type Handlers = (sink::Write<D::Out>, sink::Progress);
+    type Handlers = (
+        sink::Write<D::Out>,
+        sink::WriteSide<D::Side>,
+        sink::Progress,
+    );
 }
 
 /// Writes a batch after the committed offset, journals the new offset and
@@ -44,57 +48,97 @@ impl<'a, D: Dataflow> Serves<'a, sink::Write<D::Out>> for PipelineService<SinkSe
     ) -> HandlerResult<BatchAnswer<()>> {
         let flow = &*self.flow;
         let partition = index_key(ctx.key(), "sink partition", flow.sink_partitions())?;
-        let mut progress = ctx
-            .get::<Json<SinkProgress>>(PROGRESS)
-            .await?
-            .map(|Json(p)| p)
-            .unwrap_or_default();
-        let committed = progress.committed;
         let records = &records;
-        // Bounded: after the last attempt the write fails terminally, nothing
-        // is committed, and the token sends the batch to the dead-letter output.
-        let retry = RunRetryPolicy::new()
-            .initial_delay(Duration::from_millis(100))
-            .exponentiation_factor(2.0)
-            .max_delay(Duration::from_secs(5))
-            .max_attempts(flow.config().max_attempts);
-        // A rejected record is not retried: the write answers its index, and
-        // the token dead-letters it and writes the rest.
-        let written = ctx
-            .run(|| async move {
-                let write = async move {
-                    match flow.write(partition, committed, records).await {
-                        Ok(written) => {
-                            crate::metrics::written(flow.name(), records.len());
-                            Ok(Ok(written))
-                        }
-                        Err(error) => match Rejected::find(&error) {
-                            Some(rejected) => {
-                                Ok(Err(RecordFailed::new(rejected.index, &rejected.reason)))
-                            }
-                            None => Err(error),
-                        },
-                    }
-                };
-                match guarded_future::<_, std::io::Error>(write).await {
-                    Ok(Ok(offset)) => Ok(Json(Written::Committed(offset))),
-                    Ok(Err(record_failed)) => Ok(Json(Written::Rejected { record_failed })),
-                    Err(error) => Err(HandlerError::from(error)),
-                }
-            })
-            .retry_policy(retry)
-            .name("write")
-            .await?;
-        progress.committed = match written {
-            Json(Written::Committed(offset)) => offset,
-            Json(Written::Rejected { record_failed }) => {
-                return Ok(BatchAnswer::RecordFailed(record_failed));
-            }
-        };
-        progress.records += records.len() as u64;
-        ctx.set(PROGRESS, Json(progress));
-        Ok(BatchAnswer::Done(()))
+        let write = move |committed| flow.write(partition, committed, records);
+        write_once(&ctx, flow, records.len(), write).await
     }
+}
+
+/// [`sink::Write`] for the sink of a branch before `key_by`, at its
+/// partitions (numbered after the main sink's).
+impl<'a, D: Dataflow> Serves<'a, sink::WriteSide<D::Side>> for PipelineService<SinkService, D> {
+    async fn serve(
+        &'a self,
+        ctx: ObjectContext<'a>,
+        _calls: RestateCalls<'a>,
+        records: Vec<D::Side>,
+    ) -> HandlerResult<BatchAnswer<()>> {
+        let flow = &*self.flow;
+        let after = flow.sink_partitions();
+        let all = after + flow.side_partitions();
+        let partition = index_key(ctx.key(), "sink partition", all)?;
+        let Some(partition) = partition.checked_sub(after) else {
+            let error = format!("sink partition {partition} is the main sink's, not the branch's");
+            return Err(TerminalError::new(error).into());
+        };
+        let records = &records;
+        let write = move |committed| flow.write_side(partition, committed, records);
+        write_once(&ctx, flow, records.len(), write).await
+    }
+}
+
+/// One write of `count` records by `write` (from the committed offset),
+/// journaled with the new offset, which is then stored.
+async fn write_once<'r, D, W, F>(
+    ctx: &ObjectContext<'_>,
+    flow: &'r D,
+    count: usize,
+    write: W,
+) -> HandlerResult<BatchAnswer<()>>
+where
+    D: Dataflow,
+    W: FnOnce(u64) -> F + Send + 'r,
+    F: std::future::Future<Output = std::io::Result<u64>> + Send + 'r,
+{
+    let mut progress = ctx
+        .get::<Json<SinkProgress>>(PROGRESS)
+        .await?
+        .map(|Json(p)| p)
+        .unwrap_or_default();
+    let committed = progress.committed;
+    // Bounded: after the last attempt the write fails terminally, nothing
+    // is committed, and the token sends the batch to the dead-letter output.
+    let retry = RunRetryPolicy::new()
+        .initial_delay(Duration::from_millis(100))
+        .exponentiation_factor(2.0)
+        .max_delay(Duration::from_secs(5))
+        .max_attempts(flow.config().max_attempts);
+    // A rejected record is not retried: the write answers its index, and
+    // the token dead-letters it and writes the rest.
+    let written = ctx
+        .run(|| async move {
+            let write = async move {
+                match write(committed).await {
+                    Ok(written) => {
+                        crate::metrics::written(flow.name(), count);
+                        Ok(Ok(written))
+                    }
+                    Err(error) => match Rejected::find(&error) {
+                        Some(rejected) => {
+                            Ok(Err(RecordFailed::new(rejected.index, &rejected.reason)))
+                        }
+                        None => Err(error),
+                    },
+                }
+            };
+            match guarded_future::<_, std::io::Error>(write).await {
+                Ok(Ok(offset)) => Ok(Json(Written::Committed(offset))),
+                Ok(Err(record_failed)) => Ok(Json(Written::Rejected { record_failed })),
+                Err(error) => Err(HandlerError::from(error)),
+            }
+        })
+        .retry_policy(retry)
+        .name("write")
+        .await?;
+    progress.committed = match written {
+        Json(Written::Committed(offset)) => offset,
+        Json(Written::Rejected { record_failed }) => {
+            return Ok(BatchAnswer::RecordFailed(record_failed));
+        }
+    };
+    progress.records += count as u64;
+    ctx.set(PROGRESS, Json(progress));
+    Ok(BatchAnswer::Done(()))
 }
 
 impl<'a, D: Dataflow> Serves<'a, sink::Progress> for PipelineService<SinkService, D> {
@@ -104,7 +148,8 @@ impl<'a, D: Dataflow> Serves<'a, sink::Progress> for PipelineService<SinkService
         _calls: RestateCalls<'a>,
         (): (),
     ) -> HandlerResult<SinkProgress> {
-        index_key(ctx.key(), "sink partition", self.flow.sink_partitions())?;
+        let all = self.flow.sink_partitions() + self.flow.side_partitions();
+        index_key(ctx.key(), "sink partition", all)?;
         Ok(ctx
             .get::<Json<SinkProgress>>(PROGRESS)
             .await?

@@ -157,7 +157,8 @@ impl<D: Dataflow> PipelineService<SourceService, D> {
             .map(|split| calls.call::<split::Progress>(split, &()))
             .collect::<Result<_, _>>()
             .map_err(encode)?;
-        let sinks: Vec<_> = (0..self.flow.sink_partitions())
+        let all = self.flow.sink_partitions() + self.flow.side_partitions();
+        let sinks: Vec<_> = (0..all)
             .map(|partition| calls.call::<sink::Progress>(partition, &()))
             .collect::<Result<_, _>>()
             .map_err(encode)?;

@@ -323,8 +323,9 @@ impl Workload {
             }
             Workload::Enrich => source
                 .key_by(|n| n % 7)
-                .enrich_with(Enrich::new().in_flight(8), |n| {
-                    Lookup::<u64>::object("EnrichCalls", n.to_string(), "lookup", n)
+                .enrich_with(Enrich::new().in_flight(8), move |n| {
+                    let key = lookups::object_key(name, *n);
+                    Lookup::<u64>::object("EnrichCalls", key, "lookup", n)
                 })
                 .sink(FileSink::new(output))
                 .into_pipeline(),
@@ -424,7 +425,15 @@ impl Workload {
                 let expected = random_pipelines::modelled(&case).await?;
                 return check_random(output, expected);
             }
-            Workload::Enrich => return check_enriched(output, admin, records).await,
+            Workload::Enrich => {
+                let (lost, duplicated, violations) =
+                    lookups::check_enriched(output, admin, name, records).await?;
+                return Ok(Outcome {
+                    lost,
+                    duplicated,
+                    violations,
+                });
+            }
             Workload::Window => {
                 let windows = self::expected(records);
                 return check_windows(self, output, admin, &windows).await;
@@ -586,58 +595,6 @@ async fn check_windows(
         ));
     }
     Ok(outcome)
-}
-
-/// Each record once in the file with its answer, and the called object's
-/// count of calls exactly 1 for every record.
-async fn check_enriched(
-    output: &Path,
-    admin: &AdminClient,
-    records: u64,
-) -> Result<Outcome, String> {
-    let text = std::fs::read_to_string(output).map_err(|e| format!("{}: {e}", output.display()))?;
-    let mut seen = BTreeMap::<u64, u64>::new();
-    let mut duplicated = 0u64;
-    for line in text.lines() {
-        match serde_json::from_str::<(u64, u64)>(line) {
-            Ok((n, got)) if n < records && got == lookups::answer(n) => {
-                *seen.entry(n).or_default() += 1;
-            }
-            _ => duplicated += 1,
-        }
-    }
-    duplicated += seen.values().map(|c| c - 1).sum::<u64>();
-    let lost = records - seen.len() as u64;
-    let mut violations = Vec::new();
-    if lost + duplicated > 0 {
-        violations.push(format!("{lost} records lost, {duplicated} extra or wrong"));
-    }
-    let calls = lookups::restate_calls(admin)
-        .await
-        .map_err(|e| e.to_string())?;
-    let called: Vec<String> = (0..records)
-        .filter_map(|n| match calls.get(&n.to_string()) {
-            Some(1) => None,
-            other => Some(format!("{n}: {other:?}")),
-        })
-        .collect();
-    if !called.is_empty() {
-        let shown = called
-            .iter()
-            .take(10)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ");
-        violations.push(format!(
-            "{} records were not called exactly once: {shown}",
-            called.len()
-        ));
-    }
-    Ok(Outcome {
-        lost,
-        duplicated,
-        violations,
-    })
 }
 
 /// The random pipeline's case for a run of `records` records with seed

@@ -5,12 +5,25 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{parenthesized, Attribute, Expr, Ident, Token, Type, Visibility};
 
-/// `#[attrs] vis Name (params and options)? : stage |> stage |> ...`
+/// `#[attrs] vis Name (params and options)? : stage |> stage |> ...`, or
+/// named streams and the chains that read them:
+/// `let name = source(..) |> ..; name |> ..; name |> ..`
 pub struct PipelineInput {
     pub header: Header,
-    /// The stages, or why they do not parse. The header is kept either way,
+    /// The chains, or why they do not parse. The header is kept either way,
     /// so that the struct can still be declared and only the real error shows.
-    pub stages: syn::Result<Vec<StageInput>>,
+    pub chains: syn::Result<Vec<ChainInput>>,
+}
+
+/// One chain of stages: `let placed = source(..) |> map(..)`, or
+/// `placed |> key_by(..) |> ..`, or a whole line `source(..) |> .. |> sink(..)`.
+pub struct ChainInput {
+    /// The name it is given, `placed` in `let placed = ..`.
+    pub name: Option<Ident>,
+    /// The named stream it reads, `placed` in `placed |> ..`.
+    pub from: Option<Ident>,
+    /// Its stages.
+    pub stages: Vec<StageInput>,
 }
 
 /// Everything before the first stage.
@@ -63,12 +76,12 @@ impl Parse for PipelineInput {
             params: Vec::new(),
             options: Vec::new(),
         };
-        let stages = parse_items(input, &mut header).and_then(|()| parse_stages(input, &header));
-        if stages.is_err() {
+        let chains = parse_items(input, &mut header).and_then(|()| parse_chains(input, &header));
+        if chains.is_err() {
             // The error is reported; the rest is skipped so the header stands.
             input.parse::<TokenStream>()?;
         }
-        Ok(Self { header, stages })
+        Ok(Self { header, chains })
     }
 }
 
@@ -88,20 +101,52 @@ fn parse_items(input: ParseStream, header: &mut Header) -> syn::Result<()> {
     Ok(())
 }
 
-/// `: stage |> stage |> ...`
-fn parse_stages(input: ParseStream, header: &Header) -> syn::Result<Vec<StageInput>> {
+/// `: chain; chain; ...`, each chain `(let name =)? (stage | name) |> stage |> ...`.
+fn parse_chains(input: ParseStream, header: &Header) -> syn::Result<Vec<ChainInput>> {
     input.parse::<Token![:]>().map_err(|e| {
         syn::Error::new(
             e.span(),
             format!("expected `:` after the pipeline name `{}`", header.name),
         )
     })?;
-    let mut stages = vec![input.parse::<StageInput>()?];
+    let mut chains = vec![parse_chain(input)?];
     while !input.is_empty() {
-        parse_arrow(input)?;
-        stages.push(input.parse()?);
+        input.parse::<Token![;]>()?;
+        if input.is_empty() {
+            break;
+        }
+        chains.push(parse_chain(input)?);
     }
-    Ok(stages)
+    Ok(chains)
+}
+
+/// One chain, up to the `;` after it (or the end).
+fn parse_chain(input: ParseStream) -> syn::Result<ChainInput> {
+    let mut chain = ChainInput {
+        name: None,
+        from: None,
+        stages: Vec::new(),
+    };
+    if input.peek(Token![let]) {
+        input.parse::<Token![let]>()?;
+        chain.name = Some(input.parse().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                "expected a name for the stream: `let placed = source(..) |> ..`",
+            )
+        })?);
+        input.parse::<Token![=]>()?;
+    }
+    if input.peek(Ident) && !input.peek2(syn::token::Paren) {
+        chain.from = Some(input.parse()?);
+        parse_arrow(input)?;
+    }
+    chain.stages.push(input.parse::<StageInput>()?);
+    while !input.is_empty() && !input.peek(Token![;]) {
+        parse_arrow(input)?;
+        chain.stages.push(input.parse()?);
+    }
+    Ok(chain)
 }
 
 /// The `|>` between stages.

@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident};
 
 use crate::ast::Header;
-use crate::valid::{duration_literal, Kind, Pipeline, Stage};
+use crate::valid::{duration_literal, Branch, Kind, Pipeline, Stage};
 
 /// The struct and its inherent items. Emitted after an error too (see
 /// `fallback`), so that uses of the struct do not add errors of their own.
@@ -84,6 +84,7 @@ pub fn expand(pipeline: &Pipeline) -> TokenStream {
         header,
         options,
         stages,
+        branch,
     } = pipeline;
     let name = &header.name;
     let name_str = name.to_string();
@@ -104,23 +105,26 @@ pub fn expand(pipeline: &Pipeline) -> TokenStream {
     // the whole macro.
     let moving = !header.params.is_empty();
     let args: Vec<Vec<TokenStream>> = stages.iter().map(|s| arguments(s, moving)).collect();
-    let mut uses = Uses::count(header, args.iter().flatten());
-    let calls: Vec<TokenStream> = stages
+    let branch_args: Vec<Vec<TokenStream>> = branch
         .iter()
-        .zip(args)
-        .enumerate()
-        .map(|(index, (stage, args))| {
-            let method = method(stage);
-            let args = args.into_iter().map(|arg| uses.with_params(stage, arg));
-            let mut call = quote_spanned!(stage.name.span()=> __pipeline.#method(#(#args),*));
-            // `window(.., late = side)`: after the fold that ends the window.
-            let window = index.checked_sub(1).map(|before| &stages[before]);
-            if let Some(late) = window.and_then(|w| w.option("late")) {
-                call = quote_spanned!(late.span()=> #call.side_output_late_data());
-            }
-            quote_spanned!(stage.name.span()=> let __pipeline = #call;)
-        })
+        .flat_map(|b| b.stages.iter().map(|s| arguments(s, moving)))
         .collect();
+    let mut uses = Uses::count(header, args.iter().chain(&branch_args).flatten());
+    let mut calls: Vec<TokenStream> = Vec::new();
+    for (index, (stage, args)) in stages.iter().zip(args).enumerate() {
+        if let Some(branch) = branch.as_ref().filter(|b| b.at == index) {
+            calls.push(branch_call(branch, branch_args.clone(), &mut uses));
+        }
+        let method = method(stage);
+        let args = args.into_iter().map(|arg| uses.with_params(stage, arg));
+        let mut call = quote_spanned!(stage.name.span()=> __pipeline.#method(#(#args),*));
+        // `window(.., late = side)`: after the fold that ends the window.
+        let window = index.checked_sub(1).map(|before| &stages[before]);
+        if let Some(late) = window.and_then(|w| w.option("late")) {
+            call = quote_spanned!(late.span()=> #call.side_output_late_data());
+        }
+        calls.push(quote_spanned!(stage.name.span()=> let __pipeline = #call;));
+    }
 
     let fields = header.params.iter().map(|p| &p.name);
     let unpack = (!header.params.is_empty()).then(|| {
@@ -143,6 +147,20 @@ pub fn expand(pipeline: &Pipeline) -> TokenStream {
                 }
             }
         };
+    }
+}
+
+/// `.branch(|__branch| __branch.map(..).sink(..))`, spanned on the name
+/// the branch reads.
+fn branch_call(branch: &Branch, args: Vec<Vec<TokenStream>>, uses: &mut Uses) -> TokenStream {
+    let steps = branch.stages.iter().zip(args).map(|(stage, args)| {
+        let method = method(stage);
+        let args = args.into_iter().map(|arg| uses.with_params(stage, arg));
+        quote_spanned!(stage.name.span()=> .#method(#(#args),*))
+    });
+    let head = &branch.head;
+    quote_spanned! {head.span()=>
+        let __pipeline = __pipeline.branch(|__branch| __branch #(#steps)*);
     }
 }
 

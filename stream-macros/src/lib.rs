@@ -10,6 +10,7 @@
 mod ast;
 mod expand;
 mod fallback;
+mod named;
 #[cfg(test)]
 mod snapshot;
 mod stages;

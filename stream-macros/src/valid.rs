@@ -41,8 +41,26 @@ pub struct Pipeline {
     /// Name, visibility, attributes and parameters, as written.
     pub header: Header,
     pub options: Options,
-    /// Every stage in order: the first is the source, the last the sink.
+    /// Every stage of the main line in order: the first is the source, the
+    /// last the sink.
     pub stages: Vec<Stage>,
+    /// A branch that leaves the main line before `key_by`.
+    pub branch: Option<Branch>,
+}
+
+/// A branch's stateless stages and sink, leaving the main line after its
+/// stage `at - 1` (see `named.rs`).
+pub struct Branch {
+    pub at: usize,
+    /// The named stream the branch reads, as written (for spans).
+    pub head: Ident,
+    pub stages: Vec<Stage>,
+}
+
+impl crate::named::Report for Errors {
+    fn at(&mut self, tokens: &dyn quote::ToTokens, message: String) {
+        self.push(syn::Error::new_spanned(tokens, message));
+    }
 }
 
 /// Collects errors so that one compile reports all of them.
@@ -66,15 +84,32 @@ impl Pipeline {
     /// Checks every rule. On failure the error comes with the header, so
     /// that the struct can still be declared (see `fallback`).
     pub fn from_ast(input: PipelineInput) -> Result<Self, Box<(syn::Error, Header)>> {
-        let PipelineInput { header, stages } = input;
+        let PipelineInput { header, chains } = input;
         let mut errors = Errors::default();
-        if let Err(error) = &stages {
+        if let Err(error) = &chains {
             errors.push(error.clone());
         }
         check_name(&header.name, &mut errors);
         check_params_unique(&header.params, &mut errors);
         let options = check_options(&header.options, &mut errors);
-        let stages = stages.ok().and_then(|s| check_stages(s, &mut errors));
+        let lines = chains
+            .ok()
+            .and_then(|chains| crate::named::lines(chains, &mut errors));
+        let (stages, branch) = match lines {
+            Some(lines) => (Some(lines.main), lines.branch),
+            None => (None, None),
+        };
+        let stages = stages.and_then(|s| check_stages(s, &mut errors));
+        let branch = branch.and_then(|b| {
+            let stages = check_stages(b.stages, &mut errors)?;
+            check_sink_last(&stages, &mut errors);
+            check_nothing_after_sink(&stages, &mut errors);
+            Some(Branch {
+                at: b.at,
+                head: b.head,
+                stages,
+            })
+        });
         if let Some(stages) = &stages {
             check_nothing_after_sink(stages, &mut errors);
             check_sink_last(stages, &mut errors);
@@ -94,6 +129,7 @@ impl Pipeline {
                 header,
                 options,
                 stages,
+                branch,
             }),
             (Some(error), _) => Err(Box::new((error, header))),
             (None, None) => {

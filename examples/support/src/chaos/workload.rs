@@ -70,6 +70,10 @@ pub enum Workload {
     /// run's seed, over `records` records: the reference model's output,
     /// each result once.
     Random,
+    /// One named stream read by two chains: every record archived raw to
+    /// a file of its own (the branch), and the running word count: every
+    /// record in the archive once, and every running count once.
+    Branch,
     /// An enrichment stage calling, per record, the `EnrichCalls` object
     /// served by the killed endpoint: each record once with its answer,
     /// and the object's own count of calls per record exactly 1.
@@ -126,13 +130,14 @@ pub struct Outcome {
 
 impl Workload {
     /// Every one, in the order the soak runs them.
-    pub const ALL: [Workload; 11] = [
+    pub const ALL: [Workload; 12] = [
         Workload::Count,
         Workload::CountLatest,
         Workload::Window,
         Workload::TopN,
         Workload::LargeOutputs,
         Workload::Random,
+        Workload::Branch,
         Workload::Enrich,
         Workload::KafkaToKafka,
         Workload::KafkaToPostgres,
@@ -141,13 +146,14 @@ impl Workload {
     ];
 
     /// The ones that need no server but Restate.
-    pub const BUILT_IN: [Workload; 7] = [
+    pub const BUILT_IN: [Workload; 8] = [
         Workload::Count,
         Workload::CountLatest,
         Workload::Window,
         Workload::TopN,
         Workload::LargeOutputs,
         Workload::Random,
+        Workload::Branch,
         Workload::Enrich,
     ];
 
@@ -172,6 +178,7 @@ impl Workload {
             Workload::IntervalJoin => "interval join of two Kafka topics",
             Workload::LargeOutputs => "a stage's output in several calls to the next",
             Workload::Random => "a random pipeline from the stage table, against the model",
+            Workload::Branch => "branch: every record archived, and the word count",
             Workload::Enrich => "enrich: a Restate call per record, each made once",
         }
     }
@@ -189,6 +196,7 @@ impl Workload {
             Workload::IntervalJoin => "ChaosIntervalJoin",
             Workload::LargeOutputs => "ChaosLargeOutputs",
             Workload::Random => "ChaosRandom",
+            Workload::Branch => "ChaosBranch",
             Workload::Enrich => "ChaosEnrich",
         }
     }
@@ -321,6 +329,19 @@ impl Workload {
                 let case = random_case(connectors.tag, records, batch);
                 random_pipelines::build(&case, name, FileSink::new(output))
             }
+            Workload::Branch => source
+                .branch(|all| all.sink(FileSink::new(archive_of(output))))
+                .map(|n| WordCount {
+                    word: key_of(n),
+                    count: 1,
+                })
+                .key_by(|wc| wc.word.clone())
+                .reduce(|a, b| WordCount {
+                    count: a.count + b.count,
+                    ..a
+                })
+                .sink(FileSink::new(output))
+                .into_pipeline(),
             Workload::Enrich => source
                 .key_by(|n| n % 7)
                 .enrich_with(Enrich::new().in_flight(8), move |n| {
@@ -343,6 +364,7 @@ impl Workload {
             | Workload::TopN
             | Workload::LargeOutputs
             | Workload::Random
+            | Workload::Branch
             | Workload::Enrich => return Ok(()),
             Workload::KafkaToKafka => connectors.create_output_topic(name).await?,
             Workload::KafkaToPostgres => connectors.create_output_table(name).await?,
@@ -387,6 +409,8 @@ impl Workload {
                 let case = random_case(seed, records, 1);
                 random_pipelines::modelled(&case).await?.len() as u64
             }
+            // Both sinks: every running count, and every record archived.
+            Workload::Branch => 2 * records,
             _ => records,
         })
     }
@@ -459,6 +483,20 @@ impl Workload {
                 let check = check_running_counts(output, &expected)
                     .map_err(|e| format!("{}: {e}", output.display()))?;
                 return check_word_count(self, check, &expected, admin).await;
+            }
+            Workload::Branch => {
+                let check = check_running_counts(output, &expected)
+                    .map_err(|e| format!("{}: {e}", output.display()))?;
+                let mut outcome = check_word_count(self, check, &expected, admin).await?;
+                let (lost, duplicated) = check_archive(&archive_of(output), records)?;
+                if lost + duplicated > 0 {
+                    outcome.violations.push(format!(
+                        "the branch's archive lost {lost} records and has {duplicated} extra"
+                    ));
+                }
+                outcome.lost += lost;
+                outcome.duplicated += duplicated;
+                return Ok(outcome);
             }
             Workload::CountLatest => {
                 let check = check_latest_counts(output, &expected)
@@ -595,6 +633,32 @@ async fn check_windows(
         ));
     }
     Ok(outcome)
+}
+
+/// Where the branch row archives its records: beside its output.
+pub fn archive_of(output: &Path) -> std::path::PathBuf {
+    output.with_extension("archive.jsonl")
+}
+
+/// Each record `0..records` once in the archive: those it lacks, and those
+/// beyond once (or not a record).
+fn check_archive(archive: &Path, records: u64) -> Result<(u64, u64), String> {
+    let text =
+        std::fs::read_to_string(archive).map_err(|e| format!("{}: {e}", archive.display()))?;
+    let mut seen = vec![0u64; records as usize];
+    let mut extra = 0u64;
+    for line in text.lines() {
+        match serde_json::from_str::<u64>(line)
+            .ok()
+            .and_then(|n| seen.get_mut(n as usize))
+        {
+            Some(count) => *count += 1,
+            None => extra += 1,
+        }
+    }
+    let lost = seen.iter().filter(|c| **c == 0).count() as u64;
+    let duplicated = extra + seen.iter().map(|c| c.saturating_sub(1)).sum::<u64>();
+    Ok((lost, duplicated))
 }
 
 /// The random pipeline's case for a run of `records` records with seed

@@ -1,6 +1,7 @@
 //! The graph rows: two keyed stages in a row (a count per key per 10 s
 //! tumbling window of event time, then each window's top 3) over 1,000
-//! keys, an interval join of two in-process sources, and an enrichment
+//! keys, an interval join of two in-process sources, a branch (every
+//! record archived raw beside the counts per key per window), and an enrichment
 //! stage calling a Restate object per record (`EnrichCalls`, served by
 //! the same endpoint, on the same server) at several calls in flight. Each
 //! is its own bounded pipeline on one fresh server; throughput is input
@@ -17,6 +18,7 @@ use stream_runtime::restate::AdminClient;
 use stream_runtime::time::Watermarks;
 use stream_runtime::window::{tumbling, Windowed};
 use stream_runtime::{Endpoint, FileSink, IntoPipeline, Pipeline, Sequence, ServiceNames};
+use stream_support::archive::check_archive;
 use stream_support::join_pairs::{check_pairs_file, expected_pairs};
 use stream_support::keys::mix;
 use stream_support::lookups;
@@ -50,6 +52,9 @@ enum Shape {
     Join,
     /// A Restate call per record, this many in flight per key group.
     Enrich(usize),
+    /// Every record archived raw by a branch, and the counts per key per
+    /// window of the main chain.
+    Branch,
 }
 
 #[derive(Clone, Copy)]
@@ -69,13 +74,14 @@ impl Config {
             Shape::TopN => "TopN".to_owned(),
             Shape::Join => "Join".to_owned(),
             Shape::Enrich(in_flight) => format!("Enrich{in_flight}F"),
+            Shape::Branch => "Branch".to_owned(),
         };
         format!("{shape}B{}T{}", self.batch, self.tokens)
     }
 
     fn inputs(&self) -> u64 {
         match self.shape {
-            Shape::TopN | Shape::Enrich(_) => self.records,
+            Shape::TopN | Shape::Enrich(_) | Shape::Branch => self.records,
             Shape::Join => 2 * self.records,
         }
     }
@@ -96,6 +102,12 @@ fn configs(quick: bool) -> Vec<Config> {
             batch,
             tokens: 10,
             records: scale(records / 2),
+        });
+        configs.push(Config {
+            shape: Shape::Branch,
+            batch,
+            tokens: 10,
+            records: scale(records),
         });
     }
     for in_flight in [4, 16, 64] {
@@ -140,6 +152,20 @@ fn pipeline(config: &Config, output: &Path) -> stream_runtime::CompletePipeline 
             )
             .sink(FileSink::new(output))
             .into_pipeline(),
+        Shape::Branch => named
+            .source(numbers())
+            .event_time(|n| time_of(*n), watermarks)
+            .branch(|all| all.map(|n| *n).sink(FileSink::new(archive_of(output))))
+            .key_by(|n| key(**n, Some(KEYS)))
+            .window(tumbling(Duration::from_millis(WINDOW_MS as u64)))
+            .aggregate(0u64, |count, _n| *count += 1)
+            .map(|w| WindowCount {
+                word: w.key,
+                start: w.start,
+                count: w.value,
+            })
+            .sink(FileSink::new(output))
+            .into_pipeline(),
         Shape::Enrich(in_flight) => {
             let name = config.name();
             named
@@ -159,6 +185,17 @@ fn pipeline(config: &Config, output: &Path) -> stream_runtime::CompletePipeline 
 /// enrichment, whether each record was called once).
 async fn check(config: &Config, output: &Path, admin: &AdminClient) -> Result<String, Error> {
     Ok(match config.shape {
+        Shape::Branch => {
+            let windows =
+                expected_windows(config.records, WINDOW_MS, |n| key(n, Some(KEYS)), time_of);
+            let counts = check_window_counts(output, &windows)?;
+            let (lost, duplicated) = check_archive(&archive_of(output), config.records)?;
+            exactness(
+                counts.lost + lost,
+                counts.duplicated + duplicated,
+                counts.malformed,
+            )
+        }
         Shape::Enrich(_) => {
             let (lost, duplicated, violations) =
                 lookups::check_enriched(output, admin, &config.name(), config.records).await?;
@@ -179,6 +216,11 @@ async fn check(config: &Config, output: &Path, admin: &AdminClient) -> Result<St
             exactness(check.lost, check.duplicated, check.malformed)
         }
     })
+}
+
+/// Where the branch row archives its records: beside its output.
+fn archive_of(output: &Path) -> PathBuf {
+    output.with_extension("archive.jsonl")
 }
 
 fn output_path(scratch: &Path, config: &Config) -> PathBuf {
@@ -220,6 +262,9 @@ pub async fn run(args: &Args) -> Result<(), Error> {
                 Shape::Enrich(in_flight) => {
                     format!("enrich: a Restate object call per record, {in_flight} in flight")
                 }
+                Shape::Branch => {
+                    "branch: every record archived, and counts per key per window".to_owned()
+                }
             },
             batch: config.batch,
             tokens: config.tokens,
@@ -243,7 +288,7 @@ pub async fn run(args: &Args) -> Result<(), Error> {
 }
 
 fn print(rows: &[Row]) {
-    println!("\ngraphs: two keyed stages (a count per key per 10 s tumbling window of event time, then each window's top 3), an interval join of two sources (1,000 records per second of event time each, up to 500 ms out of order, max_delay 1 s), and an enrichment stage calling a Restate object per record on the same server (64 keys), exactly-once file sink.");
+    println!("\ngraphs: two keyed stages (a count per key per 10 s tumbling window of event time, then each window's top 3), an interval join of two sources (1,000 records per second of event time each, up to 500 ms out of order, max_delay 1 s), a branch (every record archived raw to a file of its own, beside the counts per key per window), and an enrichment stage calling a Restate object per record on the same server (64 keys), exactly-once file sinks.");
     println!("records/s: input records (both sources for the join) over addTokens to finished. exactly once: every top-3 entry, pair or enriched record in the file once, and for the enrichment each record's call counted once by the called object.\n");
     println!("| pipeline | batch | tokens | records | results | records/s | server CPU | endpoint CPU | exactly once |");
     println!("|---|------:|-------:|--------:|--------:|----------:|-----------:|-------------:|:-------------|");

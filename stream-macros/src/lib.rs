@@ -42,6 +42,13 @@ use proc_macro::TokenStream;
 ///     |> map(..) |> key_by(..) |> window(..) |> ..           // more stateless and keyed stages
 ///     |> sink(expr)
 /// }
+///
+/// pipeline! {                                                // a branch:
+///     Name:
+///     let placed = source(expr) |> map(..);                  // a stream named before key_by,
+///     placed |> map(..) |> sink(expr);                       // read by a stateless chain to a sink
+///     placed |> key_by(..) |> .. |> sink(expr)               // and by the main chain
+/// }
 /// ```
 ///
 /// - **Durations** are written `500ms`, `5s`, `10m` or `1h`, with no

@@ -4,6 +4,7 @@
 //! running word count's, of windowed counts' and of an interval join's
 //! output, and the fault-injection driver.
 
+pub mod archive;
 pub mod chaos;
 pub mod join_pairs;
 pub mod kafka;

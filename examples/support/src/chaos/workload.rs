@@ -488,7 +488,8 @@ impl Workload {
                 let check = check_running_counts(output, &expected)
                     .map_err(|e| format!("{}: {e}", output.display()))?;
                 let mut outcome = check_word_count(self, check, &expected, admin).await?;
-                let (lost, duplicated) = check_archive(&archive_of(output), records)?;
+                let (lost, duplicated) =
+                    crate::archive::check_archive(&archive_of(output), records)?;
                 if lost + duplicated > 0 {
                     outcome.violations.push(format!(
                         "the branch's archive lost {lost} records and has {duplicated} extra"
@@ -638,27 +639,6 @@ async fn check_windows(
 /// Where the branch row archives its records: beside its output.
 pub fn archive_of(output: &Path) -> std::path::PathBuf {
     output.with_extension("archive.jsonl")
-}
-
-/// Each record `0..records` once in the archive: those it lacks, and those
-/// beyond once (or not a record).
-fn check_archive(archive: &Path, records: u64) -> Result<(u64, u64), String> {
-    let text =
-        std::fs::read_to_string(archive).map_err(|e| format!("{}: {e}", archive.display()))?;
-    let mut seen = vec![0u64; records as usize];
-    let mut extra = 0u64;
-    for line in text.lines() {
-        match serde_json::from_str::<u64>(line)
-            .ok()
-            .and_then(|n| seen.get_mut(n as usize))
-        {
-            Some(count) => *count += 1,
-            None => extra += 1,
-        }
-    }
-    let lost = seen.iter().filter(|c| **c == 0).count() as u64;
-    let duplicated = extra + seen.iter().map(|c| c.saturating_sub(1)).sum::<u64>();
-    Ok((lost, duplicated))
 }
 
 /// The random pipeline's case for a run of `records` records with seed

@@ -391,7 +391,7 @@ fn check_count(name: &Ident, value: &Expr, errors: &mut Errors) {
         }) => int.base10_parse::<u64>().ok(),
         _ => None,
     };
-    if !count.is_some_and(|n| n >= 1) {
+    if count.is_none_or(|n| n < 1) {
         errors.at(
             value,
             format!("`{name}` is a whole number of at least 1, such as `{name} = 16`"),

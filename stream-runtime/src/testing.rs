@@ -24,6 +24,9 @@ where
     stream.into_stages(sink)
 }
 
+/// What answers an enrichment stage's lookups in a [`GroupSim`].
+pub(crate) type Answerer = Box<dyn Fn(&crate::lookup::Call) -> crate::lookup::Answered>;
+
 /// One key group driven without a server: its state entries in a map,
 /// each call planned, loaded, run and stored as the handler does.
 pub(crate) struct GroupSim<D: crate::stages::Dataflow> {
@@ -33,7 +36,7 @@ pub(crate) struct GroupSim<D: crate::stages::Dataflow> {
     /// Every timer that failed while firing, in order.
     pub failed: Vec<crate::stages::FireFailed>,
     /// What answers an enrichment stage's lookups (none: each fails).
-    pub answer: Option<Box<dyn Fn(&crate::lookup::Call) -> crate::lookup::Answered>>,
+    pub answer: Option<Answerer>,
     /// Whether lookups answer last first (as unordered calls may).
     pub last_answers_first: bool,
     /// Every lookup planned, in order.

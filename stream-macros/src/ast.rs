@@ -5,6 +5,8 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{parenthesized, Attribute, Expr, Ident, Token, Type, Visibility};
 
+use crate::stages::Kind;
+
 /// `#[attrs] vis Name (params and options)? : stage |> stage |> ...`, or
 /// named streams and the chains that read them:
 /// `let name = source(..) |> ..; name |> ..; name |> ..`
@@ -137,8 +139,22 @@ fn parse_chain(input: ParseStream) -> syn::Result<ChainInput> {
         })?);
         input.parse::<Token![=]>()?;
     }
-    if input.peek(Ident) && !input.peek2(syn::token::Paren) {
-        chain.from = Some(input.parse()?);
+    // A name that reads a named stream; a stage's name without its `(` is
+    // left to the stage, which says so.
+    let stage_name = input
+        .fork()
+        .parse::<Ident>()
+        .ok()
+        .and_then(|i| Kind::named(&i.to_string()));
+    if input.peek(Ident) && !input.peek2(syn::token::Paren) && stage_name.is_none() {
+        let from: Ident = input.parse()?;
+        if chain.name.is_none() && input.peek(Token![=]) {
+            return Err(syn::Error::new(
+                from.span(),
+                format!("name a stream with `let`: `let {from} = source(..) |> ..;`"),
+            ));
+        }
+        chain.from = Some(from);
         parse_arrow(input)?;
     }
     chain.stages.push(input.parse::<StageInput>()?);

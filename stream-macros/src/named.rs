@@ -48,9 +48,10 @@ pub fn lines(chains: Vec<ChainInput>, errors: &mut dyn Report) -> Option<Lines> 
     ok = ok
         && check_chains_read_the_named_stream(&name, &reads, errors)
         && check_named_stream_used(&name, &reads, errors);
-    ok &= check_named_before_key_by(&name, &stream, &reads, errors);
-    ok &= check_named_stream_not_sunk(&stream, errors);
-    ok &= check_one_branch(&reads, errors);
+    ok = ok && check_named_stream_not_sunk(&stream, errors);
+    ok = ok && check_named_before_key_by(&name, &stream, &reads, errors);
+    ok = ok && check_one_branch(&reads, errors);
+    ok = ok && check_reads_start_no_input(&reads, errors);
     if !ok {
         return None;
     }
@@ -83,14 +84,12 @@ pub fn lines(chains: Vec<ChainInput>, errors: &mut dyn Report) -> Option<Lines> 
     Some(Lines { main, branch })
 }
 
-/// Whether a chain has only stateless stages and a sink.
+/// Whether a chain keys nothing: no `key_by`, hence no keyed stage (an
+/// unknown stage, reported later, counts as none).
 fn is_stateless(stages: &[StageInput]) -> bool {
-    stages.iter().all(|stage| {
-        matches!(
-            Kind::named(&stage.name.to_string()),
-            Some(Kind::Map | Kind::Filter | Kind::FlatMap | Kind::Sink)
-        )
-    })
+    !stages
+        .iter()
+        .any(|stage| Kind::named(&stage.name.to_string()) == Some(Kind::KeyBy))
 }
 
 /// More than one chain needs a named stream to read: a chain that reads
@@ -111,7 +110,7 @@ fn check_a_stream_is_named(
             ),
             (None, Some(first)) => errors.at(
                 &first.name,
-                "a pipeline is one chain, or a named stream (`let placed = source(..) |> ..;`)                  and the chains that read it"
+                "a pipeline is one chain, or a named stream (`let placed = source(..) |> ..;`) and the chains that read it"
                     .to_owned(),
             ),
             (None, None) => {}
@@ -270,24 +269,48 @@ fn check_one_branch(reads: &[ChainInput], errors: &mut dyn Report) -> bool {
 
 /// Of two chains that read the named stream, one is stateless stages and
 /// a sink (the branch): two chains with keyed stages are not supported
-/// yet.
+/// yet, and a branch's stages are `map`, `filter` and `flat_map`.
 fn check_branch_stateless(branch: &ChainInput, errors: &mut dyn Report) -> bool {
-    let keyed = branch.stages.iter().find(|s| {
+    let other = branch.stages.iter().find(|s| {
         !matches!(
             Kind::named(&s.name.to_string()),
             Some(Kind::Map | Kind::Filter | Kind::FlatMap | Kind::Sink) | None
         )
     });
-    match keyed {
-        Some(stage) => {
+    let Some(stage) = other else {
+        return true;
+    };
+    let message = match Kind::named(&stage.name.to_string()) {
+        Some(Kind::KeyBy) => "two chains with keyed stages from one stream are not supported \
+                              yet: one chain may key, the other is `map`, `filter` and \
+                              `flat_map` stages and a `sink`"
+            .to_owned(),
+        _ => format!(
+            "a branch is `map`, `filter` and `flat_map` stages and a `sink`; `{}` goes in the \
+             named stream, before the chains part",
+            stage.name
+        ),
+    };
+    errors.at(&stage.name, message);
+    false
+}
+
+/// The chains that read the named stream add no input: `source`, `union`
+/// and `connect` belong to the named stream, before the chains part.
+fn check_reads_start_no_input(reads: &[ChainInput], errors: &mut dyn Report) -> bool {
+    let mut ok = true;
+    for stage in reads.iter().flat_map(|chain| &chain.stages) {
+        let kind = Kind::named(&stage.name.to_string());
+        if matches!(kind, Some(Kind::Source | Kind::Union | Kind::Connect)) {
             errors.at(
                 &stage.name,
-                "two chains with keyed stages from one stream are not supported yet: one chain \
-                 may key, the other is `map`, `filter` and `flat_map` stages and a `sink`"
-                    .to_owned(),
+                format!(
+                    "`{}` goes in the named stream: the chains that read it share its input",
+                    stage.name
+                ),
             );
-            false
+            ok = false;
         }
-        None => true,
     }
+    ok
 }

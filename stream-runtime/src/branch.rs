@@ -8,6 +8,13 @@
 //! the main sink's, in the same sink service, by its `writeSide`
 //! handler), each with its committed offset: each sink exactly-once on its
 //! own.
+//!
+//! A record is one unit before `key_by`: the stages of both chains run on
+//! it in one attempt, so a function that fails on it, in either chain,
+//! fails the attempt; it is tried again, and after its attempts it goes to
+//! the dead-letter output as a record of the stages before `key_by`, in
+//! neither sink. The branch's records of a failed attempt are dropped with
+//! it, so none is written twice.
 
 use std::future::Future;
 use std::io;
@@ -27,10 +34,10 @@ pub(crate) trait Branching<In>: Send + Sync + 'static {
 
     /// One source record: what reaches the branch point goes on to
     /// `out`, and, through the branch's stages, to `side`.
-    fn apply(
+    fn apply<E: FnMut(Self::Out)>(
         &self,
         record: In,
-        out: &mut dyn FnMut(Self::Out),
+        out: &mut E,
         side: &mut Vec<Self::Side>,
         stamps: &Stamps,
     );
@@ -54,7 +61,7 @@ impl<In: Send + 'static> Branching<In> for NoBranch {
     type Out = In;
     type Side = ();
 
-    fn apply(&self, record: In, out: &mut dyn FnMut(In), _: &mut Vec<()>, _: &Stamps) {
+    fn apply<E: FnMut(In)>(&self, record: In, out: &mut E, _: &mut Vec<()>, _: &Stamps) {
         out(record)
     }
 
@@ -93,10 +100,10 @@ where
     type Out = Before::Out;
     type Side = Stages::Out;
 
-    fn apply(
+    fn apply<E: FnMut(Before::Out)>(
         &self,
         record: In,
-        out: &mut dyn FnMut(Before::Out),
+        out: &mut E,
         side: &mut Vec<Stages::Out>,
         stamps: &Stamps,
     ) {

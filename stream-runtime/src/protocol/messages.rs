@@ -84,6 +84,10 @@ pub struct Layout {
     pub splits: u32,
     /// Sink partitions.
     pub sink_partitions: u32,
+    /// The partitions of a branch's sink, numbered after the main sink's
+    /// (0 without a branch, as a layout stored before branches reads).
+    #[serde(default)]
+    pub branch_partitions: u32,
 }
 
 impl Layout {
@@ -98,6 +102,11 @@ impl Layout {
                 self.sink_partitions,
                 stored.sink_partitions,
             ),
+            (
+                "branch sink partitions",
+                self.branch_partitions,
+                stored.branch_partitions,
+            ),
         ]
         .into_iter()
         .filter(|(_, ours, theirs)| ours != theirs)
@@ -108,8 +117,9 @@ impl Layout {
         }
         Some(format!(
             "pipeline `{pipeline}` is served with {}. Key groups, source splits and sink \
-             partitions are fixed for the life of a pipeline's state: serve it with the \
-             settings it started with, or run it under a new name",
+             partitions (a branch's too, so adding or removing a branch) are fixed for the \
+             life of a pipeline's state: serve it with the settings it started with, or run \
+             it under a new name",
             differences.join(" and ")
         ))
     }
@@ -527,11 +537,30 @@ mod tests {
     }
 
     #[test]
+    fn a_branch_is_part_of_the_layout_and_an_older_layout_has_none() {
+        let older: Layout =
+            serde_json::from_str(r#"{"key_groups":4,"splits":2,"sink_partitions":2}"#).unwrap();
+        assert_eq!(older.branch_partitions, 0);
+        // Partitions moved from the main sink to a branch's, the same in all.
+        let moved = Layout {
+            sink_partitions: 1,
+            branch_partitions: 1,
+            ..older
+        };
+        let conflict = moved.conflict("P", &older).expect("a conflict");
+        assert!(
+            conflict.contains("1 branch sink partitions where its state has 0"),
+            "{conflict}"
+        );
+    }
+
+    #[test]
     fn a_layout_conflict_names_every_difference() {
         let stored = Layout {
             key_groups: 16,
             splits: 2,
             sink_partitions: 1,
+            branch_partitions: 0,
         };
         assert_eq!(stored.conflict("P", &stored), None);
         let ours = Layout {

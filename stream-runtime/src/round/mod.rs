@@ -67,7 +67,8 @@ pub(crate) fn layout<D: Dataflow>(flow: &D) -> Layout {
     Layout {
         key_groups: flow.config().key_groups.count(),
         splits: flow.splits(),
-        sink_partitions: flow.sink_partitions() + flow.side_partitions(),
+        sink_partitions: flow.sink_partitions(),
+        branch_partitions: flow.side_partitions(),
     }
 }
 

@@ -146,8 +146,9 @@ impl<'a, D: Dataflow> Serves<'a, source::Ingest> for PipelineService<SourceServi
 }
 
 impl<D: Dataflow> PipelineService<SourceService, D> {
-    /// Gathers the counters of the control object, every split and every
-    /// sink partition, all calls issued before any is awaited.
+    /// Gathers the counters of the control object and every split (all
+    /// issued before any is awaited), then the keyed stages' pending
+    /// timers, then every sink partition's.
     async fn status(&self, calls: &RestateCalls<'_>) -> Result<Status, TerminalError> {
         let encode = |e: crate::protocol::EncodeError| TerminalError::new(e.to_string());
         let control = calls
@@ -155,11 +156,6 @@ impl<D: Dataflow> PipelineService<SourceService, D> {
             .map_err(encode)?;
         let splits: Vec<_> = (0..self.flow.splits())
             .map(|split| calls.call::<split::Progress>(split, &()))
-            .collect::<Result<_, _>>()
-            .map_err(encode)?;
-        let all = self.flow.sink_partitions() + self.flow.side_partitions();
-        let sinks: Vec<_> = (0..all)
-            .map(|partition| calls.call::<sink::Progress>(partition, &()))
             .collect::<Result<_, _>>()
             .map_err(encode)?;
         let timed = self.flow.config().watermarks.is_some();
@@ -175,10 +171,6 @@ impl<D: Dataflow> PipelineService<SourceService, D> {
         let mut split_progress = Vec::with_capacity(splits.len());
         for split in splits {
             split_progress.push(split.await?);
-        }
-        let mut sink_progress = Vec::with_capacity(sinks.len());
-        for sink in sinks {
-            sink_progress.push(sink.await?);
         }
         // Every keyed stage's groups, when the pipeline runs on event time,
         // a stage only once the one before it has answered: a group's
@@ -199,6 +191,20 @@ impl<D: Dataflow> PipelineService<SourceService, D> {
             for group in pending {
                 pending_timers += group.await?;
             }
+        }
+        // The sinks last: a group writes what its timers fired before it
+        // stores the timers that are left, so sinks read after the groups
+        // had none left count every result (read before, the last
+        // windows' writes could be missing from `records_out` while
+        // `finished` is already true).
+        let all = self.flow.sink_partitions() + self.flow.side_partitions();
+        let sinks: Vec<_> = (0..all)
+            .map(|partition| calls.call::<sink::Progress>(partition, &()))
+            .collect::<Result<_, _>>()
+            .map_err(encode)?;
+        let mut sink_progress = Vec::with_capacity(sinks.len());
+        for sink in sinks {
+            sink_progress.push(sink.await?);
         }
         Ok(Status::gather(
             control,

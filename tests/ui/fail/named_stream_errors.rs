@@ -1,6 +1,7 @@
 //! Named streams: one that is never read, a name no `let` gives, a
-//! stream named after a keyed stage, a stream that ends in a sink, and
-//! two chains with keyed stages.
+//! stream named after a keyed stage, a stream that ends in a sink, two
+//! chains with keyed stages, a misspelt stage in a branch, an input stage
+//! in a chain that reads the named stream, and a name without `let`.
 
 use stream_runtime::{pipeline, CollectSink, Sequence};
 
@@ -33,6 +34,26 @@ pipeline! {
 pipeline! {
     Unused:
     let numbers = source(Sequence::new().take(10));
+}
+
+pipeline! {
+    TypoInBranch:
+    let numbers = source(Sequence::new().take(10));
+    numbers |> mapp(|n| n + 1) |> sink(CollectSink::new());
+    numbers |> key_by(|n| n % 3) |> reduce(|a, b| a + b) |> sink(CollectSink::new())
+}
+
+pipeline! {
+    UnionInAChain:
+    let numbers = source(Sequence::new().take(10));
+    numbers |> union(Sequence::new().take(5)) |> sink(CollectSink::new());
+    numbers |> sink(CollectSink::new())
+}
+
+pipeline! {
+    NoLet:
+    numbers = source(Sequence::new().take(10));
+    numbers |> sink(CollectSink::new())
 }
 
 fn main() {}

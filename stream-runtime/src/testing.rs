@@ -27,6 +27,24 @@ where
 /// What answers an enrichment stage's lookups in a [`GroupSim`].
 pub(crate) type Answerer = Box<dyn Fn(&crate::lookup::Call) -> crate::lookup::Answered>;
 
+/// The stages of a line with a branch, `stream` with `sink` (what `sink()`
+/// builds and then hides).
+#[allow(clippy::type_complexity)]
+pub(crate) fn branched<S, Before, Op, Sk0, Pre, K, Post, Sk>(
+    stream: Stream<crate::builder::Tapped<S, Before, Op, Sk0>, Pre, K, Post>,
+    sink: Sk,
+) -> Stages<S, crate::branch::Branch<Before, Op, Sk0>, Pre, Chained<Pre::Out, K, Post, ToSink<Sk>>>
+where
+    S: Source,
+    Before: Operator<S::Item>,
+    Pre: Operator<Before::Out>,
+    K: KeyedStage<Pre::Out>,
+    Post: Operator<K::Out>,
+    Sk: Sink<Post::Out>,
+{
+    stream.into_branched_stages(sink)
+}
+
 /// One key group driven without a server: its state entries in a map,
 /// each call planned, loaded, run and stored as the handler does.
 pub(crate) struct GroupSim<D: crate::stages::Dataflow> {

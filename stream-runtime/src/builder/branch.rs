@@ -116,6 +116,38 @@ where
     }
 }
 
+#[cfg(test)]
+impl<S, Before, Op, Sk0, Pre, K, Post> Stream<Tapped<S, Before, Op, Sk0>, Pre, K, Post> {
+    /// A branched line's stages with `sink`, before they are hidden.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn into_branched_stages<Sk>(
+        self,
+        sink: Sk,
+    ) -> Stages<
+        S,
+        Branch<Before, Op, Sk0>,
+        Pre,
+        crate::stages::Chained<Pre::Out, K, Post, crate::stages::ToSink<Sk>>,
+    >
+    where
+        S: Source,
+        Before: Operator<S::Item>,
+        Pre: Operator<Before::Out>,
+        K: crate::keyed::KeyedStage<Pre::Out>,
+        Post: Operator<K::Out>,
+    {
+        let (head, pre, last) = self.ending_in(sink);
+        Stages {
+            name: head.pipeline.name,
+            config: head.pipeline.config,
+            source: head.source.source,
+            branch: head.source.branch,
+            pre,
+            first: Arc::new(last),
+        }
+    }
+}
+
 impl<S, Pre, Post> Stream<S, Pre, Unkeyed, Post>
 where
     S: Source,

@@ -202,7 +202,10 @@ where
     /// The head and the operators before `key_by`, and the keyed stage
     /// with the operators after it, ending in `sink`.
     #[allow(clippy::type_complexity)]
-    fn ending_in<Sk>(self, sink: Sk) -> (Head<S>, Pre, Chained<Pre::Out, K, Post, ToSink<Sk>>) {
+    pub(super) fn ending_in<Sk>(
+        self,
+        sink: Sk,
+    ) -> (Head<S>, Pre, Chained<Pre::Out, K, Post, ToSink<Sk>>) {
         let last = Chained {
             input: PhantomData,
             config: self.head.pipeline.config,

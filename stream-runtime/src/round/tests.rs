@@ -425,3 +425,40 @@ fn a_reduce_emitting_per_batch_sends_its_group_one_partial_per_key() {
         "{every:?}"
     );
 }
+
+#[test]
+fn a_branch_is_written_after_the_main_output_at_its_own_partitions() {
+    let (raw, counts) = (CollectSink::<u64>::new(), CollectSink::<(u64, u64)>::new());
+    let flow = crate::testing::branched(
+        Pipeline::named("T")
+            .batch_size(4)
+            .key_groups(2)
+            .source(Sequence::new().take(100).with_splits(2))
+            .map(|n| (n % 3, n))
+            .branch(|all| all.map(|(_, n)| n * 10).sink(raw.clone()))
+            .key_by(|(key, _)| *key)
+            .reduce(|(key, a), (_, b)| (key, a + b)),
+        counts,
+    );
+    assert_eq!(layout(&flow).branch_partitions, 1);
+    let calls = FakeCalls::new(|address, body| {
+        let body = String::from_utf8_lossy(body).into_owned();
+        match address {
+            "TSplit/0/next" => json(Lease {
+                from: 8,
+                count: 4,
+                dry: None,
+            }),
+            group if group.starts_with("TKeyed/") => Ok(records_of(&body)),
+            _ => json(()),
+        }
+    });
+    assert_eq!(block_on(run(&flow, &calls, token(0))), Outcome::Continued);
+    // The branch's records go to partition 1, after the main sink's one,
+    // through `writeSide`, after the main output's write.
+    let writes = calls.lines("call TSink/");
+    assert_eq!(writes.len(), 2, "{writes:?}");
+    assert!(writes[0].starts_with("call TSink/0/write "), "{writes:?}");
+    // Split 0 holds the even numbers: positions 8..12 are 16..22.
+    assert_eq!(writes[1], "call TSink/1/writeSide [160,180,200,220]");
+}

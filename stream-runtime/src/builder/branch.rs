@@ -3,7 +3,6 @@
 //! chain reads after it.
 
 use std::marker::PhantomData;
-use std::sync::Arc;
 
 use super::origin::{Complete, Origin};
 use super::{Head, Pipeline, Stream};
@@ -14,7 +13,7 @@ use crate::operator::{Filter, FlatMap, Identity, Map, Operator, Then};
 use crate::record::Record;
 use crate::sink::Sink;
 use crate::source::Source;
-use crate::stages::{Level, Stages};
+use crate::stages::Level;
 
 /// The second chain of a [`branch`](Stream::branch): stateless stages over
 /// the records at the branch point (`T`), then a sink.
@@ -105,14 +104,7 @@ where
     L: Level<Mid = Pre::Out>,
 {
     fn complete(self, pipeline: Pipeline, pre: Pre, level: L) -> CompletePipeline {
-        CompletePipeline::new(Stages {
-            name: pipeline.name,
-            config: pipeline.config,
-            source: self.source,
-            branch: self.branch,
-            pre,
-            first: Arc::new(level),
-        })
+        super::origin::completed(pipeline, self.source, self.branch, pre, level)
     }
 }
 
@@ -123,7 +115,7 @@ impl<S, Before, Op, Sk0, Pre, K, Post> Stream<Tapped<S, Before, Op, Sk0>, Pre, K
     pub(crate) fn into_branched_stages<Sk>(
         self,
         sink: Sk,
-    ) -> Stages<
+    ) -> crate::stages::Stages<
         S,
         Branch<Before, Op, Sk0>,
         Pre,
@@ -137,13 +129,13 @@ impl<S, Before, Op, Sk0, Pre, K, Post> Stream<Tapped<S, Before, Op, Sk0>, Pre, K
         Post: Operator<K::Out>,
     {
         let (head, pre, last) = self.ending_in(sink);
-        Stages {
+        crate::stages::Stages {
             name: head.pipeline.name,
             config: head.pipeline.config,
             source: head.source.source,
             branch: head.source.branch,
             pre,
-            first: Arc::new(last),
+            first: std::sync::Arc::new(last),
         }
     }
 }

@@ -64,15 +64,34 @@ where
     L: Level<Mid = Pre::Out>,
 {
     fn complete(self, pipeline: Pipeline, pre: Pre, level: L) -> CompletePipeline {
-        CompletePipeline::new(Stages {
-            name: pipeline.name,
-            config: pipeline.config,
-            source: self,
-            branch: NoBranch,
-            pre,
-            first: Arc::new(level),
-        })
+        completed(pipeline, self, NoBranch, pre, level)
     }
+}
+
+/// The pipeline from `source` through `branch` and `pre` to `level`,
+/// its types checked and hidden.
+pub(super) fn completed<S, B, Pre, L>(
+    pipeline: Pipeline,
+    source: S,
+    branch: B,
+    pre: Pre,
+    level: L,
+) -> CompletePipeline
+where
+    S: Source,
+    B: crate::branch::Branching<S::Item>,
+    Pre: Operator<B::Out>,
+    Pre::Out: Record,
+    L: Level<Mid = Pre::Out>,
+{
+    CompletePipeline::new(Stages {
+        name: pipeline.name,
+        config: pipeline.config,
+        source,
+        branch,
+        pre,
+        first: Arc::new(level),
+    })
 }
 
 /// What the first operators give a keyed stage after origin `S`.

@@ -189,4 +189,31 @@ mod tests {
         assert_eq!(windows.records().len(), 2);
         assert_eq!(raw.records(), [1, 2, 1]);
     }
+
+    #[test]
+    fn a_record_a_branch_fails_on_reaches_neither_sink_and_is_dead_lettered_once() {
+        let (raw, out) = (CollectSink::new(), CollectSink::new());
+        let pipeline = Pipeline::named("F")
+            .max_attempts(2)
+            .source(InMemorySource::new(vec![1u64, 2, 3]))
+            .branch(|b| {
+                b.map(|n| {
+                    assert_ne!(n, 2, "the branch fails on 2");
+                    n
+                })
+                .sink(raw.clone())
+            })
+            .map(|n| n * 100)
+            .sink(out.clone());
+        let mut driver = TestDriver::new(pipeline);
+        block_on(driver.run_to_end()).expect("runs");
+        assert_eq!(raw.records(), [1, 3]);
+        assert_eq!(out.records(), [100, 300]);
+        let letters = driver.dead_letters();
+        assert_eq!(letters.len(), 1, "{letters:?}");
+        assert!(
+            letters[0].error.contains("the branch fails on 2"),
+            "{letters:?}"
+        );
+    }
 }

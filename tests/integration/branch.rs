@@ -13,7 +13,7 @@ use stream_runtime::window::tumbling;
 use stream_runtime::{CollectSink, CompletePipeline, Endpoint, FileSink, Pipeline, Sequence};
 use stream_runtime::{ServiceNames, Sink};
 
-use crate::harness::{harness, kafka, postgres, scratch};
+use crate::harness::{harness, kafka, postgres, postgres_client, scratch};
 
 const RECORDS: u64 = 3_000;
 const KEYS: u64 = 7;
@@ -52,10 +52,7 @@ fn archived_and_counted(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_branch_archives_every_record_and_its_counts_reach_postgres_each_once() {
     let config = postgres();
-    let (db, connection) = tokio_postgres::connect(config, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("connect: {e}"));
-    tokio::spawn(connection);
+    let db = postgres_client().await;
     db.batch_execute(
         "CREATE TABLE branch_counts (key bigint, start bigint, count bigint NOT NULL, \
          PRIMARY KEY (key, start))",

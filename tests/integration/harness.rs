@@ -121,6 +121,16 @@ pub fn kafka() -> &'static KafkaHarness {
     })
 }
 
+/// A client of the shared PostgreSQL server, its connection driven on the
+/// caller's runtime.
+pub async fn postgres_client() -> tokio_postgres::Client {
+    let (db, connection) = tokio_postgres::connect(postgres(), tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+    tokio::spawn(connection);
+    db
+}
+
 /// The shared PostgreSQL server's connection string.
 pub fn postgres() -> &'static str {
     harness();

@@ -9,7 +9,7 @@ use stream_runtime::postgres::PostgresSink;
 use stream_runtime::{Endpoint, FailedStage, Pipeline, ServiceNames};
 use stream_support::kafka::{create_topic, produce};
 
-use crate::harness::{harness, kafka, postgres};
+use crate::harness::{harness, kafka, postgres, postgres_client};
 use crate::pipelines::{counts, skewed_words};
 
 const WORDS: usize = 3_000;
@@ -19,10 +19,7 @@ async fn kafka_to_running_counts_upserted_into_postgres_is_exact() {
     let kafka = kafka();
     let bootstrap = kafka.bootstrap.as_str();
     let config = postgres();
-    let (db, connection) = tokio_postgres::connect(config, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("connect: {e}"));
-    tokio::spawn(connection);
+    let db = postgres_client().await;
     db.batch_execute(
         "CREATE TABLE word_counts (word text PRIMARY KEY CHECK (word <> 'forbidden'), \
          count bigint NOT NULL)",

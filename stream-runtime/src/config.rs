@@ -31,6 +31,10 @@ pub struct PipelineConfig {
     pub max_attempts: u32,
     /// How watermarks are made, when the pipeline has `event_time`.
     pub watermarks: Option<Watermarks>,
+    /// The splits `from..to` of a join's input without `event_time`: its
+    /// records carry no time, so its splits hold the watermark back not
+    /// at all (set by [`Stream::join`](crate::Stream::join)).
+    pub untimed_splits: Option<(u32, u32)>,
     /// The most bytes of records (as JSON) one call to a key group or to
     /// the sink carries: a round sends more in several calls, and a record
     /// larger than this alone goes to the dead-letter output. Keep it well
@@ -69,6 +73,7 @@ impl Default for PipelineConfig {
             key_groups: KeyGroups::DEFAULT,
             max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
             watermarks: None,
+            untimed_splits: None,
             max_call_bytes: Self::DEFAULT_MAX_CALL_BYTES,
             combine_before_shuffle: true,
             state_read_cache: true,

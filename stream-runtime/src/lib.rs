@@ -93,8 +93,8 @@ pub mod time;
 pub mod window;
 
 pub use builder::{
-    BranchEnd, BranchStream, Complete, KeyedOutput, KeyedStream, Origin, Pipeline, Stream, Tapped,
-    Upstream, WindowedStream,
+    BranchEnd, BranchStream, Complete, JoinInput, Joined, KeyedOutput, KeyedStream, Origin,
+    Pipeline, Side, Stream, Tapped, Upstream, WindowedStream,
 };
 pub use complete::{CompletePipeline, IntoPipeline};
 pub use config::PipelineConfig;

@@ -1,16 +1,13 @@
 use super::origin::Origin;
 use super::{Head, Stream, WindowedStream};
-use serde::Serialize;
 
 use crate::keyed::{
-    interval_join, Between, Emit, Enriching, KeyEncoder, KeySelector, Keyed, NoTimers, Process,
-    ProcessContext, Reduce, Timer,
+    interval_join, Between, Emit, Enriching, JoinRecord, KeyEncoder, KeySelector, Keyed, NoTimers,
+    Process, ProcessContext, Reduce, Timer,
 };
 use crate::lookup::{Enrich, Lookup};
 use crate::operator::{Identity, Operator};
 use crate::record::Aggregate;
-use crate::source::Either;
-use crate::time::Timed;
 use crate::window::{Stamp, WindowSpec, WindowTime};
 
 /// The stream a keyed operator `Op` produces.
@@ -199,19 +196,21 @@ where
     }
 }
 
-impl<S, Pre, KF, K, L, R> KeyedStream<S, Pre, KF, K>
+impl<S, Pre, KF, K> KeyedStream<S, Pre, KF, K>
 where
     S: Origin,
-    Pre: Operator<S::Item, Out = Timed<Either<L, R>>>,
-    KF: Fn(&Timed<Either<L, R>>) -> K + Send + Sync + 'static,
+    Pre: Operator<S::Item>,
+    Pre::Out: JoinRecord,
+    KF: Fn(&Pre::Out) -> K + Send + Sync + 'static,
     K: serde::de::DeserializeOwned + 'static,
-    L: Serialize + serde::de::DeserializeOwned + 'static,
-    R: Serialize + serde::de::DeserializeOwned + 'static,
 {
-    /// Joins the two connected inputs of each key by event time (Flink's
+    /// Joins the two inputs of each key by event time (Flink's
     /// `intervalJoin(..).between(lower, upper)`): a left record at `t` and
     /// a right one at `t + lower ..= t + upper` give `join(&left,
-    /// &right)`, once, whichever came first. Each side waits in the key's
+    /// &right)`, once, whichever came first. The inputs are two sources
+    /// `connect`ed and stamped by one `event_time`, or two streams
+    /// [`join`](crate::Stream::join)ed after their own stages, whose
+    /// records each carry their time (see [`JoinRecord`]). Each side waits in the key's
     /// state until the watermark passes the last time a partner could
     /// have, then leaves it.
     ///
@@ -242,10 +241,7 @@ where
         Keyed<
             KF,
             Process<
-                impl for<'a> Fn(Timed<Either<L, R>>, &mut ProcessContext<'a, K, Out>)
-                    + Send
-                    + Sync
-                    + 'static,
+                impl for<'a> Fn(Pre::Out, &mut ProcessContext<'a, K, Out>) + Send + Sync + 'static,
                 impl for<'a> Fn(Timer, &mut ProcessContext<'a, K, Out>) + Send + Sync + 'static,
                 K,
                 Out,
@@ -254,7 +250,10 @@ where
         >,
     >
     where
-        F: Fn(&L, &R) -> Out + Send + Sync + 'static,
+        F: Fn(&<Pre::Out as JoinRecord>::Left, &<Pre::Out as JoinRecord>::Right) -> Out
+            + Send
+            + Sync
+            + 'static,
         Out: 'static,
     {
         let (on_record, on_timer) = interval_join(bounds, join);

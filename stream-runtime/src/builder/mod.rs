@@ -1,12 +1,14 @@
 //! The typed pipeline API. `pipeline!` expands to calls on these types.
 
 mod branch;
+mod join;
 mod keyed_stream;
 mod origin;
 mod stream;
 mod windowed_stream;
 
 pub use branch::{BranchEnd, BranchStream, Tapped};
+pub use join::{JoinInput, Joined, Side};
 pub use keyed_stream::{KeyedOutput, KeyedStream};
 pub use origin::{Complete, Origin, Upstream};
 pub use stream::Stream;

@@ -127,6 +127,13 @@ impl<S, Pre, Post> Stream<S, Pre, Unkeyed, Post> {
     }
 }
 
+impl<S, Pre, K, Post> Stream<S, Pre, K, Post> {
+    /// The head and every stage of a stream.
+    pub(crate) fn into_all(self) -> (Head<S>, Pre, K, Post) {
+        (self.head, self.pre, self.keyed, self.post)
+    }
+}
+
 impl<S, Pre, K> Stream<S, Pre, K, Identity> {
     pub(crate) fn keyed(head: Head<S>, pre: Pre, keyed: K) -> Self {
         Self {

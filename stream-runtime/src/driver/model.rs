@@ -306,7 +306,11 @@ impl<D: Dataflow> Model<D> {
             return;
         }
         let delay = (self.flow.config().watermarks).map_or(0, |w| w.delay_millis());
-        let splits = self.splits.iter().map(|split| watermark::Split {
+        let untimed = self.flow.config().untimed_splits;
+        let timed = (self.splits.iter().enumerate())
+            .filter(|(index, _)| watermark::holds(untimed, *index as u32))
+            .map(|(_, split)| split);
+        let splits = timed.map(|split| watermark::Split {
             own: watermark::own_watermark(split.max, delay),
             idle: split.idle,
             ended: split.ended,

@@ -14,6 +14,9 @@ use crate::keyed::StateError;
 #[derive(Debug, Default)]
 pub struct GroupState {
     entries: BTreeMap<String, Entry>,
+    /// Prepended to every name while a stage of a join's side reads and
+    /// writes (see [`scoped`](Self::scoped)).
+    prefix: &'static str,
 }
 
 /// An entry as it was (`None`: not loaded), to put back.
@@ -48,17 +51,41 @@ impl GroupState {
                 )
             })
             .collect();
-        Self { entries }
+        Self {
+            entries,
+            prefix: "",
+        }
+    }
+
+    /// Runs `f` with every entry name it reads or writes taken under
+    /// `prefix`: a join's side keeps its stage's entries apart from the
+    /// other side's, whatever names the stage gives them.
+    pub(crate) fn scoped<T>(&mut self, prefix: &'static str, f: impl FnOnce(&mut Self) -> T) -> T {
+        let outer = std::mem::replace(&mut self.prefix, prefix);
+        let result = f(self);
+        self.prefix = outer;
+        result
+    }
+
+    /// The stored name of the entry `name`.
+    fn full<'n>(&self, name: &'n str) -> std::borrow::Cow<'n, str> {
+        match self.prefix {
+            "" => std::borrow::Cow::Borrowed(name),
+            prefix => std::borrow::Cow::Owned(format!("{prefix}{name}")),
+        }
     }
 
     /// The entry `name`, decoded; `None` when absent. Reading an entry the
     /// call did not load is an error, never a silent `None`.
     pub fn get<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, StateError> {
-        let entry = self.entries.get(name).ok_or_else(|| StateError {
-            name: name.to_owned(),
-            type_name: std::any::type_name::<T>(),
-            reason: "the entry was not loaded for this call".to_owned(),
-        })?;
+        let entry = self
+            .entries
+            .get(self.full(name).as_ref())
+            .ok_or_else(|| StateError {
+                name: name.to_owned(),
+                type_name: std::any::type_name::<T>(),
+                reason: "the entry was not loaded for this call".to_owned(),
+            })?;
         let Some(bytes) = &entry.bytes else {
             return Ok(None);
         };
@@ -88,7 +115,8 @@ impl GroupState {
     }
 
     fn put(&mut self, name: &str, bytes: Option<Vec<u8>>) {
-        let entry = self.entries.entry(name.to_owned()).or_insert(Entry {
+        let name = self.full(name).into_owned();
+        let entry = self.entries.entry(name).or_insert(Entry {
             bytes: None,
             changed: false,
         });
@@ -98,19 +126,23 @@ impl GroupState {
 
     /// The entry `name` as it is now, for [`restore`](Self::restore).
     pub(crate) fn snapshot(&self, name: &str) -> Snapshot {
-        Snapshot(self.entries.get(name).map(|e| (e.bytes.clone(), e.changed)))
+        Snapshot(
+            self.entries
+                .get(self.full(name).as_ref())
+                .map(|e| (e.bytes.clone(), e.changed)),
+        )
     }
 
     /// Puts the entry `name` back as it was at `snapshot`: the changes a
     /// failed timer made are undone, and the rest of the call's kept.
     pub(crate) fn restore(&mut self, name: &str, snapshot: Snapshot) {
+        let name = self.full(name).into_owned();
         match snapshot.0 {
             Some((bytes, changed)) => {
-                self.entries
-                    .insert(name.to_owned(), Entry { bytes, changed });
+                self.entries.insert(name, Entry { bytes, changed });
             }
             None => {
-                self.entries.remove(name);
+                self.entries.remove(&name);
             }
         }
     }

@@ -86,6 +86,21 @@ impl Timers {
         due
     }
 
+    /// Moves every timer to `into`, each tag under `prefix`: the timers a
+    /// join's side set, into its group's (see `keyed/paired.rs`).
+    pub(crate) fn move_into(self, into: &mut Timers, prefix: &str) {
+        for (domain, index) in [
+            (TimeDomain::Event, self.event),
+            (TimeDomain::Processing, self.processing),
+        ] {
+            for (at, tags) in index {
+                for tag in tags {
+                    into.add(domain, at, &format!("{prefix}{tag}"));
+                }
+            }
+        }
+    }
+
     /// The earliest event-time timer.
     pub fn next_event(&self) -> Option<Millis> {
         self.event.keys().next().copied()

@@ -8,7 +8,52 @@ use serde::Serialize;
 
 use super::process::{ProcessContext, Timer};
 use crate::source::Either;
-use crate::time::{Millis, Timed};
+use crate::time::{EventTimed, Millis, Timed};
+
+/// A record of an interval join: its event time, and the input it is of.
+/// Two inputs connected at the source and stamped by one `event_time`
+/// give `Timed<Either<L, R>>`; two inputs joined after their own stages
+/// give `Either<A, B>` of records that each carry their time.
+pub trait JoinRecord: Serialize + 'static {
+    /// The first input's records.
+    type Left: Serialize + DeserializeOwned + 'static;
+    /// The second input's records.
+    type Right: Serialize + DeserializeOwned + 'static;
+    /// The record's event time.
+    fn time(&self) -> Millis;
+    /// The record, as the input it is of.
+    fn into_side(self) -> Either<Self::Left, Self::Right>;
+}
+
+impl<L, R> JoinRecord for Timed<Either<L, R>>
+where
+    L: Serialize + DeserializeOwned + 'static,
+    R: Serialize + DeserializeOwned + 'static,
+{
+    type Left = L;
+    type Right = R;
+    fn time(&self) -> Millis {
+        self.time
+    }
+    fn into_side(self) -> Either<L, R> {
+        self.value
+    }
+}
+
+impl<A, B> JoinRecord for Either<A, B>
+where
+    A: EventTimed + Serialize + DeserializeOwned + 'static,
+    B: EventTimed + Serialize + DeserializeOwned + 'static,
+{
+    type Left = A;
+    type Right = B;
+    fn time(&self) -> Millis {
+        self.either(A::event_time, B::event_time)
+    }
+    fn into_side(self) -> Either<A, B> {
+        self
+    }
+}
 
 /// The bounds of an interval join, in milliseconds relative to the left
 /// record's time, both inclusive (Flink's `between(lower, upper)`).
@@ -78,30 +123,29 @@ const RIGHTS: &str = "join.right";
 /// every partner it would have joined in order: a buffered record is kept
 /// until the watermark is past the last time it can join.
 #[allow(clippy::type_complexity)]
-pub(crate) fn interval_join<L, R, K, Out, F>(
+pub(crate) fn interval_join<In, K, Out, F>(
     bounds: Between,
     join: F,
 ) -> (
-    impl for<'a> Fn(Timed<Either<L, R>>, &mut ProcessContext<'a, K, Out>) + Send + Sync + 'static,
+    impl for<'a> Fn(In, &mut ProcessContext<'a, K, Out>) + Send + Sync + 'static,
     impl for<'a> Fn(Timer, &mut ProcessContext<'a, K, Out>) + Send + Sync + 'static,
 )
 where
-    L: Serialize + DeserializeOwned + 'static,
-    R: Serialize + DeserializeOwned + 'static,
+    In: JoinRecord,
     K: 'static,
     Out: 'static,
-    F: Fn(&L, &R) -> Out + Send + Sync + 'static,
+    F: Fn(&In::Left, &In::Right) -> Out + Send + Sync + 'static,
 {
-    let on_record = move |record: Timed<Either<L, R>>, ctx: &mut ProcessContext<'_, K, Out>| {
-        let time = record.time;
+    let on_record = move |record: In, ctx: &mut ProcessContext<'_, K, Out>| {
+        let time = record.time();
         if time < ctx.watermark() {
             // Partners that came before it may have left state already.
             ctx.keep_late(serde_json::to_value(&record).unwrap_or_default());
             return;
         }
-        match record.value {
+        match record.into_side() {
             Either::Left(left) => {
-                let rights: Vec<(Millis, R)> = ctx.list(RIGHTS).get();
+                let rights: Vec<(Millis, In::Right)> = ctx.list(RIGHTS).get();
                 for (at, right) in &rights {
                     if bounds.holds(time, *at) {
                         ctx.collect(join(&left, right));
@@ -111,7 +155,7 @@ where
                 ctx.register_event_timer(bounds.left_done(time));
             }
             Either::Right(right) => {
-                let lefts: Vec<(Millis, L)> = ctx.list(LEFTS).get();
+                let lefts: Vec<(Millis, In::Left)> = ctx.list(LEFTS).get();
                 for (at, left) in &lefts {
                     if bounds.holds(*at, time) {
                         ctx.collect(join(left, &right));
@@ -124,7 +168,7 @@ where
     };
     let on_timer = move |timer: Timer, ctx: &mut ProcessContext<'_, K, Out>| {
         let now = timer.at;
-        let mut lefts = ctx.list::<(Millis, L)>(LEFTS);
+        let mut lefts = ctx.list::<(Millis, In::Left)>(LEFTS);
         let kept: Vec<_> = lefts
             .get()
             .into_iter()
@@ -134,7 +178,7 @@ where
             true => lefts.clear(),
             false => lefts.update(kept),
         }
-        let mut rights = ctx.list::<(Millis, R)>(RIGHTS);
+        let mut rights = ctx.list::<(Millis, In::Right)>(RIGHTS);
         let kept: Vec<_> = rights
             .get()
             .into_iter()

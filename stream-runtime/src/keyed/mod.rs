@@ -5,6 +5,7 @@
 
 mod enrich;
 mod interval_join;
+mod paired;
 mod process;
 mod reduce;
 mod stage;
@@ -20,7 +21,8 @@ pub use crate::group::{Combiner, KeyGroups, KeyTime, TimeDomain, STATE_KEY_PREFI
 pub use crate::guard::{Panicked, RecordFailed, StageError};
 pub use enrich::{Cached, Enriching};
 pub(crate) use interval_join::interval_join;
-pub use interval_join::{between, Between};
+pub use interval_join::{between, Between, JoinRecord};
+pub use paired::Paired;
 pub use process::{
     ListState, MapState, NamedState, NoTimers, OnTimer, Process, ProcessContext, ReducingState,
     Timer, ValueState,

@@ -1,12 +1,14 @@
 //! Stateless operators: `map`, `filter`, `flat_map`, composed into one chain
 //! that runs inside a single stage without crossing the network.
 
+mod each_side;
 mod filter;
 mod flat_map;
 mod identity;
 mod map;
 mod then;
 
+pub use each_side::EachSide;
 pub use filter::Filter;
 pub use flat_map::FlatMap;
 pub use identity::Identity;

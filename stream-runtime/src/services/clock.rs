@@ -35,7 +35,8 @@ impl<D: Dataflow> PipelineService<ClockService, D> {
             .get::<Json<Clock>>(CLOCK)
             .await?
             .map(|Json(clock)| clock)
-            .unwrap_or_default())
+            .unwrap_or_default()
+            .untimed(self.flow.config().untimed_splits))
     }
 
     /// Which of the idle `(split, position)`s have data again, asked of

@@ -39,6 +39,25 @@ pub struct Timed<T> {
     pub value: T,
 }
 
+/// A record that carries its event time: a [`Timed`] record, or a
+/// window's result (its window's last millisecond). The inputs of an
+/// interval join after a [`join`](crate::Stream::join) are such records.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` carries no event time for this join",
+    label = "each input of an interval join after `join` needs its event time",
+    note = "give the input `event_time(..)` before its keyed stage, keep the `Timed` wrapper through it, or end it in a window"
+)]
+pub trait EventTimed {
+    /// The record's event time, in milliseconds.
+    fn event_time(&self) -> Millis;
+}
+
+impl<T> EventTimed for Timed<T> {
+    fn event_time(&self) -> Millis {
+        self.time
+    }
+}
+
 impl<T> Timed<T> {
     /// The same timestamp on a transformed record.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Timed<U> {
@@ -100,6 +119,16 @@ impl Watermarks {
     /// The idle timeout, in milliseconds.
     pub fn idle_millis(&self) -> Millis {
         self.idle
+    }
+
+    /// One strategy for two inputs: the larger delay, so that a record on
+    /// time on its own input is on time after the join too, and the
+    /// shorter idle timeout.
+    pub(crate) fn wider(a: Self, b: Self) -> Self {
+        Self {
+            max_delay: a.max_delay.max(b.max_delay),
+            idle: a.idle.min(b.idle),
+        }
     }
 }
 

@@ -129,9 +129,26 @@ pub(crate) struct Clock {
     /// The waiting groups of the keyed stages after the first, by stage.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub later: BTreeMap<u32, BTreeMap<u32, Millis>>,
+    /// The splits `from..to` that hold no watermark back (a join's input
+    /// without `event_time`): the pipeline's, not stored.
+    #[serde(skip)]
+    untimed: Option<(u32, u32)>,
+}
+
+/// Whether `split` holds the watermark back: every split but those of a
+/// join's input without `event_time` (`untimed`, `from..to`).
+pub(crate) fn holds(untimed: Option<(u32, u32)>, split: u32) -> bool {
+    untimed.is_none_or(|(from, to)| !(from..to).contains(&split))
 }
 
 impl Clock {
+    /// The clock of a pipeline whose splits `untimed` hold no watermark
+    /// back (see [`holds`]).
+    pub fn untimed(mut self, untimed: Option<(u32, u32)>) -> Self {
+        self.untimed = untimed;
+        self
+    }
+
     /// The watermark so far (`Millis::MIN` before any).
     pub fn current(&self) -> Millis {
         self.watermark.unwrap_or(Millis::MIN)
@@ -197,6 +214,7 @@ impl Clock {
         self.splits
             .iter()
             .filter(|(split, mark)| **split < splits && mark.idle && !mark.ended())
+            .filter(|(split, _)| holds(self.untimed, **split))
             .filter(|(_, mark)| mark.watermark(delay) < next)
             .filter_map(|(split, mark)| Some((*split, mark.idle_at?)))
             .collect()
@@ -257,7 +275,8 @@ impl Clock {
     /// The pipeline's watermark over its splits (see [`combined`]).
     fn combined(&self, splits: u32, delay: Millis) -> Millis {
         let mark = |split: u32| self.splits.get(&split).cloned().unwrap_or_default();
-        combined((0..splits).map(mark).map(|m| Split {
+        let timed = (0..splits).filter(|split| holds(self.untimed, *split));
+        combined(timed.map(mark).map(|m| Split {
             own: m.watermark(delay),
             idle: m.idle,
             ended: m.ended(),

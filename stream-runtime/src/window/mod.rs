@@ -108,6 +108,40 @@ impl<K: 'static, V: 'static> WindowTime<Windowed<K, V>> for OnEventTime {
     }
 }
 
+/// Either input of a join on event time: each side's time, as a window
+/// over that side alone would take it, so a window over both (Flink's
+/// window join) works after a `join` of two timed inputs.
+impl<A: 'static, B: 'static> WindowTime<crate::source::Either<A, B>> for OnEventTime
+where
+    OnEventTime: WindowTime<A> + WindowTime<B>,
+{
+    type Value = crate::source::Either<
+        <OnEventTime as WindowTime<A>>::Value,
+        <OnEventTime as WindowTime<B>>::Value,
+    >;
+    const DOMAIN: TimeDomain = TimeDomain::Event;
+    fn time(record: &crate::source::Either<A, B>) -> Option<Millis> {
+        record.either(
+            <OnEventTime as WindowTime<A>>::time,
+            <OnEventTime as WindowTime<B>>::time,
+        )
+    }
+    fn value(record: crate::source::Either<A, B>) -> Self::Value {
+        use crate::source::Either;
+        match record {
+            Either::Left(a) => Either::Left(<OnEventTime as WindowTime<A>>::value(a)),
+            Either::Right(b) => Either::Right(<OnEventTime as WindowTime<B>>::value(b)),
+        }
+    }
+}
+
+/// A window's result carries its event time: its window's last millisecond.
+impl<K, V> crate::time::EventTimed for Windowed<K, V> {
+    fn event_time(&self) -> Millis {
+        self.end - 1
+    }
+}
+
 impl<In: 'static> WindowTime<In> for OnProcessingTime {
     type Value = In;
     const DOMAIN: TimeDomain = TimeDomain::Processing;

@@ -12,6 +12,7 @@ mod endpoint_outage;
 mod enrich;
 mod failures;
 mod harness;
+mod join_after_stages;
 mod joins;
 mod kafka;
 mod kafka_idle;

@@ -88,18 +88,14 @@ keyed_join_input!(KF, Op, K => Keyed<KF, Op, K>);
 keyed_join_input!(KF, K, In, V, W => Windowing<KF, K, In, V, W>);
 
 /// The stream [`join`](Stream::join) gives: both sources read as one, each
-/// side's stateless stages on its own records, and both keyed stages as
-/// one stage over [`Either`](crate::source::Either).
+/// side's stateless stages on its own records, both keyed stages as one
+/// stage over [`Either`](crate::source::Either), and each side's stages
+/// after its keyed stage on what it gives.
 pub type Joined<A, B> = Stream<
     Connect<<A as JoinInput>::Source, <B as JoinInput>::Source>,
     EachSide<<A as JoinInput>::Pre, <B as JoinInput>::Pre>,
-    Paired<
-        <A as JoinInput>::Stage,
-        <A as JoinInput>::Post,
-        <B as JoinInput>::Stage,
-        <B as JoinInput>::Post,
-    >,
-    Identity,
+    Paired<<A as JoinInput>::Stage, <B as JoinInput>::Stage>,
+    EachSide<<A as JoinInput>::Post, <B as JoinInput>::Post>,
 >;
 
 impl<S, Pre, K, Post> Stream<S, Pre, K, Post> {
@@ -111,10 +107,11 @@ impl<S, Pre, K, Post> Stream<S, Pre, K, Post> {
     /// (`interval_join`, a window over both, or `process`).
     ///
     /// Each input keeps its own key groups' state and timers. The
-    /// pipeline is this stream's (its name and settings). The watermark is
-    /// the least over both inputs' splits; an input without `event_time`
-    /// holds it back not at all. When both have `event_time`, the larger
-    /// `max_delay` holds for both (see the guide's Joins after stages).
+    /// pipeline is this stream's (its name and settings; `other`'s are not
+    /// used). The watermark is the least over both inputs' splits; an
+    /// input without `event_time` holds it back not at all. When both
+    /// have `event_time`, the larger `max_delay` and the longer idle
+    /// timeout hold for both (see the guide's "Joins after stages").
     ///
     /// ```
     /// use std::time::Duration;
@@ -166,21 +163,23 @@ impl<S, Pre, K, Post> Stream<S, Pre, K, Post> {
             source.splits(),
             other_source.splits(),
         );
-        Stream::keyed(
+        Stream::from_parts(
             Head {
                 pipeline,
                 source: crate::source::connect(source, other_source),
             },
             EachSide::new(left.pre, right.pre),
-            Paired::new(left.keyed, left.post, right.keyed, right.post),
+            Paired::new(left.keyed, right.keyed),
+            EachSide::new(left.post, right.post),
         )
     }
 }
 
-/// The pipeline of a join: the left input's, with watermarks made from
-/// both inputs' `event_time` (the larger delay; the idle timeout of the
-/// input that sets one, the shorter of two), and the splits of an input
-/// without `event_time` (`first..first + count`) holding none back.
+/// The pipeline of a join: the left input's (the right's name and
+/// settings are not used), with watermarks made from both inputs'
+/// `event_time` (the larger delay and the longer idle timeout, so that
+/// no record on time on its own input is late after the join), and the
+/// splits of an input without `event_time` holding none back.
 fn joined_pipeline(
     mut left: Pipeline,
     right: &Pipeline,

@@ -132,6 +132,16 @@ impl<S, Pre, K, Post> Stream<S, Pre, K, Post> {
     pub(crate) fn into_all(self) -> (Head<S>, Pre, K, Post) {
         (self.head, self.pre, self.keyed, self.post)
     }
+
+    /// A stream of `head` with these stages.
+    pub(crate) fn from_parts(head: Head<S>, pre: Pre, keyed: K, post: Post) -> Self {
+        Self {
+            head,
+            pre,
+            keyed,
+            post,
+        }
+    }
 }
 
 impl<S, Pre, K> Stream<S, Pre, K, Identity> {

@@ -62,9 +62,11 @@ impl GroupState {
     /// other side's, whatever names the stage gives them.
     pub(crate) fn scoped<T>(&mut self, prefix: &'static str, f: impl FnOnce(&mut Self) -> T) -> T {
         let outer = std::mem::replace(&mut self.prefix, prefix);
-        let result = f(self);
+        // A stage that panics (caught by the firing's guard) must not
+        // leave the prefix behind for the rest of the call.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
         self.prefix = outer;
-        result
+        result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 
     /// The stored name of the entry `name`.

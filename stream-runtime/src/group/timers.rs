@@ -87,7 +87,7 @@ impl Timers {
     }
 
     /// Moves every timer to `into`, each tag under `prefix`: the timers a
-    /// join's side set, into its group's (see `keyed/paired.rs`).
+    /// join's side set, into its group's (see `keyed/paired/`).
     pub(crate) fn move_into(self, into: &mut Timers, prefix: &str) {
         for (domain, index) in [
             (TimeDomain::Event, self.event),

@@ -121,13 +121,13 @@ impl Watermarks {
         self.idle
     }
 
-    /// One strategy for two inputs: the larger delay, so that a record on
-    /// time on its own input is on time after the join too, and the
-    /// shorter idle timeout.
+    /// One strategy for two inputs: the larger delay and the longer idle
+    /// timeout, so that a record on time on its own input is on time
+    /// after the join too.
     pub(crate) fn wider(a: Self, b: Self) -> Self {
         Self {
             max_delay: a.max_delay.max(b.max_delay),
-            idle: a.idle.min(b.idle),
+            idle: a.idle.max(b.idle),
         }
     }
 }

@@ -170,6 +170,9 @@ impl Clock {
         let SplitEvent::Done { max: None, .. } = report.event else {
             return None;
         };
+        if !holds(self.untimed, report.split) {
+            return None; // its ranges never have an event
+        }
         let idle = self.splits.get(&report.split).is_some_and(|m| m.idle);
         (!idle).then_some(report.split)
     }

@@ -9,9 +9,12 @@
 //! timers are kept under its own prefix (`l/` and `r/`), so neither side
 //! ever reads the other's.
 
+use std::collections::HashMap;
+
+use serde::Serialize;
+
 use crate::guard::{RecordFailed, StageError};
 use crate::keyed::{ByKey, Chainable, Cx, Due, GroupState, KeyedStage, Scope, TimeDomain, Timers};
-use crate::operator::Operator;
 use crate::record::Record;
 use crate::source::Either;
 
@@ -20,34 +23,31 @@ const LEFT: &str = "l/";
 /// The prefix of the right side's.
 const RIGHT: &str = "r/";
 
-/// Two keyed stages, `left` and `right`, each with the stateless
-/// operators after it, as one stage over `Either<left's input, right's>`
-/// (see the [module](self)). Built by [`Stream::join`](crate::Stream::join).
-pub struct Paired<KA, PA, KB, PB> {
+/// Two keyed stages, `left` and `right`, as one stage over
+/// `Either<left's input, right's>` (see the [module](self)). The
+/// stateless operators after each run after the pair, as
+/// [`EachSide`](crate::operator::EachSide), where a result they fail on
+/// is a dead letter of its own. Built by [`Stream::join`](crate::Stream::join).
+pub struct Paired<KA, KB> {
     left: KA,
-    left_post: PA,
     right: KB,
-    right_post: PB,
 }
 
-impl<KA, PA, KB, PB> Paired<KA, PA, KB, PB> {
-    pub(crate) fn new(left: KA, left_post: PA, right: KB, right_post: PB) -> Self {
-        Self {
-            left,
-            left_post,
-            right,
-            right_post,
-        }
+impl<KA, KB> Paired<KA, KB> {
+    pub(crate) fn new(left: KA, right: KB) -> Self {
+        Self { left, right }
     }
 }
 
-impl<KA, PA, KB, PB> Chainable for Paired<KA, PA, KB, PB> {}
+impl<KA, KB> Chainable for Paired<KA, KB> {}
 
 /// The records of a batch of one side, in order: each one's index in the
 /// whole batch, and the side's batch.
 struct Run<M> {
     indices: Vec<usize>,
     batch: ByKey<M>,
+    /// The run's slot of each key of the whole batch.
+    slots: HashMap<usize, usize>,
 }
 
 impl<M> Run<M> {
@@ -58,18 +58,17 @@ impl<M> Run<M> {
                 keys: Vec::new(),
                 records: Vec::new(),
             },
+            slots: HashMap::new(),
         }
     }
 
-    /// Adds the record at `index` of key `key`.
-    fn push(&mut self, index: usize, key: &str, record: M) {
-        let slot = match self.batch.keys.iter().position(|k| k == key) {
-            Some(slot) => slot,
-            None => {
-                self.batch.keys.push(key.to_owned());
-                self.batch.keys.len() - 1
-            }
-        };
+    /// Adds the record at `index` of the whole batch's key slot `slot`.
+    fn push(&mut self, index: usize, keys: &[String], slot: usize, record: M) {
+        let keys_here = &mut self.batch.keys;
+        let slot = *self.slots.entry(slot).or_insert_with(|| {
+            keys_here.push(keys.get(slot).cloned().unwrap_or_default());
+            keys_here.len() - 1
+        });
         self.indices.push(index);
         self.batch.records.push((slot, record));
     }
@@ -93,19 +92,19 @@ enum Sides<L, R> {
 
 fn runs<L, R>(batch: ByKey<Either<L, R>>) -> Vec<Sides<L, R>> {
     let mut runs: Vec<Sides<L, R>> = Vec::new();
+    let keys = &batch.keys;
     for (index, (slot, record)) in batch.records.into_iter().enumerate() {
-        let key = batch.keys.get(slot).map_or("", String::as_str);
         match (record, runs.last_mut()) {
-            (Either::Left(l), Some(Sides::Left(run))) => run.push(index, key, l),
-            (Either::Right(r), Some(Sides::Right(run))) => run.push(index, key, r),
+            (Either::Left(l), Some(Sides::Left(run))) => run.push(index, keys, slot, l),
+            (Either::Right(r), Some(Sides::Right(run))) => run.push(index, keys, slot, r),
             (Either::Left(l), _) => {
                 let mut run = Run::new();
-                run.push(index, key, l);
+                run.push(index, keys, slot, l);
                 runs.push(Sides::Left(run));
             }
             (Either::Right(r), _) => {
                 let mut run = Run::new();
-                run.push(index, key, r);
+                run.push(index, keys, slot, r);
                 runs.push(Sides::Right(run));
             }
         }
@@ -119,10 +118,9 @@ fn side_batch<L: Clone, R: Clone>(batch: &ByKey<Either<L, R>>) -> (ByKey<L>, ByK
     let mut left = Run::new();
     let mut right = Run::new();
     for (index, (slot, record)) in batch.records.iter().enumerate() {
-        let key = batch.keys.get(*slot).map_or("", String::as_str);
         match record {
-            Either::Left(l) => left.push(index, key, l.clone()),
-            Either::Right(r) => right.push(index, key, r.clone()),
+            Either::Left(l) => left.push(index, &batch.keys, *slot, l.clone()),
+            Either::Right(r) => right.push(index, &batch.keys, *slot, r.clone()),
         }
     }
     (left.batch, right.batch)
@@ -166,24 +164,35 @@ fn either_domain(a: Option<TimeDomain>, b: Option<TimeDomain>) -> Option<TimeDom
     }
 }
 
-impl<L, R, KA, PA, KB, PB> KeyedStage<Either<L, R>> for Paired<KA, PA, KB, PB>
+/// The key of a side's record: its stage's, or, for a side with no keyed
+/// stage, the record itself, so that its records spread over the key
+/// groups rather than all meeting in the one of the empty key.
+fn side_key<In: Serialize, K: KeyedStage<In>>(
+    stage: &K,
+    record: &In,
+) -> Result<String, serde_json::Error> {
+    match stage.is_keyed() {
+        true => stage.encode_key(record),
+        false => serde_json::to_string(record),
+    }
+}
+
+impl<L, R, KA, KB> KeyedStage<Either<L, R>> for Paired<KA, KB>
 where
-    L: Clone + Send + Sync + 'static,
-    R: Clone + Send + Sync + 'static,
+    L: Clone + Serialize + Send + Sync + 'static,
+    R: Clone + Serialize + Send + Sync + 'static,
     KA: KeyedStage<L>,
     KA::State: Record,
-    PA: Operator<KA::Out>,
     KB: KeyedStage<R>,
     KB::State: Record,
-    PB: Operator<KB::Out>,
 {
-    type Out = Either<PA::Out, PB::Out>;
+    type Out = Either<KA::Out, KB::Out>;
     type State = (KA::State, KB::State);
 
     fn encode_key(&self, record: &Either<L, R>) -> Result<String, serde_json::Error> {
         match record {
-            Either::Left(l) => self.left.encode_key(l),
-            Either::Right(r) => self.right.encode_key(r),
+            Either::Left(l) => side_key(&self.left, l),
+            Either::Right(r) => side_key(&self.right, r),
         }
     }
 
@@ -221,12 +230,12 @@ where
         } = cx;
         for run in runs(batch) {
             match run {
-                Sides::Left(Run { indices, batch }) => {
+                Sides::Left(Run { indices, batch, .. }) => {
                     as_side(LEFT, state, scope, |state, scope| {
                         let cx = Cx {
                             state,
                             scope,
-                            out: &mut |o| self.left_post.apply(o, &mut |x| out(Either::Left(x))),
+                            out: &mut |o| out(Either::Left(o)),
                             late: &mut |record| late(Either::Left(record)),
                         };
                         self.left
@@ -234,12 +243,12 @@ where
                             .map_err(|f| in_batch(&indices, f))
                     })?
                 }
-                Sides::Right(Run { indices, batch }) => {
+                Sides::Right(Run { indices, batch, .. }) => {
                     as_side(RIGHT, state, scope, |state, scope| {
                         let cx = Cx {
                             state,
                             scope,
-                            out: &mut |o| self.right_post.apply(o, &mut |x| out(Either::Right(x))),
+                            out: &mut |o| out(Either::Right(o)),
                             late: &mut |record| late(Either::Right(record)),
                         };
                         self.right
@@ -281,7 +290,7 @@ where
                 let cx = Cx {
                     state,
                     scope,
-                    out: &mut |o| self.left_post.apply(o, &mut |x| out(Either::Left(x))),
+                    out: &mut |o| out(Either::Left(o)),
                     late: &mut |record| late(Either::Left(record)),
                 };
                 self.left.fire(left, cx)
@@ -292,7 +301,7 @@ where
                 let cx = Cx {
                     state,
                     scope,
-                    out: &mut |o| self.right_post.apply(o, &mut |x| out(Either::Right(x))),
+                    out: &mut |o| out(Either::Right(o)),
                     late: &mut |record| late(Either::Right(record)),
                 };
                 self.right.fire(right, cx)

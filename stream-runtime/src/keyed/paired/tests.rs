@@ -254,3 +254,49 @@ fn both_sides_keep_one_key_apart_in_one_group() {
     let names: Vec<&String> = group.store.keys().collect();
     assert_eq!(names, ["l/k:1", "r/k:1"]);
 }
+
+/// A side's stateless stage after its window that fails on one window's
+/// result dead-letters that result alone: the other keys' results of the
+/// same firing go on to the join.
+#[test]
+fn a_side_stage_failing_on_one_result_dead_letters_it_alone() {
+    let out = CollectSink::new();
+    let counts = Pipeline::named("FailingSide")
+        .source(InMemorySource::new(clicks()))
+        .event_time(|c| c.ts, Watermarks::max_delay(Duration::from_millis(400)))
+        .key_by(|c| c.user)
+        .window(tumbling(second()))
+        .aggregate(0u64, |n, _| *n += 1)
+        .map(|w| {
+            assert!(!(w.key == 3 && w.start == 2_000), "the result it fails on");
+            w
+        });
+    let none = Pipeline::named("None").source(InMemorySource::new(Vec::<u32>::new()));
+    let pipeline = counts
+        .join(none)
+        .key_by(|e| e.either(|w| w.key, |user| *user))
+        .process(|e, ctx| {
+            if let Either::Left(w) = e {
+                ctx.collect((w.key, w.start));
+            }
+        })
+        .sink(out.clone());
+    let mut driver = TestDriver::new(pipeline);
+    block_on(driver.run_to_end()).expect("the model runs");
+    assert_eq!(
+        driver.dead_letters().len(),
+        1,
+        "{:?}",
+        driver.dead_letters()
+    );
+    let mut expected: Vec<(u32, Millis)> = clicks()
+        .into_iter()
+        .map(|c| (c.user, c.ts.div_euclid(1_000) * 1_000))
+        .filter(|w| *w != (3, 2_000))
+        .collect();
+    expected.sort();
+    expected.dedup();
+    let mut got = out.records();
+    got.sort();
+    assert_eq!(got, expected);
+}

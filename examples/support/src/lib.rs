@@ -7,6 +7,7 @@
 pub mod archive;
 pub mod chaos;
 pub mod join_pairs;
+pub mod joined_stages;
 pub mod kafka;
 pub mod keys;
 pub mod lookups;

@@ -3,8 +3,9 @@
 //! keys of each window (two keyed stages in a row), and the
 //! running word count from Kafka to Kafka, from Kafka to PostgreSQL, and
 //! from Kafka to Kafka with a side output to PostgreSQL, an interval join
-//! of two Kafka topics, and an enrichment stage calling a Restate object
-//! the killed endpoint serves.
+//! of two Kafka topics, an enrichment stage calling a Restate object
+//! the killed endpoint serves, and a join of two inputs that each have a
+//! keyed stage of their own.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,12 +14,14 @@ use serde::{Deserialize, Serialize};
 use stream_runtime::keyed::Emit;
 use stream_runtime::lookup::{Enrich, Lookup};
 use stream_runtime::restate::AdminClient;
+use stream_runtime::source::Either;
 use stream_runtime::time::Watermarks;
 use stream_runtime::window::{tumbling, Windowed};
 use stream_runtime::{CompletePipeline, FileSink, IntoPipeline, Pipeline, Sequence, ServiceNames};
 
 use super::connectors::Connectors;
 use crate::join_pairs::{self, check_pairs};
+use crate::joined_stages::{check_joined, JoinedLine};
 use crate::keys::{mix, zipf_rank};
 use crate::lookups;
 use crate::random_pipelines;
@@ -78,6 +81,11 @@ pub enum Workload {
     /// served by the killed endpoint: each record once with its answer,
     /// and the object's own count of calls per record exactly 1.
     Enrich,
+    /// A join whose inputs have stages of their own: counts per key and
+    /// window (with `event_time`) joined with each key's running count
+    /// (without), the join numbering what it sees per key in its state:
+    /// every window once, every running count once, every number once.
+    JoinAfterStages,
 }
 
 /// What the first stage of the large-output row gives per record.
@@ -130,7 +138,7 @@ pub struct Outcome {
 
 impl Workload {
     /// Every one, in the order the soak runs them.
-    pub const ALL: [Workload; 12] = [
+    pub const ALL: [Workload; 13] = [
         Workload::Count,
         Workload::CountLatest,
         Workload::Window,
@@ -139,6 +147,7 @@ impl Workload {
         Workload::Random,
         Workload::Branch,
         Workload::Enrich,
+        Workload::JoinAfterStages,
         Workload::KafkaToKafka,
         Workload::KafkaToPostgres,
         Workload::SideOutput,
@@ -146,7 +155,7 @@ impl Workload {
     ];
 
     /// The ones that need no server but Restate.
-    pub const BUILT_IN: [Workload; 8] = [
+    pub const BUILT_IN: [Workload; 9] = [
         Workload::Count,
         Workload::CountLatest,
         Workload::Window,
@@ -155,6 +164,7 @@ impl Workload {
         Workload::Random,
         Workload::Branch,
         Workload::Enrich,
+        Workload::JoinAfterStages,
     ];
 
     /// The ones with connectors.
@@ -180,6 +190,7 @@ impl Workload {
             Workload::Random => "a random pipeline from the stage table, against the model",
             Workload::Branch => "branch: every record archived, and the word count",
             Workload::Enrich => "enrich: a Restate call per record, each made once",
+            Workload::JoinAfterStages => "join after stages: windowed counts with running counts",
         }
     }
 
@@ -198,6 +209,7 @@ impl Workload {
             Workload::Random => "ChaosRandom",
             Workload::Branch => "ChaosBranch",
             Workload::Enrich => "ChaosEnrich",
+            Workload::JoinAfterStages => "ChaosJoinAfterStages",
         }
     }
 
@@ -350,6 +362,51 @@ impl Workload {
                 })
                 .sink(FileSink::new(output))
                 .into_pipeline(),
+            Workload::JoinAfterStages => {
+                let windows = source
+                    .event_time(
+                        |n| time_of(*n),
+                        Watermarks::max_delay(std::time::Duration::from_millis(500)),
+                    )
+                    .key_by(|n| key_of(**n))
+                    .window(tumbling(std::time::Duration::from_millis(WINDOW_MS as u64)))
+                    .aggregate(0u64, |count, _n| *count += 1);
+                let counts = Pipeline::named(name)
+                    .source(Sequence::new().take(records).with_splits(2))
+                    .map(|n| WordCount {
+                        word: key_of(n),
+                        count: 1,
+                    })
+                    .key_by(|wc| wc.word.clone())
+                    .reduce(|a, b| WordCount {
+                        count: a.count + b.count,
+                        ..a
+                    });
+                windows
+                    .join(counts)
+                    .key_by(|e| e.either(|w| w.key.clone(), |wc| wc.word.clone()))
+                    .process(|e, ctx| {
+                        let mut seen = ctx.value::<u64>("seen");
+                        let n = seen.get().unwrap_or(0) + 1;
+                        seen.set(n);
+                        ctx.collect(match e {
+                            Either::Left(w) => JoinedLine {
+                                word: w.key,
+                                start: Some(w.start),
+                                count: w.value,
+                                seen: n,
+                            },
+                            Either::Right(wc) => JoinedLine {
+                                word: wc.word,
+                                start: None,
+                                count: wc.count,
+                                seen: n,
+                            },
+                        });
+                    })
+                    .sink(FileSink::new(output))
+                    .into_pipeline()
+            }
         })
     }
 
@@ -365,7 +422,8 @@ impl Workload {
             | Workload::LargeOutputs
             | Workload::Random
             | Workload::Branch
-            | Workload::Enrich => return Ok(()),
+            | Workload::Enrich
+            | Workload::JoinAfterStages => return Ok(()),
             Workload::KafkaToKafka => connectors.create_output_topic(name).await?,
             Workload::KafkaToPostgres => connectors.create_output_table(name).await?,
             Workload::SideOutput => {
@@ -384,7 +442,7 @@ impl Workload {
     /// the random pipeline, its case's, drawn from `seed`).
     pub fn inputs(self, records: u64, seed: u64) -> u64 {
         match self {
-            Workload::IntervalJoin => 2 * records,
+            Workload::IntervalJoin | Workload::JoinAfterStages => 2 * records,
             Workload::Random => random_case(seed, records, 1).records_read(),
             _ => records,
         }
@@ -411,6 +469,8 @@ impl Workload {
             }
             // Both sinks: every running count, and every record archived.
             Workload::Branch => 2 * records,
+            // Every window, and every running count.
+            Workload::JoinAfterStages => expected(records).len() as u64 + records,
             _ => records,
         })
     }
@@ -461,6 +521,14 @@ impl Workload {
             Workload::Window => {
                 let windows = self::expected(records);
                 return check_windows(self, output, admin, &windows).await;
+            }
+            Workload::JoinAfterStages => {
+                let check = check_joined(output, &self::expected(records), &expected)?;
+                return Ok(Outcome {
+                    lost: check.lost,
+                    duplicated: check.duplicated,
+                    violations: check.violations,
+                });
             }
             Workload::TopN => {
                 let tops = expected_top(records);

@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident};
 
 use crate::ast::Header;
-use crate::valid::{duration_literal, Branch, Kind, Pipeline, Stage};
+use crate::valid::{duration_literal, Branch, Join, Kind, Pipeline, Stage};
 
 /// The struct and its inherent items. Emitted after an error too (see
 /// `fallback`), so that uses of the struct do not add errors of their own.
@@ -85,6 +85,7 @@ pub fn expand(pipeline: &Pipeline) -> TokenStream {
         options,
         stages,
         branch,
+        join,
     } = pipeline;
     let name = &header.name;
     let name_str = name.to_string();
@@ -104,26 +105,32 @@ pub fn expand(pipeline: &Pipeline) -> TokenStream {
     // about a stage's call (a missing bound) points at that stage, not at
     // the whole macro.
     let moving = !header.params.is_empty();
-    let args: Vec<Vec<TokenStream>> = stages.iter().map(|s| arguments(s, moving)).collect();
+    let args_of = |stages: &[Stage]| -> Vec<Vec<TokenStream>> {
+        stages.iter().map(|s| arguments(s, moving)).collect()
+    };
+    let args = args_of(stages);
     let branch_args: Vec<Vec<TokenStream>> = branch
         .iter()
         .flat_map(|b| b.stages.iter().map(|s| arguments(s, moving)))
         .collect();
-    let mut uses = Uses::count(header, args.iter().chain(&branch_args).flatten());
+    let (left_args, right_args) = match join {
+        Some(join) => (args_of(&join.left), args_of(&join.right)),
+        None => (Vec::new(), Vec::new()),
+    };
+    let every_arg = (args.iter().chain(&branch_args))
+        .chain(&left_args)
+        .chain(&right_args);
+    let mut uses = Uses::count(header, every_arg.flatten());
     let mut calls: Vec<TokenStream> = Vec::new();
-    for (index, (stage, args)) in stages.iter().zip(args).enumerate() {
+    if let Some(join) = join {
+        calls.push(join_call(&chain, join, &stages[0], [left_args, right_args], &mut uses));
+    }
+    let skip = usize::from(join.is_some());
+    for (index, (stage, args)) in stages.iter().zip(args).enumerate().skip(skip) {
         if let Some(branch) = branch.as_ref().filter(|b| b.at == index) {
             calls.push(branch_call(branch, branch_args.clone(), &mut uses));
         }
-        let method = method(stage);
-        let args = args.into_iter().map(|arg| uses.with_params(stage, arg));
-        let mut call = quote_spanned!(stage.name.span()=> __pipeline.#method(#(#args),*));
-        // `window(.., late = side)`: after the fold that ends the window.
-        let window = index.checked_sub(1).map(|before| &stages[before]);
-        if let Some(late) = window.and_then(|w| w.option("late")) {
-            call = quote_spanned!(late.span()=> #call.side_output_late_data());
-        }
-        calls.push(quote_spanned!(stage.name.span()=> let __pipeline = #call;));
+        calls.push(stage_call(stages, index, stage, args, &mut uses));
     }
 
     let fields = header.params.iter().map(|p| &p.name);
@@ -147,6 +154,53 @@ pub fn expand(pipeline: &Pipeline) -> TokenStream {
                 }
             }
         };
+    }
+}
+
+/// `let __pipeline = __pipeline.method(args);` for stage `index` of
+/// `stages`, spanned on the stage's name.
+fn stage_call(
+    stages: &[Stage],
+    index: usize,
+    stage: &Stage,
+    args: Vec<TokenStream>,
+    uses: &mut Uses,
+) -> TokenStream {
+    let method = method(stage);
+    let args = args.into_iter().map(|arg| uses.with_params(stage, arg));
+    let mut call = quote_spanned!(stage.name.span()=> __pipeline.#method(#(#args),*));
+    // `window(.., late = side)`: after the fold that ends the window.
+    let window = index.checked_sub(1).map(|before| &stages[before]);
+    if let Some(late) = window.and_then(|w| w.option("late")) {
+        call = quote_spanned!(late.span()=> #call.side_output_late_data());
+    }
+    quote_spanned!(stage.name.span()=> let __pipeline = #call;)
+}
+
+/// `let __pipeline = {left}.join({right});`: each input built from the
+/// pipeline's start, then joined, spanned on `join`.
+fn join_call(
+    start: &TokenStream,
+    join: &Join,
+    stage: &Stage,
+    [left_args, right_args]: [Vec<Vec<TokenStream>>; 2],
+    uses: &mut Uses,
+) -> TokenStream {
+    let mut input = |stages: &[Stage], args: Vec<Vec<TokenStream>>| {
+        let calls: Vec<TokenStream> = (stages.iter().zip(args).enumerate())
+            .map(|(index, (stage, args))| stage_call(stages, index, stage, args, uses))
+            .collect();
+        quote!({
+            let __pipeline = #start;
+            #(#calls)*
+            __pipeline
+        })
+    };
+    let left = input(&join.left, left_args);
+    let right = input(&join.right, right_args);
+    let method = method(stage);
+    quote_spanned! {stage.name.span()=>
+        let __pipeline = #left.#method(#right);
     }
 }
 

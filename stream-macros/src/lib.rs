@@ -10,6 +10,7 @@
 mod ast;
 mod expand;
 mod fallback;
+mod joined;
 mod named;
 #[cfg(test)]
 mod snapshot;

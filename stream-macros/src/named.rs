@@ -14,6 +14,8 @@ use crate::stages::Kind;
 pub struct Lines {
     pub main: Vec<StageInput>,
     pub branch: Option<BranchInput>,
+    /// The inputs of a `join(a, b)` the main line starts with.
+    pub join: Option<crate::joined::JoinInputs>,
 }
 
 /// A branch's chain: where it leaves the main line, the name it reads
@@ -31,9 +33,16 @@ pub trait Report {
 
 /// The main line and the branch of `chains`, or `None` after an error.
 pub fn lines(chains: Vec<ChainInput>, errors: &mut dyn Report) -> Option<Lines> {
+    if chains.iter().any(crate::joined::starts_with_join) {
+        return crate::joined::join_lines(chains, errors);
+    }
     if chains.len() == 1 && chains[0].name.is_none() && chains[0].from.is_none() {
         let main = chains.into_iter().next()?.stages;
-        return Some(Lines { main, branch: None });
+        return Some(Lines {
+            main,
+            branch: None,
+            join: None,
+        });
     }
     let (named, reads): (Vec<ChainInput>, Vec<ChainInput>) =
         chains.into_iter().partition(|c| c.name.is_some());
@@ -61,7 +70,11 @@ pub fn lines(chains: Vec<ChainInput>, errors: &mut dyn Report) -> Option<Lines> 
         // Named and read once: a line.
         let mut main = stream.stages;
         main.extend(first.stages);
-        return Some(Lines { main, branch: None });
+        return Some(Lines {
+            main,
+            branch: None,
+            join: None,
+        });
     };
     // The branch is the chain with no keyed stage (the first, if both
     // have none); the other goes on as the main line.
@@ -81,7 +94,11 @@ pub fn lines(chains: Vec<ChainInput>, errors: &mut dyn Report) -> Option<Lines> 
         head,
         stages: branch.stages,
     });
-    Some(Lines { main, branch })
+    Some(Lines {
+        main,
+        branch,
+        join: None,
+    })
 }
 
 /// Whether a chain keys nothing: no `key_by`, hence no keyed stage (an

@@ -10,6 +10,7 @@ pub enum Kind {
     Source,
     Union,
     Connect,
+    Join,
     Map,
     Filter,
     FlatMap,
@@ -43,7 +44,7 @@ const ANY: &[Kind] = &[];
 const READS: &[Kind] = &[Kind::Source, Kind::Union, Kind::Connect];
 
 /// The stages, in the order error messages list them.
-pub const STAGES: [Spec; 15] = [
+pub const STAGES: [Spec; 16] = [
     Spec {
         kind: Kind::Source,
         name: "source",
@@ -67,6 +68,14 @@ pub const STAGES: [Spec; 15] = [
         options: &[],
         after: READS,
         argument: "a second input, another source, such as `connect(KafkaSource::connect(..))`",
+    },
+    Spec {
+        kind: Kind::Join,
+        name: "join",
+        arity: 2,
+        options: &[],
+        after: ANY,
+        argument: "two named streams, such as `join(counts, profiles)`, at the start of a chain",
     },
     Spec {
         kind: Kind::Map,

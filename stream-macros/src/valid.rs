@@ -46,6 +46,14 @@ pub struct Pipeline {
     pub stages: Vec<Stage>,
     /// A branch that leaves the main line before `key_by`.
     pub branch: Option<Branch>,
+    /// The inputs of the `join(a, b)` the main line starts with.
+    pub join: Option<Join>,
+}
+
+/// A join's two inputs, each from its `source` (see `joined.rs`).
+pub struct Join {
+    pub left: Vec<Stage>,
+    pub right: Vec<Stage>,
 }
 
 /// A branch's stateless stages and sink, leaving the main line after its
@@ -95,10 +103,21 @@ impl Pipeline {
         let lines = chains
             .ok()
             .and_then(|chains| crate::named::lines(chains, &mut errors));
-        let (stages, branch) = match lines {
-            Some(lines) => (Some(lines.main), lines.branch),
-            None => (None, None),
+        let (stages, branch, join) = match lines {
+            Some(lines) => (Some(lines.main), lines.branch, lines.join),
+            None => (None, None, None),
         };
+        let join = join.and_then(|j| {
+            let left = check_stages(j.left, &mut errors);
+            let right = check_stages(j.right, &mut errors);
+            for input in [&left, &right].into_iter().flatten() {
+                check_join_input(input, &mut errors);
+            }
+            Some(Join {
+                left: left?,
+                right: right?,
+            })
+        });
         let stages = stages.and_then(|s| check_stages(s, &mut errors));
         let branch = branch.and_then(|b| {
             let stages = check_stages(b.stages, &mut errors)?;
@@ -130,6 +149,7 @@ impl Pipeline {
                 options,
                 stages,
                 branch,
+                join,
             }),
             (Some(error), _) => Err(Box::new((error, header))),
             (None, None) => {
@@ -138,6 +158,17 @@ impl Pipeline {
             }
         }
     }
+}
+
+/// A join's input follows the rules of a line's stages before its sink.
+fn check_join_input(stages: &[Stage], errors: &mut Errors) {
+    check_source_first(stages, errors);
+    check_union_after_source(stages, errors);
+    check_key_by_followed_by_state(stages, errors);
+    check_window_folded(stages, errors);
+    check_state_follows_key_by(stages, errors);
+    check_emit_on_running_reduce(stages, errors);
+    check_event_time_before_key_by(stages, errors);
 }
 
 /// The stages up to and including the first `sink`.
@@ -459,7 +490,7 @@ fn check_source_first(stages: &[Stage], errors: &mut Errors) {
     for (index, stage) in stages.iter().enumerate() {
         let name = &stage.name;
         match (index, stage.kind) {
-            (0, Kind::Source) => {}
+            (0, Kind::Source | Kind::Join) => {}
             (0, _) => errors.at(
                 name,
                 format!("a pipeline starts with `source(...)`, not `{name}`"),
@@ -468,6 +499,10 @@ fn check_source_first(stages: &[Stage], errors: &mut Errors) {
                 name,
                 "`source` can only be the first stage; to read another source too, write \
                  `|> union(other)` right after it",
+            ),
+            (_, Kind::Join) => errors.at(
+                name,
+                "`join(a, b)` starts a chain, and reads two named streams",
             ),
             _ => {}
         }

@@ -123,7 +123,13 @@ pub fn expand(pipeline: &Pipeline) -> TokenStream {
     let mut uses = Uses::count(header, every_arg.flatten());
     let mut calls: Vec<TokenStream> = Vec::new();
     if let Some(join) = join {
-        calls.push(join_call(&chain, join, &stages[0], [left_args, right_args], &mut uses));
+        calls.push(join_call(
+            &chain,
+            join,
+            &stages[0],
+            [left_args, right_args],
+            &mut uses,
+        ));
     }
     let skip = usize::from(join.is_some());
     for (index, (stage, args)) in stages.iter().zip(args).enumerate().skip(skip) {
@@ -186,21 +192,26 @@ fn join_call(
     [left_args, right_args]: [Vec<Vec<TokenStream>>; 2],
     uses: &mut Uses,
 ) -> TokenStream {
-    let mut input = |stages: &[Stage], args: Vec<Vec<TokenStream>>| {
+    // Each input spanned on its name in `join(a, b)`: an input that cannot
+    // be joined is an error there.
+    let mut input = |stages: &[Stage], args: Vec<Vec<TokenStream>>, at: &Expr| {
         let calls: Vec<TokenStream> = (stages.iter().zip(args).enumerate())
             .map(|(index, (stage, args))| stage_call(stages, index, stage, args, uses))
             .collect();
-        quote!({
+        let name = quote_spanned!(at.span()=> __input);
+        quote_spanned!(at.span()=> {
             let __pipeline = #start;
             #(#calls)*
-            __pipeline
+            let #name = __pipeline;
+            #name
         })
     };
-    let left = input(&join.left, left_args);
-    let right = input(&join.right, right_args);
-    let method = method(stage);
+    let left = input(&join.left, left_args, &stage.args[0]);
+    let right = input(&join.right, right_args, &stage.args[1]);
+    let private = private();
+    let join = quote_spanned!(stage.name.span()=> #private::join);
     quote_spanned! {stage.name.span()=>
-        let __pipeline = #left.#method(#right);
+        let __pipeline = #join(#left, #right);
     }
 }
 

@@ -19,7 +19,8 @@ pub struct JoinInputs {
 /// Whether a chain starts with `join(..)`.
 pub fn starts_with_join(chain: &ChainInput) -> bool {
     chain.from.is_none()
-        && (chain.stages.first()).is_some_and(|s| Kind::named(&s.name.to_string()) == Some(Kind::Join))
+        && (chain.stages.first())
+            .is_some_and(|s| Kind::named(&s.name.to_string()) == Some(Kind::Join))
 }
 
 /// The line after the join and its inputs, or `None` after an error.
@@ -68,7 +69,10 @@ fn join_names(join: &ChainInput, errors: &mut dyn Report) -> Option<(Ident, Iden
     match names.as_slice() {
         [Some(a), Some(b)] if a != b => Some((a.clone(), b.clone())),
         [Some(a), Some(_)] => {
-            errors.at(&stage.args, format!("`join` reads two streams, not `{a}` twice"));
+            errors.at(
+                &stage.args,
+                format!("`join` reads two streams, not `{a}` twice"),
+            );
             None
         }
         _ => {
@@ -92,7 +96,10 @@ fn check_one_join_chain(reads: &[ChainInput], errors: &mut dyn Report) -> bool {
         if starts_with_join(chain) {
             joins += 1;
             if joins > 1 {
-                errors.at(&chain.stages[0].name, "one `join` per pipeline for now".to_owned());
+                errors.at(
+                    &chain.stages[0].name,
+                    "one `join` per pipeline for now".to_owned(),
+                );
                 ok = false;
             }
             continue;
@@ -109,11 +116,18 @@ fn check_one_join_chain(reads: &[ChainInput], errors: &mut dyn Report) -> bool {
 }
 
 /// Each name `join` reads is a stream a `let` names.
-fn check_join_reads_named_streams(names: &[&Ident], named: &[ChainInput], errors: &mut dyn Report) -> bool {
+fn check_join_reads_named_streams(
+    names: &[&Ident],
+    named: &[ChainInput],
+    errors: &mut dyn Report,
+) -> bool {
     let mut ok = true;
     for name in names {
         if !named.iter().any(|c| c.name.as_ref() == Some(*name)) {
-            errors.at(*name, format!("unknown stream `{name}`; name one with `let {name} = source(..) |> ..;`"));
+            errors.at(
+                *name,
+                format!("unknown stream `{name}`; name one with `let {name} = source(..) |> ..;`"),
+            );
             ok = false;
         }
     }
@@ -122,12 +136,19 @@ fn check_join_reads_named_streams(names: &[&Ident], named: &[ChainInput], errors
 
 /// Each named stream is one of the join's inputs: a stream named and not
 /// joined is an error on its name.
-fn check_named_streams_joined(named: &[ChainInput], names: &[&Ident], errors: &mut dyn Report) -> bool {
+fn check_named_streams_joined(
+    named: &[ChainInput],
+    names: &[&Ident],
+    errors: &mut dyn Report,
+) -> bool {
     let mut ok = true;
     for stream in named {
         let Some(name) = &stream.name else { continue };
         if !names.contains(&name) {
-            errors.at(name, format!("`{name}` is named and never read: join it, or remove it"));
+            errors.at(
+                name,
+                format!("`{name}` is named and never read: join it, or remove it"),
+            );
             ok = false;
         }
     }
@@ -138,11 +159,20 @@ fn check_named_streams_joined(named: &[ChainInput], names: &[&Ident], errors: &m
 fn check_input_starts_at_source(stream: &ChainInput, errors: &mut dyn Report) -> bool {
     match (&stream.from, stream.stages.first()) {
         (Some(from), _) => {
-            errors.at(from, "a join's input starts at `source(..)`, not at another named stream".to_owned());
+            errors.at(
+                from,
+                "a join's input starts at `source(..)`, not at another named stream".to_owned(),
+            );
             false
         }
         (None, Some(first)) if Kind::named(&first.name.to_string()) != Some(Kind::Source) => {
-            errors.at(&first.name, format!("a join's input starts at `source(..)`, not at `{}`", first.name));
+            errors.at(
+                &first.name,
+                format!(
+                    "a join's input starts at `source(..)`, not at `{}`",
+                    first.name
+                ),
+            );
             false
         }
         _ => true,
@@ -151,10 +181,16 @@ fn check_input_starts_at_source(stream: &ChainInput, errors: &mut dyn Report) ->
 
 /// A join's input goes on into the join: it has no sink of its own.
 fn check_input_not_sunk(stream: &ChainInput, errors: &mut dyn Report) -> bool {
-    let sink = stream.stages.iter().find(|s| Kind::named(&s.name.to_string()) == Some(Kind::Sink));
+    let sink = stream
+        .stages
+        .iter()
+        .find(|s| Kind::named(&s.name.to_string()) == Some(Kind::Sink));
     match sink {
         Some(sink) => {
-            errors.at(&sink.name, "a join's input cannot end in `sink`: its records go on into the `join`".to_owned());
+            errors.at(
+                &sink.name,
+                "a join's input cannot end in `sink`: its records go on into the `join`".to_owned(),
+            );
             false
         }
         None => true,
@@ -171,12 +207,19 @@ fn check_input_keys_once(stream: &ChainInput, errors: &mut dyn Report) -> bool {
             Some(Kind::KeyBy) => {
                 keyed += 1;
                 if keyed > 1 {
-                    errors.at(&stage.name, "a join's input has one keyed stage for now: key again after the `join`".to_owned());
+                    errors.at(
+                        &stage.name,
+                        "a join's input has one keyed stage for now: key again after the `join`"
+                            .to_owned(),
+                    );
                     ok = false;
                 }
             }
             Some(Kind::Enrich) => {
-                errors.at(&stage.name, "`enrich` cannot come before a `join` yet: enrich after it".to_owned());
+                errors.at(
+                    &stage.name,
+                    "`enrich` cannot come before a `join` yet: enrich after it".to_owned(),
+                );
                 ok = false;
             }
             _ => {}
@@ -191,8 +234,17 @@ fn check_join_chain_adds_no_input(join: &ChainInput, errors: &mut dyn Report) ->
     let mut ok = true;
     for stage in join.stages.iter().skip(1) {
         let kind = Kind::named(&stage.name.to_string());
-        if matches!(kind, Some(Kind::Source | Kind::Union | Kind::Connect | Kind::EventTime | Kind::Join)) {
-            errors.at(&stage.name, format!("`{}` goes in the join's inputs, before `join(..)`", stage.name));
+        if matches!(
+            kind,
+            Some(Kind::Source | Kind::Union | Kind::Connect | Kind::EventTime | Kind::Join)
+        ) {
+            errors.at(
+                &stage.name,
+                format!(
+                    "`{}` goes in the join's inputs, before `join(..)`",
+                    stage.name
+                ),
+            );
             ok = false;
         }
     }

@@ -114,7 +114,7 @@ pub use stream_macros::pipeline;
 /// What `pipeline!` expands to. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::builder::Pipeline;
+    pub use crate::builder::{join, Pipeline};
     pub use crate::complete::{CompletePipeline, IntoPipeline};
     pub use crate::keyed::{between, Emit};
     pub use crate::lookup::Enrich;

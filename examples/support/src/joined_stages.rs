@@ -57,7 +57,11 @@ impl Numbers {
     fn tally(&self, of: u64) -> (u64, u64) {
         let within = &self.seen[..(of as usize).min(self.seen.len())];
         let missing = of - within.iter().filter(|c| **c > 0).count() as u64;
-        let extra = self.outside + within.iter().map(|c| u64::from(c.saturating_sub(1))).sum::<u64>();
+        let extra = self.outside
+            + within
+                .iter()
+                .map(|c| u64::from(c.saturating_sub(1)))
+                .sum::<u64>();
         (missing, extra)
     }
 }
@@ -85,9 +89,15 @@ pub fn check_joined(
             continue;
         };
         let of = per_key(&joined.word);
-        numbers.entry(joined.word.clone()).or_default().add(joined.seen, of);
+        numbers
+            .entry(joined.word.clone())
+            .or_default()
+            .add(joined.seen, of);
         match joined.start {
-            Some(start) => got_windows.entry((joined.word, start)).or_default().push(joined.count),
+            Some(start) => got_windows
+                .entry((joined.word, start))
+                .or_default()
+                .push(joined.count),
             None => {
                 let n = counts.get(&joined.word).copied().unwrap_or(0);
                 running.entry(joined.word).or_default().add(joined.count, n);
@@ -158,12 +168,27 @@ mod tests {
         ];
         std::fs::write(&file, exact.join("\n")).unwrap_or_default();
         let check = check_joined(&file, &windows, &counts).unwrap_or_default();
-        assert_eq!((check.lost, check.duplicated), (0, 0), "{:?}", check.violations);
+        assert_eq!(
+            (check.lost, check.duplicated),
+            (0, 0),
+            "{:?}",
+            check.violations
+        );
         let repeated = [exact[0].clone(), exact[0].clone(), exact[2].clone()];
         std::fs::write(&file, repeated.join("\n")).unwrap_or_default();
         let check = check_joined(&file, &windows, &counts).unwrap_or_default();
-        assert_eq!((check.lost, check.duplicated), (1, 1), "{:?}", check.violations);
-        assert_eq!(check.violations.len(), 2, "the numbering too: {:?}", check.violations);
+        assert_eq!(
+            (check.lost, check.duplicated),
+            (1, 1),
+            "{:?}",
+            check.violations
+        );
+        assert_eq!(
+            check.violations.len(),
+            2,
+            "the numbering too: {:?}",
+            check.violations
+        );
         let _ = std::fs::remove_file(&file);
     }
 }

@@ -150,6 +150,13 @@ impl<S, Pre, K, Post> Stream<S, Pre, K, Post> {
         Self: JoinInput,
         B: JoinInput,
     {
+        self.join_with(other)
+    }
+}
+
+/// The join itself, for [`Stream::join`] and the macro's [`join`].
+trait JoinWith: JoinInput + Sized {
+    fn join_with<B: JoinInput>(self, other: B) -> Joined<Self, B> {
         let left = self.into_side();
         let right = other.into_side();
         let Head { pipeline, source } = left.head;
@@ -175,6 +182,8 @@ impl<S, Pre, K, Post> Stream<S, Pre, K, Post> {
     }
 }
 
+impl<T: JoinInput> JoinWith for T {}
+
 /// The pipeline of a join: the left input's (the right's name and
 /// settings are not used), with watermarks made from both inputs'
 /// `event_time` (the larger delay and the longer idle timeout, so that
@@ -198,4 +207,12 @@ fn joined_pipeline(
         _ => None,
     };
     left
+}
+
+/// `join(a, b)` in `pipeline!`: [`Stream::join`], with each input's bound
+/// checked on its own argument, so that an input that cannot be joined is
+/// one error on its name, in the words of [`JoinInput`].
+#[doc(hidden)]
+pub fn join<A: JoinInput, B: JoinInput>(left: A, right: B) -> Joined<A, B> {
+    left.join_with(right)
 }

@@ -8,6 +8,8 @@ mod stream;
 mod windowed_stream;
 
 pub use branch::{BranchEnd, BranchStream, Tapped};
+#[doc(hidden)]
+pub use join::join;
 pub use join::{JoinInput, Joined, Side};
 pub use keyed_stream::{KeyedOutput, KeyedStream};
 pub use origin::{Complete, Origin, Upstream};

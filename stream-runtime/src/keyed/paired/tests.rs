@@ -65,7 +65,7 @@ fn run<T: Clone + Send + Sync + 'static>(
         "{:?}",
         driver.dead_letters()
     );
-    assert!(out.records().len() > 0, "the join gave nothing");
+    assert!(!out.records().is_empty(), "the join gave nothing");
     driver
 }
 

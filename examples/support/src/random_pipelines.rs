@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use stream_runtime::driver::TestDriver;
 use stream_runtime::keyed::between;
-use stream_runtime::source::mix64;
+use stream_runtime::source::{mix64, Either};
 use stream_runtime::time::{Millis, Watermarks};
 use stream_runtime::window::{session, sliding, tumbling};
 use stream_runtime::{
@@ -23,7 +23,7 @@ use stream_runtime::{
 pub type Rec = (u32, i64, u64);
 
 /// The shapes, one keyed pipeline each (see [`build`]).
-pub const SHAPES: u64 = 9;
+pub const SHAPES: u64 = 11;
 
 /// One random pipeline, input and layout.
 #[derive(Debug, Clone)]
@@ -81,7 +81,7 @@ impl Case {
 
     /// The source records the pipeline reads, of both inputs when it has two.
     pub fn records_read(&self) -> u64 {
-        let both = matches!(self.shape, 6 | 7);
+        let both = matches!(self.shape, 6 | 7 | 9 | 10);
         (self.input.len() + if both { self.other.len() } else { 0 }) as u64
     }
 
@@ -287,6 +287,41 @@ pub fn build(case: &Case, name: &str, out: impl Sink<String>) -> CompletePipelin
             .event_time(|e| e.either(|l| l.1, |r| r.1), case.watermarks())
             .key_by(|e| e.either(|l| l.0, |r| r.0))
             .interval_join(between(-size, size / 2), |l, r| (l.0, l.1, l.2, r.1, r.2))
+            .map(|r| json(&r))
+            .sink(out),
+        // A join after stages: each input counted (or summed) per key and
+        // window on its own, then both joined per key and window.
+        9 => {
+            let sums = stamped(other)
+                .key_by(|r| r.0)
+                .window(tumbling(ms(size)))
+                .aggregate(0u64, |sum, r: Rec| *sum += r.2);
+            stamped(source)
+                .key_by(|r| r.0)
+                .window(tumbling(ms(size)))
+                .aggregate(0u64, |n, _| *n += 1)
+                .join(sums)
+                .key_by(|e| e.either(|w| w.key, |w| w.key))
+                .window(tumbling(ms(size)))
+                .aggregate((0u64, 0u64), |both: &mut (u64, u64), e| match e {
+                    Either::Left(count) => both.0 += count.value,
+                    Either::Right(sum) => both.1 += sum.value,
+                })
+                .map(|w| json(&w))
+                .sink(out)
+        }
+        // An interval join after stages: each key's window counts with the
+        // other input's records of the key in that window, that input
+        // with no keyed stage of its own.
+        10 => stamped(source)
+            .key_by(|r| r.0)
+            .window(tumbling(ms(size)))
+            .aggregate(0u64, |n, _| *n += 1)
+            .join(stamped(other))
+            .key_by(|e| e.either(|w| w.key, |r| r.0))
+            .interval_join(between(1 - size, 0), |w, r| {
+                (w.key, w.start, w.value, r.1, r.2)
+            })
             .map(|r| json(&r))
             .sink(out),
         // Late data to a side output (none comes: nothing is late).

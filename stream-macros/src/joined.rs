@@ -7,7 +7,7 @@
 use syn::{Expr, Ident};
 
 use crate::ast::{ChainInput, StageInput};
-use crate::named::{Lines, Report};
+use crate::named::{first_of, Lines, Report};
 use crate::stages::Kind;
 
 /// A join's inputs: each named stream's stages, from its `source`.
@@ -181,11 +181,7 @@ fn check_input_starts_at_source(stream: &ChainInput, errors: &mut dyn Report) ->
 
 /// A join's input goes on into the join: it has no sink of its own.
 fn check_input_not_sunk(stream: &ChainInput, errors: &mut dyn Report) -> bool {
-    let sink = stream
-        .stages
-        .iter()
-        .find(|s| Kind::named(&s.name.to_string()) == Some(Kind::Sink));
-    match sink {
+    match first_of(&stream.stages, Kind::Sink) {
         Some(sink) => {
             errors.at(
                 &sink.name,

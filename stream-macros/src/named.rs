@@ -101,6 +101,11 @@ pub fn lines(chains: Vec<ChainInput>, errors: &mut dyn Report) -> Option<Lines> 
     })
 }
 
+/// A chain's first stage of kind `kind`, if any.
+pub fn first_of(stages: &[StageInput], kind: Kind) -> Option<&StageInput> {
+    (stages.iter()).find(|s| Kind::named(&s.name.to_string()) == Some(kind))
+}
+
 /// Whether a chain keys nothing: no `key_by`, hence no keyed stage (an
 /// unknown stage, reported later, counts as none).
 fn is_stateless(stages: &[StageInput]) -> bool {
@@ -250,11 +255,7 @@ fn check_named_before_key_by(
 /// A named stream goes on in the chains that read it: one that ends in a
 /// sink has nothing left to branch.
 fn check_named_stream_not_sunk(stream: &ChainInput, errors: &mut dyn Report) -> bool {
-    let sink = stream
-        .stages
-        .iter()
-        .find(|s| Kind::named(&s.name.to_string()) == Some(Kind::Sink));
-    match sink {
+    match first_of(&stream.stages, Kind::Sink) {
         Some(sink) => {
             errors.at(
                 &sink.name,

@@ -28,20 +28,29 @@ fn click_time(n: u64) -> i64 {
     (n * 4) as i64 + [0, 30, -30, 10][(n % 4) as usize]
 }
 
+/// The clicks counted per user and 1 s window, as the join's left input.
+/// Their idle timeout is long: no window may fire for want of an idle
+/// split (a macro: the stream's type names its closures).
+macro_rules! click_counts {
+    ($name:expr) => {
+        Pipeline::named($name)
+            .batch_size(100)
+            .key_groups(4)
+            .source(Sequence::new().take(CLICKS).with_splits(2))
+            .event_time(
+                |n| click_time(*n),
+                Watermarks::max_delay(Duration::from_millis(50)).idle(Duration::from_secs(600)),
+            )
+            .key_by(|n| **n % USERS)
+            .window(tumbling(Duration::from_secs(1)))
+            .aggregate(0u64, |count, _| *count += 1)
+    };
+}
+
 /// The clicks counted per user and 1 s window, joined per 1 s window with
 /// the users' latest profiles (the latest tier per user, kept `Timed`).
 fn counts_with_profiles(name: &str, out: CollectSink<Joined>) -> CompletePipeline {
-    let counts = Pipeline::named(name)
-        .batch_size(100)
-        .key_groups(4)
-        .source(Sequence::new().take(CLICKS).with_splits(2))
-        .event_time(
-            |n| click_time(*n),
-            Watermarks::max_delay(Duration::from_millis(50)),
-        )
-        .key_by(|n| **n % USERS)
-        .window(tumbling(Duration::from_secs(1)))
-        .aggregate(0u64, |count, _| *count += 1);
+    let counts = click_counts!(name);
     // One split, in time order: each update's latest is itself, whatever
     // the batches (with two splits, which of two updates is the latest
     // when the older arrives depends on the order they are read in).
@@ -115,24 +124,16 @@ async fn a_windowed_count_joined_with_a_reduced_stream_matches_the_model_each_wi
     harness().assert_nothing_stuck(&names).await;
 }
 
-/// Clicks counted per user and second, and a table of user names read
-/// without `event_time`: the join keeps each user's name and gives each
-/// window's count with it.
+/// Clicks counted per user and second, and an endless table of user names
+/// read without `event_time`: the join keeps each user's name and gives
+/// each window's count with it. Only the table's splits holding no
+/// watermark back lets the windows fire (the clicks' idle timeout is
+/// long).
 fn counts_with_names(
     name: &str,
     out: CollectSink<(u64, i64, u64, Option<String>)>,
 ) -> CompletePipeline {
-    let counts = Pipeline::named(name)
-        .batch_size(100)
-        .key_groups(4)
-        .source(Sequence::new().take(CLICKS).with_splits(2))
-        .event_time(
-            |n| click_time(*n),
-            Watermarks::max_delay(Duration::from_millis(50)),
-        )
-        .key_by(|n| **n % USERS)
-        .window(tumbling(Duration::from_secs(1)))
-        .aggregate(0u64, |count, _| *count += 1);
+    let counts = click_counts!(name);
     let names = Pipeline::named(name)
         .source(Sequence::new())
         .map(|n| (n % USERS, format!("user{}", n % USERS)));

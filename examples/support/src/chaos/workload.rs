@@ -125,6 +125,22 @@ pub fn time_of(n: u64) -> i64 {
     n as i64 * 10 + shift
 }
 
+/// Sequence number `n` as one occurrence of its word.
+fn one_word(n: u64) -> WordCount {
+    WordCount {
+        word: key_of(n),
+        count: 1,
+    }
+}
+
+/// Two counts of one word, added.
+fn summed(a: WordCount, b: WordCount) -> WordCount {
+    WordCount {
+        count: a.count + b.count,
+        ..a
+    }
+}
+
 /// What a run must find once the pipeline has finished.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outcome {
@@ -266,18 +282,9 @@ impl Workload {
         };
         Ok(match self {
             Workload::Count | Workload::CountLatest => source
-                .map(|n| WordCount {
-                    word: key_of(n),
-                    count: 1,
-                })
+                .map(one_word)
                 .key_by(|wc| wc.word.clone())
-                .reduce_emitting(
-                    |a, b| WordCount {
-                        count: a.count + b.count,
-                        ..a
-                    },
-                    emit,
-                )
+                .reduce_emitting(summed, emit)
                 .sink(FileSink::new(output))
                 .into_pipeline(),
             Workload::Window => source
@@ -343,15 +350,9 @@ impl Workload {
             }
             Workload::Branch => source
                 .branch(|all| all.sink(FileSink::new(archive_of(output))))
-                .map(|n| WordCount {
-                    word: key_of(n),
-                    count: 1,
-                })
+                .map(one_word)
                 .key_by(|wc| wc.word.clone())
-                .reduce(|a, b| WordCount {
-                    count: a.count + b.count,
-                    ..a
-                })
+                .reduce(summed)
                 .sink(FileSink::new(output))
                 .into_pipeline(),
             Workload::Enrich => source
@@ -373,15 +374,9 @@ impl Workload {
                     .aggregate(0u64, |count, _n| *count += 1);
                 let counts = Pipeline::named(name)
                     .source(Sequence::new().take(records).with_splits(2))
-                    .map(|n| WordCount {
-                        word: key_of(n),
-                        count: 1,
-                    })
+                    .map(one_word)
                     .key_by(|wc| wc.word.clone())
-                    .reduce(|a, b| WordCount {
-                        count: a.count + b.count,
-                        ..a
-                    });
+                    .reduce(summed);
                 windows
                     .join(counts)
                     .key_by(|e| e.either(|w| w.key.clone(), |wc| wc.word.clone()))

@@ -126,14 +126,17 @@ fn side_batch<L: Clone, R: Clone>(batch: &ByKey<Either<L, R>>) -> (ByKey<L>, ByK
     (left.batch, right.batch)
 }
 
-/// Runs `f` as one side: its entries under `prefix`, its timers set in a
-/// scope of their own and moved into the group's under `prefix`, and what
-/// it finds late or drops kept with the call's.
-fn as_side<T>(
+/// Runs `f` as one side, on a `Cx` of its own: its entries under
+/// `prefix`, its timers set in a scope of their own and moved into the
+/// group's under `prefix`, what it finds late or drops kept with the
+/// call's, and its output and late records handed to `out` and `late`.
+fn as_side<In, O, T>(
     prefix: &'static str,
     state: &mut GroupState,
     scope: &mut Scope<'_>,
-    f: impl FnOnce(&mut GroupState, &mut Scope<'_>) -> T,
+    out: &mut dyn FnMut(O),
+    late: &mut dyn FnMut(In),
+    f: impl for<'c, 's> FnOnce(Cx<'c, 's, In, O>) -> T,
 ) -> T {
     let mut timers = Timers::default();
     timers.watermark = scope.timers.watermark;
@@ -145,7 +148,14 @@ fn as_side<T>(
         looked: Vec::new(),
         dropped: Vec::new(),
     };
-    let result = state.scoped(prefix, |state| f(state, &mut side));
+    let result = state.scoped(prefix, |state| {
+        f(Cx {
+            state,
+            scope: &mut side,
+            out,
+            late,
+        })
+    });
     scope.late.append(&mut side.late);
     scope.dropped.append(&mut side.dropped);
     timers.move_into(scope.timers, prefix);
@@ -231,30 +241,20 @@ where
         for run in runs(batch) {
             match run {
                 Sides::Left(Run { indices, batch, .. }) => {
-                    as_side(LEFT, state, scope, |state, scope| {
-                        let cx = Cx {
-                            state,
-                            scope,
-                            out: &mut |o| out(Either::Left(o)),
-                            late: &mut |record| late(Either::Left(record)),
-                        };
-                        self.left
-                            .apply(batch, cx)
-                            .map_err(|f| in_batch(&indices, f))
-                    })?
+                    let out = &mut |o| out(Either::Left(o));
+                    let late = &mut |r| late(Either::Left(r));
+                    as_side(LEFT, state, scope, out, late, |cx| {
+                        self.left.apply(batch, cx)
+                    })
+                    .map_err(|f| in_batch(&indices, f))?
                 }
                 Sides::Right(Run { indices, batch, .. }) => {
-                    as_side(RIGHT, state, scope, |state, scope| {
-                        let cx = Cx {
-                            state,
-                            scope,
-                            out: &mut |o| out(Either::Right(o)),
-                            late: &mut |record| late(Either::Right(record)),
-                        };
-                        self.right
-                            .apply(batch, cx)
-                            .map_err(|f| in_batch(&indices, f))
-                    })?
+                    let out = &mut |o| out(Either::Right(o));
+                    let late = &mut |r| late(Either::Right(r));
+                    as_side(RIGHT, state, scope, out, late, |cx| {
+                        self.right.apply(batch, cx)
+                    })
+                    .map_err(|f| in_batch(&indices, f))?
                 }
             }
         }
@@ -286,24 +286,14 @@ where
             });
         }
         if !left.is_empty() {
-            as_side(LEFT, state, scope, |state, scope| {
-                let cx = Cx {
-                    state,
-                    scope,
-                    out: &mut |o| out(Either::Left(o)),
-                    late: &mut |record| late(Either::Left(record)),
-                };
-                self.left.fire(left, cx)
-            })?;
+            let out = &mut |o| out(Either::Left(o));
+            let late = &mut |r| late(Either::Left(r));
+            as_side(LEFT, state, scope, out, late, |cx| self.left.fire(left, cx))?;
         }
         if !right.is_empty() {
-            as_side(RIGHT, state, scope, |state, scope| {
-                let cx = Cx {
-                    state,
-                    scope,
-                    out: &mut |o| out(Either::Right(o)),
-                    late: &mut |record| late(Either::Right(record)),
-                };
+            let out = &mut |o| out(Either::Right(o));
+            let late = &mut |r| late(Either::Right(r));
+            as_side(RIGHT, state, scope, out, late, |cx| {
                 self.right.fire(right, cx)
             })?;
         }

@@ -108,7 +108,11 @@ pub fn expand(pipeline: &Pipeline) -> TokenStream {
     let args_of = |stages: &[Stage]| -> Vec<Vec<TokenStream>> {
         stages.iter().map(|s| arguments(s, moving)).collect()
     };
-    let args = args_of(stages);
+    let mut args = args_of(stages);
+    if let (Some(_), Some(join_args)) = (join, args.first_mut()) {
+        // `join(a, b)` names streams, not parameters: none is used there.
+        join_args.clear();
+    }
     let branch_args: Vec<Vec<TokenStream>> = branch
         .iter()
         .flat_map(|b| b.stages.iter().map(|s| arguments(s, moving)))

@@ -25,19 +25,24 @@ pub fn starts_with_join(chain: &ChainInput) -> bool {
 
 /// The line after the join and its inputs, or `None` after an error.
 pub fn join_lines(chains: Vec<ChainInput>, errors: &mut dyn Report) -> Option<Lines> {
+    if !check_join_not_named(&chains, errors) {
+        return None;
+    }
     let (named, reads): (Vec<ChainInput>, Vec<ChainInput>) =
         chains.into_iter().partition(|c| c.name.is_some());
     let mut ok = check_one_join_chain(&reads, errors);
     let join = reads.into_iter().find(starts_with_join)?;
     let (a, b) = join_names(&join, errors)?;
     ok &= check_join_reads_named_streams(&[&a, &b], &named, errors);
-    ok &= check_named_streams_joined(&named, &[&a, &b], errors);
     for stream in &named {
         ok &= check_input_starts_at_source(stream, errors);
         ok &= check_input_not_sunk(stream, errors);
         ok &= check_input_keys_once(stream, errors);
     }
     ok &= check_join_chain_adds_no_input(&join, errors);
+    // A stream not joined is reported only when nothing else is: a
+    // misspelt input or a chain that reads it explains it better.
+    ok = ok && check_named_streams_joined(&named, &[&a, &b], errors);
     if !ok {
         return None;
     }
@@ -53,6 +58,23 @@ pub fn join_lines(chains: Vec<ChainInput>, errors: &mut dyn Report) -> Option<Li
         branch: None,
         join: Some(JoinInputs { left, right }),
     })
+}
+
+/// The chain that starts with `join(..)` is not named: what it gives goes
+/// on in that chain (a stream of the join's output read by two chains is
+/// not supported yet).
+fn check_join_not_named(chains: &[ChainInput], errors: &mut dyn Report) -> bool {
+    let named = chains
+        .iter()
+        .find(|c| c.name.is_some() && starts_with_join(c));
+    let Some(name) = named.and_then(|c| c.name.as_ref()) else {
+        return true;
+    };
+    errors.at(
+        name,
+        format!("the join's output cannot be named yet: write `join(..) |> ..` on, without `let {name} =`"),
+    );
+    false
 }
 
 /// The two names `join(a, b)` reads, each a plain name.
@@ -105,7 +127,7 @@ fn check_one_join_chain(reads: &[ChainInput], errors: &mut dyn Report) -> bool {
             continue;
         }
         let (tokens, what): (&dyn quote::ToTokens, String) = match (&chain.from, chain.stages.first()) {
-            (Some(from), _) => (from, format!("`{from}` is read by the `join`; a stream joined cannot feed another chain yet")),
+            (Some(from), _) => (from, format!("a pipeline with a `join` has no other chain yet: `{from}` can only be read by `join(..)`")),
             (None, Some(first)) => (&first.name, "a pipeline with a `join` is its two named inputs and the chain that starts with `join(..)`".to_owned()),
             (None, None) => continue,
         };

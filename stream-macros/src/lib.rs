@@ -36,7 +36,7 @@ use proc_macro::TokenStream;
 ///     |> aggregate(init, |acc, x| ..)                        //   sliding(size, slide), session(gap)
 ///                                                            //   (`time = processing`: wall-clock),
 ///                                                            //   then aggregate(..) or reduce(..)
-///     |> interval_join(between(-5s, 5s), |l, r| ..)          //   or, after `connect`, an interval join
+///     |> interval_join(between(-5s, 5s), |l, r| ..)          //   or an interval join (after `connect` or `join`)
 ///     |> enrich(|x| Lookup::service(..), in_flight = 16,      //   or a call per record to a Restate
 ///               order = unordered, timeout = 10s,            //   handler or an HTTP endpoint,
 ///               attempts = 3, cache = 60s)                   //   giving `(x, answer)`
@@ -49,6 +49,13 @@ use proc_macro::TokenStream;
 ///     let placed = source(expr) |> map(..);                  // a stream named before key_by,
 ///     placed |> map(..) |> sink(expr);                       // read by a stateless chain to a sink
 ///     placed |> key_by(..) |> .. |> sink(expr)               // and by the main chain
+/// }
+///
+/// pipeline! {                                                // a join after stages:
+///     Name:
+///     let a = source(expr) |> key_by(..) |> window(..) |> aggregate(..);  // each input from its
+///     let b = source(expr) |> key_by(..) |> reduce(..);      // own source, one keyed stage at most
+///     join(a, b) |> key_by(|e| e.either(..)) |> process(..) |> sink(expr)  // `Either<A, B>`
 /// }
 /// ```
 ///

@@ -147,7 +147,7 @@ fn check_one_named_stream(named: &[ChainInput], errors: &mut dyn Report) -> bool
         if let Some(name) = &chain.name {
             errors.at(
                 name,
-                format!("one stream can be named per pipeline for now: read the first instead of naming `{name}`"),
+                format!("one stream can be named per pipeline for now (or two, joined with `join(a, b)`): read the first instead of naming `{name}`"),
             );
         }
     }

@@ -53,8 +53,23 @@ pipeline! {
         |> sink(CollectSink::new())
 }
 
+/// Not `Clone`: a parameter used by one stage only is moved there, even
+/// when a join input has its name.
+struct Table(Vec<u64>);
+
+pipeline! {
+    NamedAfterAParameter(table: Table):
+    let counts = source(Sequence::new().take(10)) |> key_by(|n| n % 2) |> reduce(|a, b| a + b);
+    let table = source(InMemorySource::new(table.0));
+    join(counts, table) |> sink(CollectSink::new())
+}
+
 fn main() {
     let joined = ClicksWithProfiles { out: CollectSink::new() };
-    let endpoint = stream_runtime::Endpoint::new().pipeline(joined).pipeline(PaidWithinASecond);
+    let table = NamedAfterAParameter { table: Table(vec![1, 2]) };
+    let endpoint = stream_runtime::Endpoint::new()
+        .pipeline(joined)
+        .pipeline(PaidWithinASecond)
+        .pipeline(table);
     endpoint.build().expect("the pipelines build");
 }

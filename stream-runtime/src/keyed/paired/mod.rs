@@ -24,8 +24,8 @@ const LEFT: &str = "l/";
 const RIGHT: &str = "r/";
 
 /// Two keyed stages, `left` and `right`, as one stage over
-/// `Either<left's input, right's>`, each side's entries and timers under its own prefix. The
-/// stateless operators after each run after the pair, as
+/// `Either<left's input, right's>`, each side's entries and timers under
+/// its own prefix. The stateless operators after each run after the pair, as
 /// [`EachSide`](crate::operator::EachSide), where a result they fail on
 /// is a dead letter of its own. Built by [`Stream::join`](crate::Stream::join).
 pub struct Paired<KA, KB> {

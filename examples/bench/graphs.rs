@@ -159,11 +159,7 @@ fn pipeline(config: &Config, output: &Path) -> stream_runtime::CompletePipeline 
             .key_by(|n| key(**n, Some(KEYS)))
             .window(tumbling(Duration::from_millis(WINDOW_MS as u64)))
             .aggregate(0u64, |count, _n| *count += 1)
-            .map(|w| WindowCount {
-                word: w.key,
-                start: w.start,
-                count: w.value,
-            })
+            .map(WindowCount::from)
             .sink(FileSink::new(output))
             .into_pipeline(),
         Shape::Enrich(in_flight) => {

@@ -19,6 +19,17 @@ pub struct WindowCount {
     pub count: u64,
 }
 
+impl From<stream_runtime::window::Windowed<String, u64>> for WindowCount {
+    /// A window's count, as the file holds it.
+    fn from(w: stream_runtime::window::Windowed<String, u64>) -> Self {
+        Self {
+            word: w.key,
+            start: w.start,
+            count: w.value,
+        }
+    }
+}
+
 /// Each key's count in each tumbling window of `window_ms` over the input
 /// records `0..records`, keyed by `key` and timed by `time`.
 pub fn expected_windows(

@@ -295,11 +295,7 @@ impl Workload {
                 .key_by(|n| key_of(**n))
                 .window(tumbling(std::time::Duration::from_millis(WINDOW_MS as u64)))
                 .aggregate(0u64, |count, _n| *count += 1)
-                .map(|w| WindowCount {
-                    word: w.key,
-                    start: w.start,
-                    count: w.value,
-                })
+                .map(WindowCount::from)
                 .sink(FileSink::new(output))
                 .into_pipeline(),
             Workload::TopN => source

@@ -47,8 +47,8 @@ use tokio::net::TcpListener;
 
 pub use args::RunnerArgs;
 use args::{RunnerOnly, Settings};
-pub use binaries::{find_cli_binary, find_server_binary};
-pub use local_server::{LocalServer, LocalServerOptions, ServerBinaryError, RESTATE_VERSION};
+pub use binaries::{find_cli_binary, find_server_binary, ServerBinaryError, RESTATE_VERSION};
+pub use local_server::{LocalServer, LocalServerOptions};
 use progress::Progress;
 
 use stream_runtime::restate::{AdminClient, ApiError, IngressClient};

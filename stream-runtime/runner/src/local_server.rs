@@ -7,11 +7,8 @@ use std::time::{Duration, Instant};
 
 use stream_runtime::restate::{AdminClient, IngressClient};
 
-use crate::binaries::find_server_binary;
+use crate::binaries::{find_server_binary, ServerBinaryError};
 use crate::process::{log_tail, spawn_logged};
-
-/// The restate-server version this crate is built and tested against.
-pub const RESTATE_VERSION: &str = "1.7.12";
 
 /// Where and how to run a local restate-server.
 #[derive(Debug, Clone)]
@@ -122,55 +119,6 @@ impl LocalServerOptions {
             }
         }
         env
-    }
-}
-
-/// Why the local server could not be found, installed or started. Its
-/// `Debug` is its message, which says what to do.
-#[derive(thiserror::Error)]
-pub enum ServerBinaryError {
-    /// Nothing found, and nothing to install it from.
-    #[error(
-        "restate-server not found. Install it with `npm install @restatedev/restate-server@{RESTATE_VERSION}` \
-         (or `npm ci` in this repository), put it on PATH, or set RESTATE_SERVER_BIN. \
-         To use a server that is already running instead, give the runner --admin-url and \
-         --ingress-url (RESTATE_ADMIN_URL, RESTATE_INGRESS_URL)"
-    )]
-    NotFound,
-    /// `npm ci` failed.
-    #[error("installing restate-server with npm in {dir} failed: {reason}")]
-    Install {
-        /// Where npm ran.
-        dir: PathBuf,
-        /// Why it failed.
-        reason: String,
-    },
-    /// A port the server would listen on is taken by a process this one
-    /// did not start (such as a server left running from the manual flow).
-    #[error(
-        "port {port} (the local restate-server's {what}) is taken by another process, so a \
-         server started here could not listen on it, and the runner will not register with a \
-         server it did not start. Stop that process, or use its server: give --admin-url and \
-         --ingress-url (RESTATE_ADMIN_URL, RESTATE_INGRESS_URL), or run with --serve-only and \
-         register this endpoint yourself"
-    )]
-    PortTaken {
-        /// The port.
-        port: u16,
-        /// What the server would use it for.
-        what: &'static str,
-    },
-    /// The server process could not start or become healthy.
-    #[error(
-        "restate-server did not start: {0}\n(to use a server that is already running instead, \
-         give the runner --admin-url and --ingress-url, or set RESTATE_ADMIN_URL and RESTATE_INGRESS_URL)"
-    )]
-    Start(String),
-}
-
-impl std::fmt::Debug for ServerBinaryError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(self, f)
     }
 }
 

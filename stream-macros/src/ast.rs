@@ -236,7 +236,7 @@ fn spaced_duration(tokens: TokenStream) -> syn::Result<()> {
             let is_int = number.to_string().chars().all(|c| c.is_ascii_digit());
             let unit_name = unit.to_string();
             if is_int
-                && crate::valid::DURATION_UNITS
+                && crate::duration::DURATION_UNITS
                     .iter()
                     .any(|(u, _)| *u == unit_name)
             {

@@ -8,7 +8,8 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident};
 
 use crate::ast::Header;
-use crate::valid::{duration_literal, Branch, Join, Kind, Pipeline, Stage};
+use crate::duration::duration_literal;
+use crate::valid::{Branch, Join, Kind, Pipeline, Stage};
 
 /// The struct and its inherent items. Emitted after an error too (see
 /// `fallback`), so that uses of the struct do not add errors of their own.

@@ -6,15 +6,9 @@
 
 use syn::{Expr, Ident};
 
-use crate::ast::{ChainInput, StageInput};
-use crate::named::{first_of, Lines, Report};
+use crate::ast::ChainInput;
+use crate::lines::{first_of, JoinInputs, Lines, Report};
 use crate::stages::Kind;
-
-/// A join's inputs: each named stream's stages, from its `source`.
-pub struct JoinInputs {
-    pub left: Vec<StageInput>,
-    pub right: Vec<StageInput>,
-}
 
 /// Whether a chain starts with `join(..)`.
 pub fn starts_with_join(chain: &ChainInput) -> bool {

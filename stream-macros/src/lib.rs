@@ -8,9 +8,11 @@
 //! emitted with an error, so that only the real error shows.
 
 mod ast;
+mod duration;
 mod expand;
 mod fallback;
 mod joined;
+mod lines;
 mod named;
 #[cfg(test)]
 mod snapshot;

@@ -7,34 +7,14 @@
 use syn::Ident;
 
 use crate::ast::{ChainInput, StageInput};
+use crate::joined::{join_lines, starts_with_join};
+use crate::lines::{first_of, BranchInput, Lines, Report};
 use crate::stages::Kind;
-
-/// The chains as the runtime runs them: the main line, and a branch that
-/// leaves it after stage `at` (the named stream's last).
-pub struct Lines {
-    pub main: Vec<StageInput>,
-    pub branch: Option<BranchInput>,
-    /// The inputs of a `join(a, b)` the main line starts with.
-    pub join: Option<crate::joined::JoinInputs>,
-}
-
-/// A branch's chain: where it leaves the main line, the name it reads
-/// (for spans), and its stages.
-pub struct BranchInput {
-    pub at: usize,
-    pub head: Ident,
-    pub stages: Vec<StageInput>,
-}
-
-/// Collects errors; see `valid::Errors`.
-pub trait Report {
-    fn at(&mut self, tokens: &dyn quote::ToTokens, message: String);
-}
 
 /// The main line and the branch of `chains`, or `None` after an error.
 pub fn lines(chains: Vec<ChainInput>, errors: &mut dyn Report) -> Option<Lines> {
-    if chains.iter().any(crate::joined::starts_with_join) {
-        return crate::joined::join_lines(chains, errors);
+    if chains.iter().any(starts_with_join) {
+        return join_lines(chains, errors);
     }
     if chains.len() == 1 && chains[0].name.is_none() && chains[0].from.is_none() {
         let main = chains.into_iter().next()?.stages;
@@ -99,11 +79,6 @@ pub fn lines(chains: Vec<ChainInput>, errors: &mut dyn Report) -> Option<Lines> 
         branch,
         join: None,
     })
-}
-
-/// A chain's first stage of kind `kind`, if any.
-pub fn first_of(stages: &[StageInput], kind: Kind) -> Option<&StageInput> {
-    (stages.iter()).find(|s| Kind::named(&s.name.to_string()) == Some(kind))
 }
 
 /// Whether a chain keys nothing: no `key_by`, hence no keyed stage (an

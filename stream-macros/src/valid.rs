@@ -4,6 +4,7 @@
 use syn::{Expr, Ident};
 
 use crate::ast::{Header, OptionInput, ParamInput, PipelineInput, StageInput};
+use crate::duration::duration_literal;
 
 pub use crate::stages::Kind;
 use crate::stages::STAGES;
@@ -65,7 +66,7 @@ pub struct Branch {
     pub stages: Vec<Stage>,
 }
 
-impl crate::named::Report for Errors {
+impl crate::lines::Report for Errors {
     fn at(&mut self, tokens: &dyn quote::ToTokens, message: String) {
         self.push(syn::Error::new_spanned(tokens, message));
     }
@@ -445,38 +446,6 @@ fn check_emit_on_running_reduce(stages: &[Stage], errors: &mut Errors) {
             }
         }
     }
-}
-
-/// The units a duration literal may have, with their length in milliseconds.
-pub const DURATION_UNITS: [(&str, u64); 4] =
-    [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)];
-
-/// A duration literal such as `5s` or `250ms`: its length in milliseconds,
-/// or an error on the literal. `None` for anything else, which is left to
-/// the compiler as a `Duration`.
-pub fn duration_literal(expr: &Expr) -> Option<syn::Result<u64>> {
-    let Expr::Lit(syn::ExprLit {
-        lit: syn::Lit::Int(int),
-        ..
-    }) = expr
-    else {
-        return None;
-    };
-    let unit = DURATION_UNITS
-        .iter()
-        .find(|(unit, _)| *unit == int.suffix());
-    let Some((_, factor)) = unit else {
-        let n = int.base10_digits();
-        let message = format!("`{int}` needs a unit: write `{n}ms`, `{n}s`, `{n}m` or `{n}h`");
-        return Some(Err(syn::Error::new_spanned(int, message)));
-    };
-    let value: Result<u64, _> = int.base10_parse();
-    Some(
-        value
-            .ok()
-            .and_then(|n| n.checked_mul(*factor))
-            .ok_or_else(|| syn::Error::new_spanned(int, format!("`{int}` is too long a duration"))),
-    )
 }
 
 fn check_duration(value: &Expr, errors: &mut Errors) {

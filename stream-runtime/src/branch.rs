@@ -20,9 +20,9 @@ use std::future::Future;
 use std::io;
 
 use crate::operator::Operator;
+use crate::record::Record;
 use crate::sink::Sink;
 use crate::time::Stamps;
-use crate::Record;
 
 /// What a pipeline does between its source and its main chain: nothing
 /// ([`NoBranch`]), or a [`Branch`].
@@ -134,11 +134,13 @@ where
 
 #[cfg(test)]
 mod tests {
+    use crate::builder::Pipeline;
     use crate::driver::TestDriver;
+    use crate::sink::CollectSink;
+    use crate::source::InMemorySource;
     use crate::testing::block_on;
     use crate::time::Watermarks;
     use crate::window::{tumbling, Windowed};
-    use crate::{CollectSink, InMemorySource, Pipeline};
 
     #[test]
     fn each_record_reaches_the_branch_once_and_the_main_chain_once() {

@@ -2,7 +2,7 @@
 
 use restate_sdk::service::ServiceDefinition;
 
-use crate::endpoint::EndpointError;
+use crate::model::{model, Drive};
 use crate::names::ServiceNames;
 use crate::services;
 use crate::services::DefinitionError;
@@ -24,7 +24,7 @@ type CompileServices =
     Box<dyn FnOnce(&ServiceNames) -> Result<Vec<ServiceDefinition>, DefinitionError> + Send>;
 
 /// Builds the pipeline's reference model, for a [`TestDriver`](crate::driver::TestDriver).
-type MakeModel = Box<dyn FnOnce() -> Box<dyn crate::driver::Drive> + Send>;
+type MakeModel = Box<dyn FnOnce() -> Box<dyn Drive> + Send>;
 
 impl CompletePipeline {
     pub(crate) fn new<D: Dataflow>(flow: D) -> Self {
@@ -33,12 +33,12 @@ impl CompletePipeline {
         Self {
             names: ServiceNames::for_pipeline(flow.name()),
             services: Box::new(move |names| services::definitions(flow, names.clone())),
-            model: Box::new(move || crate::driver::model(modelled)),
+            model: Box::new(move || model(modelled)),
         }
     }
 
     /// The pipeline's reference model, run in this process.
-    pub(crate) fn into_model(self) -> Box<dyn crate::driver::Drive> {
+    pub(crate) fn into_model(self) -> Box<dyn Drive> {
         (self.model)()
     }
 
@@ -47,12 +47,9 @@ impl CompletePipeline {
         &self.names
     }
 
-    /// The pipeline's Restate services; fails on a name that cannot name them.
-    pub(crate) fn into_services(self) -> Result<Vec<ServiceDefinition>, EndpointError> {
-        if !crate::names::is_valid_pipeline_name(&self.names.pipeline) {
-            return Err(EndpointError::InvalidName(self.names.pipeline));
-        }
-        (self.services)(&self.names).map_err(EndpointError::Definition)
+    /// The pipeline's Restate services.
+    pub(crate) fn into_services(self) -> Result<Vec<ServiceDefinition>, DefinitionError> {
+        (self.services)(&self.names)
     }
 }
 

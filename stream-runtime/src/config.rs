@@ -1,6 +1,6 @@
 //! Per-pipeline settings.
 
-use crate::keyed::KeyGroups;
+use crate::group::KeyGroups;
 use crate::time::Watermarks;
 
 /// How a pipeline batches and spreads its keys. The builder sets each field

@@ -100,6 +100,9 @@ impl Endpoint {
         let mut builder = restate_sdk::endpoint::Endpoint::builder();
         for pipeline in self.pipelines {
             let names = pipeline.names().clone();
+            if !crate::names::is_valid_pipeline_name(&names.pipeline) {
+                return Err(EndpointError::InvalidName(names.pipeline));
+            }
             if !pipelines.insert(names.pipeline.clone()) {
                 return Err(EndpointError::DuplicateName(names.pipeline));
             }
@@ -117,7 +120,10 @@ impl Endpoint {
                     });
                 }
             }
-            for service in pipeline.into_services()? {
+            for service in pipeline
+                .into_services()
+                .map_err(EndpointError::Definition)?
+            {
                 builder = builder.bind(service);
             }
         }

@@ -4,13 +4,23 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use serde::{Deserialize, Serialize};
 
-use crate::keyed::StateError;
-
 /// A user function's panic: the stage fails the one record (or timer) it
 /// panicked on, not the stream.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("panicked: {0}")]
 pub struct Panicked(pub String);
+
+/// Stored keyed state that does not decode as the type asked for.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("keyed state `{name}` does not decode as `{type_name}`: {reason}")]
+pub struct StateError {
+    /// The state's name, as given to `ProcessContext::value` or `ProcessContext::reducing`.
+    pub name: String,
+    /// The Rust type it was read as.
+    pub type_name: &'static str,
+    /// Why decoding failed.
+    pub reason: String,
+}
 
 /// Why a stage failed on a record or a timer.
 #[derive(Debug, thiserror::Error)]

@@ -66,6 +66,7 @@ mod config;
 pub mod driver;
 mod endpoint;
 mod group;
+mod group_call;
 mod guard;
 #[cfg(feature = "kafka")]
 #[cfg_attr(docsrs, doc(cfg(feature = "kafka")))]
@@ -73,6 +74,7 @@ pub mod kafka;
 pub mod keyed;
 pub mod lookup;
 pub mod metrics;
+mod model;
 mod names;
 pub mod operator;
 mod parameter;

@@ -15,10 +15,10 @@ use crate::keyed::{
 };
 use crate::lookup::{Enrich, Planned};
 use crate::operator::Operator;
+use crate::record::Record;
 use crate::sink::Sink;
 use crate::source::Source;
 use crate::time::{Millis, Stamps};
-use crate::Record;
 
 /// Everything the source-side handlers (tokens, splits, clock, control,
 /// sink) need to know about one pipeline, with every record type fixed at
@@ -338,7 +338,7 @@ impl FireFailed {
 /// keyed stages.
 ///
 /// Built by the typed API's `sink`, which checks every bound once and hides
-/// the type in a [`CompletePipeline`](crate::CompletePipeline).
+/// the type in a [`CompletePipeline`](crate::complete::CompletePipeline).
 pub(crate) struct Stages<S, B, Pre, L> {
     pub(crate) name: String,
     pub(crate) config: PipelineConfig,

@@ -85,7 +85,8 @@ impl<D: crate::stages::Dataflow> GroupSim<D> {
         watermark: Option<crate::time::Millis>,
         now: crate::time::Millis,
     ) -> (Vec<D::Out>, Vec<serde_json::Value>) {
-        use crate::keyed::{GroupCall, GroupState};
+        use crate::group_call::GroupCall;
+        use crate::keyed::GroupState;
         let timers = std::mem::take(&mut self.timers);
         let level = &**self.flow.first();
         let (mut call, mut names) = GroupCall::new(level, records, now)

@@ -1,3 +1,7 @@
+//! `KeyedStream`: the typed API after `key_by`, with its keyed operators
+//! (`reduce`, `reduce_emitting`, `process`, `process_with_timers`,
+//! `enrich`, `enrich_with`, `interval_join`) and `window`.
+
 use super::origin::Origin;
 use super::{Head, Stream, WindowedStream};
 

@@ -1,15 +1,20 @@
+//! `Stream`: the typed API's stream of records (source, stages before
+//! `key_by`, keyed stage, stages after it), with `union`, `connect`, `map`,
+//! `filter`, `flat_map`, `event_time`, `key_by` and `sink`.
+
 use std::marker::PhantomData;
 
 use super::origin::{Complete, Origin, Upstream};
 use super::{Head, KeyedStream};
 use crate::complete::CompletePipeline;
 use crate::keyed::{Chainable, KeyedStage, Unkeyed};
+use crate::operator::EventTime;
 use crate::operator::{Filter, FlatMap, Identity, Map, Operator, Then};
 use crate::record::{Key, Record};
 use crate::sink::Sink;
 use crate::source::{Source, Union};
 use crate::stages::{Chained, ToSink};
-use crate::time::{EventTime, Millis, Watermarks};
+use crate::time::{Millis, Watermarks};
 
 /// A stream of records: a source, the operators before `key_by` (`Pre`),
 /// an optional keyed stage (`K`), and the operators after it (`Post`).

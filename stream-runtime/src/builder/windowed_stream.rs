@@ -1,3 +1,6 @@
+//! `WindowedStream`: a keyed stream after `window`, awaiting the
+//! `aggregate` or `reduce` that folds each key's window.
+
 use super::origin::Origin;
 use super::{Head, KeyedOutput, Stream};
 use crate::keyed::KeyEncoder;

@@ -9,8 +9,8 @@ use crate::guard::{guarded, Panicked};
 /// A keyed stage's combiner: folds two records of one key, the earlier
 /// first, into one that the stage takes as it would take both in order.
 /// A stage offers one only where that holds for every key state, as for
-/// [`Reduce`](crate::keyed::Reduce) emitting
-/// [`LatestPerBatch`](crate::keyed::Emit::LatestPerBatch) with an
+/// `Reduce` emitting
+/// `LatestPerBatch` with an
 /// associative function.
 ///
 /// ```

@@ -1,3 +1,6 @@
+//! Key groups: `KeyGroups` (how many there are), the stable hash that puts
+//! a key in its group, and the name of each key's state entry (`k:` prefix).
+
 use serde::{Deserialize, Serialize};
 
 /// How many key groups the keyed stage spreads keys over.

@@ -1,14 +1,13 @@
 //! The key-group runtime, apart from the operators: how keys map to the
 //! Virtual Objects that hold their state (`key_group.rs`), a batch split by
 //! key (`batch.rs`), records of one key folded before they are sent
-//! (`combine.rs`), the entries this process has seen as stored (`cache.rs`), one call of a group as plain code (`call.rs`), the
+//! (`combine.rs`), the entries this process has seen as stored (`cache.rs`), the
 //! state entries it loads and stores (`state.rs`), the time it sees
 //! (`scope.rs`), and its timers (`timers.rs`). The operators that run in a
 //! group are in `keyed/` and `window/`; the handlers in `services/keyed.rs`.
 
 mod batch;
 mod cache;
-mod call;
 mod combine;
 mod key_group;
 mod scope;
@@ -16,13 +15,13 @@ mod state;
 mod timers;
 
 pub use batch::ByKey;
-pub(crate) use batch::{by_group, by_key, by_key_slots, write_back, WriteBack};
+pub(crate) use batch::{by_key_slots, write_back, WriteBack};
 pub(crate) use cache::{Loaded, StateCache, VERSION};
-pub(crate) use call::{completed, GroupCall, TIMERS};
 pub use combine::Combiner;
 pub(crate) use combine::Folded;
 pub(crate) use key_group::{key_group, state_key};
 pub use key_group::{KeyGroups, STATE_KEY_PREFIX};
 pub use scope::{Cx, KeyTime, Scope};
 pub use state::GroupState;
+pub(crate) use timers::{completed, TIMERS};
 pub use timers::{Due, TimeDomain, Timers};

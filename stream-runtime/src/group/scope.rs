@@ -1,3 +1,7 @@
+//! One call of a key group as a keyed stage sees it: `Scope` (time,
+//! timers, late records, enrichment results), `Cx` (the state entries, the
+//! `Scope`, and where output goes), and `KeyTime`, one key's view of time.
+
 use super::{GroupState, TimeDomain, Timers};
 use crate::time::Millis;
 

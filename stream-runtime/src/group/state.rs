@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::Loaded;
-use crate::keyed::StateError;
+use crate::guard::StateError;
 
 /// The state entries one call loaded, and what it changed.
 #[derive(Debug, Default)]

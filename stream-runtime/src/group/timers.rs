@@ -170,6 +170,16 @@ impl Timers {
     }
 }
 
+/// The state entry of a group's timers and watermark.
+pub(crate) const TIMERS: &str = "time";
+
+/// The last millisecond of processing time that is over at `now`: a
+/// processing-time timer or window at `t` fires once the wall clock is past
+/// `t`, so a record that arrives during `t` still counts.
+pub(crate) fn completed(now: Millis) -> Millis {
+    now.saturating_sub(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

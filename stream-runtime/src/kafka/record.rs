@@ -1,3 +1,7 @@
+//! `KafkaRecord`, a record read from Kafka (partition, offset, timestamp,
+//! key and value bytes), and `NotJson`, the error when its value is not the
+//! JSON expected.
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 

@@ -1,3 +1,7 @@
+//! The Kafka sink (`KafkaSink`): sink partition `p` writes topic partition
+//! `p` exactly once without transactions; each record carries a sequence
+//! number header, and a write first reads the last one to skip what landed.
+
 use std::collections::BTreeMap;
 use std::io;
 

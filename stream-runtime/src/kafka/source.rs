@@ -1,3 +1,7 @@
+//! The Kafka source (`KafkaSource`): a topic's partitions are the splits
+//! and their offsets the positions, read with no consumer group; `StartAt`
+//! says where a partition is first read from.
+
 use std::io;
 
 use rskafka::client::partition::{OffsetAt, PartitionClient};

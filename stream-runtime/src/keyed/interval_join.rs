@@ -197,9 +197,11 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::builder::Pipeline;
+    use crate::sink::CollectSink;
+    use crate::source::InMemorySource;
     use crate::testing::{stages, GroupSim};
     use crate::time::Watermarks;
-    use crate::{CollectSink, InMemorySource, Pipeline};
 
     type Side = Either<(u32, Millis), (u32, Millis)>;
 

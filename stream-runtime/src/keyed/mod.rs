@@ -11,14 +11,14 @@ mod reduce;
 mod stage;
 
 pub(crate) use crate::group::{
-    by_group, by_key_slots, completed, key_group, state_key, write_back, Folded, GroupCall, Loaded,
-    StateCache, WriteBack, TIMERS, VERSION,
+    by_key_slots, completed, key_group, state_key, write_back, Folded, Loaded, StateCache,
+    WriteBack, TIMERS, VERSION,
 };
 // The key-group plumbing the operator traits' methods name: public types in
 // a private module, so that they do not become API a user can name.
 pub(crate) use crate::group::{ByKey, Cx, Due, GroupState, Scope, Timers};
 pub use crate::group::{Combiner, KeyGroups, KeyTime, TimeDomain, STATE_KEY_PREFIX};
-pub use crate::guard::{Panicked, RecordFailed, StageError};
+pub use crate::guard::{Panicked, RecordFailed, StageError, StateError};
 pub use enrich::{Cached, Enriching};
 pub(crate) use interval_join::interval_join;
 pub use interval_join::{between, Between, JoinRecord};
@@ -40,7 +40,7 @@ pub trait KeyedOperator<K, In>: Send + Sync + 'static {
     /// The records this operator emits.
     type Out;
     /// The state kept per key. It is stored as JSON, so the pipeline's
-    /// `sink` requires it to be a [`Record`](crate::Record).
+    /// `sink` requires it to be a [`Record`](crate::record::Record).
     type State;
 
     /// Processes one record of `key`, reading and updating its `state`,
@@ -98,16 +98,4 @@ pub trait KeyedOperator<K, In>: Send + Sync + 'static {
     fn combiner(&self) -> Option<Combiner<'_, In>> {
         None
     }
-}
-
-/// Stored keyed state that does not decode as the type asked for.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("keyed state `{name}` does not decode as `{type_name}`: {reason}")]
-pub struct StateError {
-    /// The state's name, as given to [`ProcessContext::value`] or [`ProcessContext::reducing`].
-    pub name: String,
-    /// The Rust type it was read as.
-    pub type_name: &'static str,
-    /// Why decoding failed.
-    pub reason: String,
 }

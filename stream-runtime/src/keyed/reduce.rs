@@ -1,3 +1,6 @@
+//! `reduce`: `Reduce` folds each key's records into a running aggregate;
+//! `Emit` says whether it emits after every record or once per key and batch.
+
 use super::{Combiner, KeyTime, KeyedOperator, StateError};
 use crate::record::Aggregate;
 

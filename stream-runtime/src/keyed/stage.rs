@@ -1,3 +1,7 @@
+//! The `KeyedStage` trait, the keyed part of a pipeline run on a key group's
+//! batch, with `Unkeyed` (no keyed stage) and `Keyed` (a key selector and
+//! one keyed operator), and the key encoder.
+
 use super::{
     by_key_slots, state_key, write_back, ByKey, Combiner, Cx, Due, GroupState, KeyTime,
     KeyedOperator, Scope, TimeDomain, WriteBack, STATE_KEY_PREFIX,

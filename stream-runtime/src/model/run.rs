@@ -24,14 +24,15 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::keyed::{by_group, completed, GroupCall, GroupState, TimeDomain, Timers};
+use crate::group_call::{by_group, GroupCall};
+use crate::keyed::{completed, GroupState, TimeDomain, Timers};
 use crate::lookup::answer_here;
 use crate::protocol::{DeadLetter, FailedStage};
 use crate::source::Source;
 use crate::stages::{Dataflow, Downstream, Level, Route};
 use crate::time::{watermark, Millis};
 
-use super::{Answerer, Drive, DriverError, Report};
+use super::drive::{Answerer, Drive, DriverError, Report, Step};
 
 /// One split of the source, as the model reads it.
 #[derive(Debug, Clone, Default)]
@@ -439,7 +440,7 @@ impl<D: Dataflow> Drive for Model<D> {
         self.answer = answer;
     }
 
-    fn read(&mut self, records: usize) -> super::Step<'_, usize> {
+    fn read(&mut self, records: usize) -> Step<'_, usize> {
         Box::pin(async move {
             let mut read = 0;
             while read < records && self.step().await? {
@@ -453,7 +454,7 @@ impl<D: Dataflow> Drive for Model<D> {
         self.splits.iter().all(|s| s.ended)
     }
 
-    fn advance_watermark(&mut self, to: Millis) -> super::Step<'_, ()> {
+    fn advance_watermark(&mut self, to: Millis) -> Step<'_, ()> {
         Box::pin(async move {
             self.advance(to);
             self.flush().await;
@@ -461,7 +462,7 @@ impl<D: Dataflow> Drive for Model<D> {
         })
     }
 
-    fn advance_clock(&mut self, now: Millis) -> super::Step<'_, ()> {
+    fn advance_clock(&mut self, now: Millis) -> Step<'_, ()> {
         Box::pin(async move {
             self.now = self.now.max(now);
             let flow = Arc::clone(&self.flow);
@@ -482,4 +483,9 @@ impl<D: Dataflow> Drive for Model<D> {
             .sum();
         report
     }
+}
+
+/// The model of `flow`.
+pub(crate) fn model<D: Dataflow>(flow: Arc<D>) -> Box<dyn Drive> {
+    Box::new(Model::new(flow))
 }

@@ -1,3 +1,6 @@
+//! `EachSide`: a join's two inputs' stateless operators, one on each
+//! `Either::Left` and the other on each `Either::Right`.
+
 use super::{Operator, Stamps};
 use crate::source::Either;
 

@@ -1,11 +1,14 @@
-use super::{Millis, Stamps, Timed};
-use crate::operator::Operator;
+//! `EventTime`: the operator behind `event_time`, which stamps each record
+//! with its timestamp as a `Timed`.
+
+use super::Operator;
+use crate::time::{Millis, Stamps, Timed};
 
 /// `event_time`: stamps each record with its timestamp (milliseconds).
 ///
 /// ```
-/// use stream_runtime::operator::Operator;
-/// use stream_runtime::time::{EventTime, Timed};
+/// use stream_runtime::operator::{EventTime, Operator};
+/// use stream_runtime::time::Timed;
 ///
 /// let stamp = EventTime::new(|r: &(i64, &str)| r.0);
 /// let mut out = Vec::new();

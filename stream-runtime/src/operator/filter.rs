@@ -1,3 +1,5 @@
+//! `filter`: keeps the records a predicate accepts.
+
 use super::Operator;
 
 /// `filter`: keeps the records for which the predicate holds.

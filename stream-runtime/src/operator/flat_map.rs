@@ -1,3 +1,5 @@
+//! `flat_map`: turns each record into the items of an iterable.
+
 use super::{Map, Operator};
 
 /// `flat_map`: any number of outputs per input, from an iterable.

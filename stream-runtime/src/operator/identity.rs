@@ -1,3 +1,5 @@
+//! `Identity`: the empty chain, every record unchanged.
+
 use super::Operator;
 
 /// The empty chain: emits every record unchanged.

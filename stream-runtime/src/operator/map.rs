@@ -1,3 +1,5 @@
+//! `map`: turns each record into one new record.
+
 use std::marker::PhantomData;
 
 use super::Operator;

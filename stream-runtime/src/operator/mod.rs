@@ -1,7 +1,8 @@
-//! Stateless operators: `map`, `filter`, `flat_map`, composed into one chain
+//! Stateless operators: `map`, `filter`, `flat_map`, `event_time`, composed into one chain
 //! that runs inside a single stage without crossing the network.
 
 mod each_side;
+mod event_time;
 mod filter;
 mod flat_map;
 mod identity;
@@ -9,6 +10,7 @@ mod map;
 mod then;
 
 pub use each_side::EachSide;
+pub use event_time::EventTime;
 pub use filter::Filter;
 pub use flat_map::FlatMap;
 pub use identity::Identity;
@@ -30,7 +32,7 @@ pub trait Operator<In>: Send + Sync + 'static {
     fn apply<E: FnMut(Self::Out)>(&self, input: In, emit: &mut E);
 
     /// As [`apply`](Operator::apply), telling `stamps` the time of each
-    /// record that an [`EventTime`](crate::time::EventTime) inside this
+    /// record that an [`EventTime`] inside this
     /// operator stamps: the pipeline's watermark follows them, whatever
     /// the stages after them keep of the timestamp. An operator that
     /// holds others forwards it to them; any other keeps this default.

@@ -1,3 +1,6 @@
+//! `Then`: two operators in sequence, each output of the first fed to the
+//! second.
+
 use super::{Operator, Stamps};
 
 /// Two operators in sequence: every output of the first feeds the second.

@@ -1,3 +1,7 @@
+//! The PostgreSQL sink (`PostgresSink`): inserts or upserts rows in the same
+//! transaction as the partition's committed offset, and sends rows the server
+//! refuses to the dead-letter output; `PostgresError` for setup failures.
+
 use std::collections::HashMap;
 use std::io;
 

@@ -1,3 +1,6 @@
+//! `SqlValue`: one column's value in a row the PostgreSQL sink writes, with
+//! its conversions and its `ToSql`.
+
 use bytes::BytesMut;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 

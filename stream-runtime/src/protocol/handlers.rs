@@ -167,7 +167,7 @@ pub(crate) mod sink {
     /// record the sink rejected, with nothing committed (see [`BatchAnswer`]).
     pub(crate) struct Write<T>(PhantomData<T>);
 
-    impl<T: crate::Record> Handler for Write<T> {
+    impl<T: crate::record::Record> Handler for Write<T> {
         type Service = SinkService;
         type Access = Exclusive;
         type Input = Vec<T>;
@@ -179,7 +179,7 @@ pub(crate) mod sink {
     /// partitions, numbered after the main sink's.
     pub(crate) struct WriteSide<T>(PhantomData<T>);
 
-    impl<T: crate::Record> Handler for WriteSide<T> {
+    impl<T: crate::record::Record> Handler for WriteSide<T> {
         type Service = SinkService;
         type Access = Exclusive;
         type Input = Vec<T>;

@@ -202,10 +202,12 @@ fn open<T: Message>(answer: Encoded<T>) -> Result<T, BatchFailed> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::builder::Pipeline;
     use crate::round::fake::FakeCalls;
+    use crate::sink::CollectSink;
+    use crate::source::Sequence;
     use crate::stages::Dataflow;
     use crate::testing::{block_on, stages};
-    use crate::{CollectSink, Pipeline, Sequence};
 
     /// A latest-value stage of strings.
     fn latest() -> impl Dataflow<Mid = String, Out = String> {

@@ -5,11 +5,13 @@ use restate_sdk::errors::TerminalError;
 
 use super::fake::FakeCalls;
 use super::*;
+use crate::builder::Pipeline;
 use crate::guard::RecordFailed;
 use crate::protocol::{BatchAnswer, Dry, Message};
+use crate::sink::CollectSink;
+use crate::source::Sequence;
 use crate::testing::stages;
 use crate::time::Watermarks;
-use crate::{CollectSink, Pipeline, Sequence};
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()

@@ -59,7 +59,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     async fn write_call<H, T>(&self, partition: u32, output: Vec<T>, which: &str)
     where
         H: Handler<Service = SinkService, Input = Vec<T>, Output = BatchAnswer<()>>,
-        T: crate::Record,
+        T: crate::record::Record,
     {
         let (from, count) = (self.lease.from, self.lease.count);
         write_once_to::<C, H, T>(self.calls, partition, output, |unwritten| match unwritten {
@@ -88,7 +88,7 @@ pub(crate) enum Unwritten {
 /// rejects (see [`Rejected`](crate::sink::Rejected)) goes to `unwritten`
 /// and the rest are written again; a batch that cannot be encoded, or
 /// whose write fails after its attempts, goes there whole.
-pub(crate) async fn write_once<C: Calls, T: crate::Record>(
+pub(crate) async fn write_once<C: Calls, T: crate::record::Record>(
     calls: &C,
     partition: u32,
     records: Vec<T>,
@@ -107,7 +107,7 @@ pub(crate) async fn write_once_to<C, H, T>(
 ) where
     C: Calls,
     H: Handler<Service = SinkService, Input = Vec<T>, Output = BatchAnswer<()>>,
-    T: crate::Record,
+    T: crate::record::Record,
 {
     loop {
         let error = match calls.call::<H>(partition, &records) {

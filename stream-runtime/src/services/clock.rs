@@ -17,13 +17,9 @@ use crate::protocol::{Calls, FailedStage};
 use crate::source::{EndsBefore, Source};
 use crate::stages::Dataflow;
 use crate::time::watermark::{Clock, Need, Report};
-use crate::time::{wall_clock, Millis};
+use crate::time::{wall_clock, Millis, WATERMARK_TARGET};
 
 const CLOCK: &str = "clock";
-
-/// The `tracing` target of the event the clock emits each time the
-/// watermark advances, with the fields `pipeline` and `watermark`.
-pub const WATERMARK_TARGET: &str = "stream_runtime::watermark";
 
 impl<D: Dataflow> ServiceHandlers<D> for ClockService {
     type Handlers = (clock::ReportSplit, clock::WakeMe, clock::Get);

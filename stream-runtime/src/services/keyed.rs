@@ -13,9 +13,8 @@ use super::calls::RestateCalls;
 use super::lookups;
 use super::serve::{index_key, Serves};
 use super::{PipelineService, ServiceHandlers};
-use crate::keyed::{
-    by_group, GroupCall, GroupState, Loaded, StateCache, TimeDomain, Timers, TIMERS, VERSION,
-};
+use crate::group_call::{by_group, GroupCall};
+use crate::keyed::{GroupState, Loaded, StateCache, TimeDomain, Timers, TIMERS, VERSION};
 use crate::protocol::handlers::{clock, control, keyed, ControlKey, KeyedService};
 use crate::protocol::{Answer, BatchAnswer, Calls, DeadLetter, Encoded, FailedStage, KeyedBatch};
 use crate::round::{write_once, Exchange, Unsent, Unwritten};

@@ -13,7 +13,6 @@ mod sink;
 mod source;
 mod split;
 
-pub use clock::WATERMARK_TARGET;
 pub use serve::DefinitionError;
 pub use source::{parse_token_count, MAX_TOKENS_PER_CALL};
 

@@ -1,3 +1,6 @@
+//! `CollectSink`: collects records in memory, in a buffer its clones share,
+//! for tests and examples.
+
 use std::sync::{Arc, Mutex};
 
 use super::Sink;

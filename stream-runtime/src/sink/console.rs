@@ -1,3 +1,6 @@
+//! `ConsoleSink`: prints each record as a line of JSON on standard output
+//! (at-least-once).
+
 use std::io::Write;
 
 use serde::Serialize;

@@ -1,3 +1,6 @@
+//! `FileSink`: appends each record as a line of JSON to a file, exactly
+//! once, by truncating the file to its committed length before each write.
+
 use std::fs::OpenOptions;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};

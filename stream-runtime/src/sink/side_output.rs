@@ -152,8 +152,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sink::CollectSink;
     use crate::testing::block_on;
-    use crate::CollectSink;
 
     #[test]
     fn each_record_goes_to_the_partition_of_its_sink() {

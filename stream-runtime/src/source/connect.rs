@@ -131,8 +131,8 @@ side_source!(Rights, Right, <S, L>, Either<L, S::Item>);
 mod tests {
     use super::*;
     use crate::source::assert_available_matches_read;
+    use crate::source::{InMemorySource, Sequence};
     use crate::testing::read;
-    use crate::{InMemorySource, Sequence};
 
     #[test]
     fn the_first_sources_records_are_left_and_the_seconds_right() {

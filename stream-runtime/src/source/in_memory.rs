@@ -1,3 +1,6 @@
+//! `InMemorySource`: a bounded source over an in-memory collection, its
+//! records spread over the splits in turn.
+
 use super::Source;
 
 /// A bounded source over an in-memory collection.

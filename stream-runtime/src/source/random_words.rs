@@ -1,3 +1,6 @@
+//! `RandomWords`: a source of words drawn from a vocabulary, each a function
+//! of the seed, the split and the position; and `DEFAULT_VOCABULARY`.
+
 use super::mix64;
 
 /// The seed's 15-word vocabulary.
@@ -121,7 +124,7 @@ generated_source!(RandomWords, String);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Source;
+    use crate::source::Source;
 
     #[test]
     fn reads_are_a_function_of_the_position() {

@@ -1,3 +1,5 @@
+//! `Sequence`: a source of the numbers 0, 1, 2, …, spread over the splits.
+
 /// The numbers 0, 1, 2, …: a sequence-numbered source whose every record
 /// says where it came from, for tests and fault-injection runs.
 ///

@@ -102,8 +102,8 @@ impl<A: Source, B: Source<Item = A::Item>> Source for Union<A, B> {
 mod tests {
     use super::*;
     use crate::source::assert_available_matches_read;
+    use crate::source::{InMemorySource, Sequence};
     use crate::testing::read;
-    use crate::{InMemorySource, Sequence};
 
     #[test]
     fn the_splits_are_the_first_sources_then_the_seconds() {

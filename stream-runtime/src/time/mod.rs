@@ -7,11 +7,11 @@
 //! bounded out-of-orderness generator); the pipeline's watermark is the
 //! least over the splits that are not idle (`watermark.rs`).
 
-mod event_time;
 pub(crate) mod watermark;
 
-pub use crate::services::WATERMARK_TARGET;
-pub use event_time::EventTime;
+/// The `tracing` target of the event the clock emits each time the
+/// watermark advances, with the fields `pipeline` and `watermark`.
+pub const WATERMARK_TARGET: &str = "stream_runtime::watermark";
 
 use serde::{Deserialize, Serialize};
 
@@ -152,8 +152,8 @@ pub(crate) fn wall_clock() -> Millis {
 /// so it does not keep its split from going idle.
 ///
 /// ```
-/// use stream_runtime::operator::{Filter, Operator, Then};
-/// use stream_runtime::time::{EventTime, Stamps};
+/// use stream_runtime::operator::{EventTime, Filter, Operator, Then};
+/// use stream_runtime::time::Stamps;
 ///
 /// let stamp = Then::new(Filter::new(|n: &i64| n % 2 == 0), EventTime::new(|n: &i64| *n));
 /// let stamps = Stamps::default();

@@ -1,3 +1,6 @@
+//! How a window folds its records: the `WindowFn` trait, with
+//! `AggregateWith` (`aggregate(init, add)`) and `ReduceWith` (`reduce(f)`).
+
 /// How a window folds its records: `aggregate(init, add)` or `reduce(f)`
 /// (Flink's `AggregateFunction` and `ReduceFunction`). The DSL and the
 /// typed API build one from their closures ([`AggregateWith`],

@@ -1,3 +1,7 @@
+//! Window assignment: `WindowSpec` and its shapes (`tumbling`, `sliding`,
+//! `session`), `Window`, and which windows a record at a time belongs to
+//! and when one is too late.
+
 use std::marker::PhantomData;
 use std::time::Duration;
 

@@ -17,7 +17,7 @@ mod assign;
 mod late_data;
 mod panes;
 #[cfg(test)]
-mod session_model;
+mod session_tests;
 mod sessions;
 mod stage;
 #[cfg(test)]

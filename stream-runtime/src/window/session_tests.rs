@@ -17,9 +17,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{session, Windowed};
+use crate::builder::Pipeline;
+use crate::sink::CollectSink;
+use crate::source::InMemorySource;
 use crate::testing::{stages, GroupSim};
 use crate::time::{Millis, Timed, Watermarks};
-use crate::{CollectSink, InMemorySource, Pipeline};
 
 type Key = char;
 /// A final session: key, start, end, and its record count.

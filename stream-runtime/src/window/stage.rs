@@ -1,3 +1,7 @@
+//! `Windowing`: the keyed window stage, with its state entries (a pane per
+//! window and key group, or one key's sessions) and how it applies batches
+//! and fires timers.
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

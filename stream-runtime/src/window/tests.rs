@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{session, sliding, tumbling, Windowed};
+use crate::builder::Pipeline;
+use crate::sink::CollectSink;
+use crate::source::InMemorySource;
 use crate::testing::{stages, GroupSim};
 use crate::time::{Millis, Timed, Watermarks};
-use crate::{CollectSink, InMemorySource, Pipeline};
 
 type Reading = Timed<(char, Millis)>;
 

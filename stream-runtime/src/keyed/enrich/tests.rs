@@ -4,10 +4,12 @@
 
 use std::time::Duration;
 
+use crate::builder::Pipeline;
 use crate::lookup::{Call, Enrich, Lookup};
+use crate::sink::CollectSink;
+use crate::source::InMemorySource;
 use crate::testing::{stages, GroupSim};
 use crate::time::Millis;
-use crate::{CollectSink, InMemorySource, Pipeline};
 
 /// `(user, click)` records, each enriched with `Users/name` of its user.
 fn enriching(

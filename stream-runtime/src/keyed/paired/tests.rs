@@ -6,13 +6,15 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::builder::Pipeline;
 use crate::driver::TestDriver;
 use crate::keyed::between;
+use crate::sink::CollectSink;
 use crate::source::Either;
+use crate::source::{InMemorySource, Sequence};
 use crate::testing::{block_on, stages, GroupSim};
 use crate::time::{Millis, Timed, Watermarks};
 use crate::window::{tumbling, Windowed};
-use crate::{CollectSink, InMemorySource, Pipeline, Sequence};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 struct Click {
@@ -55,7 +57,7 @@ fn profiles() -> Vec<Profile> {
 
 /// Every record of the pipeline's output, once the driver ran it to the end.
 fn run<T: Clone + Send + Sync + 'static>(
-    pipeline: crate::CompletePipeline,
+    pipeline: crate::complete::CompletePipeline,
     out: &CollectSink<T>,
 ) -> TestDriver {
     let mut driver = TestDriver::new(pipeline);

@@ -1,3 +1,7 @@
+//! `ProcessContext`, what a `process` function sees of its key (named
+//! states, timers, time, output), and `Timer`; also how a key's timers are
+//! kept in its state and taken when due.
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 

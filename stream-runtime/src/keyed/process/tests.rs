@@ -3,9 +3,12 @@
 
 use std::time::Duration;
 
+use crate::builder::Pipeline;
+use crate::keyed::{TimeDomain, Timer};
+use crate::sink::CollectSink;
+use crate::source::InMemorySource;
 use crate::testing::{stages, GroupSim};
 use crate::time::Millis;
-use crate::{CollectSink, InMemorySource, Pipeline, TimeDomain, Timer};
 
 /// Keys `(key, value)` records; each record appends to a list, bumps a
 /// per-value count in a map, and sets an event timer 1 s after its value

@@ -58,6 +58,10 @@ kafka *ARGS:
     cargo run --features connectors --example kafka_broker -- {{ARGS}}
 
 # Needs `cargo install mdbook --version 0.5.4 --locked`; its Rust blocks run in `just test`.
+# What `cargo publish` would upload of the three published crates, built from their packages.
+package:
+    cargo publish --dry-run -p stream-macros -p stream-runtime -p stream-runner
+
 # The guide (docs/), served with live reload at http://localhost:3000.
 guide:
     mdbook serve docs -d target/book

@@ -32,3 +32,13 @@ chapters! {
     flink = "flink.md",
     development = "development.md",
 }
+
+/// The READMEs of the published crates, as crates.io shows them.
+pub mod crate_readmes {
+    #[doc = include_str!("../stream-runtime/README.md")]
+    pub mod stream_runtime {}
+    #[doc = include_str!("../stream-macros/README.md")]
+    pub mod stream_macros {}
+    #[doc = include_str!("../stream-runtime/runner/README.md")]
+    pub mod stream_runner {}
+}

@@ -2,7 +2,7 @@
 # the two share one build; `bench`, `chaos` and `cluster` measure, so they build release.
 
 # `just run-continuous --fresh` starts over; data lives in target/restate-dev.
-# Runs the seed's continuous word count against a local Restate server started for you.
+# Runs the continuous word count against a local Restate server started for you.
 run-continuous *ARGS:
     cargo run --example continuous_word_count -- {{ARGS}}
 
@@ -33,9 +33,9 @@ bench *ARGS:
 bench-peers *ARGS:
     cargo run --release --features connectors --example bench -- --peers {{ARGS}}
 
-# Fault-injection soak: 100,000 records, 30 endpoint and 5 server SIGKILLs, for each of
-# the word count, event-time windows, Kafka to Kafka and Kafka to PostgreSQL
-# (`--pipeline window` for one; a broker and PostgreSQL are started for the last two).
+# Fault-injection soak: 100,000 records, 30 endpoint and 5 server SIGKILLs, for each
+# built-in pipeline (`--pipeline window` for one, `--help` lists them; a broker and
+# PostgreSQL are started for those that need them).
 chaos *ARGS:
     cargo build --release --features connectors --bin chaos_endpoint
     cargo run --release --features connectors --example chaos -- {{ARGS}}

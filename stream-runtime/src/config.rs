@@ -50,7 +50,7 @@ pub struct PipelineConfig {
     /// process has seen as they are stored from its memory (journaled as
     /// one `ctx.run`), instead of one lazy read per key: about half the
     /// state operations for many keys. On by default; see the guide's
-    /// performance chapter, "A read cache for key state".
+    /// performance chapter, "Choosing the settings".
     pub state_read_cache: bool,
 }
 

@@ -1,4 +1,4 @@
-//! The seed's continuous word count: random words, counted per word, every
+//! The continuous word count: random words, counted per word, every
 //! running count appended to a file exactly once.
 //!
 //! ```sh

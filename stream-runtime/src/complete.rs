@@ -2,6 +2,7 @@
 
 use restate_sdk::service::ServiceDefinition;
 
+use crate::graph::Graph;
 use crate::model::{model, Drive};
 use crate::names::ServiceNames;
 use crate::services;
@@ -15,6 +16,7 @@ use crate::stages::Dataflow;
 /// pipeline, whatever its closures, has this one type.
 pub struct CompletePipeline {
     names: ServiceNames,
+    graph: Graph,
     services: CompileServices,
     model: MakeModel,
 }
@@ -32,6 +34,7 @@ impl CompletePipeline {
         let modelled = std::sync::Arc::clone(&flow);
         Self {
             names: ServiceNames::for_pipeline(flow.name()),
+            graph: flow.graph(),
             services: Box::new(move |names| services::definitions(flow, names.clone())),
             model: Box::new(move || model(modelled)),
         }
@@ -45,6 +48,11 @@ impl CompletePipeline {
     /// The names of the pipeline's Restate services.
     pub fn names(&self) -> &ServiceNames {
         &self.names
+    }
+
+    /// The pipeline's graph, as it was written (see [`Graph`]).
+    pub fn graph(&self) -> &Graph {
+        &self.graph
     }
 
     /// The pipeline's Restate services.

@@ -93,6 +93,11 @@ impl Endpoint {
         self.pipelines.iter().map(CompletePipeline::names)
     }
 
+    /// Every pipeline added so far: its service names and its graph.
+    pub fn pipelines(&self) -> impl Iterator<Item = (&ServiceNames, &crate::graph::Graph)> {
+        (self.pipelines.iter()).map(|pipeline| (pipeline.names(), pipeline.graph()))
+    }
+
     /// Checks the pipelines' names and builds the SDK endpoint.
     pub fn build(self) -> Result<restate_sdk::endpoint::Endpoint, EndpointError> {
         let mut pipelines = BTreeSet::new();

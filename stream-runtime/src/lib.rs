@@ -63,8 +63,10 @@ mod branch;
 mod builder;
 mod complete;
 mod config;
+pub mod counts;
 pub mod driver;
 mod endpoint;
+mod graph;
 mod group;
 mod group_call;
 mod guard;
@@ -77,6 +79,7 @@ pub mod metrics;
 mod model;
 mod names;
 pub mod operator;
+pub mod overview;
 mod parameter;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
@@ -101,6 +104,7 @@ pub use builder::{
 pub use complete::{CompletePipeline, IntoPipeline};
 pub use config::PipelineConfig;
 pub use endpoint::{Endpoint, EndpointError};
+pub use graph::{Graph, Vertex, VertexKind};
 pub use keyed::{
     KeyGroups, ListState, MapState, ProcessContext, ReducingState, TimeDomain, Timer, ValueState,
 };

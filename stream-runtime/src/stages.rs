@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::branch::Branching;
 use crate::config::PipelineConfig;
+use crate::graph::{stage_names, Graph, VertexKind};
 use crate::guard::{guarded, RecordFailed, StageError};
 use crate::keyed::{
     key_group, ByKey, Combiner, Cx, Due, GroupState, KeyedStage, Scope, TimeDomain,
@@ -61,6 +62,8 @@ pub(crate) trait Dataflow: Send + Sync + 'static {
     );
     /// The first keyed stage.
     fn first(&self) -> &Arc<Self::First>;
+    /// The pipeline's graph, as it was written.
+    fn graph(&self) -> Graph;
 
     /// The source's number of splits (at least one).
     fn splits(&self) -> u32 {
@@ -252,6 +255,10 @@ pub(crate) trait Level: Send + Sync + 'static {
     fn unkeyed(&self, record: Self::Mid, out: &mut Vec<Self::Final>) -> Result<(), Self::Mid>;
     /// Where the output goes.
     fn down(&self) -> &Self::Down;
+    /// Adds the stage's vertex, and those after it, to `graph`, fed by
+    /// vertex `from` (with no keyed stage, the operators after it join
+    /// `from`).
+    fn describe(&self, graph: &mut Graph, from: usize);
 }
 
 /// Where a keyed stage's output goes: the sink ([`ToSink`]) or the next
@@ -273,6 +280,8 @@ pub(crate) trait Downstream<T>: Send + Sync + 'static {
     fn sink_partitions(&self) -> u32;
     /// The sink partition a record of token (or key group) `token` goes to.
     fn sink_route(&self, token: u64, record: &Self::Final) -> u32;
+    /// Adds the vertices from here to the sink to `graph`, fed by `from`.
+    fn describe(&self, graph: &mut Graph, from: usize);
     /// Writes a batch to a sink partition.
     fn write(
         &self,
@@ -430,6 +439,19 @@ where
 
     fn first(&self) -> &Arc<L> {
         &self.first
+    }
+
+    fn graph(&self) -> Graph {
+        let mut graph = Graph::new();
+        let mut names = stage_names::<S>(false);
+        names.extend(stage_names::<Pre>(true));
+        let source = graph.push(None, VertexKind::Source, names.join(" → "), self.splits());
+        if self.side_partitions() > 0 {
+            let name = "branch".to_owned();
+            graph.push(Some(source), VertexKind::Sink, name, self.side_partitions());
+        }
+        self.first.describe(&mut graph, source);
+        graph
     }
 }
 
@@ -605,6 +627,23 @@ where
     fn down(&self) -> &Down {
         &self.down
     }
+
+    fn describe(&self, graph: &mut Graph, from: usize) {
+        let after = stage_names::<Post>(true);
+        if !self.is_keyed() {
+            let vertex = &mut graph.vertices[from];
+            for name in after {
+                vertex.name = format!("{} → {name}", vertex.name);
+            }
+            return self.down.describe(graph, from);
+        }
+        let mut names = vec!["key_by".to_owned()];
+        names.extend(stage_names::<K>(true));
+        names.extend(after);
+        let groups = self.config.key_groups.count();
+        let id = graph.push(Some(from), VertexKind::Keyed, names.join(" → "), groups);
+        self.down.describe(graph, id);
+    }
 }
 
 impl<T, Sk> Downstream<T> for ToSink<Sk>
@@ -633,6 +672,11 @@ where
 
     fn sink_route(&self, token: u64, record: &T) -> u32 {
         self.0.route(token, record) % self.sink_partitions()
+    }
+
+    fn describe(&self, graph: &mut Graph, from: usize) {
+        let name = stage_names::<Sk>(false).join(" → ");
+        graph.push(Some(from), VertexKind::Sink, name, self.sink_partitions());
     }
 
     fn write(
@@ -671,6 +715,10 @@ where
 
     fn sink_route(&self, token: u64, record: &L::Final) -> u32 {
         self.0.down().sink_route(token, record)
+    }
+
+    fn describe(&self, graph: &mut Graph, from: usize) {
+        self.0.describe(graph, from)
     }
 
     fn write(
@@ -752,6 +800,9 @@ impl<T: Record> Level for Never<T> {
     fn unkeyed(&self, _: T, _: &mut Vec<T>) -> Result<(), T> {
         self.absurd()
     }
+    fn describe(&self, _: &mut Graph, _: usize) {
+        self.absurd()
+    }
     fn down(&self) -> &Self::Down {
         self.absurd()
     }
@@ -775,6 +826,9 @@ impl<T: Record> Downstream<T> for Never<T> {
         self.absurd()
     }
     fn sink_route(&self, _: u64, _: &T) -> u32 {
+        self.absurd()
+    }
+    fn describe(&self, _: &mut Graph, _: usize) {
         self.absurd()
     }
     fn write(&self, _: u32, _: u64, _: &[T]) -> impl Future<Output = io::Result<u64>> + Send {

@@ -2,7 +2,8 @@
 //! bench (`examples/bench/`) share, written once: free ports, the keyed
 //! state as the server stores it, skewed keys, the exactly-once checks of a
 //! running word count's, of windowed counts' and of an interval join's
-//! output, and the fault-injection driver.
+//! output, the fault-injection driver, and a WebDriver client for headless
+//! Chromium.
 
 pub mod archive;
 pub mod chaos;
@@ -15,6 +16,7 @@ pub mod postgres;
 pub mod random_pipelines;
 pub mod running_counts;
 pub mod state;
+pub mod webdriver;
 pub mod window_counts;
 
 /// A table cell for an output check: `yes`, or what was wrong.

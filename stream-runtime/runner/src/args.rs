@@ -51,6 +51,13 @@ pub struct RunnerArgs {
     /// (`GET /metrics`; needs the `metrics` feature)
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<SocketAddr>,
+    /// Serve the pipelines' page on this address [default: 127.0.0.1:9400,
+    /// skipped with a warning when taken]
+    #[arg(long, value_name = "ADDR", conflicts_with = "no_page")]
+    pub page: Option<SocketAddr>,
+    /// Serve no page
+    #[arg(long)]
+    pub no_page: bool,
     /// The admin API of a running Restate server to use instead of
     /// starting one (with --ingress-url)
     #[arg(long, env = "RESTATE_ADMIN_URL", value_name = "URL")]
@@ -82,9 +89,25 @@ pub(super) struct Settings {
     pub serve_only: bool,
     pub duration: Option<Duration>,
     pub metrics: Option<SocketAddr>,
+    pub page: PageAt,
     pub admin_url: Option<String>,
     pub ingress_url: Option<String>,
 }
+
+/// Where the page is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PageAt {
+    /// Nowhere (`--no-page`).
+    Off,
+    /// The default address: skipped with a warning when it is taken.
+    Default(SocketAddr),
+    /// The address `--page` gave: the run fails when it is taken.
+    Given(SocketAddr),
+}
+
+/// The page's address when `--page` gives none.
+pub(super) const DEFAULT_PAGE: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9400);
 
 impl Settings {
     pub fn new(args: RunnerArgs, default_tokens: u64) -> Self {
@@ -95,6 +118,11 @@ impl Settings {
             serve_only: args.serve_only,
             duration: args.duration.map(Duration::from_secs),
             metrics: args.metrics,
+            page: match (args.no_page, args.page) {
+                (true, _) => PageAt::Off,
+                (false, Some(addr)) => PageAt::Given(addr),
+                (false, None) => PageAt::Default(DEFAULT_PAGE),
+            },
             admin_url: args.admin_url,
             ingress_url: args.ingress_url,
         }

@@ -35,6 +35,7 @@
 mod args;
 mod binaries;
 mod local_server;
+mod page;
 pub mod process;
 mod progress;
 mod stall;
@@ -46,13 +47,13 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 pub use args::RunnerArgs;
-use args::{RunnerOnly, Settings};
+use args::{PageAt, RunnerOnly, Settings};
 pub use binaries::{find_cli_binary, find_server_binary, ServerBinaryError, RESTATE_VERSION};
 pub use local_server::{LocalServer, LocalServerOptions};
 use progress::Progress;
 
 use stream_runtime::restate::{AdminClient, ApiError, IngressClient};
-use stream_runtime::{Endpoint, EndpointError, IntoPipeline, ServiceNames, Status};
+use stream_runtime::{Endpoint, EndpointError, Graph, IntoPipeline, ServiceNames, Status};
 
 /// Why a run stopped with an error. Its `Debug` is its message, so that a
 /// `main` returning `Result<_, RunError>` (or `anyhow::Error`) prints what
@@ -206,6 +207,11 @@ impl Runner {
             stream_runtime::metrics::serve(metrics)?;
             println!("metrics on http://{metrics}/metrics");
         }
+        let page = bind_page(settings.page).await?;
+        let graphs: Vec<(ServiceNames, Graph)> = (self.endpoint.pipelines())
+            .map(|(names, graph)| (names.clone(), graph.clone()))
+            .collect();
+        let mut page = page.map(|listener| (listener, graphs));
         let addr = SocketAddr::from(([0, 0, 0, 0], settings.port));
         let listener = TcpListener::bind(addr)
             .await
@@ -223,7 +229,7 @@ impl Runner {
                     ingress: IngressClient::new(ingress),
                     log: None,
                 };
-                drive(&settings, &names, &endpoint_uri, &server).await
+                drive(&settings, &names, &endpoint_uri, &server, page.take()).await
             }
             (admin, ingress) if settings.serve_only || admin.is_some() || ingress.is_some() => {
                 print_manual_steps(&names, &endpoint_uri, admin.as_deref(), ingress.as_deref());
@@ -247,7 +253,7 @@ impl Runner {
                     ingress: local.ingress(),
                     log: Some(local.log_path()),
                 };
-                let result = drive(&settings, &names, &endpoint_uri, &server).await;
+                let result = drive(&settings, &names, &endpoint_uri, &server, page.take()).await;
                 local.stop(Duration::from_secs(10));
                 result
             }
@@ -321,15 +327,57 @@ fn dev_data_dir() -> PathBuf {
         .join(program)
 }
 
+/// The page's listener, as `--page` and `--no-page` ask: a taken default
+/// address is skipped with a warning, a taken `--page` fails the run.
+async fn bind_page(at: PageAt) -> Result<Option<TcpListener>, RunError> {
+    let (addr, given) = match at {
+        PageAt::Off => return Ok(None),
+        PageAt::Default(addr) => (addr, false),
+        PageAt::Given(addr) => (addr, true),
+    };
+    match page::bind(addr).await {
+        Ok(listener) => Ok(Some(listener)),
+        Err(source) if given => Err(EndpointError::Bind { addr, source }.into()),
+        Err(error) => {
+            println!("no page: {addr} is taken ({error}); give --page ADDR for another");
+            Ok(None)
+        }
+    }
+}
+
+/// A task stopped when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 async fn drive(
     settings: &Settings,
     names: &[ServiceNames],
     endpoint_uri: &str,
     server: &Server,
+    page: Option<(TcpListener, Vec<(ServiceNames, Graph)>)>,
 ) -> Result<(Vec<(ServiceNames, Status)>, Ending), RunError> {
     let (admin, ingress) = (&server.admin, &server.ingress);
     admin.register(endpoint_uri).await?;
     println!("registered {endpoint_uri} with {}", admin.url());
+    let _page = match page {
+        Some((listener, pipelines)) => {
+            if let Ok(addr) = listener.local_addr() {
+                println!("page on http://{addr}/");
+            }
+            let page = page::Page {
+                ingress: ingress.clone(),
+                pipelines,
+                tokens: settings.tokens,
+            };
+            Some(AbortOnDrop(tokio::spawn(page::serve(listener, page))))
+        }
+        None => None,
+    };
     let mut progress = Vec::new();
     for pipeline in names {
         let status = retry_status(ingress, pipeline).await?;

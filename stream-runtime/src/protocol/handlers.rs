@@ -20,6 +20,7 @@ use super::{
     TokensAdded,
 };
 use crate::names::ServiceNames;
+use crate::overview::{ListedDeadLetter, Overview, ReplayRequest, Replayed};
 use crate::stages::Level;
 use crate::time::watermark::{Clock, Need, Report};
 use crate::time::Millis;
@@ -78,6 +79,16 @@ pub(crate) mod source {
     handler!(
         /// Drains the pipeline, answering with its status.
         Stop, "stop", SourceService, Stateless, () => Status, PUBLIC
+    );
+    handler!(
+        /// The status, each split's progress, and the dead letters: what
+        /// the runner's page shows.
+        GetOverview, "overview", SourceService, Stateless, () => Overview, PUBLIC
+    );
+    handler!(
+        /// Sends one dead letter, or all that can be, in again at the stage
+        /// they failed at.
+        Replay, "replay", SourceService, Stateless, ReplayRequest => Replayed, PUBLIC
     );
     handler!(
         /// One token's round; sends itself again at the end.
@@ -243,6 +254,16 @@ pub(crate) mod control {
     handler!(
         /// The token and dead-letter counters.
         Get, "get", ControlService, Shared, () => ControlState
+    );
+    handler!(
+        /// The dead letters not yet replayed (the newest, at most
+        /// `LISTED_DEAD_LETTERS`).
+        ListDeadLetters, "deadLetters", ControlService, Shared, () => Vec<ListedDeadLetter>
+    );
+    handler!(
+        /// Takes out of the list the letters a replay sends in again: one
+        /// by id, or all that can be replayed.
+        TakeDeadLetters, "takeDeadLetters", ControlService, Exclusive, ReplayRequest => Vec<(u64, DeadLetter)>
     );
 }
 

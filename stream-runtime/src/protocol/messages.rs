@@ -243,6 +243,9 @@ pub struct ControlState {
     /// Records too late for every window they belonged to.
     #[serde(default)]
     pub late_records: u64,
+    /// Dead letters taken out of the list to be replayed.
+    #[serde(default)]
+    pub replayed: u64,
 }
 
 /// What `addTokens` answers.

@@ -201,6 +201,9 @@ json_messages!(
     DeadLetter,
     Status,
     TokensAdded,
+    crate::overview::Overview,
+    crate::overview::ReplayRequest,
+    crate::overview::Replayed,
 );
 
 /// One of a pipeline's five services: its name, its kind, and its key.

@@ -2,6 +2,7 @@
 
 use super::http::{api_client, ApiError};
 use crate::names::ServiceNames;
+use crate::overview::{Overview, ReplayRequest, Replayed};
 use crate::protocol::handlers::source;
 use crate::protocol::{Handler, Status, TokensAdded};
 
@@ -82,6 +83,26 @@ impl IngressClient {
     /// A pipeline's status (`{name}Source/status`).
     pub async fn status(&self, pipeline: &ServiceNames) -> Result<Status, CallError> {
         self.call_json(&pipeline.source, source::GetStatus::NAME, b"")
+            .await
+    }
+
+    /// A pipeline's status with each split's progress and its dead letters
+    /// (`{name}Source/overview`): what the runner's page shows.
+    pub async fn overview(&self, pipeline: &ServiceNames) -> Result<Overview, CallError> {
+        self.call_json(&pipeline.source, source::GetOverview::NAME, b"")
+            .await
+    }
+
+    /// Sends dead letter `id` in again at the stage it failed at, or every
+    /// one that can be with `None` (`{name}Source/replay`). A letter not in
+    /// the list is a 404, one that cannot be replayed a 409.
+    pub async fn replay(
+        &self,
+        pipeline: &ServiceNames,
+        id: Option<u64>,
+    ) -> Result<Replayed, CallError> {
+        let body = serde_json::to_vec(&ReplayRequest { id }).unwrap_or_default();
+        self.call_json(&pipeline.source, source::Replay::NAME, &body)
             .await
     }
 }

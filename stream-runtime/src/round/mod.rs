@@ -17,9 +17,11 @@ mod fake;
 mod fit;
 mod keyed;
 mod lease;
+mod replay;
 mod write;
 
 pub(crate) use exchange::{Exchange, Unsent};
+pub(crate) use replay::{replay, replayable};
 pub(crate) use write::{write_once, Unwritten};
 
 use std::time::Duration;
@@ -122,6 +124,9 @@ pub(crate) async fn run<D: Dataflow, C: Calls>(flow: &D, calls: &C, token: Token
             return Outcome::Retry(reason);
         }
     };
+    let passed: usize = routed.groups.values().map(|g| g.positions.len()).sum();
+    let passed = passed + routed.output.len() + routed.side.len();
+    crate::counts::source(flow.name(), lease.count as usize, passed);
     let mut output = routed.output;
     let side = routed.side;
     let mut needs = Vec::new();

@@ -8,6 +8,7 @@ use super::serve::Serves;
 use super::{PipelineService, ServiceHandlers};
 use std::future::Future;
 
+use crate::overview::{ListedDeadLetter, ReplayRequest, LISTED_DEAD_LETTERS};
 use crate::protocol::handlers::{control, source, split, ControlService, SplitService};
 use crate::protocol::{Calls, ControlState, DeadLetter, EncodeError, Handler, Token, TokensAdded};
 use crate::round::layout;
@@ -24,6 +25,8 @@ impl<D: Dataflow> ServiceHandlers<D> for ControlService {
         control::KeepDeadLetter,
         control::KeepLate,
         control::Get,
+        control::ListDeadLetters,
+        control::TakeDeadLetters,
     );
 }
 
@@ -208,5 +211,73 @@ impl<'a, D: Dataflow> Serves<'a, control::Get> for PipelineService<ControlServic
         (): (),
     ) -> HandlerResult<ControlState> {
         Ok(counters(&ctx).await?)
+    }
+}
+
+/// The state key of dead letter `id`.
+fn dead_key(id: u64) -> String {
+    format!("dead:{id}")
+}
+
+/// Lists the newest dead letters not yet replayed, oldest first.
+impl<'a, D: Dataflow> Serves<'a, control::ListDeadLetters> for PipelineService<ControlService, D> {
+    async fn serve(
+        &'a self,
+        ctx: SharedObjectContext<'a>,
+        _calls: RestateCalls<'a>,
+        (): (),
+    ) -> HandlerResult<Vec<ListedDeadLetter>> {
+        let state = counters(&ctx).await?;
+        let from = state.dead_letters.saturating_sub(LISTED_DEAD_LETTERS);
+        let mut listed = Vec::new();
+        for id in from..state.dead_letters {
+            if let Some(Json(letter)) = ctx.get::<Json<DeadLetter>>(&dead_key(id)).await? {
+                listed.push(ListedDeadLetter::new(id, letter));
+            }
+        }
+        Ok(listed)
+    }
+}
+
+/// Takes the letters a replay sends in again out of the list: letter `id`
+/// (an error if it is not in the list or cannot be replayed), or every
+/// one that can be. Taking them and the replay's calls are journaled in
+/// the one `replay` invocation, so each is sent in once.
+impl<'a, D: Dataflow> Serves<'a, control::TakeDeadLetters> for PipelineService<ControlService, D> {
+    async fn serve(
+        &'a self,
+        ctx: ObjectContext<'a>,
+        _calls: RestateCalls<'a>,
+        request: ReplayRequest,
+    ) -> HandlerResult<Vec<(u64, DeadLetter)>> {
+        let mut state = counters_mut(&ctx).await?;
+        let ids = match request.id {
+            Some(id) => id..id.saturating_add(1),
+            None => 0..state.dead_letters,
+        };
+        let mut taken = Vec::new();
+        for id in ids {
+            let Some(Json(letter)) = ctx.get::<Json<DeadLetter>>(&dead_key(id)).await? else {
+                if request.id.is_some() {
+                    let why = format!("replay: dead letter {id} is not in the list");
+                    return Err(TerminalError::new_with_code(404, why).into());
+                }
+                continue;
+            };
+            match (crate::round::replayable(&letter), request.id) {
+                (Ok(()), _) => {
+                    ctx.clear(&dead_key(id));
+                    taken.push((id, letter));
+                }
+                (Err(why), Some(_)) => {
+                    let why = format!("replay: dead letter {id} cannot be replayed: {why}");
+                    return Err(TerminalError::new_with_code(409, why).into());
+                }
+                (Err(_), None) => {}
+            }
+        }
+        state.replayed += taken.len() as u64;
+        ctx.set(COUNTERS, Json(state));
+        Ok(taken)
     }
 }

@@ -281,6 +281,7 @@ impl<L: Level> PipelineService<KeyedService, L> {
             }
             _ => 0,
         };
+        let records_in = records.len();
         let (mut call, names) = match GroupCall::new(flow, records, now) {
             Ok(planned) => planned,
             Err(failed) => return Ok(BatchAnswer::RecordFailed(failed)),
@@ -324,6 +325,7 @@ impl<L: Level> PipelineService<KeyedService, L> {
             failed,
             dropped,
         } = output;
+        crate::counts::keyed(&self.names.pipeline, self.level, records_in, out.len());
         // A record whose lookup failed after its attempts is dead-lettered
         // with why; the rest of its batch goes on.
         for (record, error) in dropped {

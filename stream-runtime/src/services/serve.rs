@@ -72,8 +72,10 @@ handler_list!(H1, H2);
 handler_list!(H1, H2, H3);
 handler_list!(H1, H2, H3, H4);
 handler_list!(H1, H2, H3, H4, H5);
-handler_list!(H1, H2, H3, H4, H5, H6, H7);
 handler_list!(H1, H2, H3, H4, H5, H6);
+handler_list!(H1, H2, H3, H4, H5, H6, H7);
+handler_list!(H1, H2, H3, H4, H5, H6, H7, H8);
+handler_list!(H1, H2, H3, H4, H5, H6, H7, H8, H9);
 
 /// One invocation of `H`: decode, serve, encode.
 async fn run<H, K, D>(service: &PipelineService<K, D>, ctx: &ContextInternal) -> Result<(), Error>

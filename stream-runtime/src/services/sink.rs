@@ -111,6 +111,7 @@ where
                 match write(committed).await {
                     Ok(written) => {
                         crate::metrics::written(flow.name(), count);
+                        crate::counts::sink(flow.name(), count);
                         Ok(Ok(written))
                     }
                     Err(error) => match Rejected::find(&error) {

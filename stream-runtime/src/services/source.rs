@@ -8,6 +8,7 @@ use restate_sdk::prelude::*;
 use super::calls::RestateCalls;
 use super::serve::Serves;
 use super::{PipelineService, ServiceHandlers};
+use crate::overview::{Overview, ReplayRequest, Replayed, SplitOverview};
 use crate::protocol::handlers::{
     clock, control, keyed, sink, source, split, ControlKey, SourceService,
 };
@@ -15,6 +16,7 @@ use crate::protocol::{Calls, RawBody, Status, Token, TokensAdded};
 use crate::round;
 use crate::source::Source;
 use crate::stages::Dataflow;
+use crate::time::watermark::own_watermark;
 
 /// The most tokens one `addTokens` call may add.
 pub const MAX_TOKENS_PER_CALL: u64 = 10_000;
@@ -28,6 +30,8 @@ impl<D: Dataflow> ServiceHandlers<D> for SourceService {
         source::GetStatus,
         source::Stop,
         source::Ingest,
+        source::GetOverview,
+        source::Replay,
     );
 }
 
@@ -121,6 +125,84 @@ impl<'a, D: Dataflow> Serves<'a, source::Stop> for PipelineService<SourceService
     ) -> HandlerResult<Status> {
         calls.call::<control::Stop>(ControlKey, &())?.await?;
         Ok(self.status(&calls).await?)
+    }
+}
+
+/// The status with each split's progress and the dead letters: one call
+/// for the runner's page.
+impl<'a, D: Dataflow> Serves<'a, source::GetOverview> for PipelineService<SourceService, D> {
+    async fn serve(
+        &'a self,
+        _ctx: Context<'a>,
+        calls: RestateCalls<'a>,
+        (): (),
+    ) -> HandlerResult<Overview> {
+        let status = self.status(&calls).await?;
+        let encode = |e: crate::protocol::EncodeError| TerminalError::new(e.to_string());
+        let control = calls
+            .call::<control::Get>(ControlKey, &())
+            .map_err(encode)?;
+        let letters = (calls.call::<control::ListDeadLetters>(ControlKey, &())).map_err(encode)?;
+        let watermarks = self.flow.config().watermarks;
+        let clock = match watermarks {
+            Some(_) => Some(calls.call::<clock::Get>(ControlKey, &()).map_err(encode)?),
+            None => None,
+        };
+        let progress: Vec<_> = (0..self.flow.splits())
+            .map(|split| calls.call::<split::Progress>(split, &()))
+            .collect::<Result<_, _>>()
+            .map_err(encode)?;
+        let control = control.await?;
+        let dead_letters = letters.await?;
+        let marks = match clock {
+            Some(clock) => clock.await?.splits,
+            None => Default::default(),
+        };
+        let delay = watermarks.map_or(0, |w| w.delay_millis());
+        let mut splits = Vec::with_capacity(progress.len());
+        for (split, progress) in (0..).zip(progress) {
+            let progress = progress.await?;
+            let mark = marks.get(&split);
+            splits.push(SplitOverview {
+                split,
+                position: progress.position,
+                end: mark.and_then(|m| m.end),
+                exhausted: progress.exhausted,
+                watermark: (mark.and_then(|m| m.max)).map(|max| own_watermark(Some(max), delay)),
+                idle: mark.is_some_and(|m| m.idle),
+            });
+        }
+        Ok(Overview {
+            status,
+            tokens_parked: control.parked,
+            splits,
+            dead_letters,
+            replayed: control.replayed,
+        })
+    }
+}
+
+/// Sends dead letters in again (see [`round::replay`]): takes them out of
+/// the list, then replays each, in the order they came.
+impl<'a, D: Dataflow> Serves<'a, source::Replay> for PipelineService<SourceService, D> {
+    async fn serve(
+        &'a self,
+        _ctx: Context<'a>,
+        calls: RestateCalls<'a>,
+        request: ReplayRequest,
+    ) -> HandlerResult<Replayed> {
+        let taken = calls.call::<control::TakeDeadLetters>(ControlKey, &request);
+        let taken = taken
+            .map_err(|e| TerminalError::new(e.to_string()))?
+            .await?;
+        let mut replayed = Replayed::default();
+        for (id, letter) in taken {
+            match round::replay(&*self.flow, &calls, letter).await {
+                true => replayed.replayed.push(id),
+                false => replayed.failed_again.push(id),
+            }
+        }
+        Ok(replayed)
     }
 }
 

@@ -1,0 +1,105 @@
+//! What the runner's page shows of a pipeline, in one answer of the
+//! public `{name}Source/overview` handler: its status, each split's
+//! progress and watermark, and its dead letters; and what `replay`
+//! answers.
+
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::{DeadLetter, Status};
+use crate::time::Millis;
+
+/// A pipeline's status with its splits and dead letters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Overview {
+    /// What `status` answers.
+    pub status: Status,
+    /// Tokens that found every split exhausted and parked.
+    pub tokens_parked: u64,
+    /// Each split's progress.
+    pub splits: Vec<SplitOverview>,
+    /// The dead letters not yet replayed, oldest first (at most
+    /// [`LISTED_DEAD_LETTERS`], the newest).
+    pub dead_letters: Vec<ListedDeadLetter>,
+    /// Dead letters replayed so far.
+    pub replayed: u64,
+}
+
+/// The most dead letters an [`Overview`] lists.
+pub const LISTED_DEAD_LETTERS: u64 = 200;
+
+/// One split's progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitOverview {
+    /// The split.
+    pub split: u32,
+    /// The next position it leases.
+    pub position: u64,
+    /// Where it ends, for a bounded split whose end is known.
+    pub end: Option<u64>,
+    /// Whether it leases nothing more.
+    pub exhausted: bool,
+    /// Its own watermark: the largest event time of its ranges done, less
+    /// the allowed delay, less 1 (event-time pipelines).
+    pub watermark: Option<Millis>,
+    /// No data for the idle timeout: it holds no watermark back.
+    pub idle: bool,
+}
+
+/// A dead letter as the list shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListedDeadLetter {
+    /// Its number, which `replay` takes.
+    pub id: u64,
+    /// The source split it was read from.
+    pub split: u32,
+    /// Its source position (the range's first).
+    pub position: u64,
+    /// How many positions it covers.
+    pub count: u32,
+    /// Where it failed, in words.
+    pub stage: String,
+    /// Why.
+    pub error: String,
+    /// The record, when there is one.
+    pub record: Option<serde_json::Value>,
+    /// Whether `replay` can send it in again; why not otherwise.
+    pub replayable: bool,
+    /// Why it cannot be replayed, when it cannot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_replayable: Option<String>,
+}
+
+impl ListedDeadLetter {
+    pub(crate) fn new(id: u64, letter: DeadLetter) -> Self {
+        let why = crate::round::replayable(&letter).err().map(str::to_owned);
+        Self {
+            id,
+            split: letter.split,
+            position: letter.position,
+            count: letter.count,
+            stage: letter.stage.to_string(),
+            error: letter.error,
+            record: letter.record,
+            replayable: why.is_none(),
+            not_replayable: why,
+        }
+    }
+}
+
+/// What `replay` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replayed {
+    /// The letters sent in again, by id.
+    pub replayed: Vec<u64>,
+    /// Those that failed again, by id: each is a new dead letter.
+    pub failed_again: Vec<u64>,
+}
+
+/// Which dead letters `replay` sends in again: one by id, or all that can
+/// be (`{}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayRequest {
+    /// The letter, or `None` for all.
+    #[serde(default)]
+    pub id: Option<u64>,
+}

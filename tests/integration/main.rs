@@ -21,6 +21,7 @@ mod kafka_outage;
 mod large_records;
 mod layout;
 mod metrics;
+mod page;
 mod parameters;
 mod pipelines;
 mod postgres;

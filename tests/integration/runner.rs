@@ -15,7 +15,7 @@ static DEFAULT_PORTS: Mutex<()> = Mutex::new(());
 /// --workspace --all-features` (`cargo test --all-features --test
 /// integration` alone does not rebuild the examples: run `cargo build
 /// --all-features --examples` first).
-fn example(name: &str) -> PathBuf {
+pub(crate) fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("this test's binary: {e}"));
     let dir = exe
         .parent()

@@ -194,11 +194,63 @@ impl Kind {
     pub fn may_follow(self, before: Kind) -> bool {
         self.spec().after.contains(&before)
     }
+
+    /// The stages that may directly follow this one and no other, in the
+    /// table's order, for messages: "`window`, `reduce` or `process`".
+    pub fn followers(self) -> String {
+        let names: Vec<String> = (STAGES.iter())
+            .filter(|spec| spec.after.contains(&self))
+            .map(|spec| format!("`{}`", spec.name))
+            .collect();
+        match names.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `pipeline!` docs and the guide's DSL table, which must name
+    /// every stage of the table.
+    fn documents() -> Vec<(&'static str, String)> {
+        let guide = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/src/dsl.md");
+        let guide = std::fs::read_to_string(guide).unwrap_or_else(|e| panic!("{guide}: {e}"));
+        vec![
+            (
+                "the pipeline! docs (lib.rs)",
+                include_str!("lib.rs").to_owned(),
+            ),
+            ("the guide's DSL table (docs/src/dsl.md)", guide),
+        ]
+    }
+
+    #[test]
+    fn every_stage_is_documented_in_the_macro_docs_and_the_guide_table() {
+        for (document, text) in documents() {
+            for spec in &STAGES {
+                let (written, row) = (format!("{}(", spec.name), format!("| `{}(", spec.name));
+                let found = match document.starts_with("the guide") {
+                    true => text.contains(&row),
+                    false => text.contains(&written),
+                };
+                assert!(found, "{document} does not name the stage `{}`", spec.name);
+            }
+        }
+    }
+
+    #[test]
+    fn the_stages_after_key_by_are_the_tables() {
+        let followers = Kind::KeyBy.followers();
+        assert_eq!(
+            followers,
+            "`window`, `reduce`, `process`, `interval_join` or `enrich`"
+        );
+        assert_eq!(Kind::Window.followers(), "`aggregate` or `reduce`");
+    }
 
     #[test]
     fn every_kind_has_one_row_and_every_name_one_kind() {

@@ -533,15 +533,16 @@ fn check_sink_last(stages: &[Stage], errors: &mut Errors) {
     }
 }
 
-/// `key_by` is directly followed by `reduce`, `process` or `window`.
+/// `key_by` is directly followed by a keyed stage: one whose row in the
+/// stage table may follow `key_by`.
 fn check_key_by_followed_by_state(stages: &[Stage], errors: &mut Errors) {
     for (index, stage) in stages.iter().enumerate() {
         let next = stages.get(index + 1).map(|s| s.kind);
         if stage.kind == Kind::KeyBy && !next.is_some_and(|next| next.may_follow(Kind::KeyBy)) {
-            errors.at(
-                &stage.name,
-                "`key_by` must be followed by `reduce`, `process`, `window` or `enrich`, as a Flink KeyedStream is",
-            );
+            let followers = Kind::KeyBy.followers();
+            let message =
+                format!("`key_by` must be followed by {followers}, as a Flink KeyedStream is");
+            errors.at(&stage.name, message);
         }
     }
 }

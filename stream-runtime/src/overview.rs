@@ -34,7 +34,8 @@ pub struct SplitOverview {
     pub split: u32,
     /// The next position it leases.
     pub position: u64,
-    /// Where it ends, for a bounded split whose end is known.
+    /// Where it ends now: a Kafka partition's end offset, a bounded
+    /// split's end; `None` for a split with no end to tell.
     pub end: Option<u64>,
     /// Whether it leases nothing more.
     pub exhausted: bool,

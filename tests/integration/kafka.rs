@@ -151,6 +151,36 @@ async fn kafka_to_word_count_to_kafka_is_exact() {
         "{letters:#?}"
     );
 
+    // The page's view: each partition's end offset, asked of the broker, is
+    // where its split leases next (no lag left); the letters are listed,
+    // and, failed before `key_by`, cannot be replayed, which `replay` says.
+    let overview = (h.ingress().overview(&names).await).unwrap_or_else(|e| panic!("{e}"));
+    let splits: Vec<_> = overview
+        .splits
+        .iter()
+        .map(|s| (s.position, s.end))
+        .collect();
+    assert!(
+        overview.splits.iter().all(|s| s.end == Some(s.position)),
+        "{splits:?}"
+    );
+    let read: u64 = overview.splits.iter().map(|s| s.position).sum();
+    assert_eq!(read, status.records_in, "{splits:?}");
+    assert_eq!(
+        overview.dead_letters.len(),
+        broken,
+        "{:#?}",
+        overview.dead_letters
+    );
+    let first = &overview.dead_letters[0];
+    assert!(
+        !first.replayable && first.not_replayable.is_some(),
+        "{first:#?}"
+    );
+    let refused = h.ingress().replay(&names, Some(first.id)).await;
+    let refused = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(refused.contains("cannot be replayed"), "{refused}");
+
     // Checked independently: each word's running counts 1..n, each once.
     assert_each_count_once(written_counts(bootstrap, "word-counts").await, &words);
     h.assert_nothing_stuck(&names).await;

@@ -6,10 +6,12 @@
 //! of due timers that the batch did not already need.
 
 mod batch;
+mod output;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use batch::by_group;
+pub(crate) use output::{Output, Woken};
 
 use crate::group::{completed, ByKey, Due, GroupState, Scope, Timers};
 use crate::guard::RecordFailed;

@@ -1,10 +1,14 @@
+use super::output::{Output, Woken};
 use super::{batch::by_key, by_group};
 use crate::builder::Pipeline;
 use crate::group::by_key_slots;
 use crate::keyed::Emit;
+use crate::protocol::{DeadLetter, FailedStage};
+use crate::round::fake::FakeCalls;
 use crate::sink::CollectSink;
 use crate::source::Sequence;
-use crate::testing::stages;
+use crate::stages::Level;
+use crate::testing::{block_on, stages};
 
 #[test]
 fn a_batch_names_each_distinct_key_once_in_order() {
@@ -41,4 +45,73 @@ fn records_passed_on_fold_per_key_where_the_next_stage_combines() {
     let every = next(Emit::EveryUpdate);
     let by = by_group(&*every.first, vec![1, 2, 3, 4]);
     assert_eq!(by.groups.get(&0), Some(&vec![1, 2, 3, 4]));
+}
+
+#[test]
+fn a_batch_forwards_its_watermark_and_fired_output_is_judged_by_the_next_stage() {
+    assert_eq!(Woken::Batch.forwards(Some(7)), Some(7));
+    assert_eq!(Woken::Upstream.forwards(Some(7)), Some(7));
+    assert_eq!(Woken::Clock.forwards(Some(7)), None);
+    assert_eq!(Woken::Delay(3).forwards(Some(7)), None);
+    // The last stage sends its wake-ups itself; a delayed call always does.
+    assert!(Woken::Batch.sends_needs(false));
+    assert!(!Woken::Batch.sends_needs(true));
+    assert!(Woken::Delay(3).sends_needs(true));
+}
+
+/// What a group passes on reaches the next stage's groups, each its own
+/// records in order, with the watermark; a record whose next key fails is
+/// dead-lettered as the next stage's, with the group it came from.
+#[test]
+fn output_passed_on_reaches_the_next_groups_and_a_failing_key_is_a_dead_letter() {
+    // The next stage: any keyed stage; here a line's only one.
+    let flow = stages(
+        Pipeline::named("T")
+            .key_groups(2)
+            .source(Sequence::new())
+            .key_by(|n: &u64| {
+                assert!(*n != 3, "no key for 3");
+                *n % 2
+            })
+            .reduce(|a, b| a + b),
+        CollectSink::<u64>::new(),
+    );
+    let next = &*flow.first;
+    let calls = FakeCalls::new(|_, _| Ok(br#"{"out":[]}"#.to_vec()));
+    let output = Output {
+        calls: &calls,
+        config: next.config(),
+        level: 0,
+        group: 5,
+    };
+    let needs = block_on(output.pass_on(&calls, next, vec![1, 2, 3, 4], Some(9)));
+    assert_eq!(needs.map_err(|e| e.to_string()), Ok(Vec::new()));
+    let sent: Vec<String> = calls.lines("call TKeyed/");
+    let batches: Vec<serde_json::Value> = (sent.iter())
+        .filter_map(|line| line.split_once(" ").map(|(_, rest)| rest))
+        .filter_map(|rest| rest.split_once(" ").map(|(_, body)| body))
+        .filter_map(|body| serde_json::from_str(body).ok())
+        .collect();
+    let mut records: Vec<u64> = (batches.iter())
+        .flat_map(|b| b["records"].as_array().cloned().unwrap_or_default())
+        .filter_map(|r| r.as_u64())
+        .collect();
+    records.sort_unstable();
+    assert_eq!(records, [1, 2, 4], "{sent:?}");
+    assert!(batches.iter().all(|b| b["watermark"] == 9), "{sent:?}");
+    let letters = calls.lines("send TControl/pipeline/deadLetter ");
+    let [letter] = &letters[..] else {
+        panic!("one dead letter, not {letters:?}")
+    };
+    let body = letter.trim_start_matches("send TControl/pipeline/deadLetter ");
+    let letter: DeadLetter = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    let chained = FailedStage::Chained {
+        stage: 2,
+        from_group: 5,
+    };
+    assert_eq!(
+        (letter.stage, letter.record),
+        (chained, Some(serde_json::json!(3)))
+    );
+    assert!(letter.error.contains("no key for 3"), "{}", letter.error);
 }

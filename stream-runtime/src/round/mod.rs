@@ -13,7 +13,7 @@
 mod before_key;
 mod exchange;
 #[cfg(test)]
-mod fake;
+pub(crate) mod fake;
 mod fit;
 mod keyed;
 mod lease;

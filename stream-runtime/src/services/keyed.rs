@@ -13,12 +13,11 @@ use super::calls::RestateCalls;
 use super::lookups;
 use super::serve::{index_key, Serves};
 use super::{PipelineService, ServiceHandlers};
-use crate::group_call::{by_group, GroupCall};
+use crate::group_call::{GroupCall, Output, Woken};
 use crate::keyed::{GroupState, Loaded, StateCache, TimeDomain, Timers, TIMERS, VERSION};
 use crate::protocol::handlers::{clock, control, keyed, ControlKey, KeyedService};
-use crate::protocol::{Answer, BatchAnswer, Calls, DeadLetter, Encoded, FailedStage, KeyedBatch};
-use crate::round::{write_once, Exchange, Unsent, Unwritten};
-use crate::stages::{by_sink_partition, Downstream, GroupOutput, Level};
+use crate::protocol::{Answer, BatchAnswer, Calls, Encoded, KeyedBatch};
+use crate::stages::{Downstream, GroupOutput, Level};
 use crate::time::watermark::Need;
 use crate::time::{wall_clock, Millis};
 
@@ -29,19 +28,6 @@ impl<L: Level> ServiceHandlers<L> for KeyedService {
         keyed::Wake,
         keyed::Pending,
     );
-}
-
-/// What started a call of the group.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Woken {
-    /// A token's batch.
-    Batch,
-    /// The batch a group of the keyed stage before this one passed on.
-    Upstream,
-    /// The clock: the watermark reached the group's wish.
-    Clock,
-    /// The group's own delayed call, set for this time.
-    Delay(Millis),
 }
 
 /// Applies the keyed stage to a batch of this group's records, in order,
@@ -326,38 +312,24 @@ impl<L: Level> PipelineService<KeyedService, L> {
             dropped,
         } = output;
         crate::counts::keyed(&self.names.pipeline, self.level, records_in, out.len());
-        // A record whose lookup failed after its attempts is dead-lettered
-        // with why; the rest of its batch goes on.
-        for (record, error) in dropped {
-            let stage = FailedStage::Lookup {
-                stage: self.level + 1,
-                group,
-            };
-            self.dead_letter(calls, stage, error, 1, record)?;
-        }
-        // A timer that failed is dead-lettered once, with its window or
-        // key; its group fires the rest and goes on.
-        for failure in failed {
-            let stage = FailedStage::Timers {
-                stage: self.level + 1,
-                group,
-            };
-            self.dead_letter(calls, stage, failure.message(), 1, Some(failure.record()))?;
-        }
+        let output = Output {
+            calls,
+            config: flow.config(),
+            level: self.level,
+            group,
+        };
+        // A record whose lookup failed after its attempts, and a timer
+        // that failed, are dead-lettered; the rest of the call goes on.
+        output.drop_failed(dropped, failed)?;
         let mut answer = Answer::default();
         match (flow.down().next(), flow.down().to_sink(out)) {
             (_, Ok(out)) if woken == Woken::Batch => answer.out = out,
-            (_, Ok(out)) => self.write_fired(group, calls, out).await?,
+            (_, Ok(out)) => output.write_fired(flow.down(), out).await?,
             (Some(next), Err(out)) => {
-                // What a batch gave was made at the batch's watermark, which
-                // every group of this stage has fired up to (the clock's
-                // cascade is over before a token carries it); what timers
-                // fired is judged by the next stage's own.
-                let forward = match woken {
-                    Woken::Batch | Woken::Upstream => watermark,
-                    Woken::Clock | Woken::Delay(_) => None,
-                };
-                answer.needs = (self.pass_on(group, calls, &**next, out, forward)).await?;
+                let names = self.names.at_level(self.level + 1);
+                let next_calls = calls.with_names(&names);
+                let forward = woken.forwards(watermark);
+                answer.needs = output.pass_on(&next_calls, &**next, out, forward).await?;
             }
             (None, Err(_)) => {} // not reached: the output goes to the sink
         }
@@ -367,9 +339,7 @@ impl<L: Level> PipelineService<KeyedService, L> {
                 .await?;
             answer.needs.extend(need);
         }
-        // A delayed call has no caller to carry its wake-ups, and the last
-        // stage has no later one that waits on them.
-        if matches!(woken, Woken::Delay(_)) || !self.answers_needs() {
+        if woken.sends_needs(self.answers_needs()) {
             for need in answer.needs.drain(..) {
                 calls.send::<clock::WakeMe>(ControlKey, &need)?;
             }
@@ -427,121 +397,6 @@ impl<L: Level> PipelineService<KeyedService, L> {
             timers.wake = Some((at, id));
         }
         Ok(need)
-    }
-
-    /// Passes `out` on to the next keyed stage's groups through the
-    /// [`Exchange`], as a token sends its records to the first stage:
-    /// in calls under `max_call_bytes`, a failing record tried up to
-    /// `max_attempts`, and with `watermark`, so that the next stage judges
-    /// lateness by the pipeline's watermark at this point, not by its own
-    /// last wake-up. Answers the wake-ups they ask for. A record whose key
-    /// fails, or that never reaches its group, goes to the dead-letter
-    /// output.
-    async fn pass_on<N: Level<Mid = L::Out>>(
-        &self,
-        group: u32,
-        calls: &RestateCalls<'_>,
-        next: &N,
-        out: Vec<L::Out>,
-        watermark: Option<Millis>,
-    ) -> HandlerResult<Vec<Need>> {
-        let stage = FailedStage::Chained {
-            stage: self.level + 2,
-            from_group: group,
-        };
-        let by = by_group(next, out);
-        for (record, error) in by.failed {
-            let record = serde_json::to_value(&record).ok();
-            self.dead_letter(calls, stage.clone(), error.to_string(), 1, record)?;
-        }
-        let names = self.names.at_level(self.level + 1);
-        let config = self.flow.config();
-        let exchange = Exchange {
-            calls: &calls.with_names(&names),
-            budget: config.max_call_bytes,
-            attempts: config.max_attempts,
-            watermark,
-        };
-        let groups = (by.groups.into_iter())
-            .map(|(to, records)| (to, records.into_iter().map(|r| (r, 0)).collect()))
-            .collect();
-        let delivered = exchange.deliver::<N>(groups).await;
-        for unsent in delivered.unsent {
-            let (count, error, record) = match unsent {
-                Unsent::TooLarge { reason, .. } => (1, reason, None),
-                Unsent::Failed { error, record, .. } => (1, error, record),
-                Unsent::Call { origins, error } => (origins.len(), error, None),
-            };
-            let count = u32::try_from(count).unwrap_or(u32::MAX);
-            self.dead_letter(calls, stage.clone(), error, count, record)?;
-        }
-        Ok(delivered.answer.needs)
-    }
-
-    fn dead_letter(
-        &self,
-        calls: &RestateCalls<'_>,
-        stage: FailedStage,
-        error: String,
-        count: u32,
-        record: Option<serde_json::Value>,
-    ) -> HandlerResult<()> {
-        let letter = DeadLetter {
-            split: 0,
-            position: 0,
-            count,
-            stage,
-            error,
-            record,
-        };
-        calls.send::<control::KeepDeadLetter>(ControlKey, &letter)?;
-        Ok(())
-    }
-
-    /// Writes what a call that no token waits on produced to the sink
-    /// partitions it routes to (the group's own, its number modulo the
-    /// partitions, unless the sink routes records itself); a write that
-    /// fails after its attempts goes to the dead-letter output.
-    async fn write_fired(
-        &self,
-        group: u32,
-        calls: &RestateCalls<'_>,
-        out: Vec<L::Final>,
-    ) -> HandlerResult<()> {
-        for (partition, out) in by_sink_partition(self.flow.down(), u64::from(group), out) {
-            self.write_fired_partition(group, partition, calls, out)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Writes one partition's records; what is not written goes to the
-    /// dead-letter output (a rejected record alone, the rest written).
-    async fn write_fired_partition(
-        &self,
-        group: u32,
-        partition: u32,
-        calls: &RestateCalls<'_>,
-        out: Vec<L::Final>,
-    ) -> HandlerResult<()> {
-        let mut letters = Vec::new();
-        let len = out.len();
-        write_once(calls, partition, out, |unwritten| {
-            letters.push(match unwritten {
-                Unwritten::Batch(error) => (error, len, None),
-                Unwritten::Record(error, record) => (error, 1, record),
-            })
-        })
-        .await;
-        let stage = FailedStage::TimersSink {
-            stage: self.level + 1,
-            group,
-        };
-        for (error, count, record) in letters {
-            let count = u32::try_from(count).unwrap_or(u32::MAX);
-            self.dead_letter(calls, stage.clone(), error, count, record)?;
-        }
-        Ok(())
     }
 }
 

@@ -163,10 +163,14 @@ impl<'a, D: Dataflow> Serves<'a, source::GetOverview> for PipelineService<Source
         for (split, progress) in (0..).zip(progress) {
             let progress = progress.await?;
             let mark = marks.get(&split);
+            let end = match mark.and_then(|m| m.end) {
+                Some(end) => Some(end),
+                None => self.end_of(split, progress.position).await,
+            };
             splits.push(SplitOverview {
                 split,
                 position: progress.position,
-                end: mark.and_then(|m| m.end),
+                end,
                 exhausted: progress.exhausted,
                 watermark: (mark.and_then(|m| m.max)).map(|max| own_watermark(Some(max), delay)),
                 idle: mark.is_some_and(|m| m.idle),
@@ -179,6 +183,24 @@ impl<'a, D: Dataflow> Serves<'a, source::GetOverview> for PipelineService<Source
             dead_letters,
             replayed: control.replayed,
         })
+    }
+}
+
+impl<D: Dataflow> PipelineService<SourceService, D> {
+    /// Where `split` ends now, as its source answers from `position`: a
+    /// Kafka partition's end offset, a bounded split's last position; none
+    /// for a split that computes its records without end, or when the
+    /// source does not answer. Shown, not journaled: it only tells lag.
+    async fn end_of(&self, split: u32, position: u64) -> Option<u64> {
+        let source = self.flow.source();
+        if !source.is_remote() && !source.split_is_bounded(split) {
+            return None;
+        }
+        let ahead = source
+            .available(split, position, u32::MAX as usize)
+            .await
+            .ok()?;
+        Some(position.saturating_add(ahead as u64))
     }
 }
 

@@ -1,0 +1,182 @@
+//! What a key group's call does with what it produced, as plain code over
+//! the [`Calls`] seam: which watermark its output carries on, who sends its
+//! wake-ups to the clock, what goes to the dead-letter output, how its
+//! output reaches the next stage's groups (through the [`Exchange`]) and
+//! how fired output is written to the sink. The `{name}Keyed` handlers
+//! load and store around it; unit tests hand it a fake.
+
+use serde_json::Value;
+
+use crate::config::PipelineConfig;
+use crate::protocol::handlers::{control, ControlKey};
+use crate::protocol::{Calls, DeadLetter, EncodeError, FailedStage};
+use crate::round::{write_once, Exchange, Unsent, Unwritten};
+use crate::stages::{by_sink_partition, Downstream, FireFailed, Level};
+use crate::time::watermark::Need;
+use crate::time::Millis;
+
+use super::by_group;
+
+/// What started a call of a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Woken {
+    /// A token's batch.
+    Batch,
+    /// The batch a group of the keyed stage before this one passed on.
+    Upstream,
+    /// The clock: the watermark reached the group's wish.
+    Clock,
+    /// The group's own delayed call, set for this time.
+    Delay(Millis),
+}
+
+impl Woken {
+    /// The watermark the call's output carries to the next stage. What a
+    /// batch gave was made at the batch's watermark, which every group of
+    /// this stage has fired up to (the clock's cascade is over before a
+    /// token carries it); what timers fired is judged by the next stage's
+    /// own (`None`).
+    pub(crate) fn forwards(self, watermark: Option<Millis>) -> Option<Millis> {
+        match self {
+            Woken::Batch | Woken::Upstream => watermark,
+            Woken::Clock | Woken::Delay(_) => None,
+        }
+    }
+
+    /// Whether the call sends its wake-ups to the clock itself rather than
+    /// answering them: a delayed call has no caller to carry them, and the
+    /// last stage (`answers_needs` false) no later one that waits on them.
+    pub(crate) fn sends_needs(self, answers_needs: bool) -> bool {
+        matches!(self, Woken::Delay(_)) || !answers_needs
+    }
+}
+
+/// Where group `group` of keyed stage `level` sends what it produced.
+pub(crate) struct Output<'a, C> {
+    pub calls: &'a C,
+    pub config: &'a PipelineConfig,
+    /// The stage: 0 for the first.
+    pub level: u32,
+    pub group: u32,
+}
+
+impl<C: Calls> Output<'_, C> {
+    /// Keeps a record (or `count` of them) that could not go on, with why.
+    pub(crate) fn dead_letter(
+        &self,
+        stage: FailedStage,
+        error: String,
+        count: u32,
+        record: Option<Value>,
+    ) -> Result<(), EncodeError> {
+        let letter = DeadLetter {
+            split: 0,
+            position: 0,
+            count,
+            stage,
+            error,
+            record,
+        };
+        self.calls
+            .send::<control::KeepDeadLetter>(ControlKey, &letter)
+    }
+
+    /// Dead-letters what the call dropped: records an enrichment stage
+    /// could not enrich (`dropped`), each with why, and timers whose firing
+    /// failed (`failed`), each once, with its window or key. The rest of
+    /// the call goes on.
+    pub(crate) fn drop_failed(
+        &self,
+        dropped: Vec<(Option<Value>, String)>,
+        failed: Vec<FireFailed>,
+    ) -> Result<(), EncodeError> {
+        let (stage, group) = (self.level + 1, self.group);
+        for (record, error) in dropped {
+            self.dead_letter(FailedStage::Lookup { stage, group }, error, 1, record)?;
+        }
+        for failure in failed {
+            let record = Some(failure.record());
+            let stage = FailedStage::Timers { stage, group };
+            self.dead_letter(stage, failure.message(), 1, record)?;
+        }
+        Ok(())
+    }
+
+    /// Passes `out` on to the next keyed stage's groups (called through
+    /// `next_calls`) through the [`Exchange`], as a token sends its records
+    /// to the first stage: in calls under `max_call_bytes`, a failing record
+    /// tried up to `max_attempts`, and with `watermark`, so that the next
+    /// stage judges lateness by the pipeline's watermark at this point, not
+    /// by its own last wake-up. Answers the wake-ups they ask for. A record
+    /// whose key fails, or that never reaches its group, goes to the
+    /// dead-letter output.
+    pub(crate) async fn pass_on<N: Level, C2: Calls>(
+        &self,
+        next_calls: &C2,
+        next: &N,
+        out: Vec<N::Mid>,
+        watermark: Option<Millis>,
+    ) -> Result<Vec<Need>, EncodeError> {
+        let stage = FailedStage::Chained {
+            stage: self.level + 2,
+            from_group: self.group,
+        };
+        let by = by_group(next, out);
+        for (record, error) in by.failed {
+            let record = serde_json::to_value(&record).ok();
+            self.dead_letter(stage.clone(), error.to_string(), 1, record)?;
+        }
+        let exchange = Exchange {
+            calls: next_calls,
+            budget: self.config.max_call_bytes,
+            attempts: self.config.max_attempts,
+            watermark,
+        };
+        let groups = (by.groups.into_iter())
+            .map(|(to, records)| (to, records.into_iter().map(|r| (r, 0)).collect()))
+            .collect();
+        let delivered = exchange.deliver::<N>(groups).await;
+        for unsent in delivered.unsent {
+            let (count, error, record) = match unsent {
+                Unsent::TooLarge { reason, .. } => (1, reason, None),
+                Unsent::Failed { error, record, .. } => (1, error, record),
+                Unsent::Call { origins, error } => (origins.len(), error, None),
+            };
+            let count = u32::try_from(count).unwrap_or(u32::MAX);
+            self.dead_letter(stage.clone(), error, count, record)?;
+        }
+        Ok(delivered.answer.needs)
+    }
+
+    /// Writes what a call that no token waits on produced to the sink
+    /// partitions it routes to (the group's own, its number modulo the
+    /// partitions, unless the sink routes records itself); what is not
+    /// written goes to the dead-letter output (a rejected record alone,
+    /// the rest written).
+    pub(crate) async fn write_fired<T, D: Downstream<T>>(
+        &self,
+        down: &D,
+        out: Vec<D::Final>,
+    ) -> Result<(), EncodeError> {
+        let stage = FailedStage::TimersSink {
+            stage: self.level + 1,
+            group: self.group,
+        };
+        for (partition, out) in by_sink_partition(down, u64::from(self.group), out) {
+            let mut letters = Vec::new();
+            let len = out.len();
+            write_once(self.calls, partition, out, |unwritten| {
+                letters.push(match unwritten {
+                    Unwritten::Batch(error) => (error, len, None),
+                    Unwritten::Record(error, record) => (error, 1, record),
+                })
+            })
+            .await;
+            for (error, count, record) in letters {
+                let count = u32::try_from(count).unwrap_or(u32::MAX);
+                self.dead_letter(stage.clone(), error, count, record)?;
+            }
+        }
+        Ok(())
+    }
+}

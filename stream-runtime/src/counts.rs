@@ -19,6 +19,8 @@ pub struct Counts {
     pub keyed: Vec<InOut>,
     /// Records the sink wrote.
     pub sink: InOut,
+    /// Records a branch's sink wrote.
+    pub branch: InOut,
 }
 
 /// Records into and out of a vertex.
@@ -67,9 +69,12 @@ pub(crate) fn keyed(pipeline: &str, level: u32, records_in: usize, records_out: 
     });
 }
 
-/// The sink wrote `records` records.
-pub(crate) fn sink(pipeline: &str, records: usize) {
-    with(pipeline, |c| c.sink.add(records, records));
+/// The sink (or a branch's, `branch`) wrote `records` records.
+pub(crate) fn sink(pipeline: &str, branch: bool, records: usize) {
+    with(pipeline, |c| match branch {
+        true => c.branch.add(records, records),
+        false => c.sink.add(records, records),
+    });
 }
 
 /// This process's counts for `pipeline` so far.

@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Graph {
-    /// The vertices: the source first, then each keyed stage, then the
-    /// sink (and a branch's sink).
+    /// The vertices: the source first, a branch's sink if there is one,
+    /// each keyed stage, and the sink last.
     pub vertices: Vec<Vertex>,
     /// Which vertex feeds which, by index.
     pub edges: Vec<(usize, usize)>,
@@ -98,9 +98,12 @@ impl Graph {
         (self.vertices.iter()).position(|v| v.kind == VertexKind::Keyed)
     }
 
-    /// The index of the (main) sink's vertex.
+    /// The index of the (main) sink's vertex: the last one. A branch's
+    /// sink comes right after the source.
     pub fn sink(&self) -> Option<usize> {
-        (self.vertices.iter()).position(|v| v.kind == VertexKind::Sink)
+        (self.vertices.last())
+            .filter(|v| v.kind == VertexKind::Sink)
+            .map(|v| v.id)
     }
 }
 
@@ -139,23 +142,12 @@ fn parse_at(text: &str, from: usize) -> (TypeName<'_>, usize) {
             b'}' | b')' | b']' => depth = depth.saturating_sub(1),
             // The arrow of `fn(A) -> B`.
             b'>' if at > 0 && bytes[at - 1] == b'-' => {}
-            // A path segment such as `_::<impl Trait for T>::f`: whole.
-            b'<' if at >= 2 && &bytes[at - 2..at] == b"::" => {
-                let mut angles = 0usize;
-                while at < bytes.len() {
-                    match bytes[at] {
-                        b'<' => angles += 1,
-                        b'>' if bytes[at - 1] != b'-' => {
-                            angles -= 1;
-                            if angles == 0 {
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                    at += 1;
-                }
-            }
+            // Angle brackets inside a path, not its parameters:
+            // `_::<impl Trait for T>::f`, `<T as Trait>::f`, `f<T>::{{closure}}`.
+            b'<' if depth == 0 && in_path(text, from, at) => match matching_angle(bytes, at) {
+                Some(close) => at = close,
+                None => break,
+            },
             b'<' | b'>' | b',' if depth == 0 => break,
             _ => {}
         }
@@ -182,6 +174,35 @@ fn parse_at(text: &str, from: usize) -> (TypeName<'_>, usize) {
     (TypeName { path, args }, at)
 }
 
+/// Whether the `<` at `at` is part of the path that starts at `from`: it
+/// follows `::` or opens the path, or its `>` is followed by `::`.
+fn in_path(text: &str, from: usize, at: usize) -> bool {
+    let before = text[from..at].trim();
+    if before.is_empty() || before.ends_with("::") {
+        return true;
+    }
+    matching_angle(text.as_bytes(), at).is_some_and(|close| text[close + 1..].starts_with("::"))
+}
+
+/// The `>` that closes the `<` at `open` (an arrow's `>` is not one).
+fn matching_angle(bytes: &[u8], open: usize) -> Option<usize> {
+    let mut angles = 0usize;
+    for at in open..bytes.len() {
+        match bytes[at] {
+            b'<' => angles += 1,
+            b'>' if at > 0 && bytes[at - 1] == b'-' => {}
+            b'>' => {
+                angles = angles.checked_sub(1)?;
+                if angles == 0 {
+                    return Some(at);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 fn names_of(tree: &TypeName<'_>, snake: bool, out: &mut Vec<String>) {
     let last = tree.path.rsplit("::").next().unwrap_or(tree.path);
     match last {
@@ -192,7 +213,38 @@ fn names_of(tree: &TypeName<'_>, snake: bool, out: &mut Vec<String>) {
             .into_iter()
             .for_each(|op| names_of(op, snake, out)),
         "Windowing" => out.push("window".to_owned()),
-        "Paired" => out.push("join".to_owned()),
+        // Two inputs read as one: each source's name.
+        "Union" => {
+            let names: Vec<String> = (tree.args.iter())
+                .map(|arg| {
+                    let mut one = Vec::new();
+                    names_of(arg, snake, &mut one);
+                    one.join(" → ")
+                })
+                .collect();
+            out.push(names.join(" + "));
+        }
+        "Lefts" | "Rights" => (tree.args.first())
+            .into_iter()
+            .for_each(|s| names_of(s, snake, out)),
+        // Each input's own stages, then the join: `(a | b)`.
+        "EachSide" | "Paired" => {
+            let sides: Vec<String> = (tree.args.iter().take(2))
+                .map(|arg| {
+                    let mut one = Vec::new();
+                    names_of(arg, snake, &mut one);
+                    match one.is_empty() {
+                        true => "–".to_owned(),
+                        false => one.join(" → "),
+                    }
+                })
+                .collect();
+            let joined = format!("({})", sides.join(" | "));
+            match last {
+                "Paired" => out.push(format!("join{joined}")),
+                _ => out.push(joined),
+            }
+        }
         "Enriching" => out.push("enrich".to_owned()),
         "IntervalJoin" => out.push("interval_join".to_owned()),
         name if snake => out.push(snake_case(name)),
@@ -227,6 +279,15 @@ mod tests {
     fn a_chain_names_its_operators_in_order() {
         let names = stage_names::<Then<Then<Identity, FlatMap<fn(u8) -> u8>>, FlatMap<u8>>>(true);
         assert_eq!(names, ["flat_map", "flat_map"]);
+    }
+
+    #[test]
+    fn closures_of_generic_functions_and_trait_impls_keep_the_stages_after_them() {
+        let text = "t::Then<t::Then<a::Map<c::build<u8>::{{closure}}, u8>, \\
+                    f::Filter<<c::Foo as c::Tr>::m::{{closure}}>>, f::FlatMap<u8>>";
+        let mut names = Vec::new();
+        names_of(&parse(text), true, &mut names);
+        assert_eq!(names, ["map", "filter", "flat_map"]);
     }
 
     #[test]

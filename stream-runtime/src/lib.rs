@@ -79,7 +79,6 @@ pub mod metrics;
 mod model;
 mod names;
 pub mod operator;
-pub mod overview;
 mod parameter;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
@@ -109,7 +108,7 @@ pub use keyed::{
     KeyGroups, ListState, MapState, ProcessContext, ReducingState, TimeDomain, Timer, ValueState,
 };
 pub use names::ServiceNames;
-pub use protocol::{DeadLetter, FailedStage, Status, TokensAdded};
+pub use protocol::{overview, DeadLetter, FailedStage, Status, TokensAdded};
 pub use record::{Aggregate, Key, Record};
 pub use services::{parse_token_count, DefinitionError, MAX_TOKENS_PER_CALL};
 pub use sink::{CollectSink, ConsoleSink, FileSink, Sink};

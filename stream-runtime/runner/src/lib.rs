@@ -207,7 +207,13 @@ impl Runner {
             stream_runtime::metrics::serve(metrics)?;
             println!("metrics on http://{metrics}/metrics");
         }
-        let page = bind_page(settings.page).await?;
+        // The page needs a server it drives: none when only serving.
+        let drives =
+            !settings.serve_only && settings.admin_url.is_some() == settings.ingress_url.is_some();
+        let page = match drives {
+            true => bind_page(settings.page).await?,
+            false => None,
+        };
         let graphs: Vec<(ServiceNames, Graph)> = (self.endpoint.pipelines())
             .map(|(names, graph)| (names.clone(), graph.clone()))
             .collect();
@@ -339,7 +345,7 @@ async fn bind_page(at: PageAt) -> Result<Option<TcpListener>, RunError> {
         Ok(listener) => Ok(Some(listener)),
         Err(source) if given => Err(EndpointError::Bind { addr, source }.into()),
         Err(error) => {
-            println!("no page: {addr} is taken ({error}); give --page ADDR for another");
+            println!("no page: cannot listen on {addr} ({error}); give --page ADDR for another");
             Ok(None)
         }
     }
@@ -366,13 +372,13 @@ async fn drive(
     println!("registered {endpoint_uri} with {}", admin.url());
     let _page = match page {
         Some((listener, pipelines)) => {
-            if let Ok(addr) = listener.local_addr() {
-                println!("page on http://{addr}/");
-            }
+            let addr = listener.local_addr()?;
+            println!("page on http://{addr}/");
             let page = page::Page {
                 ingress: ingress.clone(),
                 pipelines,
                 tokens: settings.tokens,
+                addr,
             };
             Some(AbortOnDrop(tokio::spawn(page::serve(listener, page))))
         }

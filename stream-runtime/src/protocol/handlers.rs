@@ -14,13 +14,13 @@ use std::marker::PhantomData;
 
 use restate_sdk::discovery::ServiceType;
 
+use super::overview::{ListedDeadLetter, Overview, ReplayRequest, Replayed};
 use super::{
     Answer, BatchAnswer, ControlState, DeadLetter, Encoded, Exclusive, Handler, KeyedBatch, Lease,
-    ObjectKey, RawBody, ServiceKind, Shared, SinkProgress, SplitProgress, Stateless, Status, Token,
-    TokensAdded,
+    ObjectKey, RawBody, ServiceKind, Shared, SinkProgress, SplitProgress, Stateless, Status, Take,
+    Taken, Token, TokensAdded,
 };
 use crate::names::ServiceNames;
-use crate::overview::{ListedDeadLetter, Overview, ReplayRequest, Replayed};
 use crate::stages::Level;
 use crate::time::watermark::{Clock, Need, Report};
 use crate::time::Millis;
@@ -262,8 +262,8 @@ pub(crate) mod control {
     );
     handler!(
         /// Takes out of the list the letters a replay sends in again: one
-        /// by id, or all that can be replayed.
-        TakeDeadLetters, "takeDeadLetters", ControlService, Exclusive, ReplayRequest => Vec<(u64, DeadLetter)>
+        /// by id, or a page of those that can be replayed.
+        TakeDeadLetters, "takeDeadLetters", ControlService, Exclusive, Take => Taken
     );
 }
 

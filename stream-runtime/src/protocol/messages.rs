@@ -246,6 +246,25 @@ pub struct ControlState {
     /// Dead letters taken out of the list to be replayed.
     #[serde(default)]
     pub replayed: u64,
+    /// Every dead letter below this id was taken out of the list.
+    #[serde(default)]
+    pub dead_from: u64,
+}
+
+/// Which dead letters `takeDeadLetters` takes: letter `id`, or a page of
+/// those that can be replayed from id `from` on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Take {
+    pub id: Option<u64>,
+    pub from: u64,
+}
+
+/// The letters taken, by id, and where the next page starts, if there is
+/// more to look at.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Taken {
+    pub letters: Vec<(u64, DeadLetter)>,
+    pub next: Option<u64>,
 }
 
 /// What `addTokens` answers.
@@ -289,6 +308,19 @@ pub struct DeadLetter {
     pub error: String,
     /// The failing record as it entered the keyed stage, when there is one.
     pub record: Option<serde_json::Value>,
+}
+
+impl DeadLetter {
+    /// Whether `replay` can send the letter in again: a record that failed
+    /// at the first keyed stage, kept with the letter. Answers why not
+    /// otherwise.
+    pub fn replayable(&self) -> Result<(), &'static str> {
+        match (&self.stage, &self.record) {
+            (FailedStage::Keyed, Some(_)) => Ok(()),
+            (FailedStage::Keyed, None) => Err("the letter names a range, not one record"),
+            _ => Err("only records that failed at the first keyed stage can be replayed yet"),
+        }
+    }
 }
 
 /// Where a [`DeadLetter`] failed. Stored as `"source"`, `"before_key"`,

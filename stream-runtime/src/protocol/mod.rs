@@ -10,6 +10,7 @@
 mod batch_answer;
 pub(crate) mod handlers;
 mod messages;
+pub mod overview;
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -20,7 +21,7 @@ use restate_sdk::endpoint::{ContextInternal, InputMetadata};
 use restate_sdk::errors::TerminalError;
 
 pub(crate) use batch_answer::{BatchAnswer, BatchFailed};
-pub(crate) use messages::{Answer, KeyedBatch};
+pub(crate) use messages::{Answer, KeyedBatch, Take, Taken};
 pub use messages::{
     ControlState, DeadLetter, Dry, FailedStage, Layout, Lease, SinkProgress, SplitProgress, Status,
     Token, TokensAdded,
@@ -201,9 +202,11 @@ json_messages!(
     DeadLetter,
     Status,
     TokensAdded,
-    crate::overview::Overview,
-    crate::overview::ReplayRequest,
-    crate::overview::Replayed,
+    Take,
+    Taken,
+    overview::Overview,
+    overview::ReplayRequest,
+    overview::Replayed,
 );
 
 /// One of a pipeline's five services: its name, its kind, and its key.

@@ -2,8 +2,8 @@
 
 use super::http::{api_client, ApiError};
 use crate::names::ServiceNames;
-use crate::overview::{Overview, ReplayRequest, Replayed};
 use crate::protocol::handlers::source;
+use crate::protocol::overview::{Overview, ReplayRequest, Replayed};
 use crate::protocol::{Handler, Status, TokensAdded};
 
 /// Why an ingress call failed (the same type as [`AdminError`](super::AdminError)).

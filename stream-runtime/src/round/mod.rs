@@ -21,7 +21,7 @@ mod replay;
 mod write;
 
 pub(crate) use exchange::{Exchange, Unsent};
-pub(crate) use replay::{replay, replayable};
+pub(crate) use replay::replay;
 pub(crate) use write::{write_once, Unwritten};
 
 use std::time::Duration;

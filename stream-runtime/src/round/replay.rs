@@ -15,16 +15,6 @@ use crate::protocol::handlers::{clock, ControlKey};
 use crate::protocol::{Calls, DeadLetter, FailedStage, Lease, Token};
 use crate::stages::Dataflow;
 
-/// Whether `letter` can be replayed: a record that failed at the first
-/// keyed stage, kept with the letter. Answers why not otherwise.
-pub(crate) fn replayable(letter: &DeadLetter) -> Result<(), &'static str> {
-    match (&letter.stage, &letter.record) {
-        (FailedStage::Keyed, Some(_)) => Ok(()),
-        (FailedStage::Keyed, None) => Err("the letter names a range, not one record"),
-        _ => Err("only records that failed at the first keyed stage can be replayed yet"),
-    }
-}
-
 /// Sends `letter`'s record to its key group at the first keyed stage, and
 /// writes what the stage gives to the sink. A record that fails again (on
 /// each of its attempts) goes to the dead-letter output, and the answer is
@@ -51,7 +41,7 @@ pub(crate) async fn replay<D: Dataflow, C: Calls>(flow: &D, calls: &C, letter: D
         );
         false
     };
-    if let Err(why) = replayable(&letter) {
+    if let Err(why) = letter.replayable() {
         return again(why.to_owned());
     }
     let Some(record) = letter.record.clone() else {

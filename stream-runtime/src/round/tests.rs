@@ -464,3 +464,71 @@ fn a_branch_is_written_after_the_main_output_at_its_own_partitions() {
     // Split 0 holds the even numbers: positions 8..12 are 16..22.
     assert_eq!(writes[1], "call TSink/1/writeSide [160,180,200,220]");
 }
+
+fn letter(record: serde_json::Value) -> DeadLetter {
+    DeadLetter {
+        split: 1,
+        position: 7,
+        count: 1,
+        stage: FailedStage::Keyed,
+        error: "panicked: boom (after 2 attempts)".to_owned(),
+        record: Some(record),
+    }
+}
+
+/// A replayed letter's record goes to its key's group at the first keyed
+/// stage, once, and what the group gives is written to the sink.
+#[test]
+fn a_replayed_record_reaches_its_group_and_its_result_the_sink() {
+    let flow = summing(100);
+    let calls = FakeCalls::new(|address, body| match address {
+        a if a.starts_with("TKeyed/") => Ok(records_of(&String::from_utf8_lossy(body))),
+        _ => json(()),
+    });
+    assert!(block_on(replay(
+        &flow,
+        &calls,
+        letter(serde_json::json!(7))
+    )));
+    // 7 % 3 is key 1, in group key_group("1", 2).
+    let group = crate::group::key_group("1", flow.config().key_groups);
+    let keyed = calls.lines("call TKeyed/");
+    assert_eq!(
+        keyed,
+        [format!("call TKeyed/{group}/process {{\"records\":[7]}}")]
+    );
+    assert_eq!(calls.lines("call TSink/"), ["call TSink/0/write [7]"]);
+    assert!(calls.lines("send TControl/pipeline/deadLetter").is_empty());
+}
+
+/// A record that no longer decodes as the stage's input (its type changed)
+/// is not lost: it is a dead letter again, saying why.
+#[test]
+fn a_replayed_record_that_does_not_decode_is_a_dead_letter_again() {
+    let flow = summing(100);
+    let calls = FakeCalls::new(|_, _| json(()));
+    assert!(!block_on(replay(
+        &flow,
+        &calls,
+        letter(serde_json::json!("seven"))
+    )));
+    assert!(calls.lines("call TKeyed/").is_empty());
+    let letters = calls.lines("send TControl/pipeline/deadLetter ");
+    let [again] = &letters[..] else {
+        panic!("one dead letter, not {letters:?}")
+    };
+    let again: DeadLetter =
+        serde_json::from_str(again.trim_start_matches("send TControl/pipeline/deadLetter "))
+            .unwrap_or_else(|e| panic!("{e}: {again}"));
+    assert_eq!(
+        (again.split, again.position, again.record),
+        (1, 7, Some(serde_json::json!("seven")))
+    );
+    assert!(
+        again
+            .error
+            .starts_with("replayed: the record does not decode"),
+        "{}",
+        again.error
+    );
+}

@@ -8,9 +8,11 @@ use super::serve::Serves;
 use super::{PipelineService, ServiceHandlers};
 use std::future::Future;
 
-use crate::overview::{ListedDeadLetter, ReplayRequest, LISTED_DEAD_LETTERS};
 use crate::protocol::handlers::{control, source, split, ControlService, SplitService};
-use crate::protocol::{Calls, ControlState, DeadLetter, EncodeError, Handler, Token, TokensAdded};
+use crate::protocol::overview::{ListedDeadLetter, LISTED_DEAD_LETTERS};
+use crate::protocol::{
+    Calls, ControlState, DeadLetter, EncodeError, Handler, Take, Taken, Token, TokensAdded,
+};
 use crate::round::layout;
 use crate::stages::Dataflow;
 
@@ -219,7 +221,17 @@ fn dead_key(id: u64) -> String {
     format!("dead:{id}")
 }
 
-/// Lists the newest dead letters not yet replayed, oldest first.
+/// The most ids one `takeDeadLetters` looks at, and the most letters it
+/// takes: a replay of many letters goes in pages, so that no answer grows
+/// past what a call carries and the control object is held briefly.
+const TAKE_SCAN: u64 = 1_000;
+const TAKE_MAX: usize = 100;
+
+/// The longest record, encoded, that the list shows whole.
+const LISTED_RECORD_BYTES: usize = 2_048;
+
+/// Lists the newest dead letters not yet replayed, oldest first; a large
+/// record is shown cut, with its length.
 impl<'a, D: Dataflow> Serves<'a, control::ListDeadLetters> for PipelineService<ControlService, D> {
     async fn serve(
         &'a self,
@@ -228,55 +240,98 @@ impl<'a, D: Dataflow> Serves<'a, control::ListDeadLetters> for PipelineService<C
         (): (),
     ) -> HandlerResult<Vec<ListedDeadLetter>> {
         let state = counters(&ctx).await?;
-        let from = state.dead_letters.saturating_sub(LISTED_DEAD_LETTERS);
+        let from = (state.dead_letters.saturating_sub(LISTED_DEAD_LETTERS)).max(state.dead_from);
+        let keys: Vec<(u64, String)> = (from..state.dead_letters)
+            .map(|id| (id, dead_key(id)))
+            .collect();
+        let reads: Vec<_> = (keys.iter())
+            .map(|(id, key)| (*id, ctx.get::<Json<DeadLetter>>(key)))
+            .collect();
         let mut listed = Vec::new();
-        for id in from..state.dead_letters {
-            if let Some(Json(letter)) = ctx.get::<Json<DeadLetter>>(&dead_key(id)).await? {
-                listed.push(ListedDeadLetter::new(id, letter));
+        for (id, read) in reads {
+            if let Some(Json(letter)) = read.await? {
+                listed.push(ListedDeadLetter::new(id, letter).cut(LISTED_RECORD_BYTES));
             }
         }
         Ok(listed)
     }
 }
 
-/// Takes the letters a replay sends in again out of the list: letter `id`
-/// (an error if it is not in the list or cannot be replayed), or every
-/// one that can be. Taking them and the replay's calls are journaled in
-/// the one `replay` invocation, so each is sent in once.
+/// Takes out of the list the letters a replay sends in again: letter `id`
+/// (an error if it is not in the list, cannot be replayed, or the endpoint
+/// is laid out otherwise than the pipeline's state), or a page of those
+/// that can be, from id `from` on, answering where the next page starts.
+/// Taking them and the replay's calls are journaled in the one `replay`
+/// invocation, so each is sent in once.
 impl<'a, D: Dataflow> Serves<'a, control::TakeDeadLetters> for PipelineService<ControlService, D> {
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
         _calls: RestateCalls<'a>,
-        request: ReplayRequest,
-    ) -> HandlerResult<Vec<(u64, DeadLetter)>> {
+        take: Take,
+    ) -> HandlerResult<Taken> {
         let mut state = counters_mut(&ctx).await?;
-        let ids = match request.id {
-            Some(id) => id..id.saturating_add(1),
-            None => 0..state.dead_letters,
-        };
-        let mut taken = Vec::new();
-        for id in ids {
+        let ours = layout(&*self.flow);
+        if let Some(conflict) = state
+            .layout
+            .and_then(|s| ours.conflict(&self.names.pipeline, &s))
+        {
+            let why = format!("replay: {conflict}");
+            return Err(TerminalError::new_with_code(409, why).into());
+        }
+        if let Some(id) = take.id {
             let Some(Json(letter)) = ctx.get::<Json<DeadLetter>>(&dead_key(id)).await? else {
-                if request.id.is_some() {
-                    let why = format!("replay: dead letter {id} is not in the list");
-                    return Err(TerminalError::new_with_code(404, why).into());
-                }
+                let why = format!("replay: dead letter {id} is not in the list");
+                return Err(TerminalError::new_with_code(404, why).into());
+            };
+            if let Err(why) = letter.replayable() {
+                let why = format!("replay: dead letter {id} cannot be replayed: {why}");
+                return Err(TerminalError::new_with_code(409, why).into());
+            }
+            ctx.clear(&dead_key(id));
+            state.replayed += 1;
+            ctx.set(COUNTERS, Json(state));
+            return Ok(Taken {
+                letters: vec![(id, letter)],
+                next: None,
+            });
+        }
+        let start = take.from.max(state.dead_from);
+        let end = state.dead_letters.min(start.saturating_add(TAKE_SCAN));
+        let budget = self.flow.config().max_call_bytes / 2;
+        let mut taken = Taken::default();
+        let (mut bytes, mut first_kept) = (0, None);
+        for id in start..end {
+            let Some(Json(letter)) = ctx.get::<Json<DeadLetter>>(&dead_key(id)).await? else {
                 continue;
             };
-            match (crate::round::replayable(&letter), request.id) {
-                (Ok(()), _) => {
+            let size = serde_json::to_vec(&letter).map_or(0, |b| b.len());
+            let full = taken.letters.len() >= TAKE_MAX || (bytes + size > budget && bytes > 0);
+            if full {
+                taken.next = Some(id);
+                break;
+            }
+            match letter.replayable() {
+                Ok(()) => {
                     ctx.clear(&dead_key(id));
-                    taken.push((id, letter));
+                    bytes += size;
+                    taken.letters.push((id, letter));
                 }
-                (Err(why), Some(_)) => {
-                    let why = format!("replay: dead letter {id} cannot be replayed: {why}");
-                    return Err(TerminalError::new_with_code(409, why).into());
+                Err(_) => {
+                    first_kept.get_or_insert(id);
                 }
-                (Err(_), None) => {}
             }
         }
-        state.replayed += taken.len() as u64;
+        let scanned_to = taken.next.unwrap_or(end);
+        if taken.next.is_none() && end < state.dead_letters {
+            taken.next = Some(end);
+        }
+        // Every id below the first letter still kept is cleared: later
+        // scans start there.
+        if start == state.dead_from {
+            state.dead_from = first_kept.unwrap_or(scanned_to);
+        }
+        state.replayed += taken.letters.len() as u64;
         ctx.set(COUNTERS, Json(state));
         Ok(taken)
     }

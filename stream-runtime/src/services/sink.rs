@@ -50,7 +50,7 @@ impl<'a, D: Dataflow> Serves<'a, sink::Write<D::Out>> for PipelineService<SinkSe
         let partition = index_key(ctx.key(), "sink partition", flow.sink_partitions())?;
         let records = &records;
         let write = move |committed| flow.write(partition, committed, records);
-        write_once(&ctx, flow, records.len(), write).await
+        write_once(&ctx, flow, records.len(), false, write).await
     }
 }
 
@@ -73,16 +73,18 @@ impl<'a, D: Dataflow> Serves<'a, sink::WriteSide<D::Side>> for PipelineService<S
         };
         let records = &records;
         let write = move |committed| flow.write_side(partition, committed, records);
-        write_once(&ctx, flow, records.len(), write).await
+        write_once(&ctx, flow, records.len(), true, write).await
     }
 }
 
 /// One write of `count` records by `write` (from the committed offset),
-/// journaled with the new offset, which is then stored.
+/// journaled with the new offset, which is then stored; `branch` for a
+/// branch's sink.
 async fn write_once<'r, D, W, F>(
     ctx: &ObjectContext<'_>,
     flow: &'r D,
     count: usize,
+    branch: bool,
     write: W,
 ) -> HandlerResult<BatchAnswer<()>>
 where
@@ -111,7 +113,7 @@ where
                 match write(committed).await {
                     Ok(written) => {
                         crate::metrics::written(flow.name(), count);
-                        crate::counts::sink(flow.name(), count);
+                        crate::counts::sink(flow.name(), branch, count);
                         Ok(Ok(written))
                     }
                     Err(error) => match Rejected::find(&error) {

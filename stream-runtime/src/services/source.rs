@@ -8,11 +8,11 @@ use restate_sdk::prelude::*;
 use super::calls::RestateCalls;
 use super::serve::Serves;
 use super::{PipelineService, ServiceHandlers};
-use crate::overview::{Overview, ReplayRequest, Replayed, SplitOverview};
 use crate::protocol::handlers::{
     clock, control, keyed, sink, source, split, ControlKey, SourceService,
 };
-use crate::protocol::{Calls, RawBody, Status, Token, TokensAdded};
+use crate::protocol::overview::{Overview, ReplayRequest, Replayed, SplitOverview};
+use crate::protocol::{Calls, RawBody, Status, Take, Token, TokensAdded};
 use crate::round;
 use crate::source::Source;
 use crate::stages::Dataflow;
@@ -213,15 +213,26 @@ impl<'a, D: Dataflow> Serves<'a, source::Replay> for PipelineService<SourceServi
         calls: RestateCalls<'a>,
         request: ReplayRequest,
     ) -> HandlerResult<Replayed> {
-        let taken = calls.call::<control::TakeDeadLetters>(ControlKey, &request);
-        let taken = taken
-            .map_err(|e| TerminalError::new(e.to_string()))?
-            .await?;
+        let encode = |e: crate::protocol::EncodeError| TerminalError::new(e.to_string());
         let mut replayed = Replayed::default();
-        for (id, letter) in taken {
-            match round::replay(&*self.flow, &calls, letter).await {
-                true => replayed.replayed.push(id),
-                false => replayed.failed_again.push(id),
+        let mut take = Take {
+            id: request.id,
+            from: 0,
+        };
+        // A page at a time: a replay of many letters holds the control
+        // object only while it takes each page.
+        loop {
+            let taken = calls.call::<control::TakeDeadLetters>(ControlKey, &take);
+            let taken = taken.map_err(encode)?.await?;
+            for (id, letter) in taken.letters {
+                match round::replay(&*self.flow, &calls, letter).await {
+                    true => replayed.replayed.push(id),
+                    false => replayed.failed_again.push(id),
+                }
+            }
+            match taken.next {
+                Some(next) if request.id.is_none() => take.from = next,
+                _ => break,
             }
         }
         Ok(replayed)

@@ -26,26 +26,39 @@ use http::{Request, Response};
 
 const INDEX: &str = include_str!("index.html");
 
+/// The most connections the page answers at once.
+const MAX_OPEN: usize = 16;
+
 /// What the page serves: the pipelines, and how to reach them.
 pub(crate) struct Page {
     pub ingress: IngressClient,
     pub pipelines: Vec<(ServiceNames, Graph)>,
     /// The tokens `resume` adds.
     pub tokens: u64,
+    /// Where the page listens.
+    pub addr: SocketAddr,
 }
 
 /// Serves the page on `listener` until the task is dropped.
 pub(crate) async fn serve(listener: TcpListener, page: Page) {
     let page = std::sync::Arc::new(page);
+    // A few requests at a time: the page polls once a second.
+    let open = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_OPEN));
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors, say: wait rather than spin.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             continue;
+        };
+        let Ok(permit) = std::sync::Arc::clone(&open).acquire_owned().await else {
+            return;
         };
         let page = std::sync::Arc::clone(&page);
         tokio::spawn(async move {
             if let Err(error) = http::answer(stream, |request| page.route(request)).await {
                 tracing::debug!(%error, "a page request failed");
             }
+            drop(permit);
         });
     }
 }
@@ -57,6 +70,12 @@ pub(crate) async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 impl Page {
     async fn route(&self, request: Request) -> Response {
+        if !self.host_allowed(request.host.as_deref()) {
+            return Response::forbidden("the page answers requests to its own address only");
+        }
+        if request.method == "POST" && !request.from_page {
+            return Response::forbidden("actions come from the page (X-Page header)");
+        }
         let parts: Vec<&str> = request.path.trim_matches('/').split('/').collect();
         match (request.method.as_str(), parts.as_slice()) {
             ("GET", [""]) => Response::html(INDEX),
@@ -71,6 +90,23 @@ impl Page {
             }
             _ => Response::json(404, &answer(false, "not found".to_owned())),
         }
+    }
+
+    /// Whether a request for `host` is for this page: on a loopback
+    /// address, only `localhost`, `127.0.0.1` or `[::1]` at its port, so
+    /// that another site's name pointed at 127.0.0.1 (DNS rebinding) reads
+    /// nothing; on any other address, any host.
+    fn host_allowed(&self, host: Option<&str>) -> bool {
+        if !self.addr.ip().is_loopback() {
+            return true;
+        }
+        let port = self.addr.port();
+        let Some(host) = host else {
+            return false;
+        };
+        ["localhost", "127.0.0.1", "[::1]"]
+            .iter()
+            .any(|name| host == format!("{name}:{port}"))
     }
 
     /// Runs a button's action: whether it worked, and what to show.
@@ -112,7 +148,7 @@ impl Page {
                 VertexKind::Source => Some(counts.source),
                 VertexKind::Keyed => Some(keyed.next().copied().unwrap_or_default()),
                 VertexKind::Sink if Some(vertex.id) == sink => Some(counts.sink),
-                VertexKind::Sink => None,
+                VertexKind::Sink => Some(counts.branch),
             };
             if let Some(io) = io {
                 vertex_counts.push(json!({

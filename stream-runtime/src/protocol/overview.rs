@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{DeadLetter, Status};
+use super::{DeadLetter, Status};
 use crate::time::Millis;
 
 /// A pipeline's status with its splits and dead letters.
@@ -63,6 +63,10 @@ pub struct ListedDeadLetter {
     pub error: String,
     /// The record, when there is one.
     pub record: Option<serde_json::Value>,
+    /// Whether the record is too long to list whole: `record` is then a
+    /// preview, as a string.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub record_cut: bool,
     /// Whether `replay` can send it in again; why not otherwise.
     pub replayable: bool,
     /// Why it cannot be replayed, when it cannot.
@@ -71,8 +75,28 @@ pub struct ListedDeadLetter {
 }
 
 impl ListedDeadLetter {
+    /// The letter with its record cut to a preview when it encodes to more
+    /// than `bytes`.
+    pub(crate) fn cut(mut self, bytes: usize) -> Self {
+        let text = self
+            .record
+            .as_ref()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
+        if text.len() > bytes {
+            let end = (0..=bytes.min(512))
+                .rev()
+                .find(|&i| text.is_char_boundary(i))
+                .unwrap_or(0);
+            let preview = format!("{}… ({} bytes)", &text[..end], text.len());
+            self.record = Some(serde_json::Value::String(preview));
+            self.record_cut = true;
+        }
+        self
+    }
+
     pub(crate) fn new(id: u64, letter: DeadLetter) -> Self {
-        let why = crate::round::replayable(&letter).err().map(str::to_owned);
+        let why = letter.replayable().err().map(str::to_owned);
         Self {
             id,
             split: letter.split,
@@ -81,6 +105,7 @@ impl ListedDeadLetter {
             stage: letter.stage.to_string(),
             error: letter.error,
             record: letter.record,
+            record_cut: false,
             replayable: why.is_none(),
             not_replayable: why,
         }

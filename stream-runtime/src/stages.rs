@@ -259,6 +259,18 @@ pub(crate) trait Level: Send + Sync + 'static {
     /// vertex `from` (with no keyed stage, the operators after it join
     /// `from`).
     fn describe(&self, graph: &mut Graph, from: usize);
+    /// Does `visit` at the keyed stage `below` stages after this one (0:
+    /// this one), with its types known; `None` past the last stage.
+    fn visit_at<V: AtLevel>(&self, below: u32, visit: V) -> Option<V::Out>;
+}
+
+/// Something done at one keyed stage of a chain, whichever it is: see
+/// [`Level::visit_at`].
+pub(crate) trait AtLevel {
+    /// What it gives.
+    type Out;
+    /// Does it at `level`.
+    fn at<L: Level>(self, level: &L) -> Self::Out;
 }
 
 /// Where a keyed stage's output goes: the sink ([`ToSink`]) or the next
@@ -628,6 +640,13 @@ where
         &self.down
     }
 
+    fn visit_at<V: AtLevel>(&self, below: u32, visit: V) -> Option<V::Out> {
+        match below {
+            0 => Some(visit.at(self)),
+            below => self.down.next()?.visit_at(below - 1, visit),
+        }
+    }
+
     fn describe(&self, graph: &mut Graph, from: usize) {
         let after = stage_names::<Post>(true);
         if !self.is_keyed() {
@@ -801,6 +820,9 @@ impl<T: Record> Level for Never<T> {
         self.absurd()
     }
     fn describe(&self, _: &mut Graph, _: usize) {
+        self.absurd()
+    }
+    fn visit_at<V: AtLevel>(&self, _: u32, _: V) -> Option<V::Out> {
         self.absurd()
     }
     fn down(&self) -> &Self::Down {

@@ -166,6 +166,12 @@ async fn check_page(
             Ok((now.as_deref().is_some_and(|n| !n.is_empty()) && now != watermark).then_some(()))
         })
         .await?;
+    let stage = browser.find(&format!("{keyed} .vertex-watermark")).await?;
+    let stage = stage.attribute("data-ms").await?.unwrap_or_default();
+    assert!(
+        stage.parse::<i64>().is_ok(),
+        "the keyed stage's watermark: {stage:?}"
+    );
     let source_rate = number(browser, ".vertex[data-kind=source] .rate-in").await?;
     assert!(
         source_rate > 0.0,
@@ -219,6 +225,12 @@ async fn check_page(
         .wait_text(".state", WAIT, |s| s == "stopped")
         .await?;
     browser.find("button.resume").await?.click().await?;
+    let answered = |m: &str| !m.is_empty() && !m.ends_with('…');
+    let resumed = browser.wait_text(".action-message", WAIT, answered).await?;
+    assert!(
+        resumed.starts_with("resumed with 2 tokens"),
+        "resume: {resumed}"
+    );
     browser
         .wait_text(".state", WAIT, |s| s == "running")
         .await?;

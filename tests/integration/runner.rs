@@ -181,3 +181,53 @@ fn a_paused_server_is_said_plainly_and_the_run_goes_on_when_it_is_back() {
         .count();
     assert!(after >= 2, "no progress after the pause: {text:#?}");
 }
+
+/// `--replay all`, scripted: a run of the `replay` example leaves the
+/// number 50 as a dead letter while its bug file exists; the next run,
+/// after the fix, replays it on start, says so, and its sum is written
+/// once.
+#[test]
+fn the_runner_replays_dead_letters_on_start_with_replay_all() {
+    let _ports = DEFAULT_PORTS.lock().unwrap_or_else(|e| e.into_inner());
+    let target = Scratch::new("runner-replay");
+    std::fs::create_dir_all(&target.0).unwrap_or_else(|e| panic!("{e}"));
+    let bug = target.0.join("bug");
+    let out = target.0.join("sums.jsonl");
+    std::fs::write(&bug, "").unwrap_or_else(|e| panic!("{e}"));
+    let files = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["--bug".to_owned(), bug.display().to_string()];
+        args.extend([
+            "--out".to_owned(),
+            out.display().to_string(),
+            "--no-page".to_owned(),
+        ]);
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run_example("replay", &target, &args)
+            .output()
+            .unwrap_or_else(|e| panic!("running replay: {e}"));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    let fifty = || {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        text.lines().filter(|l| l.contains("\"last\":50,")).count()
+    };
+    let first = run(files(&["--fresh", "--tokens", "1", "--duration", "8"]));
+    assert_eq!(fifty(), 0, "50 failed, nothing of it written:\n{first}");
+    std::fs::remove_file(&bug).unwrap_or_else(|e| panic!("{e}"));
+    let second = run(files(&["--replay", "all", "--duration", "5"]));
+    assert!(
+        second.contains("RunningSums: replayed 1 dead letters, 0 failed again"),
+        "{second}"
+    );
+    assert_eq!(fifty(), 1, "the replayed sum, written once:\n{second}");
+}

@@ -58,6 +58,10 @@ pub struct RunnerArgs {
     /// Serve no page
     #[arg(long)]
     pub no_page: bool,
+    /// Replay dead letters once the endpoint is registered: one by its
+    /// number, or `all` that can be (then run as usual)
+    #[arg(long, value_name = "N|all", value_parser = parse_replay)]
+    pub replay: Option<Replay>,
     /// The admin API of a running Restate server to use instead of
     /// starting one (with --ingress-url)
     #[arg(long, env = "RESTATE_ADMIN_URL", value_name = "URL")]
@@ -65,6 +69,23 @@ pub struct RunnerArgs {
     /// The ingress of that server
     #[arg(long, env = "RESTATE_INGRESS_URL", value_name = "URL")]
     pub ingress_url: Option<String>,
+}
+
+/// Which dead letters `--replay` sends in again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    /// Every one that can be.
+    All,
+    /// The one with this number.
+    One(u64),
+}
+
+fn parse_replay(text: &str) -> Result<Replay, String> {
+    match text {
+        "all" => Ok(Replay::All),
+        n => (n.parse().map(Replay::One))
+            .map_err(|_| format!("`{n}` is neither a dead letter's number nor `all`")),
+    }
 }
 
 /// A program whose only flags are the runner's.
@@ -90,6 +111,7 @@ pub(super) struct Settings {
     pub duration: Option<Duration>,
     pub metrics: Option<SocketAddr>,
     pub page: PageAt,
+    pub replay: Option<Replay>,
     pub admin_url: Option<String>,
     pub ingress_url: Option<String>,
 }
@@ -123,6 +145,7 @@ impl Settings {
                 (false, Some(addr)) => PageAt::Given(addr),
                 (false, None) => PageAt::Default(DEFAULT_PAGE),
             },
+            replay: args.replay,
             admin_url: args.admin_url,
             ingress_url: args.ingress_url,
         }

@@ -46,8 +46,8 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 
-pub use args::RunnerArgs;
 use args::{PageAt, RunnerOnly, Settings};
+pub use args::{Replay, RunnerArgs};
 pub use binaries::{find_cli_binary, find_server_binary, ServerBinaryError, RESTATE_VERSION};
 pub use local_server::{LocalServer, LocalServerOptions};
 use progress::Progress;
@@ -351,6 +351,27 @@ async fn bind_page(at: PageAt) -> Result<Option<TcpListener>, RunError> {
     }
 }
 
+/// `--replay`: sends dead letters in again, each pipeline's, and says
+/// what happened; a letter not in the list, or that cannot be replayed, is
+/// said and the run goes on.
+async fn replay(ingress: &IngressClient, names: &[ServiceNames], which: Replay) {
+    let id = match which {
+        Replay::All => None,
+        Replay::One(id) => Some(id),
+    };
+    for pipeline in names {
+        match ingress.replay(pipeline, id).await {
+            Ok(done) => println!(
+                "{}: replayed {} dead letters, {} failed again",
+                pipeline.pipeline,
+                done.replayed.len(),
+                done.failed_again.len()
+            ),
+            Err(error) => println!("{}: replay: {error}", pipeline.pipeline),
+        }
+    }
+}
+
 /// A task stopped when this is dropped.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
@@ -405,6 +426,9 @@ async fn drive(
             );
         }
         progress.push(Progress::from(&status));
+    }
+    if let Some(which) = settings.replay {
+        replay(ingress, names, which).await;
     }
     println!(
         "progress every second; Ctrl-C stops the pipelines cleanly (run again to resume, --fresh to start over)"

@@ -312,13 +312,22 @@ pub struct DeadLetter {
 
 impl DeadLetter {
     /// Whether `replay` can send the letter in again: a record that failed
-    /// at the first keyed stage, kept with the letter. Answers why not
-    /// otherwise.
+    /// at a keyed stage, kept with the letter. Answers why not otherwise.
     pub fn replayable(&self) -> Result<(), &'static str> {
-        match (&self.stage, &self.record) {
-            (FailedStage::Keyed, Some(_)) => Ok(()),
-            (FailedStage::Keyed, None) => Err("the letter names a range, not one record"),
-            _ => Err("only records that failed at the first keyed stage can be replayed yet"),
+        match (self.keyed_stage(), &self.record) {
+            (Some(_), Some(_)) => Ok(()),
+            (Some(_), None) => Err("the letter names a range, not one record"),
+            (None, _) => Err("only records that failed at a keyed stage can be replayed yet"),
+        }
+    }
+
+    /// The keyed stage the letter's record failed at (0 for the first), if
+    /// it failed at one on its way in (not while firing).
+    pub(crate) fn keyed_stage(&self) -> Option<u32> {
+        match self.stage {
+            FailedStage::Keyed => Some(0),
+            FailedStage::Chained { stage, .. } => stage.checked_sub(1),
+            _ => None,
         }
     }
 }

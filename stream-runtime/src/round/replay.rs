@@ -3,23 +3,36 @@
 //! exchange and sink writes as a token's round. The `replay` handler takes
 //! the letters out of the list (`{name}Control/takeDeadLetters`) and hands
 //! them here; each call is journaled, so a letter is replayed once. A
-//! record that fails again is a new dead letter, with the same source
-//! position.
+//! record that fails again is a new dead letter, with the same stage and
+//! source position.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::Value;
 
 use super::exchange::{Exchange, Unsent};
 use super::{send, Round};
+use crate::config::PipelineConfig;
 use crate::group::key_group;
 use crate::protocol::handlers::{clock, ControlKey};
-use crate::protocol::{Calls, DeadLetter, FailedStage, Lease, Token};
-use crate::stages::Dataflow;
+use crate::protocol::{Calls, DeadLetter, Lease, Token};
+use crate::stages::{AtLevel, Dataflow, Level};
+use crate::time::watermark::Need;
 
-/// Sends `letter`'s record to its key group at the first keyed stage, and
-/// writes what the stage gives to the sink. A record that fails again (on
+/// Sends `letter`'s record to its key group at the keyed stage it failed
+/// at (called through `stage_calls`, addressed to that stage's services),
+/// and writes what the first stage gives to the sink (a later stage's
+/// group writes its own, or passes it on). A record that fails again (on
 /// each of its attempts) goes to the dead-letter output, and the answer is
 /// `false`.
-pub(crate) async fn replay<D: Dataflow, C: Calls>(flow: &D, calls: &C, letter: DeadLetter) -> bool {
+pub(crate) async fn replay<D: Dataflow, C: Calls, S: Calls>(
+    flow: &D,
+    calls: &C,
+    stage_calls: &S,
+    letter: DeadLetter,
+) -> bool {
     let round = Round {
         flow,
         calls,
@@ -30,64 +43,150 @@ pub(crate) async fn replay<D: Dataflow, C: Calls>(flow: &D, calls: &C, letter: D
             dry: None,
         },
     };
-    let again = |error: String| {
+    let again = |error: String, record: Option<Value>| {
         let error = format!("replayed: {error}");
-        round.dead_letter(
-            letter.position,
-            1,
-            letter.stage.clone(),
-            error,
-            letter.record.clone(),
-        );
+        let record = record.or_else(|| letter.record.clone());
+        round.dead_letter(letter.position, 1, letter.stage.clone(), error, record);
         false
     };
     if let Err(why) = letter.replayable() {
-        return again(why.to_owned());
+        return again(why.to_owned(), None);
     }
-    let Some(record) = letter.record.clone() else {
-        return again("the letter has no record".to_owned());
+    let (Some(level), Some(record)) = (letter.keyed_stage(), letter.record.clone()) else {
+        return again("the letter has no record".to_owned(), None);
     };
-    let mid: D::Mid = match serde_json::from_value(record) {
-        Ok(mid) => mid,
-        Err(error) => {
-            return again(format!(
-                "the record does not decode as the stage's input: {error}"
-            ))
+    let needs = if level == 0 {
+        let sent = match first_stage(flow, stage_calls, record, letter.position) {
+            Ok(sent) => sent.await,
+            Err(error) => return again(error, None),
+        };
+        let (unsent, answer) = match sent {
+            Ok(answer) => (None, answer),
+            Err(unsent) => (Some(unsent), Default::default()),
+        };
+        if let Some((error, record)) = unsent {
+            return again(error, record);
+        }
+        if !answer.out.is_empty() {
+            let token = Token::new(u64::from(letter.split), None);
+            round.write(token, answer.out).await;
+        }
+        answer.needs
+    } else {
+        let config = flow.config();
+        let deliver = Deliver {
+            calls: stage_calls,
+            config,
+            record,
+            position: letter.position,
+        };
+        let sent = match flow.first().visit_at(level, deliver) {
+            Some(Ok(sent)) => sent.await,
+            Some(Err(error)) => return again(error, None),
+            None => {
+                return again(
+                    format!("the pipeline has no keyed stage {}", level + 1),
+                    None,
+                )
+            }
+        };
+        match sent {
+            Ok(needs) => needs,
+            Err((error, record)) => return again(error, record),
         }
     };
-    let key = match flow.encode_key(&mid) {
-        Ok(key) => key,
-        Err(error) => return again(format!("the record's key does not encode: {error}")),
-    };
-    let group = key_group(&key, flow.config().key_groups);
-    let config = flow.config();
-    let exchange = Exchange {
+    if flow.config().watermarks.is_some() {
+        for need in &needs {
+            send::<clock::WakeMe, _>(calls, ControlKey, need);
+        }
+    }
+    true
+}
+
+/// Why a replayed record failed again, with the record as it entered.
+type Failed = (String, Option<Value>);
+
+/// The record at the first stage: its group's answer, with the output the
+/// caller writes.
+#[allow(clippy::type_complexity)]
+fn first_stage<'a, D: Dataflow, S: Calls>(
+    flow: &'a D,
+    calls: &'a S,
+    record: Value,
+    position: u64,
+) -> Result<
+    impl Future<Output = Result<crate::protocol::Answer<D::Out>, Failed>> + use<'a, D, S>,
+    String,
+> {
+    let (group, mid) = route(&**flow.first(), flow.config(), record)?;
+    Ok(async move {
+        let delivered = exchange(calls, flow.config())
+            .deliver::<D::First>(BTreeMap::from([(group, vec![(mid, position)])]))
+            .await;
+        match delivered.unsent.into_iter().next() {
+            Some(unsent) => Err(failed(unsent)),
+            None => Ok(delivered.answer),
+        }
+    })
+}
+
+/// The record at a later stage, whichever it is: its group passes what it
+/// gives on, or writes it, itself; the wake-ups it asks for come back.
+struct Deliver<'a, S> {
+    calls: &'a S,
+    config: &'a PipelineConfig,
+    record: Value,
+    position: u64,
+}
+
+type Sent<'a> = Pin<Box<dyn Future<Output = Result<Vec<Need>, Failed>> + Send + 'a>>;
+
+impl<'a, S: Calls> AtLevel for Deliver<'a, S> {
+    type Out = Result<Sent<'a>, String>;
+
+    fn at<L: Level>(self, level: &L) -> Self::Out {
+        let (group, mid) = route(level, self.config, self.record)?;
+        let (calls, config, position) = (self.calls, self.config, self.position);
+        Ok(Box::pin(async move {
+            let delivered = exchange(calls, config)
+                .deliver::<L>(BTreeMap::from([(group, vec![(mid, position)])]))
+                .await;
+            match delivered.unsent.into_iter().next() {
+                Some(unsent) => Err(failed(unsent)),
+                None => Ok(delivered.answer.needs),
+            }
+        }))
+    }
+}
+
+/// The record as `level` takes it, and its key group there.
+fn route<L: Level>(
+    level: &L,
+    config: &PipelineConfig,
+    record: Value,
+) -> Result<(u32, L::Mid), String> {
+    let mid: L::Mid = serde_json::from_value(record)
+        .map_err(|e| format!("the record does not decode as the stage's input: {e}"))?;
+    let key =
+        (level.encode_key(&mid)).map_err(|e| format!("the record's key does not encode: {e}"))?;
+    Ok((key_group(&key, config.key_groups), mid))
+}
+
+/// The exchange a replayed record goes through: as a round's, judged by
+/// its group's own watermark.
+fn exchange<'c, S>(calls: &'c S, config: &PipelineConfig) -> Exchange<'c, S> {
+    Exchange {
         calls,
         budget: config.max_call_bytes,
         attempts: config.max_attempts,
         watermark: None,
-    };
-    let groups = BTreeMap::from([(group, vec![(mid, letter.position)])]);
-    let delivered = exchange.deliver::<D::First>(groups).await;
-    if let Some(unsent) = delivered.unsent.into_iter().next() {
-        let (error, record) = match unsent {
-            Unsent::TooLarge { reason, .. } => (reason, letter.record.clone()),
-            Unsent::Failed { error, record, .. } => (error, record.or(letter.record.clone())),
-            Unsent::Call { error, .. } => (error, letter.record.clone()),
-        };
-        let error = format!("replayed: {error}");
-        round.dead_letter(letter.position, 1, FailedStage::Keyed, error, record);
-        return false;
     }
-    let answer = delivered.answer;
-    if flow.config().watermarks.is_some() {
-        for need in &answer.needs {
-            send::<clock::WakeMe, _>(calls, ControlKey, need);
-        }
+}
+
+fn failed(unsent: Unsent) -> Failed {
+    match unsent {
+        Unsent::TooLarge { reason, .. } => (reason, None),
+        Unsent::Failed { error, record, .. } => (error, record),
+        Unsent::Call { error, .. } => (error, None),
     }
-    if !answer.out.is_empty() {
-        let token = Token::new(u64::from(letter.split), None);
-        round.write(token, answer.out).await;
-    }
-    true
 }

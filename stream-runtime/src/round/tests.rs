@@ -488,6 +488,7 @@ fn a_replayed_record_reaches_its_group_and_its_result_the_sink() {
     assert!(block_on(replay(
         &flow,
         &calls,
+        &calls,
         letter(serde_json::json!(7))
     )));
     // 7 % 3 is key 1, in group key_group("1", 2).
@@ -509,6 +510,7 @@ fn a_replayed_record_that_does_not_decode_is_a_dead_letter_again() {
     let calls = FakeCalls::new(|_, _| json(()));
     assert!(!block_on(replay(
         &flow,
+        &calls,
         &calls,
         letter(serde_json::json!("seven"))
     )));

@@ -225,7 +225,9 @@ impl<'a, D: Dataflow> Serves<'a, source::Replay> for PipelineService<SourceServi
             let taken = calls.call::<control::TakeDeadLetters>(ControlKey, &take);
             let taken = taken.map_err(encode)?.await?;
             for (id, letter) in taken.letters {
-                match round::replay(&*self.flow, &calls, letter).await {
+                let names = self.names.at_level(letter.keyed_stage().unwrap_or(0));
+                let stage_calls = calls.with_names(&names);
+                match round::replay(&*self.flow, &calls, &stage_calls, letter).await {
                     true => replayed.replayed.push(id),
                     false => replayed.failed_again.push(id),
                 }

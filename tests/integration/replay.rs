@@ -1,0 +1,106 @@
+//! Dead-letter replay at a later keyed stage: a record that a chain's
+//! second stage failed on (while a flag stands in for a bug) is replayed
+//! after the fix, enters that stage again, once, and its result reaches
+//! the sink once; every total then matches a plain computation.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use stream_runtime::{CollectSink, Endpoint, FailedStage, Pipeline, Sequence, ServiceNames};
+
+use crate::harness::harness;
+
+/// The bug: the second stage fails on the running sum 24 while it stands.
+static BROKEN: AtomicBool = AtomicBool::new(true);
+const RECORDS: u64 = 40;
+const FAILS_ON: u64 = 24;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_a_later_stage_failed_on_is_replayed_there_once() {
+    let name = "ReplayChained";
+    let out = CollectSink::<(u64, u64, u64)>::new();
+    let pipeline = Pipeline::named(name)
+        .key_groups(4)
+        .max_attempts(2)
+        .source(Sequence::new().take(RECORDS))
+        .key_by(|n| n % 4)
+        .reduce(|a, b| a + b)
+        .map(|sum| (sum % 2, sum, 1u64))
+        .key_by(|r: &(u64, u64, u64)| r.0)
+        .reduce(|a, b| {
+            assert!(
+                !(BROKEN.load(Ordering::SeqCst) && b.1 == FAILS_ON),
+                "the bug"
+            );
+            (a.0, a.1 + b.1, a.2 + b.2)
+        })
+        .sink(out.clone());
+    let _served = harness()
+        .serve_here(Endpoint::new().pipeline(pipeline))
+        .await;
+    let h = harness();
+    let names = ServiceNames::for_pipeline(name);
+    h.add_tokens(&names, 2).await;
+    let wait = Duration::from_secs(120);
+    let done = h.wait_for(&names, wait, |_| {}, |s| s.finished).await;
+    assert_eq!(done.dead_letters, 1, "{done:?}");
+
+    let ingress = h.ingress();
+    let overview = (ingress.overview(&names).await).unwrap_or_else(|e| panic!("{e}"));
+    let [letter] = &overview.dead_letters[..] else {
+        panic!("one letter: {:#?}", overview.dead_letters)
+    };
+    assert!(letter.replayable, "{letter:#?}");
+    let second = FailedStage::Chained {
+        stage: 2,
+        from_group: 0,
+    }
+    .to_string();
+    let second = second.split(", from").next().unwrap_or_default().to_owned();
+    assert!(letter.stage.starts_with(&second), "{letter:#?}");
+    let before = out.records().len();
+
+    BROKEN.store(false, Ordering::SeqCst);
+    let replayed = (ingress.replay(&names, None).await).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (replayed.replayed.len(), replayed.failed_again.len()),
+        (1, 0)
+    );
+    let overview = (ingress.overview(&names).await).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        overview.dead_letters.is_empty(),
+        "{:#?}",
+        overview.dead_letters
+    );
+
+    // The plain computation: each key's running sums, then per parity
+    // their total and count.
+    let mut sums = [0u64; 4];
+    let mut expected = [(0u64, 0u64); 2];
+    for n in 0..RECORDS {
+        sums[(n % 4) as usize] += n;
+        let sum = sums[(n % 4) as usize];
+        let parity = &mut expected[(sum % 2) as usize];
+        *parity = (parity.0 + sum, parity.1 + 1);
+    }
+    let deadline = std::time::Instant::now() + wait;
+    while out.records().len() < before + 1 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let records = out.records();
+    assert_eq!(
+        records.len(),
+        before + 1,
+        "the replayed record's one result"
+    );
+    assert_eq!(records.len() as u64, RECORDS, "one result per record, once");
+    for parity in 0..2u64 {
+        let last = (records.iter())
+            .filter(|r| r.0 == parity)
+            .max_by_key(|r| r.2)
+            .map(|r| (r.1, r.2));
+        assert_eq!(last, Some(expected[parity as usize]), "parity {parity}");
+    }
+    h.assert_nothing_stuck(&names).await;
+}

@@ -7,7 +7,7 @@
 //! The screenshot goes to `target/…/page.png`; with
 //! `PAGE_SCREENSHOT=docs/src/page.png` it replaces the guide's.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -62,6 +62,8 @@ async fn the_page_shows_the_pipeline_live_and_replays_a_dead_letter_once() {
         .arg(&bug)
         .arg("--out")
         .arg(&out)
+        // The bug panics on purpose: one line each, not a backtrace.
+        .env("RUST_BACKTRACE", "0")
         .stdout(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("running the replay example: {e}"));
@@ -96,9 +98,47 @@ async fn the_page_shows_the_pipeline_live_and_replays_a_dead_letter_once() {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("page.png"));
     let checked = check_page(&browser, &url, &bug, &out, &screenshot).await;
+    let seen = match &checked {
+        Ok(()) => String::new(),
+        Err(_) => what_the_page_saw(&browser, &url).await,
+    };
     let _ = browser.quit().await;
     drop(running);
-    checked.unwrap_or_else(|e| panic!("the page: {e}"));
+    checked.unwrap_or_else(|e| panic!("the page: {e}\n{seen}"));
+    let said: Vec<String> = lines.try_iter().collect();
+    assert!(
+        (said.iter()).any(|l| l.starts_with("RunningSums: stopped from outside")),
+        "the runner did not say it was stopped from the page: {said:#?}"
+    );
+}
+
+/// For a failure's message: what the page showed last (its poll count,
+/// when it last updated, its banner) and what its API answers now.
+async fn what_the_page_saw(browser: &Browser, url: &str) -> String {
+    let script = "return [document.body.dataset.polls, \
+        document.getElementById('meta').textContent, \
+        document.getElementById('banner').textContent].join(' | ')";
+    let shown = match browser.execute(script, vec![]).await {
+        Ok(shown) => shown.to_string(),
+        Err(e) => format!("(the page could not be read: {e})"),
+    };
+    let api = api_now(url).unwrap_or_else(|e| format!("(GET /api/pipelines: {e})"));
+    format!("the page showed: {shown}\nGET /api/pipelines now: {api}")
+}
+
+/// `GET /api/pipelines` on the page's address, with a plain socket.
+fn api_now(url: &str) -> std::io::Result<String> {
+    let host = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(&host)?;
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let request = format!("GET /api/pipelines HTTP/1.0\r\nHost: {host}\r\n\r\n");
+    stream.write_all(request.as_bytes())?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer)
 }
 
 async fn check_page(
@@ -219,11 +259,17 @@ async fn check_page(
     let count = browser.find(".dead-letter-count").await?.text().await?;
     assert_eq!(count, "1", "dead letters kept in all");
 
-    // Stop drains the pipeline; Resume adds tokens again.
+    // Stop drains the pipeline; the run serves on, paused, once every
+    // token has parked; Resume adds tokens again.
     browser.find("button.stop").await?.click().await?;
     browser
         .wait_text(".state", WAIT, |s| s == "stopped")
         .await?;
+    browser
+        .wait_text(".tokens-in-flight", WAIT, |n| n == "0")
+        .await?;
+    // The runner's progress loop has seen every token parked.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     browser.find("button.resume").await?.click().await?;
     let answered = |m: &str| !m.is_empty() && !m.ends_with('…');
     let resumed = browser.wait_text(".action-message", WAIT, answered).await?;

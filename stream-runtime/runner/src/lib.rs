@@ -40,6 +40,7 @@ pub mod process;
 mod progress;
 mod stall;
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -134,7 +135,9 @@ impl std::fmt::Debug for RunError {
 /// server's ports are taken by another process, rather than register with a
 /// server it did not start. It serves the endpoint, registers it, injects
 /// tokens on the first start, and prints progress every second until
-/// Ctrl-C, or until every pipeline is bounded and finished. A run that ends
+/// Ctrl-C, or until every pipeline is bounded and finished. A pipeline
+/// stopped from outside (the page's Stop, or `stop`) is paused, not
+/// finished: the run serves on, so that it can be resumed. A run that ends
 /// with a pipeline that has written nothing is an error
 /// ([`RunError::WroteNothing`]).
 ///
@@ -443,6 +446,7 @@ async fn drive(
     let mut ticks: u64 = 0;
     let mut answered = Instant::now();
     let mut said_silence: Option<Instant> = None;
+    let mut said_stopped = BTreeSet::new();
     loop {
         tokio::select! {
             _ = &mut ctrl_c => {
@@ -518,8 +522,35 @@ async fn drive(
             println!("stopped: every token parked; run again to resume");
             return Ok((statuses, Ending::Interrupted));
         }
-        if all_finished || timed_out {
+        if statuses.iter().all(|(_, s)| ran_out(s)) || timed_out {
             return Ok((statuses, Ending::Ran));
+        }
+        if !stopping {
+            say_stopped_from_outside(&statuses, &mut said_stopped);
+        }
+    }
+}
+
+/// Whether a pipeline ended by itself: bounded, and every record of its
+/// input processed. One stopped from outside (the page's Stop, or `stop`)
+/// has not: it is paused, and the run serves on so that it can be resumed.
+fn ran_out(status: &Status) -> bool {
+    status.bounded && status.finished && !status.stopped
+}
+
+/// Says, once each time it happens, that a pipeline was stopped by
+/// someone else than this run (the page's Stop, or `stop`), and that the
+/// run serves on.
+fn say_stopped_from_outside(statuses: &[(ServiceNames, Status)], said: &mut BTreeSet<String>) {
+    for (names, status) in statuses {
+        if !status.stopped {
+            said.remove(&names.pipeline);
+        } else if status.finished && said.insert(names.pipeline.clone()) {
+            println!(
+                "{}: stopped from outside (the page's Stop, or `stop`), every token parked; \
+                 Resume on the page or `addTokens` goes on, Ctrl-C ends the run",
+                names.pipeline
+            );
         }
     }
 }

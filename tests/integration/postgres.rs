@@ -1,6 +1,7 @@
 //! The PostgreSQL sink against a real server: a running count per word,
 //! from Kafka, upserted exactly once; one row that breaks the table's
-//! constraint goes to the dead-letter output, and the rest are written.
+//! constraint goes to the dead-letter output, and the rest are written;
+//! once the constraint is dropped, replaying the letter writes the row.
 
 use std::collections::BTreeMap;
 
@@ -101,4 +102,31 @@ async fn kafka_to_running_counts_upserted_into_postgres_is_exact() {
         .get(0);
     assert_eq!(committed, WORDS as i64);
     h.assert_nothing_stuck(&names).await;
+
+    // The fix, then the replay: the row the table refused is written once,
+    // to the sink again, and leaves the list.
+    db.batch_execute("ALTER TABLE word_counts DROP CONSTRAINT word_counts_word_check")
+        .await
+        .unwrap_or_else(|e| panic!("alter: {e}"));
+    let replayed = (h.ingress().replay(&names, None).await).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (replayed.replayed.len(), replayed.failed_again.len()),
+        (1, 0),
+        "{replayed:?}"
+    );
+    let forbidden = db
+        .query(
+            "SELECT count FROM word_counts WHERE word = 'forbidden'",
+            &[],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("select: {e}"));
+    let forbidden: Vec<i64> = forbidden.iter().map(|row| row.get(0)).collect();
+    assert_eq!(forbidden, [1], "the replayed row");
+    assert!(h.dead_letters(&names).await.is_empty());
+    let again = h.ingress().replay(&names, None).await;
+    assert!(
+        again.is_ok_and(|r| r.replayed.is_empty()),
+        "a second replay finds nothing"
+    );
 }

@@ -362,7 +362,7 @@ impl<D: Dataflow> Model<D> {
         for (partition, records) in flow.by_sink_partition(0, out) {
             let committed = self.committed.get(&partition).copied().unwrap_or(0);
             let written = flow.write(partition, committed, &records).await;
-            self.written(partition, records.len(), written);
+            self.written(partition, records.len(), written, FailedStage::Sink);
         }
         let side = std::mem::take(&mut self.side);
         let after = flow.sink_partitions();
@@ -370,12 +370,19 @@ impl<D: Dataflow> Model<D> {
             let at = after + partition;
             let committed = self.committed.get(&at).copied().unwrap_or(0);
             let written = flow.write_side(partition, committed, &records).await;
-            self.written(at, records.len(), written);
+            self.written(at, records.len(), written, FailedStage::BranchSink);
         }
     }
 
-    /// Takes in a write of `count` records to partition `partition`.
-    fn written(&mut self, partition: u32, count: usize, written: std::io::Result<u64>) {
+    /// Takes in a write of `count` records to partition `partition`, of
+    /// the sink or a branch's (`stage`, for its dead letter).
+    fn written(
+        &mut self,
+        partition: u32,
+        count: usize,
+        written: std::io::Result<u64>,
+        stage: FailedStage,
+    ) {
         match written {
             Ok(offset) => {
                 self.committed.insert(partition, offset);
@@ -387,7 +394,7 @@ impl<D: Dataflow> Model<D> {
                     split: 0,
                     position: 0,
                     count,
-                    stage: FailedStage::Sink,
+                    stage,
                     error: error.to_string(),
                     record: None,
                 });

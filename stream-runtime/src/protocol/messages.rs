@@ -311,25 +311,42 @@ pub struct DeadLetter {
 }
 
 impl DeadLetter {
-    /// Whether `replay` can send the letter in again: a record that failed
-    /// at a keyed stage, kept with the letter. Answers why not otherwise.
+    /// Whether `replay` can send the letter in again: one record that
+    /// failed at a keyed stage on its way in, or that a sink rejected, kept
+    /// with the letter. Answers why not otherwise.
     pub fn replayable(&self) -> Result<(), &'static str> {
-        match (self.keyed_stage(), &self.record) {
+        match (self.entry(), &self.record) {
             (Some(_), Some(_)) => Ok(()),
             (Some(_), None) => Err("the letter names a range, not one record"),
-            (None, _) => Err("only records that failed at a keyed stage can be replayed yet"),
+            (None, _) => Err(
+                "only records that failed at a keyed stage or that a sink rejected can be replayed",
+            ),
         }
     }
 
-    /// The keyed stage the letter's record failed at (0 for the first), if
-    /// it failed at one on its way in (not while firing).
-    pub(crate) fn keyed_stage(&self) -> Option<u32> {
+    /// Where the letter's record enters again when it is replayed: the
+    /// keyed stage it failed at on its way in (not while firing), or the
+    /// sink that rejected it.
+    pub(crate) fn entry(&self) -> Option<Entry> {
         match self.stage {
-            FailedStage::Keyed => Some(0),
-            FailedStage::Chained { stage, .. } => stage.checked_sub(1),
+            FailedStage::Keyed => Some(Entry::Keyed(0)),
+            FailedStage::Chained { stage, .. } => stage.checked_sub(1).map(Entry::Keyed),
+            FailedStage::Sink | FailedStage::TimersSink { .. } => Some(Entry::Sink),
+            FailedStage::BranchSink => Some(Entry::BranchSink),
             _ => None,
         }
     }
+}
+
+/// Where a replayed record enters again (see [`DeadLetter::entry`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Entry {
+    /// The keyed stage (0 for the first), to the record's key group.
+    Keyed(u32),
+    /// The pipeline's sink, as its output.
+    Sink,
+    /// A branch's sink.
+    BranchSink,
 }
 
 /// Where a [`DeadLetter`] failed. Stored as `"source"`, `"before_key"`,
@@ -364,6 +381,8 @@ pub enum FailedStage {
     Keyed,
     /// The sink, written by a token's round.
     Sink,
+    /// A branch's sink, written by a token's round.
+    BranchSink,
     /// A later keyed stage (counted from 1), called by a key group of the
     /// stage before it.
     Chained {
@@ -406,6 +425,7 @@ impl std::fmt::Display for FailedStage {
             Self::BeforeKey => f.write_str("the stages before key_by"),
             Self::Keyed => f.write_str("the keyed stage"),
             Self::Sink => f.write_str("the sink"),
+            Self::BranchSink => f.write_str("the branch's sink"),
             Self::Chained { stage, from_group } => write!(
                 f,
                 "keyed stage {stage}, from key group {from_group} of the stage before"

@@ -21,7 +21,7 @@ use restate_sdk::endpoint::{ContextInternal, InputMetadata};
 use restate_sdk::errors::TerminalError;
 
 pub(crate) use batch_answer::{BatchAnswer, BatchFailed};
-pub(crate) use messages::{Answer, KeyedBatch, Take, Taken};
+pub(crate) use messages::{Answer, Entry, KeyedBatch, Take, Taken};
 pub use messages::{
     ControlState, DeadLetter, Dry, FailedStage, Layout, Lease, SinkProgress, SplitProgress, Status,
     Token, TokensAdded,

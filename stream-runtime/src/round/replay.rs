@@ -1,6 +1,7 @@
 //! Replaying a dead letter, as plain code over the [`Calls`] seam: the
 //! record enters again at the keyed stage it failed at, through the same
-//! exchange and sink writes as a token's round. The `replay` handler takes
+//! exchange and sink writes as a token's round, or is written again to
+//! the sink that rejected it. The `replay` handler takes
 //! the letters out of the list (`{name}Control/takeDeadLetters`) and hands
 //! them here; each call is journaled, so a letter is replayed once. A
 //! record that fails again is a new dead letter, with the same stage and
@@ -13,11 +14,13 @@ use std::pin::Pin;
 use serde_json::Value;
 
 use super::exchange::{Exchange, Unsent};
+use super::write::{write_once_to, Unwritten};
 use super::{send, Round};
 use crate::config::PipelineConfig;
 use crate::group::key_group;
-use crate::protocol::handlers::{clock, ControlKey};
-use crate::protocol::{Calls, DeadLetter, Lease, Token};
+use crate::protocol::handlers::{clock, sink, ControlKey, SinkService};
+use crate::protocol::{BatchAnswer, Calls, DeadLetter, Entry, Handler, Lease, Token};
+use crate::record::Record;
 use crate::stages::{AtLevel, Dataflow, Level};
 use crate::time::watermark::Need;
 
@@ -52,8 +55,41 @@ pub(crate) async fn replay<D: Dataflow, C: Calls, S: Calls>(
     if let Err(why) = letter.replayable() {
         return again(why.to_owned(), None);
     }
-    let (Some(level), Some(record)) = (letter.keyed_stage(), letter.record.clone()) else {
+    let (Some(entry), Some(record)) = (letter.entry(), letter.record.clone()) else {
         return again("the letter has no record".to_owned(), None);
+    };
+    // A sink's letter is written again, to the partition a token of its
+    // split routes it to.
+    let token = u64::from(letter.split);
+    let level = match entry {
+        Entry::Keyed(level) => level,
+        Entry::Sink => {
+            let written = match decode::<D::Out>(record, "the sink's input") {
+                Ok(out) => {
+                    to_sink::<C, sink::Write<D::Out>, _>(
+                        calls,
+                        flow.by_sink_partition(token, vec![out]),
+                    )
+                    .await
+                }
+                Err(error) => Err((error, None)),
+            };
+            return written.map_or_else(|(error, record)| again(error, record), |()| true);
+        }
+        Entry::BranchSink => {
+            let after = flow.sink_partitions();
+            let written = match decode::<D::Side>(record, "the branch's sink's input") {
+                Ok(side) => {
+                    let partitions = flow.by_side_partition(token, vec![side]);
+                    let partitions = (partitions.into_iter())
+                        .map(|(partition, records)| (after + partition, records))
+                        .collect();
+                    to_sink::<C, sink::WriteSide<D::Side>, _>(calls, partitions).await
+                }
+                Err(error) => Err((error, None)),
+            };
+            return written.map_or_else(|(error, record)| again(error, record), |()| true);
+        }
     };
     let needs = if level == 0 {
         let sent = match first_stage(flow, stage_calls, record, letter.position) {
@@ -68,8 +104,7 @@ pub(crate) async fn replay<D: Dataflow, C: Calls, S: Calls>(
             return again(error, record);
         }
         if !answer.out.is_empty() {
-            let token = Token::new(u64::from(letter.split), None);
-            round.write(token, answer.out).await;
+            round.write(Token::new(token, None), answer.out).await;
         }
         answer.needs
     } else {
@@ -159,14 +194,40 @@ impl<'a, S: Calls> AtLevel for Deliver<'a, S> {
     }
 }
 
+/// Writes a sink's letter again, through the handler `H` (`write`, or a
+/// branch's `writeSide`), to the partitions it routes to; why it was not
+/// written, otherwise.
+async fn to_sink<C, H, T>(calls: &C, partitions: BTreeMap<u32, Vec<T>>) -> Result<(), Failed>
+where
+    C: Calls,
+    H: Handler<Service = SinkService, Input = Vec<T>, Output = BatchAnswer<()>>,
+    T: Record,
+{
+    let mut failed = None;
+    for (partition, records) in partitions {
+        write_once_to::<C, H, T>(calls, partition, records, |unwritten| {
+            failed.get_or_insert(match unwritten {
+                Unwritten::Batch(error) => (error, None),
+                Unwritten::Record(error, record) => (error, record),
+            });
+        })
+        .await;
+    }
+    failed.map_or(Ok(()), Err)
+}
+
+/// The record as the stage that takes it (`what`) reads it.
+fn decode<T: Record>(record: Value, what: &str) -> Result<T, String> {
+    serde_json::from_value(record).map_err(|e| format!("the record does not decode as {what}: {e}"))
+}
+
 /// The record as `level` takes it, and its key group there.
 fn route<L: Level>(
     level: &L,
     config: &PipelineConfig,
     record: Value,
 ) -> Result<(u32, L::Mid), String> {
-    let mid: L::Mid = serde_json::from_value(record)
-        .map_err(|e| format!("the record does not decode as the stage's input: {e}"))?;
+    let mid: L::Mid = decode(record, "the stage's input")?;
     let key =
         (level.encode_key(&mid)).map_err(|e| format!("the record's key does not encode: {e}"))?;
     Ok((key_group(&key, config.key_groups), mid))

@@ -534,3 +534,80 @@ fn a_replayed_record_that_does_not_decode_is_a_dead_letter_again() {
         again.error
     );
 }
+
+fn sink_letter(stage: FailedStage, record: serde_json::Value) -> DeadLetter {
+    DeadLetter {
+        stage,
+        error: "rejected: no such table".to_owned(),
+        ..letter(record)
+    }
+}
+
+/// A record the sink rejected is written again, to the partition a token
+/// of its split routes it to, and to no key group.
+#[test]
+fn a_replayed_sink_letter_is_written_to_the_sink_again() {
+    let flow = summing(100);
+    let calls = FakeCalls::new(|_, _| json(()));
+    let timers = FailedStage::TimersSink { stage: 1, group: 0 };
+    for stage in [FailedStage::Sink, timers] {
+        assert!(block_on(replay(
+            &flow,
+            &calls,
+            &calls,
+            sink_letter(stage, serde_json::json!(42))
+        )));
+    }
+    assert_eq!(
+        calls.lines("call TSink/"),
+        ["call TSink/0/write [42]", "call TSink/0/write [42]"]
+    );
+    assert!(calls.lines("call TKeyed/").is_empty());
+    assert!(calls.lines("send TControl/pipeline/deadLetter").is_empty());
+}
+
+/// A branch's letter goes back to the branch's sink (`writeSide`, at its
+/// partitions after the main sink's), not to the main one.
+#[test]
+fn a_replayed_branch_letter_is_written_to_the_branchs_sink() {
+    let (raw, counts) = (CollectSink::<u64>::new(), CollectSink::<(u64, u64)>::new());
+    let flow = crate::testing::branched(
+        Pipeline::named("T")
+            .key_groups(2)
+            .source(Sequence::new().take(100))
+            .map(|n| (n % 3, n))
+            .branch(|all| all.map(|(_, n)| n * 10).sink(raw.clone()))
+            .key_by(|(key, _)| *key)
+            .reduce(|(key, a), (_, b)| (key, a + b)),
+        counts,
+    );
+    let calls = FakeCalls::new(|_, _| json(()));
+    let letter = sink_letter(FailedStage::BranchSink, serde_json::json!(70));
+    assert!(block_on(replay(&flow, &calls, &calls, letter)));
+    assert_eq!(calls.lines("call TSink/"), ["call TSink/1/writeSide [70]"]);
+}
+
+/// A sink that rejects the record again keeps it: a new dead letter of
+/// the same stage, saying it was replayed.
+#[test]
+fn a_sink_letter_rejected_again_is_a_dead_letter_again() {
+    let flow = summing(100);
+    let calls = FakeCalls::new(|address, _| match address {
+        "TSink/0/write" => record_failed(0, "rejected: no such table"),
+        _ => json(()),
+    });
+    let letter = sink_letter(FailedStage::Sink, serde_json::json!(42));
+    assert!(!block_on(replay(&flow, &calls, &calls, letter)));
+    let letters = calls.lines("send TControl/pipeline/deadLetter ");
+    let [again] = &letters[..] else {
+        panic!("one dead letter, not {letters:?}")
+    };
+    let again: DeadLetter =
+        serde_json::from_str(again.trim_start_matches("send TControl/pipeline/deadLetter "))
+            .unwrap_or_else(|e| panic!("{e}: {again}"));
+    assert_eq!(
+        (again.stage, again.record),
+        (FailedStage::Sink, Some(serde_json::json!(42)))
+    );
+    assert_eq!(again.error, "replayed: rejected: no such table");
+}

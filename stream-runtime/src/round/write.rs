@@ -24,7 +24,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
                 self.dead_letter(self.lease.from, 1, FailedStage::Sink, reason, None);
             }
             for call in cut.calls {
-                self.write_call::<sink::Write<D::Out>, _>(partition, call, "")
+                self.write_call::<sink::Write<D::Out>, _>(partition, call, FailedStage::Sink)
                     .await;
             }
         }
@@ -39,14 +39,14 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         for (partition, side) in self.flow.by_side_partition(token.id, side) {
             let cut = cut(side, budget, encoded_len);
             for (_, bytes) in cut.too_large {
-                let reason = format!("the branch's sink: {}", too_large_reason(bytes, budget));
-                self.dead_letter(self.lease.from, 1, FailedStage::Sink, reason, None);
+                let reason = too_large_reason(bytes, budget);
+                self.dead_letter(self.lease.from, 1, FailedStage::BranchSink, reason, None);
             }
             for call in cut.calls {
                 self.write_call::<sink::WriteSide<D::Side>, _>(
                     after + partition,
                     call,
-                    "the branch's sink: ",
+                    FailedStage::BranchSink,
                 )
                 .await;
             }
@@ -55,21 +55,17 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
 
     /// Writes one call's records (see [`write_once`]); what is not
     /// written goes to the dead-letter output with the range it came from,
-    /// its error after `which` (which sink, for a branch's).
-    async fn write_call<H, T>(&self, partition: u32, output: Vec<T>, which: &str)
+    /// as the `stage` (the sink, or a branch's) failed.
+    async fn write_call<H, T>(&self, partition: u32, output: Vec<T>, stage: FailedStage)
     where
         H: Handler<Service = SinkService, Input = Vec<T>, Output = BatchAnswer<()>>,
         T: crate::record::Record,
     {
         let (from, count) = (self.lease.from, self.lease.count);
         write_once_to::<C, H, T>(self.calls, partition, output, |unwritten| match unwritten {
-            Unwritten::Batch(error) => {
-                let error = format!("{which}{error}");
-                self.dead_letter(from, count, FailedStage::Sink, error, None)
-            }
+            Unwritten::Batch(error) => self.dead_letter(from, count, stage.clone(), error, None),
             Unwritten::Record(error, record) => {
-                let error = format!("{which}{error}");
-                self.dead_letter(from, 1, FailedStage::Sink, error, record)
+                self.dead_letter(from, 1, stage.clone(), error, record)
             }
         })
         .await;

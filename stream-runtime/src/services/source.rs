@@ -12,7 +12,7 @@ use crate::protocol::handlers::{
     clock, control, keyed, sink, source, split, ControlKey, SourceService,
 };
 use crate::protocol::overview::{Overview, ReplayRequest, Replayed, SplitOverview};
-use crate::protocol::{Calls, RawBody, Status, Take, Token, TokensAdded};
+use crate::protocol::{Calls, Entry, RawBody, Status, Take, Token, TokensAdded};
 use crate::round;
 use crate::source::Source;
 use crate::stages::Dataflow;
@@ -225,7 +225,11 @@ impl<'a, D: Dataflow> Serves<'a, source::Replay> for PipelineService<SourceServi
             let taken = calls.call::<control::TakeDeadLetters>(ControlKey, &take);
             let taken = taken.map_err(encode)?.await?;
             for (id, letter) in taken.letters {
-                let names = self.names.at_level(letter.keyed_stage().unwrap_or(0));
+                let level = match letter.entry() {
+                    Some(Entry::Keyed(level)) => level,
+                    _ => 0,
+                };
+                let names = self.names.at_level(level);
                 let stage_calls = calls.with_names(&names);
                 match round::replay(&*self.flow, &calls, &stage_calls, letter).await {
                     true => replayed.replayed.push(id),

@@ -316,19 +316,24 @@ impl DeadLetter {
     /// with the letter. Answers why not otherwise.
     pub fn replayable(&self) -> Result<(), &'static str> {
         match (self.entry(), &self.record) {
+            (Some(Entry::Read), _) if self.count == 1 => Ok(()),
+            (Some(Entry::Read), _) => Err("the letter names a range, not one record"),
             (Some(_), Some(_)) => Ok(()),
             (Some(_), None) => Err("the letter names a range, not one record"),
             (None, _) => Err(
-                "only records that failed at a keyed stage or that a sink rejected can be replayed",
+                "a group's timers, an enrichment's lookup and positions the source no longer \
+                 has cannot be replayed",
             ),
         }
     }
 
-    /// Where the letter's record enters again when it is replayed: the
-    /// keyed stage it failed at on its way in (not while firing), or the
-    /// sink that rejected it.
+    /// Where the letter's record enters again when it is replayed: read
+    /// again from the source when it failed before `key_by` (only its
+    /// position is kept), the keyed stage it failed at on its way in (not
+    /// while firing), or the sink that rejected it.
     pub(crate) fn entry(&self) -> Option<Entry> {
         match self.stage {
+            FailedStage::BeforeKey => Some(Entry::Read),
             FailedStage::Keyed => Some(Entry::Keyed(0)),
             FailedStage::Chained { stage, .. } => stage.checked_sub(1).map(Entry::Keyed),
             FailedStage::Sink | FailedStage::TimersSink { .. } => Some(Entry::Sink),
@@ -341,6 +346,9 @@ impl DeadLetter {
 /// Where a replayed record enters again (see [`DeadLetter::entry`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Entry {
+    /// Read again at its position and sent through the stages before
+    /// `key_by`, as a round of that one position.
+    Read,
     /// The keyed stage (0 for the first), to the record's key group.
     Keyed(u32),
     /// The pipeline's sink, as its output.

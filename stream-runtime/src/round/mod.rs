@@ -24,6 +24,7 @@ pub(crate) use exchange::{Exchange, Unsent};
 pub(crate) use replay::replay;
 pub(crate) use write::{write_once, Unwritten};
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use restate_sdk::errors::TerminalError;
@@ -116,6 +117,8 @@ pub(crate) async fn run<D: Dataflow, C: Calls>(flow: &D, calls: &C, token: Token
         calls,
         split,
         lease,
+        again: "",
+        letters: AtomicU32::new(0),
     };
     let routed = match round.before_key().await {
         Ok(routed) => routed,
@@ -194,6 +197,11 @@ struct Round<'a, D, C> {
     calls: &'a C,
     split: u32,
     lease: Lease,
+    /// What its dead letters' errors start with: `replayed: ` when it
+    /// replays a letter.
+    again: &'static str,
+    /// The dead letters it has sent.
+    letters: AtomicU32,
 }
 
 impl<D: Dataflow, C: Calls> Round<'_, D, C> {
@@ -239,9 +247,10 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
             position,
             count,
             stage,
-            error,
+            error: format!("{}{error}", self.again),
             record,
         };
+        self.letters.fetch_add(1, Ordering::Relaxed);
         send::<control::KeepDeadLetter, _>(self.calls, ControlKey, &letter);
     }
 }

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::Value;
 
@@ -19,17 +20,19 @@ use super::{send, Round};
 use crate::config::PipelineConfig;
 use crate::group::key_group;
 use crate::protocol::handlers::{clock, sink, ControlKey, SinkService};
-use crate::protocol::{BatchAnswer, Calls, DeadLetter, Entry, Handler, Lease, Token};
+use crate::protocol::{BatchAnswer, Calls, DeadLetter, Entry, FailedStage, Handler, Lease, Token};
 use crate::record::Record;
 use crate::stages::{AtLevel, Dataflow, Level};
 use crate::time::watermark::Need;
 
-/// Sends `letter`'s record to its key group at the keyed stage it failed
-/// at (called through `stage_calls`, addressed to that stage's services),
-/// and writes what the first stage gives to the sink (a later stage's
-/// group writes its own, or passes it on). A record that fails again (on
-/// each of its attempts) goes to the dead-letter output, and the answer is
-/// `false`.
+/// Sends `letter`'s record in again where it failed (see
+/// [`DeadLetter::entry`]): to its key group at the keyed stage it failed at
+/// (called through `stage_calls`, addressed to that stage's services),
+/// writing what the first stage gives to the sink (a later stage's group
+/// writes its own, or passes it on); to the sink that rejected it; or, for
+/// a record that failed before `key_by`, read again from the source. A
+/// record that fails again (on each of its attempts) goes to the
+/// dead-letter output, and the answer is `false`.
 pub(crate) async fn replay<D: Dataflow, C: Calls, S: Calls>(
     flow: &D,
     calls: &C,
@@ -45,9 +48,10 @@ pub(crate) async fn replay<D: Dataflow, C: Calls, S: Calls>(
             count: 1,
             dry: None,
         },
+        again: "replayed: ",
+        letters: AtomicU32::new(0),
     };
     let again = |error: String, record: Option<Value>| {
-        let error = format!("replayed: {error}");
         let record = record.or_else(|| letter.record.clone());
         round.dead_letter(letter.position, 1, letter.stage.clone(), error, record);
         false
@@ -55,13 +59,18 @@ pub(crate) async fn replay<D: Dataflow, C: Calls, S: Calls>(
     if let Err(why) = letter.replayable() {
         return again(why.to_owned(), None);
     }
+    let token = u64::from(letter.split);
+    if letter.entry() == Some(Entry::Read) {
+        // The first keyed stage's names are the pipeline's own.
+        return read_again(&round, token).await;
+    }
     let (Some(entry), Some(record)) = (letter.entry(), letter.record.clone()) else {
         return again("the letter has no record".to_owned(), None);
     };
     // A sink's letter is written again, to the partition a token of its
     // split routes it to.
-    let token = u64::from(letter.split);
     let level = match entry {
+        Entry::Read => return again("the letter has no record".to_owned(), None),
         Entry::Keyed(level) => level,
         Entry::Sink => {
             let written = match decode::<D::Out>(record, "the sink's input") {
@@ -135,7 +144,44 @@ pub(crate) async fn replay<D: Dataflow, C: Calls, S: Calls>(
             send::<clock::WakeMe, _>(calls, ControlKey, need);
         }
     }
-    true
+    // A write of its result that failed is a letter too.
+    round.letters.load(Ordering::Relaxed) == 0
+}
+
+/// A letter of a record that failed before `key_by`: its position is read
+/// again and run as a round of that one position, without a lease (its
+/// key groups judge it by their own watermarks, and the clock hears
+/// nothing of it). Whether it went through with no new dead letter.
+async fn read_again<D: Dataflow, C: Calls>(round: &Round<'_, D, C>, token: u64) -> bool {
+    let routed = match round.before_key().await {
+        Ok(routed) => routed,
+        Err(error) => {
+            let (position, split) = (round.lease.from, round.split);
+            let error = format!("reading split {split} at {position}: {error}");
+            round.dead_letter(position, 1, FailedStage::BeforeKey, error, None);
+            return false;
+        }
+    };
+    let mut output = routed.output;
+    let mut needs = Vec::new();
+    if !routed.groups.is_empty() {
+        let answer = round.keyed(routed.groups, None).await;
+        output.extend(answer.out);
+        needs = answer.needs;
+    }
+    let token = Token::new(token, None);
+    if !output.is_empty() {
+        round.write(token, output).await;
+    }
+    if !routed.side.is_empty() {
+        round.write_side(token, routed.side).await;
+    }
+    if round.flow.config().watermarks.is_some() {
+        for need in &needs {
+            send::<clock::WakeMe, _>(round.calls, ControlKey, need);
+        }
+    }
+    round.letters.load(Ordering::Relaxed) == 0
 }
 
 /// Why a replayed record failed again, with the record as it entered.

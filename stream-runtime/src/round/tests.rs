@@ -611,3 +611,80 @@ fn a_sink_letter_rejected_again_is_a_dead_letter_again() {
     );
     assert_eq!(again.error, "replayed: rejected: no such table");
 }
+
+/// A keyed sum over `0..100` in 2 splits whose `map` before `key_by`
+/// panics on the number `bad` holds.
+fn failing_before_key(
+    bad: &'static std::sync::atomic::AtomicU64,
+) -> impl Dataflow<Mid = u64, Out = u64> {
+    stages(
+        Pipeline::named("T")
+            .key_groups(2)
+            .max_attempts(2)
+            .source(Sequence::new().take(100).with_splits(2))
+            .map(move |n| {
+                assert_ne!(n, bad.load(std::sync::atomic::Ordering::Relaxed), "bad");
+                n
+            })
+            .key_by(|n| n % 3)
+            .reduce(|a, b| a + b),
+        CollectSink::<u64>::new(),
+    )
+}
+
+fn before_key_letter() -> DeadLetter {
+    DeadLetter {
+        stage: FailedStage::BeforeKey,
+        record: None,
+        ..letter(serde_json::json!(null))
+    }
+}
+
+/// A record that failed before `key_by` is read again at its position
+/// (split 1's position 7 holds 15), through the fixed `map` to its group,
+/// and its result written.
+#[test]
+fn a_letter_from_before_key_by_is_read_again_and_goes_on() {
+    static FIXED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(u64::MAX);
+    let flow = failing_before_key(&FIXED);
+    let calls = FakeCalls::new(|address, body| match address {
+        a if a.starts_with("TKeyed/") => Ok(records_of(&String::from_utf8_lossy(body))),
+        _ => json(()),
+    });
+    assert!(block_on(replay(&flow, &calls, &calls, before_key_letter())));
+    let group = crate::group::key_group("0", flow.config().key_groups);
+    assert_eq!(
+        calls.lines("call TKeyed/"),
+        [format!("call TKeyed/{group}/process {{\"records\":[15]}}")]
+    );
+    assert_eq!(calls.lines("call TSink/"), ["call TSink/0/write [15]"]);
+    assert!(calls.lines("call TSplit/").is_empty(), "no lease");
+    assert!(calls.lines("send TControl/pipeline/deadLetter").is_empty());
+}
+
+/// Still failing, it is a dead letter again at the same position.
+#[test]
+fn a_letter_from_before_key_by_that_fails_again_is_kept() {
+    static BAD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(15);
+    let flow = failing_before_key(&BAD);
+    let calls = FakeCalls::new(|_, _| json(()));
+    assert!(!block_on(replay(
+        &flow,
+        &calls,
+        &calls,
+        before_key_letter()
+    )));
+    assert!(calls.lines("call TKeyed/").is_empty());
+    let letters = calls.lines("send TControl/pipeline/deadLetter ");
+    let [again] = &letters[..] else {
+        panic!("one dead letter, not {letters:?}")
+    };
+    let again: DeadLetter =
+        serde_json::from_str(again.trim_start_matches("send TControl/pipeline/deadLetter "))
+            .unwrap_or_else(|e| panic!("{e}: {again}"));
+    assert_eq!(
+        (again.split, again.position, again.stage),
+        (1, 7, FailedStage::BeforeKey)
+    );
+    assert!(again.error.starts_with("replayed: "), "{}", again.error);
+}

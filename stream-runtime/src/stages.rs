@@ -12,12 +12,12 @@ use crate::config::PipelineConfig;
 use crate::graph::{stage_names, Graph, VertexKind};
 use crate::guard::{guarded, RecordFailed, StageError};
 use crate::keyed::{
-    key_group, ByKey, Combiner, Cx, Due, GroupState, KeyedStage, Scope, TimeDomain,
+    key_group, ByKey, Combiner, Cx, Due, GroupState, KeyedStage, Scope, TimeDomain, Unkeyed,
 };
 use crate::lookup::{Enrich, Planned};
-use crate::operator::Operator;
+use crate::operator::{Identity, Operator};
 use crate::record::Record;
-use crate::sink::Sink;
+use crate::sink::{ConsoleSink, Sink};
 use crate::source::Source;
 use crate::time::{Millis, Stamps};
 
@@ -671,9 +671,9 @@ where
     Sk: Sink<T>,
 {
     type Final = T;
-    type Next = Never<T>;
+    type Next = NoStage<T>;
 
-    fn next(&self) -> Option<&Arc<Never<T>>> {
+    fn next(&self) -> Option<&Arc<NoStage<T>>> {
         None
     }
 
@@ -707,6 +707,11 @@ where
         self.0.write(partition, committed, records)
     }
 }
+
+/// The type of the sink's next keyed stage, which is never built: a
+/// stage that passes its input on to a sink that prints it, both of which
+/// exist for other uses, so that the type costs no code of its own.
+pub(crate) type NoStage<T> = Chained<T, Unkeyed, Identity, ToSink<ConsoleSink>>;
 
 impl<T, L> Downstream<T> for Next<L>
 where
@@ -747,114 +752,6 @@ where
         records: &[L::Final],
     ) -> impl Future<Output = io::Result<u64>> + Send {
         self.0.down().write(partition, committed, records)
-    }
-}
-
-/// The next stage of the sink: there is none, and no value of this type
-/// exists.
-pub(crate) enum Never<T> {
-    #[allow(dead_code)]
-    Void(std::convert::Infallible, std::marker::PhantomData<fn(T)>),
-}
-
-impl<T> Never<T> {
-    fn absurd<R>(&self) -> R {
-        match self {
-            Never::Void(never, _) => match *never {},
-        }
-    }
-}
-
-/// Never called: no `Never` exists.
-impl<T: Record> Level for Never<T> {
-    type Mid = T;
-    type State = ();
-    type Out = T;
-    type Final = T;
-    type Down = Never<T>;
-
-    fn config(&self) -> &PipelineConfig {
-        self.absurd()
-    }
-    fn is_keyed(&self) -> bool {
-        self.absurd()
-    }
-    fn encode_key(&self, _: &T) -> Result<String, serde_json::Error> {
-        self.absurd()
-    }
-    fn time_domain(&self) -> Option<TimeDomain> {
-        self.absurd()
-    }
-    fn combiner(&self) -> Option<Combiner<'_, T>> {
-        self.absurd()
-    }
-    fn keyed_entries(&self, _: &ByKey<T>, _: &Scope<'_>) -> Vec<String> {
-        self.absurd()
-    }
-    fn looks_up(&self) -> bool {
-        self.absurd()
-    }
-    fn lookups(
-        &self,
-        _: &ByKey<T>,
-        _: &GroupState,
-        _: Millis,
-    ) -> Result<Vec<Planned>, RecordFailed> {
-        self.absurd()
-    }
-    fn lookup_options(&self) -> Enrich {
-        self.absurd()
-    }
-    fn apply_keyed(
-        &self,
-        _: &mut GroupState,
-        _: ByKey<T>,
-        _: &mut Scope<'_>,
-    ) -> Result<GroupOutput<T>, RecordFailed> {
-        self.absurd()
-    }
-    fn fire(&self, _: &mut GroupState, _: Vec<Due>, _: &mut Scope<'_>) -> Fired<T> {
-        self.absurd()
-    }
-    fn unkeyed(&self, _: T, _: &mut Vec<T>) -> Result<(), T> {
-        self.absurd()
-    }
-    fn describe(&self, _: &mut Graph, _: usize) {
-        self.absurd()
-    }
-    fn visit_at<V: AtLevel>(&self, _: u32, _: V) -> Option<V::Out> {
-        self.absurd()
-    }
-    fn down(&self) -> &Self::Down {
-        self.absurd()
-    }
-}
-
-/// Never called: no `Never` exists.
-impl<T: Record> Downstream<T> for Never<T> {
-    type Final = T;
-    type Next = Never<T>;
-
-    fn next(&self) -> Option<&Arc<Never<T>>> {
-        self.absurd()
-    }
-    fn to_sink(&self, _: Vec<T>) -> Result<Vec<T>, Vec<T>> {
-        self.absurd()
-    }
-    fn levels_after(&self) -> u32 {
-        self.absurd()
-    }
-    fn sink_partitions(&self) -> u32 {
-        self.absurd()
-    }
-    fn sink_route(&self, _: u64, _: &T) -> u32 {
-        self.absurd()
-    }
-    fn describe(&self, _: &mut Graph, _: usize) {
-        self.absurd()
-    }
-    fn write(&self, _: u32, _: u64, _: &[T]) -> impl Future<Output = io::Result<u64>> + Send {
-        std::future::ready(self.absurd())
     }
 }
 

@@ -1,7 +1,8 @@
 //! Dead-letter replay at a later keyed stage: a record that a chain's
 //! second stage failed on (while a flag stands in for a bug) is replayed
 //! after the fix, enters that stage again, once, and its result reaches
-//! the sink once; every total then matches a plain computation.
+//! the sink once; every total then matches a plain computation. And
+//! replay all over more letters than a page holds.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -101,6 +102,64 @@ async fn a_record_a_later_stage_failed_on_is_replayed_there_once() {
             .max_by_key(|r| r.2)
             .map(|r| (r.1, r.2));
         assert_eq!(last, Some(expected[parity as usize]), "parity {parity}");
+    }
+    h.assert_nothing_stuck(&names).await;
+}
+
+/// The bug of the second test: `map` fails on every odd number while it
+/// stands, before `key_by`.
+static ODD_BROKEN: AtomicBool = AtomicBool::new(true);
+const MANY: u64 = 250;
+
+/// Replay all over more letters than one page (at most 100) holds: 125
+/// records failed before `key_by`; after the fix each is read again from
+/// the source, once, and every key's sum is then the plain one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_all_reads_every_page_and_replays_each_letter_once() {
+    let name = "ReplayPages";
+    let out = CollectSink::<(u64, u64)>::new();
+    let pipeline = Pipeline::named(name)
+        .key_groups(4)
+        .max_attempts(1)
+        .source(Sequence::new().take(MANY))
+        .map(|n| {
+            assert!(!(ODD_BROKEN.load(Ordering::SeqCst) && n % 2 == 1), "odd");
+            (n % 5, n)
+        })
+        .key_by(|r: &(u64, u64)| r.0)
+        .reduce(|a, b| (a.0, a.1 + b.1))
+        .sink(out.clone());
+    let _served = harness()
+        .serve_here(Endpoint::new().pipeline(pipeline))
+        .await;
+    let h = harness();
+    let names = ServiceNames::for_pipeline(name);
+    h.add_tokens(&names, 2).await;
+    let wait = Duration::from_secs(120);
+    let done = h.wait_for(&names, wait, |_| {}, |s| s.finished).await;
+    assert_eq!(done.dead_letters, MANY / 2, "{done:?}");
+
+    ODD_BROKEN.store(false, Ordering::SeqCst);
+    let ingress = h.ingress();
+    let replayed = (ingress.replay(&names, None).await).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (replayed.replayed.len() as u64, replayed.failed_again.len()),
+        (MANY / 2, 0)
+    );
+    let again = (ingress.replay(&names, None).await).unwrap_or_else(|e| panic!("{e}"));
+    assert!(again.replayed.is_empty(), "{again:?}");
+
+    let deadline = std::time::Instant::now() + wait;
+    while (out.records().len() as u64) < MANY && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let records = out.records();
+    assert_eq!(records.len() as u64, MANY, "one result per record, once");
+    for key in 0..5 {
+        let total: u64 = (0..MANY).filter(|n| n % 5 == key).sum();
+        let last = (records.iter()).filter(|r| r.0 == key).map(|r| r.1).max();
+        assert_eq!(last, Some(total), "key {key}");
     }
     h.assert_nothing_stuck(&names).await;
 }

@@ -1,7 +1,8 @@
 //! The layout (key groups, splits, sink partitions) is durable: an endpoint
 //! that serves a running pipeline with other key groups stops its tokens
-//! before they touch state, refuses `addTokens` with a 409 and the reason,
-//! and the pipeline finishes exactly once when served as it started.
+//! before they touch state, refuses `addTokens` and `replay` with a 409 and
+//! the reason, and the pipeline finishes exactly once when served as it
+//! started.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -101,6 +102,11 @@ async fn a_changed_layout_stops_the_tokens_and_loses_nothing() {
         .expect_err("addTokens with another layout");
     assert_eq!(refused.status(), Some(409), "{refused}");
     assert!(refused.to_string().contains("8 key groups"), "{refused}");
+    // Replay would send records to groups laid out otherwise: refused too.
+    let replay = h.ingress().replay(&names, None).await;
+    let replay = replay.expect_err("replay with another layout");
+    assert_eq!(replay.status(), Some(409), "{replay}");
+    assert!(replay.to_string().contains("8 key groups"), "{replay}");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let unchanged = h.status(&names).await;
     assert_eq!(unchanged.tokens_injected, 2);

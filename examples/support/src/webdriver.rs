@@ -918,10 +918,9 @@ mod tests {
     }
 
     /// Drives a real headless Chromium through a page: needs Debian's
-    /// `chromium` and `chromium-driver`; run it with
-    /// `cargo test -p stream-support --lib webdriver -- --include-ignored`.
+    /// `chromium` and `chromium-driver`, as the page's integration test
+    /// does.
     #[tokio::test]
-    #[ignore = "needs chromium and chromium-driver (apt-get install chromium chromium-driver)"]
     async fn drives_headless_chromium() -> Result<(), WebDriverError> {
         let (port, serving) = serve_page().await?;
         let browser = Browser::start().await?;

@@ -130,6 +130,12 @@ impl KafkaSource {
 impl Source for KafkaSource {
     type Item = KafkaRecord;
 
+    /// The record's offset: offsets of markers and of records compaction
+    /// removed hold nothing, and are skipped.
+    fn position_of(&self, record: &KafkaRecord) -> Option<u64> {
+        Some(record.offset)
+    }
+
     fn splits(&self) -> u32 {
         self.topic.count()
     }

@@ -139,6 +139,9 @@ impl<D: Dataflow> Model<D> {
                 }
                 continue;
             };
+            // A Kafka record says its offset: the positions before it held
+            // no record.
+            let position = source.position_of(&record).unwrap_or(position);
             state.position = Some(position + 1);
             state.idle = false;
             self.next = (split + 1) % count;

@@ -252,19 +252,26 @@ pub struct ControlState {
 }
 
 /// Which dead letters `takeDeadLetters` takes: letter `id`, or a page of
-/// those that can be replayed from id `from` on.
+/// those that can be replayed from id `from` on, below id `until` (the
+/// letters there were when the replay took its first page, so that the
+/// letters it makes itself, of records that fail again, are not taken by
+/// the same replay, which would then never end).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Take {
     pub id: Option<u64>,
     pub from: u64,
+    #[serde(default)]
+    pub until: Option<u64>,
 }
 
-/// The letters taken, by id, and where the next page starts, if there is
-/// more to look at.
+/// The letters taken, by id, where the next page starts, if there is more
+/// to look at, and the bound the pages stay below.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Taken {
     pub letters: Vec<(u64, DeadLetter)>,
     pub next: Option<u64>,
+    #[serde(default)]
+    pub until: u64,
 }
 
 /// What `addTokens` answers.
@@ -319,7 +326,8 @@ impl DeadLetter {
             (Some(Entry::Read), _) if self.count == 1 => Ok(()),
             (Some(Entry::Read), _) => Err("the letter names a range, not one record"),
             (Some(_), Some(_)) => Ok(()),
-            (Some(_), None) => Err("the letter names a range, not one record"),
+            (Some(_), None) if self.count > 1 => Err("the letter names a range, not one record"),
+            (Some(_), None) => Err("the record was not kept (too large for a call, say)"),
             (None, _) => Err(
                 "a group's timers, an enrichment's lookup and positions the source no longer \
                  has cannot be replayed",
@@ -336,6 +344,10 @@ impl DeadLetter {
             FailedStage::BeforeKey => Some(Entry::Read),
             FailedStage::Keyed => Some(Entry::Keyed(0)),
             FailedStage::Chained { stage, .. } => stage.checked_sub(1).map(Entry::Keyed),
+            // Versions before `BranchSink` said so in the error.
+            FailedStage::Sink if self.error.starts_with("the branch's sink: ") => {
+                Some(Entry::BranchSink)
+            }
             FailedStage::Sink | FailedStage::TimersSink { .. } => Some(Entry::Sink),
             FailedStage::BranchSink => Some(Entry::BranchSink),
             _ => None,

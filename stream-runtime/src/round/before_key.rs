@@ -26,6 +26,8 @@ pub(super) struct Routed<M, O, X> {
     /// A branch's records, for its own sink.
     pub side: Vec<X>,
     pub max_time: Option<Millis>,
+    /// How many records the source gave.
+    pub read: usize,
 }
 
 impl<D: Dataflow, C: Calls> Round<'_, D, C> {
@@ -41,10 +43,18 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
             output: Vec::new(),
             side: Vec::new(),
             max_time: None,
+            read: 0,
         };
         let combiner = flow.first().combiner();
         let (from, records) = self.read_existing().await?;
-        for (position, record) in (from..).zip(records) {
+        routed.read = records.len();
+        let source = flow.source();
+        let mut next = from;
+        for record in records {
+            // A position with no record (a Kafka marker) is skipped: the
+            // record says where it was read, when the source can tell.
+            let position = source.position_of(&record).unwrap_or(next);
+            next = position + 1;
             match self.one_record(position, record).await? {
                 Ok(route) => {
                     routed.output.extend(route.output);

@@ -38,7 +38,7 @@ pub(crate) async fn replay<D: Dataflow, C: Calls, S: Calls>(
     calls: &C,
     stage_calls: &S,
     letter: DeadLetter,
-) -> bool {
+) -> std::io::Result<bool> {
     let round = Round {
         flow,
         calls,
@@ -57,20 +57,26 @@ pub(crate) async fn replay<D: Dataflow, C: Calls, S: Calls>(
         false
     };
     if let Err(why) = letter.replayable() {
-        return again(why.to_owned(), None);
+        return Ok(again(why.to_owned(), None));
     }
-    let token = u64::from(letter.split);
+    // Who wrote it first: the token is not kept, so its split stands in;
+    // for a timer's output, the key group that wrote it.
+    let token = match letter.stage {
+        FailedStage::TimersSink { group, .. } => u64::from(group),
+        _ => u64::from(letter.split),
+    };
     if letter.entry() == Some(Entry::Read) {
         // The first keyed stage's names are the pipeline's own.
         return read_again(&round, token).await;
     }
     let (Some(entry), Some(record)) = (letter.entry(), letter.record.clone()) else {
-        return again("the letter has no record".to_owned(), None);
+        return Ok(again("the letter has no record".to_owned(), None));
     };
-    // A sink's letter is written again, to the partition a token of its
-    // split routes it to.
+    // A sink's letter is written again, to the partition the sink routes
+    // it to (the token that first wrote it is not kept: its split, or its
+    // key group, stands in for it).
     let level = match entry {
-        Entry::Read => return again("the letter has no record".to_owned(), None),
+        Entry::Read => return Ok(again("the letter has no record".to_owned(), None)),
         Entry::Keyed(level) => level,
         Entry::Sink => {
             let written = match decode::<D::Out>(record, "the sink's input") {
@@ -83,7 +89,7 @@ pub(crate) async fn replay<D: Dataflow, C: Calls, S: Calls>(
                 }
                 Err(error) => Err((error, None)),
             };
-            return written.map_or_else(|(error, record)| again(error, record), |()| true);
+            return Ok(written.map_or_else(|(error, record)| again(error, record), |()| true));
         }
         Entry::BranchSink => {
             let after = flow.sink_partitions();
@@ -97,20 +103,20 @@ pub(crate) async fn replay<D: Dataflow, C: Calls, S: Calls>(
                 }
                 Err(error) => Err((error, None)),
             };
-            return written.map_or_else(|(error, record)| again(error, record), |()| true);
+            return Ok(written.map_or_else(|(error, record)| again(error, record), |()| true));
         }
     };
     let needs = if level == 0 {
         let sent = match first_stage(flow, stage_calls, record, letter.position) {
             Ok(sent) => sent.await,
-            Err(error) => return again(error, None),
+            Err(error) => return Ok(again(error, None)),
         };
         let (unsent, answer) = match sent {
             Ok(answer) => (None, answer),
             Err(unsent) => (Some(unsent), Default::default()),
         };
         if let Some((error, record)) = unsent {
-            return again(error, record);
+            return Ok(again(error, record));
         }
         if !answer.out.is_empty() {
             round.write(Token::new(token, None), answer.out).await;
@@ -126,17 +132,15 @@ pub(crate) async fn replay<D: Dataflow, C: Calls, S: Calls>(
         };
         let sent = match flow.first().visit_at(level, deliver) {
             Some(Ok(sent)) => sent.await,
-            Some(Err(error)) => return again(error, None),
+            Some(Err(error)) => return Ok(again(error, None)),
             None => {
-                return again(
-                    format!("the pipeline has no keyed stage {}", level + 1),
-                    None,
-                )
+                let error = format!("the pipeline has no keyed stage {}", level + 1);
+                return Ok(again(error, None));
             }
         };
         match sent {
             Ok(needs) => needs,
-            Err((error, record)) => return again(error, record),
+            Err((error, record)) => return Ok(again(error, record)),
         }
     };
     if flow.config().watermarks.is_some() {
@@ -145,23 +149,26 @@ pub(crate) async fn replay<D: Dataflow, C: Calls, S: Calls>(
         }
     }
     // A write of its result that failed is a letter too.
-    round.letters.load(Ordering::Relaxed) == 0
+    Ok(round.letters.load(Ordering::Relaxed) == 0)
 }
 
 /// A letter of a record that failed before `key_by`: its position is read
 /// again and run as a round of that one position, without a lease (its
 /// key groups judge it by their own watermarks, and the clock hears
-/// nothing of it). Whether it went through with no new dead letter.
-async fn read_again<D: Dataflow, C: Calls>(round: &Round<'_, D, C>, token: u64) -> bool {
-    let routed = match round.before_key().await {
-        Ok(routed) => routed,
-        Err(error) => {
-            let (position, split) = (round.lease.from, round.split);
-            let error = format!("reading split {split} at {position}: {error}");
-            round.dead_letter(position, 1, FailedStage::BeforeKey, error, None);
-            return false;
-        }
-    };
+/// nothing of it). Whether it went through with no new dead letter; an
+/// error reading the source fails the replay, which Restate retries, as
+/// it does a token's round.
+async fn read_again<D: Dataflow, C: Calls>(
+    round: &Round<'_, D, C>,
+    token: u64,
+) -> std::io::Result<bool> {
+    let routed = round.before_key().await?;
+    if routed.read == 0 {
+        let (split, position) = (round.split, round.lease.from);
+        let error = format!("split {split} holds no record at position {position} now");
+        round.dead_letter(position, 1, FailedStage::BeforeKey, error, None);
+        return Ok(false);
+    }
     let mut output = routed.output;
     let mut needs = Vec::new();
     if !routed.groups.is_empty() {
@@ -181,7 +188,7 @@ async fn read_again<D: Dataflow, C: Calls>(round: &Round<'_, D, C>, token: u64) 
             send::<clock::WakeMe, _>(round.calls, ControlKey, need);
         }
     }
-    round.letters.load(Ordering::Relaxed) == 0
+    Ok(round.letters.load(Ordering::Relaxed) == 0)
 }
 
 /// Why a replayed record failed again, with the record as it entered.

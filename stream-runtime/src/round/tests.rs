@@ -465,6 +465,11 @@ fn a_branch_is_written_after_the_main_output_at_its_own_partitions() {
     assert_eq!(writes[1], "call TSink/1/writeSide [160,180,200,220]");
 }
 
+/// Replays `letter` through the fake, whose reads do not fail.
+fn replays<D: Dataflow>(flow: &D, calls: &FakeCalls, letter: DeadLetter) -> bool {
+    block_on(replay(flow, calls, calls, letter)).unwrap_or_else(|e| panic!("replay: {e}"))
+}
+
 fn letter(record: serde_json::Value) -> DeadLetter {
     DeadLetter {
         split: 1,
@@ -485,12 +490,7 @@ fn a_replayed_record_reaches_its_group_and_its_result_the_sink() {
         a if a.starts_with("TKeyed/") => Ok(records_of(&String::from_utf8_lossy(body))),
         _ => json(()),
     });
-    assert!(block_on(replay(
-        &flow,
-        &calls,
-        &calls,
-        letter(serde_json::json!(7))
-    )));
+    assert!(replays(&flow, &calls, letter(serde_json::json!(7))));
     // 7 % 3 is key 1, in group key_group("1", 2).
     let group = crate::group::key_group("1", flow.config().key_groups);
     let keyed = calls.lines("call TKeyed/");
@@ -508,12 +508,7 @@ fn a_replayed_record_reaches_its_group_and_its_result_the_sink() {
 fn a_replayed_record_that_does_not_decode_is_a_dead_letter_again() {
     let flow = summing(100);
     let calls = FakeCalls::new(|_, _| json(()));
-    assert!(!block_on(replay(
-        &flow,
-        &calls,
-        &calls,
-        letter(serde_json::json!("seven"))
-    )));
+    assert!(!replays(&flow, &calls, letter(serde_json::json!("seven"))));
     assert!(calls.lines("call TKeyed/").is_empty());
     let letters = calls.lines("send TControl/pipeline/deadLetter ");
     let [again] = &letters[..] else {
@@ -551,12 +546,11 @@ fn a_replayed_sink_letter_is_written_to_the_sink_again() {
     let calls = FakeCalls::new(|_, _| json(()));
     let timers = FailedStage::TimersSink { stage: 1, group: 0 };
     for stage in [FailedStage::Sink, timers] {
-        assert!(block_on(replay(
+        assert!(replays(
             &flow,
             &calls,
-            &calls,
             sink_letter(stage, serde_json::json!(42))
-        )));
+        ));
     }
     assert_eq!(
         calls.lines("call TSink/"),
@@ -583,7 +577,7 @@ fn a_replayed_branch_letter_is_written_to_the_branchs_sink() {
     );
     let calls = FakeCalls::new(|_, _| json(()));
     let letter = sink_letter(FailedStage::BranchSink, serde_json::json!(70));
-    assert!(block_on(replay(&flow, &calls, &calls, letter)));
+    assert!(replays(&flow, &calls, letter));
     assert_eq!(calls.lines("call TSink/"), ["call TSink/1/writeSide [70]"]);
 }
 
@@ -597,7 +591,7 @@ fn a_sink_letter_rejected_again_is_a_dead_letter_again() {
         _ => json(()),
     });
     let letter = sink_letter(FailedStage::Sink, serde_json::json!(42));
-    assert!(!block_on(replay(&flow, &calls, &calls, letter)));
+    assert!(!replays(&flow, &calls, letter));
     let letters = calls.lines("send TControl/pipeline/deadLetter ");
     let [again] = &letters[..] else {
         panic!("one dead letter, not {letters:?}")
@@ -651,7 +645,7 @@ fn a_letter_from_before_key_by_is_read_again_and_goes_on() {
         a if a.starts_with("TKeyed/") => Ok(records_of(&String::from_utf8_lossy(body))),
         _ => json(()),
     });
-    assert!(block_on(replay(&flow, &calls, &calls, before_key_letter())));
+    assert!(replays(&flow, &calls, before_key_letter()));
     let group = crate::group::key_group("0", flow.config().key_groups);
     assert_eq!(
         calls.lines("call TKeyed/"),
@@ -668,12 +662,7 @@ fn a_letter_from_before_key_by_that_fails_again_is_kept() {
     static BAD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(15);
     let flow = failing_before_key(&BAD);
     let calls = FakeCalls::new(|_, _| json(()));
-    assert!(!block_on(replay(
-        &flow,
-        &calls,
-        &calls,
-        before_key_letter()
-    )));
+    assert!(!replays(&flow, &calls, before_key_letter()));
     assert!(calls.lines("call TKeyed/").is_empty());
     let letters = calls.lines("send TControl/pipeline/deadLetter ");
     let [again] = &letters[..] else {
@@ -687,4 +676,108 @@ fn a_letter_from_before_key_by_that_fails_again_is_kept() {
         (1, 7, FailedStage::BeforeKey)
     );
     assert!(again.error.starts_with("replayed: "), "{}", again.error);
+}
+
+/// A source like a Kafka partition with markers: only the even positions
+/// hold a record, the position itself, which says where it was read.
+struct EvenOnly;
+
+impl crate::source::Source for EvenOnly {
+    type Item = u64;
+
+    fn position_of(&self, item: &u64) -> Option<u64> {
+        Some(*item)
+    }
+
+    async fn read(&self, _: u32, position: u64, max: usize) -> std::io::Result<Vec<u64>> {
+        let end = (position + max as u64).min(20);
+        Ok((position..end).filter(|p| p % 2 == 0).collect())
+    }
+
+    fn is_bounded(&self) -> bool {
+        true
+    }
+}
+
+/// A record that fails after positions with no record is dead-lettered
+/// at its own position, not at its index in the range, and a replay reads
+/// it there: the record 6 of the range 0..10 (the fourth read), replayed
+/// after the fix, is 6 again.
+#[test]
+fn a_letter_names_the_position_its_record_was_read_at_past_positions_without_one() {
+    static BAD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(6);
+    let flow = stages(
+        Pipeline::named("T")
+            .key_groups(2)
+            .max_attempts(1)
+            .source(EvenOnly)
+            .map(|n| {
+                assert_ne!(n, BAD.load(std::sync::atomic::Ordering::Relaxed), "bad");
+                n
+            })
+            .key_by(|n| n % 3)
+            .reduce(|a, b| a + b),
+        CollectSink::<u64>::new(),
+    );
+    let calls = FakeCalls::new(|address, body| match address {
+        "TSplit/0/next" => json(Lease {
+            from: 0,
+            count: 10,
+            dry: None,
+        }),
+        a if a.starts_with("TKeyed/") => Ok(records_of(&String::from_utf8_lossy(body))),
+        _ => json(()),
+    });
+    assert_eq!(block_on(run(&flow, &calls, token(0))), Outcome::Continued);
+    let letters = calls.lines("send TControl/pipeline/deadLetter ");
+    let [letter] = &letters[..] else {
+        panic!("one dead letter, not {letters:?}")
+    };
+    let letter: DeadLetter =
+        serde_json::from_str(letter.trim_start_matches("send TControl/pipeline/deadLetter "))
+            .unwrap_or_else(|e| panic!("{e}: {letter}"));
+    assert_eq!(
+        (letter.stage.clone(), letter.position),
+        (FailedStage::BeforeKey, 6)
+    );
+
+    BAD.store(u64::MAX, std::sync::atomic::Ordering::Relaxed);
+    let calls = FakeCalls::new(|address, body| match address {
+        a if a.starts_with("TKeyed/") => Ok(records_of(&String::from_utf8_lossy(body))),
+        _ => json(()),
+    });
+    assert!(replays(&flow, &calls, letter));
+    let group = crate::group::key_group("0", flow.config().key_groups);
+    assert_eq!(
+        calls.lines("call TKeyed/"),
+        [format!("call TKeyed/{group}/process {{\"records\":[6]}}")]
+    );
+}
+
+/// A position that holds no record (any more) is a letter again, not a
+/// replay that reports success with nothing sent.
+#[test]
+fn a_replayed_position_without_a_record_is_a_letter_again() {
+    let flow = stages(
+        Pipeline::named("T")
+            .key_groups(2)
+            .source(EvenOnly)
+            .key_by(|n| n % 3)
+            .reduce(|a, b| a + b),
+        CollectSink::<u64>::new(),
+    );
+    let calls = FakeCalls::new(|_, _| json(()));
+    let letter = DeadLetter {
+        split: 0,
+        position: 7,
+        ..before_key_letter()
+    };
+    assert!(!replays(&flow, &calls, letter));
+    assert!(calls.lines("call TKeyed/").is_empty());
+    let letters = calls.lines("send TControl/pipeline/deadLetter ");
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert!(
+        letters[0].contains("holds no record at position 7"),
+        "{letters:?}"
+    );
 }

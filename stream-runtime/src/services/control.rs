@@ -294,10 +294,12 @@ impl<'a, D: Dataflow> Serves<'a, control::TakeDeadLetters> for PipelineService<C
             return Ok(Taken {
                 letters: vec![(id, letter)],
                 next: None,
+                until: id + 1,
             });
         }
+        let until = take.until.unwrap_or(state.dead_letters);
         let start = take.from.max(state.dead_from);
-        let end = state.dead_letters.min(start.saturating_add(TAKE_SCAN));
+        let end = until.min(start.saturating_add(TAKE_SCAN));
         let budget = self.flow.config().max_call_bytes / 2;
         let mut taken = Taken::default();
         let (mut bytes, mut first_kept) = (0, None);
@@ -323,9 +325,10 @@ impl<'a, D: Dataflow> Serves<'a, control::TakeDeadLetters> for PipelineService<C
             }
         }
         let scanned_to = taken.next.unwrap_or(end);
-        if taken.next.is_none() && end < state.dead_letters {
+        if taken.next.is_none() && end < until {
             taken.next = Some(end);
         }
+        taken.until = until;
         // Every id below the first letter still kept is cleared: later
         // scans start there.
         if start == state.dead_from {

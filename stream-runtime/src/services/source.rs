@@ -218,6 +218,7 @@ impl<'a, D: Dataflow> Serves<'a, source::Replay> for PipelineService<SourceServi
         let mut take = Take {
             id: request.id,
             from: 0,
+            until: None,
         };
         // A page at a time: a replay of many letters holds the control
         // object only while it takes each page.
@@ -231,13 +232,18 @@ impl<'a, D: Dataflow> Serves<'a, source::Replay> for PipelineService<SourceServi
                 };
                 let names = self.names.at_level(level);
                 let stage_calls = calls.with_names(&names);
-                match round::replay(&*self.flow, &calls, &stage_calls, letter).await {
+                // A source that cannot be read fails the replay, which
+                // Restate retries, as it does a token's round.
+                match round::replay(&*self.flow, &calls, &stage_calls, letter).await? {
                     true => replayed.replayed.push(id),
                     false => replayed.failed_again.push(id),
                 }
             }
             match taken.next {
-                Some(next) if request.id.is_none() => take.from = next,
+                Some(next) if request.id.is_none() => {
+                    take.from = next;
+                    take.until = Some(taken.until);
+                }
                 _ => break,
             }
         }

@@ -96,6 +96,13 @@ macro_rules! side_source {
                 self.0.splits()
             }
 
+            fn position_of(&self, item: &$item) -> Option<u64> {
+                match item {
+                    Either::$variant(record) => self.0.position_of(record),
+                    _ => None,
+                }
+            }
+
             async fn read(&self, split: u32, position: u64, max: usize) -> io::Result<Vec<$item>> {
                 let records = self.0.read(split, position, max).await?;
                 Ok(records.into_iter().map(Either::$variant).collect())

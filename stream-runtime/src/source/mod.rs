@@ -121,6 +121,18 @@ pub trait Source: Send + Sync + 'static {
         max: usize,
     ) -> impl Future<Output = io::Result<Vec<Self::Item>>> + Send;
 
+    /// The position `item` was read at, for a source whose positions can
+    /// hold no record (a Kafka offset of a transaction marker, or one
+    /// compaction removed), so that [`read`](Source::read) skips them.
+    /// `None` (the default) for a source whose records fill their
+    /// positions, the first record read at the position asked for and each
+    /// next one at the next position. Dead letters name a record by its
+    /// position, and a replay reads it there again.
+    fn position_of(&self, item: &Self::Item) -> Option<u64> {
+        let _ = item;
+        None
+    }
+
     /// How many records [`read`](Source::read) would return, without
     /// producing them: the split stage leases ranges with it. For an
     /// endless source, 0 means no data right now: tokens then wait with a

@@ -61,6 +61,11 @@ impl<A: Source, B: Source<Item = A::Item>> Source for Union<A, B> {
         self.first.splits().saturating_add(self.second.splits())
     }
 
+    fn position_of(&self, item: &Self::Item) -> Option<u64> {
+        // A record carries its position, or neither source says it.
+        (self.first.position_of(item)).or_else(|| self.second.position_of(item))
+    }
+
     async fn read(&self, split: u32, position: u64, max: usize) -> io::Result<Vec<Self::Item>> {
         match self.side(split) {
             Side::First(split) => self.first.read(split, position, max).await,

@@ -11,6 +11,22 @@ use stream_runtime::{CollectSink, Endpoint, FailedStage, Pipeline, Sequence, Ser
 
 use crate::harness::harness;
 
+const WAIT: Duration = Duration::from_secs(120);
+
+/// Serves `pipeline` (named `name`) and runs it to its end with 2 tokens:
+/// the endpoint (served while it is kept), its names, its last status.
+async fn run_to_its_end(
+    pipeline: impl stream_runtime::IntoPipeline,
+    name: &str,
+) -> (crate::harness::Served, ServiceNames, stream_runtime::Status) {
+    let h = harness();
+    let served = h.serve_here(Endpoint::new().pipeline(pipeline)).await;
+    let names = ServiceNames::for_pipeline(name);
+    h.add_tokens(&names, 2).await;
+    let done = h.wait_for(&names, WAIT, |_| {}, |s| s.finished).await;
+    (served, names, done)
+}
+
 /// The bug: the second stage fails on the running sum 24 while it stands.
 static BROKEN: AtomicBool = AtomicBool::new(true);
 const RECORDS: u64 = 40;
@@ -36,14 +52,8 @@ async fn a_record_a_later_stage_failed_on_is_replayed_there_once() {
             (a.0, a.1 + b.1, a.2 + b.2)
         })
         .sink(out.clone());
-    let _served = harness()
-        .serve_here(Endpoint::new().pipeline(pipeline))
-        .await;
-    let h = harness();
-    let names = ServiceNames::for_pipeline(name);
-    h.add_tokens(&names, 2).await;
-    let wait = Duration::from_secs(120);
-    let done = h.wait_for(&names, wait, |_| {}, |s| s.finished).await;
+    let (_served, names, done) = run_to_its_end(pipeline, name).await;
+    let (h, wait) = (harness(), WAIT);
     assert_eq!(done.dead_letters, 1, "{done:?}");
 
     let ingress = h.ingress();
@@ -130,14 +140,8 @@ async fn replay_all_reads_every_page_and_replays_each_letter_once() {
         .key_by(|r: &(u64, u64)| r.0)
         .reduce(|a, b| (a.0, a.1 + b.1))
         .sink(out.clone());
-    let _served = harness()
-        .serve_here(Endpoint::new().pipeline(pipeline))
-        .await;
-    let h = harness();
-    let names = ServiceNames::for_pipeline(name);
-    h.add_tokens(&names, 2).await;
-    let wait = Duration::from_secs(120);
-    let done = h.wait_for(&names, wait, |_| {}, |s| s.finished).await;
+    let (_served, names, done) = run_to_its_end(pipeline, name).await;
+    let (h, wait) = (harness(), WAIT);
     assert_eq!(done.dead_letters, MANY / 2, "{done:?}");
 
     // While the bug stands, each fails again, once: the letters a replay

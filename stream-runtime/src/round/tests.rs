@@ -465,6 +465,17 @@ fn a_branch_is_written_after_the_main_output_at_its_own_partitions() {
     assert_eq!(writes[1], "call TSink/1/writeSide [160,180,200,220]");
 }
 
+/// The one dead letter the fake was sent.
+fn the_one_letter(calls: &FakeCalls) -> DeadLetter {
+    let prefix = "send TControl/pipeline/deadLetter ";
+    let letters = calls.lines(prefix);
+    let [letter] = &letters[..] else {
+        panic!("one dead letter, not {letters:?}")
+    };
+    serde_json::from_str(letter.trim_start_matches(prefix))
+        .unwrap_or_else(|e| panic!("{e}: {letter}"))
+}
+
 /// Replays `letter` through the fake, whose reads do not fail.
 fn replays<D: Dataflow>(flow: &D, calls: &FakeCalls, letter: DeadLetter) -> bool {
     block_on(replay(flow, calls, calls, letter)).unwrap_or_else(|e| panic!("replay: {e}"))
@@ -510,13 +521,7 @@ fn a_replayed_record_that_does_not_decode_is_a_dead_letter_again() {
     let calls = FakeCalls::new(|_, _| json(()));
     assert!(!replays(&flow, &calls, letter(serde_json::json!("seven"))));
     assert!(calls.lines("call TKeyed/").is_empty());
-    let letters = calls.lines("send TControl/pipeline/deadLetter ");
-    let [again] = &letters[..] else {
-        panic!("one dead letter, not {letters:?}")
-    };
-    let again: DeadLetter =
-        serde_json::from_str(again.trim_start_matches("send TControl/pipeline/deadLetter "))
-            .unwrap_or_else(|e| panic!("{e}: {again}"));
+    let again = the_one_letter(&calls);
     assert_eq!(
         (again.split, again.position, again.record),
         (1, 7, Some(serde_json::json!("seven")))
@@ -592,13 +597,7 @@ fn a_sink_letter_rejected_again_is_a_dead_letter_again() {
     });
     let letter = sink_letter(FailedStage::Sink, serde_json::json!(42));
     assert!(!replays(&flow, &calls, letter));
-    let letters = calls.lines("send TControl/pipeline/deadLetter ");
-    let [again] = &letters[..] else {
-        panic!("one dead letter, not {letters:?}")
-    };
-    let again: DeadLetter =
-        serde_json::from_str(again.trim_start_matches("send TControl/pipeline/deadLetter "))
-            .unwrap_or_else(|e| panic!("{e}: {again}"));
+    let again = the_one_letter(&calls);
     assert_eq!(
         (again.stage, again.record),
         (FailedStage::Sink, Some(serde_json::json!(42)))
@@ -664,13 +663,7 @@ fn a_letter_from_before_key_by_that_fails_again_is_kept() {
     let calls = FakeCalls::new(|_, _| json(()));
     assert!(!replays(&flow, &calls, before_key_letter()));
     assert!(calls.lines("call TKeyed/").is_empty());
-    let letters = calls.lines("send TControl/pipeline/deadLetter ");
-    let [again] = &letters[..] else {
-        panic!("one dead letter, not {letters:?}")
-    };
-    let again: DeadLetter =
-        serde_json::from_str(again.trim_start_matches("send TControl/pipeline/deadLetter "))
-            .unwrap_or_else(|e| panic!("{e}: {again}"));
+    let again = the_one_letter(&calls);
     assert_eq!(
         (again.split, again.position, again.stage),
         (1, 7, FailedStage::BeforeKey)
@@ -729,13 +722,7 @@ fn a_letter_names_the_position_its_record_was_read_at_past_positions_without_one
         _ => json(()),
     });
     assert_eq!(block_on(run(&flow, &calls, token(0))), Outcome::Continued);
-    let letters = calls.lines("send TControl/pipeline/deadLetter ");
-    let [letter] = &letters[..] else {
-        panic!("one dead letter, not {letters:?}")
-    };
-    let letter: DeadLetter =
-        serde_json::from_str(letter.trim_start_matches("send TControl/pipeline/deadLetter "))
-            .unwrap_or_else(|e| panic!("{e}: {letter}"));
+    let letter = the_one_letter(&calls);
     assert_eq!(
         (letter.stage.clone(), letter.position),
         (FailedStage::BeforeKey, 6)

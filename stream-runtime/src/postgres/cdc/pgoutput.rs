@@ -215,10 +215,8 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
         b'U' => {
             let relation = at.u32()?;
             let old = match at.u8()? {
-                b'K' => Some(Old::Key(at.tuple()?)),
-                b'O' => Some(Old::Full(at.tuple()?)),
                 b'N' => None,
-                _ => return Err(at.error("an update's `K`, `O` or `N`")),
+                tag => Some(at.old(tag, "an update's `K`, `O` or `N`")?),
             };
             if old.is_some() {
                 at.expect(b'N', "an update's new row (`N`)")?;
@@ -231,11 +229,8 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
         }
         b'D' => {
             let relation = at.u32()?;
-            let old = match at.u8()? {
-                b'K' => Old::Key(at.tuple()?),
-                b'O' => Old::Full(at.tuple()?),
-                _ => return Err(at.error("a delete's `K` or `O`")),
-            };
+            let tag = at.u8()?;
+            let old = at.old(tag, "a delete's `K` or `O`")?;
             Message::Delete { relation, old }
         }
         b'T' => {
@@ -349,6 +344,16 @@ impl Cursor<'_> {
         let text = std::str::from_utf8(&rest[..end]).map_err(|_| self.error("UTF-8"))?;
         self.at += end + 1;
         Ok(text.to_owned())
+    }
+
+    /// The row before an update or a delete, after its tag: `K` (the key
+    /// columns) or `O` (all of them); another tag is `what` was expected.
+    fn old(&mut self, tag: u8, what: &'static str) -> Result<Old, DecodeError> {
+        match tag {
+            b'K' => Ok(Old::Key(self.tuple()?)),
+            b'O' => Ok(Old::Full(self.tuple()?)),
+            _ => Err(self.error(what)),
+        }
     }
 
     fn tuple(&mut self) -> Result<Tuple, DecodeError> {

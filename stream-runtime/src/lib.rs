@@ -84,6 +84,7 @@ mod parameter;
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
 mod protocol;
+mod push;
 mod record;
 pub mod restate;
 mod round;

@@ -15,8 +15,10 @@
 /// | `{name}Sink` | Virtual Object | sink partition | `write`, `progress` (shared) |
 /// | `{name}Control` | Virtual Object | `pipeline` | `add`, `stop`, `park`, `halt`, `deadLetter`, `late`, `get` (shared) |
 /// | `{name}Clock` | Virtual Object | `pipeline` | `report`, `need`, `get` (shared); only with `event_time` |
+/// | `{name}Ingest` | Service | | `append` (public); only with a [`Pushed`](crate::source::Pushed) source |
+/// | `{name}Log` | Virtual Object | source split | `append`, `take`; only with a [`Pushed`](crate::source::Pushed) source |
 ///
-/// Only `addTokens`, `stop` and `status` are reachable through the ingress;
+/// Only `addTokens`, `stop`, `status` (and `append`) are reachable through the ingress;
 /// the rest are private to the pipeline.
 ///
 /// ```
@@ -45,6 +47,12 @@ pub struct ServiceNames {
     pub control: String,
     /// The watermark, one object (pipelines with `event_time` only).
     pub clock: String,
+    /// Where records are pushed: `append` (pipelines whose source is
+    /// [`Pushed`](crate::source::Pushed) only).
+    pub ingest: String,
+    /// The pushed records not yet read, one object per split (pipelines
+    /// whose source is [`Pushed`](crate::source::Pushed) only).
+    pub log: String,
 }
 
 impl ServiceNames {
@@ -58,6 +66,8 @@ impl ServiceNames {
             sink: format!("{pipeline}Sink"),
             control: format!("{pipeline}Control"),
             clock: format!("{pipeline}Clock"),
+            ingest: format!("{pipeline}Ingest"),
+            log: format!("{pipeline}Log"),
         }
     }
 
@@ -74,7 +84,7 @@ impl ServiceNames {
     }
 
     /// Every service of the pipeline.
-    pub fn services(&self) -> [&str; 6] {
+    pub fn services(&self) -> [&str; 8] {
         [
             &self.source,
             &self.split,
@@ -82,6 +92,8 @@ impl ServiceNames {
             &self.sink,
             &self.control,
             &self.clock,
+            &self.ingest,
+            &self.log,
         ]
     }
 }

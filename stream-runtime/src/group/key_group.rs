@@ -37,15 +37,20 @@ impl Default for KeyGroups {
     }
 }
 
-/// The key group of an encoded key: FNV-1a over its bytes, a hash that is
-/// stable across processes, platforms and compiler versions.
+/// The key group of an encoded key: a [`stable_hash`] of it.
 pub(crate) fn key_group(encoded_key: &str, groups: KeyGroups) -> u32 {
+    (stable_hash(encoded_key) % u64::from(groups.count())) as u32
+}
+
+/// FNV-1a over a string's bytes: a hash that is stable across processes,
+/// platforms and compiler versions, so it can place durable state.
+pub(crate) fn stable_hash(text: &str) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in encoded_key.as_bytes() {
+    for byte in text.as_bytes() {
         hash ^= u64::from(*byte);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    (hash % u64::from(groups.count())) as u32
+    hash
 }
 
 /// What every key's state entry starts with, inside its key group's

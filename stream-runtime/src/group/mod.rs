@@ -19,7 +19,7 @@ pub(crate) use batch::{by_key_slots, write_back, WriteBack};
 pub(crate) use cache::{Loaded, StateCache, VERSION};
 pub use combine::Combiner;
 pub(crate) use combine::Folded;
-pub(crate) use key_group::{key_group, state_key};
+pub(crate) use key_group::{key_group, stable_hash, state_key};
 pub use key_group::{KeyGroups, STATE_KEY_PREFIX};
 pub use scope::{Cx, KeyTime, Scope};
 pub use state::GroupState;

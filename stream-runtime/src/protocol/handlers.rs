@@ -16,9 +16,9 @@ use restate_sdk::discovery::ServiceType;
 
 use super::overview::{ListedDeadLetter, Overview, ReplayRequest, Replayed};
 use super::{
-    Answer, BatchAnswer, ControlState, DeadLetter, Encoded, Exclusive, Handler, KeyedBatch, Lease,
-    ObjectKey, RawBody, ServiceKind, Shared, SinkProgress, SplitProgress, Stateless, Status, Take,
-    Taken, Token, TokensAdded,
+    Answer, Appended, BatchAnswer, ControlState, DeadLetter, Encoded, Exclusive, Handler,
+    KeyedBatch, Lease, LogTake, LogTaken, ObjectKey, PushBatch, RawBody, ServiceKind, Shared,
+    SinkProgress, SplitProgress, Stateless, Status, Take, Taken, Token, TokensAdded,
 };
 use crate::names::ServiceNames;
 use crate::stages::Level;
@@ -119,6 +119,45 @@ pub(crate) mod split {
     handler!(
         /// The split's position and whether it is exhausted.
         Progress, "progress", SplitService, Shared, () => SplitProgress
+    );
+}
+
+service!(
+    /// `{P}Ingest`: where records are pushed to a pipeline whose source is
+    /// [`Pushed`](crate::source::Pushed), a plain service; only such a
+    /// pipeline has it.
+    IngestService, Service, (), ingest
+);
+
+pub(crate) mod ingest {
+    use super::*;
+
+    handler!(
+        /// Checks a batch and appends it, once per key, to the log of the
+        /// split its key picks; answers once it is durable.
+        Append, "append", IngestService, Stateless, PushBatch => Appended, PUBLIC
+    );
+}
+
+service!(
+    /// `{P}Log`: one Virtual Object per split of a pushed source, holding
+    /// the records pushed and not yet leased (lazy state: the log can hold
+    /// many batches, and eager state would ship all of them with each call).
+    LogService, VirtualObject, u32, log
+);
+
+pub(crate) mod log {
+    use super::*;
+
+    handler!(
+        /// Appends a checked batch, unless its key was seen: then answers
+        /// as the first time. Past the bound, refuses it with a 429.
+        Append, "append", LogService, Exclusive, PushBatch => Appended, LAZY_STATE
+    );
+    handler!(
+        /// Hands out the records from a position (the split's, which only
+        /// the split asks) and drops them from the log.
+        Take, "take", LogService, Exclusive, LogTake => LogTaken, LAZY_STATE
     );
 }
 

@@ -127,7 +127,7 @@ impl Layout {
 
 /// A range of a split leased to one token: positions `from..from + count`.
 /// A count of 0 comes with why (`dry`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
     /// The first position.
     pub from: u64,
@@ -136,6 +136,56 @@ pub struct Lease {
     /// Why nothing was leased; `None` with a count of 0 means ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dry: Option<Dry>,
+    /// For a split records are pushed to: the range's records themselves,
+    /// as they were pushed (JSON). The split hands them out with the lease
+    /// and drops them from its log, so they are kept in the round's
+    /// journal from then on; a source read elsewhere has none here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<Vec<serde_json::Value>>,
+}
+
+/// What a split asks its log for: up to `max` records from `from`, at
+/// most `bytes` of them encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LogTake {
+    pub from: u64,
+    pub max: u32,
+    pub bytes: u64,
+}
+
+/// What a log hands out: the records from the position asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LogTaken {
+    pub records: Vec<serde_json::Value>,
+}
+
+/// A batch of records pushed to a pipeline (`{name}Ingest/append`):
+/// appended once, whatever how many times it is sent with the same key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushBatch {
+    /// The producer's idempotency key: a batch sent again with the same
+    /// key (within the source's key retention) appends nothing again and
+    /// gets the first answer.
+    pub key: String,
+    /// The records, each one the source's record type as JSON.
+    pub records: Vec<serde_json::Value>,
+    /// The split to append to; by default the one the key hashes to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<u32>,
+}
+
+/// Where a pushed batch went: positions `first..first + count` of `split`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Appended {
+    /// The split it was appended to.
+    pub split: u32,
+    /// The position of its first record.
+    pub first: u64,
+    /// How many records.
+    pub count: u32,
+    /// The key was seen before: this answer is the first one's, and
+    /// nothing was appended this time.
+    pub again: bool,
 }
 
 /// Why a split leased nothing.

@@ -21,10 +21,10 @@ use restate_sdk::endpoint::{ContextInternal, InputMetadata};
 use restate_sdk::errors::TerminalError;
 
 pub(crate) use batch_answer::{BatchAnswer, BatchFailed};
-pub(crate) use messages::{Answer, Entry, KeyedBatch, Take, Taken};
+pub(crate) use messages::{Answer, Entry, KeyedBatch, LogTake, LogTaken, Take, Taken};
 pub use messages::{
-    ControlState, DeadLetter, Dry, FailedStage, Layout, Lease, SinkProgress, SplitProgress, Status,
-    Token, TokensAdded,
+    Appended, ControlState, DeadLetter, Dry, FailedStage, Layout, Lease, PushBatch, SinkProgress,
+    SplitProgress, Status, Token, TokensAdded,
 };
 
 use crate::names::ServiceNames;
@@ -196,6 +196,10 @@ json_messages!(
     String,
     Token,
     Lease,
+    PushBatch,
+    Appended,
+    LogTake,
+    LogTaken,
     SplitProgress,
     SinkProgress,
     ControlState,

@@ -50,10 +50,10 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         routed.read = records.len();
         let source = flow.source();
         let mut next = from;
-        for record in records {
+        for (known, record) in records {
             // A position with no record (a Kafka marker) is skipped: the
             // record says where it was read, when the source can tell.
-            let position = source.position_of(&record).unwrap_or(next);
+            let position = known.unwrap_or_else(|| source.position_of(&record).unwrap_or(next));
             next = position + 1;
             match self.one_record(position, record).await? {
                 Ok(route) => {
@@ -74,7 +74,10 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
                 }
                 Err(error) => {
                     let error = error.to_string();
-                    self.dead_letter(position, 1, FailedStage::BeforeKey, error, None)
+                    // A pushed record is kept in its letter, to replay:
+                    // its split's log no longer has it.
+                    let record = self.pushed(position).cloned();
+                    self.dead_letter(position, 1, FailedStage::BeforeKey, error, record)
                 }
             }
         }
@@ -84,13 +87,18 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     /// Reads the leased range. If the source says its start is gone (Kafka
     /// deleted the offsets before they were read), that part goes to the
     /// dead-letter output with the reason, and the rest is read. Answers
-    /// the first position read, and the records.
-    async fn read_existing(&self) -> std::io::Result<(u64, Vec<D::Input>)> {
+    /// the first position read, and the records, each with its position
+    /// when the round knows it (a pushed record's).
+    async fn read_existing(&self) -> std::io::Result<(u64, Vec<(Option<u64>, D::Input)>)> {
         let (from, count) = (self.lease.from, self.lease.count);
+        if let Some(pushed) = &self.lease.records {
+            return Ok((from, self.decode_pushed(from, pushed)));
+        }
         let end = from + u64::from(count);
         let source = self.flow.source();
+        let unknown = |records: Vec<D::Input>| records.into_iter().map(|r| (None, r)).collect();
         let error = match source.read(self.split, from, count as usize).await {
-            Ok(records) => return Ok((from, records)),
+            Ok(records) => return Ok((from, unknown(records))),
             Err(error) => error,
         };
         let Some(gone) = Gone::find(&error).filter(|g| g.until > from) else {
@@ -107,7 +115,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
             return Ok((end, Vec::new()));
         }
         let rest = (end - until) as usize;
-        Ok((until, source.read(self.split, until, rest).await?))
+        Ok((until, unknown(source.read(self.split, until, rest).await?)))
     }
 
     /// One record through the operators before `key_by` (see
@@ -125,7 +133,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         loop {
             let input = match record.take() {
                 Some(input) => input,
-                None => match flow.source().read(self.split, position, 1).await?.pop() {
+                None => match self.read_one(position).await? {
                     Some(input) => input,
                     None => return Ok(Err(NotKeyed::Unreadable { position })),
                 },
@@ -136,6 +144,54 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
                 Ok(route) => return Ok(Ok(route)),
             }
         }
+    }
+}
+
+impl<D: Dataflow, C: Calls> Round<'_, D, C> {
+    /// The record at `position` read again, to try it again.
+    async fn read_one(&self, position: u64) -> std::io::Result<Option<D::Input>> {
+        if self.lease.records.is_none() {
+            return Ok(self
+                .flow
+                .source()
+                .read(self.split, position, 1)
+                .await?
+                .pop());
+        }
+        let record = self.pushed(position);
+        let source = self.flow.source();
+        Ok(record.and_then(|record| source.decode_pushed(self.split, record).ok()))
+    }
+
+    /// The pushed record at `position`, as the lease brought it.
+    fn pushed(&self, position: u64) -> Option<&serde_json::Value> {
+        let index = usize::try_from(position.checked_sub(self.lease.from)?).ok()?;
+        self.lease.records.as_ref()?.get(index)
+    }
+
+    /// The records a lease of a pushed split brought, from position `from`,
+    /// decoded. One that does not decode (the record type changed since it
+    /// was pushed) goes to the dead-letter output with its JSON, to replay
+    /// once the type takes it again; the records after it keep their own
+    /// positions.
+    fn decode_pushed(
+        &self,
+        from: u64,
+        records: &[serde_json::Value],
+    ) -> Vec<(Option<u64>, D::Input)> {
+        let source = self.flow.source();
+        let mut decoded = Vec::with_capacity(records.len());
+        for (position, record) in (from..).zip(records) {
+            match source.decode_pushed(self.split, record) {
+                Ok(item) => decoded.push((Some(position), item)),
+                Err(why) => {
+                    let error = format!("the pushed record does not decode: {why}");
+                    let stage = FailedStage::BeforeKey;
+                    self.dead_letter(position, 1, stage, error, Some(record.clone()));
+                }
+            }
+        }
+        decoded
     }
 }
 

@@ -112,6 +112,7 @@ pub(crate) async fn run<D: Dataflow, C: Calls>(flow: &D, calls: &C, token: Token
             return halt(calls, reason);
         }
     };
+    let (from, count) = (lease.from, lease.count);
     let round = Round {
         flow,
         calls,
@@ -123,13 +124,13 @@ pub(crate) async fn run<D: Dataflow, C: Calls>(flow: &D, calls: &C, token: Token
     let routed = match round.before_key().await {
         Ok(routed) => routed,
         Err(error) => {
-            let reason = format!("reading split {split} at {}: {error}", lease.from);
+            let reason = format!("reading split {split} at {from}: {error}");
             return Outcome::Retry(reason);
         }
     };
     let passed: usize = routed.groups.values().map(|g| g.positions.len()).sum();
     let passed = passed + routed.output.len() + routed.side.len();
-    crate::counts::source(flow.name(), lease.count as usize, passed);
+    crate::counts::source(flow.name(), count as usize, passed);
     let mut output = routed.output;
     let side = routed.side;
     let mut needs = Vec::new();

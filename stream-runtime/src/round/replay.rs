@@ -22,6 +22,7 @@ use crate::group::key_group;
 use crate::protocol::handlers::{clock, sink, ControlKey, SinkService};
 use crate::protocol::{BatchAnswer, Calls, DeadLetter, Entry, FailedStage, Handler, Lease, Token};
 use crate::record::Record;
+use crate::source::Source;
 use crate::stages::{AtLevel, Dataflow, Level};
 use crate::time::watermark::Need;
 
@@ -47,6 +48,13 @@ pub(crate) async fn replay<D: Dataflow, C: Calls, S: Calls>(
             from: letter.position,
             count: 1,
             dry: None,
+            // A pushed record is read from its letter: the log keeps
+            // nothing once it is leased.
+            records: flow
+                .source()
+                .pushed(letter.split)
+                .and(letter.record.clone())
+                .map(|record| vec![record]),
         },
         again: "replayed: ",
         letters: AtomicU32::new(0),

@@ -67,11 +67,13 @@ fn a_token_moves_to_the_next_split_then_parks_when_all_are_exhausted() {
             from: 0,
             count: 0,
             dry: None,
+            records: None,
         }),
         "TSplit/0/next" => json(Lease {
             from: 8,
             count: 4,
             dry: None,
+            records: None,
         }),
         _ => json(Vec::<u64>::new()),
     });
@@ -86,6 +88,7 @@ fn a_token_moves_to_the_next_split_then_parks_when_all_are_exhausted() {
             from: 0,
             count: 0,
             dry: None,
+            records: None,
         })
     });
     assert_eq!(block_on(run(&flow, &calls, token(0))), Outcome::Parked);
@@ -116,6 +119,7 @@ fn one_token_goes_round_every_split_with_data() {
                 from: 0,
                 count: 4,
                 dry: None,
+                records: None,
             }),
             a if a.starts_with("TKeyed/") => Ok(records_of(&String::from_utf8_lossy(body))),
             _ => json(4u64),
@@ -180,6 +184,7 @@ fn a_token_with_no_data_anywhere_waits_longer_each_time_and_reports_idle_splits(
             from: 7,
             count: 0,
             dry,
+            records: None,
         })
     });
     let token = Token {
@@ -209,6 +214,7 @@ fn a_token_from_another_layout_halts_before_leasing() {
             from: 0,
             count: 4,
             dry: None,
+            records: None,
         })
     });
     let mut theirs = layout(&flow);
@@ -238,6 +244,7 @@ fn a_failing_record_is_retried_then_dead_lettered_and_the_rest_written() {
                 from: 8,
                 count: 4,
                 dry: None,
+                records: None,
             }),
             group if group.starts_with("TKeyed/") && body.contains(r#"[16"#) => {
                 record_failed(0, "panicked: boom")
@@ -267,6 +274,7 @@ fn a_sink_write_that_fails_dead_letters_its_batch_and_the_token_goes_on() {
             from: 0,
             count: 4,
             dry: None,
+            records: None,
         }),
         "TSink/0/write" => Err(TerminalError::new("disk full")),
         group if group.starts_with("TKeyed/") => Ok(records_of(&String::from_utf8_lossy(body))),
@@ -294,6 +302,7 @@ fn a_record_the_sink_rejects_is_dead_lettered_and_the_rest_written_again() {
                 from: 0,
                 count: 4,
                 dry: None,
+                records: None,
             }),
             "TSink/0/write" if at(2).is_some() => {
                 record_failed(at(2).unwrap_or_default(), "violates check constraint")
@@ -338,6 +347,7 @@ fn large_records_go_in_calls_under_the_byte_limit_and_one_too_large_is_dead_lett
             from: 0,
             count: 10,
             dry: None,
+            records: None,
         }),
         group if group.starts_with("TKeyed/") => Ok(records_of(&String::from_utf8_lossy(body))),
         _ => json(()),
@@ -401,6 +411,7 @@ fn a_reduce_emitting_per_batch_sends_its_group_one_partial_per_key() {
                 from: 0,
                 count: 12,
                 dry: None,
+                records: None,
             }),
             group if group.starts_with("TKeyed/") => Ok(records_of(&String::from_utf8_lossy(body))),
             _ => json(()),
@@ -450,6 +461,7 @@ fn a_branch_is_written_after_the_main_output_at_its_own_partitions() {
                 from: 8,
                 count: 4,
                 dry: None,
+                records: None,
             }),
             group if group.starts_with("TKeyed/") => Ok(records_of(&body)),
             _ => json(()),
@@ -717,6 +729,7 @@ fn a_letter_names_the_position_its_record_was_read_at_past_positions_without_one
             from: 0,
             count: 10,
             dry: None,
+            records: None,
         }),
         a if a.starts_with("TKeyed/") => Ok(records_of(&String::from_utf8_lossy(body))),
         _ => json(()),
@@ -766,5 +779,74 @@ fn a_replayed_position_without_a_record_is_a_letter_again() {
     assert!(
         letters[0].contains("holds no record at position 7"),
         "{letters:?}"
+    );
+}
+
+/// A pushed split's lease brings its records: the round reads no source.
+/// A record that does not decode as the source's type (`"x"` at position
+/// 41) is a letter that keeps its JSON, and the records after it keep
+/// their own positions; a record a stage fails on (44) also keeps its JSON,
+/// and a replay sends it in from the letter, the log having dropped it.
+#[test]
+fn a_pushed_lease_brings_its_records_and_a_letter_keeps_the_pushed_json() {
+    static BAD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(4);
+    let flow = stages(
+        Pipeline::named("T")
+            .key_groups(2)
+            .max_attempts(2)
+            .source(crate::source::Pushed::<u64>::new())
+            .map(|n| {
+                assert_ne!(n, BAD.load(std::sync::atomic::Ordering::Relaxed), "bad");
+                n
+            })
+            .key_by(|n| n % 3)
+            .reduce(|a, b| a + b),
+        CollectSink::<u64>::new(),
+    );
+    let pushed = serde_json::json!([1, "x", 2, 3, 4, 5]);
+    let calls = FakeCalls::new(move |address, body| match address {
+        "TSplit/0/next" => json(Lease {
+            from: 40,
+            count: 6,
+            dry: None,
+            records: pushed.as_array().cloned(),
+        }),
+        a if a.starts_with("TKeyed/") => Ok(records_of(&String::from_utf8_lossy(body))),
+        _ => json(()),
+    });
+    assert_eq!(block_on(run(&flow, &calls, token(0))), Outcome::Continued);
+    let mut letters: Vec<DeadLetter> = calls
+        .lines("send TControl/pipeline/deadLetter ")
+        .iter()
+        .map(|l| serde_json::from_str(l.trim_start_matches("send TControl/pipeline/deadLetter ")))
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("{e}"));
+    letters.sort_by_key(|l| l.position);
+    let kept: Vec<_> = letters
+        .iter()
+        .map(|l| (l.position, l.stage.clone(), l.record.clone()))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            (41, FailedStage::BeforeKey, Some(serde_json::json!("x"))),
+            (44, FailedStage::BeforeKey, Some(serde_json::json!(4))),
+        ]
+    );
+    assert!(letters[0].error.contains("does not decode"), "{letters:?}");
+    let sent: Vec<String> = calls.lines("call TKeyed/");
+    let records: usize = sent.iter().map(|l| l.matches(',').count() + 1).sum();
+    assert_eq!(records, 4, "1, 2, 3 and 5 reach their groups: {sent:?}");
+
+    BAD.store(u64::MAX, std::sync::atomic::Ordering::Relaxed);
+    let calls = FakeCalls::new(|address, body| match address {
+        a if a.starts_with("TKeyed/") => Ok(records_of(&String::from_utf8_lossy(body))),
+        _ => json(()),
+    });
+    assert!(replays(&flow, &calls, letters[1].clone()));
+    let group = crate::group::key_group("1", flow.config().key_groups);
+    assert_eq!(
+        calls.lines("call TKeyed/"),
+        [format!("call TKeyed/{group}/process {{\"records\":[4]}}")]
     );
 }

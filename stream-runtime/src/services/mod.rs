@@ -6,7 +6,9 @@
 mod calls;
 mod clock;
 mod control;
+mod ingest;
 mod keyed;
+mod log;
 mod lookups;
 mod serve;
 mod sink;
@@ -24,8 +26,10 @@ use restate_sdk::service::ServiceDefinition;
 use crate::keyed::StateCache;
 use crate::names::ServiceNames;
 use crate::protocol::handlers::{
-    ClockService, ControlService, KeyedService, SinkService, SourceService, SplitService,
+    ClockService, ControlService, IngestService, KeyedService, LogService, SinkService,
+    SourceService, SplitService,
 };
+use crate::source::Source;
 use crate::stages::{Dataflow, Downstream, Level};
 
 /// A handle on service `K` of pipeline `D`: what every handler holds.
@@ -98,6 +102,11 @@ pub(crate) fn definitions<D: Dataflow>(
     }
     if timed {
         services.push(serve::definition(stage.to::<ClockService>())?);
+    }
+    let splits = stage.flow.splits();
+    if (0..splits).any(|split| stage.flow.source().pushed(split).is_some()) {
+        services.push(serve::definition(stage.to::<IngestService>())?);
+        services.push(serve::definition(stage.to::<LogService>())?);
     }
     Ok(services)
 }

@@ -6,8 +6,8 @@ use restate_sdk::prelude::*;
 use super::calls::RestateCalls;
 use super::serve::{index_key, Serves};
 use super::{PipelineService, ServiceHandlers};
-use crate::protocol::handlers::{split, SplitService};
-use crate::protocol::{Dry, Exclusive, Handler, Lease, SplitProgress};
+use crate::protocol::handlers::{log, split, SplitService};
+use crate::protocol::{Calls, Dry, Exclusive, Handler, Lease, LogTake, SplitProgress};
 use crate::source::{EndsBefore, Source};
 use crate::stages::Dataflow;
 use crate::time::{wall_clock, Millis};
@@ -92,6 +92,30 @@ impl<D: Dataflow> PipelineService<SplitService, D> {
     }
 }
 
+impl<D: Dataflow> PipelineService<SplitService, D> {
+    /// For a split records are pushed to: up to `max` records from `from`,
+    /// taken from its log (a journaled call, so a replay leases the same
+    /// records), at most half a call's bytes, as the lease carries them on.
+    async fn take(
+        &self,
+        calls: RestateCalls<'_>,
+        split: u32,
+        from: u64,
+        max: u32,
+    ) -> HandlerResult<Vec<serde_json::Value>> {
+        let take = LogTake {
+            from,
+            max,
+            bytes: (self.flow.config().max_call_bytes / 2) as u64,
+        };
+        let taken = calls
+            .call::<log::Take>(split, &take)
+            .map_err(|error| TerminalError::new(error.to_string()))?
+            .await?;
+        Ok(taken.records)
+    }
+}
+
 /// `max`, if a split's durable `head` shows the source has all of
 /// `from..from + max`.
 fn covered(head: Option<u64>, from: u64, max: u32) -> Option<u32> {
@@ -127,7 +151,7 @@ impl<'a, D: Dataflow> Serves<'a, split::Next> for PipelineService<SplitService, 
     async fn serve(
         &'a self,
         ctx: ObjectContext<'a>,
-        _calls: RestateCalls<'a>,
+        calls: RestateCalls<'a>,
         max: u32,
     ) -> HandlerResult<Lease> {
         let split = self.split(ctx.key())?;
@@ -142,11 +166,25 @@ impl<'a, D: Dataflow> Serves<'a, split::Next> for PipelineService<SplitService, 
                 start
             }
         };
-        let lease = |count, dry| Lease { from, count, dry };
+        let lease = |count, dry| Lease {
+            from,
+            count,
+            dry,
+            records: None,
+        };
         if ctx.get::<bool>(STOPPED).await?.unwrap_or(false) {
             return Ok(lease(0, Some(Dry::Stopped)));
         }
-        let (count, head) = self.leasable(&ctx, split, from, max).await?;
+        let (count, head, records) = match self.flow.source().pushed(split) {
+            Some(_) => {
+                let records = self.take(calls, split, from, max).await?;
+                (clamp(records.len(), max), None, Some(records))
+            }
+            None => {
+                let (count, head) = self.leasable(&ctx, split, from, max).await?;
+                (count, head, None)
+            }
+        };
         let dry = ctx.get::<Json<(Millis, bool)>>(DRY).await?.map(|Json(d)| d);
         if count > 0 {
             let next = from + u64::from(count);
@@ -155,7 +193,10 @@ impl<'a, D: Dataflow> Serves<'a, split::Next> for PipelineService<SplitService, 
             if dry.is_some() {
                 ctx.clear(DRY);
             }
-            return Ok(lease(count, None));
+            return Ok(Lease {
+                records,
+                ..lease(count, None)
+            });
         }
         if self.flow.source().split_is_bounded(split) {
             return Ok(lease(0, Some(Dry::Ended)));

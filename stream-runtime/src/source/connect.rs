@@ -127,6 +127,18 @@ macro_rules! side_source {
             fn split_is_bounded(&self, split: u32) -> bool {
                 self.0.split_is_bounded(split)
             }
+
+            fn pushed(&self, split: u32) -> Option<super::PushLimits> {
+                self.0.pushed(split)
+            }
+
+            fn decode_pushed(
+                &self,
+                split: u32,
+                record: &serde_json::Value,
+            ) -> Result<$item, String> {
+                self.0.decode_pushed(split, record).map(Either::$variant)
+            }
         }
     };
 }

@@ -45,6 +45,7 @@ mod connect;
 mod ends_before;
 mod gone;
 mod in_memory;
+mod pushed;
 mod random_words;
 mod sequence;
 mod union;
@@ -53,6 +54,7 @@ pub use connect::{connect, Connect, Either, Lefts, Rights};
 pub use ends_before::EndsBefore;
 pub use gone::Gone;
 pub use in_memory::InMemorySource;
+pub use pushed::{PushLimits, Pushed, DEFAULT_KEY_RETENTION, DEFAULT_PUSH_BOUND};
 pub use random_words::{RandomWords, DEFAULT_VOCABULARY};
 pub use sequence::Sequence;
 pub use union::Union;
@@ -181,6 +183,26 @@ pub trait Source: Send + Sync + 'static {
     fn split_is_bounded(&self, split: u32) -> bool {
         let _ = split;
         self.is_bounded()
+    }
+
+    /// For a split whose records are pushed to the pipeline (a
+    /// [`Pushed`] source's): its log's limits. Such a split is leased from
+    /// its log (`{name}Log`), each lease carrying its records, which
+    /// [`decode_pushed`](Source::decode_pushed) turns into items;
+    /// [`read`](Source::read) and [`available`](Source::available) are not
+    /// asked. `None` (the default) for a split read from elsewhere.
+    fn pushed(&self, split: u32) -> Option<PushLimits> {
+        let _ = split;
+        None
+    }
+
+    /// One record pushed to `split`, as its log keeps it (JSON), as an
+    /// item: checked when it is pushed, and decoded when it is leased.
+    fn decode_pushed(&self, split: u32, record: &serde_json::Value) -> Result<Self::Item, String> {
+        let _ = (split, record);
+        Err(format!(
+            "split {split} is not one that records are pushed to"
+        ))
     }
 }
 

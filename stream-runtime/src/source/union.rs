@@ -95,6 +95,20 @@ impl<A: Source, B: Source<Item = A::Item>> Source for Union<A, B> {
         self.first.is_bounded() && self.second.is_bounded()
     }
 
+    fn pushed(&self, split: u32) -> Option<super::PushLimits> {
+        match self.side(split) {
+            Side::First(split) => self.first.pushed(split),
+            Side::Second(split) => self.second.pushed(split),
+        }
+    }
+
+    fn decode_pushed(&self, split: u32, record: &serde_json::Value) -> Result<Self::Item, String> {
+        match self.side(split) {
+            Side::First(split) => self.first.decode_pushed(split, record),
+            Side::Second(split) => self.second.decode_pushed(split, record),
+        }
+    }
+
     fn split_is_bounded(&self, split: u32) -> bool {
         match self.side(split) {
             Side::First(split) => self.first.split_is_bounded(split),

@@ -109,7 +109,7 @@ pub use keyed::{
     KeyGroups, ListState, MapState, ProcessContext, ReducingState, TimeDomain, Timer, ValueState,
 };
 pub use names::ServiceNames;
-pub use protocol::{overview, DeadLetter, FailedStage, Status, TokensAdded};
+pub use protocol::{overview, Appended, DeadLetter, FailedStage, PushBatch, Status, TokensAdded};
 pub use record::{Aggregate, Key, Record};
 pub use services::{parse_token_count, DefinitionError, MAX_TOKENS_PER_CALL};
 pub use sink::{CollectSink, ConsoleSink, FileSink, Sink};

@@ -26,6 +26,7 @@ mod parameters;
 mod pipelines;
 mod postgres;
 mod process;
+mod push;
 mod replay;
 mod rollout;
 mod runner;

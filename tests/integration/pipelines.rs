@@ -539,6 +539,7 @@ pub fn all(endpoint: Endpoint) -> Endpoint {
         .pipeline(Failing)
         .pipeline(crate::layout::relayout(4))
         .pipeline(crate::stop::stoppable())
+        .pipeline(crate::push::pushed_words())
         .pipeline(crate::large_records::large_records())
         .pipeline(crate::metrics::metered())
         .pipeline(Tumbled)

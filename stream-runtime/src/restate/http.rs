@@ -73,6 +73,32 @@ impl ApiError {
             _ => None,
         }
     }
+
+    /// For a 429 of a pushed source's `append`: how long to wait before
+    /// sending the batch again, as the answer says (`retry after N ms`).
+    ///
+    /// ```
+    /// use stream_runtime::restate::ApiError;
+    /// use std::time::Duration;
+    ///
+    /// let full = ApiError::Status {
+    ///     what: "WordCountIngest/append".into(),
+    ///     status: 429,
+    ///     body: "split 0 holds 9 records unread …: retry after 250 ms".into(),
+    /// };
+    /// assert_eq!(full.retry_after(), Some(Duration::from_millis(250)));
+    /// ```
+    pub fn retry_after(&self) -> Option<Duration> {
+        let ApiError::Status {
+            status: 429, body, ..
+        } = self
+        else {
+            return None;
+        };
+        let (_, after) = body.split_once("retry after ")?;
+        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok().map(Duration::from_millis)
+    }
 }
 
 /// An answer: status and body.

@@ -2,9 +2,9 @@
 
 use super::http::{api_client, ApiError};
 use crate::names::ServiceNames;
-use crate::protocol::handlers::source;
+use crate::protocol::handlers::{ingest, source};
 use crate::protocol::overview::{Overview, ReplayRequest, Replayed};
-use crate::protocol::{Handler, Status, TokensAdded};
+use crate::protocol::{Appended, Handler, PushBatch, Status, TokensAdded};
 
 /// Why an ingress call failed (the same type as [`AdminError`](super::AdminError)).
 pub type CallError = ApiError;
@@ -90,6 +90,42 @@ impl IngressClient {
     /// (`{name}Source/overview`): what the runner's page shows.
     pub async fn overview(&self, pipeline: &ServiceNames) -> Result<Overview, CallError> {
         self.call_json(&pipeline.source, source::GetOverview::NAME, b"")
+            .await
+    }
+
+    /// Pushes a batch of records to a pipeline whose source is
+    /// [`Pushed`](crate::source::Pushed) (`{name}Ingest/append`), and
+    /// answers where it went once it is durable. Send a batch whose answer
+    /// did not come again with the same key: it is appended once. A split
+    /// that holds too much unread answers 429, with the wait that
+    /// [`ApiError::retry_after`](super::ApiError::retry_after) reads.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), stream_runtime::restate::CallError> {
+    /// use stream_runtime::restate::IngressClient;
+    /// use stream_runtime::{PushBatch, ServiceNames};
+    ///
+    /// let ingress = IngressClient::new("http://localhost:8080");
+    /// let batch = PushBatch {
+    ///     key: "lines-1".to_owned(),
+    ///     records: vec!["to be or not to be".into()],
+    ///     split: None,
+    /// };
+    /// let appended = ingress.append(&ServiceNames::for_pipeline("WordCount"), &batch).await?;
+    /// println!("at {} of split {}", appended.first, appended.split);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn append(
+        &self,
+        pipeline: &ServiceNames,
+        batch: &PushBatch,
+    ) -> Result<Appended, CallError> {
+        let body = serde_json::to_vec(batch).map_err(|e| CallError::Decode {
+            what: format!("{}/{}", pipeline.ingest, ingest::Append::NAME),
+            reason: e.to_string(),
+        })?;
+        self.call_json(&pipeline.ingest, ingest::Append::NAME, &body)
             .await
     }
 

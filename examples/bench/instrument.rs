@@ -100,6 +100,17 @@ impl Clock {
         })
     }
 
+    /// Notes that `numbers` start now (read, or sent by a producer): each
+    /// one's latency runs until its write is durable.
+    pub fn start(&self, numbers: impl IntoIterator<Item = u64>) {
+        let now = Instant::now();
+        if let Ok(mut reads) = self.reads.lock() {
+            for n in numbers {
+                reads.entry(n).or_insert(now);
+            }
+        }
+    }
+
     /// The latencies since the last call, which starts a new interval.
     pub fn take_latencies(&self) -> Histogram {
         let mut latencies = self.latencies.lock().unwrap_or_else(|p| p.into_inner());
@@ -129,12 +140,7 @@ impl Source for TimedSequence {
 
     async fn read(&self, split: u32, position: u64, max: usize) -> std::io::Result<Vec<u64>> {
         let records = self.inner.read(split, position, max).await?;
-        let now = Instant::now();
-        if let Ok(mut reads) = self.clock.reads.lock() {
-            for n in &records {
-                reads.entry(*n).or_insert(now);
-            }
-        }
+        self.clock.start(records.iter().copied());
         Ok(records)
     }
 

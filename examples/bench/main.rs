@@ -24,6 +24,11 @@
 //!    started for it, at saturation, then with the delay from produce to a
 //!    readable result at half that rate.
 //!
+//! 6. **Pushed**: the word count over records pushed over HTTP
+//!    (`{name}Ingest/append`) by concurrent producers, as fast as the
+//!    pipeline takes them, with the delay from a record's send to its
+//!    result's durable write.
+//!
 //! Latency is per record, from the source read (after the lease) to the end
 //! of the sink write that made it durable.
 //!
@@ -35,6 +40,7 @@
 //! cargo run --release --features connectors --example bench -- --graphs      # only the top-N and join rows
 //! cargo run --release --features connectors --example bench -- --idle        # only the idle measurement
 //! cargo run --release --features connectors --example bench -- --kafka       # only the Kafka-to-Kafka row
+//! cargo run --release --features connectors --example bench -- --push        # only the pushed rows
 //! cargo run --release --features connectors --example bench -- --only 1000:10:200000,1000:10:100000:100000 --partitions 1
 //! ```
 //!
@@ -49,6 +55,7 @@ mod instrument;
 mod kafka;
 mod peers;
 mod probe;
+mod push;
 mod soak;
 mod tables;
 mod watermarks;
@@ -56,12 +63,12 @@ mod windows;
 
 use std::path::PathBuf;
 
-use instrument::{Clock, TimedFileSink, TimedSequence, WordCount};
+use instrument::{Clock, TimedFileSink, WordCount};
 use stream_runner::{LocalServer, LocalServerOptions, RESTATE_VERSION};
 use stream_runtime::keyed::Emit;
 use stream_runtime::restate::IngressClient;
 use stream_runtime::source::DEFAULT_VOCABULARY;
-use stream_runtime::{Endpoint, IntoPipeline, Pipeline, ServiceNames, Status};
+use stream_runtime::{Endpoint, IntoPipeline, Pipeline, ServiceNames, Source, Status};
 use stream_support::keys::{mix, zipf_rank};
 
 type Error = Box<dyn std::error::Error>;
@@ -97,6 +104,9 @@ pub struct Args {
     /// Only the Kafka-to-Kafka row (a broker is started for it)
     #[arg(long)]
     kafka: bool,
+    /// Only the pushed rows: records sent over HTTP by producers
+    #[arg(long)]
+    push: bool,
     /// The word count beside Kafka Streams and Flink on one broker
     /// (`just bench-peers`; the peers are built with Maven on first use)
     #[arg(long)]
@@ -183,7 +193,7 @@ pub fn word_count(
     key_groups: Option<u32>,
     keys: Option<u64>,
     reduce: Levers,
-    source: TimedSequence,
+    source: impl Source<Item = u64>,
     sink: TimedFileSink,
 ) -> impl IntoPipeline {
     let mut pipeline = Pipeline::named(name)
@@ -347,6 +357,9 @@ async fn main() -> Result<(), Error> {
     if args.kafka {
         return kafka::run(&args, args.quick).await;
     }
+    if args.push {
+        return push::run(&args, args.quick).await;
+    }
     if args.peers {
         return peers::run(&args).await;
     }
@@ -367,6 +380,7 @@ async fn main() -> Result<(), Error> {
         graphs::run(&args).await?;
         idle::run(&args).await?;
         kafka::run(&args, args.quick).await?;
+        push::run(&args, args.quick).await?;
     }
     if soak_seconds > 0 {
         // A fresh process, so that the soak's RSS is its own and not what

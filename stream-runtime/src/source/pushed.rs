@@ -55,9 +55,8 @@ pub struct PushLimits {
 /// pipeline! {
 ///     WordCount:
 ///     source(Pushed::<String>::new().with_splits(2).bound(50_000))
-///     |> flat_map(|line| line.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
-///     |> key_by(|word| word.clone())
-///     |> map(|word| (word, 1u64))
+///     |> flat_map(|line| line.split_whitespace().map(|w| (w.to_owned(), 1u64)).collect::<Vec<_>>())
+///     |> key_by(|(word, _)| word.clone())
 ///     |> reduce(|(word, a), (_, b)| (word, a + b))
 ///     |> sink(CollectSink::<(String, u64)>::new())
 /// }

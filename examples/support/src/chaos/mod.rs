@@ -13,6 +13,7 @@
 mod balancer;
 mod connectors;
 mod process;
+mod producer;
 mod snapshots;
 mod topology;
 mod workload;
@@ -387,6 +388,10 @@ async fn run_in(
         .add_tokens(&names, config.tokens)
         .await
         .map_err(|e| e.to_string())?;
+    let producer = (workload == Workload::Push).then(|| {
+        let produce = producer::produce(ingress.clone(), names.clone(), config.records);
+        tokio::spawn(produce)
+    });
 
     let mut schedule = Schedule(config.seed);
     let mut rescale = Rescale::new(config.add_tokens, outputs, started);
@@ -431,6 +436,12 @@ async fn run_in(
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let wall = started.elapsed();
+    if let Some(producer) = producer {
+        match producer.await.map_err(|e| e.to_string())? {
+            Ok(produced) => eprintln!("chaos: the producer's requests: {produced:?}"),
+            Err(error) => violations.push(format!("the producer stopped: {error}")),
+        }
+    }
 
     let outcome = workload
         .check(&output, connectors, &admin, config.records)

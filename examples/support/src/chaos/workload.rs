@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use stream_runtime::keyed::Emit;
 use stream_runtime::lookup::{Enrich, Lookup};
 use stream_runtime::restate::AdminClient;
-use stream_runtime::source::Either;
+use stream_runtime::source::{Either, Pushed};
 use stream_runtime::time::Watermarks;
 use stream_runtime::window::{tumbling, Windowed};
 use stream_runtime::{CompletePipeline, FileSink, IntoPipeline, Pipeline, Sequence, ServiceNames};
@@ -86,7 +86,18 @@ pub enum Workload {
     /// (without), the join numbering what it sees per key in its state:
     /// every window once, every running count once, every number once.
     JoinAfterStages,
+    /// The running word count over records pushed over HTTP
+    /// (`{name}Ingest/append`) by a producer that sends every batch again,
+    /// with its key, until it sees an answer, and waits out 429s: every
+    /// running count once.
+    Push,
 }
+
+/// The records a split of the push row's log holds unread: small, so that
+/// the producer is held back, and its requests meet the kills too.
+pub const PUSH_BOUND: u64 = 2_000;
+/// The records in one of the push row's batches.
+pub const PUSH_BATCH: u64 = 250;
 
 /// What the first stage of the large-output row gives per record.
 pub const LARGE_BYTES: usize = 2_000;
@@ -154,7 +165,7 @@ pub struct Outcome {
 
 impl Workload {
     /// Every one, in the order the soak runs them.
-    pub const ALL: [Workload; 13] = [
+    pub const ALL: [Workload; 14] = [
         Workload::Count,
         Workload::CountLatest,
         Workload::Window,
@@ -164,6 +175,7 @@ impl Workload {
         Workload::Branch,
         Workload::Enrich,
         Workload::JoinAfterStages,
+        Workload::Push,
         Workload::KafkaToKafka,
         Workload::KafkaToPostgres,
         Workload::SideOutput,
@@ -171,7 +183,7 @@ impl Workload {
     ];
 
     /// The ones that need no server but Restate.
-    pub const BUILT_IN: [Workload; 9] = [
+    pub const BUILT_IN: [Workload; 10] = [
         Workload::Count,
         Workload::CountLatest,
         Workload::Window,
@@ -181,6 +193,7 @@ impl Workload {
         Workload::Branch,
         Workload::Enrich,
         Workload::JoinAfterStages,
+        Workload::Push,
     ];
 
     /// The ones with connectors.
@@ -207,6 +220,7 @@ impl Workload {
             Workload::Branch => "branch: every record archived, and the word count",
             Workload::Enrich => "enrich: a Restate call per record, each made once",
             Workload::JoinAfterStages => "join after stages: windowed counts with running counts",
+            Workload::Push => "pushed over HTTP, every batch sent until answered",
         }
     }
 
@@ -226,6 +240,7 @@ impl Workload {
             Workload::Branch => "ChaosBranch",
             Workload::Enrich => "ChaosEnrich",
             Workload::JoinAfterStages => "ChaosJoinAfterStages",
+            Workload::Push => "ChaosPush",
         }
     }
 
@@ -255,7 +270,7 @@ impl Workload {
     /// Whether its source ends by itself; an endless one (a topic) is
     /// stopped once every result is written.
     pub fn is_bounded(self) -> bool {
-        !self.needs_kafka()
+        !self.needs_kafka() && self != Workload::Push
     }
 
     /// Its service names.
@@ -281,6 +296,14 @@ impl Workload {
             _ => Emit::EveryUpdate,
         };
         Ok(match self {
+            Workload::Push => Pipeline::named(name)
+                .batch_size(batch)
+                .source(Pushed::<u64>::new().with_splits(2).bound(PUSH_BOUND))
+                .map(one_word)
+                .key_by(|wc| wc.word.clone())
+                .reduce(summed)
+                .sink(FileSink::new(output))
+                .into_pipeline(),
             Workload::Count | Workload::CountLatest => source
                 .map(one_word)
                 .key_by(|wc| wc.word.clone())
@@ -414,7 +437,8 @@ impl Workload {
             | Workload::Random
             | Workload::Branch
             | Workload::Enrich
-            | Workload::JoinAfterStages => return Ok(()),
+            | Workload::JoinAfterStages
+            | Workload::Push => return Ok(()),
             Workload::KafkaToKafka => connectors.create_output_topic(name).await?,
             Workload::KafkaToPostgres => connectors.create_output_table(name).await?,
             Workload::SideOutput => {
@@ -538,7 +562,7 @@ impl Workload {
                 }
                 return Ok(outcome);
             }
-            Workload::Count => {
+            Workload::Count | Workload::Push => {
                 let check = check_running_counts(output, &expected)
                     .map_err(|e| format!("{}: {e}", output.display()))?;
                 return check_word_count(self, check, &expected, admin).await;

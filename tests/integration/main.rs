@@ -4,6 +4,7 @@
 mod answers;
 mod bad_input;
 mod branch;
+mod cdc;
 mod chained;
 mod chaos;
 mod differential;

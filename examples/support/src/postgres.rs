@@ -109,7 +109,9 @@ impl PostgresServer {
             .arg(&data)
             .args(["-p", &port.to_string(), "-k"])
             .arg(&dir)
-            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]);
+            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+            // For the CDC source: logical replication slots.
+            .args(["-c", "wal_level=logical"]);
         as_owner(&mut server, owner);
         let log = dir.join("postgres.log");
         std::fs::File::create(&log)?;

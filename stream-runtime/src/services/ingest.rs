@@ -53,7 +53,7 @@ impl<D: Dataflow> PipelineService<IngestService, D> {
             None => split_of(&batch.key, splits),
         };
         let source = flow.source();
-        if source.pushed(split).is_none() {
+        if source.pushed(split).is_none_or(|limits| limits.pulled) {
             return Err(not_pushed(flow.name(), split));
         }
         for (index, record) in batch.records.iter().enumerate() {

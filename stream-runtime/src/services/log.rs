@@ -2,7 +2,7 @@
 //! not yet leased, each batch one state entry (see [`crate::push`] for the
 //! decisions, and [`Pushed`](crate::source::Pushed) for what a user sees).
 
-use restate_sdk::errors::{HandlerResult, TerminalError};
+use restate_sdk::errors::{HandlerError, HandlerResult, TerminalError};
 use restate_sdk::prelude::*;
 use serde_json::Value;
 
@@ -12,7 +12,7 @@ use super::{PipelineService, ServiceHandlers};
 use crate::protocol::handlers::{log, LogService};
 use crate::protocol::{Appended, LogTake, LogTaken, PushBatch};
 use crate::push::{admit, Taking};
-use crate::source::{PushLimits, Source};
+use crate::source::{EndsBefore, PushLimits, Source};
 use crate::stages::Dataflow;
 use crate::time::{wall_clock, Millis};
 
@@ -22,6 +22,9 @@ const END: &str = "end";
 const NEXT: &str = "next";
 /// The first position of the batch that holds `next`.
 const CURSOR: &str = "cursor";
+/// For a log its source feeds ([`Source::pull`]): where the next pull
+/// starts, the source's own position.
+const MARK: &str = "mark";
 /// The oldest and the next entry of the keys' expiry queue.
 const EXPIRY_HEAD: &str = "expiry_head";
 const EXPIRY_TAIL: &str = "expiry_tail";
@@ -108,6 +111,47 @@ impl<'a, D: Dataflow> Serves<'a, log::Append> for PipelineService<LogService, D>
     }
 }
 
+impl<D: Dataflow> PipelineService<LogService, D> {
+    /// Asks the source what is new after the log's mark (a journaled step,
+    /// so a retry appends the same records), and appends it at `end` with
+    /// the new mark, in one state change: the mark a pull confirms to the
+    /// source's system is always one whose records are durable here.
+    /// Answers the new end.
+    async fn pull(
+        &self,
+        ctx: &ObjectContext<'_>,
+        split: u32,
+        end: u64,
+        take: LogTake,
+    ) -> HandlerResult<u64> {
+        let mark = ctx.get::<String>(MARK).await?;
+        let source = self.flow.source();
+        let (max, bytes) = (
+            take.max as usize,
+            usize::try_from(take.bytes).unwrap_or(usize::MAX),
+        );
+        let Json(pulled) = ctx
+            .run(|| async move {
+                match source.pull(split, mark, max, bytes).await {
+                    Ok(pulled) => Ok(Json(pulled)),
+                    Err(error) => Err(match EndsBefore::find(&error) {
+                        Some(ends) => TerminalError::new_with_code(409, ends.reason.clone()).into(),
+                        None => HandlerError::from(error),
+                    }),
+                }
+            })
+            .name("pull")
+            .await?;
+        let count = pulled.records.len() as u64;
+        if count > 0 {
+            ctx.set(&batch_entry(end), Json(pulled.records));
+            ctx.set(END, end + count);
+        }
+        ctx.set(MARK, pulled.mark);
+        Ok(end + count)
+    }
+}
+
 /// Forgets up to [`FORGET_PER_APPEND`] of the oldest keys whose retention
 /// has passed.
 async fn forget_old_keys(
@@ -146,7 +190,7 @@ impl<'a, D: Dataflow> Serves<'a, log::Take> for PipelineService<LogService, D> {
         _calls: RestateCalls<'a>,
         take: LogTake,
     ) -> HandlerResult<LogTaken> {
-        let (split, _) = self.split(ctx.key())?;
+        let (split, limits) = self.split(ctx.key())?;
         let next = ctx.get::<u64>(NEXT).await?.unwrap_or(0);
         if take.from != next {
             let why = format!(
@@ -158,7 +202,10 @@ impl<'a, D: Dataflow> Serves<'a, log::Take> for PipelineService<LogService, D> {
             );
             return Err(TerminalError::new_with_code(409, why).into());
         }
-        let end = ctx.get::<u64>(END).await?.unwrap_or(0);
+        let mut end = ctx.get::<u64>(END).await?.unwrap_or(0);
+        if limits.pulled && next == end {
+            end = self.pull(&ctx, split, end, take).await?;
+        }
         let cursor = ctx.get::<u64>(CURSOR).await?.unwrap_or(0);
         let mut taking = Taking::new(take.from, cursor, take.max, take.bytes);
         while let Some(first) = taking.wants().filter(|first| *first < end) {

@@ -103,9 +103,13 @@ pub(crate) fn definitions<D: Dataflow>(
     if timed {
         services.push(serve::definition(stage.to::<ClockService>())?);
     }
-    let splits = stage.flow.splits();
-    if (0..splits).any(|split| stage.flow.source().pushed(split).is_some()) {
+    let logs: Vec<_> = (0..stage.flow.splits())
+        .filter_map(|split| stage.flow.source().pushed(split))
+        .collect();
+    if logs.iter().any(|log| !log.pulled) {
         services.push(serve::definition(stage.to::<IngestService>())?);
+    }
+    if !logs.is_empty() {
         services.push(serve::definition(stage.to::<LogService>())?);
     }
     Ok(services)

@@ -139,6 +139,16 @@ macro_rules! side_source {
             ) -> Result<$item, String> {
                 self.0.decode_pushed(split, record).map(Either::$variant)
             }
+
+            async fn pull(
+                &self,
+                split: u32,
+                mark: Option<String>,
+                max: usize,
+                bytes: usize,
+            ) -> io::Result<super::Pulled> {
+                self.0.pull(split, mark, max, bytes).await
+            }
         }
     };
 }

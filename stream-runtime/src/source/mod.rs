@@ -54,7 +54,7 @@ pub use connect::{connect, Connect, Either, Lefts, Rights};
 pub use ends_before::EndsBefore;
 pub use gone::Gone;
 pub use in_memory::InMemorySource;
-pub use pushed::{PushLimits, Pushed, DEFAULT_KEY_RETENTION, DEFAULT_PUSH_BOUND};
+pub use pushed::{Pulled, PushLimits, Pushed, DEFAULT_KEY_RETENTION, DEFAULT_PUSH_BOUND};
 pub use random_words::{RandomWords, DEFAULT_VOCABULARY};
 pub use sequence::Sequence;
 pub use union::Union;
@@ -203,6 +203,31 @@ pub trait Source: Send + Sync + 'static {
         Err(format!(
             "split {split} is not one that records are pushed to"
         ))
+    }
+
+    /// For a split whose log the source feeds itself ([`PushLimits::pulled`],
+    /// a CDC slot): reads what is new after `mark` (the last pull's, `None`
+    /// for the first), at most `max` records and about `bytes` of them
+    /// encoded. The log asks, inside a journaled step, when a token has
+    /// taken all it holds, and keeps the answer's records and mark in one
+    /// state change: a pull may confirm to its system everything up to the
+    /// `mark` it is given, which is durable. An error that is an
+    /// [`EndsBefore`] stops the pipeline with its reason; any other is
+    /// retried.
+    fn pull(
+        &self,
+        split: u32,
+        mark: Option<String>,
+        max: usize,
+        bytes: usize,
+    ) -> impl Future<Output = io::Result<Pulled>> + Send {
+        let _ = (split, max, bytes);
+        async move {
+            Ok(Pulled {
+                records: Vec::new(),
+                mark: mark.unwrap_or_default(),
+            })
+        }
     }
 }
 

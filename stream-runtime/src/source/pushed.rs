@@ -24,6 +24,19 @@ pub struct PushLimits {
     pub bound: u64,
     /// How long a batch's key is remembered.
     pub key_retention: Duration,
+    /// The log is fed by the source itself ([`Source::pull`], a CDC slot),
+    /// not by producers: `append` refuses batches for it.
+    pub pulled: bool,
+}
+
+/// What a [`Source::pull`] read: records, and the mark the next pull
+/// starts from (the source's own position, kept durably by the log).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Pulled {
+    /// The records, in order.
+    pub records: Vec<serde_json::Value>,
+    /// Where the next pull starts.
+    pub mark: String,
 }
 
 /// A source whose records are pushed to the pipeline: producers call
@@ -75,6 +88,7 @@ impl<T> Pushed<T> {
             limits: PushLimits {
                 bound: DEFAULT_PUSH_BOUND,
                 key_retention: DEFAULT_KEY_RETENTION,
+                pulled: false,
             },
             record: PhantomData,
         }

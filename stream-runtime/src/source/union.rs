@@ -109,6 +109,19 @@ impl<A: Source, B: Source<Item = A::Item>> Source for Union<A, B> {
         }
     }
 
+    async fn pull(
+        &self,
+        split: u32,
+        mark: Option<String>,
+        max: usize,
+        bytes: usize,
+    ) -> io::Result<super::Pulled> {
+        match self.side(split) {
+            Side::First(split) => self.first.pull(split, mark, max, bytes).await,
+            Side::Second(split) => self.second.pull(split, mark, max, bytes).await,
+        }
+    }
+
     fn split_is_bounded(&self, split: u32) -> bool {
         match self.side(split) {
             Side::First(split) => self.first.split_is_bounded(split),

@@ -1,0 +1,94 @@
+//! One pull: a replication connection started at the mark, the mark
+//! confirmed to the server (everything before it is durable in the
+//! pipeline), and the changes read until the stream is quiet or the pull
+//! has as many as it may take.
+
+use std::io;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::assemble::{Assembler, Mark, Step};
+use super::conn::Replication;
+use super::pgoutput;
+use super::Lsn;
+
+/// The longest a pull waits inside a transaction for the rest of it.
+const INSIDE_TRANSACTION: Duration = Duration::from_secs(30);
+
+/// What a pull reads from.
+pub(crate) struct Slot<'a> {
+    pub name: &'a str,
+    pub publication: &'a str,
+}
+
+/// Reads what the slot has after `mark`, up to `max` changes and about
+/// `bytes`, stopping once nothing comes for `quiet`; answers the changes
+/// and the next mark.
+pub(crate) async fn pull(
+    conn: &mut Replication,
+    slot: &Slot<'_>,
+    mark: Mark,
+    (max, bytes): (usize, usize),
+    quiet: Duration,
+) -> io::Result<(Vec<Value>, Mark)> {
+    let start = format!(
+        "START_REPLICATION SLOT {} LOGICAL {} (proto_version '1', publication_names '{}')",
+        slot.name, mark.lsn, slot.publication
+    );
+    conn.start(&start).await?;
+    // What is before the mark is durable in the pipeline's log: the server
+    // may let its WAL go.
+    conn.send_copy(&status_update(mark.lsn, false)).await?;
+    let mut assembler = Assembler::new(mark, max, bytes);
+    loop {
+        let inside = assembler.in_transaction();
+        let wait = if inside { INSIDE_TRANSACTION } else { quiet };
+        let Some(data) = conn.next_copy(wait).await? else {
+            if inside {
+                let why = format!("slot {}: no end of a transaction after {wait:?}", slot.name);
+                return Err(io::Error::new(io::ErrorKind::TimedOut, why));
+            }
+            break;
+        };
+        match data.first() {
+            // XLogData: start, end, send time, then the message.
+            Some(b'w') if data.len() > 25 => {
+                let message = pgoutput::decode(&data[25..]).map_err(io::Error::other)?;
+                let step = assembler.message(message).map_err(|why| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("slot {}: {why}", slot.name),
+                    )
+                })?;
+                if step == Step::Full {
+                    break;
+                }
+            }
+            // A keepalive: its last byte asks for an answer.
+            Some(b'k') if data.last() == Some(&1) => {
+                conn.send_copy(&status_update(mark.lsn, false)).await?;
+            }
+            _ => {}
+        }
+    }
+    Ok(assembler.finish())
+}
+
+/// A standby status update: written, flushed and applied up to `lsn`.
+fn status_update(lsn: Lsn, reply: bool) -> Vec<u8> {
+    let mut message = Vec::with_capacity(34);
+    message.push(b'r');
+    for _ in 0..3 {
+        message.extend_from_slice(&lsn.0.to_be_bytes());
+    }
+    message.extend_from_slice(&postgres_clock().to_be_bytes());
+    message.push(u8::from(reply));
+    message
+}
+
+/// Microseconds since 2000-01-01, PostgreSQL's clock.
+fn postgres_clock() -> i64 {
+    const POSTGRES_EPOCH_MILLIS: i64 = 946_684_800_000;
+    (crate::time::wall_clock() - POSTGRES_EPOCH_MILLIS).saturating_mul(1000)
+}

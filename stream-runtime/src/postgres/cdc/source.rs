@@ -1,0 +1,272 @@
+//! [`PostgresCdc`]: the change data capture source.
+
+use std::io;
+use std::time::Duration;
+
+use super::assemble::Mark;
+use super::change::Change;
+use super::conn::{Replication, ServerError};
+use super::pull::{pull, Slot};
+use crate::source::{EndsBefore, Gone, Pulled, PushLimits, Source, DEFAULT_KEY_RETENTION};
+
+/// How long a pull waits for the stream to say more before it answers
+/// what it has: the longest a change waits in PostgreSQL once the stream is
+/// quiet, and what an empty look costs a token.
+const QUIET: Duration = Duration::from_millis(200);
+
+/// Why a CDC source cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CdcError {
+    /// The connection string does not parse.
+    #[error("the PostgreSQL connection string does not parse: {0}")]
+    Config(String),
+    /// A slot or publication name PostgreSQL would not take as it is.
+    #[error("`{0}` is not a slot or publication name: use lower-case letters, digits and `_`")]
+    Name(String),
+}
+
+/// The changes to a PostgreSQL database's published tables, from logical
+/// replication (`pgoutput`) on a replication slot, as [`Change`]s in
+/// commit order: Flink CDC's `postgres-cdc` and Debezium's PostgreSQL
+/// connector, with no Kafka and no Debezium.
+///
+/// The pipeline's log of the slot (`{name}Log/0`) pulls what is new when a
+/// token has read all it holds, over a replication connection started at
+/// the position it has durably appended up to, and confirms that position
+/// to the slot first: PostgreSQL keeps the WAL of every change the log has
+/// not yet made durable, and a crash of the endpoint, the Restate server or
+/// PostgreSQL loses and repeats none. One split, as a slot's stream is one
+/// ordered stream; to read in parallel, give each group of tables a
+/// publication and a slot of its own, one source each ([`Union`] them).
+///
+/// - **Creating.** On its first pull the source creates the publication
+///   (`FOR TABLE` the [`tables`](PostgresCdc::tables) given) and the slot,
+///   if they do not exist; the stream starts at the slot's creation (or,
+///   for a slot that existed, at its confirmed position).
+/// - **Gone.** A slot that was dropped after the pipeline read from it, or
+///   one PostgreSQL invalidated (its WAL removed), stops the pipeline with
+///   a message that names the slot and the position it had read to.
+/// - **Quiet databases.** With no change, the split waits as any endless
+///   split does; with `event_time`, it goes idle after the watermarks' idle
+///   timeout, so it does not hold the watermark back.
+///
+/// [`Union`]: crate::source::Union
+///
+/// ```no_run
+/// use stream_runtime::postgres::cdc::{Change, Op, PostgresCdc};
+/// use stream_runtime::{CollectSink, Pipeline};
+///
+/// let orders = PostgresCdc::new("host=127.0.0.1 user=postgres dbname=shop", "orders_slot", "orders_pub")
+///     .expect("a connection string and two names")
+///     .tables(["orders"]);
+/// let pipeline = Pipeline::named("OrderChanges")
+///     .source(orders)
+///     .filter(|change: &Change| change.op != Op::Delete)
+///     .sink(CollectSink::<Change>::new());
+/// # let _ = pipeline;
+/// ```
+#[derive(Debug, Clone)]
+pub struct PostgresCdc {
+    config: tokio_postgres::Config,
+    slot: String,
+    publication: String,
+    tables: Vec<String>,
+    bound: u64,
+}
+
+impl PostgresCdc {
+    /// The changes `slot` gives for `publication`, on the database the
+    /// libpq-style `connection` string names (a user with the
+    /// `REPLICATION` attribute, on a server with `wal_level = logical`).
+    pub fn new(connection: &str, slot: &str, publication: &str) -> Result<Self, CdcError> {
+        let config = connection
+            .parse::<tokio_postgres::Config>()
+            .map_err(|e| CdcError::Config(e.to_string()))?;
+        for name in [slot, publication] {
+            let plain = !name.is_empty()
+                && name.len() <= 63
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !plain {
+                return Err(CdcError::Name(name.to_owned()));
+            }
+        }
+        Ok(Self {
+            config,
+            slot: slot.to_owned(),
+            publication: publication.to_owned(),
+            tables: Vec::new(),
+            bound: crate::source::DEFAULT_PUSH_BOUND,
+        })
+    }
+
+    /// Creates the publication for these tables if it does not exist.
+    pub fn tables<T: Into<String>>(mut self, tables: impl IntoIterator<Item = T>) -> Self {
+        self.tables = tables.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The first pull: the publication and the slot, made if missing; the
+    /// mark the stream starts at.
+    async fn prepare(&self) -> io::Result<Mark> {
+        let (client, connection) = self
+            .config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(io::Error::other)?;
+        let connection = tokio::spawn(connection);
+        let published = client
+            .query_opt(
+                "SELECT 1 FROM pg_publication WHERE pubname = $1",
+                &[&self.publication],
+            )
+            .await
+            .map_err(io::Error::other)?;
+        if published.is_none() {
+            if self.tables.is_empty() {
+                let why = format!(
+                    "publication `{}` does not exist: create it, or name the tables to publish",
+                    self.publication
+                );
+                return Err(EndsBefore::new(0, why).into());
+            }
+            let tables: Vec<String> = self.tables.iter().map(|t| quote_table(t)).collect();
+            let create = format!(
+                "CREATE PUBLICATION {} FOR TABLE {}",
+                self.publication,
+                tables.join(", ")
+            );
+            client
+                .batch_execute(&create)
+                .await
+                .map_err(io::Error::other)?;
+        }
+        let confirmed = client
+            .query_opt(
+                "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1",
+                &[&self.slot],
+            )
+            .await
+            .map_err(io::Error::other)?;
+        connection.abort();
+        let lsn = match confirmed.map(|row| row.get::<_, Option<String>>(0)) {
+            Some(Some(lsn)) => lsn,
+            Some(None) => "0/0".to_owned(),
+            None => {
+                let mut replication = Replication::connect(&self.config).await?;
+                let create = format!(
+                    "CREATE_REPLICATION_SLOT {} LOGICAL pgoutput NOEXPORT_SNAPSHOT",
+                    self.slot
+                );
+                let rows = replication.query(&create).await?;
+                let point = rows.first().and_then(|row| row.get(1).cloned().flatten());
+                point.ok_or_else(|| {
+                    io::Error::other("CREATE_REPLICATION_SLOT answered no position")
+                })?
+            }
+        };
+        let lsn = lsn.parse().map_err(io::Error::other)?;
+        Ok(Mark { lsn, skip: 0 })
+    }
+
+    /// A pull after `mark`.
+    async fn pull_after(&self, mark: Mark, max: usize, bytes: usize) -> io::Result<Pulled> {
+        let mut replication = Replication::connect(&self.config).await?;
+        let slot = Slot {
+            name: &self.slot,
+            publication: &self.publication,
+        };
+        match pull(&mut replication, &slot, mark, (max, bytes), QUIET).await {
+            Ok((records, mark)) => Ok(Pulled {
+                records,
+                mark: mark.to_string(),
+            }),
+            Err(error) => Err(self.gone(error, mark)),
+        }
+    }
+
+    /// A slot that no longer exists, or no longer has the changes after
+    /// `mark`, stops the pipeline: no retry brings them back.
+    fn gone(&self, error: io::Error, mark: Mark) -> io::Error {
+        let Some(server) = ServerError::find(&error) else {
+            return error;
+        };
+        // 42704: undefined object; 55000: object not in prerequisite state
+        // (a slot invalidated because its WAL was removed).
+        if server.code != "42704" && server.code != "55000" {
+            return error;
+        }
+        let why = format!(
+            "replication slot `{}` cannot give the changes after {} that the pipeline has not read \
+             ({}): it was dropped, or PostgreSQL removed their WAL. The changes in between are \
+             lost to this pipeline; start it under a new name with a new slot",
+            self.slot, mark.lsn, server.message
+        );
+        EndsBefore::new(0, why).into()
+    }
+}
+
+/// `schema.table` or `table`, quoted as identifiers.
+fn quote_table(table: &str) -> String {
+    table
+        .split('.')
+        .map(|part| format!("\"{}\"", part.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+impl Source for PostgresCdc {
+    type Item = Change;
+
+    async fn read(&self, _split: u32, position: u64, max: usize) -> io::Result<Vec<Change>> {
+        let until = position.saturating_add(max as u64);
+        Err(Gone::new(
+            until,
+            "a change is kept in the slot's log only until it is leased",
+        )
+        .into())
+    }
+
+    async fn available(&self, _split: u32, _position: u64, _max: usize) -> io::Result<usize> {
+        Ok(0)
+    }
+
+    fn is_bounded(&self) -> bool {
+        false
+    }
+
+    fn pushed(&self, _split: u32) -> Option<PushLimits> {
+        Some(PushLimits {
+            bound: self.bound,
+            key_retention: DEFAULT_KEY_RETENTION,
+            pulled: true,
+        })
+    }
+
+    fn decode_pushed(&self, _split: u32, record: &serde_json::Value) -> Result<Change, String> {
+        Change::deserialize(record).map_err(|e| e.to_string())
+    }
+
+    async fn pull(
+        &self,
+        _split: u32,
+        mark: Option<String>,
+        max: usize,
+        bytes: usize,
+    ) -> io::Result<Pulled> {
+        let mark = match mark {
+            None => {
+                let mark = self.prepare().await?;
+                return Ok(Pulled {
+                    records: Vec::new(),
+                    mark: mark.to_string(),
+                });
+            }
+            Some(mark) => mark.parse::<Mark>().map_err(io::Error::other)?,
+        };
+        self.pull_after(mark, max, bytes).await
+    }
+}
+
+use serde::Deserialize as _;

@@ -29,9 +29,21 @@ struct Cli {
     #[arg(long, default_value_t = 200)]
     batch: usize,
     /// What the batches' keys start with: a run with the same keys as an
-    /// earlier one appends nothing the earlier one appended.
-    #[arg(long, default_value = "lines")]
-    run: String,
+    /// earlier one appends nothing the earlier one appended. By default, a
+    /// hash of the input: the same file sent again (say, after the
+    /// producer crashed) appends only what did not go in.
+    #[arg(long)]
+    run: Option<String>,
+}
+
+/// A stable hash of the lines (FNV-1a).
+fn fnv1a(lines: &[String]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in lines.iter().flat_map(|line| line.bytes().chain([b'\n'])) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
 }
 
 #[tokio::main]
@@ -46,10 +58,11 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    let run = cli.run.unwrap_or_else(|| format!("{:016x}", fnv1a(&lines)));
     let (mut appended, mut again) = (0u64, 0u64);
     for (n, chunk) in lines.chunks(cli.batch.max(1)).enumerate() {
         let batch = PushBatch {
-            key: format!("{}-{n}", cli.run),
+            key: format!("{run}-{n}"),
             records: chunk.iter().map(|line| line.as_str().into()).collect(),
             split: None,
         };

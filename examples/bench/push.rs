@@ -65,10 +65,10 @@ pub async fn run(args: &Args, quick: bool) -> Result<(), Error> {
         clock.take_latencies();
         let mut cpu = CpuMeter::start(bench.server_pid);
         let started = Instant::now();
-        let share = config.records / config.producers;
+        let share = config.records.div_ceil(config.producers);
         let producers: Vec<_> = (0..config.producers)
             .map(|p| {
-                let numbers = p * share..(p + 1) * share;
+                let numbers = p * share..((p + 1) * share).min(config.records);
                 tokio::spawn(produce(
                     bench.ingress.clone(),
                     names.clone(),

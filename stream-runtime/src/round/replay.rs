@@ -74,6 +74,13 @@ pub(crate) async fn replay<D: Dataflow, C: Calls, S: Calls>(
         _ => u64::from(letter.split),
     };
     if letter.entry() == Some(Entry::Read) {
+        if flow.source().pushed(letter.split).is_some() && letter.record.is_none() {
+            // The log dropped it once leased, and the letter did not keep it.
+            return Ok(again(
+                "the pushed record was not kept with its letter".to_owned(),
+                None,
+            ));
+        }
         // The first keyed stage's names are the pipeline's own.
         return read_again(&round, token).await;
     }
@@ -171,7 +178,8 @@ async fn read_again<D: Dataflow, C: Calls>(
     token: u64,
 ) -> std::io::Result<bool> {
     let routed = round.before_key().await?;
-    if routed.read == 0 {
+    // A record that was read and failed again is a letter already.
+    if routed.read == 0 && round.letters.load(Ordering::Relaxed) == 0 {
         let (split, position) = (round.split, round.lease.from);
         let error = format!("split {split} holds no record at position {position} now");
         round.dead_letter(position, 1, FailedStage::BeforeKey, error, None);

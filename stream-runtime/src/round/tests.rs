@@ -849,4 +849,22 @@ fn a_pushed_lease_brings_its_records_and_a_letter_keeps_the_pushed_json() {
         calls.lines("call TKeyed/"),
         [format!("call TKeyed/{group}/process {{\"records\":[4]}}")]
     );
+
+    // Replayed, a record that still does not decode is one letter again,
+    // with its JSON; and a letter of a pushed split with no record is
+    // kept, saying why, not read from a log that no longer has it.
+    let calls = FakeCalls::new(|_, _| json(()));
+    assert!(!replays(&flow, &calls, letters[0].clone()));
+    let again = the_one_letter(&calls);
+    assert_eq!(
+        (again.position, again.record),
+        (41, Some(serde_json::json!("x")))
+    );
+    let calls = FakeCalls::new(|_, _| json(()));
+    let bare = DeadLetter {
+        record: None,
+        ..letters[0].clone()
+    };
+    assert!(!replays(&flow, &calls, bare));
+    assert!(the_one_letter(&calls).error.contains("not kept"));
 }

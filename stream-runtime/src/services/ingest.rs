@@ -12,7 +12,7 @@ use super::serve::Serves;
 use super::{PipelineService, ServiceHandlers};
 use crate::protocol::handlers::{ingest, log, IngestService};
 use crate::protocol::{Appended, Calls, PushBatch};
-use crate::push::split_of;
+use crate::push::{encoded_len, split_of};
 use crate::source::Source;
 use crate::stages::Dataflow;
 
@@ -26,8 +26,9 @@ impl<D: Dataflow> ServiceHandlers<D> for IngestService {
 impl<D: Dataflow> PipelineService<IngestService, D> {
     /// The split `batch` goes to, once it is checked whole: a key, a split
     /// that exists and is pushed to, and records that decode as the
-    /// source's. Anything else is a 400 (404 for a split not pushed to)
-    /// that says what, with nothing appended.
+    /// source's, none larger than half a call. Anything else is a 400 (404
+    /// for a split not pushed to, 413 for a record too large) that says
+    /// what, with nothing appended.
     fn check(&self, batch: &PushBatch) -> Result<u32, TerminalError> {
         let flow = &*self.flow;
         let bad = |why: String| TerminalError::new_with_code(400, format!("append: {why}"));
@@ -41,6 +42,7 @@ impl<D: Dataflow> PipelineService<IngestService, D> {
         if batch.key.len() > MAX_KEY_BYTES {
             return Err(bad(format!("the key is longer than {MAX_KEY_BYTES} bytes")));
         }
+        let source = flow.source();
         let splits = flow.splits();
         let split = match batch.split {
             Some(split) if split >= splits => {
@@ -50,13 +52,29 @@ impl<D: Dataflow> PipelineService<IngestService, D> {
                 )));
             }
             Some(split) => split,
-            None => split_of(&batch.key, splits),
+            None => {
+                // Of the splits records are pushed to (a source made of
+                // several has others), the one the key hashes to.
+                let pushed: Vec<u32> = (0..splits)
+                    .filter(|split| source.pushed(*split).is_some_and(|limits| !limits.pulled))
+                    .collect();
+                let index = split_of(&batch.key, pushed.len() as u32) as usize;
+                pushed.get(index).copied().unwrap_or(0)
+            }
         };
-        let source = flow.source();
         if source.pushed(split).is_none_or(|limits| limits.pulled) {
             return Err(not_pushed(flow.name(), split));
         }
+        let largest = flow.config().max_call_bytes / 2;
         for (index, record) in batch.records.iter().enumerate() {
+            let size = encoded_len(record);
+            if size > largest {
+                let why = format!(
+                    "append: record {index} is {size} bytes encoded, and a pushed record may be \
+                     at most {largest} (half the pipeline's `max_call_bytes`)"
+                );
+                return Err(TerminalError::new_with_code(413, why));
+            }
             if let Err(why) = source.decode_pushed(split, record) {
                 let shown: String = record.to_string().chars().take(80).collect();
                 return Err(bad(format!(

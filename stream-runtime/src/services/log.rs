@@ -25,6 +25,9 @@ const CURSOR: &str = "cursor";
 /// For a log its source feeds ([`Source::pull`]): where the next pull
 /// starts, the source's own position.
 const MARK: &str = "mark";
+/// The splits the pipeline had when the log was first appended to: a
+/// producer's key picks its split by them, so they may not change.
+const SPLITS: &str = "splits";
 /// The oldest and the next entry of the keys' expiry queue.
 const EXPIRY_HEAD: &str = "expiry_head";
 const EXPIRY_TAIL: &str = "expiry_tail";
@@ -86,6 +89,21 @@ impl<'a, D: Dataflow> Serves<'a, log::Append> for PipelineService<LogService, D>
                 ..first
             });
         }
+        let splits = self.flow.splits();
+        match ctx.get::<u32>(SPLITS).await? {
+            Some(stored) if stored != splits => {
+                let why = format!(
+                    "pipeline `{}` is served with {splits} splits where its pushed logs were \
+                     laid out with {stored}: a batch sent again could go to another split and be \
+                     appended twice. Serve it with the settings it started with, or run it under \
+                     a new name",
+                    self.flow.name()
+                );
+                return Err(TerminalError::new_with_code(409, why).into());
+            }
+            Some(_) => {}
+            None => ctx.set(SPLITS, splits),
+        }
         let now = ctx.run(|| async { Ok(wall_clock()) }).name("now").await?;
         forget_old_keys(&ctx, now, limits).await?;
         let end = ctx.get::<u64>(END).await?.unwrap_or(0);
@@ -99,8 +117,19 @@ impl<'a, D: Dataflow> Serves<'a, log::Append> for PipelineService<LogService, D>
             count: u32::try_from(count).unwrap_or(u32::MAX),
             again: false,
         };
+        // In entries of at most a round's batch, so that a take that stops
+        // inside one reads no more than that again.
+        let most = self.flow.config().batch_size.max(1) as usize;
+        let mut first = end;
+        let mut records = batch.records;
+        while !records.is_empty() {
+            let rest = records.split_off(most.min(records.len()));
+            let len = records.len() as u64;
+            ctx.set(&batch_entry(first), Json(records));
+            first += len;
+            records = rest;
+        }
         if count > 0 {
-            ctx.set(&batch_entry(end), Json(batch.records));
             ctx.set(END, end + count);
         }
         ctx.set(&key, Json(answer));

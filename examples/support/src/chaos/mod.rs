@@ -436,10 +436,18 @@ async fn run_in(
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let wall = started.elapsed();
-    if let Some(producer) = producer {
-        match producer.await.map_err(|e| e.to_string())? {
-            Ok(produced) => eprintln!("chaos: the producer's requests: {produced:?}"),
-            Err(error) => violations.push(format!("the producer stopped: {error}")),
+    if let Some(mut producer) = producer {
+        // Done before the producer (results beyond the input) leaves it
+        // waiting on a full log: it is given the run's time left, no more.
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, &mut producer).await {
+            Ok(Ok(Ok(produced))) => eprintln!("chaos: the producer's requests: {produced:?}"),
+            Ok(Ok(Err(error))) => violations.push(format!("the producer stopped: {error}")),
+            Ok(Err(error)) => violations.push(format!("the producer panicked: {error}")),
+            Err(_) => {
+                producer.abort();
+                violations.push("the producer had not sent every batch when the run ended".into());
+            }
         }
     }
 

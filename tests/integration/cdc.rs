@@ -1,5 +1,5 @@
-//! Change data capture from a real PostgreSQL (`wal_level = logical`):
-//! inserts, updates and deletes over two tables and several transactions,
+//! Change data capture from a real PostgreSQL (`wal_level = logical`): the
+//! snapshot of the rows there before, then inserts, updates and deletes over two tables and several transactions,
 //! one of them larger than a round's batch, each change read once and in
 //! commit order, through a restart of the endpoint; the slot confirmed
 //! only up to what the pipeline holds; a dropped slot stops the pipeline
@@ -77,7 +77,7 @@ async fn changes_are_read_once_in_commit_order_through_an_endpoint_restart() {
     )
     .await
     .unwrap_or_else(|e| panic!("create: {e}"));
-    // Before the slot exists: not captured (there is no snapshot).
+    // Before the slot exists: in the snapshot.
     db.batch_execute("INSERT INTO cdc_orders VALUES (100, 'before', 1, NULL)")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -111,26 +111,36 @@ async fn changes_are_read_once_in_commit_order_through_an_endpoint_restart() {
         &names,
         Duration::from_secs(60),
         |_| {},
-        |s| s.records_out >= 15,
+        |s| s.records_out >= 16,
     )
     .await;
     // The endpoint goes away while more commits; another one serves on.
+    let (deployment, port) = (served.deployment.clone(), served.port);
     served.stop();
     db.batch_execute("BEGIN; UPDATE cdc_orders SET shop = 'east', note = NULL WHERE id = 3; INSERT INTO cdc_items VALUES (9, NULL); COMMIT")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let _again = h.serve_here(endpoint()).await;
-    let status = h
-        .wait_for(
-            &names,
-            Duration::from_secs(60),
-            |_| {},
-            |s| s.records_out >= 17,
-        )
-        .await;
+    let _again = h.serve_again(&deployment, port, endpoint()).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        let status = h.status(&names).await;
+        if status.records_out >= 18 {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let left: Vec<serde_json::Value> = h
+                .sql(&format!(
+                    "SELECT target, status, retry_count, last_failure FROM sys_invocation \
+                     WHERE target_service_name LIKE '{PIPELINE}%' AND status != 'completed'"
+                ))
+                .await;
+            panic!("not all read after 60 s: {status:?}; invocations: {left:#?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(
         (status.records_in, status.dead_letters),
-        (17, 0),
+        (18, 0),
         "{status:?}"
     );
 
@@ -140,6 +150,12 @@ async fn changes_are_read_once_in_commit_order_through_an_endpoint_restart() {
     let items = "public.cdc_items".to_owned();
     let null = serde_json::Value::Null;
     let mut expected = vec![
+        (
+            orders.clone(),
+            Op::Read,
+            null.clone(),
+            order(100, "before", 1, null.clone()),
+        ),
         (
             orders.clone(),
             Op::Insert,
@@ -220,8 +236,8 @@ async fn changes_are_read_once_in_commit_order_through_an_endpoint_restart() {
     );
     assert_eq!(
         lsns.iter().collect::<std::collections::BTreeSet<_>>().len(),
-        4,
-        "four transactions"
+        5,
+        "the snapshot's position, and four transactions'"
     );
     assert!(
         changes.iter().all(|c| c.commit_millis >= started - 5_000),
@@ -272,5 +288,5 @@ async fn changes_are_read_once_in_commit_order_through_an_endpoint_restart() {
         .await;
     let why = halted.conflict.unwrap_or_default();
     assert!(why.contains(SLOT) && why.contains("dropped"), "{why}");
-    assert_eq!(OUT.records().len(), 17, "nothing more was read");
+    assert_eq!(OUT.records().len(), 18, "nothing more was read");
 }

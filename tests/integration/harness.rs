@@ -237,6 +237,8 @@ fn free_port() -> u16 {
 pub struct Served {
     /// The deployment's id.
     pub deployment: String,
+    /// The port it serves on.
+    pub port: u16,
     stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -247,6 +249,21 @@ impl Served {
     }
 }
 
+/// Serves `endpoint` on `listener` until the answer is sent.
+fn serve_on(
+    listener: tokio::net::TcpListener,
+    endpoint: Endpoint,
+) -> tokio::sync::oneshot::Sender<()> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // Served until `stop`: dropping the handle leaves it serving.
+    tokio::spawn(endpoint.serve_on(listener, async move {
+        if stopped.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }));
+    stop
+}
+
 impl Harness {
     /// Serves `endpoint` on a free port of the calling test's runtime and
     /// registers it: the services it serves move to it.
@@ -255,19 +272,40 @@ impl Harness {
             .await
             .expect("bind an endpoint");
         let port = listener.local_addr().expect("local address").port();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        // Served until `stop`: dropping the handle leaves it serving.
-        tokio::spawn(endpoint.serve_on(listener, async move {
-            if stopped.await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }));
+        let stop = serve_on(listener, endpoint);
         let deployment = self
             .admin()
             .register(&format!("http://127.0.0.1:{port}"))
             .await
             .expect("register the endpoint");
-        Served { deployment, stop }
+        Served {
+            deployment,
+            port,
+            stop,
+        }
+    }
+
+    /// Serves `endpoint` again where `stopped` served, as a restarted
+    /// process would: the same deployment, so the invocations it had in
+    /// flight (which Restate keeps on their deployment) go on with it.
+    pub async fn serve_again(&self, stopped: &str, port: u16, endpoint: Endpoint) -> Served {
+        // The stopped endpoint lets go of its port as its server ends.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let listener = loop {
+            match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+                Ok(listener) => break listener,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("port {port} not free yet: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("bind port {port} again: {e}"),
+            }
+        };
+        Served {
+            deployment: stopped.to_owned(),
+            port,
+            stop: serve_on(listener, endpoint),
+        }
     }
 
     /// A fresh ingress client (clients are bound to the runtime that uses them).

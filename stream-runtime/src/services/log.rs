@@ -117,21 +117,7 @@ impl<'a, D: Dataflow> Serves<'a, log::Append> for PipelineService<LogService, D>
             count: u32::try_from(count).unwrap_or(u32::MAX),
             again: false,
         };
-        // In entries of at most a round's batch, so that a take that stops
-        // inside one reads no more than that again.
-        let most = self.flow.config().batch_size.max(1) as usize;
-        let mut first = end;
-        let mut records = batch.records;
-        while !records.is_empty() {
-            let rest = records.split_off(most.min(records.len()));
-            let len = records.len() as u64;
-            ctx.set(&batch_entry(first), Json(records));
-            first += len;
-            records = rest;
-        }
-        if count > 0 {
-            ctx.set(END, end + count);
-        }
+        self.append_at(&ctx, end, batch.records);
         ctx.set(&key, Json(answer));
         let tail = ctx.get::<u64>(EXPIRY_TAIL).await?.unwrap_or(0);
         ctx.set(&expiry_entry(tail), Json((batch.key, now)));
@@ -171,13 +157,28 @@ impl<D: Dataflow> PipelineService<LogService, D> {
             })
             .name("pull")
             .await?;
-        let count = pulled.records.len() as u64;
-        if count > 0 {
-            ctx.set(&batch_entry(end), Json(pulled.records));
-            ctx.set(END, end + count);
-        }
+        let new_end = self.append_at(ctx, end, pulled.records);
         ctx.set(MARK, pulled.mark);
-        Ok(end + count)
+        Ok(new_end)
+    }
+
+    /// Appends `records` at `end`, in entries of at most a round's batch
+    /// (so that a take that stops inside one reads no more than that
+    /// again); answers the new end.
+    fn append_at(&self, ctx: &ObjectContext<'_>, end: u64, mut records: Vec<Value>) -> u64 {
+        let most = self.flow.config().batch_size.max(1) as usize;
+        let mut first = end;
+        while !records.is_empty() {
+            let rest = records.split_off(most.min(records.len()));
+            let len = records.len() as u64;
+            ctx.set(&batch_entry(first), Json(records));
+            first += len;
+            records = rest;
+        }
+        if first > end {
+            ctx.set(END, first);
+        }
+        first
     }
 }
 

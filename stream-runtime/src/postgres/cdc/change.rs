@@ -16,6 +16,8 @@ pub type Row = Map<String, Value>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
+    /// A row of the initial snapshot: `after` (Debezium's `r`).
+    Read,
     /// A row inserted: `after`.
     Insert,
     /// A row updated: `after`, and `before` when the table's replica
@@ -92,7 +94,7 @@ pub(crate) fn row(relation: &Relation, tuple: &Tuple) -> Row {
 }
 
 /// A column's text as JSON, by its type's oid.
-fn typed(type_id: u32, text: &str) -> Value {
+pub(crate) fn typed(type_id: u32, text: &str) -> Value {
     const BOOL: u32 = 16;
     const INT8: u32 = 20;
     const INT2: u32 = 21;

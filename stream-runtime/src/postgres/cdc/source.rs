@@ -4,7 +4,7 @@ use std::io;
 use std::time::Duration;
 
 use super::assemble::Mark;
-use super::change::Change;
+use super::change::{typed, Change, Op};
 use super::conn::{Replication, ServerError};
 use super::pull::{pull, Slot};
 use crate::source::{EndsBefore, Gone, Pulled, PushLimits, Source, DEFAULT_KEY_RETENTION};
@@ -39,10 +39,16 @@ pub enum CdcError {
 /// ordered stream; to read in parallel, give each group of tables a
 /// publication and a slot of its own, one source each ([`Union`] them).
 ///
-/// - **Creating.** On its first pull the source creates the publication
-///   (`FOR TABLE` the [`tables`](PostgresCdc::tables) given) and the slot,
-///   if they do not exist; the stream starts at the slot's creation (or,
-///   for a slot that existed, at its confirmed position).
+/// - **Snapshot, then the stream.** On its first pull the source creates
+///   the publication (`FOR TABLE` the [`tables`](PostgresCdc::tables)
+///   given) if it does not exist, then the slot, exporting its snapshot:
+///   every row of the published tables as of the slot's start comes first,
+///   as [`Op::Read`] changes, then every change after it. The snapshot is
+///   one pull, so it must fit in half the pipeline's `max_call_bytes`;
+///   a larger one stops the pipeline saying so (raise `max_call_bytes`, or
+///   go without, [`snapshot(false)`](PostgresCdc::snapshot)). With the
+///   snapshot, a slot that exists when the pipeline first reads is made
+///   anew; without, it is read from its confirmed position.
 /// - **Gone.** A slot that was dropped after the pipeline read from it, or
 ///   one PostgreSQL invalidated (its WAL removed), stops the pipeline with
 ///   a message that names the slot and the position it had read to.
@@ -72,6 +78,7 @@ pub struct PostgresCdc {
     publication: String,
     tables: Vec<String>,
     bound: u64,
+    snapshot: bool,
 }
 
 impl PostgresCdc {
@@ -98,6 +105,7 @@ impl PostgresCdc {
             publication: publication.to_owned(),
             tables: Vec::new(),
             bound: crate::source::DEFAULT_PUSH_BOUND,
+            snapshot: true,
         })
     }
 
@@ -107,15 +115,34 @@ impl PostgresCdc {
         self
     }
 
-    /// The first pull: the publication and the slot, made if missing; the
-    /// mark the stream starts at.
-    async fn prepare(&self) -> io::Result<Mark> {
+    /// Whether the first pull takes a snapshot of the published tables
+    /// (the default). Without one, the stream starts at the slot's
+    /// creation, or, for a slot that exists, at its confirmed position.
+    pub fn snapshot(mut self, snapshot: bool) -> Self {
+        self.snapshot = snapshot;
+        self
+    }
+
+    /// The first pull: the publication made if missing, then the slot
+    /// (made anew with a snapshot of the published tables, whose rows are
+    /// the pull's records), and the mark the stream starts at.
+    async fn prepare(&self, bytes: usize) -> io::Result<Pulled> {
         let (client, connection) = self
             .config
             .connect(tokio_postgres::NoTls)
             .await
             .map_err(io::Error::other)?;
         let connection = tokio::spawn(connection);
+        let prepared = self.prepare_with(&client, bytes).await;
+        connection.abort();
+        prepared
+    }
+
+    async fn prepare_with(
+        &self,
+        client: &tokio_postgres::Client,
+        bytes: usize,
+    ) -> io::Result<Pulled> {
         let published = client
             .query_opt(
                 "SELECT 1 FROM pg_publication WHERE pubname = $1",
@@ -149,25 +176,142 @@ impl PostgresCdc {
             )
             .await
             .map_err(io::Error::other)?;
-        connection.abort();
-        let lsn = match confirmed.map(|row| row.get::<_, Option<String>>(0)) {
-            Some(Some(lsn)) => lsn,
-            Some(None) => "0/0".to_owned(),
-            None => {
-                let mut replication = Replication::connect(&self.config).await?;
-                let create = format!(
-                    "CREATE_REPLICATION_SLOT {} LOGICAL pgoutput NOEXPORT_SNAPSHOT",
-                    self.slot
-                );
-                let rows = replication.query(&create).await?;
-                let point = rows.first().and_then(|row| row.get(1).cloned().flatten());
-                point.ok_or_else(|| {
-                    io::Error::other("CREATE_REPLICATION_SLOT answered no position")
-                })?
+        if let Some(row) = confirmed {
+            if !self.snapshot {
+                let lsn = row
+                    .get::<_, Option<String>>(0)
+                    .unwrap_or_else(|| "0/0".to_owned());
+                let mark = Mark {
+                    lsn: lsn.parse().map_err(io::Error::other)?,
+                    skip: 0,
+                };
+                return Ok(Pulled {
+                    records: Vec::new(),
+                    mark: mark.to_string(),
+                });
             }
+            // The pipeline has read nothing yet: a slot under the name (a
+            // first pull's that failed before its snapshot was kept, or one
+            // made by hand) is made anew, at the snapshot.
+            client
+                .execute("SELECT pg_drop_replication_slot($1)", &[&self.slot])
+                .await
+                .map_err(io::Error::other)?;
+        }
+        let mut replication = Replication::connect(&self.config).await?;
+        let export = if self.snapshot {
+            "EXPORT_SNAPSHOT"
+        } else {
+            "NOEXPORT_SNAPSHOT"
         };
-        let lsn = lsn.parse().map_err(io::Error::other)?;
-        Ok(Mark { lsn, skip: 0 })
+        let create = format!(
+            "CREATE_REPLICATION_SLOT {} LOGICAL pgoutput {export}",
+            self.slot
+        );
+        let rows = replication.query(&create).await?;
+        let column = |i: usize| rows.first().and_then(|row| row.get(i).cloned().flatten());
+        let point = column(1)
+            .ok_or_else(|| io::Error::other("CREATE_REPLICATION_SLOT answered no position"))?;
+        let mark = Mark {
+            lsn: point.parse().map_err(io::Error::other)?,
+            skip: 0,
+        };
+        let records = match column(2) {
+            Some(snapshot) if self.snapshot => {
+                let read = self.read_snapshot(client, &snapshot, &point, bytes).await;
+                if read.is_err() {
+                    // Its snapshot dies with this connection: the next try
+                    // makes the slot anew.
+                    let _ = client
+                        .execute("SELECT pg_drop_replication_slot($1)", &[&self.slot])
+                        .await;
+                }
+                read?
+            }
+            _ => Vec::new(),
+        };
+        drop(replication);
+        Ok(Pulled {
+            records,
+            mark: mark.to_string(),
+        })
+    }
+
+    /// Every row of the published tables as of the slot's `snapshot`, as
+    /// [`Op::Read`] changes at the slot's start `point`.
+    async fn read_snapshot(
+        &self,
+        client: &tokio_postgres::Client,
+        snapshot: &str,
+        point: &str,
+        bytes: usize,
+    ) -> io::Result<Vec<serde_json::Value>> {
+        let sql = |e: tokio_postgres::Error| io::Error::other(e);
+        client
+            .batch_execute(&format!(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{snapshot}'"
+            ))
+            .await
+            .map_err(sql)?;
+        let tables = client
+            .query(
+                "SELECT schemaname::text, tablename::text FROM pg_publication_tables \
+                 WHERE pubname = $1 ORDER BY 1, 2",
+                &[&self.publication],
+            )
+            .await
+            .map_err(sql)?;
+        let now = crate::time::wall_clock();
+        let (mut records, mut used) = (Vec::new(), 0);
+        for table in tables {
+            let (schema, name): (String, String) = (table.get(0), table.get(1));
+            let quoted = quote_table(&format!("{schema}.{name}"));
+            let described = client
+                .prepare(&format!("SELECT * FROM {quoted} LIMIT 0"))
+                .await
+                .map_err(sql)?;
+            let columns: Vec<(String, u32)> = described
+                .columns()
+                .iter()
+                .map(|c| (c.name().to_owned(), c.type_().oid()))
+                .collect();
+            let texts: Vec<String> = columns
+                .iter()
+                .map(|(column, _)| format!("\"{}\"::text", column.replace('"', "\"\"")))
+                .collect();
+            let select = format!("SELECT {} FROM {quoted}", texts.join(", "));
+            for row in client.query(&select, &[]).await.map_err(sql)? {
+                let mut after = super::change::Row::new();
+                for (i, (column, type_id)) in columns.iter().enumerate() {
+                    let value = row.get::<_, Option<String>>(i);
+                    let value =
+                        value.map_or(serde_json::Value::Null, |text| typed(*type_id, &text));
+                    after.insert(column.clone(), value);
+                }
+                let change = Change {
+                    table: format!("{schema}.{name}"),
+                    op: Op::Read,
+                    before: None,
+                    after: Some(after),
+                    lsn: point.to_owned(),
+                    commit_millis: now,
+                };
+                let value = serde_json::to_value(change).map_err(io::Error::other)?;
+                used += crate::push::encoded_len(&value);
+                if used > bytes {
+                    let why = format!(
+                        "the snapshot of publication `{}` is larger than one pull takes ({bytes} \
+                         bytes, half the pipeline's `max_call_bytes`): raise `max_call_bytes`, or \
+                         start without a snapshot (`.snapshot(false)`)",
+                        self.publication
+                    );
+                    return Err(EndsBefore::new(0, why).into());
+                }
+                records.push(value);
+            }
+        }
+        client.batch_execute("COMMIT").await.map_err(sql)?;
+        Ok(records)
     }
 
     /// A pull after `mark`.
@@ -256,13 +400,7 @@ impl Source for PostgresCdc {
         bytes: usize,
     ) -> io::Result<Pulled> {
         let mark = match mark {
-            None => {
-                let mark = self.prepare().await?;
-                return Ok(Pulled {
-                    records: Vec::new(),
-                    mark: mark.to_string(),
-                });
-            }
+            None => return self.prepare(bytes).await,
             Some(mark) => mark.parse::<Mark>().map_err(io::Error::other)?,
         };
         self.pull_after(mark, max, bytes).await

@@ -53,6 +53,15 @@ cluster *ARGS:
 run-kafka *ARGS:
     cargo run --features connectors --example kafka_to_postgres -- {{ARGS}}
 
+# Orders from a PostgreSQL table by change data capture, summed per shop per 10 s, into
+# a Kafka topic; starts PostgreSQL and a broker unless given `--postgres` and `--bootstrap`.
+run-cdc *ARGS:
+    cargo run --features connectors --example cdc_orders -- {{ARGS}}
+
+# The word count over lines pushed over HTTP (`curl`, or `cargo run --example push_lines < FILE`).
+run-push *ARGS:
+    cargo run --example push_word_count -- {{ARGS}}
+
 # A Kafka broker on 127.0.0.1:9092 for manual use (jars from Maven Central on first use; --fresh starts over).
 kafka *ARGS:
     cargo run --features connectors --example kafka_broker -- {{ARGS}}

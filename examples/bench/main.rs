@@ -29,6 +29,10 @@
 //!    pipeline takes them, with the delay from a record's send to its
 //!    result's durable write.
 //!
+//! 7. **CDC**: the word count over the rows inserted into a PostgreSQL
+//!    table at full speed, read by change data capture, with the delay from
+//!    a row's insert to its result's durable write.
+//!
 //! Latency is per record, from the source read (after the lease) to the end
 //! of the sink write that made it durable.
 //!
@@ -41,6 +45,7 @@
 //! cargo run --release --features connectors --example bench -- --idle        # only the idle measurement
 //! cargo run --release --features connectors --example bench -- --kafka       # only the Kafka-to-Kafka row
 //! cargo run --release --features connectors --example bench -- --push        # only the pushed rows
+//! cargo run --release --features connectors --example bench -- --cdc         # only the CDC row
 //! cargo run --release --features connectors --example bench -- --only 1000:10:200000,1000:10:100000:100000 --partitions 1
 //! ```
 //!
@@ -49,6 +54,7 @@
 //! partitions and the pipelines' key groups; `--server-env KEY=VALUE`
 //! (repeatable) overrides a server setting.
 
+mod cdc;
 mod graphs;
 mod idle;
 mod instrument;
@@ -107,6 +113,9 @@ pub struct Args {
     /// Only the pushed rows: records sent over HTTP by producers
     #[arg(long)]
     push: bool,
+    /// Only the CDC row: changes from a PostgreSQL table (one is started)
+    #[arg(long)]
+    cdc: bool,
     /// The word count beside Kafka Streams and Flink on one broker
     /// (`just bench-peers`; the peers are built with Maven on first use)
     #[arg(long)]
@@ -360,6 +369,9 @@ async fn main() -> Result<(), Error> {
     if args.push {
         return push::run(&args, args.quick).await;
     }
+    if args.cdc {
+        return cdc::run(&args, args.quick).await;
+    }
     if args.peers {
         return peers::run(&args).await;
     }
@@ -381,6 +393,7 @@ async fn main() -> Result<(), Error> {
         idle::run(&args).await?;
         kafka::run(&args, args.quick).await?;
         push::run(&args, args.quick).await?;
+        cdc::run(&args, args.quick).await?;
     }
     if soak_seconds > 0 {
         // A fresh process, so that the soak's RSS is its own and not what

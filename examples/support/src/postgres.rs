@@ -103,31 +103,41 @@ impl PostgresServer {
             ));
         }
         let port = crate::free_port()?;
+        let mut started = Self {
+            child: None,
+            port,
+            dir,
+        };
+        started.launch(owner).await?;
+        Ok(started)
+    }
+
+    /// Starts the server on its data dir and port, and waits until it
+    /// takes connections.
+    async fn launch(&mut self, owner: Option<(u32, u32)>) -> Result<(), PostgresStartError> {
+        let data = self.dir.join("data");
         let mut server = Command::new(binary("postgres")?);
         server
             .arg("-D")
             .arg(&data)
-            .args(["-p", &port.to_string(), "-k"])
-            .arg(&dir)
+            .args(["-p", &self.port.to_string(), "-k"])
+            .arg(&self.dir)
             .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
             // For the CDC source: logical replication slots.
             .args(["-c", "wal_level=logical"]);
         as_owner(&mut server, owner);
-        let log = dir.join("postgres.log");
-        std::fs::File::create(&log)?;
-        chown(&log, owner)?;
-        let child = stream_runner::process::spawn_logged(&mut server, &log)?;
-        let mut started = Self {
-            child: Some(child),
-            port,
-            dir,
-        };
+        let log = self.dir.join("postgres.log");
+        if !log.exists() {
+            std::fs::File::create(&log)?;
+            chown(&log, owner)?;
+        }
+        self.child = Some(stream_runner::process::spawn_logged(&mut server, &log)?);
         let deadline = Instant::now() + Duration::from_secs(60);
-        while tokio_postgres::connect(&started.config(), tokio_postgres::NoTls)
+        while tokio_postgres::connect(&self.config(), tokio_postgres::NoTls)
             .await
             .is_err()
         {
-            let exited = started
+            let exited = self
                 .child
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten());
@@ -139,7 +149,20 @@ impl PostgresServer {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Ok(started)
+        Ok(())
+    }
+
+    /// Crashes the server (an immediate shutdown, `SIGQUIT`: no checkpoint,
+    /// every connection cut, recovery from the WAL on the next start) and
+    /// starts it again on the same data dir and port.
+    pub async fn crash_and_restart(&mut self) -> Result<(), PostgresStartError> {
+        if let Some(mut child) = self.child.take() {
+            let pid = i32::try_from(child.id()).unwrap_or(0);
+            // SAFETY: kill has no memory preconditions; pid is our child's.
+            unsafe { libc::kill(pid, libc::SIGQUIT) };
+            child.wait()?;
+        }
+        self.launch(run_as()).await
     }
 
     /// The libpq-style connection string.

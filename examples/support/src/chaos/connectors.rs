@@ -47,7 +47,8 @@ pub struct Connectors {
 #[derive(Default)]
 pub(super) struct Started {
     _broker: Option<KafkaBroker>,
-    _postgres: Option<PostgresServer>,
+    /// The PostgreSQL the run started, which the CDC row restarts.
+    pub postgres: Option<PostgresServer>,
 }
 
 impl Connectors {
@@ -99,7 +100,7 @@ impl Connectors {
                 .await
                 .map_err(|e| e.to_string())?;
             self.postgres = Some(server.config());
-            started._postgres = Some(server);
+            started.postgres = Some(server);
         }
         Ok(started)
     }
@@ -152,7 +153,7 @@ impl Connectors {
         .map_err(|e| format!("create {table}: {e}"))
     }
 
-    async fn database(&self) -> Result<tokio_postgres::Client, String> {
+    pub(super) async fn database(&self) -> Result<tokio_postgres::Client, String> {
         let (db, connection) = tokio_postgres::connect(self.postgres()?, tokio_postgres::NoTls)
             .await
             .map_err(|e| format!("PostgreSQL: {e}"))?;

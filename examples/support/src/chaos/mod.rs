@@ -11,6 +11,7 @@
 //! killed at a time.
 
 mod balancer;
+mod cdc;
 mod connectors;
 mod process;
 mod producer;
@@ -293,11 +294,18 @@ pub async fn run(config: &ChaosConfig, endpoint_binary: &Path) -> Result<Vec<Cha
         std::process::id(),
         config.seed
     ));
-    let _started = connectors.start_missing(kafka, postgres, &servers).await?;
+    let mut started = connectors.start_missing(kafka, postgres, &servers).await?;
     let mut reports = Vec::new();
     for workload in &config.workloads {
         for shape in &config.shapes {
-            let report = run_one(*workload, *shape, config, &connectors, endpoint_binary).await?;
+            let report = run_one(
+                *workload,
+                *shape,
+                config,
+                (&connectors, &mut started),
+                endpoint_binary,
+            )
+            .await?;
             reports.push(report);
         }
     }
@@ -309,7 +317,7 @@ async fn run_one(
     workload: Workload,
     shape: Shape,
     config: &ChaosConfig,
-    connectors: &Connectors,
+    servers: (&Connectors, &mut connectors::Started),
     endpoint_binary: &Path,
 ) -> Result<ChaosReport, String> {
     let scratch = std::env::temp_dir().join(format!(
@@ -322,15 +330,7 @@ async fn run_one(
     ));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
-    let result = run_in(
-        workload,
-        shape,
-        config,
-        connectors,
-        endpoint_binary,
-        &scratch,
-    )
-    .await;
+    let result = run_in(workload, shape, config, servers, endpoint_binary, &scratch).await;
     if result.as_ref().is_ok_and(|r| r.violations.is_empty()) {
         let _ = std::fs::remove_dir_all(&scratch);
     } else {
@@ -343,7 +343,7 @@ async fn run_in(
     workload: Workload,
     shape: Shape,
     config: &ChaosConfig,
-    connectors: &Connectors,
+    (connectors, ours): (&Connectors, &mut connectors::Started),
     endpoint_binary: &Path,
     scratch: &Path,
 ) -> Result<ChaosReport, String> {
@@ -392,6 +392,18 @@ async fn run_in(
         let produce = producer::produce(ingress.clone(), names.clone(), config.records);
         tokio::spawn(produce)
     });
+    let writer = (workload == Workload::Cdc).then(|| {
+        let name = workload.pipeline_name().to_owned();
+        tokio::spawn(connectors.clone().write_cdc_rows(name, config.records))
+    });
+    // The CDC row crashes its PostgreSQL (if the run started it) after a
+    // third and two thirds of the kills.
+    let kills = config.endpoint_kills + config.server_kills;
+    let mut postgres_restarts = Vec::new();
+    if workload == Workload::Cdc && ours.postgres.is_some() {
+        postgres_restarts = vec![kills / 3, 2 * kills / 3];
+    }
+    let mut postgres_restarted = 0u32;
 
     let mut schedule = Schedule(config.seed);
     let mut rescale = Rescale::new(config.add_tokens, outputs, started);
@@ -417,6 +429,15 @@ async fn run_in(
             topology.kill_endpoint(&mut schedule).await?;
             endpoint_kills += 1;
         }
+        if postgres_restarts.contains(&(endpoint_kills + server_kills)) {
+            if let Some(postgres) = ours.postgres.as_mut() {
+                postgres
+                    .crash_and_restart()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                postgres_restarted += 1;
+            }
+        }
     }
 
     let deadline = started + config.limit;
@@ -436,6 +457,21 @@ async fn run_in(
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let wall = started.elapsed();
+    if let Some(writer) = writer {
+        match writer.await.map_err(|e| e.to_string())? {
+            Ok(again) => eprintln!(
+                "chaos: PostgreSQL crashed and restarted {postgres_restarted} times; \
+                 {again} transactions of the writer tried again"
+            ),
+            Err(error) => violations.push(format!("the CDC writer stopped: {error}")),
+        }
+        if postgres_restarted < postgres_restarts.len() as u32 {
+            violations.push(format!(
+                "PostgreSQL was restarted {postgres_restarted} times, not {}",
+                postgres_restarts.len()
+            ));
+        }
+    }
     if let Some(mut producer) = producer {
         // Done before the producer (results beyond the input) leaves it
         // waiting on a full log: it is given the run's time left, no more.

@@ -91,6 +91,10 @@ pub enum Workload {
     /// with its key, until it sees an answer, and waits out 429s: every
     /// running count once.
     Push,
+    /// The running word count over the rows inserted into a PostgreSQL
+    /// table, read by change data capture, while PostgreSQL too is crashed
+    /// and restarted: every running count once.
+    Cdc,
 }
 
 /// The records a split of the push row's log holds unread: small, so that
@@ -165,7 +169,7 @@ pub struct Outcome {
 
 impl Workload {
     /// Every one, in the order the soak runs them.
-    pub const ALL: [Workload; 14] = [
+    pub const ALL: [Workload; 15] = [
         Workload::Count,
         Workload::CountLatest,
         Workload::Window,
@@ -180,6 +184,7 @@ impl Workload {
         Workload::KafkaToPostgres,
         Workload::SideOutput,
         Workload::IntervalJoin,
+        Workload::Cdc,
     ];
 
     /// The ones that need no server but Restate.
@@ -197,11 +202,12 @@ impl Workload {
     ];
 
     /// The ones with connectors.
-    pub const CONNECTORS: [Workload; 4] = [
+    pub const CONNECTORS: [Workload; 5] = [
         Workload::KafkaToKafka,
         Workload::KafkaToPostgres,
         Workload::SideOutput,
         Workload::IntervalJoin,
+        Workload::Cdc,
     ];
 
     /// The row's name in the table.
@@ -221,6 +227,7 @@ impl Workload {
             Workload::Enrich => "enrich: a Restate call per record, each made once",
             Workload::JoinAfterStages => "join after stages: windowed counts with running counts",
             Workload::Push => "pushed over HTTP, every batch sent until answered",
+            Workload::Cdc => "change data capture from PostgreSQL, itself restarted",
         }
     }
 
@@ -241,6 +248,7 @@ impl Workload {
             Workload::Enrich => "ChaosEnrich",
             Workload::JoinAfterStages => "ChaosJoinAfterStages",
             Workload::Push => "ChaosPush",
+            Workload::Cdc => "ChaosCdc",
         }
     }
 
@@ -264,13 +272,16 @@ impl Workload {
 
     /// Whether it writes to PostgreSQL.
     pub fn needs_postgres(self) -> bool {
-        matches!(self, Workload::KafkaToPostgres | Workload::SideOutput)
+        matches!(
+            self,
+            Workload::KafkaToPostgres | Workload::SideOutput | Workload::Cdc
+        )
     }
 
     /// Whether its source ends by itself; an endless one (a topic) is
     /// stopped once every result is written.
     pub fn is_bounded(self) -> bool {
-        !self.needs_kafka() && self != Workload::Push
+        !self.needs_kafka() && !matches!(self, Workload::Push | Workload::Cdc)
     }
 
     /// Its service names.
@@ -296,6 +307,14 @@ impl Workload {
             _ => Emit::EveryUpdate,
         };
         Ok(match self {
+            Workload::Cdc => Pipeline::named(name)
+                .batch_size(batch)
+                .source(connectors.cdc_source(name)?)
+                .map(|change| one_word(super::cdc::inserted(&change)))
+                .key_by(|wc| wc.word.clone())
+                .reduce(summed)
+                .sink(FileSink::new(output))
+                .into_pipeline(),
             Workload::Push => Pipeline::named(name)
                 .batch_size(batch)
                 .source(Pushed::<u64>::new().with_splits(2).bound(PUSH_BOUND))
@@ -449,6 +468,8 @@ impl Workload {
                 connectors.create_output_topic(name).await?;
                 connectors.fill_second_input(name, records).await?;
             }
+            // Written while the run goes on (`write_cdc_rows`).
+            Workload::Cdc => return connectors.create_cdc_table(name).await,
         }
         connectors.fill_input(name, records).await
     }
@@ -562,7 +583,7 @@ impl Workload {
                 }
                 return Ok(outcome);
             }
-            Workload::Count | Workload::Push => {
+            Workload::Count | Workload::Push | Workload::Cdc => {
                 let check = check_running_counts(output, &expected)
                     .map_err(|e| format!("{}: {e}", output.display()))?;
                 return check_word_count(self, check, &expected, admin).await;

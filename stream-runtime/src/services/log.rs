@@ -82,6 +82,9 @@ impl<'a, D: Dataflow> Serves<'a, log::Append> for PipelineService<LogService, D>
         batch: PushBatch,
     ) -> HandlerResult<Appended> {
         let (split, limits) = self.split(ctx.key())?;
+        if limits.pulled {
+            return Err(not_pushed(self.flow.name(), split).into());
+        }
         let key = key_entry(&batch.key);
         if let Some(Json(first)) = ctx.get::<Json<Appended>>(&key).await? {
             return Ok(Appended {

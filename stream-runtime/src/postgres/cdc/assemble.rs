@@ -175,6 +175,18 @@ impl Assembler {
         }
     }
 
+    /// The server has sent everything before `lsn` (a keepalive's position,
+    /// asked for once the stream was quiet): with no transaction open and
+    /// none taken in part, the next pull can start there, past the
+    /// transactions that touched no published table, which the stream does
+    /// not send; so the slot is confirmed past them too, and PostgreSQL need
+    /// not keep their WAL.
+    pub(crate) fn passed(&mut self, lsn: Lsn) {
+        if self.transaction.is_none() && self.mark.skip == 0 && lsn > self.mark.lsn {
+            self.mark.lsn = lsn;
+        }
+    }
+
     /// What it took, and where the next pull starts.
     pub(crate) fn finish(self) -> (Vec<Value>, Mark) {
         (self.out, self.mark)

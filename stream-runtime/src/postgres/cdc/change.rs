@@ -104,6 +104,7 @@ pub(crate) fn typed(type_id: u32, text: &str) -> Value {
     const FLOAT8: u32 = 701;
     const JSONB: u32 = 3802;
     let parsed = match type_id {
+        // The server's text form (the stream's, and the snapshot's).
         BOOL => Some(Value::Bool(text == "t")),
         INT2 | INT4 | INT8 => text.parse::<i64>().ok().map(Value::from),
         FLOAT4 | FLOAT8 => text

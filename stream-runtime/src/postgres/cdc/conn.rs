@@ -53,6 +53,17 @@ impl Replication {
     /// Connects as `config` says (its first TCP host and port), in
     /// replication mode on its database, and authenticates.
     pub(crate) async fn connect(config: &tokio_postgres::Config) -> io::Result<Self> {
+        let limit = Duration::from_secs(10);
+        match tokio::time::timeout(limit, Self::connect_now(config)).await {
+            Ok(connected) => connected,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("PostgreSQL did not take a replication connection within {limit:?}"),
+            )),
+        }
+    }
+
+    async fn connect_now(config: &tokio_postgres::Config) -> io::Result<Self> {
         let host = match config.get_hosts().first() {
             Some(Host::Tcp(host)) => host.clone(),
             Some(_) => {
@@ -215,6 +226,14 @@ impl Replication {
                 _ => {}
             }
         }
+    }
+
+    /// Ends the copy stream and the session, so that the server lets go of
+    /// the slot at once (the next pull would find it in use); best effort.
+    pub(crate) async fn close(mut self) {
+        frontend::copy_done(&mut self.write);
+        frontend::terminate(&mut self.write);
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.flush()).await;
     }
 
     /// Sends one message of the copy stream (a standby status update).

@@ -26,7 +26,7 @@ pub(crate) struct Slot<'a> {
 /// `bytes`, stopping once nothing comes for `quiet`; answers the changes
 /// and the next mark.
 pub(crate) async fn pull(
-    conn: &mut Replication,
+    mut conn: Replication,
     slot: &Slot<'_>,
     mark: Mark,
     (max, bytes): (usize, usize),
@@ -41,6 +41,7 @@ pub(crate) async fn pull(
     // may let its WAL go.
     conn.send_copy(&status_update(mark.lsn, false)).await?;
     let mut assembler = Assembler::new(mark, max, bytes);
+    let mut asked = false;
     loop {
         let inside = assembler.in_transaction();
         let wait = if inside { INSIDE_TRANSACTION } else { quiet };
@@ -49,7 +50,14 @@ pub(crate) async fn pull(
                 let why = format!("slot {}: no end of a transaction after {wait:?}", slot.name);
                 return Err(io::Error::new(io::ErrorKind::TimedOut, why));
             }
-            break;
+            if asked {
+                break;
+            }
+            // Quiet: ask how far the server has sent (its answer is a
+            // keepalive, after everything sent before it).
+            conn.send_copy(&status_update(mark.lsn, true)).await?;
+            asked = true;
+            continue;
         };
         match data.first() {
             // XLogData: start, end, send time, then the message.
@@ -65,13 +73,23 @@ pub(crate) async fn pull(
                     break;
                 }
             }
-            // A keepalive: its last byte asks for an answer.
-            Some(b'k') if data.last() == Some(&1) => {
-                conn.send_copy(&status_update(mark.lsn, false)).await?;
+            // A keepalive: the server's position, then whether it asks
+            // for an answer.
+            Some(b'k') if data.len() >= 18 => {
+                if asked {
+                    let mut end = [0u8; 8];
+                    end.copy_from_slice(&data[1..9]);
+                    assembler.passed(Lsn(u64::from_be_bytes(end)));
+                    break;
+                }
+                if data[17] == 1 {
+                    conn.send_copy(&status_update(mark.lsn, false)).await?;
+                }
             }
             _ => {}
         }
     }
+    conn.close().await;
     Ok(assembler.finish())
 }
 

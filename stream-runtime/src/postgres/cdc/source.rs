@@ -221,7 +221,8 @@ impl PostgresCdc {
                 let read = self.read_snapshot(client, &snapshot, &point, bytes).await;
                 if read.is_err() {
                     // Its snapshot dies with this connection: the next try
-                    // makes the slot anew.
+                    // makes the slot anew (out of the failed transaction).
+                    let _ = client.batch_execute("ROLLBACK").await;
                     let _ = client
                         .execute("SELECT pg_drop_replication_slot($1)", &[&self.slot])
                         .await;
@@ -275,40 +276,58 @@ impl PostgresCdc {
                 .iter()
                 .map(|c| (c.name().to_owned(), c.type_().oid()))
                 .collect();
-            let texts: Vec<String> = columns
-                .iter()
-                .map(|(column, _)| format!("\"{}\"::text", column.replace('"', "\"\"")))
-                .collect();
-            let select = format!("SELECT {} FROM {quoted}", texts.join(", "));
-            for row in client.query(&select, &[]).await.map_err(sql)? {
-                let mut after = super::change::Row::new();
-                for (i, (column, type_id)) in columns.iter().enumerate() {
-                    let value = row.get::<_, Option<String>>(i);
-                    let value =
-                        value.map_or(serde_json::Value::Null, |text| typed(*type_id, &text));
-                    after.insert(column.clone(), value);
+            // The server's text form, as the stream sends it, a thousand
+            // rows at a time: a table too large for the pull stops early.
+            let declare =
+                format!("DECLARE snapshot_rows NO SCROLL CURSOR FOR SELECT * FROM {quoted}");
+            client.batch_execute(&declare).await.map_err(sql)?;
+            loop {
+                let fetched = client
+                    .simple_query("FETCH 1000 FROM snapshot_rows")
+                    .await
+                    .map_err(sql)?;
+                let mut any = false;
+                for message in fetched {
+                    let tokio_postgres::SimpleQueryMessage::Row(row) = message else {
+                        continue;
+                    };
+                    any = true;
+                    let mut after = super::change::Row::new();
+                    for (i, (column, type_id)) in columns.iter().enumerate() {
+                        let value = row
+                            .get(i)
+                            .map_or(serde_json::Value::Null, |text| typed(*type_id, text));
+                        after.insert(column.clone(), value);
+                    }
+                    let change = Change {
+                        table: format!("{schema}.{name}"),
+                        op: Op::Read,
+                        before: None,
+                        after: Some(after),
+                        lsn: point.to_owned(),
+                        commit_millis: now,
+                    };
+                    let value = serde_json::to_value(change).map_err(io::Error::other)?;
+                    used += crate::push::encoded_len(&value);
+                    if used > bytes {
+                        let why = format!(
+                            "the snapshot of publication `{}` is larger than one pull takes ({bytes} \
+                             bytes, half the pipeline's `max_call_bytes`): raise `max_call_bytes`, or \
+                             start without a snapshot (`.snapshot(false)`)",
+                            self.publication
+                        );
+                        return Err(EndsBefore::new(0, why).into());
+                    }
+                    records.push(value);
                 }
-                let change = Change {
-                    table: format!("{schema}.{name}"),
-                    op: Op::Read,
-                    before: None,
-                    after: Some(after),
-                    lsn: point.to_owned(),
-                    commit_millis: now,
-                };
-                let value = serde_json::to_value(change).map_err(io::Error::other)?;
-                used += crate::push::encoded_len(&value);
-                if used > bytes {
-                    let why = format!(
-                        "the snapshot of publication `{}` is larger than one pull takes ({bytes} \
-                         bytes, half the pipeline's `max_call_bytes`): raise `max_call_bytes`, or \
-                         start without a snapshot (`.snapshot(false)`)",
-                        self.publication
-                    );
-                    return Err(EndsBefore::new(0, why).into());
+                if !any {
+                    break;
                 }
-                records.push(value);
             }
+            client
+                .batch_execute("CLOSE snapshot_rows")
+                .await
+                .map_err(sql)?;
         }
         client.batch_execute("COMMIT").await.map_err(sql)?;
         Ok(records)
@@ -316,29 +335,34 @@ impl PostgresCdc {
 
     /// A pull after `mark`.
     async fn pull_after(&self, mark: Mark, max: usize, bytes: usize) -> io::Result<Pulled> {
-        let mut replication = Replication::connect(&self.config).await?;
+        let replication = Replication::connect(&self.config).await?;
         let slot = Slot {
             name: &self.slot,
             publication: &self.publication,
         };
-        match pull(&mut replication, &slot, mark, (max, bytes), QUIET).await {
+        match pull(replication, &slot, mark, (max, bytes), QUIET).await {
             Ok((records, mark)) => Ok(Pulled {
                 records,
                 mark: mark.to_string(),
             }),
-            Err(error) => Err(self.gone(error, mark)),
+            Err(error) => Err(self.gone(error, mark).await),
         }
     }
 
     /// A slot that no longer exists, or no longer has the changes after
     /// `mark`, stops the pipeline: no retry brings them back.
-    fn gone(&self, error: io::Error, mark: Mark) -> io::Error {
+    async fn gone(&self, error: io::Error, mark: Mark) -> io::Error {
         let Some(server) = ServerError::find(&error) else {
             return error;
         };
         // 42704: undefined object; 55000: object not in prerequisite state
-        // (a slot invalidated because its WAL was removed).
+        // (a slot invalidated because its WAL was removed). Both have other
+        // causes (a publication missing, `wal_level`): the slot's own row
+        // says whether it is gone.
         if server.code != "42704" && server.code != "55000" {
+            return error;
+        }
+        if !self.slot_is_gone().await.unwrap_or(false) {
             return error;
         }
         let why = format!(
@@ -348,6 +372,28 @@ impl PostgresCdc {
             self.slot, mark.lsn, server.message
         );
         EndsBefore::new(0, why).into()
+    }
+}
+
+impl PostgresCdc {
+    /// Whether the slot no longer exists, or PostgreSQL removed WAL it
+    /// needs (`wal_status = 'lost'`).
+    async fn slot_is_gone(&self) -> io::Result<bool> {
+        let (client, connection) = self
+            .config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(io::Error::other)?;
+        let connection = tokio::spawn(connection);
+        let row = client
+            .query_opt(
+                "SELECT coalesce(wal_status, '') FROM pg_replication_slots WHERE slot_name = $1",
+                &[&self.slot],
+            )
+            .await
+            .map_err(io::Error::other);
+        connection.abort();
+        Ok(row?.is_none_or(|row| row.get::<_, String>(0) == "lost"))
     }
 }
 

@@ -206,6 +206,41 @@ fn a_change_to_a_table_never_described_is_an_error() {
 }
 
 #[test]
+fn a_quiet_stream_moves_the_mark_to_what_the_server_passed_unless_inside_a_transaction() {
+    let start = Mark {
+        lsn: Lsn(208),
+        skip: 0,
+    };
+    let mut assembler = Assembler::new(start, 100, usize::MAX);
+    assembler.passed(Lsn(500));
+    assert_eq!(
+        assembler.finish().1,
+        Mark {
+            lsn: Lsn(500),
+            skip: 0
+        }
+    );
+    // Never back.
+    let mut assembler = Assembler::new(start, 100, usize::MAX);
+    assembler.passed(Lsn(100));
+    assert_eq!(assembler.finish().1, start);
+    // Not past a transaction taken in part.
+    let inside = Mark {
+        lsn: Lsn(208),
+        skip: 3,
+    };
+    let mut assembler = Assembler::new(inside, 100, usize::MAX);
+    assembler.passed(Lsn(500));
+    assert_eq!(assembler.finish().1, inside);
+    // Not while one is open.
+    let mut assembler = Assembler::new(start, 100, usize::MAX);
+    assembler.message(relation()).expect("a relation");
+    assembler.message(begin(300)).expect("a begin");
+    assembler.passed(Lsn(500));
+    assert!(assembler.in_transaction());
+}
+
+#[test]
 fn a_mark_reads_back_as_written() {
     let mark = Mark {
         lsn: Lsn(0x16_B374_D848),

@@ -24,8 +24,8 @@ use stream_runtime::postgres::cdc::{Change, Op, PostgresCdc};
 use stream_runtime::time::Watermarks;
 use stream_runtime::window::tumbling;
 use stream_runtime::Pipeline;
-use stream_support::kafka::{create_topic, read_all, KafkaBroker};
-use stream_support::postgres::PostgresServer;
+use stream_support::kafka::{create_topic, read_all};
+use stream_support::servers::given_or_started;
 
 /// An order, as the table holds it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -90,28 +90,8 @@ async fn run(mut cli: Cli) -> Result<(), String> {
         cli.runner.fresh = true;
     }
     let scratch = std::env::temp_dir().join(format!("cdc-orders-{}", std::process::id()));
-    let mut _postgres = None;
-    let postgres = match cli.postgres.clone() {
-        Some(config) => config,
-        None => {
-            println!("starting PostgreSQL…");
-            let server = PostgresServer::start(scratch.join("postgres"))
-                .await
-                .map_err(|e| e.to_string())?;
-            _postgres.insert(server).config()
-        }
-    };
-    let mut _broker = None;
-    let bootstrap = match cli.bootstrap.clone() {
-        Some(bootstrap) => bootstrap,
-        None => {
-            println!("starting a Kafka broker…");
-            let broker = KafkaBroker::start(scratch.join("kafka"), 0)
-                .await
-                .map_err(|e| e.to_string())?;
-            _broker.insert(broker).bootstrap()
-        }
-    };
+    let servers = given_or_started(cli.postgres.clone(), cli.bootstrap.clone(), &scratch).await?;
+    let (postgres, bootstrap) = (servers.postgres.clone(), servers.bootstrap.clone());
     if let Err(e) = create_topic(&bootstrap, &cli.topic, 1).await {
         if !e.contains("exists") {
             return Err(format!("creating topic {}: {e}", cli.topic));

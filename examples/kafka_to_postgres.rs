@@ -30,8 +30,8 @@ use stream_runtime::postgres::PostgresSink;
 use stream_runtime::time::Watermarks;
 use stream_runtime::window::tumbling;
 use stream_runtime::Pipeline;
-use stream_support::kafka::{create_topic, KafkaBroker, Producer};
-use stream_support::postgres::PostgresServer;
+use stream_support::kafka::{create_topic, Producer};
+use stream_support::servers::given_or_started;
 
 /// One page view, as the producer writes it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -93,28 +93,8 @@ async fn run(mut cli: Cli) -> Result<(), String> {
         cli.runner.fresh = true;
     }
     let scratch = std::env::temp_dir().join(format!("kafka-to-postgres-{}", std::process::id()));
-    let mut _broker = None;
-    let bootstrap = match cli.bootstrap.clone() {
-        Some(bootstrap) => bootstrap,
-        None => {
-            println!("starting a Kafka broker…");
-            let broker = KafkaBroker::start(scratch.join("kafka"), 0)
-                .await
-                .map_err(|e| e.to_string())?;
-            _broker.insert(broker).bootstrap()
-        }
-    };
-    let mut _postgres = None;
-    let postgres = match cli.postgres.clone() {
-        Some(config) => config,
-        None => {
-            println!("starting PostgreSQL…");
-            let server = PostgresServer::start(scratch.join("postgres"))
-                .await
-                .map_err(|e| e.to_string())?;
-            _postgres.insert(server).config()
-        }
-    };
+    let servers = given_or_started(cli.postgres.clone(), cli.bootstrap.clone(), &scratch).await?;
+    let (postgres, bootstrap) = (servers.postgres.clone(), servers.bootstrap.clone());
     println!("Kafka at {bootstrap}, topic {}", cli.topic);
     println!("PostgreSQL: psql \"{postgres}\" -c 'SELECT * FROM {TABLE} ORDER BY window_start DESC LIMIT 10'");
     if let Err(e) = create_topic(&bootstrap, &cli.topic, 2).await {

@@ -1,10 +1,12 @@
 //! Exactly-once under crashes: the endpoint (a child process) is SIGKILLed
 //! at least 5 times and restate-server at least twice while each pipeline
 //! runs over 20,000 sequence-numbered records; afterwards the output, the
-//! keyed state and the tokens must be exact. One test kills the word count
-//! and event-time windows, another the connector pipelines (Kafka to Kafka,
-//! Kafka to PostgreSQL) on the shared broker and database. `just chaos` is
-//! the long soak.
+//! keyed state and the tokens must be exact. One test kills the built-in
+//! pipelines (the word count, event-time windows, records pushed over
+//! HTTP, …), another the connector pipelines (Kafka to Kafka, Kafka to
+//! PostgreSQL, change data capture) on the shared broker and database, and
+//! one crashes a PostgreSQL of its own under change data capture too.
+//! `just chaos` is the long soak.
 
 use stream_support::chaos::{self, ChaosConfig, ChaosReport, Connectors, Shape, Workload};
 
@@ -90,6 +92,22 @@ async fn kills_leave_the_kafka_and_postgres_sinks_exactly_once() {
             postgres: Some(postgres().to_owned()),
             tag: 0,
         },
+        ..ChaosConfig::ci()
+    };
+    killed_and_exact(config).await;
+}
+
+/// Change data capture through crashes of all three: the endpoint and
+/// restate-server killed, and a PostgreSQL of the run's own crashed
+/// (`SIGQUIT`, no checkpoint) and restarted twice while a writer inserts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cdc_through_endpoint_server_and_postgres_crashes_is_exact() {
+    let config = ChaosConfig {
+        workloads: vec![Workload::Cdc],
+        records: 10_000,
+        endpoint_kills: 4,
+        server_kills: 2,
+        batch: 200,
         ..ChaosConfig::ci()
     };
     killed_and_exact(config).await;

@@ -15,6 +15,7 @@ pub mod lookups;
 pub mod postgres;
 pub mod random_pipelines;
 pub mod running_counts;
+pub mod servers;
 pub mod state;
 pub mod webdriver;
 pub mod window_counts;

@@ -127,15 +127,18 @@ impl PostgresCdc {
     /// (made anew with a snapshot of the published tables, whose rows are
     /// the pull's records), and the mark the stream starts at.
     async fn prepare(&self, bytes: usize) -> io::Result<Pulled> {
+        let (client, _closing) = self.client().await?;
+        self.prepare_with(&client, bytes).await
+    }
+
+    /// A plain connection to the database, closed when the guard drops.
+    async fn client(&self) -> io::Result<(tokio_postgres::Client, Closing)> {
         let (client, connection) = self
             .config
             .connect(tokio_postgres::NoTls)
             .await
             .map_err(io::Error::other)?;
-        let connection = tokio::spawn(connection);
-        let prepared = self.prepare_with(&client, bytes).await;
-        connection.abort();
-        prepared
+        Ok((client, Closing(tokio::spawn(connection))))
     }
 
     async fn prepare_with(
@@ -379,21 +382,24 @@ impl PostgresCdc {
     /// Whether the slot no longer exists, or PostgreSQL removed WAL it
     /// needs (`wal_status = 'lost'`).
     async fn slot_is_gone(&self) -> io::Result<bool> {
-        let (client, connection) = self
-            .config
-            .connect(tokio_postgres::NoTls)
-            .await
-            .map_err(io::Error::other)?;
-        let connection = tokio::spawn(connection);
+        let (client, _closing) = self.client().await?;
         let row = client
             .query_opt(
                 "SELECT coalesce(wal_status, '') FROM pg_replication_slots WHERE slot_name = $1",
                 &[&self.slot],
             )
             .await
-            .map_err(io::Error::other);
-        connection.abort();
-        Ok(row?.is_none_or(|row| row.get::<_, String>(0) == "lost"))
+            .map_err(io::Error::other)?;
+        Ok(row.is_none_or(|row| row.get::<_, String>(0) == "lost"))
+    }
+}
+
+/// Closes a plain connection when dropped.
+struct Closing(tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>);
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -12,6 +12,7 @@ pub mod joined_stages;
 pub mod kafka;
 pub mod keys;
 pub mod lookups;
+pub mod ports;
 pub mod postgres;
 pub mod random_pipelines;
 pub mod running_counts;
@@ -29,9 +30,4 @@ pub fn exactness(lost: u64, duplicated: u64, malformed: u64) -> String {
     }
 }
 
-/// A free TCP port on loopback.
-pub fn free_port() -> std::io::Result<u16> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-}
+pub use ports::free_port;

@@ -17,11 +17,14 @@ use stream_runtime::lookup::{Enrich, Lookup};
 use stream_runtime::restate::AdminClient;
 use stream_runtime::time::Watermarks;
 use stream_runtime::window::{tumbling, Windowed};
-use stream_runtime::{Endpoint, FileSink, IntoPipeline, Pipeline, Sequence, ServiceNames};
+use stream_runtime::{
+    Endpoint, FileSink, IntoPipeline, Pipeline, ProcessContext, Sequence, ServiceNames,
+};
 use stream_support::archive::check_archive;
 use stream_support::join_pairs::{check_pairs_file, expected_pairs};
 use stream_support::keys::mix;
 use stream_support::lookups;
+use stream_support::running_counts::{check_running_counts, expected_counts};
 use stream_support::window_counts::{
     check_window_counts, expected_windows, top3, top_of, WindowCount,
 };
@@ -55,6 +58,28 @@ enum Shape {
     /// Every record archived raw by a branch, and the counts per key per
     /// window of the main chain.
     Branch,
+    /// A running count per word over [`REKEY_WORDS`] words, re-keyed by the
+    /// count modulo [`REKEY_INTO`] into a `process` that passes it on: a
+    /// chained stage into a handful of hot keys.
+    Rekey,
+}
+
+/// The re-keyed row's words.
+const REKEY_WORDS: u64 = 200;
+/// The re-keyed row's second-stage keys.
+const REKEY_INTO: u64 = 7;
+
+impl Shape {
+    /// The name `--graphs-only` knows the shape by.
+    fn short(&self) -> &'static str {
+        match self {
+            Shape::TopN => "topn",
+            Shape::Join => "join",
+            Shape::Enrich(_) => "enrich",
+            Shape::Branch => "branch",
+            Shape::Rekey => "rekey",
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -75,13 +100,14 @@ impl Config {
             Shape::Join => "Join".to_owned(),
             Shape::Enrich(in_flight) => format!("Enrich{in_flight}F"),
             Shape::Branch => "Branch".to_owned(),
+            Shape::Rekey => "Rekey".to_owned(),
         };
         format!("{shape}B{}T{}", self.batch, self.tokens)
     }
 
     fn inputs(&self) -> u64 {
         match self.shape {
-            Shape::TopN | Shape::Enrich(_) | Shape::Branch => self.records,
+            Shape::TopN | Shape::Enrich(_) | Shape::Branch | Shape::Rekey => self.records,
             Shape::Join => 2 * self.records,
         }
     }
@@ -108,6 +134,12 @@ fn configs(quick: bool) -> Vec<Config> {
             batch,
             tokens: 10,
             records: scale(records),
+        });
+        configs.push(Config {
+            shape: Shape::Rekey,
+            batch,
+            tokens: 10,
+            records: scale(records / 2),
         });
     }
     for in_flight in [4, 16, 64] {
@@ -162,6 +194,25 @@ fn pipeline(config: &Config, output: &Path) -> stream_runtime::CompletePipeline 
             .map(WindowCount::from)
             .sink(FileSink::new(output))
             .into_pipeline(),
+        Shape::Rekey => named
+            .source(numbers())
+            .map(|n| rekey_word(n))
+            .key_by(|wc| wc.word.clone())
+            .reduce(|a, b| RunningCount {
+                count: a.count + b.count,
+                ..a
+            })
+            .key_by(|wc| wc.count % REKEY_INTO)
+            .process(
+                |wc: RunningCount, ctx: &mut ProcessContext<u64, RunningCount>| {
+                    let mut passed = ctx.value::<u64>("passed");
+                    let n = passed.get().unwrap_or(0);
+                    passed.set(n + 1);
+                    ctx.collect(wc);
+                },
+            )
+            .sink(FileSink::new(output))
+            .into_pipeline(),
         Shape::Enrich(in_flight) => {
             let name = config.name();
             named
@@ -206,12 +257,32 @@ async fn check(config: &Config, output: &Path, admin: &AdminClient) -> Result<St
             let check = check_window_counts(output, &top_of(&windows, WINDOW_MS))?;
             exactness(check.lost, check.duplicated, check.malformed)
         }
+        Shape::Rekey => {
+            let counts = expected_counts(config.records, |n| rekey_word(n).word);
+            let check = check_running_counts(output, &counts)?;
+            exactness(check.lost, check.duplicated, check.malformed)
+        }
         Shape::Join => {
             let pairs = expected_pairs(config.records, JOIN_BLOCK, JOIN_WITHIN_MS, time_of);
             let check = check_pairs_file(output, &pairs)?;
             exactness(check.lost, check.duplicated, check.malformed)
         }
     })
+}
+
+/// A record of the re-keyed row: a word's running count.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct RunningCount {
+    word: String,
+    count: u64,
+}
+
+/// Record `n`'s word in the re-keyed row, counted once.
+fn rekey_word(n: u64) -> RunningCount {
+    RunningCount {
+        word: format!("w{}", mix(n) % REKEY_WORDS),
+        count: 1,
+    }
 }
 
 /// Where the branch row archives its records: beside its output.
@@ -237,7 +308,12 @@ struct Row {
 
 /// Runs the graph rows and prints their table.
 pub async fn run(args: &Args) -> Result<(), Error> {
-    let configs = configs(args.quick);
+    let configs: Vec<Config> = configs(args.quick)
+        .into_iter()
+        .filter(|c| {
+            args.graphs_only.is_empty() || args.graphs_only.iter().any(|s| s == c.shape.short())
+        })
+        .collect();
     let scratch = Bench::scratch("graphs")?;
     let mut endpoint = Endpoint::new().service(lookups::EnrichCalls);
     for config in &configs {
@@ -261,6 +337,9 @@ pub async fn run(args: &Args) -> Result<(), Error> {
                 Shape::Branch => {
                     "branch: every record archived, and counts per key per window".to_owned()
                 }
+                Shape::Rekey => format!(
+                    "a running count over {REKEY_WORDS} words, re-keyed into {REKEY_INTO} keys"
+                ),
             },
             batch: config.batch,
             tokens: config.tokens,

@@ -103,6 +103,9 @@ pub struct Args {
     /// Only the graph rows: two keyed stages, and an interval join
     #[arg(long)]
     graphs: bool,
+    /// With --graphs, only these rows (topn, join, branch, rekey, enrich)
+    #[arg(long, value_delimiter = ',', requires = "graphs")]
+    graphs_only: Vec<String>,
     /// Only the idle measurement: server CPU with tokens waiting on a source
     /// with no data
     #[arg(long)]

@@ -9,10 +9,9 @@ use serde_json::Value;
 
 use crate::config::PipelineConfig;
 use crate::protocol::handlers::{control, ControlKey};
-use crate::protocol::{Calls, DeadLetter, EncodeError, FailedStage};
+use crate::protocol::{Answer, Calls, DeadLetter, EncodeError, FailedStage};
 use crate::round::{write_once, Exchange, Unsent, Unwritten};
 use crate::stages::{by_sink_partition, Downstream, FireFailed, Level};
-use crate::time::watermark::Need;
 use crate::time::Millis;
 
 use super::by_group;
@@ -20,9 +19,13 @@ use super::by_group;
 /// What started a call of a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Woken {
-    /// A token's batch.
+    /// A token's batch, or what a group of the stage before passed on from
+    /// one: the caller writes the output (up to a call's size), so a
+    /// round's output reaches the sink in one write, not one per group of
+    /// every later stage.
     Batch,
-    /// The batch a group of the keyed stage before this one passed on.
+    /// What a group of the keyed stage before this one passed on from its
+    /// timers or a replay: written here.
     Upstream,
     /// The clock: the watermark reached the group's wish.
     Clock,
@@ -107,16 +110,18 @@ impl<C: Calls> Output<'_, C> {
     /// to the first stage: in calls under `max_call_bytes`, a failing record
     /// tried up to `max_attempts`, and with `watermark`, so that the next
     /// stage judges lateness by the pipeline's watermark at this point, not
-    /// by its own last wake-up. Answers the wake-ups they ask for. A record
-    /// whose key fails, or that never reaches its group, goes to the
-    /// dead-letter output.
+    /// by its own last wake-up. Answers the wake-ups they ask for, and,
+    /// with `answer_out`, the output they answer for this call's caller to
+    /// write. A record whose key fails, or that never reaches its group,
+    /// goes to the dead-letter output.
     pub(crate) async fn pass_on<N: Level, C2: Calls>(
         &self,
         next_calls: &C2,
         next: &N,
         out: Vec<N::Mid>,
         watermark: Option<Millis>,
-    ) -> Result<Vec<Need>, EncodeError> {
+        answer_out: bool,
+    ) -> Result<Answer<N::Final>, EncodeError> {
         let stage = FailedStage::Chained {
             stage: self.level + 2,
             from_group: self.group,
@@ -131,6 +136,7 @@ impl<C: Calls> Output<'_, C> {
             budget: self.config.max_call_bytes,
             attempts: self.config.max_attempts,
             watermark,
+            answer_out,
         };
         let groups = (by.groups.into_iter())
             .map(|(to, records)| (to, records.into_iter().map(|r| (r, 0)).collect()))
@@ -145,7 +151,7 @@ impl<C: Calls> Output<'_, C> {
             let count = u32::try_from(count).unwrap_or(u32::MAX);
             self.dead_letter(stage.clone(), error, count, record)?;
         }
-        Ok(delivered.answer.needs)
+        Ok(delivered.answer)
     }
 
     /// Writes what a call that no token waits on produced to the sink

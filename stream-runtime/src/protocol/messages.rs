@@ -219,6 +219,12 @@ pub(crate) struct KeyedBatch<T> {
     pub watermark: Option<Millis>,
     /// The records, in source order.
     pub records: Vec<T>,
+    /// Whether the group answers its output for the caller to write (a
+    /// group of a later stage, called by one of the stage before that
+    /// answers a token), rather than writing it to the sink itself. A
+    /// token's call to the first stage is always answered.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub answer_out: bool,
 }
 
 /// A key group's answer to a batch: the output, when it goes to the sink

@@ -27,6 +27,9 @@ pub(crate) struct Exchange<'a, C> {
     pub attempts: u32,
     /// The watermark the groups judge the records by (`None`: each its own).
     pub watermark: Option<Millis>,
+    /// Whether the groups answer their output for the caller to write
+    /// ([`KeyedBatch::answer_out`]; a first-stage group always does).
+    pub answer_out: bool,
 }
 
 /// A record that did not reach its group, with where it came from (a
@@ -81,7 +84,11 @@ impl<C: Calls> Exchange<'_, C> {
                 let (records, origins) = call.into_iter().unzip();
                 let watermark = self.watermark;
                 let batch = Batch {
-                    batch: KeyedBatch { watermark, records },
+                    batch: KeyedBatch {
+                        watermark,
+                        records,
+                        answer_out: self.answer_out,
+                    },
                     origins,
                 };
                 match waves.get_mut(wave) {
@@ -233,6 +240,7 @@ mod tests {
             budget: 200,
             attempts: 2,
             watermark: Some(4_999),
+            answer_out: true,
         };
         block_on(exchange.deliver::<D::First>(groups))
     }

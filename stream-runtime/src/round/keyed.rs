@@ -25,6 +25,8 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
             budget: config.max_call_bytes,
             attempts: config.max_attempts,
             watermark,
+            // A first-stage group answers its output whatever this says.
+            answer_out: false,
         };
         let groups = groups
             .into_iter()

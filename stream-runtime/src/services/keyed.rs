@@ -43,9 +43,13 @@ impl<'a, L: Level> Serves<'a, keyed::Process<L>> for PipelineService<KeyedServic
         calls: RestateCalls<'a>,
         batch: KeyedBatch<L::Mid>,
     ) -> HandlerResult<BatchAnswer<Encoded<Answer<L::Final>>>> {
-        let KeyedBatch { watermark, records } = batch;
-        let woken = match self.level {
-            0 => Woken::Batch,
+        let KeyedBatch {
+            watermark,
+            records,
+            answer_out,
+        } = batch;
+        let woken = match (self.level, answer_out) {
+            (0, _) | (_, true) => Woken::Batch,
             _ => Woken::Upstream,
         };
         self.call(&ctx, &calls, records, watermark, woken).await
@@ -322,16 +326,23 @@ impl<L: Level> PipelineService<KeyedService, L> {
         // that failed, are dead-lettered; the rest of the call goes on.
         output.drop_failed(dropped, failed)?;
         let mut answer = Answer::default();
-        match (flow.down().next(), flow.down().to_sink(out)) {
-            (_, Ok(out)) if woken == Woken::Batch => answer.out = out,
-            (_, Ok(out)) => output.write_fired(flow.down(), out).await?,
+        let out = match (flow.down().next(), flow.down().to_sink(out)) {
+            (_, Ok(out)) => out,
             (Some(next), Err(out)) => {
                 let names = self.names.at_level(self.level + 1);
                 let next_calls = calls.with_names(&names);
                 let forward = woken.forwards(watermark);
-                answer.needs = output.pass_on(&next_calls, &**next, out, forward).await?;
+                let answer_out = woken == Woken::Batch;
+                let passed =
+                    (output.pass_on(&next_calls, &**next, out, forward, answer_out)).await?;
+                answer.needs = passed.needs;
+                passed.out
             }
-            (None, Err(_)) => {} // not reached: the output goes to the sink
+            (None, Err(_)) => Vec::new(), // not reached: the output goes to the sink
+        };
+        match woken {
+            Woken::Batch => answer.out = out,
+            _ => output.write_fired(flow.down(), out).await?,
         }
         if domain.is_some() {
             let need = self
@@ -346,8 +357,16 @@ impl<L: Level> PipelineService<KeyedService, L> {
         }
         // Encoded before anything is written, so output that cannot be
         // encoded changes nothing.
-        let answer = Encoded::new(&answer)
-            .map_err(|e| TerminalError::new(format!("cannot serialize the keyed output: {e}")))?;
+        let mut encoded = encode_answer(&answer)?;
+        // In a chain, an answer carries what every later stage made of the
+        // batch: past a call's size, it is written here instead, so that
+        // no answer nears the server's message limit.
+        let chained = self.level > 0 || flow.down().next().is_some();
+        if chained && encoded.len() > flow.config().max_call_bytes {
+            (output.write_fired(flow.down(), std::mem::take(&mut answer.out))).await?;
+            encoded = encode_answer(&answer)?;
+        }
+        let answer = encoded;
         store(ctx, group, state, cache, version);
         if domain.is_some() && stored.as_ref() != Some(&timers) {
             ctx.set(TIMERS, Json(timers));
@@ -398,6 +417,12 @@ impl<L: Level> PipelineService<KeyedService, L> {
         }
         Ok(need)
     }
+}
+
+/// A key group's answer, encoded; output that cannot be is an error.
+fn encode_answer<T: crate::protocol::Message>(answer: &T) -> Result<Encoded<T>, TerminalError> {
+    Encoded::new(answer)
+        .map_err(|e| TerminalError::new(format!("cannot serialize the keyed output: {e}")))
 }
 
 /// A key group's own output that does not decode.

@@ -77,9 +77,8 @@ impl ServiceNames {
     /// are the pipeline's.
     pub fn at_level(&self, level: u32) -> Self {
         let mut names = self.clone();
-        if level > 0 {
-            names.keyed = format!("{}Keyed{}", self.pipeline, level + 1);
-        }
+        let first = format!("{}Keyed", self.pipeline);
+        names.keyed = keyed_at(&first, level).into_owned();
         names
     }
 
@@ -104,4 +103,13 @@ pub(crate) fn is_valid_pipeline_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The service of keyed stage `level`'s groups, given the first's
+/// (`{P}Keyed`): itself for level 0, then `{P}Keyed2`, `{P}Keyed3`, ….
+pub(crate) fn keyed_at(first: &str, level: u32) -> std::borrow::Cow<'_, str> {
+    match level {
+        0 => std::borrow::Cow::Borrowed(first),
+        _ => std::borrow::Cow::Owned(format!("{first}{}", level + 1)),
+    }
 }

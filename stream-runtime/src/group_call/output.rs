@@ -5,12 +5,14 @@
 //! how fired output is written to the sink. The `{name}Keyed` handlers
 //! load and store around it; unit tests hand it a fake.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use crate::config::PipelineConfig;
 use crate::protocol::handlers::{control, ControlKey};
-use crate::protocol::{Answer, Calls, DeadLetter, EncodeError, FailedStage};
-use crate::round::{write_once, Exchange, Unsent, Unwritten};
+use crate::protocol::{Answer, Calls, DeadLetter, EncodeError, FailedStage, Passed};
+use crate::round::{write_once, Exchange, Typed, Unsent, Unwritten};
 use crate::stages::{by_sink_partition, Downstream, FireFailed, Level};
 use crate::time::Millis;
 
@@ -24,6 +26,11 @@ pub(crate) enum Woken {
     /// round's output reaches the sink in one write, not one per group of
     /// every later stage.
     Batch,
+    /// A token's batch whose output the token carries on: what goes to the
+    /// sink, and what the next keyed stage takes ([`Answer::passed`]), so
+    /// that each group there is called once per round, not once per group
+    /// of this stage.
+    Relay,
     /// What a group of the keyed stage before this one passed on from its
     /// timers or a replay: written here.
     Upstream,
@@ -41,9 +48,14 @@ impl Woken {
     /// own (`None`).
     pub(crate) fn forwards(self, watermark: Option<Millis>) -> Option<Millis> {
         match self {
-            Woken::Batch | Woken::Upstream => watermark,
+            Woken::Batch | Woken::Relay | Woken::Upstream => watermark,
             Woken::Clock | Woken::Delay(_) => None,
         }
+    }
+
+    /// Whether the call answers its output for its caller to write.
+    pub(crate) fn answers_out(self) -> bool {
+        matches!(self, Woken::Batch | Woken::Relay)
     }
 
     /// Whether the call sends its wake-ups to the clock itself rather than
@@ -105,43 +117,91 @@ impl<C: Calls> Output<'_, C> {
         Ok(())
     }
 
-    /// Passes `out` on to the next keyed stage's groups (called through
+    /// Where the call's dead letters for the next stage come from.
+    fn chained(&self) -> FailedStage {
+        FailedStage::Chained {
+            stage: self.level + 2,
+            from_group: self.group,
+        }
+    }
+
+    /// `out` by the next keyed stage's group it goes to (folded by that
+    /// stage's combiner); a record whose key fails goes to the dead-letter
+    /// output.
+    pub(crate) fn route<N: Level>(
+        &self,
+        next: &N,
+        out: Vec<N::Mid>,
+    ) -> Result<BTreeMap<u32, Vec<N::Mid>>, EncodeError> {
+        let by = by_group(next, out);
+        for (record, error) in by.failed {
+            let record = serde_json::to_value(&record).ok();
+            self.dead_letter(self.chained(), error.to_string(), 1, record)?;
+        }
+        Ok(by.groups)
+    }
+
+    /// The routed records as JSON, for the caller to carry to the next
+    /// stage ([`Answer::passed`]); given back when they add up to more
+    /// than `budget` bytes (or one does not encode), to be passed on here.
+    pub(crate) fn relay<M: serde::Serialize>(
+        &self,
+        groups: BTreeMap<u32, Vec<M>>,
+        budget: usize,
+    ) -> Result<Vec<Passed>, BTreeMap<u32, Vec<M>>> {
+        let mut passed = Vec::with_capacity(groups.len());
+        let mut bytes = 0usize;
+        for (group, records) in &groups {
+            let mut raw = Vec::with_capacity(records.len());
+            for record in records {
+                let Ok(json) = serde_json::value::to_raw_value(record) else {
+                    return Err(groups);
+                };
+                bytes = bytes.saturating_add(json.get().len());
+                raw.push(json);
+            }
+            if bytes > budget {
+                return Err(groups);
+            }
+            passed.push(Passed {
+                group: *group,
+                from: self.group,
+                records: raw,
+            });
+        }
+        Ok(passed)
+    }
+
+    /// Passes `groups` on to the next keyed stage's groups (called through
     /// `next_calls`) through the [`Exchange`], as a token sends its records
     /// to the first stage: in calls under `max_call_bytes`, a failing record
     /// tried up to `max_attempts`, and with `watermark`, so that the next
     /// stage judges lateness by the pipeline's watermark at this point, not
     /// by its own last wake-up. Answers the wake-ups they ask for, and,
     /// with `answer_out`, the output they answer for this call's caller to
-    /// write. A record whose key fails, or that never reaches its group,
-    /// goes to the dead-letter output.
+    /// write. A record that never reaches its group goes to the dead-letter
+    /// output.
     pub(crate) async fn pass_on<N: Level, C2: Calls>(
         &self,
         next_calls: &C2,
-        next: &N,
-        out: Vec<N::Mid>,
+        _next: &N,
+        groups: BTreeMap<u32, Vec<N::Mid>>,
         watermark: Option<Millis>,
         answer_out: bool,
     ) -> Result<Answer<N::Final>, EncodeError> {
-        let stage = FailedStage::Chained {
-            stage: self.level + 2,
-            from_group: self.group,
-        };
-        let by = by_group(next, out);
-        for (record, error) in by.failed {
-            let record = serde_json::to_value(&record).ok();
-            self.dead_letter(stage.clone(), error.to_string(), 1, record)?;
-        }
+        let stage = self.chained();
         let exchange = Exchange {
             calls: next_calls,
             budget: self.config.max_call_bytes,
             attempts: self.config.max_attempts,
             watermark,
             answer_out,
+            relay: false,
         };
-        let groups = (by.groups.into_iter())
+        let groups = (groups.into_iter())
             .map(|(to, records)| (to, records.into_iter().map(|r| (r, 0)).collect()))
             .collect();
-        let delivered = exchange.deliver::<N>(groups).await;
+        let delivered = exchange.deliver(&Typed::<N>::new(), groups).await;
         for unsent in delivered.unsent {
             let (count, error, record) = match unsent {
                 Unsent::TooLarge { reason, .. } => (1, reason, None),

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use super::output::{Output, Woken};
 use super::{batch::by_key, by_group};
 use crate::builder::Pipeline;
@@ -84,7 +86,9 @@ fn output_passed_on_reaches_the_next_groups_and_a_failing_key_is_a_dead_letter()
         level: 0,
         group: 5,
     };
-    let answer = block_on(output.pass_on(&calls, next, vec![1, 2, 3, 4], Some(9), true));
+    let groups = output.route(next, vec![1, 2, 3, 4]);
+    let groups = groups.unwrap_or_else(|e| panic!("{e}"));
+    let answer = block_on(output.pass_on(&calls, next, groups, Some(9), true));
     let answer = answer.map_err(|e| e.to_string());
     // Each group's answer comes back, for this call's caller to write.
     let out = answer.as_ref().map(|a| (a.out.clone(), a.needs.clone()));
@@ -118,4 +122,42 @@ fn output_passed_on_reaches_the_next_groups_and_a_failing_key_is_a_dead_letter()
         (chained, Some(serde_json::json!(3)))
     );
     assert!(letter.error.contains("no key for 3"), "{}", letter.error);
+}
+
+/// What a relaying group makes for the next stage is answered as JSON, by
+/// group, up to a call's size; past it, the records are given back to be
+/// passed on by the group itself.
+#[test]
+fn relayed_records_are_answered_as_json_under_the_budget_and_given_back_over_it() {
+    let calls = FakeCalls::new(|_, _| Ok(Vec::new()));
+    let config = crate::PipelineConfig::default();
+    let output = Output {
+        calls: &calls,
+        config: &config,
+        level: 0,
+        group: 5,
+    };
+    let groups = || {
+        BTreeMap::from([
+            (1, vec!["a".to_owned(), "b".to_owned()]),
+            (3, vec!["c".to_owned()]),
+        ])
+    };
+    let passed = output
+        .relay(groups(), 100)
+        .unwrap_or_else(|_| panic!("given back"));
+    let texts: Vec<(u32, u32, Vec<String>)> = (passed.iter())
+        .map(|p| {
+            (
+                p.group,
+                p.from,
+                p.records.iter().map(|r| r.get().to_owned()).collect(),
+            )
+        })
+        .collect();
+    let json = |s: &[&str]| s.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>();
+    assert_eq!(texts, [(1, 5, json(&["a", "b"])), (3, 5, json(&["c"]))]);
+    // Three records of 3 bytes each: 9 fit, 8 do not.
+    assert!(output.relay(groups(), 9).is_ok());
+    assert_eq!(output.relay(groups(), 8).err(), Some(groups()));
 }

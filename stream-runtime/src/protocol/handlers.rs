@@ -18,9 +18,10 @@ use super::overview::{ListedDeadLetter, Overview, ReplayRequest, Replayed};
 use super::{
     Answer, Appended, BatchAnswer, ControlState, DeadLetter, Encoded, Exclusive, Handler,
     KeyedBatch, Lease, LogTake, LogTaken, ObjectKey, PushBatch, RawBody, ServiceKind, Shared,
-    SinkProgress, SplitProgress, Stateless, Status, Take, Taken, Token, TokensAdded,
+    SinkProgress, SplitProgress, StageGroup, Stateless, Status, Take, Taken, Token, TokensAdded,
 };
 use crate::names::ServiceNames;
+use crate::record::Record;
 use crate::stages::Level;
 use crate::time::watermark::{Clock, Need, Report};
 use crate::time::Millis;
@@ -166,6 +167,12 @@ service!(
     KeyedService, VirtualObject, u32, keyed
 );
 
+service!(
+    /// The groups of every keyed stage, addressed by stage and group
+    /// ([`StageGroup`]): how a token reaches a later stage's `{P}KeyedN`.
+    StagesService, VirtualObject, StageGroup, keyed
+);
+
 pub(crate) mod keyed {
     use super::*;
 
@@ -183,6 +190,21 @@ pub(crate) mod keyed {
         type Access = Exclusive;
         type Input = KeyedBatch<L::Mid>;
         type Output = BatchAnswer<Encoded<Answer<L::Final>>>;
+        const NAME: &'static str = "process";
+        const LAZY_STATE: bool = true;
+    }
+
+    /// [`Process`] of any stage's group, as a token calls it to carry what
+    /// the stage before made ([`Answer::passed`]): the records as JSON, whose
+    /// type the token does not know; the group decodes them as its own.
+    /// Served as `Process` (one handler, seen by two callers).
+    pub(crate) struct Relay<F>(PhantomData<F>);
+
+    impl<F: Record> Handler for Relay<F> {
+        type Service = StagesService;
+        type Access = Exclusive;
+        type Input = KeyedBatch<Box<serde_json::value::RawValue>>;
+        type Output = BatchAnswer<Encoded<Answer<F>>>;
         const NAME: &'static str = "process";
         const LAZY_STATE: bool = true;
     }

@@ -225,6 +225,12 @@ pub(crate) struct KeyedBatch<T> {
     /// token's call to the first stage is always answered.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub answer_out: bool,
+    /// Whether the group answers what it makes for the next keyed stage
+    /// ([`Answer::passed`]) for its caller, a token, to carry there, rather
+    /// than calling the next stage's groups itself: a token then calls each
+    /// of them once with what every group of this stage made for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub relay: bool,
 }
 
 /// A key group's answer to a batch: the output, when it goes to the sink
@@ -239,6 +245,10 @@ pub(crate) struct Answer<T> {
     /// Wake-ups for the clock, of this stage's groups and later ones.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub needs: Vec<crate::time::watermark::Need>,
+    /// What the group made for the next keyed stage, by the group there,
+    /// for the caller to carry on ([`KeyedBatch::relay`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passed: Vec<Passed>,
 }
 
 impl<T> Default for Answer<T> {
@@ -246,7 +256,32 @@ impl<T> Default for Answer<T> {
         Self {
             out: Vec::new(),
             needs: Vec::new(),
+            passed: Vec::new(),
         }
+    }
+}
+
+/// Records a group made for one group of the next keyed stage, as JSON:
+/// the token that carries them there does not know their type.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Passed {
+    /// The next stage's group.
+    pub group: u32,
+    /// The group that made them.
+    pub from: u32,
+    /// The records, in the order made.
+    pub records: Vec<Box<serde_json::value::RawValue>>,
+}
+
+impl PartialEq for Passed {
+    fn eq(&self, other: &Self) -> bool {
+        let texts = |p: &Self| {
+            p.records
+                .iter()
+                .map(|r| r.get().to_owned())
+                .collect::<Vec<_>>()
+        };
+        (self.group, self.from) == (other.group, other.from) && texts(self) == texts(other)
     }
 }
 

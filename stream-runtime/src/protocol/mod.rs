@@ -21,7 +21,7 @@ use restate_sdk::endpoint::{ContextInternal, InputMetadata};
 use restate_sdk::errors::TerminalError;
 
 pub(crate) use batch_answer::{BatchAnswer, BatchFailed};
-pub(crate) use messages::{Answer, Entry, KeyedBatch, LogTake, LogTaken, Take, Taken};
+pub(crate) use messages::{Answer, Entry, KeyedBatch, LogTake, LogTaken, Passed, Take, Taken};
 pub use messages::{
     Appended, ControlState, DeadLetter, Dry, FailedStage, Layout, Lease, PushBatch, SinkProgress,
     SplitProgress, Status, Token, TokensAdded,
@@ -233,8 +233,16 @@ pub(crate) trait ObjectKey: Clone + Send + Sync + 'static {
     /// The key as Restate sees it; `None` for a plain service.
     fn key(&self) -> Option<String>;
 
+    /// The service the instance is of, given its service's name for the
+    /// pipeline: that name, but for a key naming one of several.
+    fn service<'n>(&self, name: &'n str) -> std::borrow::Cow<'n, str> {
+        std::borrow::Cow::Borrowed(name)
+    }
+
     /// Where a call to `handler` of the instance goes.
     fn target(&self, service: &str, handler: &str) -> RequestTarget {
+        let service = self.service(service);
+        let service = service.as_ref();
         match self.key() {
             Some(key) => RequestTarget::object(service, key, handler),
             None => RequestTarget::service(service, handler),
@@ -253,6 +261,24 @@ impl ObjectKey for () {
 impl ObjectKey for u32 {
     fn key(&self) -> Option<String> {
         Some(self.to_string())
+    }
+}
+
+/// A key group of any keyed stage: `level` 0 is the first
+/// (`{P}Keyed`), 1 the second (`{P}Keyed2`), and so on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StageGroup {
+    pub level: u32,
+    pub group: u32,
+}
+
+impl ObjectKey for StageGroup {
+    fn key(&self) -> Option<String> {
+        Some(self.group.to_string())
+    }
+
+    fn service<'n>(&self, first: &'n str) -> std::borrow::Cow<'n, str> {
+        crate::names::keyed_at(first, self.level)
     }
 }
 

@@ -8,14 +8,74 @@
 //! output rather than retried forever.
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 
 use restate_sdk::errors::TerminalError;
+use serde_json::value::RawValue;
 
 use super::fit::{cut, encoded_len, too_large_reason};
 use crate::protocol::handlers::keyed;
-use crate::protocol::{Answer, BatchAnswer, BatchFailed, Calls, Encoded, KeyedBatch, Message};
+use crate::protocol::{
+    Answer, BatchAnswer, BatchFailed, Calls, Encoded, Handler, KeyOf, KeyedBatch, Message,
+    StageGroup,
+};
+use crate::record::Record;
 use crate::stages::Level;
 use crate::time::Millis;
+
+/// A keyed stage as the exchange calls it: what its groups take and
+/// answer, and how one of them is addressed.
+pub(crate) trait Stage {
+    /// The records a group takes.
+    type Mid: Record;
+    /// What reaches the sink at the end of the chain.
+    type Final: Record;
+    /// The handler called.
+    type Call: Handler<
+        Input = KeyedBatch<Self::Mid>,
+        Output = BatchAnswer<Encoded<Answer<Self::Final>>>,
+    >;
+    /// The address of group `group`.
+    fn group(&self, group: u32) -> KeyOf<Self::Call>;
+}
+
+/// Stage `N`, called with its own records' type (a token's first stage,
+/// or a group's next stage).
+pub(crate) struct Typed<N>(PhantomData<N>);
+
+impl<N> Typed<N> {
+    pub(crate) fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<N: Level> Stage for Typed<N> {
+    type Mid = N::Mid;
+    type Final = N::Final;
+    type Call = keyed::Process<N>;
+    fn group(&self, group: u32) -> u32 {
+        group
+    }
+}
+
+/// Keyed stage `level`, called by a token with the records as JSON, as
+/// the stage before answered them ([`crate::protocol::Passed`]).
+pub(crate) struct Relayed<F> {
+    pub level: u32,
+    pub sink: PhantomData<F>,
+}
+
+impl<F: Record> Stage for Relayed<F> {
+    type Mid = Box<RawValue>;
+    type Final = F;
+    type Call = keyed::Relay<F>;
+    fn group(&self, group: u32) -> StageGroup {
+        StageGroup {
+            level: self.level,
+            group,
+        }
+    }
+}
 
 /// How records are sent to the groups of one keyed stage.
 pub(crate) struct Exchange<'a, C> {
@@ -30,6 +90,9 @@ pub(crate) struct Exchange<'a, C> {
     /// Whether the groups answer their output for the caller to write
     /// ([`KeyedBatch::answer_out`]; a first-stage group always does).
     pub answer_out: bool,
+    /// Whether the groups answer what they make for the next stage, for
+    /// the caller to carry there ([`KeyedBatch::relay`]).
+    pub relay: bool,
 }
 
 /// A record that did not reach its group, with where it came from (a
@@ -65,8 +128,9 @@ impl<C: Calls> Exchange<'_, C> {
     /// The calls go in waves: the first call of every group, all issued
     /// before any is awaited, then the second, so that a group applies its
     /// records in order while the groups work in parallel.
-    pub(crate) async fn deliver<N: Level>(
+    pub(crate) async fn deliver<N: Stage>(
         &self,
+        stage: &N,
         groups: BTreeMap<u32, Vec<(N::Mid, u64)>>,
     ) -> Delivered<N::Final> {
         let mut delivered = Delivered {
@@ -88,6 +152,7 @@ impl<C: Calls> Exchange<'_, C> {
                         watermark,
                         records,
                         answer_out: self.answer_out,
+                        relay: self.relay,
                     },
                     origins,
                 };
@@ -100,7 +165,7 @@ impl<C: Calls> Exchange<'_, C> {
             }
         }
         for wave in waves {
-            self.wave::<N>(wave, &mut delivered).await;
+            self.wave(stage, wave, &mut delivered).await;
         }
         delivered
     }
@@ -109,14 +174,15 @@ impl<C: Calls> Exchange<'_, C> {
     /// awaited (the SDK's futures must not be polled concurrently, as
     /// `join_all` would); a group that reports a failing record is called
     /// again.
-    async fn wave<N: Level>(
+    async fn wave<N: Stage>(
         &self,
+        stage: &N,
         groups: BTreeMap<u32, Batch<N::Mid>>,
         into: &mut Delivered<N::Final>,
     ) {
         let calls: Vec<_> = groups
             .iter()
-            .map(|(group, sent)| self.call::<N>(*group, &sent.batch))
+            .map(|(group, sent)| self.call(stage, *group, &sent.batch))
             .collect();
         let mut failed = Vec::new();
         for ((group, batch), call) in groups.into_iter().zip(calls) {
@@ -126,18 +192,19 @@ impl<C: Calls> Exchange<'_, C> {
             }
         }
         for (group, batch, error) in failed {
-            self.retry::<N>(group, batch, error, into).await;
+            self.retry(stage, group, batch, error, into).await;
         }
     }
 
     /// Issues a group's call; the answer is awaited by the returned future.
     /// A batch that cannot be encoded fails the call, not a retry loop.
-    fn call<N: Level>(
+    fn call<N: Stage>(
         &self,
+        stage: &N,
         group: u32,
         batch: &KeyedBatch<N::Mid>,
     ) -> impl std::future::Future<Output = Result<Answer<N::Final>, BatchFailed>> + '_ {
-        let call = self.calls.call::<keyed::Process<N>>(group, batch);
+        let call = self.calls.call::<N::Call>(stage.group(group), batch);
         async move {
             match call {
                 Ok(call) => open(BatchAnswer::settle(call.await)?),
@@ -151,8 +218,9 @@ impl<C: Calls> Exchange<'_, C> {
     /// Calls a group again after `error`, setting apart a record that
     /// failed `attempts` times. An error that names no record sets apart
     /// the whole call.
-    async fn retry<N: Level>(
+    async fn retry<N: Stage>(
         &self,
+        stage: &N,
         group: u32,
         mut sent: Batch<N::Mid>,
         mut error: BatchFailed,
@@ -181,7 +249,7 @@ impl<C: Calls> Exchange<'_, C> {
                 }
             }
             attempt += 1;
-            match self.call::<N>(group, &sent.batch).await {
+            match self.call(stage, group, &sent.batch).await {
                 Ok(answer) => {
                     gather(&mut into.answer, answer);
                     return;
@@ -196,6 +264,7 @@ impl<C: Calls> Exchange<'_, C> {
 fn gather<T>(into: &mut Answer<T>, answer: Answer<T>) {
     into.out.extend(answer.out);
     into.needs.extend(answer.needs);
+    into.passed.extend(answer.passed);
 }
 
 /// A key group's output, decoded.
@@ -241,8 +310,9 @@ mod tests {
             attempts: 2,
             watermark: Some(4_999),
             answer_out: true,
+            relay: false,
         };
-        block_on(exchange.deliver::<D::First>(groups))
+        block_on(exchange.deliver(&Typed::<D::First>::new(), groups))
     }
 
     /// Six records of 43 bytes for each of two groups.

@@ -36,7 +36,7 @@ impl FakeCalls {
     }
 
     fn address<H: Handler>(&self, key: &KeyOf<H>) -> String {
-        let service = <H::Service as ServiceKind>::name(&self.names);
+        let service = key.service(<H::Service as ServiceKind>::name(&self.names));
         match key.key() {
             Some(key) => format!("{service}/{key}/{}", H::NAME),
             None => format!("{service}/{}", H::NAME),

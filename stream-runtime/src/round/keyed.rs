@@ -1,33 +1,32 @@
 //! Calling the key groups a range touches (through the [`Exchange`]), and
-//! dead-lettering what did not reach them with its source position.
+//! dead-lettering what did not reach them with its source position; then,
+//! in a chain, carrying what each stage's groups made to the next stage's
+//! groups, one call per group per stage.
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
+
+use serde_json::value::RawValue;
 
 use super::before_key::GroupBatch;
-use super::exchange::{Exchange, Unsent};
-use super::Round;
-use crate::protocol::{Answer, Calls, FailedStage};
-use crate::stages::Dataflow;
+use super::exchange::{Exchange, Relayed, Typed, Unsent};
+use super::{send, Round};
+use crate::protocol::handlers::{control, ControlKey};
+use crate::protocol::{Answer, Calls, DeadLetter, FailedStage, Passed};
+use crate::stages::{Dataflow, Downstream, Level};
 use crate::time::Millis;
 
 impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     /// Sends every key group the range touches its records, with the
     /// watermark the token carries; a record too large for a call, or that
     /// keeps failing, goes to the dead-letter output with its position.
+    /// In a chain, the groups answer what they make for the next stage,
+    /// and the token carries it there ([`relay`](Self::relay)).
     pub(super) async fn keyed(
         &self,
         groups: BTreeMap<u32, GroupBatch<D::Mid>>,
         watermark: Option<Millis>,
     ) -> Answer<D::Out> {
-        let config = self.flow.config();
-        let exchange = Exchange {
-            calls: self.calls,
-            budget: config.max_call_bytes,
-            attempts: config.max_attempts,
-            watermark,
-            // A first-stage group answers its output whatever this says.
-            answer_out: false,
-        };
         let groups = groups
             .into_iter()
             .map(|(group, batch)| {
@@ -35,7 +34,8 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
                 (group, records.collect())
             })
             .collect();
-        let delivered = exchange.deliver::<D::First>(groups).await;
+        let first = Typed::<D::First>::new();
+        let delivered = self.exchange(watermark).deliver(&first, groups).await;
         for unsent in delivered.unsent {
             let (position, count, error, record) = match unsent {
                 Unsent::TooLarge { origin, reason } => (origin, 1, reason, None),
@@ -53,6 +53,93 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
             };
             self.dead_letter(position, count, FailedStage::Keyed, error, record);
         }
-        delivered.answer
+        self.relay(delivered.answer, watermark).await
+    }
+
+    /// Carries what the groups of each stage answered for the next one
+    /// ([`Answer::passed`]) to that stage's groups: each group is called
+    /// with what every group before made for it, so a hot group of a later
+    /// stage takes one call per round, not one per group of the stage
+    /// before. What it answers joins the round's answer. A record that does
+    /// not reach its group goes to the dead-letter output, named by the
+    /// stage and the group that made it.
+    pub(super) async fn relay(
+        &self,
+        mut answer: Answer<D::Out>,
+        watermark: Option<Millis>,
+    ) -> Answer<D::Out> {
+        let mut level = 0;
+        while !answer.passed.is_empty() {
+            level += 1;
+            let mut groups: BTreeMap<u32, Vec<(Box<RawValue>, u64)>> = BTreeMap::new();
+            for Passed {
+                group,
+                from,
+                records,
+            } in std::mem::take(&mut answer.passed)
+            {
+                let into = groups.entry(group).or_default();
+                into.extend(records.into_iter().map(|r| (r, u64::from(from))));
+            }
+            let stage = Relayed {
+                level,
+                sink: PhantomData,
+            };
+            let delivered = self.exchange(watermark).deliver(&stage, groups).await;
+            for unsent in delivered.unsent {
+                self.chained_letter(level, unsent);
+            }
+            answer.out.extend(delivered.answer.out);
+            answer.needs.extend(delivered.answer.needs);
+            answer.passed = delivered.answer.passed;
+        }
+        answer
+    }
+
+    /// The exchange of the round's calls to keyed stages: a chain's groups
+    /// answer what they make for the next stage, for the token to carry.
+    fn exchange(&self, watermark: Option<Millis>) -> Exchange<'_, C> {
+        let config = self.flow.config();
+        Exchange {
+            calls: self.calls,
+            budget: config.max_call_bytes,
+            attempts: config.max_attempts,
+            watermark,
+            // A first-stage group, and any relaying group, answers its
+            // output whatever this says.
+            answer_out: false,
+            relay: self.flow.first().down().next().is_some(),
+        }
+    }
+
+    /// Keeps a record the token could not carry to stage `level`'s group,
+    /// with the group of the stage before that made it (its origin).
+    fn chained_letter(&self, level: u32, unsent: Unsent) {
+        let (from, count, error, record) = match unsent {
+            Unsent::TooLarge { origin, reason } => (origin, 1, reason, None),
+            Unsent::Failed {
+                origin,
+                error,
+                record,
+            } => (origin, 1, error, record),
+            Unsent::Call { origins, error } => {
+                let from = origins.first().copied().unwrap_or(0);
+                (from, origins.len(), error, None)
+            }
+        };
+        let letter = DeadLetter {
+            split: 0,
+            position: 0,
+            count: u32::try_from(count).unwrap_or(u32::MAX),
+            stage: FailedStage::Chained {
+                stage: level + 1,
+                from_group: u32::try_from(from).unwrap_or(u32::MAX),
+            },
+            error: format!("{}{error}", self.again),
+            record,
+        };
+        self.letters
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        send::<control::KeepDeadLetter, _>(self.calls, ControlKey, &letter);
     }
 }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::Value;
 
-use super::exchange::{Exchange, Unsent};
+use super::exchange::{Exchange, Typed, Unsent};
 use super::write::{write_once_to, Unwritten};
 use super::{send, Round};
 use crate::config::PipelineConfig;
@@ -225,7 +225,10 @@ fn first_stage<'a, D: Dataflow, S: Calls>(
     let (group, mid) = route(&**flow.first(), flow.config(), record)?;
     Ok(async move {
         let delivered = exchange(calls, flow.config())
-            .deliver::<D::First>(BTreeMap::from([(group, vec![(mid, position)])]))
+            .deliver(
+                &Typed::<D::First>::new(),
+                BTreeMap::from([(group, vec![(mid, position)])]),
+            )
             .await;
         match delivered.unsent.into_iter().next() {
             Some(unsent) => Err(failed(unsent)),
@@ -253,7 +256,10 @@ impl<'a, S: Calls> AtLevel for Deliver<'a, S> {
         let (calls, config, position) = (self.calls, self.config, self.position);
         Ok(Box::pin(async move {
             let delivered = exchange(calls, config)
-                .deliver::<L>(BTreeMap::from([(group, vec![(mid, position)])]))
+                .deliver(
+                    &Typed::<L>::new(),
+                    BTreeMap::from([(group, vec![(mid, position)])]),
+                )
                 .await;
             match delivered.unsent.into_iter().next() {
                 Some(unsent) => Err(failed(unsent)),
@@ -312,6 +318,7 @@ fn exchange<'c, S>(calls: &'c S, config: &PipelineConfig) -> Exchange<'c, S> {
         watermark: None,
         // A replayed record's output is written where it lands.
         answer_out: false,
+        relay: false,
     }
 }
 

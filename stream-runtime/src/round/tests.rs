@@ -868,3 +868,69 @@ fn a_pushed_lease_brings_its_records_and_a_letter_keeps_the_pushed_json() {
     assert!(!replays(&flow, &calls, bare));
     assert!(the_one_letter(&calls).error.contains("not kept"));
 }
+
+/// In a chain, the first stage's groups answer what they make for the
+/// second (`passed`), and the token calls each second-stage group once
+/// with what every first-stage group made for it, and so on down the chain,
+/// gathering what the last answers for the sink: one call per group per
+/// stage, not one per pair of groups.
+#[test]
+fn a_token_carries_what_each_stage_passed_to_the_next_once_per_group() {
+    let flow = summing(100);
+    let calls = FakeCalls::new(|address, body| {
+        let body = String::from_utf8_lossy(body);
+        let batch: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        match address {
+            // The second stage's group 7 passes all it got to group 3 of
+            // the third; the third answers its records as output.
+            "TKeyed2/7/process" => {
+                let passed =
+                    serde_json::json!([{ "group": 3, "from": 7, "records": batch["records"] }]);
+                json(serde_json::json!({ "out": [], "passed": passed }))
+            }
+            _ => Ok(records_of(&body)),
+        }
+    });
+    let round = Round {
+        flow: &flow,
+        calls: &calls,
+        split: 0,
+        lease: Lease {
+            from: 0,
+            count: 4,
+            dry: None,
+            records: None,
+        },
+        again: "",
+        letters: AtomicU32::new(0),
+    };
+    let passed = |group: u32, from: u32, records: &[u64]| crate::protocol::Passed {
+        group,
+        from,
+        records: (records.iter())
+            .filter_map(|r| serde_json::value::to_raw_value(r).ok())
+            .collect(),
+    };
+    let answer = crate::protocol::Answer {
+        out: vec![1],
+        needs: Vec::new(),
+        passed: vec![
+            passed(7, 0, &[10, 11]),
+            passed(2, 0, &[12]),
+            passed(7, 1, &[13]),
+        ],
+    };
+    let answer = block_on(round.relay(answer, Some(5)));
+    assert_eq!(
+        calls.lines("call TKeyed"),
+        [
+            r#"call TKeyed2/2/process {"watermark":5,"records":[12]}"#,
+            r#"call TKeyed2/7/process {"watermark":5,"records":[10,11,13]}"#,
+            r#"call TKeyed3/3/process {"watermark":5,"records":[10,11,13]}"#,
+        ]
+    );
+    let mut out = answer.out;
+    out.sort_unstable();
+    assert_eq!(out, [1, 10, 11, 12, 13]);
+    assert!(answer.passed.is_empty());
+}

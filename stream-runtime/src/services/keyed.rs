@@ -47,9 +47,11 @@ impl<'a, L: Level> Serves<'a, keyed::Process<L>> for PipelineService<KeyedServic
             watermark,
             records,
             answer_out,
+            relay,
         } = batch;
-        let woken = match (self.level, answer_out) {
-            (0, _) | (_, true) => Woken::Batch,
+        let woken = match (self.level, answer_out, relay) {
+            (_, _, true) => Woken::Relay,
+            (0, _, _) | (_, true, _) => Woken::Batch,
             _ => Woken::Upstream,
         };
         self.call(&ctx, &calls, records, watermark, woken).await
@@ -329,20 +331,34 @@ impl<L: Level> PipelineService<KeyedService, L> {
         let out = match (flow.down().next(), flow.down().to_sink(out)) {
             (_, Ok(out)) => out,
             (Some(next), Err(out)) => {
-                let names = self.names.at_level(self.level + 1);
-                let next_calls = calls.with_names(&names);
-                let forward = woken.forwards(watermark);
-                let answer_out = woken == Woken::Batch;
-                let passed =
-                    (output.pass_on(&next_calls, &**next, out, forward, answer_out)).await?;
-                answer.needs = passed.needs;
-                passed.out
+                let groups = output.route(&**next, out)?;
+                let relayed = match woken {
+                    Woken::Relay => output.relay(groups, flow.config().max_call_bytes),
+                    _ => Err(groups),
+                };
+                match relayed {
+                    Ok(passed) => {
+                        answer.passed = passed;
+                        Vec::new()
+                    }
+                    Err(groups) => {
+                        let names = self.names.at_level(self.level + 1);
+                        let next_calls = calls.with_names(&names);
+                        let forward = woken.forwards(watermark);
+                        let answer_out = woken.answers_out();
+                        let given =
+                            output.pass_on(&next_calls, &**next, groups, forward, answer_out);
+                        let given = given.await?;
+                        answer.needs = given.needs;
+                        given.out
+                    }
+                }
             }
             (None, Err(_)) => Vec::new(), // not reached: the output goes to the sink
         };
-        match woken {
-            Woken::Batch => answer.out = out,
-            _ => output.write_fired(flow.down(), out).await?,
+        match woken.answers_out() {
+            true => answer.out = out,
+            false => output.write_fired(flow.down(), out).await?,
         }
         if domain.is_some() {
             let need = self

@@ -111,6 +111,24 @@ pub(crate) enum Unsent {
     Call { origins: Vec<u64>, error: String },
 }
 
+impl Unsent {
+    /// For its dead letter: the origin (the least of a call's), how many
+    /// records, why, and the record when it is known.
+    pub(crate) fn into_parts(self) -> (Option<u64>, usize, String, Option<serde_json::Value>) {
+        match self {
+            Unsent::TooLarge { origin, reason } => (Some(origin), 1, reason, None),
+            Unsent::Failed {
+                origin,
+                error,
+                record,
+            } => (Some(origin), 1, error, record),
+            Unsent::Call { origins, error } => {
+                (origins.iter().copied().min(), origins.len(), error, None)
+            }
+        }
+    }
+}
+
 /// What the groups answered, and what never reached them.
 pub(crate) struct Delivered<T> {
     pub answer: Answer<T>,

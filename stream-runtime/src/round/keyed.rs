@@ -37,20 +37,12 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         let first = Typed::<D::First>::new();
         let delivered = self.exchange(watermark).deliver(&first, groups).await;
         for unsent in delivered.unsent {
-            let (position, count, error, record) = match unsent {
-                Unsent::TooLarge { origin, reason } => (origin, 1, reason, None),
-                Unsent::Failed {
-                    origin,
-                    error,
-                    record,
-                } => (origin, 1, error, record),
-                // Which of the range's records it held is not known
-                // beyond their positions: the letter names the range.
-                Unsent::Call { origins, error } => {
-                    let from = origins.iter().copied().min().unwrap_or(self.lease.from);
-                    (from, self.lease.count, error, None)
-                }
-            };
+            // Which of the range's records a failed call held is not known
+            // beyond their positions: its letter names the range.
+            let whole = matches!(unsent, Unsent::Call { .. });
+            let (origin, _, error, record) = unsent.into_parts();
+            let count = if whole { self.lease.count } else { 1 };
+            let position = origin.unwrap_or(self.lease.from);
             self.dead_letter(position, count, FailedStage::Keyed, error, record);
         }
         self.relay(delivered.answer, watermark).await
@@ -115,18 +107,8 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     /// Keeps a record the token could not carry to stage `level`'s group,
     /// with the group of the stage before that made it (its origin).
     fn chained_letter(&self, level: u32, unsent: Unsent) {
-        let (from, count, error, record) = match unsent {
-            Unsent::TooLarge { origin, reason } => (origin, 1, reason, None),
-            Unsent::Failed {
-                origin,
-                error,
-                record,
-            } => (origin, 1, error, record),
-            Unsent::Call { origins, error } => {
-                let from = origins.first().copied().unwrap_or(0);
-                (from, origins.len(), error, None)
-            }
-        };
+        let (from, count, error, record) = unsent.into_parts();
+        let from = from.unwrap_or(0);
         let letter = DeadLetter {
             split: 0,
             position: 0,

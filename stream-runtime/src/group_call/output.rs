@@ -11,9 +11,10 @@ use serde_json::Value;
 
 use crate::config::PipelineConfig;
 use crate::protocol::handlers::{control, ControlKey};
-use crate::protocol::{Answer, Calls, DeadLetter, EncodeError, FailedStage, Passed};
+use crate::protocol::{Calls, DeadLetter, EncodeError, FailedStage, Passed};
 use crate::round::{write_once, Exchange, Typed, Unsent, Unwritten};
 use crate::stages::{by_sink_partition, Downstream, FireFailed, Level};
+use crate::time::watermark::Need;
 use crate::time::Millis;
 
 use super::by_group;
@@ -21,18 +22,15 @@ use super::by_group;
 /// What started a call of a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Woken {
-    /// A token's batch, or what a group of the stage before passed on from
-    /// one: the caller writes the output (up to a call's size), so a
-    /// round's output reaches the sink in one write, not one per group of
-    /// every later stage.
+    /// A token's batch to the first stage: the token writes the output.
     Batch,
-    /// A token's batch whose output the token carries on: what goes to the
-    /// sink, and what the next keyed stage takes ([`Answer::passed`]), so
-    /// that each group there is called once per round, not once per group
-    /// of this stage.
+    /// A token's batch in a chain: the group answers what it makes for the
+    /// next keyed stage ([`Answer::passed`]) for the token to carry there,
+    /// so that each group there is called once per round, not once per
+    /// group of this stage; a last stage writes the sink itself, so that a
+    /// key's results reach it in the order its group made them.
     Relay,
-    /// What a group of the keyed stage before this one passed on from its
-    /// timers or a replay: written here.
+    /// The batch a group of the keyed stage before this one passed on.
     Upstream,
     /// The clock: the watermark reached the group's wish.
     Clock,
@@ -51,11 +49,6 @@ impl Woken {
             Woken::Batch | Woken::Relay | Woken::Upstream => watermark,
             Woken::Clock | Woken::Delay(_) => None,
         }
-    }
-
-    /// Whether the call answers its output for its caller to write.
-    pub(crate) fn answers_out(self) -> bool {
-        matches!(self, Woken::Batch | Woken::Relay)
     }
 
     /// Whether the call sends its wake-ups to the clock itself rather than
@@ -177,25 +170,21 @@ impl<C: Calls> Output<'_, C> {
     /// to the first stage: in calls under `max_call_bytes`, a failing record
     /// tried up to `max_attempts`, and with `watermark`, so that the next
     /// stage judges lateness by the pipeline's watermark at this point, not
-    /// by its own last wake-up. Answers the wake-ups they ask for, and,
-    /// with `answer_out`, the output they answer for this call's caller to
-    /// write. A record that never reaches its group goes to the dead-letter
-    /// output.
+    /// by its own last wake-up. Answers the wake-ups they ask for. A record
+    /// that never reaches its group goes to the dead-letter output.
     pub(crate) async fn pass_on<N: Level, C2: Calls>(
         &self,
         next_calls: &C2,
         _next: &N,
         groups: BTreeMap<u32, Vec<N::Mid>>,
         watermark: Option<Millis>,
-        answer_out: bool,
-    ) -> Result<Answer<N::Final>, EncodeError> {
+    ) -> Result<Vec<Need>, EncodeError> {
         let stage = self.chained();
         let exchange = Exchange {
             calls: next_calls,
             budget: self.config.max_call_bytes,
             attempts: self.config.max_attempts,
             watermark,
-            answer_out,
             relay: false,
         };
         let groups = (groups.into_iter())
@@ -211,7 +200,7 @@ impl<C: Calls> Output<'_, C> {
             let count = u32::try_from(count).unwrap_or(u32::MAX);
             self.dead_letter(stage.clone(), error, count, record)?;
         }
-        Ok(delivered.answer)
+        Ok(delivered.answer.needs)
     }
 
     /// Writes what a call that no token waits on produced to the sink

@@ -219,12 +219,6 @@ pub(crate) struct KeyedBatch<T> {
     pub watermark: Option<Millis>,
     /// The records, in source order.
     pub records: Vec<T>,
-    /// Whether the group answers its output for the caller to write (a
-    /// group of a later stage, called by one of the stage before that
-    /// answers a token), rather than writing it to the sink itself. A
-    /// token's call to the first stage is always answered.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub answer_out: bool,
     /// Whether the group answers what it makes for the next keyed stage
     /// ([`Answer::passed`]) for its caller, a token, to carry there, rather
     /// than calling the next stage's groups itself: a token then calls each

@@ -71,11 +71,6 @@ impl<T: Message> Encoded<T> {
         })
     }
 
-    /// How many bytes it is.
-    pub(crate) fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
     /// The value, decoded.
     pub(crate) fn open(&self) -> Result<T, CodecError> {
         T::decode(&self.bytes)

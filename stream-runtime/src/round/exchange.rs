@@ -87,9 +87,6 @@ pub(crate) struct Exchange<'a, C> {
     pub attempts: u32,
     /// The watermark the groups judge the records by (`None`: each its own).
     pub watermark: Option<Millis>,
-    /// Whether the groups answer their output for the caller to write
-    /// ([`KeyedBatch::answer_out`]; a first-stage group always does).
-    pub answer_out: bool,
     /// Whether the groups answer what they make for the next stage, for
     /// the caller to carry there ([`KeyedBatch::relay`]).
     pub relay: bool,
@@ -162,6 +159,7 @@ impl<C: Calls> Exchange<'_, C> {
                 let reason = too_large_reason(bytes, self.budget);
                 delivered.unsent.push(Unsent::TooLarge { origin, reason });
             }
+            let single = cut.calls.len() == 1;
             for (wave, call) in cut.calls.into_iter().enumerate() {
                 let (records, origins) = call.into_iter().unzip();
                 let watermark = self.watermark;
@@ -169,8 +167,10 @@ impl<C: Calls> Exchange<'_, C> {
                     batch: KeyedBatch {
                         watermark,
                         records,
-                        answer_out: self.answer_out,
-                        relay: self.relay,
+                        // Only a group whose records go in one call relays:
+                        // one of several calls that fell back to calling the
+                        // next stage itself would overtake those relayed.
+                        relay: self.relay && single,
                     },
                     origins,
                 };
@@ -327,16 +327,45 @@ mod tests {
             budget: 200,
             attempts: 2,
             watermark: Some(4_999),
-            answer_out: true,
             relay: false,
         };
         block_on(exchange.deliver(&Typed::<D::First>::new(), groups))
+    }
+
+    /// The first stage of `flow`, as the exchange calls it.
+    fn first_of<D: Dataflow>(_flow: &D) -> Typed<D::First> {
+        Typed::new()
     }
 
     /// Six records of 43 bytes for each of two groups.
     fn two_groups() -> BTreeMap<u32, Vec<(String, u64)>> {
         let records = |from: u64| (from..from + 6).map(|n| (format!("{n:0>41}"), n)).collect();
         BTreeMap::from([(0, records(0)), (1, records(10))])
+    }
+
+    /// Relaying, only a group whose records go in one call is asked to
+    /// relay: a group in several calls passes its output on itself in each,
+    /// so none of its calls' output overtakes another's.
+    #[test]
+    fn only_a_group_in_one_call_relays() {
+        let calls = FakeCalls::new(|_, _| Ok(br#"{"out":[]}"#.to_vec()));
+        let exchange = Exchange {
+            calls: &calls,
+            budget: 200,
+            attempts: 2,
+            watermark: None,
+            relay: true,
+        };
+        let mut groups = two_groups();
+        groups.insert(2, vec![("short".to_owned(), 99)]);
+        block_on(exchange.deliver(&first_of(&latest()), groups));
+        let lines = calls.lines("call TKeyed/");
+        let relaying: Vec<&str> = (lines.iter())
+            .filter(|l| l.contains(r#""relay":true"#))
+            .map(|l| &l["call TKeyed/".len()..][..1])
+            .collect();
+        assert_eq!(relaying, ["2"], "{lines:?}");
+        assert!(lines.len() > 3, "{lines:?}");
     }
 
     /// Each call stays under the limit and carries the watermark; a

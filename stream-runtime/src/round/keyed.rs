@@ -97,9 +97,6 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
             budget: config.max_call_bytes,
             attempts: config.max_attempts,
             watermark,
-            // A first-stage group, and any relaying group, answers its
-            // output whatever this says.
-            answer_out: false,
             relay: self.flow.first().down().next().is_some(),
         }
     }

@@ -316,8 +316,6 @@ fn exchange<'c, S>(calls: &'c S, config: &PipelineConfig) -> Exchange<'c, S> {
         budget: config.max_call_bytes,
         attempts: config.max_attempts,
         watermark: None,
-        // A replayed record's output is written where it lands.
-        answer_out: false,
         relay: false,
     }
 }

@@ -46,12 +46,11 @@ impl<'a, L: Level> Serves<'a, keyed::Process<L>> for PipelineService<KeyedServic
         let KeyedBatch {
             watermark,
             records,
-            answer_out,
             relay,
         } = batch;
-        let woken = match (self.level, answer_out, relay) {
-            (_, _, true) => Woken::Relay,
-            (0, _, _) | (_, true, _) => Woken::Batch,
+        let woken = match (self.level, relay) {
+            (_, true) => Woken::Relay,
+            (0, false) => Woken::Batch,
             _ => Woken::Upstream,
         };
         self.call(&ctx, &calls, records, watermark, woken).await
@@ -248,10 +247,12 @@ impl<L: Level> PipelineService<KeyedService, L> {
     /// One call: load the timers and the entries the call needs, fire and
     /// apply (`GroupCall`), pass the output on, then store what changed and
     /// ask for the next wake-ups. A token's batch, at the first stage of a
-    /// line, answers its output for the token to write; any other call
-    /// writes it to the sink itself, or passes it to the next stage's
-    /// groups, before its state and timers are stored: once `status` sees
-    /// no timer left, every result is in the sink.
+    /// line, answers its output for the token to write, and one in a chain
+    /// (`relay`) what it made for the next stage, for the token to carry;
+    /// any other call writes it to the sink itself, or passes it to the
+    /// next stage's groups, before its state and timers are stored: once
+    /// `status` sees no timer left, every result is in the sink (a token
+    /// carrying relayed records has not parked yet).
     async fn call(
         &self,
         ctx: &ObjectContext<'_>,
@@ -328,8 +329,9 @@ impl<L: Level> PipelineService<KeyedService, L> {
         // that failed, are dead-lettered; the rest of the call goes on.
         output.drop_failed(dropped, failed)?;
         let mut answer = Answer::default();
-        let out = match (flow.down().next(), flow.down().to_sink(out)) {
-            (_, Ok(out)) => out,
+        match (flow.down().next(), flow.down().to_sink(out)) {
+            (_, Ok(out)) if woken == Woken::Batch => answer.out = out,
+            (_, Ok(out)) => output.write_fired(flow.down(), out).await?,
             (Some(next), Err(out)) => {
                 let groups = output.route(&**next, out)?;
                 let relayed = match woken {
@@ -337,28 +339,17 @@ impl<L: Level> PipelineService<KeyedService, L> {
                     _ => Err(groups),
                 };
                 match relayed {
-                    Ok(passed) => {
-                        answer.passed = passed;
-                        Vec::new()
-                    }
+                    Ok(passed) => answer.passed = passed,
                     Err(groups) => {
                         let names = self.names.at_level(self.level + 1);
                         let next_calls = calls.with_names(&names);
                         let forward = woken.forwards(watermark);
-                        let answer_out = woken.answers_out();
-                        let given =
-                            output.pass_on(&next_calls, &**next, groups, forward, answer_out);
-                        let given = given.await?;
-                        answer.needs = given.needs;
-                        given.out
+                        let given = output.pass_on(&next_calls, &**next, groups, forward);
+                        answer.needs = given.await?;
                     }
                 }
             }
-            (None, Err(_)) => Vec::new(), // not reached: the output goes to the sink
-        };
-        match woken.answers_out() {
-            true => answer.out = out,
-            false => output.write_fired(flow.down(), out).await?,
+            (None, Err(_)) => {} // not reached: the output goes to the sink
         }
         if domain.is_some() {
             let need = self
@@ -373,16 +364,8 @@ impl<L: Level> PipelineService<KeyedService, L> {
         }
         // Encoded before anything is written, so output that cannot be
         // encoded changes nothing.
-        let mut encoded = encode_answer(&answer)?;
-        // In a chain, an answer carries what every later stage made of the
-        // batch: past a call's size, it is written here instead, so that
-        // no answer nears the server's message limit.
-        let chained = self.level > 0 || flow.down().next().is_some();
-        if chained && encoded.len() > flow.config().max_call_bytes {
-            (output.write_fired(flow.down(), std::mem::take(&mut answer.out))).await?;
-            encoded = encode_answer(&answer)?;
-        }
-        let answer = encoded;
+        let answer = Encoded::new(&answer)
+            .map_err(|e| TerminalError::new(format!("cannot serialize the keyed output: {e}")))?;
         store(ctx, group, state, cache, version);
         if domain.is_some() && stored.as_ref() != Some(&timers) {
             ctx.set(TIMERS, Json(timers));
@@ -433,12 +416,6 @@ impl<L: Level> PipelineService<KeyedService, L> {
         }
         Ok(need)
     }
-}
-
-/// A key group's answer, encoded; output that cannot be is an error.
-fn encode_answer<T: crate::protocol::Message>(answer: &T) -> Result<Encoded<T>, TerminalError> {
-    Encoded::new(answer)
-        .map_err(|e| TerminalError::new(format!("cannot serialize the keyed output: {e}")))
 }
 
 /// A key group's own output that does not decode.

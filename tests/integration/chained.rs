@@ -96,10 +96,16 @@ async fn a_running_count_keyed_again_counts_every_record_once() {
     for (key, n) in seen {
         *expected.entry(key % 7).or_default() += n * (n + 1) / 2;
     }
+    // The second stage writes its own results, in its exclusive call, so
+    // each key's totals reach the sink in the order they were made: each
+    // larger than the one before (an upsert of them keeps the last).
     let mut last = BTreeMap::<u64, u64>::new();
     for (key, total) in got {
-        let max = last.entry(key).or_default();
-        *max = (*max).max(total);
+        let before = last.insert(key, total).unwrap_or(0);
+        assert!(
+            total > before,
+            "key {key}: total {total} written after {before}"
+        );
     }
     assert_eq!(last, expected);
     harness().assert_nothing_stuck(&names).await;

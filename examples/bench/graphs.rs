@@ -196,7 +196,7 @@ fn pipeline(config: &Config, output: &Path) -> stream_runtime::CompletePipeline 
             .into_pipeline(),
         Shape::Rekey => named
             .source(numbers())
-            .map(|n| rekey_word(n))
+            .map(rekey_word)
             .key_by(|wc| wc.word.clone())
             .reduce(|a, b| RunningCount {
                 count: a.count + b.count,

@@ -13,7 +13,7 @@ use super::exchange::{Exchange, Relayed, Typed, Unsent};
 use super::{send, Round};
 use crate::protocol::handlers::{control, ControlKey};
 use crate::protocol::{Answer, Calls, DeadLetter, FailedStage, Passed};
-use crate::stages::{Dataflow, Downstream, Level};
+use crate::stages::{AtLevel, Dataflow, Level};
 use crate::time::Millis;
 
 impl<D: Dataflow, C: Calls> Round<'_, D, C> {
@@ -97,8 +97,23 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
             budget: config.max_call_bytes,
             attempts: config.max_attempts,
             watermark,
-            relay: self.flow.first().down().next().is_some(),
+            relay: self.relays(),
         }
+    }
+
+    /// Whether the round's groups answer what they make for the next stage,
+    /// for the token to carry: in a chain without event time whose stages
+    /// before the last set no timers. With event time, the clock could
+    /// wake a later stage past relayed records still on their way (they
+    /// would be late there); with timers, what a group's timers fire (sent
+    /// on at once) could overtake what it made of the batch before. Either
+    /// way the group calls the next stage itself, holding its key group,
+    /// as a firing group does.
+    fn relays(&self) -> bool {
+        let (flow, levels) = (self.flow, self.flow.levels());
+        levels > 1
+            && flow.config().watermarks.is_none()
+            && (0..levels - 1).all(|below| flow.first().visit_at(below, Untimed) == Some(true))
     }
 
     /// Keeps a record the token could not carry to stage `level`'s group,
@@ -120,5 +135,15 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         self.letters
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         send::<control::KeepDeadLetter, _>(self.calls, ControlKey, &letter);
+    }
+}
+
+/// Whether a keyed stage sets no timers.
+struct Untimed;
+
+impl AtLevel for Untimed {
+    type Out = bool;
+    fn at<L: Level>(self, level: &L) -> bool {
+        level.time_domain().is_none()
     }
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::config::PipelineConfig;
 use crate::protocol::handlers::{control, ControlKey};
 use crate::protocol::{Calls, DeadLetter, EncodeError, FailedStage, Passed};
-use crate::round::{write_once, Exchange, Typed, Unsent, Unwritten};
+use crate::round::{write_once, Exchange, Typed, Unwritten};
 use crate::stages::{by_sink_partition, Downstream, FireFailed, Level};
 use crate::time::watermark::Need;
 use crate::time::Millis;
@@ -192,11 +192,7 @@ impl<C: Calls> Output<'_, C> {
             .collect();
         let delivered = exchange.deliver(&Typed::<N>::new(), groups).await;
         for unsent in delivered.unsent {
-            let (count, error, record) = match unsent {
-                Unsent::TooLarge { reason, .. } => (1, reason, None),
-                Unsent::Failed { error, record, .. } => (1, error, record),
-                Unsent::Call { origins, error } => (origins.len(), error, None),
-            };
+            let (_, count, error, record) = unsent.into_parts();
             let count = u32::try_from(count).unwrap_or(u32::MAX);
             self.dead_letter(stage.clone(), error, count, record)?;
         }

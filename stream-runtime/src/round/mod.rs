@@ -20,7 +20,7 @@ mod lease;
 mod replay;
 mod write;
 
-pub(crate) use exchange::{Exchange, Typed, Unsent};
+pub(crate) use exchange::{Exchange, Typed};
 pub(crate) use replay::replay;
 pub(crate) use write::{write_once, Unwritten};
 

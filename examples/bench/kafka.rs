@@ -55,6 +55,7 @@ pub async fn word_count(
         .batch_size(batch)
         .combine_before_shuffle(reduce.combine)
         .state_read_cache(reduce.state_cache)
+        .state_deltas(reduce.state_deltas)
         .source(source)
         .map(|record| StampedCount {
             word: record

@@ -150,6 +150,11 @@ pub struct Args {
     /// endpoint saw stored (the read cache's before and after)
     #[arg(long)]
     no_state_cache: bool,
+    /// Writes each changed key's state on its own, instead of a group
+    /// call's changes as one entry folded later (the deltas' before and
+    /// after)
+    #[arg(long)]
+    no_state_deltas: bool,
 }
 
 impl Args {
@@ -159,6 +164,7 @@ impl Args {
             emit: self.emit,
             combine: !self.no_combine,
             state_cache: !self.no_state_cache,
+            state_deltas: !self.no_state_deltas,
         }
     }
 }
@@ -170,6 +176,7 @@ pub struct Levers {
     pub emit: Emit,
     pub combine: bool,
     pub state_cache: bool,
+    pub state_deltas: bool,
 }
 
 /// `every` or `latest`.
@@ -211,7 +218,8 @@ pub fn word_count(
     let mut pipeline = Pipeline::named(name)
         .batch_size(batch)
         .combine_before_shuffle(reduce.combine)
-        .state_read_cache(reduce.state_cache);
+        .state_read_cache(reduce.state_cache)
+        .state_deltas(reduce.state_deltas);
     if let Some(groups) = key_groups {
         pipeline = pipeline.key_groups(groups);
     }

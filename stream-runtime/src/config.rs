@@ -13,7 +13,7 @@ use crate::time::Watermarks;
 /// let config = PipelineConfig::default();
 /// assert_eq!(config.batch_size, PipelineConfig::DEFAULT_BATCH_SIZE);
 /// assert_eq!(config.max_attempts, PipelineConfig::DEFAULT_MAX_ATTEMPTS);
-/// assert!(config.combine_before_shuffle && config.state_read_cache);
+/// assert!(config.combine_before_shuffle && config.state_read_cache && config.state_deltas);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PipelineConfig {
@@ -52,6 +52,12 @@ pub struct PipelineConfig {
     /// state operations for many keys. On by default; see the guide's
     /// performance chapter, "Choosing the settings".
     pub state_read_cache: bool,
+    /// Whether a key group's call that reads through the cache writes what
+    /// it changed as one entry, folded into the keys' own entries every 64
+    /// calls, instead of one entry per key: over many keys, a few
+    /// journaled commands a call instead of one per key. On by default;
+    /// without the read cache it does nothing.
+    pub state_deltas: bool,
 }
 
 impl PipelineConfig {
@@ -77,6 +83,7 @@ impl Default for PipelineConfig {
             max_call_bytes: Self::DEFAULT_MAX_CALL_BYTES,
             combine_before_shuffle: true,
             state_read_cache: true,
+            state_deltas: true,
         }
     }
 }

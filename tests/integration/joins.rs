@@ -151,7 +151,7 @@ async fn an_interval_join_pairs_each_order_with_its_payments_once() {
     assert_eq!(got, expected);
     harness().assert_nothing_stuck(&names).await;
     // Every buffered record left state once the watermark passed it.
-    let entries = stream_support::state::entries(&harness().admin(), &names.keyed)
+    let entries = stream_support::state::group_state(&harness().admin(), &names.keyed)
         .await
         .unwrap_or_else(|e| panic!("state: {e}"));
     let left: Vec<_> = entries

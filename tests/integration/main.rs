@@ -7,6 +7,7 @@ mod branch;
 mod cdc;
 mod chained;
 mod chaos;
+mod deltas;
 mod differential;
 mod emit;
 mod endpoint_outage;

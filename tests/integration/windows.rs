@@ -83,7 +83,7 @@ async fn tumbling_windows_over_out_of_order_input_fire_each_window_once() {
 /// Every window of the key groups of service `keyed` has been cleaned up:
 /// each group keeps only its watermark, with no timer.
 pub async fn assert_windows_cleaned_up(keyed: &str) {
-    let entries = stream_support::state::entries(&harness().admin(), keyed)
+    let entries = stream_support::state::group_state(&harness().admin(), keyed)
         .await
         .unwrap_or_else(|e| panic!("state: {e}"));
     assert!(!entries.is_empty(), "the groups keep their watermark");

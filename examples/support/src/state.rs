@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use stream_runtime::keyed::STATE_KEY_PREFIX;
+use stream_runtime::keyed::{group_entries, STATE_KEY_PREFIX};
 use stream_runtime::restate::{AdminClient, ApiError};
 use stream_runtime::ServiceNames;
 
@@ -30,13 +30,40 @@ pub async fn entries(
         .collect())
 }
 
+/// Every entry of a keyed service's groups as the pipeline reads it: each
+/// group's pending deltas taken over its own entries, without the delta
+/// and cache bookkeeping ([`group_entries`]): the group, the entry's name
+/// and its text.
+pub async fn group_state(
+    admin: &AdminClient,
+    service: &str,
+) -> Result<Vec<(String, String, String)>, ApiError> {
+    let mut groups: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for (group, key, value) in entries(admin, service).await? {
+        groups.entry(group).or_default().push((key, value));
+    }
+    let mut state = Vec::new();
+    for (group, rows) in groups {
+        let entries = group_entries(rows).map_err(|reason| ApiError::Decode {
+            what: format!("the state of {service} group {group}"),
+            reason,
+        })?;
+        state.extend(
+            entries
+                .into_iter()
+                .map(|(name, value)| (group.clone(), name, value)),
+        );
+    }
+    Ok(state)
+}
+
 /// Every key's state in a pipeline's key groups: the key's JSON, as
 /// `key_by` encoded it, to the stored state's JSON text.
 pub async fn keyed_state(
     admin: &AdminClient,
     names: &ServiceNames,
 ) -> Result<BTreeMap<String, String>, ApiError> {
-    let rows = entries(admin, &names.keyed).await?;
+    let rows = group_state(admin, &names.keyed).await?;
     Ok(rows
         .into_iter()
         .filter_map(|(_, key, value)| {

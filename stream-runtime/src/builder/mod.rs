@@ -92,6 +92,13 @@ impl Pipeline {
         self
     }
 
+    /// Whether key groups write a call's changes as one entry, folded
+    /// later; see [`PipelineConfig::state_deltas`].
+    pub fn state_deltas(mut self, deltas: bool) -> Self {
+        self.config.state_deltas = deltas;
+        self
+    }
+
     /// Reads records from `source`.
     pub fn source<S: Source>(self, source: S) -> Stream<S, Identity, Unkeyed, Identity> {
         Stream::new(Head {

@@ -19,6 +19,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use super::deltas::Coverage;
+
 /// The state entry holding the version of a group's entries.
 pub(crate) const VERSION: &str = "v";
 
@@ -42,12 +44,15 @@ pub(crate) struct StateCache {
 struct Cached {
     version: u64,
     entries: HashMap<String, Vec<u8>>,
+    /// Whether every pending delta's entries are among `entries`.
+    covers: bool,
 }
 
 impl StateCache {
     /// The entries among `names` that group `group` holds at its stored
     /// `version` (`None` when the group has none: nothing is known), up to
-    /// `budget` bytes of them. A group cached at another version is
+    /// `budget` bytes of them, and whether the names it does not answer
+    /// are in no pending delta. A group cached at another version is
     /// forgotten.
     pub(crate) fn lookup(
         &self,
@@ -55,53 +60,76 @@ impl StateCache {
         version: Option<u64>,
         names: &[String],
         budget: usize,
-    ) -> Vec<(String, Vec<u8>)> {
+    ) -> (Vec<(String, Vec<u8>)>, Coverage) {
+        let nothing = (Vec::new(), Coverage::Unknown);
         let Ok(mut groups) = self.groups.lock() else {
-            return Vec::new();
+            return nothing;
         };
         let Some(cached) = groups.get(&group) else {
-            return Vec::new();
+            return nothing;
         };
         if Some(cached.version) != version {
             groups.remove(&group);
-            return Vec::new();
+            return nothing;
         }
         let mut bytes = 0usize;
-        names
+        let held: Vec<_> = names
             .iter()
             .filter_map(|name| Some((name, cached.entries.get(name)?)))
+            .collect();
+        let count = held.len();
+        let hits: Vec<_> = held
+            .into_iter()
             .take_while(|(_, value)| {
                 bytes = bytes.saturating_add(value.len());
                 bytes <= budget
             })
             .map(|(name, value)| (name.clone(), value.clone()))
-            .collect()
+            .collect();
+        // A held entry left out for the budget may be pending.
+        let coverage = match cached.covers && hits.len() == count {
+            true => Coverage::Covers,
+            false => Coverage::Unknown,
+        };
+        (hits, coverage)
     }
 
     /// After a call that began at stored version `from` and stored `to`:
     /// the group's `entries` as the call left them. Kept together with
     /// what was cached only when the cache was still at `from` (or held
     /// nothing for the group); otherwise the group is forgotten.
+    ///
+    /// `read_all`: whether the call itself saw every pending delta's
+    /// entries (nothing was pending, it read the deltas, or it folded
+    /// them). The group is then covered, and so it stays when the cache
+    /// covered it at `from`: not on a coverage the call's journal answered
+    /// from another process's cache, as a replay's does.
     pub(crate) fn update(
         &self,
         group: u32,
         from: Option<u64>,
         to: u64,
         entries: impl IntoIterator<Item = Loaded>,
+        read_all: bool,
     ) {
         let Ok(mut groups) = self.groups.lock() else {
             return;
         };
+        let covers = match groups.get(&group) {
+            None => read_all,
+            Some(cached) if Some(cached.version) == from => read_all || cached.covers,
+            Some(_) => {
+                groups.remove(&group);
+                return;
+            }
+        };
         let cached = groups.entry(group).or_insert_with(|| Cached {
             version: to,
             entries: HashMap::new(),
+            covers,
         });
-        let fresh = cached.version == to && cached.entries.is_empty();
-        if !fresh && Some(cached.version) != from {
-            groups.remove(&group);
-            return;
-        }
         cached.version = to;
+        cached.covers = covers;
         for (name, bytes) in entries {
             match bytes {
                 Some(bytes) => cached.entries.insert(name, bytes),
@@ -137,48 +165,60 @@ mod tests {
     #[test]
     fn a_group_answers_at_the_version_its_last_call_stored() {
         let cache = StateCache::default();
-        assert!(cache.lookup(0, None, &names(&["a"]), ANY).is_empty());
-        cache.update(0, None, 7, [entry("a", Some("1")), entry("b", Some("5"))]);
+        assert!(cache.lookup(0, None, &names(&["a"]), ANY).0.is_empty());
+        cache.update(
+            0,
+            None,
+            7,
+            [entry("a", Some("1")), entry("b", Some("5"))],
+            true,
+        );
         // Unknown entries are not answered.
         assert_eq!(
-            cache.lookup(0, Some(7), &names(&["a", "b", "c"]), ANY),
+            cache.lookup(0, Some(7), &names(&["a", "b", "c"]), ANY).0,
             [hit("a", "1"), hit("b", "5")]
         );
         // The next call carries on from 7, and keeps what it did not touch;
         // a cleared entry is forgotten, to be read from Restate.
-        cache.update(0, Some(7), 9, [entry("a", Some("2")), entry("c", None)]);
-        cache.update(0, Some(9), 10, [entry("b", None)]);
+        cache.update(
+            0,
+            Some(7),
+            9,
+            [entry("a", Some("2")), entry("c", None)],
+            true,
+        );
+        cache.update(0, Some(9), 10, [entry("b", None)], true);
         assert_eq!(
-            cache.lookup(0, Some(10), &names(&["a", "b", "c"]), ANY),
+            cache.lookup(0, Some(10), &names(&["a", "b", "c"]), ANY).0,
             [hit("a", "2")]
         );
         // Another group is apart.
-        assert!(cache.lookup(1, Some(9), &names(&["a"]), ANY).is_empty());
+        assert!(cache.lookup(1, Some(9), &names(&["a"]), ANY).0.is_empty());
     }
 
     #[test]
     fn a_stored_version_the_cache_does_not_hold_forgets_the_group() {
         let cache = StateCache::default();
-        cache.update(0, None, 7, [entry("a", Some("1"))]);
+        cache.update(0, None, 7, [entry("a", Some("1"))], true);
         // Another process (or a call killed half-way) stored something
         // else: nothing is answered, and the group is forgotten.
-        assert!(cache.lookup(0, Some(8), &names(&["a"]), ANY).is_empty());
-        assert!(cache.lookup(0, None, &names(&["a"]), ANY).is_empty());
-        assert!(cache.lookup(0, Some(7), &names(&["a"]), ANY).is_empty());
+        assert!(cache.lookup(0, Some(8), &names(&["a"]), ANY).0.is_empty());
+        assert!(cache.lookup(0, None, &names(&["a"]), ANY).0.is_empty());
+        assert!(cache.lookup(0, Some(7), &names(&["a"]), ANY).0.is_empty());
     }
 
     #[test]
     fn an_update_from_another_version_forgets_the_group() {
         let cache = StateCache::default();
-        cache.update(0, None, 7, [entry("a", Some("1"))]);
+        cache.update(0, None, 7, [entry("a", Some("1"))], true);
         // A superseded attempt that began at 5 finishes late.
-        cache.update(0, Some(5), 6, [entry("a", Some("0"))]);
-        assert!(cache.lookup(0, Some(6), &names(&["a"]), ANY).is_empty());
-        assert!(cache.lookup(0, Some(7), &names(&["a"]), ANY).is_empty());
+        cache.update(0, Some(5), 6, [entry("a", Some("0"))], true);
+        assert!(cache.lookup(0, Some(6), &names(&["a"]), ANY).0.is_empty());
+        assert!(cache.lookup(0, Some(7), &names(&["a"]), ANY).0.is_empty());
         // A group with nothing cached takes a call's entries as they are.
-        cache.update(0, Some(3), 4, [entry("a", Some("4"))]);
+        cache.update(0, Some(3), 4, [entry("a", Some("4"))], true);
         assert_eq!(
-            cache.lookup(0, Some(4), &names(&["a"]), ANY),
+            cache.lookup(0, Some(4), &names(&["a"]), ANY).0,
             [hit("a", "4")]
         );
     }
@@ -191,9 +231,35 @@ mod tests {
             None,
             7,
             [entry("a", Some("123")), entry("b", Some("456"))],
+            true,
         );
         let all = names(&["a", "b"]);
-        assert_eq!(cache.lookup(0, Some(7), &all, 5), [hit("a", "123")]);
-        assert_eq!(cache.lookup(0, Some(7), &all, 6).len(), 2);
+        // An entry left out for the budget may be pending: not covered.
+        assert_eq!(
+            cache.lookup(0, Some(7), &all, 5),
+            (vec![hit("a", "123")], Coverage::Unknown)
+        );
+        assert_eq!(cache.lookup(0, Some(7), &all, 6).0.len(), 2);
+        assert_eq!(cache.lookup(0, Some(7), &all, 6).1, Coverage::Covers);
+    }
+
+    #[test]
+    fn a_group_covers_its_deltas_once_this_cache_saw_them_all() {
+        let cache = StateCache::default();
+        let a = names(&["a", "z"]);
+        // Cached by a call that did not read the pending deltas (a replay
+        // whose journal says another process's cache covered them).
+        cache.update(0, None, 7, [entry("a", Some("1"))], false);
+        assert_eq!(cache.lookup(0, Some(7), &a, ANY).1, Coverage::Unknown);
+        // The next call read them (or folded): now a miss is in none.
+        cache.update(0, Some(7), 8, [entry("a", Some("2"))], true);
+        assert_eq!(cache.lookup(0, Some(8), &a, ANY).1, Coverage::Covers);
+        // And stays so through calls that add deltas of their own.
+        cache.update(0, Some(8), 9, [entry("b", Some("3"))], false);
+        assert_eq!(cache.lookup(0, Some(9), &a, ANY).1, Coverage::Covers);
+        // Another version: nothing is known, and coverage starts over.
+        assert_eq!(cache.lookup(0, Some(10), &a, ANY).1, Coverage::Unknown);
+        cache.update(0, Some(10), 11, [entry("a", Some("4"))], false);
+        assert_eq!(cache.lookup(0, Some(11), &a, ANY).1, Coverage::Unknown);
     }
 }

@@ -55,8 +55,10 @@ pub(crate) fn stable_hash(text: &str) -> u64 {
 
 /// What every key's state entry starts with, inside its key group's
 /// Virtual Object: `k:` then the key's JSON. Public for reading state from
-/// outside, as `restate sql "select key, value_utf8 from state where
-/// service_name = 'PKeyed' and key like 'k:%'"` does.
+/// outside, as `restate sql "select service_key, key, value_utf8 from state
+/// where service_name = 'PKeyed'"` does; a group's pending changes are in
+/// its delta entries until they are folded, so take each group's rows
+/// through [`group_entries`](crate::keyed::group_entries).
 pub const STATE_KEY_PREFIX: &str = "k:";
 
 /// The Restate state entry that holds one key's state inside its group.

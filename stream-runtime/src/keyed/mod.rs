@@ -11,13 +11,15 @@ mod reduce;
 mod stage;
 
 pub(crate) use crate::group::{
-    by_key_slots, completed, key_group, state_key, write_back, Folded, Loaded, StateCache,
-    WriteBack, TIMERS, VERSION,
+    by_key_slots, completed, decode_delta, key_group, plan, state_key, write_back, Coverage,
+    Folded, Loaded, Merged, Pending, StateCache, Write, WriteBack, DELTAS, TIMERS, VERSION,
 };
 // The key-group plumbing the operator traits' methods name: public types in
 // a private module, so that they do not become API a user can name.
+pub use crate::group::{
+    group_entries, Combiner, KeyGroups, KeyTime, TimeDomain, DELTA_PREFIX, STATE_KEY_PREFIX,
+};
 pub(crate) use crate::group::{ByKey, Cx, Due, GroupState, Scope, Timers};
-pub use crate::group::{Combiner, KeyGroups, KeyTime, TimeDomain, STATE_KEY_PREFIX};
 pub use crate::guard::{Panicked, RecordFailed, StageError, StateError};
 pub use enrich::{Cached, Enriching};
 pub(crate) use interval_join::interval_join;

@@ -5,16 +5,16 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use restate_sdk::errors::HandlerResult;
 use restate_sdk::prelude::*;
 
 use super::calls::RestateCalls;
+use super::group_store::{GroupStore, Reads};
 use super::lookups;
 use super::serve::{index_key, Serves};
 use super::{PipelineService, ServiceHandlers};
 use crate::group_call::{GroupCall, Output, Woken};
-use crate::keyed::{GroupState, Loaded, StateCache, TimeDomain, Timers, TIMERS, VERSION};
+use crate::keyed::{GroupState, TimeDomain, Timers, TIMERS};
 use crate::protocol::handlers::{clock, control, keyed, ControlKey, KeyedService};
 use crate::protocol::{Answer, BatchAnswer, Calls, Encoded, KeyedBatch};
 use crate::stages::{Downstream, GroupOutput, Level};
@@ -95,125 +95,6 @@ fn fired<T>(answer: BatchAnswer<T>) -> Result<T, TerminalError> {
     }
 }
 
-/// Reads the state entries `names`, all issued before any is awaited, so
-/// they travel together.
-async fn load(
-    ctx: &ObjectContext<'_>,
-    names: &[String],
-) -> HandlerResult<Vec<(String, Option<Vec<u8>>)>> {
-    let loads: Vec<_> = names.iter().map(|name| ctx.get::<Bytes>(name)).collect();
-    let mut loaded = Vec::with_capacity(names.len());
-    for (name, load) in names.iter().zip(loads) {
-        loaded.push((name.clone(), load.await?.map(|bytes| bytes.to_vec())));
-    }
-    Ok(loaded)
-}
-
-/// Entries a call reads at least for it to use the read cache: below that,
-/// the version's read and the journaled lookup, each a round trip, cost
-/// more than the reads they save.
-const CACHED_FROM: usize = 16;
-
-/// How a call reads its state entries.
-#[derive(Clone, Copy)]
-enum Reads<'a> {
-    /// From Restate: the pipeline has no read cache (a call that writes
-    /// still clears the group's version).
-    Direct,
-    /// From Restate, for a call too small to gain from the cache; a call
-    /// that writes clears the group's version, so that no cache trusts
-    /// the entries it changed.
-    Invalidating,
-    /// From the cache where it holds them at the group's version.
-    Cached(&'a StateCache),
-}
-
-/// Reads the entries `names`: with a cache, those it holds at the group's
-/// stored version come from it, journaled as one `ctx.run`, and the rest
-/// from Restate. Answers them, and the stored version the call began at.
-///
-/// The entries taken from the cache are one journal entry, so they are
-/// taken up to `budget` bytes (the pipeline's `max_call_bytes`); the rest
-/// are read from Restate.
-async fn load_cached(
-    ctx: &ObjectContext<'_>,
-    group: u32,
-    names: &[String],
-    reads: Reads<'_>,
-    budget: usize,
-) -> HandlerResult<(Vec<Loaded>, Option<u64>)> {
-    let Reads::Cached(cache) = reads else {
-        return Ok((load(ctx, names).await?, None));
-    };
-    let version = ctx.get::<u64>(VERSION).await?;
-    if names.is_empty() {
-        return Ok((Vec::new(), version));
-    }
-    let Json(hits) = ctx
-        .run(|| async { Ok(Json(as_text(cache.lookup(group, version, names, budget)))) })
-        .name("cached")
-        .await?;
-    let mut loaded: Vec<Loaded> = hits
-        .into_iter()
-        .map(|(name, text)| (name, Some(text.into_bytes())))
-        .collect();
-    let known: std::collections::HashSet<&str> = loaded.iter().map(|(n, _)| n.as_str()).collect();
-    let misses: Vec<String> = names
-        .iter()
-        .filter(|name| !known.contains(name.as_str()))
-        .cloned()
-        .collect();
-    loaded.extend(load(ctx, &misses).await?);
-    Ok((loaded, version))
-}
-
-/// Cached entries as text, for the journal (state entries are JSON); one
-/// that is not text is left out, to be read from Restate.
-fn as_text(entries: Vec<(String, Vec<u8>)>) -> Vec<(String, String)> {
-    entries
-        .into_iter()
-        .filter_map(|(name, bytes)| Some((name, String::from_utf8(bytes).ok()?)))
-        .collect()
-}
-
-/// Writes back what the call changed. The group's version is cleared
-/// before the first write, and set to this invocation's after the last by
-/// a call that used the cache, so a call cut off half-way, or one without
-/// the cache, leaves no version a cache holds; the cache then takes the
-/// entries as the call left them.
-fn store(
-    ctx: &ObjectContext<'_>,
-    group: u32,
-    state: GroupState,
-    reads: Reads<'_>,
-    from: Option<u64>,
-) {
-    let (changes, entries) = state.settle();
-    let changed = !changes.is_empty();
-    let to = match changed {
-        true => Some(ctx.random_seed()),
-        false => from,
-    };
-    // Also without a cache here: another process's cache must not trust
-    // entries this call changes.
-    if changed {
-        ctx.clear(VERSION);
-    }
-    for (name, bytes) in changes {
-        match bytes {
-            Some(bytes) => ctx.set(&name, Bytes::from(bytes)),
-            None => ctx.clear(&name),
-        }
-    }
-    let (Reads::Cached(cache), Some(to)) = (reads, to) else {
-        return;
-    };
-    if changed {
-        ctx.set(VERSION, to);
-    }
-    cache.update(group, from, to, entries);
-}
-
 impl<'a, L: Level> Serves<'a, keyed::Pending> for PipelineService<KeyedService, L> {
     async fn serve(
         &'a self,
@@ -227,13 +108,10 @@ impl<'a, L: Level> Serves<'a, keyed::Pending> for PipelineService<KeyedService, 
 }
 
 impl<L: Level> PipelineService<KeyedService, L> {
-    /// The stage's read cache, when the pipeline uses one.
-    fn cache(&self, names: &[String]) -> Reads<'_> {
-        match (self.flow.config().state_read_cache, names.len()) {
-            (false, _) => Reads::Direct,
-            (true, n) if n < CACHED_FROM => Reads::Invalidating,
-            (true, _) => Reads::Cached(&self.cache),
-        }
+    /// How a call that needs `names` reads them.
+    fn reads(&self, names: &[String]) -> Reads<'_> {
+        let cache = self.flow.config().state_read_cache.then_some(&*self.cache);
+        Reads::of(cache, names)
     }
 
     /// Whether a later keyed stage waits on this one's watermark: its
@@ -282,9 +160,11 @@ impl<L: Level> PipelineService<KeyedService, L> {
         // The timers and the batch's entries are read together; then the
         // entries of due timers the batch did not already need.
         let timers = domain.map(|_| ctx.get::<Json<Timers>>(TIMERS));
-        let cache = self.cache(&names);
+        let reads = self.reads(&names);
         let budget = flow.config().max_call_bytes;
-        let (mut loaded, version) = load_cached(ctx, group, &names, cache, budget).await?;
+        let deltas = flow.config().state_deltas;
+        let mut store = GroupStore::open(ctx, group, reads, budget, deltas).await?;
+        let mut loaded = store.load(ctx, &names).await?;
         let stored = match timers {
             Some(timers) => timers.await?.map(|Json(t)| t),
             None => None,
@@ -294,7 +174,7 @@ impl<L: Level> PipelineService<KeyedService, L> {
             .into_iter()
             .filter(|name| names.binary_search(name).is_err())
             .collect();
-        loaded.extend(load(ctx, &due).await?);
+        loaded.extend(store.load(ctx, &due).await?);
         let mut state = GroupState::loaded(loaded);
         // An enrichment stage's calls, journaled (and with idempotency
         // keys), before the batch is applied with their answers.
@@ -366,7 +246,7 @@ impl<L: Level> PipelineService<KeyedService, L> {
         // encoded changes nothing.
         let answer = Encoded::new(&answer)
             .map_err(|e| TerminalError::new(format!("cannot serialize the keyed output: {e}")))?;
-        store(ctx, group, state, cache, version);
+        store.store(ctx, state).await?;
         if domain.is_some() && stored.as_ref() != Some(&timers) {
             ctx.set(TIMERS, Json(timers));
         }

@@ -6,6 +6,7 @@
 mod calls;
 mod clock;
 mod control;
+mod group_store;
 mod ingest;
 mod keyed;
 mod log;

@@ -722,7 +722,7 @@ async fn check_windows(
     let mut left = Vec::new();
     for stage in 0..stages {
         let keyed = names.at_level(stage).keyed;
-        let entries = crate::state::entries(admin, &keyed)
+        let entries = crate::state::group_state(admin, &keyed)
             .await
             .map_err(|e| e.to_string())?;
         left.extend(

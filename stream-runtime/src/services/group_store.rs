@@ -1,0 +1,290 @@
+//! How a key group's call reads and writes its state entries in Restate:
+//! through the read cache where it helps, and as one delta entry a call,
+//! folded later (`group/deltas.rs` decides; this module journals).
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+use restate_sdk::errors::HandlerResult;
+use restate_sdk::prelude::*;
+
+use crate::keyed::{
+    plan, Coverage, GroupState, Loaded, Merged, Pending, StateCache, Write, DELTAS, VERSION,
+};
+
+/// Entries a call reads at least for it to use the read cache: below that,
+/// the version's read and the journaled lookup, each a round trip, cost
+/// more than the reads they save.
+const CACHED_FROM: usize = 16;
+
+/// How a call reads its state entries.
+#[derive(Clone, Copy)]
+pub(super) enum Reads<'a> {
+    /// From Restate: the pipeline has no read cache (a call that writes
+    /// still clears the group's version).
+    Direct,
+    /// From Restate, for a call too small to gain from the cache; a call
+    /// that writes clears the group's version, so that no cache trusts
+    /// the entries it changed.
+    Invalidating,
+    /// From the cache where it holds them at the group's version.
+    Cached(&'a StateCache),
+}
+
+impl<'a> Reads<'a> {
+    /// How a call that needs `names` reads, with the stage's `cache` if
+    /// the pipeline keeps one.
+    pub(super) fn of(cache: Option<&'a StateCache>, names: &[String]) -> Self {
+        match (cache, names.len()) {
+            (None, _) => Reads::Direct,
+            (Some(_), n) if n < CACHED_FROM => Reads::Invalidating,
+            (Some(cache), _) => Reads::Cached(cache),
+        }
+    }
+}
+
+/// One call's view of its group's stored entries: the version it began at,
+/// the pending deltas, and, once read, their changes merged.
+pub(super) struct GroupStore<'a> {
+    group: u32,
+    reads: Reads<'a>,
+    budget: usize,
+    version: Option<u64>,
+    pending: Pending,
+    merged: Option<Merged>,
+    /// Whether a cached call writes its changes as a delta.
+    deltas: bool,
+}
+
+impl<'a> GroupStore<'a> {
+    /// Reads the group's version (with a cache) and its pending deltas,
+    /// both issued before either is awaited. `budget`: the pipeline's
+    /// `max_call_bytes`, which bounds a journaled cache lookup and the
+    /// pending deltas. `deltas`: whether a cached call writes a delta (the
+    /// pipeline's `state_deltas`); pending ones are read either way.
+    pub(super) async fn open(
+        ctx: &ObjectContext<'_>,
+        group: u32,
+        reads: Reads<'a>,
+        budget: usize,
+        deltas: bool,
+    ) -> HandlerResult<Self> {
+        let version = match reads {
+            Reads::Cached(_) => Some(ctx.get::<u64>(VERSION)),
+            _ => None,
+        };
+        let pending = ctx.get::<Json<Pending>>(DELTAS);
+        let version = match version {
+            Some(version) => version.await?,
+            None => None,
+        };
+        let pending = pending.await?.map(|Json(p)| p).unwrap_or_default();
+        Ok(Self {
+            group,
+            reads,
+            budget,
+            version,
+            pending,
+            merged: None,
+            deltas,
+        })
+    }
+
+    /// Reads the entries `names`: with a cache, those it holds at the
+    /// group's stored version come from it, journaled as one `ctx.run` (up
+    /// to the budget's bytes), and the rest from Restate: from the
+    /// pending deltas where one holds them, else from their own entries.
+    pub(super) async fn load(
+        &mut self,
+        ctx: &ObjectContext<'_>,
+        names: &[String],
+    ) -> HandlerResult<Vec<Loaded>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Reads::Cached(cache) = self.reads else {
+            return self.load_stored(ctx, names, Coverage::Unknown).await;
+        };
+        let (group, version, budget) = (self.group, self.version, self.budget);
+        let Json((hits, coverage)) = ctx
+            .run(|| async {
+                let (hits, coverage) = cache.lookup(group, version, names, budget);
+                let held = hits.len();
+                let hits = as_text(hits);
+                // An entry left out here may be pending.
+                let coverage = match hits.len() == held {
+                    true => coverage,
+                    false => Coverage::Unknown,
+                };
+                Ok(Json((hits, coverage)))
+            })
+            .name("cached")
+            .await?;
+        let mut loaded: Vec<Loaded> = hits
+            .into_iter()
+            .map(|(name, text)| (name, Some(text.into_bytes())))
+            .collect();
+        let known: HashSet<&str> = loaded.iter().map(|(n, _)| n.as_str()).collect();
+        let misses: Vec<String> = names
+            .iter()
+            .filter(|name| !known.contains(name.as_str()))
+            .cloned()
+            .collect();
+        loaded.extend(self.load_stored(ctx, &misses, coverage).await?);
+        Ok(loaded)
+    }
+
+    /// Reads `names` from Restate: the pending deltas are read first,
+    /// unless the cache answers that none of these is in one.
+    async fn load_stored(
+        &mut self,
+        ctx: &ObjectContext<'_>,
+        names: &[String],
+        coverage: Coverage,
+    ) -> HandlerResult<Vec<Loaded>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut loaded = Vec::with_capacity(names.len());
+        let mut own = Vec::with_capacity(names.len());
+        if self.pending.is_empty() || coverage == Coverage::Covers {
+            own.extend_from_slice(names);
+        } else {
+            let merged = self.merged(ctx).await?;
+            for name in names {
+                match merged.get(name) {
+                    Some(bytes) => loaded.push((name.clone(), bytes.clone())),
+                    None => own.push(name.clone()),
+                }
+            }
+        }
+        loaded.extend(load(ctx, &own).await?);
+        Ok(loaded)
+    }
+
+    /// The pending deltas' changes, read once.
+    async fn merged(&mut self, ctx: &ObjectContext<'_>) -> HandlerResult<&Merged> {
+        if self.merged.is_none() {
+            let names = self.pending.entries();
+            let mut deltas = Vec::with_capacity(names.len());
+            for (name, bytes) in load(ctx, &names).await? {
+                // A delta the count names is always written with it.
+                let bytes = bytes.ok_or_else(|| {
+                    TerminalError::new(format!("the pending delta entry {name} is missing"))
+                })?;
+                deltas.push(crate::keyed::decode_delta(&bytes).map_err(TerminalError::new)?);
+            }
+            self.merged = Some(Merged::of(deltas));
+        }
+        Ok(self.merged.get_or_insert_with(Merged::default))
+    }
+
+    /// Writes back what the call changed: as one delta, or folded with the
+    /// pending ones into their own entries, or each to its own entry
+    /// ([`plan`]). The group's version is cleared before the first write,
+    /// and set to this invocation's after the last by a call that used the
+    /// cache, so a call cut off half-way, or one without the cache, leaves
+    /// no version a cache holds; the cache then takes the entries as the
+    /// call left them.
+    pub(super) async fn store(
+        mut self,
+        ctx: &ObjectContext<'_>,
+        state: GroupState,
+    ) -> HandlerResult<()> {
+        let (changes, entries) = state.settle();
+        let cached = self.deltas && matches!(self.reads, Reads::Cached(_));
+        let write = plan(self.pending, cached, &changes, self.budget);
+        let changed = !changes.is_empty();
+        let from = self.version;
+        let to = match changed {
+            true => Some(ctx.random_seed()),
+            false => from,
+        };
+        // Also without a cache here: another process's cache must not trust
+        // entries this call changes.
+        if changed {
+            ctx.clear(VERSION);
+        }
+        // Whether the call saw every pending delta's entries itself; the
+        // cache decides from that whether it covers the group after it.
+        let read_all = match &write {
+            Write::Fold => true,
+            Write::Direct | Write::Delta { .. } => self.pending.is_empty() || self.merged.is_some(),
+        };
+        match write {
+            Write::Direct => put_all(ctx, changes),
+            Write::Delta {
+                entry,
+                bytes,
+                pending,
+            } => {
+                ctx.set(&entry, Bytes::from(bytes));
+                ctx.set(DELTAS, Json(pending));
+                // A cleared entry is cleared in its own entry too: the
+                // cache holds no absent entry, so a later miss of it that
+                // the cache covers reads its own.
+                for (name, bytes) in &changes {
+                    if bytes.is_none() {
+                        ctx.clear(name);
+                    }
+                }
+            }
+            Write::Fold => {
+                self.merged(ctx).await?;
+                let merged = self.merged.take().unwrap_or_default();
+                put_all(ctx, merged.fold(changes));
+                // The count first: no count names a delta that is gone.
+                // The next delta is `d:0` again.
+                ctx.clear(DELTAS);
+                for entry in self.pending.entries() {
+                    ctx.clear(&entry);
+                }
+            }
+        }
+        let (Reads::Cached(cache), Some(to)) = (self.reads, to) else {
+            return Ok(());
+        };
+        if changed {
+            ctx.set(VERSION, to);
+        }
+        // The pending entries this call read but did not load, so that the
+        // cache holds every one it covers.
+        let mut entries = entries;
+        if let Some(merged) = &self.merged {
+            let known: HashSet<String> = entries.iter().map(|(n, _)| n.clone()).collect();
+            entries.extend(merged.entries().filter(|(n, _)| !known.contains(n)));
+        }
+        cache.update(self.group, from, to, entries, read_all);
+        Ok(())
+    }
+}
+
+/// Writes each entry to its own (`None`: removes it).
+fn put_all(ctx: &ObjectContext<'_>, entries: Vec<Loaded>) {
+    for (name, bytes) in entries {
+        match bytes {
+            Some(bytes) => ctx.set(&name, Bytes::from(bytes)),
+            None => ctx.clear(&name),
+        }
+    }
+}
+
+/// Reads the state entries `names`, all issued before any is awaited, so
+/// they travel together.
+async fn load(ctx: &ObjectContext<'_>, names: &[String]) -> HandlerResult<Vec<Loaded>> {
+    let loads: Vec<_> = names.iter().map(|name| ctx.get::<Bytes>(name)).collect();
+    let mut loaded = Vec::with_capacity(names.len());
+    for (name, load) in names.iter().zip(loads) {
+        loaded.push((name.clone(), load.await?.map(|bytes| bytes.to_vec())));
+    }
+    Ok(loaded)
+}
+
+/// Cached entries as text, for the journal (state entries are JSON); one
+/// that is not text is left out, to be read from Restate.
+fn as_text(entries: Vec<(String, Vec<u8>)>) -> Vec<(String, String)> {
+    entries
+        .into_iter()
+        .filter_map(|(name, bytes)| Some((name, String::from_utf8(bytes).ok()?)))
+        .collect()
+}

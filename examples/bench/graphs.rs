@@ -153,9 +153,11 @@ fn configs(quick: bool) -> Vec<Config> {
     configs
 }
 
-fn pipeline(config: &Config, output: &Path) -> stream_runtime::CompletePipeline {
+fn pipeline(config: &Config, deltas: bool, output: &Path) -> stream_runtime::CompletePipeline {
     let watermarks = Watermarks::max_delay(Duration::from_millis(DISORDER_MS as u64 * 2));
-    let named = Pipeline::named(config.name()).batch_size(config.batch);
+    let named = Pipeline::named(config.name())
+        .batch_size(config.batch)
+        .state_deltas(deltas);
     let numbers = || Sequence::new().take(config.records).with_splits(2);
     match config.shape {
         Shape::TopN => named
@@ -317,7 +319,8 @@ pub async fn run(args: &Args) -> Result<(), Error> {
     let scratch = Bench::scratch("graphs")?;
     let mut endpoint = Endpoint::new().service(lookups::EnrichCalls);
     for config in &configs {
-        endpoint = endpoint.pipeline(pipeline(config, &output_path(&scratch, config)));
+        let deltas = args.levers().state_deltas;
+        endpoint = endpoint.pipeline(pipeline(config, deltas, &output_path(&scratch, config)));
     }
     let bench = Bench::start(args, scratch, endpoint).await?;
     let mut rows = Vec::new();

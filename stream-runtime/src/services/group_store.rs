@@ -57,29 +57,44 @@ pub(super) struct GroupStore<'a> {
 }
 
 impl<'a> GroupStore<'a> {
-    /// Reads the group's version (with a cache) and its pending deltas,
-    /// both issued before either is awaited. `budget`: the pipeline's
-    /// `max_call_bytes`, which bounds a journaled cache lookup and the
-    /// pending deltas. `deltas`: whether a cached call writes a delta (the
-    /// pipeline's `state_deltas`); pending ones are read either way.
+    /// Reads the group's version (with a cache), its pending deltas and the
+    /// entries `names` ([`load`](Self::load)). Without the cache, the
+    /// entries' own are read together with the delta count, so that a
+    /// group with nothing pending (as every group of a pipeline without
+    /// the cache) waits for one round trip, as it did before deltas.
+    /// `budget`: the pipeline's `max_call_bytes`, which bounds a journaled
+    /// cache lookup and the pending deltas. `deltas`: whether a cached call
+    /// writes a delta (the pipeline's `state_deltas`); pending ones are
+    /// read either way.
     pub(super) async fn open(
         ctx: &ObjectContext<'_>,
         group: u32,
         reads: Reads<'a>,
         budget: usize,
         deltas: bool,
-    ) -> HandlerResult<Self> {
+        names: &[String],
+    ) -> HandlerResult<(Self, Vec<Loaded>)> {
         let version = match reads {
             Reads::Cached(_) => Some(ctx.get::<u64>(VERSION)),
             _ => None,
         };
         let pending = ctx.get::<Json<Pending>>(DELTAS);
+        let own: Vec<_> = match reads {
+            Reads::Cached(_) => Vec::new(),
+            Reads::Direct | Reads::Invalidating => {
+                names.iter().map(|name| ctx.get::<Bytes>(name)).collect()
+            }
+        };
         let version = match version {
             Some(version) => version.await?,
             None => None,
         };
         let pending = pending.await?.map(|Json(p)| p).unwrap_or_default();
-        Ok(Self {
+        let mut loaded = Vec::with_capacity(own.len());
+        for (name, load) in names.iter().zip(own) {
+            loaded.push((name.clone(), load.await?.map(|bytes| bytes.to_vec())));
+        }
+        let mut store = Self {
             group,
             reads,
             budget,
@@ -87,7 +102,22 @@ impl<'a> GroupStore<'a> {
             pending,
             merged: None,
             deltas,
-        })
+        };
+        let loaded = match reads {
+            Reads::Cached(_) => store.load(ctx, names).await?,
+            _ if store.pending.is_empty() => loaded,
+            _ => {
+                let merged = store.merged(ctx).await?;
+                loaded
+                    .into_iter()
+                    .map(|(name, own)| match merged.get(&name) {
+                        Some(pending) => (name, pending.clone()),
+                        None => (name, own),
+                    })
+                    .collect()
+            }
+        };
+        Ok((store, loaded))
     }
 
     /// Reads the entries `names`: with a cache, those it holds at the

@@ -163,8 +163,8 @@ impl<L: Level> PipelineService<KeyedService, L> {
         let reads = self.reads(&names);
         let budget = flow.config().max_call_bytes;
         let deltas = flow.config().state_deltas;
-        let mut store = GroupStore::open(ctx, group, reads, budget, deltas).await?;
-        let mut loaded = store.load(ctx, &names).await?;
+        let (mut store, mut loaded) =
+            GroupStore::open(ctx, group, reads, budget, deltas, &names).await?;
         let stored = match timers {
             Some(timers) => timers.await?.map(|Json(t)| t),
             None => None,

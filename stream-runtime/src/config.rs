@@ -53,8 +53,8 @@ pub struct PipelineConfig {
     /// performance chapter, "Choosing the settings".
     pub state_read_cache: bool,
     /// Whether a key group's call that reads through the cache writes what
-    /// it changed as one entry, folded into the keys' own entries every 64
-    /// calls, instead of one entry per key: over many keys, a few
+    /// it changed as one entry, folded into the keys' own entries once 64
+    /// are pending, instead of one entry per key: over many keys, a few
     /// journaled commands a call instead of one per key. On by default;
     /// without the read cache it does nothing.
     pub state_deltas: bool,

@@ -215,7 +215,8 @@ pub(crate) enum Coverage {
 }
 
 /// A key group's entries as they read from outside (`restate sql`): each
-/// entry's own value, then the pending deltas' over them, oldest first.
+/// entry's own value, then the pending deltas' over them, oldest first
+/// (those the count `dl` names: a delta it does not name is not pending).
 /// `rows` are a group's entries' names and texts; the delta entries, the
 /// delta count and the read cache's version are not among the answer.
 ///
@@ -226,6 +227,7 @@ pub(crate) enum Coverage {
 ///     ("k:\"b\"".to_owned(), "1".to_owned()),
 ///     ("d:0".to_owned(), r#"{"set":{"k:\"a\"":2},"clear":[]}"#.to_owned()),
 ///     ("d:1".to_owned(), r#"{"set":{"k:\"a\"":3},"clear":["k:\"b\""]}"#.to_owned()),
+///     ("dl".to_owned(), r#"{"first":0,"next":2,"bytes":80}"#.to_owned()),
 /// ];
 /// let entries = group_entries(rows).unwrap();
 /// assert_eq!(entries.len(), 1);
@@ -236,18 +238,27 @@ pub fn group_entries(
 ) -> Result<BTreeMap<String, String>, String> {
     let mut own = BTreeMap::new();
     let mut deltas = BTreeMap::new();
+    let mut pending = Pending::default();
     for (name, text) in rows {
         match name.strip_prefix(DELTA_PREFIX).map(str::parse::<u64>) {
             Some(Ok(n)) => {
-                deltas.insert(n, decode(text.as_bytes())?);
+                deltas.insert(n, text);
             }
-            _ if name == DELTAS || name == super::VERSION => {}
+            _ if name == DELTAS => {
+                pending = serde_json::from_str(&text)
+                    .map_err(|e| format!("the delta count does not decode: {e}"))?;
+            }
+            _ if name == super::VERSION => {}
             _ => {
                 own.insert(name, text);
             }
         }
     }
-    for (name, bytes) in deltas.into_values().flatten() {
+    let pending: Vec<Vec<Loaded>> = deltas
+        .range(pending.first..pending.next)
+        .map(|(_, text)| decode(text.as_bytes()))
+        .collect::<Result<_, _>>()?;
+    for (name, bytes) in pending.into_iter().flatten() {
         match bytes {
             Some(bytes) => {
                 let text = String::from_utf8(bytes).map_err(|e| e.to_string())?;
@@ -373,6 +384,23 @@ mod tests {
         assert_eq!(entries["k:1"], "10");
         assert_eq!(entries["k:2"], "9");
         assert!(!entries.contains_key("dl") && !entries.contains_key("v"));
-        assert!(group_entries(vec![("d:0".to_owned(), "{".to_owned())]).is_err());
+        // A delta the count does not name (left by a killed invocation) is
+        // not pending; a pending one that does not decode is an error.
+        let orphan = vec![
+            ("k:1".to_owned(), "1".to_owned()),
+            (
+                "d:3".to_owned(),
+                r#"{"set":{"k:1":3},"clear":[]}"#.to_owned(),
+            ),
+        ];
+        assert_eq!(group_entries(orphan).unwrap()["k:1"], "1");
+        let broken = vec![
+            ("d:0".to_owned(), "{".to_owned()),
+            (
+                "dl".to_owned(),
+                r#"{"first":0,"next":1,"bytes":1}"#.to_owned(),
+            ),
+        ];
+        assert!(group_entries(broken).is_err());
     }
 }

@@ -248,20 +248,27 @@ impl<'a> GroupStore<'a> {
                 bytes,
                 pending,
             } => {
-                ctx.set(&entry, Bytes::from(bytes));
-                ctx.set(DELTAS, Json(pending));
                 // A cleared entry is cleared in its own entry too: the
                 // cache holds no absent entry, so a later miss of it that
-                // the cache covers reads its own.
+                // the cache covers reads its own. Before the delta, so
+                // that an invocation killed half-way (`restate
+                // invocations kill`) never leaves a counted delta whose
+                // clears its own entries lack.
                 for (name, bytes) in &changes {
                     if bytes.is_none() {
                         ctx.clear(name);
                     }
                 }
+                ctx.set(&entry, Bytes::from(bytes));
+                ctx.set(DELTAS, Json(pending));
             }
             Write::Fold => {
                 self.merged(ctx).await?;
                 let merged = self.merged.take().unwrap_or_default();
+                // Killed half-way (`restate invocations kill`, which
+                // gives up an invocation where it stands), a fold leaves
+                // the deltas counted over some entries it wrote: as a call
+                // without deltas leaves some keys written and others not.
                 put_all(ctx, merged.fold(changes));
                 // The count first: no count names a delta that is gone.
                 // The next delta is `d:0` again.

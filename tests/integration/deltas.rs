@@ -6,15 +6,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use stream_runner::{LocalServer, LocalServerOptions};
 use stream_runtime::keyed::DELTA_PREFIX;
 use stream_runtime::{CollectSink, Endpoint, IntoPipeline, Pipeline, Sequence, ServiceNames};
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::harness::{harness, scratch};
+use crate::harness::{bind_again, harness, scratch, serve_on, until_finished, until_out};
 
 const PIPELINE: &str = "Deltas";
 const KEYS: u64 = 3_000;
@@ -51,28 +50,9 @@ fn cycling() -> impl IntoPipeline {
 }
 
 /// Serves the pipeline on `port`, with a read cache of its own, until the
-/// answer is sent; the port of an endpoint that just stopped is retried
-/// while its graceful shutdown ends.
+/// answer is sent.
 async fn serve(port: u16) -> oneshot::Sender<()> {
-    let started = Instant::now();
-    let listener = loop {
-        match TcpListener::bind(("127.0.0.1", port)).await {
-            Ok(listener) => break listener,
-            Err(e) if started.elapsed() > Duration::from_secs(20) => {
-                panic!("bind port {port}: {e}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    };
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(
-        Endpoint::new()
-            .pipeline(cycling())
-            .serve_on(listener, async move {
-                let _ = stopped.await;
-            }),
-    );
-    stop
+    serve_on(bind_again(port).await, Endpoint::new().pipeline(cycling()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,11 +75,7 @@ async fn counts_over_many_keys_stay_exact_across_folds_and_a_cold_cache() {
         .await
         .expect("register");
     ingress.add_tokens(&names, 2).await.expect("addTokens");
-    let started = Instant::now();
-    while ingress.status(&names).await.expect("status").records_out < RECORDS / 3 {
-        assert!(started.elapsed() < Duration::from_secs(120), "no progress");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_out(&ingress, &names, RECORDS / 3, Duration::from_secs(120)).await;
 
     // The groups hold their recent changes in delta entries.
     let rows = stream_support::state::entries(&admin, &names.keyed)
@@ -116,15 +92,7 @@ async fn counts_over_many_keys_stay_exact_across_folds_and_a_cold_cache() {
     let _ = stop.send(());
     tokio::time::sleep(Duration::from_millis(300)).await;
     let stop = serve(port).await;
-    let started = Instant::now();
-    let done = loop {
-        let status = ingress.status(&names).await.expect("status");
-        if status.finished {
-            break status;
-        }
-        assert!(started.elapsed() < Duration::from_secs(240), "{status:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let done = until_finished(&ingress, &names, Duration::from_secs(240)).await;
     assert_eq!(
         (done.records_in, done.records_out, done.dead_letters),
         (RECORDS, RECORDS, 0),

@@ -14,7 +14,7 @@ use stream_runtime::{CollectSink, Endpoint, IntoPipeline, Pipeline, ServiceNames
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::harness::{harness, scratch};
+use crate::harness::{harness, scratch, until_finished, until_out};
 use crate::pipelines::slow_counts;
 
 const PIPELINE: &str = "Outage";
@@ -98,11 +98,7 @@ async fn a_pipeline_paused_by_a_long_outage_resumes_exactly_once() {
         .await
         .expect("register");
     ingress.add_tokens(&names, 2).await.expect("addTokens");
-    let started = Instant::now();
-    while ingress.status(&names).await.expect("status").records_out < RECORDS / 10 {
-        assert!(started.elapsed() < Duration::from_secs(60), "no progress");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_out(&ingress, &names, RECORDS / 10, Duration::from_secs(60)).await;
 
     // The endpoint goes away for longer than the retry budget.
     let _ = stop.send(());
@@ -137,15 +133,7 @@ async fn a_pipeline_paused_by_a_long_outage_resumes_exactly_once() {
     // What the runner does every few seconds.
     let resumed = admin.resume_paused(&names).await.expect("resume");
     assert_eq!(resumed.paused, paused.paused);
-    let started = Instant::now();
-    let done = loop {
-        let status = ingress.status(&names).await.expect("status");
-        if status.finished {
-            break status;
-        }
-        assert!(started.elapsed() < Duration::from_secs(120), "{status:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let done = until_finished(&ingress, &names, Duration::from_secs(120)).await;
     assert_eq!(
         (done.records_in, done.records_out, done.dead_letters),
         (RECORDS, RECORDS, 0),

@@ -250,7 +250,51 @@ impl Served {
 }
 
 /// Serves `endpoint` on `listener` until the answer is sent.
-fn serve_on(
+/// Binds `port` once the endpoint that served there let go of it (its
+/// server ends after the calls it had in flight), or panics after 10 s.
+pub async fn bind_again(port: u16) -> tokio::net::TcpListener {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+            Ok(listener) => return listener,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("port {port} not free yet: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("bind port {port} again: {e}"),
+        }
+    }
+}
+
+/// Polls a pipeline's `status` until it wrote at least `out` records, or
+/// panics after `limit`.
+pub async fn until_out(ingress: &IngressClient, names: &ServiceNames, out: u64, limit: Duration) {
+    let started = Instant::now();
+    while ingress.status(names).await.expect("status").records_out < out {
+        assert!(started.elapsed() < limit, "no progress");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Polls a pipeline's `status` until it finished, or panics after `limit`.
+pub async fn until_finished(
+    ingress: &IngressClient,
+    names: &ServiceNames,
+    limit: Duration,
+) -> Status {
+    let started = Instant::now();
+    loop {
+        let status = ingress.status(names).await.expect("status");
+        if status.finished {
+            return status;
+        }
+        assert!(started.elapsed() < limit, "not finished: {status:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Serves `endpoint` on `listener` until the answer is sent.
+pub fn serve_on(
     listener: tokio::net::TcpListener,
     endpoint: Endpoint,
 ) -> tokio::sync::oneshot::Sender<()> {
@@ -289,18 +333,7 @@ impl Harness {
     /// process would: the same deployment, so the invocations it had in
     /// flight (which Restate keeps on their deployment) go on with it.
     pub async fn serve_again(&self, stopped: &str, port: u16, endpoint: Endpoint) -> Served {
-        // The stopped endpoint lets go of its port as its server ends.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let listener = loop {
-            match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
-                Ok(listener) => break listener,
-                Err(e) if Instant::now() < deadline => {
-                    eprintln!("port {port} not free yet: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(e) => panic!("bind port {port} again: {e}"),
-            }
-        };
+        let listener = bind_again(port).await;
         Served {
             deployment: stopped.to_owned(),
             port,

@@ -79,21 +79,16 @@ impl<'a> GroupStore<'a> {
             _ => None,
         };
         let pending = ctx.get::<Json<Pending>>(DELTAS);
-        let own: Vec<_> = match reads {
+        // Issued after the two above, which travel with them.
+        let loaded = match reads {
             Reads::Cached(_) => Vec::new(),
-            Reads::Direct | Reads::Invalidating => {
-                names.iter().map(|name| ctx.get::<Bytes>(name)).collect()
-            }
+            Reads::Direct | Reads::Invalidating => load(ctx, names).await?,
         };
         let version = match version {
             Some(version) => version.await?,
             None => None,
         };
         let pending = pending.await?.map(|Json(p)| p).unwrap_or_default();
-        let mut loaded = Vec::with_capacity(own.len());
-        for (name, load) in names.iter().zip(own) {
-            loaded.push((name.clone(), load.await?.map(|bytes| bytes.to_vec())));
-        }
         let mut store = Self {
             group,
             reads,

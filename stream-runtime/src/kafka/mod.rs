@@ -2,6 +2,7 @@
 //! offset, and [`KafkaSink`] writes one exactly once. Both use rskafka, a
 //! pure-Rust client, so the build needs no librdkafka.
 
+mod fetch_size;
 mod last_produced;
 mod record;
 mod requests;

@@ -6,16 +6,16 @@ use std::io;
 
 use rskafka::client::partition::{OffsetAt, PartitionClient};
 
+use super::fetch_size::FetchSize;
 use super::topic::Topic;
 use super::{io_error, KafkaError, KafkaRecord};
 use crate::source::{EndsBefore, Gone, Source};
 use crate::time::Millis;
 
-/// The bytes a fetch asks for per record of the range (a guess; a range
-/// of larger records takes more fetches).
-const FETCH_BYTES_PER_RECORD: usize = 256;
 /// The least a fetch asks for.
-const FETCH_BYTES_MIN: i32 = 64 << 10;
+const FETCH_BYTES_LEAST: i32 = 64 << 10;
+/// The most a fetch asks for.
+const FETCH_BYTES_MOST: i32 = 4 << 20;
 
 /// Where a partition is read from when the pipeline first leases it.
 ///
@@ -74,7 +74,7 @@ pub enum StartAt {
 pub struct KafkaSource {
     topic: Topic,
     start: StartAt,
-    fetch_bytes: i32,
+    fetch_size: FetchSize,
 }
 
 impl KafkaSource {
@@ -88,7 +88,7 @@ impl KafkaSource {
         Ok(Self {
             topic: Topic::connect(bootstrap, topic).await?,
             start: StartAt::default(),
-            fetch_bytes: 4 << 20,
+            fetch_size: FetchSize::new(FETCH_BYTES_LEAST, FETCH_BYTES_MOST),
         })
     }
 
@@ -193,14 +193,12 @@ impl Source for KafkaSource {
         let end = position.saturating_add(max as u64);
         let mut records = Vec::new();
         let mut next = position;
-        // Ask for about what the range needs, not a whole 4 MiB: the broker
-        // sends whole record batches and each is decoded, so a large fetch
-        // for a small range costs the endpoint most of its CPU. A range of
-        // larger records takes more fetches.
-        let wanted = i32::try_from(max.saturating_mul(FETCH_BYTES_PER_RECORD))
-            .unwrap_or(i32::MAX)
-            .clamp(FETCH_BYTES_MIN, self.fetch_bytes);
         while next < end {
+            // Ask for about what the rest of the range takes, not a whole
+            // 4 MiB: every record the broker sends is decoded.
+            let wanted = self
+                .fetch_size
+                .wanted(usize::try_from(end - next).unwrap_or(usize::MAX));
             let offset = i64::try_from(next).map_err(|e| io_error("offset", e))?;
             let (fetched, high_watermark) =
                 match partition.fetch_records(offset, 1..wanted, 0).await {
@@ -210,6 +208,7 @@ impl Source for KafkaSource {
                     }
                     Err(error) => return Err(io_error("fetch", error)),
                 };
+            self.fetch_size.saw(fetched.iter().map(|f| &f.record));
             let before = next;
             for fetched in fetched {
                 let Ok(offset) = u64::try_from(fetched.offset) else {

@@ -85,10 +85,11 @@ impl KafkaSource {
         bootstrap: impl Into<String>,
         topic: impl Into<String>,
     ) -> Result<Self, KafkaError> {
+        let topic = Topic::connect(bootstrap, topic).await?;
         Ok(Self {
-            topic: Topic::connect(bootstrap, topic).await?,
+            fetch_size: FetchSize::new(topic.count(), FETCH_BYTES_LEAST, FETCH_BYTES_MOST),
+            topic,
             start: StartAt::default(),
-            fetch_size: FetchSize::new(FETCH_BYTES_LEAST, FETCH_BYTES_MOST),
         })
     }
 
@@ -193,12 +194,18 @@ impl Source for KafkaSource {
         let end = position.saturating_add(max as u64);
         let mut records = Vec::new();
         let mut next = position;
+        // Whether the last fetch brought none of the range: the next asks
+        // for the most before anything is decided from an empty answer.
+        let mut widen = false;
         while next < end {
-            // Ask for about what the rest of the range takes, not a whole
-            // 4 MiB: every record the broker sends is decoded.
-            let wanted = self
-                .fetch_size
-                .wanted(usize::try_from(end - next).unwrap_or(usize::MAX));
+            // About what the rest of the range takes, not a whole 4 MiB:
+            // every record the broker sends is decoded.
+            let wanted = if widen {
+                self.fetch_size.most()
+            } else {
+                let rest = usize::try_from(end - next).unwrap_or(usize::MAX);
+                self.fetch_size.wanted(split, rest)
+            };
             let offset = i64::try_from(next).map_err(|e| io_error("offset", e))?;
             let (fetched, high_watermark) =
                 match partition.fetch_records(offset, 1..wanted, 0).await {
@@ -208,7 +215,15 @@ impl Source for KafkaSource {
                     }
                     Err(error) => return Err(io_error("fetch", error)),
                 };
-            self.fetch_size.saw(fetched.iter().map(|f| &f.record));
+            let reached_end = fetched
+                .last()
+                .is_some_and(|last| last.offset.saturating_add(1) >= high_watermark);
+            self.fetch_size.saw(
+                split,
+                wanted,
+                fetched.iter().map(|f| &f.record),
+                reached_end,
+            );
             let before = next;
             for fetched in fetched {
                 let Ok(offset) = u64::try_from(fetched.offset) else {
@@ -227,15 +242,22 @@ impl Source for KafkaSource {
                 });
             }
             // Offsets with no record (markers, compaction) up to the
-            // partition's end are skipped, not waited for.
+            // partition's end are skipped, not waited for; but an answer cut
+            // short by the bytes asked says nothing of them, so it is asked
+            // again at the most first.
             let high_watermark = u64::try_from(high_watermark).unwrap_or(0);
             if next == before {
                 if high_watermark > next {
+                    if !widen && wanted < self.fetch_size.most() {
+                        widen = true;
+                        continue;
+                    }
                     next = next.max(high_watermark.min(end));
-                    continue;
+                } else {
+                    break;
                 }
-                break;
             }
+            widen = false;
         }
         Ok(records)
     }

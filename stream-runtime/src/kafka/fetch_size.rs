@@ -3,15 +3,13 @@
 //!
 //! The broker answers a fetch with the record batches from the fetch
 //! offset on: the first whole even when it is larger than the bytes asked
-//! for, the rest up to those bytes (a batch cut off at the end is dropped).
-//! rskafka decodes every record it keeps, so a fetch of 4 MiB for a range
-//! of 20,000 small records decoded ten times the records the range holds.
+//! for, the rest up to those bytes (a batch cut off there is dropped), and
+//! never past the end of a log segment or the last stable offset. rskafka
+//! decodes every record it keeps, so a fetch of 4 MiB for a range of
+//! 20,000 small records decoded ten times the records the range holds.
 //!
-//! The size only sets how much of the partition one fetch carries. Which
-//! records a read returns does not depend on it: every fetch that brings
-//! records brings whole batches from the fetch offset on, and a fetch that
-//! brings none of the range is asked again at the most
-//! ([`FetchSize::most`]) before the read decides anything from it.
+//! The size only sets how much of the partition one fetch carries, never
+//! which records a read returns (see the source's `after_fetch`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -50,11 +48,6 @@ impl FetchSize {
         }
     }
 
-    /// The most a fetch asks for.
-    pub(super) fn most(&self) -> i32 {
-        self.most
-    }
-
     /// The bytes to ask of `partition` for `records` records: half as much
     /// again as records took there last time.
     pub(super) fn wanted(&self, partition: u32, records: usize) -> i32 {
@@ -71,9 +64,12 @@ impl FetchSize {
 
     /// Learns from a fetch of `partition` that asked for `asked` bytes and
     /// brought `records` (from the fetch offset on). Unless they reached the
-    /// partition's end, the bytes asked were what they took, batch headers,
-    /// compression and a batch cut off at the end included; never less
-    /// than their keys, values and headers take.
+    /// partition's end, the bytes asked are taken for what they took, batch
+    /// headers, compression and a batch cut off at the end included; never
+    /// less than their keys, values and headers take. (An answer that
+    /// stopped at a segment's end or a transaction's marker makes that too
+    /// high until the next fetch cut by its size: a larger fetch, never
+    /// other records.)
     pub(super) fn saw<'a>(
         &self,
         partition: u32,

@@ -194,18 +194,11 @@ impl Source for KafkaSource {
         let end = position.saturating_add(max as u64);
         let mut records = Vec::new();
         let mut next = position;
-        // Whether the last fetch brought none of the range: the next asks
-        // for the most before anything is decided from an empty answer.
-        let mut widen = false;
         while next < end {
             // About what the rest of the range takes, not a whole 4 MiB:
             // every record the broker sends is decoded.
-            let wanted = if widen {
-                self.fetch_size.most()
-            } else {
-                let rest = usize::try_from(end - next).unwrap_or(usize::MAX);
-                self.fetch_size.wanted(split, rest)
-            };
+            let rest = usize::try_from(end - next).unwrap_or(usize::MAX);
+            let wanted = self.fetch_size.wanted(split, rest);
             let offset = i64::try_from(next).map_err(|e| io_error("offset", e))?;
             let (fetched, high_watermark) =
                 match partition.fetch_records(offset, 1..wanted, 0).await {
@@ -215,16 +208,14 @@ impl Source for KafkaSource {
                     }
                     Err(error) => return Err(io_error("fetch", error)),
                 };
-            let reached_end = fetched
-                .last()
-                .is_some_and(|last| last.offset.saturating_add(1) >= high_watermark);
+            let last = fetched.last().and_then(|f| u64::try_from(f.offset).ok());
+            let high_watermark = u64::try_from(high_watermark).unwrap_or(0);
             self.fetch_size.saw(
                 split,
                 wanted,
                 fetched.iter().map(|f| &f.record),
-                reached_end,
+                last.is_some_and(|last| last.saturating_add(1) >= high_watermark),
             );
-            let before = next;
             for fetched in fetched {
                 let Ok(offset) = u64::try_from(fetched.offset) else {
                     continue;
@@ -241,23 +232,10 @@ impl Source for KafkaSource {
                     value: fetched.record.value,
                 });
             }
-            // Offsets with no record (markers, compaction) up to the
-            // partition's end are skipped, not waited for; but an answer cut
-            // short by the bytes asked says nothing of them, so it is asked
-            // again at the most first.
-            let high_watermark = u64::try_from(high_watermark).unwrap_or(0);
-            if next == before {
-                if high_watermark > next {
-                    if !widen && wanted < self.fetch_size.most() {
-                        widen = true;
-                        continue;
-                    }
-                    next = next.max(high_watermark.min(end));
-                } else {
-                    break;
-                }
+            match after_fetch(next, end, last, high_watermark) {
+                Some(after) => next = after,
+                None => break,
             }
-            widen = false;
         }
         Ok(records)
     }
@@ -271,6 +249,26 @@ impl Source for KafkaSource {
     }
 }
 
+/// Where a read goes on after a fetch from `next` (records taken up to
+/// there) whose last record was at `last` (none: it brought no record),
+/// with the partition's high watermark; `None` when the partition ends
+/// there.
+///
+/// An answer holds whole record batches from the fetch offset on (the
+/// first one whole even when larger than the bytes asked), so the offsets
+/// up to its last record that hold no record are markers or compacted
+/// away, and are passed. An answer with no record says only that the
+/// offset asked for holds none (a transaction marker, say, perhaps the
+/// last of a log segment, where an answer stops): the read goes on from
+/// the next offset, so that no record past it is skipped.
+fn after_fetch(next: u64, end: u64, last: Option<u64>, high_watermark: u64) -> Option<u64> {
+    match last {
+        Some(last) => Some(next.max(last.saturating_add(1).min(end))),
+        None if high_watermark > next => Some(next + 1),
+        None => None,
+    }
+}
+
 /// Whether the broker refused a fetch because the offset is outside the
 /// partition's range.
 fn out_of_range(error: &rskafka::client::error::Error) -> bool {
@@ -281,4 +279,28 @@ fn out_of_range(error: &rskafka::client::error::Error) -> bool {
             ..
         }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::after_fetch;
+
+    #[test]
+    fn an_answer_passes_the_offsets_up_to_its_last_record() {
+        // Records up to 14 taken; the answer went on to 20 (past the range).
+        assert_eq!(after_fetch(15, 18, Some(20), 100), Some(18));
+        // Records up to 14 taken, then markers to 16.
+        assert_eq!(after_fetch(15, 30, Some(16), 100), Some(17));
+        // Every record of the answer taken.
+        assert_eq!(after_fetch(15, 30, Some(14), 100), Some(15));
+    }
+
+    #[test]
+    fn an_empty_answer_passes_one_offset_only_and_ends_at_the_partitions_end() {
+        // A marker at 15, the last offset of its log segment: the records
+        // of the next segment, from 16, are read, not skipped.
+        assert_eq!(after_fetch(15, 30, None, 100), Some(16));
+        // Nothing more in the partition.
+        assert_eq!(after_fetch(15, 30, None, 15), None);
+    }
 }

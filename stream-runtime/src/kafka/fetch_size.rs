@@ -80,10 +80,9 @@ impl FetchSize {
         let Some(per_record) = self.per_record.get(partition as usize) else {
             return;
         };
-        let (count, bytes) = records.into_iter().fold((0usize, 0usize), |(n, b), r| {
-            let headers = r.headers.len().saturating_mul(HEADER_OVERHEAD);
-            (n + 1, b + r.approximate_size() + headers + RECORD_OVERHEAD)
-        });
+        let (count, bytes) = records
+            .into_iter()
+            .fold((0usize, 0usize), |(n, b), r| (n + 1, b + wire_bytes(r)));
         if count == 0 {
             return;
         }
@@ -92,6 +91,13 @@ impl FetchSize {
         let seen = if reached_end { least } else { least.max(asked) };
         per_record.store(seen, Ordering::Relaxed);
     }
+}
+
+/// The bytes `record` takes in a record batch (uncompressed), its lengths
+/// and deltas included; the batch's own header is not.
+pub(super) fn wire_bytes(record: &Record) -> usize {
+    let headers = record.headers.len().saturating_mul(HEADER_OVERHEAD);
+    record.approximate_size() + headers + RECORD_OVERHEAD
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! The Kafka sink (`KafkaSink`): sink partition `p` writes topic partition
-//! `p` exactly once without transactions; each record carries a sequence
-//! number header, and a write first reads the last one to skip what landed.
+//! `p` exactly once without transactions; the last record of each produce
+//! request carries its sequence number in a header, and a write first
+//! reads the partition's last record to skip what an earlier attempt
+//! landed.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -9,6 +11,7 @@ use rskafka::client::partition::{Compression, OffsetAt, PartitionClient};
 use rskafka::record::Record;
 use serde::Serialize;
 
+use super::fetch_size::wire_bytes;
 use super::last_produced::LastProduced;
 use super::requests::{halves, requests, DEFAULT_MAX_REQUEST_BYTES};
 use super::topic::Topic;
@@ -16,8 +19,13 @@ use super::{io_error, patiently, KafkaError};
 use crate::sink::{Rejected, Sink};
 use crate::time::Millis;
 
-/// The header holding each record's sequence number in its sink partition.
+/// The header holding a record's sequence number in its sink partition,
+/// on the last record of each produce request.
 const SEQUENCE: &str = "stream-runtime.seq";
+
+/// The most bytes the header adds to its record: the name, 20 digits and
+/// the lengths' varints.
+const SEQUENCE_BYTES: usize = SEQUENCE.len() + 20 + 4;
 
 /// How a record becomes a Kafka key and value. A record the encoder fails
 /// on is rejected (see [`Rejected`]): it goes to the dead-letter output,
@@ -31,20 +39,21 @@ pub type EncodeFailed = Box<dyn std::error::Error + Send + Sync>;
 /// A Kafka topic as an exactly-once sink: sink partition `p` writes the
 /// topic's partition `p`.
 ///
-/// **How it is exactly-once, without transactions.** Each record carries its
-/// sequence number in its sink partition (header `stream-runtime.seq`); the
-/// committed offset is the count written so far. A write first reads the
-/// partition's last record: if an earlier attempt of this same write got
-/// its records in before the process died, their sequence numbers are
-/// there, and the write produces only what is missing (a write goes in
+/// **How it is exactly-once, without transactions.** A write goes in
 /// requests of at most [`max_request_bytes`](Self::max_request_bytes), one
 /// after another, each landing whole or not at all, so what landed is a
-/// prefix of the write). A request that fails, the broker gone or its
-/// answer lost, is never sent again as it was: the write starts over from
-/// the partition's last record, so a request that landed without an
-/// answer is not written twice. So a reader sees every
-/// record once with the default `isolation.level` (`read_uncommitted`);
-/// nothing needs `read_committed`. (While the partition's end is where
+/// prefix of the write, and the partition's last record is always the
+/// last of a request. That record carries its sequence number in its sink
+/// partition (header `stream-runtime.seq`; the others carry no header);
+/// the committed offset is the count written so far. A write first reads
+/// the partition's last record: if an earlier attempt of this same write
+/// got requests in before the process died, the sequence number is
+/// there, and the write produces only what is missing. A request that
+/// fails, the broker gone or its answer lost, is never sent again as it
+/// was: the write starts over from the partition's last record, so a
+/// request that landed without an answer is not written twice. So a
+/// reader sees every record once with the default `isolation.level`
+/// (`read_uncommitted`); nothing needs `read_committed`. (While the partition's end is where
 /// this process's last produce left it, that record's sequence is known
 /// without reading it back.)
 ///
@@ -122,11 +131,11 @@ impl<T> KafkaSink<T> {
         self
     }
 
-    /// `record` as Kafka takes it, with its sequence number in its header.
+    /// `record` as Kafka takes it, with no header yet ([`stamped`] adds the
+    /// sequence number to the last record of a request).
     fn record(
         &self,
         record: &T,
-        sequence: u64,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Record, EncodeFailed> {
         let (key, value) = (self.encode)(record)?;
@@ -137,7 +146,7 @@ impl<T> KafkaSink<T> {
         Ok(Record {
             key,
             value: Some(value),
-            headers: BTreeMap::from([(SEQUENCE.to_owned(), sequence.to_string().into_bytes())]),
+            headers: BTreeMap::new(),
             timestamp,
         })
     }
@@ -224,7 +233,7 @@ impl<T> KafkaSink<T> {
         // time either.
         let encode = |index: usize| -> io::Result<Record> {
             let record = &records[skipped + index];
-            let encoded = self.record(record, first + index as u64, now);
+            let encoded = self.record(record, now);
             encoded.map_err(|e| {
                 Rejected::new(skipped + index, format!("cannot encode it: {e}")).into()
             })
@@ -232,17 +241,21 @@ impl<T> KafkaSink<T> {
         let mut batch = (0..records.len() - skipped)
             .map(|index| encode(index).map(Some))
             .collect::<io::Result<Vec<Option<Record>>>>()?;
-        let sizes: Vec<usize> = batch
-            .iter()
-            .flatten()
-            .map(Record::approximate_size)
-            .collect();
-        let mut pending = requests(&sizes, self.max_request_bytes);
+        let sizes: Vec<usize> = batch.iter().flatten().map(wire_bytes).collect();
+        let limit = self.max_request_bytes.saturating_sub(SEQUENCE_BYTES);
+        let mut pending = requests(&sizes, limit);
         pending.reverse();
         while let Some(range) = pending.pop() {
-            let request = batch[range.clone()].iter_mut().flat_map(Option::take);
+            let request: Vec<Record> = batch[range.clone()]
+                .iter_mut()
+                .flat_map(Option::take)
+                .collect();
+            // Every record of the range is there (a refused range is
+            // encoded again), so the last is the range's last.
+            debug_assert_eq!(request.len(), range.len());
+            let sequence = first + range.end as u64 - 1;
             let produced = client
-                .produce(request.collect(), Compression::NoCompression)
+                .produce(stamped(request, sequence), Compression::NoCompression)
                 .await;
             let offsets = match produced {
                 Ok(offsets) => offsets,
@@ -263,13 +276,25 @@ impl<T> KafkaSink<T> {
                 },
                 Err(error) => return Err(io_error("produce", error)),
             };
-            if let Some(last) = offsets.iter().max() {
-                self.last
-                    .produced(partition, last + 1, first + range.end as u64 - 1);
+            if let Some(end) = offsets.iter().max() {
+                self.last.produced(partition, end + 1, sequence);
             }
         }
         Ok(written)
     }
+}
+
+/// A request's `records` with the last one's sequence number, `last`, in
+/// its header: the only record of the request that can end the partition
+/// when a write is retried. (One header a request, not one a record: the
+/// header took as many bytes as a small record, for the broker to store
+/// and every reader to decode.)
+fn stamped(mut records: Vec<Record>, last: u64) -> Vec<Record> {
+    if let Some(record) = records.last_mut() {
+        let sequence = last.to_string().into_bytes();
+        record.headers.insert(SEQUENCE.to_owned(), sequence);
+    }
+    records
 }
 
 /// Whether the broker refused a produce request as larger than it takes.
@@ -281,4 +306,34 @@ fn too_large(error: &rskafka::client::error::Error) -> bool {
             ..
         }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(value: &str) -> Record {
+        Record {
+            key: None,
+            value: Some(value.as_bytes().to_vec()),
+            headers: BTreeMap::new(),
+            timestamp: chrono::DateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn only_the_last_record_of_a_request_carries_its_sequence() {
+        let request = stamped(vec![record("a"), record("b"), record("c")], 41);
+        let headers: Vec<_> = request.iter().map(|r| r.headers.get(SEQUENCE)).collect();
+        assert_eq!(headers, [None, None, Some(&b"41".to_vec())]);
+        assert!(stamped(Vec::new(), 7).is_empty());
+    }
+
+    #[test]
+    fn the_header_fits_in_what_a_request_leaves_for_it() {
+        let mut one = stamped(vec![record("x")], u64::MAX);
+        let stamped_size = wire_bytes(&one[0]);
+        one[0].headers.clear();
+        assert!(stamped_size - wire_bytes(&one[0]) <= SEQUENCE_BYTES);
+    }
 }

@@ -21,7 +21,7 @@ use std::io;
 
 use crate::operator::Operator;
 use crate::record::Record;
-use crate::sink::Sink;
+use crate::sink::{Sink, SinkCall};
 use crate::time::Stamps;
 
 /// What a pipeline does between its source and its main chain: nothing
@@ -45,12 +45,13 @@ pub(crate) trait Branching<In>: Send + Sync + 'static {
     fn partitions(&self) -> u32;
     /// The branch sink's partition for a record of token `token`.
     fn route(&self, token: u64, record: &Self::Side) -> u32;
-    /// Writes a batch to a partition of the branch's sink.
+    /// Calls a partition of the branch's sink: a batch's write, or where
+    /// the next starts after a failed one.
     fn write(
         &self,
         partition: u32,
         committed: u64,
-        records: &[Self::Side],
+        call: SinkCall<'_, Self::Side>,
     ) -> impl Future<Output = io::Result<u64>> + Send;
 }
 
@@ -73,7 +74,12 @@ impl<In: Send + 'static> Branching<In> for NoBranch {
         0
     }
 
-    fn write(&self, _: u32, _: u64, _: &[()]) -> impl Future<Output = io::Result<u64>> + Send {
+    fn write(
+        &self,
+        _: u32,
+        _: u64,
+        _: SinkCall<'_, ()>,
+    ) -> impl Future<Output = io::Result<u64>> + Send {
         std::future::ready(Err(io::Error::other(
             "this pipeline has no branch to write",
         )))
@@ -126,9 +132,9 @@ where
         &self,
         partition: u32,
         committed: u64,
-        records: &[Stages::Out],
+        call: SinkCall<'_, Stages::Out>,
     ) -> impl Future<Output = io::Result<u64>> + Send {
-        self.sink.write(partition, committed, records)
+        call.to(&self.sink, partition, committed)
     }
 }
 

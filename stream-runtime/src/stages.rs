@@ -17,7 +17,7 @@ use crate::keyed::{
 use crate::lookup::{Enrich, Planned};
 use crate::operator::{Identity, Operator};
 use crate::record::Record;
-use crate::sink::{ConsoleSink, Sink};
+use crate::sink::{ConsoleSink, Sink, SinkCall};
 use crate::source::Source;
 use crate::time::{Millis, Stamps};
 
@@ -143,21 +143,23 @@ pub(crate) trait Dataflow: Send + Sync + 'static {
         token: u64,
         side: Vec<Self::Side>,
     ) -> std::collections::BTreeMap<u32, Vec<Self::Side>>;
-    /// Writes a batch to a partition of a branch's sink.
+    /// Calls a partition of a branch's sink: a batch's write, or where
+    /// the next starts after a failed one.
     fn write_side(
         &self,
         partition: u32,
         committed: u64,
-        records: &[Self::Side],
+        call: SinkCall<'_, Self::Side>,
     ) -> impl Future<Output = io::Result<u64>> + Send;
-    /// Writes a batch to a sink partition (see [`Sink`]).
+    /// Calls a sink partition (see [`Sink`]): a batch's write, or where
+    /// the next starts after a failed one.
     fn write(
         &self,
         partition: u32,
         committed: u64,
-        records: &[Self::Out],
+        call: SinkCall<'_, Self::Out>,
     ) -> impl Future<Output = io::Result<u64>> + Send {
-        self.first().down().write(partition, committed, records)
+        self.first().down().write(partition, committed, call)
     }
 }
 
@@ -294,12 +296,13 @@ pub(crate) trait Downstream<T>: Send + Sync + 'static {
     fn sink_route(&self, token: u64, record: &Self::Final) -> u32;
     /// Adds the vertices from here to the sink to `graph`, fed by `from`.
     fn describe(&self, graph: &mut Graph, from: usize);
-    /// Writes a batch to a sink partition.
+    /// Calls a sink partition: a batch's write, or where the next starts
+    /// after a failed one.
     fn write(
         &self,
         partition: u32,
         committed: u64,
-        records: &[Self::Final],
+        call: SinkCall<'_, Self::Final>,
     ) -> impl Future<Output = io::Result<u64>> + Send;
 }
 
@@ -444,9 +447,9 @@ where
         &self,
         partition: u32,
         committed: u64,
-        records: &[B::Side],
+        call: SinkCall<'_, B::Side>,
     ) -> impl Future<Output = io::Result<u64>> + Send {
-        self.branch.write(partition, committed, records)
+        self.branch.write(partition, committed, call)
     }
 
     fn first(&self) -> &Arc<L> {
@@ -702,9 +705,9 @@ where
         &self,
         partition: u32,
         committed: u64,
-        records: &[T],
+        call: SinkCall<'_, T>,
     ) -> impl Future<Output = io::Result<u64>> + Send {
-        self.0.write(partition, committed, records)
+        call.to(&self.0, partition, committed)
     }
 }
 
@@ -749,9 +752,9 @@ where
         &self,
         partition: u32,
         committed: u64,
-        records: &[L::Final],
+        call: SinkCall<'_, L::Final>,
     ) -> impl Future<Output = io::Result<u64>> + Send {
-        self.0.down().write(partition, committed, records)
+        self.0.down().write(partition, committed, call)
     }
 }
 

@@ -537,6 +537,7 @@ pub fn all(endpoint: Endpoint) -> Endpoint {
         .pipeline(KeyedTally)
         .pipeline(Untouched)
         .pipeline(Failing)
+        .pipeline(crate::failures::DownOnce)
         .pipeline(crate::layout::relayout(4))
         .pipeline(crate::stop::stoppable())
         .pipeline(crate::push::pushed_words())

@@ -51,8 +51,12 @@ pub type EncodeFailed = Box<dyn std::error::Error + Send + Sync>;
 /// there, and the write produces only what is missing. A request that
 /// fails, the broker gone or its answer lost, is never sent again as it
 /// was: the write starts over from the partition's last record, so a
-/// request that landed without an answer is not written twice. So a
-/// reader sees every record once with the default `isolation.level`
+/// request that landed without an answer is not written twice. A topic
+/// cannot take records back, so after a write that failed for good (its
+/// batch went to the dead-letter output, and may have landed in part or
+/// whole) [`after_failed_write`](Sink::after_failed_write) answers where
+/// the partition's records end, and the next write goes on after them.
+/// So a reader sees every record once with the default `isolation.level`
 /// (`read_uncommitted`); nothing needs `read_committed`. (While the partition's end is where
 /// this process's last produce left it, that record's sequence is known
 /// without reading it back.)
@@ -201,6 +205,12 @@ impl<T: Send + Sync + 'static> Sink<T> for KafkaSink<T> {
         };
         patiently(|| self.write_unlanded(partition, committed, records), again).await
     }
+
+    /// Where the partition's records end: past `committed` when the
+    /// failed write landed some of its requests.
+    async fn after_failed_write(&self, partition: u32, committed: u64) -> io::Result<u64> {
+        self.write(partition, committed, &[]).await
+    }
 }
 
 impl<T> KafkaSink<T> {
@@ -213,13 +223,9 @@ impl<T> KafkaSink<T> {
         records: &[T],
     ) -> io::Result<u64> {
         let client = self.topic.partition(partition)?;
-        let written = committed + records.len() as u64;
         // An earlier attempt of this write may have landed: skip what did.
         let (end, last) = self.last_sequence(partition, client).await?;
-        let first = match last {
-            Some(last) if last >= committed => (last + 1).min(written),
-            _ => committed,
-        };
+        let (first, written) = resume(committed, records.len() as u64, last);
         if first == written {
             if let Some(last) = last {
                 self.last.produced(partition, end, last);
@@ -284,6 +290,27 @@ impl<T> KafkaSink<T> {
     }
 }
 
+/// How a write of `count` records from `committed` goes on from what the
+/// partition holds, `last` being the sequence number of its last record
+/// if that record is ours: the sequence number of the first record to
+/// produce, and the offset the write answers. What lies past `committed`
+/// is taken for this write's own records, landed by an earlier attempt.
+/// A write of no records answers where the partition's records end: past
+/// `committed` when a write that failed after its attempts had landed in
+/// part ([`Sink::after_failed_write`]).
+fn resume(committed: u64, count: u64, last: Option<u64>) -> (u64, u64) {
+    let landed = last
+        .filter(|last| *last >= committed)
+        .map_or(committed, |last| last + 1);
+    match count {
+        0 => (landed, landed),
+        _ => {
+            let written = committed + count;
+            (landed.min(written), written)
+        }
+    }
+}
+
 /// A request's `records` with the last one's sequence number, `last`, in
 /// its header: the only record of the request that can end the partition
 /// when a write is retried. (One header a request, not one a record: the
@@ -319,6 +346,24 @@ mod tests {
             headers: BTreeMap::new(),
             timestamp: chrono::DateTime::UNIX_EPOCH,
         }
+    }
+
+    #[test]
+    fn a_write_skips_what_an_earlier_attempt_landed() {
+        // Nothing of ours, or only what came before: all 5 from 10.
+        assert_eq!(resume(10, 5, None), (10, 15));
+        assert_eq!(resume(10, 5, Some(9)), (10, 15));
+        // An earlier attempt landed 2 of them, or all.
+        assert_eq!(resume(10, 5, Some(11)), (12, 15));
+        assert_eq!(resume(10, 5, Some(14)), (15, 15));
+    }
+
+    #[test]
+    fn a_write_of_nothing_answers_where_the_records_end() {
+        // After a failed write that landed 3 records past 10.
+        assert_eq!(resume(10, 0, Some(12)), (13, 13));
+        assert_eq!(resume(10, 0, Some(9)), (10, 10));
+        assert_eq!(resume(0, 0, None), (0, 0));
     }
 
     #[test]

@@ -21,13 +21,15 @@
 //!   letter with where it came from, as on a server (a function is
 //!   deterministic, so trying it again gives the same).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 use std::sync::Arc;
 
 use crate::group_call::{by_group, GroupCall};
 use crate::keyed::{completed, GroupState, TimeDomain, Timers};
 use crate::lookup::answer_here;
 use crate::protocol::{DeadLetter, FailedStage};
+use crate::sink::SinkCall;
 use crate::source::Source;
 use crate::stages::{Dataflow, Downstream, Level, Route};
 use crate::time::{watermark, Millis};
@@ -78,6 +80,8 @@ pub(crate) struct Model<D: Dataflow> {
     side: Vec<D::Side>,
     /// Each sink partition's committed offset.
     committed: BTreeMap<u32, u64>,
+    /// The sink partitions whose last write failed.
+    failed: BTreeSet<u32>,
     report: Report,
     /// What answers an enrichment stage's lookups.
     answer: Answerer,
@@ -97,6 +101,7 @@ impl<D: Dataflow> Model<D> {
             out: Vec::new(),
             side: Vec::new(),
             committed: BTreeMap::new(),
+            failed: BTreeSet::new(),
             report: Report::default(),
             answer: Arc::new(|call| {
                 Err(format!("no answer for {}: the test driver was given none (see `TestDriver::answer_lookups`)", call.target))
@@ -363,35 +368,58 @@ impl<D: Dataflow> Model<D> {
         let flow = Arc::clone(&self.flow);
         let out = std::mem::take(&mut self.out);
         for (partition, records) in flow.by_sink_partition(0, out) {
-            let committed = self.committed.get(&partition).copied().unwrap_or(0);
-            let written = flow.write(partition, committed, &records).await;
-            self.written(partition, records.len(), written, FailedStage::Sink);
+            let write = |committed, call| flow.write(partition, committed, call);
+            self.write(partition, &records, FailedStage::Sink, write)
+                .await;
         }
         let side = std::mem::take(&mut self.side);
         let after = flow.sink_partitions();
         for (partition, records) in flow.by_side_partition(0, side) {
-            let at = after + partition;
-            let committed = self.committed.get(&at).copied().unwrap_or(0);
-            let written = flow.write_side(partition, committed, &records).await;
-            self.written(at, records.len(), written, FailedStage::BranchSink);
+            let write = |committed, call| flow.write_side(partition, committed, call);
+            self.write(after + partition, &records, FailedStage::BranchSink, write)
+                .await;
         }
     }
 
-    /// Takes in a write of `count` records to partition `partition`, of
-    /// the sink or a branch's (`stage`, for its dead letter).
-    fn written(
+    /// Writes `records` to partition `partition` of the sink or a branch's
+    /// (`stage`, for its dead letter) with `write` (a call of the
+    /// partition, from the committed offset). After a write that failed,
+    /// the records are written from where the sink answers that its
+    /// records end, as the runtime's sink service does
+    /// ([`after_failed_write`](crate::Sink::after_failed_write)). (A record
+    /// the sink rejects fails the whole write here: the model has no
+    /// second write without it.)
+    async fn write<'r, T, W, F>(
         &mut self,
         partition: u32,
-        count: usize,
-        written: std::io::Result<u64>,
+        records: &'r [T],
         stage: FailedStage,
-    ) {
+        write: W,
+    ) where
+        W: Fn(u64, SinkCall<'r, T>) -> F,
+        F: Future<Output = std::io::Result<u64>>,
+    {
+        let count = records.len();
+        let committed = self.committed.get(&partition).copied().unwrap_or(0);
+        let from = match self.failed.contains(&partition) {
+            true => write(committed, SinkCall::AfterFailedWrite).await,
+            false => Ok(committed),
+        };
+        let written = match from {
+            Ok(from) => {
+                self.failed.remove(&partition);
+                self.committed.insert(partition, from);
+                write(from, SinkCall::Write(records)).await
+            }
+            Err(error) => Err(error),
+        };
         match written {
             Ok(offset) => {
                 self.committed.insert(partition, offset);
                 self.report.records_out += count as u64;
             }
             Err(error) => {
+                self.failed.insert(partition);
                 let count = u32::try_from(count).unwrap_or(u32::MAX);
                 self.report.dead_letters.push(DeadLetter {
                     split: 0,

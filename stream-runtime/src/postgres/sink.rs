@@ -290,6 +290,12 @@ impl<T: Send + Sync + 'static> Sink<T> for PostgresSink<T> {
             .await
             .map_err(failed)?
             .map(|row| row.get(0));
+        if records.is_empty() {
+            // Where the partition's rows end: past `committed` when a
+            // write that failed after its attempts had committed.
+            let stored = stored.map_or(0, |stored| u64::try_from(stored).unwrap_or(0));
+            return Ok(stored.max(committed));
+        }
         if stored.is_some_and(|stored| u64::try_from(stored).unwrap_or(0) >= written) {
             return Ok(written); // committed by an earlier attempt
         }
@@ -316,5 +322,11 @@ impl<T: Send + Sync + 'static> Sink<T> for PostgresSink<T> {
             .map_err(failed)?;
         transaction.commit().await.map_err(failed)?;
         Ok(written)
+    }
+
+    /// Where the partition's rows end: past `committed` when the failed
+    /// write's transaction committed but its answer was lost.
+    async fn after_failed_write(&self, partition: u32, committed: u64) -> io::Result<u64> {
+        self.write(partition, committed, &[]).await
     }
 }

@@ -300,6 +300,12 @@ pub struct SinkProgress {
     pub committed: u64,
     /// Records written.
     pub records: u64,
+    /// Whether the last write failed after its attempts (its batch went
+    /// to the dead-letter output). Part of it may have landed in a sink
+    /// that cannot discard it, so the next write first asks the sink
+    /// where the partition's records end (see [`Sink`](crate::Sink)).
+    #[serde(default)]
+    pub failed: bool,
 }
 
 /// The control object's counters.
@@ -678,6 +684,7 @@ mod tests {
         let sink = [SinkProgress {
             committed: 90,
             records: 8,
+            failed: false,
         }];
         let status = Status::gather(control.clone(), &[done, done], &sink, true, None, 0);
         assert!(status.finished && status.ran_out(), "{status:?}");

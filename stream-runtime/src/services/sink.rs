@@ -12,7 +12,7 @@ use super::{PipelineService, ServiceHandlers};
 use crate::guard::{guarded_future, RecordFailed};
 use crate::protocol::handlers::{sink, SinkService};
 use crate::protocol::{BatchAnswer, SinkProgress};
-use crate::sink::Rejected;
+use crate::sink::{Rejected, SinkCall};
 use crate::stages::Dataflow;
 
 const PROGRESS: &str = "progress";
@@ -48,9 +48,8 @@ impl<'a, D: Dataflow> Serves<'a, sink::Write<D::Out>> for PipelineService<SinkSe
     ) -> HandlerResult<BatchAnswer<()>> {
         let flow = &*self.flow;
         let partition = index_key(ctx.key(), "sink partition", flow.sink_partitions())?;
-        let records = &records;
-        let write = move |committed| flow.write(partition, committed, records);
-        write_once(&ctx, flow, records.len(), false, write).await
+        let write = move |committed, call| flow.write(partition, committed, call);
+        write_once(&ctx, flow, &records, false, write).await
     }
 }
 
@@ -71,25 +70,44 @@ impl<'a, D: Dataflow> Serves<'a, sink::WriteSide<D::Side>> for PipelineService<S
             let error = format!("sink partition {partition} is the main sink's, not the branch's");
             return Err(TerminalError::new(error).into());
         };
-        let records = &records;
-        let write = move |committed| flow.write_side(partition, committed, records);
-        write_once(&ctx, flow, records.len(), true, write).await
+        let write = move |committed, call| flow.write_side(partition, committed, call);
+        write_once(&ctx, flow, &records, true, write).await
     }
 }
 
-/// One write of `count` records by `write` (from the committed offset),
-/// journaled with the new offset, which is then stored; `branch` for a
-/// branch's sink.
-async fn write_once<'r, D, W, F>(
+/// The retries of a journaled write: bounded, so that after the last
+/// attempt the write fails terminally, nothing is committed, and the
+/// token sends the batch to the dead-letter output.
+fn write_retries(max_attempts: u32) -> RunRetryPolicy {
+    RunRetryPolicy::new()
+        .initial_delay(Duration::from_millis(100))
+        .exponentiation_factor(2.0)
+        .max_delay(Duration::from_secs(5))
+        .max_attempts(max_attempts)
+}
+
+/// One write of `records` by `write` (a call of the sink partition, from
+/// the committed offset), journaled with the new offset, which is then
+/// stored; `branch` for a branch's sink.
+///
+/// A write that fails after its attempts leaves the partition marked: its
+/// batch goes to the dead-letter output, but a sink that cannot take back
+/// what an attempt left past the committed offset (a Kafka topic) may
+/// hold part of it. The next write starts from where the sink answers
+/// that the failed one's records end
+/// ([`after_failed_write`](crate::Sink::after_failed_write)), so it does
+/// not take those records for its own.
+async fn write_once<'r, D, T, W, F>(
     ctx: &ObjectContext<'_>,
     flow: &'r D,
-    count: usize,
+    records: &'r [T],
     branch: bool,
     write: W,
 ) -> HandlerResult<BatchAnswer<()>>
 where
     D: Dataflow,
-    W: FnOnce(u64) -> F + Send + 'r,
+    T: Sync,
+    W: Fn(u64, SinkCall<'r, T>) -> F + Send + Sync + 'r,
     F: std::future::Future<Output = std::io::Result<u64>> + Send + 'r,
 {
     let mut progress = ctx
@@ -97,20 +115,35 @@ where
         .await?
         .map(|Json(p)| p)
         .unwrap_or_default();
+    let count = records.len();
+    let max_attempts = flow.config().max_attempts;
+    let write = &write;
+    if progress.failed {
+        let from = progress.committed;
+        let Json(end) = ctx
+            .run(|| async move {
+                let call = write(from, SinkCall::AfterFailedWrite);
+                match guarded_future::<_, std::io::Error>(call).await {
+                    Ok(end) => Ok(Json(end)),
+                    Err(error) => Err(HandlerError::from(error)),
+                }
+            })
+            .retry_policy(write_retries(max_attempts))
+            .name("after a failed write")
+            .await?;
+        progress.committed = end;
+        progress.failed = false;
+        // Stored now: a write below that lands in part and then answers
+        // a rejected record must find its records past `end` as its own.
+        ctx.set(PROGRESS, Json(progress));
+    }
     let committed = progress.committed;
-    // Bounded: after the last attempt the write fails terminally, nothing
-    // is committed, and the token sends the batch to the dead-letter output.
-    let retry = RunRetryPolicy::new()
-        .initial_delay(Duration::from_millis(100))
-        .exponentiation_factor(2.0)
-        .max_delay(Duration::from_secs(5))
-        .max_attempts(flow.config().max_attempts);
     // A rejected record is not retried: the write answers its index, and
     // the token dead-letters it and writes the rest.
     let written = ctx
         .run(|| async move {
             let write = async move {
-                match write(committed).await {
+                match write(committed, SinkCall::Write(records)).await {
                     Ok(written) => {
                         crate::metrics::written(flow.name(), count);
                         crate::counts::sink(flow.name(), branch, count);
@@ -130,9 +163,17 @@ where
                 Err(error) => Err(HandlerError::from(error)),
             }
         })
-        .retry_policy(retry)
+        .retry_policy(write_retries(max_attempts))
         .name("write")
-        .await?;
+        .await;
+    let written = match written {
+        Ok(written) => written,
+        Err(error) => {
+            progress.failed = true;
+            ctx.set(PROGRESS, Json(progress));
+            return Err(error.into());
+        }
+    };
     progress.committed = match written {
         Json(Written::Committed(offset)) => offset,
         Json(Written::Rejected { record_failed }) => {

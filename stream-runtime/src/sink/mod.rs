@@ -23,6 +23,10 @@ pub use side_output::{SideOutput, To};
 /// anything past that offset (as [`FileSink`] truncates its file) writes every
 /// batch exactly once.
 ///
+/// A write that fails after its attempts sends its whole batch to the
+/// dead-letter output, and the partition's next write starts from what
+/// [`after_failed_write`](Sink::after_failed_write) answers.
+///
 /// Writes are `async`, for sinks across the network; a sink that writes a
 /// local file just writes `async fn write(..)`. A write that fails is
 /// retried (`max_attempts`), then its batch goes to the dead-letter output;
@@ -81,4 +85,47 @@ pub trait Sink<T>: Send + Sync + 'static {
         committed: u64,
         records: &[T],
     ) -> impl std::future::Future<Output = std::io::Result<u64>> + Send;
+
+    /// Where the next write of `partition` starts after a write from
+    /// `committed` failed after its attempts (its batch went to the
+    /// dead-letter output). By default `committed`: right for a sink whose
+    /// write first discards what an earlier attempt left past `committed`
+    /// (as [`FileSink`] truncates), since nothing of the failed batch stays.
+    /// A sink that cannot take records back (a Kafka topic, when the write
+    /// took several requests; a database whose commit landed but whose
+    /// answer was lost) answers where the failed write's records end, so
+    /// that the next write does not take them for its own.
+    fn after_failed_write(
+        &self,
+        partition: u32,
+        committed: u64,
+    ) -> impl std::future::Future<Output = std::io::Result<u64>> + Send {
+        let _ = partition;
+        std::future::ready(Ok(committed))
+    }
+}
+
+/// What the runtime asks of a sink partition, from its committed offset:
+/// a write, or, after a write that failed after its attempts, where the
+/// next one starts.
+pub(crate) enum SinkCall<'a, T> {
+    /// [`Sink::write`] of these records.
+    Write(&'a [T]),
+    /// [`Sink::after_failed_write`].
+    AfterFailedWrite,
+}
+
+impl<T: Sync> SinkCall<'_, T> {
+    /// This call of `sink`'s partition `partition`, from `committed`.
+    pub(crate) async fn to<S: Sink<T>>(
+        self,
+        sink: &S,
+        partition: u32,
+        committed: u64,
+    ) -> std::io::Result<u64> {
+        match self {
+            Self::Write(records) => sink.write(partition, committed, records).await,
+            Self::AfterFailedWrite => sink.after_failed_write(partition, committed).await,
+        }
+    }
 }

@@ -147,6 +147,14 @@ where
             self.side.write(partition - main, committed, &records).await
         }
     }
+
+    async fn after_failed_write(&self, partition: u32, committed: u64) -> io::Result<u64> {
+        let main = self.main.partitions().max(1);
+        match partition.checked_sub(main) {
+            None => self.main.after_failed_write(partition, committed).await,
+            Some(side) => self.side.after_failed_write(side, committed).await,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -78,8 +78,9 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> Panicked {
 
 /// A call's report that record `index` of its batch failed: a user
 /// function panicked on it, its state did not decode, or the sink rejected
-/// it. The call wrote nothing, and its caller retries it or sends the
-/// record to the dead-letter output.
+/// it. A key group's call wrote nothing, a sink's wrote the records
+/// before it; its caller retries it or sends the record to the
+/// dead-letter output.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecordFailed {
     /// The record's index in the call's batch.

@@ -7,9 +7,10 @@ use super::{CodecError, Message};
 use crate::guard::RecordFailed;
 
 /// What `keyed::Process` and `sink::Write` answer: their output, or the
-/// record of the batch that failed and why. A call that answers
+/// record of the batch that failed and why. A key group that answers
 /// `RecordFailed` wrote nothing, and its caller calls again without the
-/// record or after another attempt.
+/// record or after another attempt; a sink partition wrote and committed
+/// the records before it, and its caller writes those after it.
 ///
 /// `Done` is sent as the output alone, as it was before this type, so a
 /// caller of an earlier version reads it; `RecordFailed` is a JSON object
@@ -67,7 +68,7 @@ impl<T: Message> Message for BatchAnswer<T> {
 /// Why a call over a batch gave no output.
 #[derive(Debug)]
 pub(crate) enum BatchFailed {
-    /// One record failed; the call wrote nothing.
+    /// One record failed (see [`BatchAnswer`] for what the call wrote).
     Record(RecordFailed),
     /// The call itself failed (or its answer did not decode).
     Call(TerminalError),

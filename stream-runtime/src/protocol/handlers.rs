@@ -236,7 +236,8 @@ pub(crate) mod sink {
     use super::*;
 
     /// Writes a batch after the committed offset, once; or answers the
-    /// record the sink rejected, with nothing committed (see [`BatchAnswer`]).
+    /// record the sink rejected, with the records before it written and
+    /// committed (see [`BatchAnswer`]).
     pub(crate) struct Write<T>(PhantomData<T>);
 
     impl<T: crate::record::Record> Handler for Write<T> {

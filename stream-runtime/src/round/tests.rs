@@ -315,7 +315,8 @@ fn a_record_the_sink_rejects_is_dead_lettered_and_the_rest_written_again() {
     let writes = calls.lines("call TSink/0/write");
     assert_eq!(
         writes,
-        ["call TSink/0/write [4,0,2,6]", "call TSink/0/write [4,0,6]"]
+        ["call TSink/0/write [4,0,2,6]", "call TSink/0/write [6]"],
+        "the sink wrote the records before the one it rejected"
     );
     let letters = calls.lines("send TControl/pipeline/deadLetter");
     assert_eq!(letters.len(), 1);

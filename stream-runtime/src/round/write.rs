@@ -81,9 +81,10 @@ pub(crate) enum Unwritten {
 }
 
 /// Writes `records` to sink partition `partition`, once. A record the sink
-/// rejects (see [`Rejected`](crate::sink::Rejected)) goes to `unwritten`
-/// and the rest are written again; a batch that cannot be encoded, or
-/// whose write fails after its attempts, goes there whole.
+/// rejects (see [`Rejected`](crate::sink::Rejected)) goes to `unwritten`:
+/// the sink wrote the records before it, and those after it are written
+/// again; a batch that cannot be encoded, or whose write fails after its
+/// attempts, goes there whole.
 pub(crate) async fn write_once<C: Calls, T: crate::record::Record>(
     calls: &C,
     partition: u32,
@@ -121,7 +122,10 @@ pub(crate) async fn write_once_to<C, H, T>(
             unwritten(Unwritten::Batch(error.message().to_owned()));
             return;
         };
-        let record = serde_json::to_value(records.remove(failure.index)).ok();
+        // The sink wrote the records before it; the rest go again.
+        let mut rest = records.split_off(failure.index);
+        records = rest.split_off(1);
+        let record = rest.pop().and_then(|r| serde_json::to_value(r).ok());
         unwritten(Unwritten::Record(failure.error.clone(), record));
         if records.is_empty() {
             return;

@@ -38,7 +38,7 @@ impl<D: Dataflow> ServiceHandlers<D> for SinkService {
 /// Writes a batch after the committed offset, journals the new offset and
 /// stores it: a write cut short by a crash is redone from the same offset.
 /// A record the sink rejects is answered ([`BatchAnswer::RecordFailed`]),
-/// with nothing committed.
+/// after the records before it are written and committed.
 impl<'a, D: Dataflow> Serves<'a, sink::Write<D::Out>> for PipelineService<SinkService, D> {
     async fn serve(
         &'a self,
@@ -115,8 +115,6 @@ where
         .await?
         .map(|Json(p)| p)
         .unwrap_or_default();
-    let count = records.len();
-    let max_attempts = flow.config().max_attempts;
     let write = &write;
     if progress.failed {
         let from = progress.committed;
@@ -128,7 +126,7 @@ where
                     Err(error) => Err(HandlerError::from(error)),
                 }
             })
-            .retry_policy(write_retries(max_attempts))
+            .retry_policy(write_retries(flow.config().max_attempts))
             .name("after a failed write")
             .await?;
         progress.committed = end;
@@ -137,52 +135,98 @@ where
         // a rejected record must find its records past `end` as its own.
         ctx.set(PROGRESS, Json(progress));
     }
-    let committed = progress.committed;
-    // A rejected record is not retried: the write answers its index, and
-    // the token dead-letters it and writes the rest.
-    let written = ctx
-        .run(|| async move {
-            let write = async move {
-                match write(committed, SinkCall::Write(records)).await {
-                    Ok(written) => {
-                        crate::metrics::written(flow.name(), count);
-                        crate::counts::sink(flow.name(), branch, count);
-                        Ok(Ok(written))
-                    }
-                    Err(error) => match Rejected::find(&error) {
-                        Some(rejected) => {
-                            Ok(Err(RecordFailed::new(rejected.index, &rejected.reason)))
-                        }
-                        None => Err(error),
-                    },
-                }
-            };
-            match guarded_future::<_, std::io::Error>(write).await {
-                Ok(Ok(offset)) => Ok(Json(Written::Committed(offset))),
-                Ok(Err(record_failed)) => Ok(Json(Written::Rejected { record_failed })),
-                Err(error) => Err(HandlerError::from(error)),
+    // A rejected record is not retried: the records before it are written
+    // and committed on their own, in this call (a sink may already hold
+    // some of them, as a Kafka write lands request by request, and no
+    // other write of the partition may come between), and the answer
+    // names it: the token dead-letters it and writes the records after it.
+    let mut end = records.len();
+    let mut rejected = None;
+    while end > 0 {
+        let step = journaled_write(
+            ctx,
+            flow,
+            write,
+            progress.committed,
+            &records[..end],
+            branch,
+        );
+        let written = match step.await {
+            Ok(Json(written)) => written,
+            Err(error) => {
+                progress.failed = true;
+                ctx.set(PROGRESS, Json(progress));
+                return Err(error.into());
             }
-        })
-        .retry_policy(write_retries(max_attempts))
-        .name("write")
-        .await;
-    let written = match written {
-        Ok(written) => written,
-        Err(error) => {
-            progress.failed = true;
-            ctx.set(PROGRESS, Json(progress));
-            return Err(error.into());
+        };
+        match written {
+            Written::Committed(offset) => {
+                progress.committed = offset;
+                progress.records += end as u64;
+                break;
+            }
+            Written::Rejected { record_failed } if record_failed.index < end => {
+                end = record_failed.index;
+                rejected = Some(record_failed);
+            }
+            // Not a record of this write: the batch fails, perhaps after
+            // landing in part.
+            Written::Rejected { record_failed } => {
+                progress.failed = true;
+                ctx.set(PROGRESS, Json(progress));
+                let index = record_failed.index;
+                let error = format!("the sink rejected record {index} of a write of {end}");
+                return Err(TerminalError::new(error).into());
+            }
         }
-    };
-    progress.committed = match written {
-        Json(Written::Committed(offset)) => offset,
-        Json(Written::Rejected { record_failed }) => {
-            return Ok(BatchAnswer::RecordFailed(record_failed));
-        }
-    };
-    progress.records += count as u64;
+    }
     ctx.set(PROGRESS, Json(progress));
-    Ok(BatchAnswer::Done(()))
+    Ok(match rejected {
+        Some(record_failed) => BatchAnswer::RecordFailed(record_failed),
+        None => BatchAnswer::Done(()),
+    })
+}
+
+/// One journaled attempt series of `write` of `records` from `committed`:
+/// the new offset, or the record the sink rejected.
+async fn journaled_write<'r, D, T, W, F>(
+    ctx: &ObjectContext<'_>,
+    flow: &'r D,
+    write: &W,
+    committed: u64,
+    records: &'r [T],
+    branch: bool,
+) -> Result<Json<Written>, TerminalError>
+where
+    D: Dataflow,
+    T: Sync,
+    W: Fn(u64, SinkCall<'r, T>) -> F + Send + Sync + 'r,
+    F: std::future::Future<Output = std::io::Result<u64>> + Send + 'r,
+{
+    let count = records.len();
+    ctx.run(|| async move {
+        let write = async move {
+            match write(committed, SinkCall::Write(records)).await {
+                Ok(written) => {
+                    crate::metrics::written(flow.name(), count);
+                    crate::counts::sink(flow.name(), branch, count);
+                    Ok(Ok(written))
+                }
+                Err(error) => match Rejected::find(&error) {
+                    Some(rejected) => Ok(Err(RecordFailed::new(rejected.index, &rejected.reason))),
+                    None => Err(error),
+                },
+            }
+        };
+        match guarded_future::<_, std::io::Error>(write).await {
+            Ok(Ok(offset)) => Ok(Json(Written::Committed(offset))),
+            Ok(Err(record_failed)) => Ok(Json(Written::Rejected { record_failed })),
+            Err(error) => Err(HandlerError::from(error)),
+        }
+    })
+    .retry_policy(write_retries(flow.config().max_attempts))
+    .name("write")
+    .await
 }
 
 impl<'a, D: Dataflow> Serves<'a, sink::Progress> for PipelineService<SinkService, D> {

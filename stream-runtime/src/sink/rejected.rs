@@ -4,9 +4,12 @@ use std::io;
 
 /// The error a [`Sink`](super::Sink) returns when one record of a batch
 /// can never be written, as a database refuses a row that breaks a
-/// constraint. The sink must have written nothing of the batch. The record
-/// goes to the dead-letter output with the reason, and the rest of the
-/// batch is written again, without it; no retries are spent on it.
+/// constraint. The records before it are then written on their own, in
+/// the same call (a sink that already holds some of them, as a Kafka
+/// topic whose write landed request by request, skips them as for any
+/// retried write), the record goes to the dead-letter output with the
+/// reason, and the records after it are written in a write of their own;
+/// no retries are spent on it.
 ///
 /// ```
 /// use stream_runtime::sink::Rejected;

@@ -14,13 +14,19 @@ use crate::guard::RecordFailed;
 ///
 /// `Done` is sent as the output alone, as it was before this type, so a
 /// caller of an earlier version reads it; `RecordFailed` is a JSON object
-/// `{"record_failed": {"index": .., "error": ..}}`.
+/// `{"record_failed": {"index": .., "error": ..}}`, and `WroteBefore` the
+/// same with `"wrote_before": true` after it, which a caller of an earlier
+/// version refuses to decode (it would take the records before as
+/// unwritten and write them again): it dead-letters the batch instead.
 #[derive(Debug)]
 pub(crate) enum BatchAnswer<T> {
     /// Every record went through.
     Done(T),
     /// Record `index` failed; nothing was written.
     RecordFailed(RecordFailed),
+    /// Record `index` was rejected; the records before it were written
+    /// and committed (a sink partition's answer).
+    WroteBefore(RecordFailed),
 }
 
 /// How a record failure crosses the wire.
@@ -28,6 +34,10 @@ pub(crate) enum BatchAnswer<T> {
 #[serde(deny_unknown_fields)]
 struct FailedBody {
     record_failed: RecordFailed,
+    /// Whether the records before it were written (after `record_failed`,
+    /// which every failure's bytes begin with).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    wrote_before: bool,
 }
 
 /// How every failure's bytes begin: an output never does (a key group's
@@ -45,6 +55,11 @@ impl<T: Message> Message for BatchAnswer<T> {
             Self::Done(output) => output.encode(),
             Self::RecordFailed(failed) => Ok(serde_json::to_vec(&FailedBody {
                 record_failed: failed.clone(),
+                wrote_before: false,
+            })?),
+            Self::WroteBefore(failed) => Ok(serde_json::to_vec(&FailedBody {
+                record_failed: failed.clone(),
+                wrote_before: true,
             })?),
         }
     }
@@ -52,7 +67,10 @@ impl<T: Message> Message for BatchAnswer<T> {
     fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
         if bytes.starts_with(FAILED_PREFIX) {
             let body: FailedBody = serde_json::from_slice(bytes)?;
-            return Ok(Self::RecordFailed(body.record_failed));
+            return Ok(match body.wrote_before {
+                true => Self::WroteBefore(body.record_failed),
+                false => Self::RecordFailed(body.record_failed),
+            });
         }
         T::decode(bytes).map(Self::Done)
     }
@@ -68,8 +86,10 @@ impl<T: Message> Message for BatchAnswer<T> {
 /// Why a call over a batch gave no output.
 #[derive(Debug)]
 pub(crate) enum BatchFailed {
-    /// One record failed (see [`BatchAnswer`] for what the call wrote).
+    /// One record failed; the call wrote nothing.
     Record(RecordFailed),
+    /// One record was rejected; the call wrote the records before it.
+    WroteBefore(RecordFailed),
     /// The call itself failed (or its answer did not decode).
     Call(TerminalError),
 }
@@ -78,15 +98,20 @@ impl BatchFailed {
     /// The record that failed, if it is one of the `len` records sent.
     pub(crate) fn record(&self, len: usize) -> Option<&RecordFailed> {
         match self {
-            Self::Record(failed) if failed.index < len => Some(failed),
+            Self::Record(failed) | Self::WroteBefore(failed) if failed.index < len => Some(failed),
             _ => None,
         }
+    }
+
+    /// Whether the call wrote the records before the one that failed.
+    pub(crate) fn wrote_before(&self) -> bool {
+        matches!(self, Self::WroteBefore(_))
     }
 
     /// Why, in words.
     pub(crate) fn message(&self) -> &str {
         match self {
-            Self::Record(failed) => &failed.error,
+            Self::Record(failed) | Self::WroteBefore(failed) => &failed.error,
             Self::Call(error) => error.message(),
         }
     }
@@ -98,6 +123,7 @@ impl<T> BatchAnswer<T> {
         match answer {
             Ok(Self::Done(output)) => Ok(output),
             Ok(Self::RecordFailed(failed)) => Err(BatchFailed::Record(failed)),
+            Ok(Self::WroteBefore(failed)) => Err(BatchFailed::WroteBefore(failed)),
             Err(error) => Err(earlier_record_failed(&error)
                 .map(BatchFailed::Record)
                 .unwrap_or(BatchFailed::Call(error))),
@@ -136,6 +162,38 @@ mod tests {
             BatchAnswer::<()>::decode(b""),
             Ok(BatchAnswer::Done(()))
         ));
+    }
+
+    #[test]
+    fn a_sinks_rejection_after_writing_is_refused_by_an_earlier_caller() {
+        let failed = RecordFailed {
+            index: 3,
+            error: "too large".into(),
+        };
+        let bytes = BatchAnswer::<()>::WroteBefore(failed.clone())
+            .encode()
+            .unwrap();
+        assert!(bytes.starts_with(FAILED_PREFIX));
+        match BatchAnswer::<()>::settle(
+            BatchAnswer::decode(&bytes).map_err(|e| TerminalError::new(e.to_string())),
+        ) {
+            Err(failure @ BatchFailed::WroteBefore(_)) => {
+                assert!(failure.wrote_before());
+                assert_eq!(failure.record(4).map(|f| f.index), Some(3));
+            }
+            other => panic!("{other:?}"),
+        }
+        // A caller of an earlier version decoded the body as this, and
+        // would have written the records before it again.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Earlier {
+            record_failed: RecordFailed,
+        }
+        assert!(serde_json::from_slice::<Earlier>(&bytes).is_err());
+        let nothing_written = BatchAnswer::<()>::RecordFailed(failed).encode().unwrap();
+        assert!(serde_json::from_slice::<Earlier>(&nothing_written).is_ok());
     }
 
     #[test]

@@ -47,6 +47,16 @@ fn record_failed(index: usize, error: &str) -> Result<Vec<u8>, TerminalError> {
         .map_err(|e| TerminalError::new(e.to_string()))
 }
 
+/// The sink's answer that it rejected record `index` and wrote those
+/// before it.
+fn wrote_before(index: usize, error: &str) -> Result<Vec<u8>, TerminalError> {
+    let error = error.to_owned();
+    let answer = BatchAnswer::<()>::WroteBefore(RecordFailed { index, error });
+    answer
+        .encode()
+        .map_err(|e| TerminalError::new(e.to_string()))
+}
+
 /// What the fake key group answers: the batch's records, unchanged.
 fn records_of(body: &str) -> Vec<u8> {
     let batch: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
@@ -288,10 +298,30 @@ fn a_sink_write_that_fails_dead_letters_its_batch_and_the_token_goes_on() {
 }
 
 #[test]
-fn a_record_the_sink_rejects_is_dead_lettered_and_the_rest_written_again() {
+fn a_record_the_sink_rejects_is_dead_lettered_and_those_after_it_written_again() {
+    let writes = rejected_at_2(wrote_before);
+    assert_eq!(
+        writes,
+        ["call TSink/0/write [4,0,2,6]", "call TSink/0/write [6]"],
+        "the sink wrote the records before the one it rejected"
+    );
+}
+
+#[test]
+fn a_sink_of_an_earlier_version_that_rejects_a_record_gets_all_the_others_again() {
+    let writes = rejected_at_2(record_failed);
+    assert_eq!(
+        writes,
+        ["call TSink/0/write [4,0,2,6]", "call TSink/0/write [4,0,6]"]
+    );
+}
+
+/// The sink writes of a round whose sink rejects the record 2 with
+/// `answer`; its dead letter checked.
+fn rejected_at_2(answer: fn(usize, &str) -> Result<Vec<u8>, TerminalError>) -> Vec<String> {
     let flow = summing(100);
     // The sink refuses the record 2, naming its index in the batch.
-    let calls = FakeCalls::new(|address, body| {
+    let calls = FakeCalls::new(move |address, body| {
         let at = |n: u64| {
             let batch: Vec<u64> = serde_json::from_slice(body).unwrap_or_default();
             batch.iter().position(|m| *m == n)
@@ -305,19 +335,13 @@ fn a_record_the_sink_rejects_is_dead_lettered_and_the_rest_written_again() {
                 records: None,
             }),
             "TSink/0/write" if at(2).is_some() => {
-                record_failed(at(2).unwrap_or_default(), "violates check constraint")
+                answer(at(2).unwrap_or_default(), "violates check constraint")
             }
             group if group.starts_with("TKeyed/") => Ok(records_of(&body)),
             _ => json(()),
         }
     });
     assert_eq!(block_on(run(&flow, &calls, token(0))), Outcome::Continued);
-    let writes = calls.lines("call TSink/0/write");
-    assert_eq!(
-        writes,
-        ["call TSink/0/write [4,0,2,6]", "call TSink/0/write [6]"],
-        "the sink wrote the records before the one it rejected"
-    );
     let letters = calls.lines("send TControl/pipeline/deadLetter");
     assert_eq!(letters.len(), 1);
     assert!(
@@ -326,6 +350,7 @@ fn a_record_the_sink_rejects_is_dead_lettered_and_the_rest_written_again() {
             && letters[0].contains("violates check constraint"),
         "{letters:?}"
     );
+    calls.lines("call TSink/0/write")
 }
 
 #[test]

@@ -122,10 +122,17 @@ pub(crate) async fn write_once_to<C, H, T>(
             unwritten(Unwritten::Batch(error.message().to_owned()));
             return;
         };
-        // The sink wrote the records before it; the rest go again.
-        let mut rest = records.split_off(failure.index);
-        records = rest.split_off(1);
-        let record = rest.pop().and_then(|r| serde_json::to_value(r).ok());
+        // What is left to write: the records after it if the sink wrote
+        // those before it, else all but it (a sink of an earlier version).
+        let record = match error.wrote_before() {
+            true => {
+                let mut rest = records.split_off(failure.index);
+                records = rest.split_off(1);
+                rest.pop()
+            }
+            false => Some(records.remove(failure.index)),
+        };
+        let record = record.and_then(|r| serde_json::to_value(r).ok());
         unwritten(Unwritten::Record(failure.error.clone(), record));
         if records.is_empty() {
             return;

@@ -91,7 +91,9 @@ impl<'a, L: Level> Serves<'a, keyed::Wake> for PipelineService<KeyedService, L> 
 fn fired<T>(answer: BatchAnswer<T>) -> Result<T, TerminalError> {
     match answer {
         BatchAnswer::Done(output) => Ok(output),
-        BatchAnswer::RecordFailed(failed) => Err(TerminalError::new(failed.error)),
+        BatchAnswer::RecordFailed(failed) | BatchAnswer::WroteBefore(failed) => {
+            Err(TerminalError::new(failed.error))
+        }
     }
 }
 

@@ -131,9 +131,6 @@ where
             .await?;
         progress.committed = end;
         progress.failed = false;
-        // Stored now: a write below that lands in part and then answers
-        // a rejected record must find its records past `end` as its own.
-        ctx.set(PROGRESS, Json(progress));
     }
     // A rejected record is not retried: the records before it are written
     // and committed on their own, in this call (a sink may already hold
@@ -182,7 +179,7 @@ where
     }
     ctx.set(PROGRESS, Json(progress));
     Ok(match rejected {
-        Some(record_failed) => BatchAnswer::RecordFailed(record_failed),
+        Some(record_failed) => BatchAnswer::WroteBefore(record_failed),
         None => BatchAnswer::Done(()),
     })
 }

@@ -4,12 +4,14 @@ use std::io;
 
 /// The error a [`Sink`](super::Sink) returns when one record of a batch
 /// can never be written, as a database refuses a row that breaks a
-/// constraint. The records before it are then written on their own, in
-/// the same call (a sink that already holds some of them, as a Kafka
-/// topic whose write landed request by request, skips them as for any
-/// retried write), the record goes to the dead-letter output with the
-/// reason, and the records after it are written in a write of their own;
-/// no retries are spent on it.
+/// constraint. The runtime then calls `write` again, in the same call of
+/// the sink partition and from the same committed offset, with the
+/// records before it alone (what the rejected write left from the record
+/// on must be discarded, or recognised as landed, by that write, as for
+/// any retried write: a Kafka topic whose write landed request by request
+/// holds those before it, and skips them), and commits them; the record
+/// goes to the dead-letter output with the reason, and the records after
+/// it are written in a write of their own. No retries are spent on it.
 ///
 /// ```
 /// use stream_runtime::sink::Rejected;

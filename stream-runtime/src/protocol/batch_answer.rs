@@ -7,10 +7,11 @@ use super::{CodecError, Message};
 use crate::guard::RecordFailed;
 
 /// What `keyed::Process` and `sink::Write` answer: their output, or the
-/// record of the batch that failed and why. A key group that answers
+/// record of the batch that failed and why. A call that answers
 /// `RecordFailed` wrote nothing, and its caller calls again without the
-/// record or after another attempt; a sink partition wrote and committed
-/// the records before it, and its caller writes those after it.
+/// record or after another attempt; a sink partition that answers
+/// `WroteBefore` wrote and committed the records before it, and its
+/// caller writes those after it.
 ///
 /// `Done` is sent as the output alone, as it was before this type, so a
 /// caller of an earlier version reads it; `RecordFailed` is a JSON object

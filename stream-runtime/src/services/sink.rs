@@ -37,7 +37,7 @@ impl<D: Dataflow> ServiceHandlers<D> for SinkService {
 
 /// Writes a batch after the committed offset, journals the new offset and
 /// stores it: a write cut short by a crash is redone from the same offset.
-/// A record the sink rejects is answered ([`BatchAnswer::RecordFailed`]),
+/// A record the sink rejects is answered ([`BatchAnswer::WroteBefore`]),
 /// after the records before it are written and committed.
 impl<'a, D: Dataflow> Serves<'a, sink::Write<D::Out>> for PipelineService<SinkService, D> {
     async fn serve(

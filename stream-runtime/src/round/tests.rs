@@ -40,19 +40,23 @@ fn json<T: serde::Serialize>(value: T) -> Result<Vec<u8>, TerminalError> {
 
 /// A key group's or the sink's answer that record `index` failed.
 fn record_failed(index: usize, error: &str) -> Result<Vec<u8>, TerminalError> {
-    let error = error.to_owned();
-    let answer = BatchAnswer::<()>::RecordFailed(RecordFailed { index, error });
-    answer
-        .encode()
-        .map_err(|e| TerminalError::new(e.to_string()))
+    failed(BatchAnswer::RecordFailed, index, error)
 }
 
 /// The sink's answer that it rejected record `index` and wrote those
 /// before it.
 fn wrote_before(index: usize, error: &str) -> Result<Vec<u8>, TerminalError> {
+    failed(BatchAnswer::WroteBefore, index, error)
+}
+
+/// The bytes of the failure answer `kind` for record `index`.
+fn failed(
+    kind: fn(RecordFailed) -> BatchAnswer<()>,
+    index: usize,
+    error: &str,
+) -> Result<Vec<u8>, TerminalError> {
     let error = error.to_owned();
-    let answer = BatchAnswer::<()>::WroteBefore(RecordFailed { index, error });
-    answer
+    kind(RecordFailed { index, error })
         .encode()
         .map_err(|e| TerminalError::new(e.to_string()))
 }

@@ -153,11 +153,16 @@ fn configs(quick: bool) -> Vec<Config> {
     configs
 }
 
-fn pipeline(config: &Config, deltas: bool, output: &Path) -> stream_runtime::CompletePipeline {
+/// Row `config`'s pipeline, writing to `output`, with the bench's
+/// `--no-state-deltas` and `--key-groups`.
+fn pipeline(config: &Config, args: &Args, output: &Path) -> stream_runtime::CompletePipeline {
     let watermarks = Watermarks::max_delay(Duration::from_millis(DISORDER_MS as u64 * 2));
-    let named = Pipeline::named(config.name())
+    let mut named = Pipeline::named(config.name())
         .batch_size(config.batch)
-        .state_deltas(deltas);
+        .state_deltas(args.levers().state_deltas);
+    if let Some(groups) = args.key_groups {
+        named = named.key_groups(groups);
+    }
     let numbers = || Sequence::new().take(config.records).with_splits(2);
     match config.shape {
         Shape::TopN => named
@@ -319,8 +324,7 @@ pub async fn run(args: &Args) -> Result<(), Error> {
     let scratch = Bench::scratch("graphs")?;
     let mut endpoint = Endpoint::new().service(lookups::EnrichCalls);
     for config in &configs {
-        let deltas = args.levers().state_deltas;
-        endpoint = endpoint.pipeline(pipeline(config, deltas, &output_path(&scratch, config)));
+        endpoint = endpoint.pipeline(pipeline(config, args, &output_path(&scratch, config)));
     }
     let bench = Bench::start(args, scratch, endpoint).await?;
     let mut rows = Vec::new();

@@ -5,6 +5,7 @@ mod answers;
 mod bad_input;
 mod branch;
 mod cdc;
+mod cdc_burst;
 mod chained;
 mod chaos;
 mod deltas;

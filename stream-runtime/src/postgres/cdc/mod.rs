@@ -9,6 +9,7 @@ mod conn;
 mod lsn;
 pub mod pgoutput;
 mod pull;
+mod quiet;
 mod source;
 
 pub use change::{Change, Op, Row};

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::assemble::{Assembler, Mark, Step};
 use super::conn::Replication;
 use super::pgoutput;
+use super::quiet::{Next, Quiet};
 use super::Lsn;
 
 /// The longest a pull waits inside a transaction for the rest of it.
@@ -23,8 +24,8 @@ pub(crate) struct Slot<'a> {
 }
 
 /// Reads what the slot has after `mark`, up to `max` changes and about
-/// `bytes`, stopping once nothing comes for `quiet`; answers the changes
-/// and the next mark.
+/// `bytes`, stopping once nothing comes for `quiet` after the server has
+/// read up to the mark ([`Quiet`]); answers the changes and the next mark.
 pub(crate) async fn pull(
     mut conn: Replication,
     slot: &Slot<'_>,
@@ -41,7 +42,7 @@ pub(crate) async fn pull(
     // may let its WAL go.
     conn.send_copy(&status_update(mark.lsn, false)).await?;
     let mut assembler = Assembler::new(mark, max, bytes);
-    let mut asked = false;
+    let mut silences = Quiet::new(mark.lsn);
     loop {
         let inside = assembler.in_transaction();
         let wait = if inside { INSIDE_TRANSACTION } else { quiet };
@@ -50,13 +51,12 @@ pub(crate) async fn pull(
                 let why = format!("slot {}: no end of a transaction after {wait:?}", slot.name);
                 return Err(io::Error::new(io::ErrorKind::TimedOut, why));
             }
-            if asked {
-                break;
+            match silences.silence() {
+                // Quiet: ask how far the server has read (its answer is a
+                // keepalive, after everything sent before it).
+                Next::Ask => conn.send_copy(&status_update(mark.lsn, true)).await?,
+                _ => break,
             }
-            // Quiet: ask how far the server has sent (its answer is a
-            // keepalive, after everything sent before it).
-            conn.send_copy(&status_update(mark.lsn, true)).await?;
-            asked = true;
             continue;
         };
         match data.first() {
@@ -76,11 +76,18 @@ pub(crate) async fn pull(
             // A keepalive: the server's position, then whether it asks
             // for an answer.
             Some(b'k') if data.len() >= 18 => {
-                if asked {
+                if silences.asked() {
                     let mut end = [0u8; 8];
                     end.copy_from_slice(&data[1..9]);
-                    assembler.passed(Lsn(u64::from_be_bytes(end)));
-                    break;
+                    match silences.answer(Lsn(u64::from_be_bytes(end))) {
+                        Next::Stop(Some(sent)) => {
+                            assembler.passed(sent);
+                            break;
+                        }
+                        Next::Stop(None) => break,
+                        // Still reading its way to the mark.
+                        Next::Ask | Next::Wait => continue,
+                    }
                 }
                 if data[17] == 1 {
                     conn.send_copy(&status_update(mark.lsn, false)).await?;

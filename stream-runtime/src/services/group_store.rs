@@ -33,12 +33,27 @@ pub(super) enum Reads<'a> {
 
 impl<'a> Reads<'a> {
     /// How a call that needs `names` reads, with the stage's `cache` if
-    /// the pipeline keeps one.
+    /// the pipeline keeps one. A call that needs none before its timers
+    /// are read (a timer's call) reads the version with them and chooses
+    /// once it knows what its due timers name ([`GroupStore::due`]): the
+    /// version's read then travels with the timers' and costs no round
+    /// trip of its own.
     pub(super) fn of(cache: Option<&'a StateCache>, names: &[String]) -> Self {
         match (cache, names.len()) {
             (None, _) => Reads::Direct,
+            (Some(cache), 0) => Reads::Cached(cache),
             (Some(_), n) if n < CACHED_FROM => Reads::Invalidating,
             (Some(cache), _) => Reads::Cached(cache),
+        }
+    }
+
+    /// How a call that read `read` entries of its own reads the `due`
+    /// ones its timers name: a call that read none chooses now, as
+    /// [`of`](Self::of) would have for `due` entries.
+    fn with_due(self, read: usize, due: usize) -> Self {
+        match self {
+            Reads::Cached(_) if read == 0 && due < CACHED_FROM => Reads::Invalidating,
+            reads => reads,
         }
     }
 }
@@ -113,6 +128,22 @@ impl<'a> GroupStore<'a> {
             }
         };
         Ok((store, loaded))
+    }
+
+    /// Reads the entries `due` timers name, which the call did not read
+    /// with its own ([`load`](Self::load)). A call that read none of its
+    /// own reads them through the cache only if they are enough to gain
+    /// from it ([`Reads::of`]): so the clock's wake-up of a group that
+    /// buffers much (an interval join's) writes a delta, as its batches
+    /// do, instead of folding every pending one at each wake-up.
+    pub(super) async fn due(
+        &mut self,
+        ctx: &ObjectContext<'_>,
+        read: usize,
+        due: &[String],
+    ) -> HandlerResult<Vec<Loaded>> {
+        self.reads = self.reads.with_due(read, due.len());
+        self.load(ctx, due).await
     }
 
     /// Reads the entries `names`: with a cache, those it holds at the
@@ -319,4 +350,47 @@ fn as_text(entries: Vec<(String, Vec<u8>)>) -> Vec<(String, String)> {
         .into_iter()
         .filter_map(|(name, bytes)| Some((name, String::from_utf8(bytes).ok()?)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("k{i}")).collect()
+    }
+
+    fn cached(reads: Reads<'_>) -> bool {
+        matches!(reads, Reads::Cached(_))
+    }
+
+    #[test]
+    fn a_batch_uses_the_cache_only_for_enough_entries() {
+        let cache = StateCache::default();
+        assert!(matches!(Reads::of(None, &names(40)), Reads::Direct));
+        let few = Reads::of(Some(&cache), &names(CACHED_FROM - 1));
+        assert!(matches!(few, Reads::Invalidating));
+        assert!(cached(Reads::of(Some(&cache), &names(CACHED_FROM))));
+        // What its timers name adds nothing to a batch's choice.
+        assert!(!cached(few.with_due(CACHED_FROM - 1, 100)));
+        let many = Reads::of(Some(&cache), &names(CACHED_FROM));
+        assert!(cached(many.with_due(CACHED_FROM, 0)));
+    }
+
+    #[test]
+    fn a_timer_call_chooses_by_what_is_due() {
+        let cache = StateCache::default();
+        let timer = Reads::of(Some(&cache), &[]);
+        assert!(cached(timer), "reads the version with the timers");
+        assert!(cached(timer.with_due(0, CACHED_FROM)));
+        assert!(matches!(
+            timer.with_due(0, CACHED_FROM - 1),
+            Reads::Invalidating
+        ));
+        assert!(matches!(timer.with_due(0, 0), Reads::Invalidating));
+        assert!(matches!(
+            Reads::of(None, &[]).with_due(0, 99),
+            Reads::Direct
+        ));
+    }
 }

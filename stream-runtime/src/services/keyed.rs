@@ -176,7 +176,7 @@ impl<L: Level> PipelineService<KeyedService, L> {
             .into_iter()
             .filter(|name| names.binary_search(name).is_err())
             .collect();
-        loaded.extend(store.load(ctx, &due).await?);
+        loaded.extend(store.due(ctx, names.len(), &due).await?);
         let mut state = GroupState::loaded(loaded);
         // An enrichment stage's calls, journaled (and with idempotency
         // keys), before the batch is applied with their answers.

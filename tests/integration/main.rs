@@ -14,6 +14,7 @@ mod emit;
 mod endpoint_outage;
 mod enrich;
 mod failures;
+mod fired_deltas;
 mod harness;
 mod join_after_stages;
 mod joins;

@@ -33,15 +33,15 @@ pub(super) enum Reads<'a> {
 
 impl<'a> Reads<'a> {
     /// How a call that needs `names` reads, with the stage's `cache` if
-    /// the pipeline keeps one. A call that needs none before its timers
-    /// are read (a timer's call) reads the version with them and chooses
-    /// once it knows what its due timers name ([`GroupStore::due`]): the
-    /// version's read then travels with the timers' and costs no round
-    /// trip of its own.
-    pub(super) fn of(cache: Option<&'a StateCache>, names: &[String]) -> Self {
+    /// the pipeline keeps one. A call of a stage with `timers` that needs
+    /// none before its timers are read (a timer's call) reads the version
+    /// with them and chooses once it knows what its due timers name
+    /// ([`GroupStore::due`]): the version's read then travels with the
+    /// timers' and costs no round trip of its own.
+    pub(super) fn of(cache: Option<&'a StateCache>, names: &[String], timers: bool) -> Self {
         match (cache, names.len()) {
             (None, _) => Reads::Direct,
-            (Some(cache), 0) => Reads::Cached(cache),
+            (Some(cache), 0) if timers => Reads::Cached(cache),
             (Some(_), n) if n < CACHED_FROM => Reads::Invalidating,
             (Some(cache), _) => Reads::Cached(cache),
         }
@@ -49,7 +49,9 @@ impl<'a> Reads<'a> {
 
     /// How a call that read `read` entries of its own reads the `due`
     /// ones its timers name: a call that read none chooses now, as
-    /// [`of`](Self::of) would have for `due` entries.
+    /// [`of`](Self::of) would have for `due` entries. One that read a few
+    /// (fewer than the cache's minimum) did not read the version, so it
+    /// keeps reading without the cache however many are due.
     fn with_due(self, read: usize, due: usize) -> Self {
         match self {
             Reads::Cached(_) if read == 0 && due < CACHED_FROM => Reads::Invalidating,
@@ -367,20 +369,20 @@ mod tests {
     #[test]
     fn a_batch_uses_the_cache_only_for_enough_entries() {
         let cache = StateCache::default();
-        assert!(matches!(Reads::of(None, &names(40)), Reads::Direct));
-        let few = Reads::of(Some(&cache), &names(CACHED_FROM - 1));
+        assert!(matches!(Reads::of(None, &names(40), true), Reads::Direct));
+        let few = Reads::of(Some(&cache), &names(CACHED_FROM - 1), true);
         assert!(matches!(few, Reads::Invalidating));
-        assert!(cached(Reads::of(Some(&cache), &names(CACHED_FROM))));
+        assert!(cached(Reads::of(Some(&cache), &names(CACHED_FROM), true)));
         // What its timers name adds nothing to a batch's choice.
         assert!(!cached(few.with_due(CACHED_FROM - 1, 100)));
-        let many = Reads::of(Some(&cache), &names(CACHED_FROM));
+        let many = Reads::of(Some(&cache), &names(CACHED_FROM), false);
         assert!(cached(many.with_due(CACHED_FROM, 0)));
     }
 
     #[test]
     fn a_timer_call_chooses_by_what_is_due() {
         let cache = StateCache::default();
-        let timer = Reads::of(Some(&cache), &[]);
+        let timer = Reads::of(Some(&cache), &[], true);
         assert!(cached(timer), "reads the version with the timers");
         assert!(cached(timer.with_due(0, CACHED_FROM)));
         assert!(matches!(
@@ -389,8 +391,12 @@ mod tests {
         ));
         assert!(matches!(timer.with_due(0, 0), Reads::Invalidating));
         assert!(matches!(
-            Reads::of(None, &[]).with_due(0, 99),
+            Reads::of(None, &[], true).with_due(0, 99),
             Reads::Direct
         ));
+        // A stage without timers has nothing due: its empty call reads no
+        // version.
+        let untimed = Reads::of(Some(&cache), &[], false);
+        assert!(matches!(untimed, Reads::Invalidating));
     }
 }

@@ -113,7 +113,7 @@ impl<L: Level> PipelineService<KeyedService, L> {
     /// How a call that needs `names` reads them.
     fn reads(&self, names: &[String]) -> Reads<'_> {
         let cache = self.flow.config().state_read_cache.then_some(&*self.cache);
-        Reads::of(cache, names)
+        Reads::of(cache, names, self.flow.time_domain().is_some())
     }
 
     /// Whether a later keyed stage waits on this one's watermark: its

@@ -62,16 +62,7 @@ pub async fn run(args: &Args, quick: bool) -> Result<(), Error> {
     bench.ingress.add_tokens(&names, TOKENS).await?;
     // The first pull makes the slot: rows inserted before it are the
     // snapshot's, not the stream's.
-    while db
-        .query_opt(
-            "SELECT 1 FROM pg_replication_slots WHERE slot_name = 'bench_slot'",
-            &[],
-        )
-        .await?
-        .is_none()
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    stream_support::postgres::wait_for_slot(&db, "bench_slot", Duration::from_secs(60)).await?;
     clock.take_latencies();
     let mut cpu = CpuMeter::start(bench.server_pid);
     let started = Instant::now();

@@ -45,27 +45,6 @@ fn seen(change: &Change) -> (String, Op, serde_json::Value, serde_json::Value) {
     )
 }
 
-async fn wait_for_slot(db: &tokio_postgres::Client, exists: bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let rows = db
-            .query(
-                "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1",
-                &[&SLOT],
-            )
-            .await
-            .unwrap_or_else(|e| panic!("slots: {e}"));
-        if rows.is_empty() != exists {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the slot's existence is not {exists} after 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_are_read_once_in_commit_order_through_an_endpoint_restart() {
     let db = postgres_client().await;
@@ -87,7 +66,9 @@ async fn changes_are_read_once_in_commit_order_through_an_endpoint_restart() {
     let names = ServiceNames::for_pipeline(PIPELINE);
     let served = h.serve_here(endpoint()).await;
     h.add_tokens(&names, 1).await;
-    wait_for_slot(&db, true).await;
+    stream_support::postgres::wait_for_slot(&db, SLOT, Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let started = stream_runtime::time::Millis::try_from(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

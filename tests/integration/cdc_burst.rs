@@ -37,19 +37,9 @@ async fn a_burst_of_writes_is_read_to_its_end() {
     let _served = h.serve_here(Endpoint::new().pipeline(pipeline)).await;
     h.add_tokens(&names, 4).await;
     // The first pull makes the slot; the burst comes after it.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while db
-        .query_opt(
-            "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1",
-            &[&SLOT],
-        )
+    stream_support::postgres::wait_for_slot(&db, SLOT, Duration::from_secs(60))
         .await
-        .unwrap_or_else(|e| panic!("slots: {e}"))
-        .is_none()
-    {
-        assert!(std::time::Instant::now() < deadline, "no slot after 60 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        .unwrap_or_else(|e| panic!("{e}"));
     for first in (0..ROWS).step_by(TRANSACTION as usize) {
         let last = first + TRANSACTION - 1;
         db.batch_execute(&format!(

@@ -188,3 +188,30 @@ impl Drop for PostgresServer {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Waits until replication slot `slot` exists (a CDC source's first pull
+/// makes it), for at most `within`: rows written before it are the
+/// snapshot's, those after it the stream's.
+pub async fn wait_for_slot(
+    db: &tokio_postgres::Client,
+    slot: &str,
+    within: Duration,
+) -> Result<(), String> {
+    let deadline = Instant::now() + within;
+    loop {
+        let found = db
+            .query_opt(
+                "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1",
+                &[&slot],
+            )
+            .await
+            .map_err(|e| format!("reading the replication slots: {e}"))?;
+        if found.is_some() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("no replication slot {slot} after {within:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

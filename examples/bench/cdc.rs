@@ -22,6 +22,7 @@ use crate::{key, Args, Bench, Error};
 const TRANSACTION: u64 = 1_000;
 const TOKENS: u64 = 4;
 const NAME: &str = "CdcWords";
+const SLOT: &str = "bench_slot";
 
 /// Runs the CDC row and prints its table.
 pub async fn run(args: &Args, quick: bool) -> Result<(), Error> {
@@ -35,7 +36,7 @@ pub async fn run(args: &Args, quick: bool) -> Result<(), Error> {
         .await?;
     let clock = Clock::new();
     let output = scratch.join("cdc.jsonl");
-    let source = PostgresCdc::new(&config, "bench_slot", "bench_pub")?.tables(["events"]);
+    let source = PostgresCdc::new(&config, SLOT, "bench_pub")?.tables(["events"]);
     let pipeline = Pipeline::named(NAME)
         .source(source)
         .map(|change: Change| {
@@ -62,7 +63,7 @@ pub async fn run(args: &Args, quick: bool) -> Result<(), Error> {
     bench.ingress.add_tokens(&names, TOKENS).await?;
     // The first pull makes the slot: rows inserted before it are the
     // snapshot's, not the stream's.
-    stream_support::postgres::wait_for_slot(&db, "bench_slot", Duration::from_secs(60)).await?;
+    stream_support::postgres::wait_for_slot(&db, SLOT, Duration::from_secs(60)).await?;
     clock.take_latencies();
     let mut cpu = CpuMeter::start(bench.server_pid);
     let started = Instant::now();

@@ -1,54 +1,96 @@
-//! Windows fired by the clock over many keys of one key group: the
-//! firing call reads the group's panes through the read cache and writes
-//! what it cleared as a delta, as a batch does (a call that names 16
-//! entries or more), instead of folding every pending delta at each
-//! wake-up. Each window's count arrives once, and no pane is left when
-//! the state is read from outside, deltas taken over entries.
+//! An interval join over many ids of one key group, whose buffered
+//! records the clock's wake-ups fire and clear: such a call reads the
+//! buffers its due timers name through the read cache (16 entries or
+//! more) and writes what it changed as a delta, as a batch does, instead
+//! of folding every pending delta at each wake-up. Each pair arrives
+//! once, no buffer is left when the state is read from outside (deltas
+//! taken over entries), and the group still holds deltas after its last
+//! firing, which a fold would have taken.
 
 use std::sync::LazyLock;
 
-use stream_runtime::window::Windowed;
+use stream_runtime::keyed::{between, DELTA_PREFIX};
+use stream_runtime::source::mix64;
 use stream_runtime::{pipeline, CollectSink, InMemorySource};
 
 use crate::harness::harness;
-use crate::pipelines::Reading;
-use crate::windows::{assert_windows_cleaned_up, expected_counts, once, run_to_end, until_results};
+use crate::joins::Event;
+use crate::windows::{run_to_end, until_results};
 
-/// Keys, all in one key group: each window fires this many panes at once.
-const KEYS: u64 = 200;
-const RECORDS: u64 = 20_000;
+/// Ids, all in one key group: the last wake-up clears the buffers of
+/// every one.
+const IDS: u64 = 300;
+/// Orders, and as many payments. Batches of 5,000 and the clock's
+/// wake-ups between them make far fewer calls than the 64 deltas a group
+/// holds before a call folds them, so no call that uses the cache folds.
+const ORDERS: u64 = 6_000;
 
-/// Reading `i`: key `i` mod [`KEYS`] at `2 * i` ms, so that each 2 s
-/// window holds five readings of every key.
-fn reading(i: u64) -> Reading {
-    Reading {
-        key: (i % KEYS) as u32,
+/// Order `i`: id `i` mod [`IDS`], at `2 * i` ms.
+fn order(i: u64) -> Event {
+    Event {
+        id: (i % IDS) as u32,
         ts: i as i64 * 2,
     }
 }
 
-static INPUT: LazyLock<Vec<Reading>> = LazyLock::new(|| (0..RECORDS).map(reading).collect());
-static FIRED: LazyLock<CollectSink<Windowed<u32, u64>>> = LazyLock::new(CollectSink::new);
+/// Payment `i`: order `i`'s id, 0 to 4 s after it, so some fall outside
+/// the 3 s the join allows.
+fn payment(i: u64) -> Event {
+    let placed = order(i);
+    Event {
+        id: placed.id,
+        ts: placed.ts + (mix64(i) % 4_000) as i64,
+    }
+}
+
+static ORDER_INPUT: LazyLock<Vec<Event>> = LazyLock::new(|| (0..ORDERS).map(order).collect());
+static PAYMENT_INPUT: LazyLock<Vec<Event>> = LazyLock::new(|| (0..ORDERS).map(payment).collect());
+static PAIRS: LazyLock<CollectSink<(u32, i64, i64)>> = LazyLock::new(CollectSink::new);
 
 pipeline! {
-    pub ManyPanes(batch_size = 500, key_groups = 1):
-    source(InMemorySource::new(INPUT.iter().cloned()).with_splits(2))
-    |> event_time(|r| r.ts, max_delay = 1s)
-    |> key_by(|r| r.key)
-    |> window(tumbling(2s))
-    |> aggregate(0u64, |count, _r| *count += 1)
-    |> sink(FIRED.clone())
+    pub ManyIds(batch_size = 5000, key_groups = 1):
+    source(InMemorySource::new(ORDER_INPUT.iter().cloned()))
+    |> connect(InMemorySource::new(PAYMENT_INPUT.iter().cloned()))
+    |> event_time(|e| e.either(|o| o.ts, |p| p.ts), max_delay = 5s)
+    |> key_by(|e| e.either(|o| o.id, |p| p.id))
+    |> interval_join(between(0s, 3s), |o, p| (o.id, o.ts, p.ts))
+    |> sink(PAIRS.clone())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn windows_fired_over_many_keys_of_a_group_count_each_record_once() {
-    let names = ManyPanes::service_names();
+async fn buffers_fired_over_many_ids_of_a_group_pair_each_order_once() {
+    let names = ManyIds::service_names();
     run_to_end(&names, 2).await;
-    let expected = expected_counts(&INPUT, 2_000, 2_000);
-    // Twenty windows of every key.
-    assert_eq!(expected.len() as u64, RECORDS * 2 / 2_000 * KEYS);
-    let got = until_results(&FIRED, expected.len()).await;
-    assert_eq!(once(&got), expected);
+    let bounds = between(0, 3_000);
+    let mut expected = Vec::new();
+    for o in ORDER_INPUT.iter() {
+        for p in PAYMENT_INPUT.iter().filter(|p| p.id == o.id) {
+            if bounds.holds(o.ts, p.ts) {
+                expected.push((o.id, o.ts, p.ts));
+            }
+        }
+    }
+    expected.sort_unstable();
+    let mut got = until_results(&PAIRS, expected.len()).await;
+    got.sort_unstable();
+    assert_eq!(got.len(), expected.len(), "each pair once");
+    assert!(got == expected, "the pairs differ from a nested loop's");
     harness().assert_nothing_stuck(&names).await;
-    assert_windows_cleaned_up(&names.keyed).await;
+    let admin = harness().admin();
+    // Every buffered record left state once the watermark passed it.
+    let state = stream_support::state::group_state(&admin, &names.keyed)
+        .await
+        .unwrap_or_else(|e| panic!("state: {e}"));
+    let left: Vec<_> = state.iter().filter(|(_, name, _)| name != "time").collect();
+    assert!(left.is_empty(), "state left behind: {left:?}");
+    // The last firing (the clock's, at the end of time) wrote a delta: a
+    // call reading without the cache would have folded every one.
+    let rows = stream_support::state::entries(&admin, &names.keyed)
+        .await
+        .unwrap_or_else(|e| panic!("state: {e}"));
+    let deltas = rows
+        .iter()
+        .filter(|(_, name, _)| name.starts_with(DELTA_PREFIX))
+        .count();
+    assert!(deltas > 0, "no delta entry left among {} rows", rows.len());
 }

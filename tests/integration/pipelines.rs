@@ -544,7 +544,7 @@ pub fn all(endpoint: Endpoint) -> Endpoint {
         .pipeline(crate::large_records::large_records())
         .pipeline(crate::metrics::metered())
         .pipeline(Tumbled)
-        .pipeline(crate::fired_deltas::ManyPanes)
+        .pipeline(crate::fired_deltas::ManyIds)
         .pipeline(crate::chained::TopKeys)
         .pipeline(crate::chained::CountedTwice)
         .pipeline(crate::joins::PaidOrders)

@@ -13,7 +13,7 @@ use crate::pipelines::{
     LATE_OUT, LATE_SIDE, ONE_SIDED, SESSIONS, SLID, TUMBLED, WALL_CLOCK, WINDOW_INPUT,
 };
 
-/// Runs a bounded pipeline to its end with 3 tokens.
+/// Runs a bounded pipeline to its end with `tokens` tokens.
 pub async fn run_to_end(names: &stream_runtime::ServiceNames, tokens: u64) {
     let h = harness();
     h.add_tokens(names, tokens).await;

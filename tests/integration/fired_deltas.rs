@@ -9,13 +9,13 @@
 
 use std::sync::LazyLock;
 
-use stream_runtime::keyed::{between, DELTA_PREFIX};
+use stream_runtime::keyed::DELTA_PREFIX;
 use stream_runtime::source::mix64;
 use stream_runtime::{pipeline, CollectSink, InMemorySource};
 
 use crate::harness::harness;
-use crate::joins::Event;
-use crate::windows::{run_to_end, until_results};
+use crate::joins::{assert_joined_once, nested_loop, Event};
+use crate::windows::run_to_end;
 
 /// Ids, all in one key group: the last wake-up clears the buffers of
 /// every one.
@@ -61,31 +61,11 @@ pipeline! {
 async fn buffers_fired_over_many_ids_of_a_group_pair_each_order_once() {
     let names = ManyIds::service_names();
     run_to_end(&names, 2).await;
-    let bounds = between(0, 3_000);
-    let mut expected = Vec::new();
-    for o in ORDER_INPUT.iter() {
-        for p in PAYMENT_INPUT.iter().filter(|p| p.id == o.id) {
-            if bounds.holds(o.ts, p.ts) {
-                expected.push((o.id, o.ts, p.ts));
-            }
-        }
-    }
-    expected.sort_unstable();
-    let mut got = until_results(&PAIRS, expected.len()).await;
-    got.sort_unstable();
-    assert_eq!(got.len(), expected.len(), "each pair once");
-    assert!(got == expected, "the pairs differ from a nested loop's");
-    harness().assert_nothing_stuck(&names).await;
-    let admin = harness().admin();
-    // Every buffered record left state once the watermark passed it.
-    let state = stream_support::state::group_state(&admin, &names.keyed)
-        .await
-        .unwrap_or_else(|e| panic!("state: {e}"));
-    let left: Vec<_> = state.iter().filter(|(_, name, _)| name != "time").collect();
-    assert!(left.is_empty(), "state left behind: {left:?}");
+    let expected = nested_loop(&ORDER_INPUT, &PAYMENT_INPUT);
+    assert_joined_once(&names, &PAIRS, &expected).await;
     // The last firing (the clock's, at the end of time) wrote a delta: a
     // call reading without the cache would have folded every one.
-    let rows = stream_support::state::entries(&admin, &names.keyed)
+    let rows = stream_support::state::entries(&harness().admin(), &names.keyed)
         .await
         .unwrap_or_else(|e| panic!("state: {e}"));
     let deltas = rows

@@ -127,30 +127,35 @@ pipeline! {
     |> sink(ENRICHED.clone())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_interval_join_pairs_each_order_with_its_payments_once() {
-    let names = PaidOrders::service_names();
-    run_to_end(&names, 3).await;
+/// Each (id, order time, payment time) that an interval join of 0 s to
+/// 3 s pairs, by a plain nested loop, sorted.
+pub fn nested_loop(orders: &[Event], payments: &[Event]) -> Vec<(u32, i64, i64)> {
     let bounds = between(0, 3_000);
     let mut expected = Vec::new();
-    for o in ORDER_INPUT.iter() {
-        for p in PAYMENT_INPUT.iter().filter(|p| p.id == o.id) {
+    for o in orders {
+        for p in payments.iter().filter(|p| p.id == o.id) {
             if bounds.holds(o.ts, p.ts) {
                 expected.push((o.id, o.ts, p.ts));
             }
         }
     }
     expected.sort_unstable();
-    assert!(
-        expected.len() > ORDERS as usize,
-        "ids repeat, so pairs cross"
-    );
-    let mut got = until_results(&PAID, expected.len()).await;
+    expected
+}
+
+/// The join `names` wrote to `sink` exactly the pairs `expected`, each
+/// once, and every buffered record left state once the watermark passed
+/// it (the state read as the pipeline reads it, deltas over entries).
+pub async fn assert_joined_once(
+    names: &stream_runtime::ServiceNames,
+    sink: &CollectSink<(u32, i64, i64)>,
+    expected: &[(u32, i64, i64)],
+) {
+    let mut got = until_results(sink, expected.len()).await;
     got.sort_unstable();
     assert_eq!(got.len(), expected.len(), "each pair once");
-    assert_eq!(got, expected);
-    harness().assert_nothing_stuck(&names).await;
-    // Every buffered record left state once the watermark passed it.
+    assert!(got == expected, "the pairs differ from a nested loop's");
+    harness().assert_nothing_stuck(names).await;
     let entries = stream_support::state::group_state(&harness().admin(), &names.keyed)
         .await
         .unwrap_or_else(|e| panic!("state: {e}"));
@@ -159,6 +164,18 @@ async fn an_interval_join_pairs_each_order_with_its_payments_once() {
         .filter(|(_, name, _)| name != "time")
         .collect();
     assert!(left.is_empty(), "state left behind: {left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interval_join_pairs_each_order_with_its_payments_once() {
+    let names = PaidOrders::service_names();
+    run_to_end(&names, 3).await;
+    let expected = nested_loop(&ORDER_INPUT, &PAYMENT_INPUT);
+    assert!(
+        expected.len() > ORDERS as usize,
+        "ids repeat, so pairs cross"
+    );
+    assert_joined_once(&names, &PAID, &expected).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

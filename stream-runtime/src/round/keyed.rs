@@ -4,15 +4,13 @@
 //! groups, one call per group per stage.
 
 use std::collections::BTreeMap;
-use std::marker::PhantomData;
-
-use serde_json::value::RawValue;
 
 use super::before_key::GroupBatch;
-use super::exchange::{Exchange, Relayed, Typed, Unsent};
+use super::carry::{carry, chained_letter};
+use super::exchange::{Exchange, Typed, Unsent};
 use super::{send, Round};
 use crate::protocol::handlers::{control, ControlKey};
-use crate::protocol::{Answer, Calls, DeadLetter, FailedStage, Passed};
+use crate::protocol::{Answer, Calls, FailedStage};
 use crate::stages::{AtLevel, Dataflow, Level};
 use crate::time::Millis;
 
@@ -49,12 +47,12 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     }
 
     /// Carries what the groups of each stage answered for the next one
-    /// ([`Answer::passed`]) to that stage's groups: each group is called
-    /// with what every group before made for it, so a hot group of a later
-    /// stage takes one call per round, not one per group of the stage
-    /// before. What it answers joins the round's answer. A record that does
-    /// not reach its group goes to the dead-letter output, named by the
-    /// stage and the group that made it.
+    /// ([`Answer::passed`]) to that stage's groups ([`carry`]): each group
+    /// is called with what every group before made for it, so a hot group
+    /// of a later stage takes one call per round, not one per group of the
+    /// stage before. What it answers joins the round's answer. A record
+    /// that does not reach its group goes to the dead-letter output, named
+    /// by the stage and the group that made it.
     pub(super) async fn relay(
         &self,
         mut answer: Answer<D::Out>,
@@ -63,23 +61,15 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         let mut level = 0;
         while !answer.passed.is_empty() {
             level += 1;
-            let mut groups: BTreeMap<u32, Vec<(Box<RawValue>, u64)>> = BTreeMap::new();
-            for Passed {
-                group,
-                from,
-                records,
-            } in std::mem::take(&mut answer.passed)
-            {
-                let into = groups.entry(group).or_default();
-                into.extend(records.into_iter().map(|r| (r, u64::from(from))));
-            }
-            let stage = Relayed {
-                level,
-                sink: PhantomData,
-            };
-            let delivered = self.exchange(watermark).deliver(&stage, groups).await;
+            let passed = std::mem::take(&mut answer.passed);
+            let exchange = self.exchange(watermark);
+            let delivered = carry::<_, D::Out>(&exchange, level, passed).await;
             for unsent in delivered.unsent {
-                self.chained_letter(level, unsent);
+                let mut letter = chained_letter(level, unsent);
+                letter.error = format!("{}{}", self.again, letter.error);
+                self.letters
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                send::<control::KeepDeadLetter, _>(self.calls, ControlKey, &letter);
             }
             answer.out.extend(delivered.answer.out);
             answer.needs.extend(delivered.answer.needs);
@@ -108,33 +98,13 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     /// would be late there); with timers, what a group's timers fire (sent
     /// on at once) could overtake what it made of the batch before. Either
     /// way the group calls the next stage itself, holding its key group,
-    /// as a firing group does.
+    /// as a firing group does (unless the clock carries what it fires:
+    /// [`Woken::answers_passed`](crate::group_call::Woken::answers_passed)).
     fn relays(&self) -> bool {
         let (flow, levels) = (self.flow, self.flow.levels());
         levels > 1
             && flow.config().watermarks.is_none()
             && (0..levels - 1).all(|below| flow.first().visit_at(below, Untimed) == Some(true))
-    }
-
-    /// Keeps a record the token could not carry to stage `level`'s group,
-    /// with the group of the stage before that made it (its origin).
-    fn chained_letter(&self, level: u32, unsent: Unsent) {
-        let (from, count, error, record) = unsent.into_parts();
-        let from = from.unwrap_or(0);
-        let letter = DeadLetter {
-            split: 0,
-            position: 0,
-            count: u32::try_from(count).unwrap_or(u32::MAX),
-            stage: FailedStage::Chained {
-                stage: level + 1,
-                from_group: u32::try_from(from).unwrap_or(u32::MAX),
-            },
-            error: format!("{}{error}", self.again),
-            record,
-        };
-        self.letters
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        send::<control::KeepDeadLetter, _>(self.calls, ControlKey, &letter);
     }
 }
 

@@ -11,6 +11,7 @@
 //! writes the batch once); and the token sends itself `source::Ingest`.
 
 mod before_key;
+mod carry;
 mod exchange;
 #[cfg(test)]
 pub(crate) mod fake;
@@ -20,6 +21,7 @@ mod lease;
 mod replay;
 mod write;
 
+pub(crate) use carry::{carry, chained_letter};
 pub(crate) use exchange::{Exchange, Typed};
 pub(crate) use replay::replay;
 pub(crate) use write::{write_once, Unwritten};

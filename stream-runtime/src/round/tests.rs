@@ -10,15 +10,8 @@ use crate::guard::RecordFailed;
 use crate::protocol::{BatchAnswer, Dry, Message};
 use crate::sink::CollectSink;
 use crate::source::Sequence;
-use crate::testing::stages;
+use crate::testing::{block_on, stages};
 use crate::time::Watermarks;
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .map(|rt| rt.block_on(future))
-        .unwrap_or_else(|e| panic!("a runtime: {e}"))
-}
 
 /// A keyed sum over `0..records` in 2 splits, batches of 4, 2 groups.
 fn summing(records: u64) -> impl Dataflow<Mid = u64, Out = u64> {

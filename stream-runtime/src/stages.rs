@@ -80,6 +80,21 @@ pub(crate) trait Dataflow: Send + Sync + 'static {
             false => 0,
         }
     }
+    /// Whether the clock carries what a keyed stage before the last fires
+    /// to the next one ([`Level::fires_once_on_event_time`]): output then
+    /// waits in the clock's wake-up between the stages, and a bounded
+    /// run has ended only once the clock stored its last watermark.
+    fn clock_carries(&self) -> bool {
+        (0..self.levels()).any(|level| self.carried_from(level))
+    }
+    /// Whether the clock carries what keyed stage `level` fires to the
+    /// next one: the stage fires each window once on event time, and one
+    /// comes after it.
+    fn carried_from(&self, level: u32) -> bool {
+        self.config().watermarks.is_some()
+            && level + 1 < self.levels()
+            && self.first().visit_at(level, FiresOnce) == Some(true)
+    }
     /// The encoded key of a record at the first keyed stage.
     fn encode_key(&self, record: &Self::Mid) -> Result<String, serde_json::Error> {
         self.first().encode_key(record)
@@ -213,6 +228,9 @@ pub(crate) trait Level: Send + Sync + 'static {
     fn encode_key(&self, record: &Self::Mid) -> Result<String, serde_json::Error>;
     /// The clock the stage's timers follow, if any.
     fn time_domain(&self) -> Option<TimeDomain>;
+    /// Whether all the stage emits comes from firing each of its windows
+    /// once on event time (see [`KeyedStage::fires_once_on_event_time`]).
+    fn fires_once_on_event_time(&self) -> bool;
     /// The combiner that folds a round's records of one key before they
     /// are sent to its group, if the stage has one and the pipeline's
     /// settings allow it.
@@ -273,6 +291,16 @@ pub(crate) trait AtLevel {
     type Out;
     /// Does it at `level`.
     fn at<L: Level>(self, level: &L) -> Self::Out;
+}
+
+/// Whether a keyed stage fires each window once on event time.
+struct FiresOnce;
+
+impl AtLevel for FiresOnce {
+    type Out = bool;
+    fn at<L: Level>(self, level: &L) -> bool {
+        level.fires_once_on_event_time()
+    }
 }
 
 /// Where a keyed stage's output goes: the sink ([`ToSink`]) or the next
@@ -499,6 +527,10 @@ where
 
     fn time_domain(&self) -> Option<TimeDomain> {
         self.keyed.domain()
+    }
+
+    fn fires_once_on_event_time(&self) -> bool {
+        self.keyed.fires_once_on_event_time()
     }
 
     fn combiner(&self) -> Option<Combiner<'_, Self::Mid>> {

@@ -34,6 +34,15 @@ pub(crate) enum Woken {
     Upstream,
     /// The clock: the watermark reached the group's wish.
     Clock,
+    /// The clock, at a stage that fires each window once on event time
+    /// (`keyed::Fire`): the group answers what it fired for the next keyed
+    /// stage ([`Advanced::passed`]), and the clock carries it there once
+    /// every group it woke has answered, so each group there is called
+    /// once per wake-up with what every group fired for it, not once per
+    /// group of this stage.
+    ///
+    /// [`Advanced::passed`]: crate::protocol::Advanced::passed
+    Fire,
     /// The group's own delayed call, set for this time.
     Delay(Millis),
 }
@@ -47,7 +56,38 @@ impl Woken {
     pub(crate) fn forwards(self, watermark: Option<Millis>) -> Option<Millis> {
         match self {
             Woken::Batch | Woken::Relay | Woken::Upstream => watermark,
-            Woken::Clock | Woken::Delay(_) => None,
+            Woken::Clock | Woken::Fire | Woken::Delay(_) => None,
+        }
+    }
+
+    /// Whether the call answers what it made for the next keyed stage,
+    /// for its caller to carry there, rather than calling that stage's
+    /// groups itself: a token's batch that relays, and the clock's
+    /// wake-up of a stage that fires each window once on event time
+    /// (`fires_once`). Such a stage emits nothing when a batch is applied
+    /// (a window that could still emit would be too late for it), and once
+    /// its group fired up to the clock's watermark, no call brings it a
+    /// later one until the clock's wake-up is over; so nothing the group
+    /// makes can overtake what the clock carries. A stage that emits on
+    /// records, or fires a window again within its allowed lateness,
+    /// calls the next stage itself.
+    pub(crate) fn answers_passed(self, fires_once: bool) -> bool {
+        match self {
+            Woken::Relay => true,
+            Woken::Fire => fires_once,
+            Woken::Batch | Woken::Upstream | Woken::Clock | Woken::Delay(_) => false,
+        }
+    }
+
+    /// The most bytes of output the call answers for its caller to carry
+    /// ([`Output::relay`]; more, and it passes them on itself): a call's,
+    /// for a token's batch; for the clock's wake-up, a call's share per
+    /// key group, so that what a wake-up of every group carries adds up
+    /// to one call's at most.
+    pub(crate) fn relay_budget(self, config: &PipelineConfig) -> usize {
+        match self {
+            Woken::Fire => config.max_call_bytes / config.key_groups.count().max(1) as usize,
+            _ => config.max_call_bytes,
         }
     }
 

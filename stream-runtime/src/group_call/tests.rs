@@ -59,6 +59,30 @@ fn a_batch_forwards_its_watermark_and_fired_output_is_judged_by_the_next_stage()
     assert!(Woken::Batch.sends_needs(false));
     assert!(!Woken::Batch.sends_needs(true));
     assert!(Woken::Delay(3).sends_needs(true));
+    assert_eq!(Woken::Fire.forwards(Some(7)), None);
+    assert!(!Woken::Fire.sends_needs(true));
+}
+
+/// A token's relaying batch, and the clock's wake-up of a stage that fires
+/// each window once, answer their output for the caller to carry; any
+/// other call passes it on itself.
+#[test]
+fn only_a_relaying_batch_and_a_carried_wake_up_answer_their_output() {
+    assert!(Woken::Relay.answers_passed(false));
+    assert!(Woken::Fire.answers_passed(true));
+    // Asked to carry at a stage that could emit on a batch: passes on.
+    assert!(!Woken::Fire.answers_passed(false));
+    for woken in [Woken::Batch, Woken::Upstream, Woken::Clock, Woken::Delay(3)] {
+        assert!(!woken.answers_passed(true), "{woken:?}");
+    }
+    // What every group's wake-up answers adds up to one call at most.
+    let config = crate::PipelineConfig {
+        key_groups: crate::KeyGroups::new(16),
+        max_call_bytes: 1_600,
+        ..crate::PipelineConfig::default()
+    };
+    assert_eq!(Woken::Fire.relay_budget(&config), 100);
+    assert_eq!(Woken::Relay.relay_budget(&config), 1_600);
 }
 
 /// What a group passes on reaches the next stage's groups, each its own

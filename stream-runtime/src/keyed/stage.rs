@@ -43,6 +43,15 @@ pub trait KeyedStage<In>: Send + Sync + 'static {
         None
     }
 
+    /// Whether all the stage emits comes from its event-time timers, each
+    /// window fired once: a window on event time with no allowed
+    /// lateness, which emits nothing when a batch is applied. The clock
+    /// then carries what its wake-up fired to the next keyed stage, each
+    /// group there called once with what every woken group fired for it.
+    fn fires_once_on_event_time(&self) -> bool {
+        false
+    }
+
     /// The stage's combiner, if it has one (see [`KeyedOperator::combiner`]).
     fn combiner(&self) -> Option<Combiner<'_, In>> {
         None

@@ -16,7 +16,7 @@ use restate_sdk::discovery::ServiceType;
 
 use super::overview::{ListedDeadLetter, Overview, ReplayRequest, Replayed};
 use super::{
-    Answer, Appended, BatchAnswer, ControlState, DeadLetter, Encoded, Exclusive, Handler,
+    Advanced, Answer, Appended, BatchAnswer, ControlState, DeadLetter, Encoded, Exclusive, Handler,
     KeyedBatch, Lease, LogTake, LogTaken, ObjectKey, PushBatch, RawBody, ServiceKind, Shared,
     SinkProgress, SplitProgress, StageGroup, Stateless, Status, Take, Taken, Token, TokensAdded,
 };
@@ -214,6 +214,12 @@ pub(crate) mod keyed {
         /// fire what is due and pass it on. Answers the timers the call
         /// asks the clock for, when a later keyed stage waits on this one.
         Advance, "advance", KeyedService, Exclusive, Millis => Vec<Need>, LAZY_STATE
+    );
+    handler!(
+        /// [`Advance`] of a stage that fires each window once on event
+        /// time, before the end of time: answers what it fired for the
+        /// next keyed stage, for the clock to carry there ([`Advanced`]).
+        Fire, "fire", KeyedService, Exclusive, Millis => Advanced, LAZY_STATE
     );
     handler!(
         /// The group's delayed call for its earliest processing-time timer

@@ -279,6 +279,19 @@ impl PartialEq for Passed {
     }
 }
 
+/// What a key group's `fire` answers the clock: what its timers fired for
+/// the next keyed stage, by the group there, for the clock to carry there,
+/// and the wake-ups it asks for.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Advanced {
+    /// Wake-ups for the clock.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<crate::time::watermark::Need>,
+    /// What the group fired for the next keyed stage.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passed: Vec<Passed>,
+}
+
 /// A split's durable progress.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SplitProgress {
@@ -624,11 +637,16 @@ impl Status {
         bounded: bool,
         watermark: Option<Millis>,
         pending_timers: u64,
+        clock_carries: bool,
     ) -> Self {
         let stopped_tokens = control.parked + control.halted;
         // With event time, the end of a bounded input must also have fired
-        // every window and timer.
-        let fired = control.stopped || pending_timers == 0;
+        // every window and timer. When the clock carries what a stage
+        // fires to the next, that output is in no group's timers while the
+        // clock's wake-up carries it: the clock stores the end of time
+        // only once its last wake-up is over.
+        let carried = !clock_carries || watermark == Some(Millis::MAX);
+        let fired = control.stopped || (pending_timers == 0 && carried);
         Status {
             tokens_injected: control.injected,
             tokens_in_flight: control.injected.saturating_sub(stopped_tokens),
@@ -686,30 +704,79 @@ mod tests {
             records: 8,
             failed: false,
         }];
-        let status = Status::gather(control.clone(), &[done, done], &sink, true, None, 0);
+        let status = Status::gather(control.clone(), &[done, done], &sink, true, None, 0, false);
         assert!(status.finished && status.ran_out(), "{status:?}");
         assert_eq!((status.records_in, status.records_out), (10, 8));
         // A split that started at position 2 (a Kafka offset) read 3.
         let late_start = SplitProgress { start: 2, ..done };
-        let status = Status::gather(control.clone(), &[done, late_start], &sink, true, None, 0);
+        let status = Status::gather(
+            control.clone(),
+            &[done, late_start],
+            &sink,
+            true,
+            None,
+            0,
+            false,
+        );
         assert_eq!(status.records_in, 8);
-        assert!(!Status::gather(control.clone(), &[done, open], &sink, true, None, 0).finished);
+        assert!(
+            !Status::gather(control.clone(), &[done, open], &sink, true, None, 0, false).finished
+        );
         // An endless source finishes only when stopped.
-        assert!(!Status::gather(control.clone(), &[done], &sink, false, None, 0).finished);
+        assert!(!Status::gather(control.clone(), &[done], &sink, false, None, 0, false).finished);
         let stopped = ControlState {
             stopped: true,
             ..control.clone()
         };
-        let status = Status::gather(stopped, &[done], &sink, false, None, 0);
+        let status = Status::gather(stopped, &[done], &sink, false, None, 0, false);
         assert!(status.finished && !status.ran_out());
         // A token still out means not finished.
         let running = ControlState {
             parked: 1,
             ..control
         };
-        let status = Status::gather(running, &[done], &sink, true, None, 0);
+        let status = Status::gather(running, &[done], &sink, true, None, 0, false);
         assert!(!status.finished);
         assert_eq!(status.tokens_in_flight, 1);
+    }
+
+    #[test]
+    fn a_run_whose_clock_carries_output_ends_once_the_clock_stored_the_end_of_time() {
+        let control = ControlState {
+            injected: 1,
+            parked: 1,
+            ..ControlState::default()
+        };
+        let done = [SplitProgress {
+            position: 5,
+            start: 0,
+            exhausted: true,
+        }];
+        let gather = |watermark, pending, carries| {
+            Status::gather(
+                control.clone(),
+                &done,
+                &[],
+                true,
+                watermark,
+                pending,
+                carries,
+            )
+            .finished
+        };
+        // No timer left anywhere, but the clock's last wake-up may still
+        // carry what the first stage fired to the second.
+        assert!(!gather(Some(1_000), 0, true));
+        assert!(gather(Some(Millis::MAX), 0, true));
+        assert!(!gather(Some(Millis::MAX), 1, true));
+        // Without carrying, no timer left is the end.
+        assert!(gather(Some(1_000), 0, false));
+        // A stopped pipeline is finished whatever its clock says.
+        let stopped = ControlState {
+            stopped: true,
+            ..control.clone()
+        };
+        assert!(Status::gather(stopped, &done, &[], true, Some(1_000), 0, true).finished);
     }
 
     #[test]

@@ -21,7 +21,9 @@ use restate_sdk::endpoint::{ContextInternal, InputMetadata};
 use restate_sdk::errors::TerminalError;
 
 pub(crate) use batch_answer::{BatchAnswer, BatchFailed};
-pub(crate) use messages::{Answer, Entry, KeyedBatch, LogTake, LogTaken, Passed, Take, Taken};
+pub(crate) use messages::{
+    Advanced, Answer, Entry, KeyedBatch, LogTake, LogTaken, Passed, Take, Taken,
+};
 pub use messages::{
     Appended, ControlState, DeadLetter, Dry, FailedStage, Layout, Lease, PushBatch, SinkProgress,
     SplitProgress, Status, Token, TokensAdded,
@@ -193,6 +195,7 @@ json_messages!(
     crate::time::watermark::Report,
     crate::time::watermark::Need,
     crate::time::watermark::Clock,
+    Advanced,
     String,
     Token,
     Lease,

@@ -3,6 +3,8 @@
 //! woken; the clock wakes each with one `keyed::Advance`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use restate_sdk::errors::{HandlerError, HandlerResult};
@@ -12,14 +14,17 @@ use super::calls::RestateCalls;
 use super::serve::Serves;
 use super::{PipelineService, ServiceHandlers};
 use crate::protocol::handlers::{clock, control, keyed, ClockService, ControlKey};
-use crate::protocol::DeadLetter;
-use crate::protocol::{Calls, FailedStage};
+use crate::protocol::{Advanced, Calls, DeadLetter, FailedStage, Passed};
+use crate::round::{carry, chained_letter, Exchange};
 use crate::source::{EndsBefore, Source};
 use crate::stages::Dataflow;
 use crate::time::watermark::{Clock, Need, Report};
 use crate::time::{wall_clock, Millis, WATERMARK_TARGET};
 
 const CLOCK: &str = "clock";
+
+/// A woken group's answer, from `keyed::Advance` or `keyed::Fire`.
+type Woken<'a> = Pin<Box<dyn Future<Output = Result<Advanced, TerminalError>> + Send + 'a>>;
 
 impl<D: Dataflow> ServiceHandlers<D> for ClockService {
     type Handlers = (clock::ReportSplit, clock::WakeMe, clock::Get);
@@ -88,8 +93,12 @@ impl<D: Dataflow> PipelineService<ClockService, D> {
     /// the woken groups of each stage but the last are called, and awaited,
     /// so everything they fire has reached the next stage's groups, and
     /// the wake-ups those ask for are known, before the next stage's
-    /// groups are woken. The last stage's groups are only sent the
-    /// watermark, as in a line. `due` holds the groups to wake, by stage.
+    /// groups are woken. A stage that fires each window once on event
+    /// time answers what it fired instead of passing it on, and the clock
+    /// carries it there, each group of the next stage called once with
+    /// what every woken group fired for it ([`carry`]). The last stage's
+    /// groups are only sent the watermark, as in a line. `due` holds the
+    /// groups to wake, by stage.
     async fn cascade(
         &self,
         calls: &RestateCalls<'_>,
@@ -98,6 +107,7 @@ impl<D: Dataflow> PipelineService<ClockService, D> {
     ) -> HandlerResult<()> {
         let levels = self.flow.levels();
         let watermark = clock.current();
+        let base = calls;
         for level in 0..levels {
             let names = self.names.at_level(level);
             let calls = calls.with_names(&names);
@@ -113,18 +123,33 @@ impl<D: Dataflow> PipelineService<ClockService, D> {
                     }
                     break;
                 }
-                let mut advances = Vec::with_capacity(groups.len());
+                // Not at the end of time: `status` takes the clock's
+                // storing it for the end of every carry.
+                let fire = self.flow.carried_from(level) && watermark < Millis::MAX;
+                let mut advances: Vec<(u32, Woken<'_>)> = Vec::with_capacity(groups.len());
                 for group in groups {
-                    advances.push((group, calls.call::<keyed::Advance>(group, &watermark)?));
+                    let answer: Woken<'_> = match fire {
+                        true => Box::pin(calls.call::<keyed::Fire>(group, &watermark)?),
+                        false => {
+                            let advance = calls.call::<keyed::Advance>(group, &watermark)?;
+                            Box::pin(async move {
+                                let needs = advance.await?;
+                                Ok(Advanced {
+                                    needs,
+                                    passed: Vec::new(),
+                                })
+                            })
+                        }
+                    };
+                    advances.push((group, answer));
                 }
+                let mut needs = Vec::new();
+                let mut passed = Vec::new();
                 for (group, advance) in advances {
                     match advance.await {
-                        Ok(needs) => {
-                            for need in needs {
-                                if clock.need(need).is_some() {
-                                    due.entry(need.level).or_default().insert(need.group);
-                                }
-                            }
+                        Ok(advanced) => {
+                            needs.extend(advanced.needs);
+                            passed.extend(advanced.passed);
                         }
                         // Firing failed for good: the dead-letter output
                         // says so, and the rest of the chain goes on.
@@ -144,9 +169,43 @@ impl<D: Dataflow> PipelineService<ClockService, D> {
                         }
                     }
                 }
+                if !passed.is_empty() {
+                    needs.extend(self.carry(base, level + 1, passed).await?);
+                }
+                for need in needs {
+                    if clock.need(need).is_some() {
+                        due.entry(need.level).or_default().insert(need.group);
+                    }
+                }
             }
         }
         Ok(())
+    }
+
+    /// Carries what a stage's woken groups fired to keyed stage `level`'s
+    /// groups ([`carry`]), judged there by each group's own watermark, as
+    /// what a firing group passes on itself; dead-letters what does not
+    /// reach them, and answers the wake-ups they ask for.
+    async fn carry(
+        &self,
+        calls: &RestateCalls<'_>,
+        level: u32,
+        passed: Vec<Passed>,
+    ) -> HandlerResult<Vec<Need>> {
+        let config = self.flow.config();
+        let exchange = Exchange {
+            calls,
+            budget: config.max_call_bytes,
+            attempts: config.max_attempts,
+            watermark: None,
+            relay: false,
+        };
+        let delivered = carry::<_, D::Out>(&exchange, level, passed).await;
+        for unsent in delivered.unsent {
+            let letter = chained_letter(level, unsent);
+            calls.send::<control::KeepDeadLetter>(ControlKey, &letter)?;
+        }
+        Ok(delivered.answer.needs)
     }
 }
 

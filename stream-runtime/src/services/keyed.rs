@@ -16,7 +16,7 @@ use super::{PipelineService, ServiceHandlers};
 use crate::group_call::{GroupCall, Output, Woken};
 use crate::keyed::{GroupState, TimeDomain, Timers, TIMERS};
 use crate::protocol::handlers::{clock, control, keyed, ControlKey, KeyedService};
-use crate::protocol::{Answer, BatchAnswer, Calls, Encoded, KeyedBatch};
+use crate::protocol::{Advanced, Answer, BatchAnswer, Calls, Encoded, KeyedBatch};
 use crate::stages::{Downstream, GroupOutput, Level};
 use crate::time::watermark::Need;
 use crate::time::{wall_clock, Millis};
@@ -25,6 +25,7 @@ impl<L: Level> ServiceHandlers<L> for KeyedService {
     type Handlers = (
         keyed::Process<L>,
         keyed::Advance,
+        keyed::Fire,
         keyed::Wake,
         keyed::Pending,
     );
@@ -69,6 +70,24 @@ impl<'a, L: Level> Serves<'a, keyed::Advance> for PipelineService<KeyedService, 
         let answer = (self.call(&ctx, &calls, Vec::new(), Some(watermark), Woken::Clock)).await?;
         let answer = fired(answer)?.open().map_err(undecodable)?;
         Ok(answer.needs)
+    }
+}
+
+/// As `Advance`, at a stage that fires each window once on event time:
+/// answers what it fired for the next keyed stage, for the clock to carry.
+impl<'a, L: Level> Serves<'a, keyed::Fire> for PipelineService<KeyedService, L> {
+    async fn serve(
+        &'a self,
+        ctx: ObjectContext<'a>,
+        calls: RestateCalls<'a>,
+        watermark: Millis,
+    ) -> HandlerResult<Advanced> {
+        let answer = (self.call(&ctx, &calls, Vec::new(), Some(watermark), Woken::Fire)).await?;
+        let answer = fired(answer)?.open().map_err(undecodable)?;
+        Ok(Advanced {
+            needs: answer.needs,
+            passed: answer.passed,
+        })
     }
 }
 
@@ -128,11 +147,14 @@ impl<L: Level> PipelineService<KeyedService, L> {
     /// apply (`GroupCall`), pass the output on, then store what changed and
     /// ask for the next wake-ups. A token's batch, at the first stage of a
     /// line, answers its output for the token to write, and one in a chain
-    /// (`relay`) what it made for the next stage, for the token to carry;
+    /// (`relay`) what it made for the next stage, for the token to carry,
+    /// and so does the clock's wake-up of a stage that fires each window
+    /// once on event time, for the clock to carry ([`Woken::answers_passed`]);
     /// any other call writes it to the sink itself, or passes it to the
     /// next stage's groups, before its state and timers are stored: once
     /// `status` sees no timer left, every result is in the sink (a token
-    /// carrying relayed records has not parked yet).
+    /// carrying relayed records has not parked yet, and a clock carrying
+    /// fired ones has not stored the end of time).
     async fn call(
         &self,
         ctx: &ObjectContext<'_>,
@@ -216,9 +238,9 @@ impl<L: Level> PipelineService<KeyedService, L> {
             (_, Ok(out)) => output.write_fired(flow.down(), out).await?,
             (Some(next), Err(out)) => {
                 let groups = output.route(&**next, out)?;
-                let relayed = match woken {
-                    Woken::Relay => output.relay(groups, flow.config().max_call_bytes),
-                    _ => Err(groups),
+                let relayed = match woken.answers_passed(flow.fires_once_on_event_time()) {
+                    true => output.relay(groups, woken.relay_budget(flow.config())),
+                    false => Err(groups),
                 };
                 match relayed {
                     Ok(passed) => answer.passed = passed,
@@ -274,7 +296,7 @@ impl<L: Level> PipelineService<KeyedService, L> {
             Woken::Delay(at) => Some(at),
             _ => None,
         };
-        let asks = timers.wake_ups(matches!(woken, Woken::Clock), woken_at);
+        let asks = timers.wake_ups(matches!(woken, Woken::Clock | Woken::Fire), woken_at);
         // A stage with a later one answers its earliest timer every time,
         // not only when it is new: an answer that never reached the clock
         // (a failed report) is then made good by the group's next call.

@@ -304,7 +304,10 @@ impl<D: Dataflow> PipelineService<SourceService, D> {
         // firing passes its output on before its timers leave its state, so
         // a stage read after the one before it had none left sees all it
         // was given, and `finished` cannot come before the last stage's
-        // windows are written.
+        // windows are written. (What the clock carries between stages is
+        // in no group's timers until its wake-up is over: the clock,
+        // read first, must have stored the end of time, see
+        // `Status::gather`.)
         let groups = self.flow.config().key_groups.count();
         let levels = if timed { self.flow.levels() } else { 0 };
         let mut pending_timers = 0;
@@ -340,6 +343,7 @@ impl<D: Dataflow> PipelineService<SourceService, D> {
             self.flow.source().is_bounded(),
             watermark,
             pending_timers,
+            self.flow.clock_carries(),
         ))
     }
 }

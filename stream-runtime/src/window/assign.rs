@@ -209,6 +209,12 @@ impl<D> WindowSpec<D> {
         window.max_time().saturating_add(self.lateness)
     }
 
+    /// Whether a window fired takes late records for a while, and fires
+    /// again with each.
+    pub(crate) fn allows_lateness(&self) -> bool {
+        self.lateness > 0
+    }
+
     /// Whether a record for `window` is too late at `watermark`.
     pub fn is_late(&self, window: &Window, watermark: Millis) -> bool {
         self.cleanup_time(window) <= watermark

@@ -198,6 +198,10 @@ where
         Some(self.stamp.domain)
     }
 
+    fn fires_once_on_event_time(&self) -> bool {
+        self.stamp.domain == TimeDomain::Event && !self.spec.allows_lateness()
+    }
+
     fn entries(&self, batch: &ByKey<In>, scope: &Scope<'_>) -> Vec<String> {
         if self.is_session() {
             return batch.keys.iter().map(|key| session_entry(key)).collect();

@@ -30,12 +30,18 @@ pub struct InOut {
     pub records_in: u64,
     /// Records out.
     pub records_out: u64,
+    /// The calls (leases, a key group's invocations, writes) that took
+    /// records in: how many records a call carries is `records_in` over
+    /// these.
+    #[serde(default)]
+    pub calls: u64,
 }
 
 impl InOut {
     fn add(&mut self, records_in: usize, records_out: usize) {
         self.records_in += records_in as u64;
         self.records_out += records_out as u64;
+        self.calls += u64::from(records_in > 0);
     }
 }
 

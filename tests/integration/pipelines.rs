@@ -546,6 +546,7 @@ pub fn all(endpoint: Endpoint) -> Endpoint {
         .pipeline(Tumbled)
         .pipeline(crate::fired_deltas::ManyIds)
         .pipeline(crate::chained::TopKeys)
+        .pipeline(crate::chained::top_of_lists())
         .pipeline(crate::chained::CountedTwice)
         .pipeline(crate::joins::PaidOrders)
         .pipeline(crate::emit::LatestCounts)

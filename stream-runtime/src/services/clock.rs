@@ -1,6 +1,8 @@
 //! `{name}Clock`: the pipeline's watermark (see [`crate::time::watermark`]
 //! for the logic). Tokens report finished ranges; key groups ask to be
-//! woken; the clock wakes each with one `keyed::Advance`.
+//! woken; the clock wakes each with one `keyed::Advance` (or
+//! `keyed::Fire`, when it carries what the group's stage fires to the next
+//! one).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -24,7 +26,7 @@ use crate::time::{wall_clock, Millis, WATERMARK_TARGET};
 const CLOCK: &str = "clock";
 
 /// A woken group's answer, from `keyed::Advance` or `keyed::Fire`.
-type Woken<'a> = Pin<Box<dyn Future<Output = Result<Advanced, TerminalError>> + Send + 'a>>;
+type WokenAnswer<'a> = Pin<Box<dyn Future<Output = Result<Advanced, TerminalError>> + Send + 'a>>;
 
 impl<D: Dataflow> ServiceHandlers<D> for ClockService {
     type Handlers = (clock::ReportSplit, clock::WakeMe, clock::Get);
@@ -126,9 +128,9 @@ impl<D: Dataflow> PipelineService<ClockService, D> {
                 // Not at the end of time: `status` takes the clock's
                 // storing it for the end of every carry.
                 let fire = self.flow.carried_from(level) && watermark < Millis::MAX;
-                let mut advances: Vec<(u32, Woken<'_>)> = Vec::with_capacity(groups.len());
+                let mut advances: Vec<(u32, WokenAnswer<'_>)> = Vec::with_capacity(groups.len());
                 for group in groups {
-                    let answer: Woken<'_> = match fire {
+                    let answer: WokenAnswer<'_> = match fire {
                         true => Box::pin(calls.call::<keyed::Fire>(group, &watermark)?),
                         false => {
                             let advance = calls.call::<keyed::Advance>(group, &watermark)?;

@@ -101,8 +101,11 @@ impl SplitMark {
             return; // a repeated report
         }
         // Only an event ends idleness: records filtered out before
-        // `event_time` are none.
-        if max.is_some() {
+        // `event_time` are none. Nor does a range from before where the
+        // split went idle: its records are not new data, and its report
+        // comes after the idle one when its token took longer than the
+        // idle timeout to bring it to its key groups.
+        if max.is_some() && self.idle_at.is_none_or(|at| end > at) {
             self.idle = false;
             self.idle_at = None;
             self.quiet_since = None;
@@ -437,6 +440,36 @@ mod tests {
         assert_eq!(clock.current(), 4_999, "split 1 is at 2,999 now");
         clock.report(done(1, 50, 10, 7_000), 2, 0);
         assert_eq!(clock.current(), 6_999);
+    }
+
+    /// A token whose range takes longer than the idle timeout to reach its
+    /// key groups reports it after another token found the split dry for
+    /// that long and reported it idle. The range is from before the idle
+    /// point: it moves the split's own watermark but does not end its
+    /// idleness, else the split would hold the watermark back with no
+    /// data to come (until the split had data again).
+    #[test]
+    fn a_range_reported_after_its_split_went_idle_does_not_bring_it_back() {
+        let mut clock = Clock::default();
+        clock.report(done(0, 0, 10, 9_000), 2, 0);
+        clock.report(done(1, 0, 10, 3_000), 2, 0);
+        clock.report(idle(1, 20), 2, 0);
+        assert_eq!(clock.current(), 8_999, "split 1 is idle");
+        clock.report(done(1, 10, 10, 4_000), 2, 0);
+        assert!(
+            clock.splits[&1].idle,
+            "its range 10..20 is before the idle point"
+        );
+        clock.report(done(0, 10, 10, 12_000), 2, 0);
+        assert_eq!(clock.current(), 11_999, "split 1 holds nothing back");
+        clock.report(done(1, 20, 10, 5_000), 2, 0);
+        assert!(!clock.splits[&1].idle, "data after the idle point");
+        clock.report(done(0, 20, 10, 20_000), 2, 0);
+        assert_eq!(
+            clock.current(),
+            11_999,
+            "split 1 holds it at its own, 4,999"
+        );
     }
 
     #[test]

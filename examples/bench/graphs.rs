@@ -116,7 +116,7 @@ impl Config {
 fn configs(quick: bool) -> Vec<Config> {
     let scale = |records: u64| if quick { records / 4 } else { records };
     let mut configs = Vec::new();
-    for (batch, records) in [(1_000, 600_000), (5_000, 1_200_000)] {
+    for (batch, records) in [(1_000, 600_000), (5_000, 1_200_000), (20_000, 2_400_000)] {
         configs.push(Config {
             shape: Shape::TopN,
             batch,

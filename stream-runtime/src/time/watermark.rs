@@ -201,8 +201,18 @@ impl Clock {
         match report.event {
             SplitEvent::Done { from, count, max } => mark.done(from, count, max),
             SplitEvent::Idle { at } => {
-                mark.idle = true;
-                mark.idle_at = Some(at);
+                // Idle reports are sent, not waited for, so one can come
+                // after what it is older than: a range past `at` (the
+                // split had data after it), or the report of a later dry
+                // spell. Taken, it would idle a split with data, or move
+                // its idle point back so that a range before the later
+                // one ended its idleness.
+                let data_after = mark.done_to > at || mark.ahead.values().any(|(end, _)| *end > at);
+                let older = mark.idle_at.is_some_and(|was| was > at);
+                if !data_after && !older {
+                    mark.idle = true;
+                    mark.idle_at = Some(at);
+                }
             }
             SplitEvent::End { at } => mark.end = Some(at),
         }
@@ -470,6 +480,36 @@ mod tests {
             11_999,
             "split 1 holds it at its own, 4,999"
         );
+    }
+
+    /// An idle report comes after a range past its position: the split
+    /// had data after it, so it stays as it is. An idle report of an
+    /// earlier dry spell comes after a later one's: the idle point stays
+    /// the later one, so a range between the two does not end idleness.
+    #[test]
+    fn an_idle_report_older_than_what_the_clock_took_changes_nothing() {
+        let mut clock = Clock::default();
+        clock.report(done(0, 0, 10, 9_000), 2, 0);
+        clock.report(done(1, 0, 10, 3_000), 2, 0);
+        clock.report(done(1, 10, 10, 4_000), 2, 0);
+        clock.report(idle(1, 10), 2, 0);
+        assert!(
+            !clock.splits[&1].idle,
+            "range 10..20 came after the idle point"
+        );
+        assert_eq!(clock.current(), 3_999, "split 1 holds the watermark");
+        clock.report(done(1, 30, 10, 5_000), 2, 0);
+        clock.report(idle(1, 20), 2, 0);
+        assert!(!clock.splits[&1].idle, "range 30..40, ahead, came after 20");
+        let mut clock = Clock::default();
+        clock.report(done(0, 0, 10, 9_000), 2, 0);
+        clock.report(done(1, 0, 10, 3_000), 2, 0);
+        clock.report(idle(1, 40), 2, 0);
+        clock.report(idle(1, 20), 2, 0);
+        assert_eq!(clock.splits[&1].idle_at, Some(40), "the later dry spell's");
+        clock.report(done(1, 20, 10, 4_000), 2, 0);
+        assert!(clock.splits[&1].idle, "range 20..30 is before 40");
+        assert_eq!(clock.current(), 8_999);
     }
 
     #[test]

@@ -95,6 +95,21 @@ impl SplitMark {
         own_watermark(self.max, delay)
     }
 
+    /// The split was found dry at position `at` for the idle timeout.
+    /// Idle reports are sent, not waited for, so one can come after what
+    /// it is older than: a range past `at` (the split had data after it),
+    /// or the report of a later dry spell. Taken, it would idle a split
+    /// with data, or move its idle point back so that a range before the
+    /// later one ended its idleness; it is ignored.
+    fn went_idle(&mut self, at: u64) {
+        let data_after = self.done_to > at || self.ahead.values().any(|(end, _)| *end > at);
+        let older = self.idle_at.is_some_and(|was| was > at);
+        if !data_after && !older {
+            self.idle = true;
+            self.idle_at = Some(at);
+        }
+    }
+
     fn done(&mut self, from: u64, count: u32, max: Option<Millis>) {
         let end = from + u64::from(count);
         if end <= self.done_to {
@@ -200,20 +215,7 @@ impl Clock {
         let mark = self.splits.entry(report.split).or_default();
         match report.event {
             SplitEvent::Done { from, count, max } => mark.done(from, count, max),
-            SplitEvent::Idle { at } => {
-                // Idle reports are sent, not waited for, so one can come
-                // after what it is older than: a range past `at` (the
-                // split had data after it), or the report of a later dry
-                // spell. Taken, it would idle a split with data, or move
-                // its idle point back so that a range before the later
-                // one ended its idleness.
-                let data_after = mark.done_to > at || mark.ahead.values().any(|(end, _)| *end > at);
-                let older = mark.idle_at.is_some_and(|was| was > at);
-                if !data_after && !older {
-                    mark.idle = true;
-                    mark.idle_at = Some(at);
-                }
-            }
+            SplitEvent::Idle { at } => mark.went_idle(at),
             SplitEvent::End { at } => mark.end = Some(at),
         }
     }

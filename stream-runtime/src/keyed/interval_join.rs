@@ -6,7 +6,7 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::process::{ProcessContext, Timer};
+use super::process::{ListState, ProcessContext, Timer};
 use crate::source::Either;
 use crate::time::{EventTimed, Millis, Timed};
 
@@ -109,11 +109,26 @@ impl Between {
 /// The state names of the two buffers.
 const LEFTS: &str = "join.left";
 const RIGHTS: &str = "join.right";
+/// The state name of the key's pending cleanup timer: the one event timer
+/// the key keeps, at or before the time its earliest buffered record can
+/// join nothing more.
+const CLEANUP: &str = "join.cleanup";
 
 /// The process function and timer callback of an interval join with
 /// `bounds` that emits `join(left, right)` for each pair: a record joins
-/// what the other side has buffered, then is buffered itself, with an
-/// event timer for when it can join nothing more.
+/// what the other side has buffered, then is buffered itself until it can
+/// join nothing more.
+///
+/// A key keeps one cleanup timer, not one per record as Flink's
+/// `IntervalJoinOperator` does: a record sets one only when it is done
+/// before the key's pending one, and a firing removes every record the
+/// watermark is past and sets the next at the earliest end of those that
+/// remain. The key group's timer index, read and written whole by each of
+/// its calls, then holds a few timers per key instead of one per buffered
+/// record. What is joined does not change: a record past its end can join
+/// no record on time, so removing it sooner or later changes no output.
+/// (After a firing that failed, and so was dropped, the key's records
+/// wait for its next record to set a timer again.)
 ///
 /// A record behind the watermark (`time < watermark`, Flink's
 /// `IntervalJoinOperator.isLate`) is not joined: partners that came before
@@ -152,7 +167,7 @@ where
                     }
                 }
                 ctx.list(LEFTS).add((time, left));
-                ctx.register_event_timer(bounds.left_done(time));
+                clean_up_by(ctx, bounds.left_done(time));
             }
             Either::Right(right) => {
                 let lefts: Vec<(Millis, In::Left)> = ctx.list(LEFTS).get();
@@ -162,34 +177,66 @@ where
                     }
                 }
                 ctx.list(RIGHTS).add((time, right));
-                ctx.register_event_timer(bounds.right_done(time));
+                clean_up_by(ctx, bounds.right_done(time));
             }
         }
     };
-    let on_timer = move |timer: Timer, ctx: &mut ProcessContext<'_, K, Out>| {
-        let now = timer.at;
-        let mut lefts = ctx.list::<(Millis, In::Left)>(LEFTS);
-        let kept: Vec<_> = lefts
-            .get()
-            .into_iter()
-            .filter(|(at, _)| bounds.left_done(*at) > now)
-            .collect();
-        match kept.is_empty() {
-            true => lefts.clear(),
-            false => lefts.update(kept),
+    let on_timer = move |_timer: Timer, ctx: &mut ProcessContext<'_, K, Out>| {
+        // Every timer of the key that the watermark makes due fires in
+        // this visit, so the first removes all it passed.
+        let now = ctx.watermark();
+        let lefts = keep(&mut ctx.list::<(Millis, In::Left)>(LEFTS), |at| {
+            bounds.left_done(at) > now
+        });
+        let rights = keep(&mut ctx.list::<(Millis, In::Right)>(RIGHTS), |at| {
+            bounds.right_done(at) > now
+        });
+        let pending = ctx.value::<Millis>(CLEANUP).get();
+        if pending.is_some_and(|at| at > now) {
+            // Not due yet, and no later than any kept record's end.
+            return;
         }
-        let mut rights = ctx.list::<(Millis, In::Right)>(RIGHTS);
-        let kept: Vec<_> = rights
-            .get()
-            .into_iter()
-            .filter(|(at, _)| bounds.right_done(*at) > now)
-            .collect();
-        match kept.is_empty() {
-            true => rights.clear(),
-            false => rights.update(kept),
+        let next = (lefts.into_iter().map(|at| bounds.left_done(at)))
+            .chain(rights.into_iter().map(|at| bounds.right_done(at)))
+            .min();
+        match next {
+            Some(at) => {
+                ctx.value(CLEANUP).set(at);
+                ctx.register_event_timer(at);
+            }
+            None => ctx.value::<Millis>(CLEANUP).clear(),
         }
     };
     (on_record, on_timer)
+}
+
+/// Sets the key's cleanup timer to `at` when the pending one, if any, is
+/// later (or already passed: its firing was dropped after it failed).
+fn clean_up_by<K, Out>(ctx: &mut ProcessContext<'_, K, Out>, at: Millis) {
+    let watermark = ctx.watermark();
+    let mut cleanup = ctx.value::<Millis>(CLEANUP);
+    if cleanup
+        .get()
+        .is_none_or(|pending| pending <= watermark || at < pending)
+    {
+        cleanup.set(at);
+        ctx.register_event_timer(at);
+    }
+}
+
+/// Keeps the buffered records of `list` whose time passes `keep`, and
+/// answers their times.
+fn keep<V>(list: &mut ListState<'_, (Millis, V)>, keep: impl Fn(Millis) -> bool) -> Vec<Millis>
+where
+    V: Serialize + DeserializeOwned,
+{
+    let kept: Vec<_> = list.get().into_iter().filter(|(at, _)| keep(*at)).collect();
+    let times = kept.iter().map(|(at, _)| *at).collect();
+    match kept.is_empty() {
+        true => list.clear(),
+        false => list.update(kept),
+    }
+    times
 }
 
 #[cfg(test)]
@@ -252,6 +299,66 @@ mod tests {
         assert!(out.is_empty());
         assert_eq!(late.len(), 1, "{late:?}");
         assert_eq!(late[0]["time"], 9_000);
+    }
+
+    /// A key keeps its one cleanup timer, not one per record, and what
+    /// the watermark passes still leaves while what it does not stays.
+    #[test]
+    fn a_key_keeps_one_cleanup_timer_and_records_leave_once_the_watermark_passes_them() {
+        let mut group = joined();
+        let left = |t| at(t, Either::Left((1, t)));
+        let right = |t| at(t, Either::Right((1, t)));
+        // Lefts end at t + 2_001, rights at t + 1.
+        let records = (0..10).flat_map(|i| [left(1_000 + i * 100), right(1_050 + i * 100)]);
+        let (out, _) = group.call(records.collect(), None, 0);
+        assert_eq!(out.len(), 55, "each left with every right at or after it");
+        assert_eq!(
+            group.timers.event_len(),
+            2,
+            "the first left's end and the first right's, not one per record"
+        );
+        assert_eq!(group.timers.next_event(), Some(1_051));
+        // The rights at 1_050 and 1_150 end by 1_200; the rest stay.
+        let (out, _) = group.call(Vec::new(), Some(1_200), 0);
+        assert!(out.is_empty());
+        assert_eq!(buffered(&group, "join.right")[..2], [1_250, 1_350]);
+        assert_eq!(buffered(&group, "join.left").len(), 10);
+        assert_eq!(group.timers.event_len(), 2);
+        assert_eq!(
+            group.timers.next_event(),
+            Some(1_251),
+            "the next right's end"
+        );
+        let (out, late) = group.call(vec![left(1_250)], Some(1_200), 0);
+        assert!(late.is_empty(), "{late:?}");
+        let joined: Vec<i64> = out.iter().map(|(_, r)| *r).collect();
+        assert_eq!(
+            joined,
+            [1_250, 1_350, 1_450, 1_550, 1_650, 1_750, 1_850, 1_950]
+        );
+        let (out, _) = group.call(vec![right(3_000)], Some(1_200), 0);
+        let joined: Vec<i64> = out.iter().map(|(l, _)| *l).collect();
+        assert_eq!(joined.len(), 11, "every left from 1_000 on: {joined:?}");
+        // Past every record's end, nothing is buffered and no timer is left.
+        group.call(Vec::new(), Some(10_000), 0);
+        assert!(
+            group.store.is_empty(),
+            "{:?}",
+            group.store.keys().collect::<Vec<_>>()
+        );
+        assert_eq!(group.timers.event_len(), 0);
+    }
+
+    /// The times buffered in the list `name` of the group's one key.
+    fn buffered<D: crate::stages::Dataflow>(group: &GroupSim<D>, name: &str) -> Vec<i64> {
+        let state = group.store.values().find_map(|bytes| {
+            let json: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+            json.get(name).cloned()
+        });
+        let Some(serde_json::Value::Array(list)) = state else {
+            panic!("no {name} in {:?}", group.store.keys().collect::<Vec<_>>());
+        };
+        list.iter().filter_map(|entry| entry[0].as_i64()).collect()
     }
 
     /// Flink's `isLate` is `timestamp < watermark`: a record exactly at the

@@ -119,16 +119,17 @@ const CLEANUP: &str = "join.cleanup";
 /// what the other side has buffered, then is buffered itself until it can
 /// join nothing more.
 ///
-/// A key keeps one cleanup timer, not one per record as Flink's
+/// A key keeps one cleanup timer or a few, not one per record as Flink's
 /// `IntervalJoinOperator` does: a record sets one only when it is done
-/// before the key's pending one, and a firing removes every record the
-/// watermark is past and sets the next at the earliest end of those that
-/// remain. The key group's timer index, read and written whole by each of
-/// its calls, then holds a few timers per key instead of one per buffered
-/// record. What is joined does not change: a record past its end can join
-/// no record on time, so removing it sooner or later changes no output.
-/// (After a firing that failed, and so was dropped, the key's records
-/// wait for its next record to set a timer again.)
+/// before the key's pending one, and a firing removes every record whose
+/// end the watermark has passed and sets the next at the earliest end of
+/// those that remain. The key group's timer index, read by each of its
+/// calls and written whole by each that changes it, then holds a few
+/// timers per key instead of one per buffered record. What is joined
+/// does not change: a record past its end can join no record on time, so
+/// removing it sooner or later changes no output. (After a firing that
+/// failed, and so was dropped, the key's records wait for its next
+/// record to set a timer again.)
 ///
 /// A record behind the watermark (`time < watermark`, Flink's
 /// `IntervalJoinOperator.isLate`) is not joined: partners that came before
@@ -301,7 +302,7 @@ mod tests {
         assert_eq!(late[0]["time"], 9_000);
     }
 
-    /// A key keeps its one cleanup timer, not one per record, and what
+    /// A key keeps a cleanup timer or a few, not one per record, and what
     /// the watermark passes still leaves while what it does not stays.
     #[test]
     fn a_key_keeps_one_cleanup_timer_and_records_leave_once_the_watermark_passes_them() {

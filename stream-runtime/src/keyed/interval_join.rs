@@ -109,9 +109,8 @@ impl Between {
 /// The state names of the two buffers.
 const LEFTS: &str = "join.left";
 const RIGHTS: &str = "join.right";
-/// The state name of the key's pending cleanup timer: the one event timer
-/// the key keeps, at or before the time its earliest buffered record can
-/// join nothing more.
+/// The state name of the key's pending cleanup timer: the earliest it set
+/// that has not fired yet (a later one it superseded may still be set).
 const CLEANUP: &str = "join.cleanup";
 
 /// The process function and timer callback of an interval join with

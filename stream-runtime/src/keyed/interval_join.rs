@@ -224,13 +224,17 @@ fn clean_up_by<K, Out>(ctx: &mut ProcessContext<'_, K, Out>, at: Millis) {
     }
 }
 
-/// Keeps the buffered records of `list` whose time passes `keep`, and
+/// Keeps the buffered records of `list` whose time passes `stays`, and
 /// answers their times.
-fn keep<V>(list: &mut ListState<'_, (Millis, V)>, keep: impl Fn(Millis) -> bool) -> Vec<Millis>
+fn keep<V>(list: &mut ListState<'_, (Millis, V)>, stays: impl Fn(Millis) -> bool) -> Vec<Millis>
 where
     V: Serialize + DeserializeOwned,
 {
-    let kept: Vec<_> = list.get().into_iter().filter(|(at, _)| keep(*at)).collect();
+    let kept: Vec<_> = list
+        .get()
+        .into_iter()
+        .filter(|(at, _)| stays(*at))
+        .collect();
     let times = kept.iter().map(|(at, _)| *at).collect();
     match kept.is_empty() {
         true => list.clear(),

@@ -154,12 +154,13 @@ fn configs(quick: bool) -> Vec<Config> {
 }
 
 /// Row `config`'s pipeline, writing to `output`, with the bench's
-/// `--no-state-deltas` and `--key-groups`.
+/// `--no-state-deltas`, `--no-binary-records` and `--key-groups`.
 fn pipeline(config: &Config, args: &Args, output: &Path) -> stream_runtime::CompletePipeline {
     let watermarks = Watermarks::max_delay(Duration::from_millis(DISORDER_MS as u64 * 2));
     let mut named = Pipeline::named(config.name())
         .batch_size(config.batch)
-        .state_deltas(args.levers().state_deltas);
+        .state_deltas(args.levers().state_deltas)
+        .binary_records(args.levers().binary_records);
     if let Some(groups) = args.key_groups {
         named = named.key_groups(groups);
     }

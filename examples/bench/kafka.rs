@@ -56,6 +56,7 @@ pub async fn word_count(
         .combine_before_shuffle(reduce.combine)
         .state_read_cache(reduce.state_cache)
         .state_deltas(reduce.state_deltas)
+        .binary_records(reduce.binary_records)
         .source(source)
         .map(|record| StampedCount {
             word: record

@@ -155,6 +155,10 @@ pub struct Args {
     /// after)
     #[arg(long)]
     no_state_deltas: bool,
+    /// Sends records between stages as JSON instead of MessagePack (the
+    /// binary encoding's before and after)
+    #[arg(long)]
+    no_binary_records: bool,
 }
 
 impl Args {
@@ -165,6 +169,7 @@ impl Args {
             combine: !self.no_combine,
             state_cache: !self.no_state_cache,
             state_deltas: !self.no_state_deltas,
+            binary_records: !self.no_binary_records,
         }
     }
 }
@@ -177,6 +182,7 @@ pub struct Levers {
     pub combine: bool,
     pub state_cache: bool,
     pub state_deltas: bool,
+    pub binary_records: bool,
 }
 
 /// `every` or `latest`.
@@ -219,7 +225,8 @@ pub fn word_count(
         .batch_size(batch)
         .combine_before_shuffle(reduce.combine)
         .state_read_cache(reduce.state_cache)
-        .state_deltas(reduce.state_deltas);
+        .state_deltas(reduce.state_deltas)
+        .binary_records(reduce.binary_records);
     if let Some(groups) = key_groups {
         pipeline = pipeline.key_groups(groups);
     }

@@ -14,6 +14,7 @@ use crate::time::Watermarks;
 /// assert_eq!(config.batch_size, PipelineConfig::DEFAULT_BATCH_SIZE);
 /// assert_eq!(config.max_attempts, PipelineConfig::DEFAULT_MAX_ATTEMPTS);
 /// assert!(config.combine_before_shuffle && config.state_read_cache && config.state_deltas);
+/// assert!(config.binary_records);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PipelineConfig {
@@ -35,8 +36,9 @@ pub struct PipelineConfig {
     /// records carry no time, so its splits hold the watermark back not
     /// at all (set by [`Stream::join`](crate::Stream::join)).
     pub untimed_splits: Option<(u32, u32)>,
-    /// The most bytes of records (as JSON) one call to a key group or to
-    /// the sink carries: a round sends more in several calls, and a record
+    /// The most bytes of records (as sent: JSON, or MessagePack between
+    /// stages with [`binary_records`](Self::binary_records)) one call to a
+    /// key group or to the sink carries: a round sends more in several calls, and a record
     /// larger than this alone goes to the dead-letter output. Keep it well
     /// under restate-server's message limit (`worker.invoker.message-size-limit`,
     /// 32 MiB by default), which a call's answer must also fit.
@@ -58,6 +60,16 @@ pub struct PipelineConfig {
     /// journaled commands a call instead of one per key. On by default;
     /// without the read cache it does nothing.
     pub state_deltas: bool,
+    /// Whether records cross between stages (a token and its key groups,
+    /// one keyed stage and the next) as MessagePack instead of JSON: fewer
+    /// bytes for the server to journal, and less to encode and decode. On
+    /// by default (the guide's performance chapter has what it gains).
+    /// What reaches sinks, dead letters, state and Restate's ingress stays
+    /// JSON, and records of a type that only JSON can carry (one with a
+    /// `serde_json::value::RawValue` field) go as JSON whatever this says.
+    /// Calls are then unreadable as text in Restate's UI: turn it off to
+    /// read them there. Either way, records written the other way are read.
+    pub binary_records: bool,
 }
 
 impl PipelineConfig {
@@ -84,6 +96,7 @@ impl Default for PipelineConfig {
             combine_before_shuffle: true,
             state_read_cache: true,
             state_deltas: true,
+            binary_records: true,
         }
     }
 }

@@ -99,6 +99,13 @@ impl Pipeline {
         self
     }
 
+    /// Whether records cross between stages as MessagePack instead of
+    /// JSON; see [`PipelineConfig::binary_records`].
+    pub fn binary_records(mut self, binary: bool) -> Self {
+        self.config.binary_records = binary;
+        self
+    }
+
     /// Reads records from `source`.
     pub fn source<S: Source>(self, source: S) -> Stream<S, Identity, Unkeyed, Identity> {
         Stream::new(Head {

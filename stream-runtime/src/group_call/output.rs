@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::config::PipelineConfig;
+use crate::protocol::codec::Encoding;
 use crate::protocol::handlers::{control, ControlKey};
-use crate::protocol::{Calls, DeadLetter, EncodeError, FailedStage, Passed};
+use crate::protocol::{Calls, DeadLetter, EncodeError, FailedStage, Passed, SinkBatch};
 use crate::round::{write_once, Exchange, Typed, Unwritten};
 use crate::stages::{by_sink_partition, Downstream, FireFailed, Level};
 use crate::time::watermark::Need;
@@ -226,6 +227,7 @@ impl<C: Calls> Output<'_, C> {
             attempts: self.config.max_attempts,
             watermark,
             relay: false,
+            encoding: Encoding::from_setting(self.config.binary_records),
         };
         let groups = (groups.into_iter())
             .map(|(to, records)| (to, records.into_iter().map(|r| (r, 0)).collect()))
@@ -253,9 +255,14 @@ impl<C: Calls> Output<'_, C> {
             stage: self.level + 1,
             group: self.group,
         };
+        let setting = Encoding::from_setting(self.config.binary_records);
         for (partition, out) in by_sink_partition(down, u64::from(self.group), out) {
             let mut letters = Vec::new();
             let len = out.len();
+            let out = SinkBatch {
+                encoding: setting.for_records(out.first()),
+                records: out,
+            };
             write_once(self.calls, partition, out, |unwritten| {
                 letters.push(match unwritten {
                     Unwritten::Batch(error) => (error, len, None),

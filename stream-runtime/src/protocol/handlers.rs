@@ -18,7 +18,8 @@ use super::overview::{ListedDeadLetter, Overview, ReplayRequest, Replayed};
 use super::{
     Advanced, Answer, Appended, BatchAnswer, ControlState, DeadLetter, Encoded, Exclusive, Handler,
     KeyedBatch, Lease, LogTake, LogTaken, ObjectKey, PushBatch, RawBody, ServiceKind, Shared,
-    SinkProgress, SplitProgress, StageGroup, Stateless, Status, Take, Taken, Token, TokensAdded,
+    SinkBatch, SinkProgress, SplitProgress, StageGroup, Stateless, Status, Take, Taken, Token,
+    TokensAdded,
 };
 use crate::names::ServiceNames;
 use crate::record::Record;
@@ -249,7 +250,7 @@ pub(crate) mod sink {
     impl<T: crate::record::Record> Handler for Write<T> {
         type Service = SinkService;
         type Access = Exclusive;
-        type Input = Vec<T>;
+        type Input = SinkBatch<T>;
         type Output = BatchAnswer<()>;
         const NAME: &'static str = "write";
     }
@@ -261,7 +262,7 @@ pub(crate) mod sink {
     impl<T: crate::record::Record> Handler for WriteSide<T> {
         type Service = SinkService;
         type Access = Exclusive;
-        type Input = Vec<T>;
+        type Input = SinkBatch<T>;
         type Output = BatchAnswer<()>;
         const NAME: &'static str = "writeSide";
     }

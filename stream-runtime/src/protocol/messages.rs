@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::codec::Encoding;
 use crate::time::Millis;
 
 /// A token: one circulating `ingest` invocation. Its id picks the split it
@@ -225,6 +226,21 @@ pub(crate) struct KeyedBatch<T> {
     /// of them once with what every group of this stage made for it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub relay: bool,
+    /// How the records are written: from the pipeline's setting when sent,
+    /// from the bytes when received (the group answers the same way).
+    #[serde(skip)]
+    pub encoding: Encoding,
+}
+
+/// A batch of records for a sink partition: a plain sequence, as JSON or
+/// tagged MessagePack (as [`KeyedBatch`]'s records).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SinkBatch<T> {
+    /// The records, in order.
+    pub records: Vec<T>,
+    /// How they are written: as the caller decided when sent, from the
+    /// bytes when received.
+    pub encoding: Encoding,
 }
 
 /// A key group's answer to a batch: the output, when it goes to the sink
@@ -243,6 +259,9 @@ pub(crate) struct Answer<T> {
     /// for the caller to carry on ([`KeyedBatch::relay`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub passed: Vec<Passed>,
+    /// How the output is written: as the batch it answers was.
+    #[serde(skip)]
+    pub encoding: Encoding,
 }
 
 impl<T> Default for Answer<T> {
@@ -251,6 +270,7 @@ impl<T> Default for Answer<T> {
             out: Vec::new(),
             needs: Vec::new(),
             passed: Vec::new(),
+            encoding: Encoding::Json,
         }
     }
 }

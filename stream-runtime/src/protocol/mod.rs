@@ -8,6 +8,7 @@
 //! generate do.
 
 mod batch_answer;
+pub(crate) mod codec;
 pub(crate) mod handlers;
 mod messages;
 pub mod overview;
@@ -22,7 +23,7 @@ use restate_sdk::errors::TerminalError;
 
 pub(crate) use batch_answer::{BatchAnswer, BatchFailed};
 pub(crate) use messages::{
-    Advanced, Answer, Entry, KeyedBatch, LogTake, LogTaken, Passed, Take, Taken,
+    Advanced, Answer, Entry, KeyedBatch, LogTake, LogTaken, Passed, SinkBatch, Take, Taken,
 };
 pub use messages::{
     Appended, ControlState, DeadLetter, Dry, FailedStage, Layout, Lease, PushBatch, SinkProgress,
@@ -31,6 +32,7 @@ pub use messages::{
 
 use crate::names::ServiceNames;
 use crate::record::Record;
+use codec::Encoding;
 
 /// Why a message could not be encoded or decoded.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,10 @@ pub(crate) enum CodecError {
     /// written as JSON (a map with keys that are not strings, say).
     #[error(transparent)]
     Json(#[from] serde_json::Error),
+    /// The bytes are not the MessagePack the type expects, or the value
+    /// cannot be written as MessagePack.
+    #[error("{0}")]
+    Binary(String),
     /// A body where the handler takes none.
     #[error("expected no body")]
     UnexpectedBody,
@@ -54,6 +60,11 @@ pub(crate) trait Message: Sized + Send + 'static {
     fn decode(bytes: &[u8]) -> Result<Self, CodecError>;
     /// The bytes sent, consuming the value (a handler's output).
     fn into_bytes(self) -> Result<Vec<u8>, CodecError> {
+        self.encode()
+    }
+    /// The bytes as JSON whatever the encoding, for tests to read.
+    #[cfg(test)]
+    fn as_json(&self) -> Result<Vec<u8>, CodecError> {
         self.encode()
     }
 }
@@ -152,24 +163,64 @@ impl<T: Record> Message for Vec<T> {
     }
 }
 
-/// A key group's batch.
-impl<T: Record> Message for KeyedBatch<T> {
+/// A sink's batch, in the encoding it was given: as JSON, the sequence of
+/// records alone, as sinks of earlier versions were called.
+impl<T: Record> Message for SinkBatch<T> {
     fn encode(&self) -> Result<Vec<u8>, CodecError> {
-        Ok(serde_json::to_vec(self)?)
+        codec::encode(&self.records, self.encoding)
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
-        Ok(serde_json::from_slice(bytes)?)
+        Ok(Self {
+            records: codec::decode(bytes)?,
+            encoding: Encoding::of(bytes),
+        })
+    }
+
+    #[cfg(test)]
+    fn as_json(&self) -> Result<Vec<u8>, CodecError> {
+        codec::encode(&self.records, Encoding::Json)
     }
 }
 
-impl<T: Record> Message for Answer<T> {
+/// A key group's batch, in the encoding it was given.
+impl<T: Record> Message for KeyedBatch<T> {
     fn encode(&self) -> Result<Vec<u8>, CodecError> {
-        Ok(serde_json::to_vec(self)?)
+        codec::encode(self, self.encoding)
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
-        Ok(serde_json::from_slice(bytes)?)
+        let batch: Self = codec::decode(bytes)?;
+        Ok(Self {
+            encoding: Encoding::of(bytes),
+            ..batch
+        })
+    }
+
+    #[cfg(test)]
+    fn as_json(&self) -> Result<Vec<u8>, CodecError> {
+        codec::encode(self, Encoding::Json)
+    }
+}
+
+/// A key group's answer, in the encoding it was given, or JSON when it
+/// carries records for the next stage (JSON text already).
+impl<T: Record> Message for Answer<T> {
+    fn encode(&self) -> Result<Vec<u8>, CodecError> {
+        let encoding = match self.passed.is_empty() {
+            true => self.encoding,
+            false => Encoding::Json,
+        };
+        codec::encode(self, encoding)
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
+        codec::decode(bytes)
+    }
+
+    #[cfg(test)]
+    fn as_json(&self) -> Result<Vec<u8>, CodecError> {
+        codec::encode(self, Encoding::Json)
     }
 }
 

@@ -64,6 +64,7 @@ pub(crate) fn chained_letter(level: u32, unsent: Unsent) -> DeadLetter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::codec::Encoding;
     use crate::protocol::{Answer, BatchAnswer, Message};
     use crate::round::fake::FakeCalls;
     use crate::testing::block_on;
@@ -109,6 +110,7 @@ mod tests {
             attempts: 1,
             watermark: None,
             relay: false,
+            encoding: Encoding::Json,
         };
         // Three groups of the stage before made records for two groups.
         let made = vec![

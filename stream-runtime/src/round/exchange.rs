@@ -13,7 +13,8 @@ use std::marker::PhantomData;
 use restate_sdk::errors::TerminalError;
 use serde_json::value::RawValue;
 
-use super::fit::{cut, encoded_len, too_large_reason};
+use super::fit::{cut, too_large_reason};
+use crate::protocol::codec::{encoded_len, Encoding};
 use crate::protocol::handlers::keyed;
 use crate::protocol::{
     Answer, BatchAnswer, BatchFailed, Calls, Encoded, Handler, KeyOf, KeyedBatch, Message,
@@ -90,6 +91,8 @@ pub(crate) struct Exchange<'a, C> {
     /// Whether the groups answer what they make for the next stage, for
     /// the caller to carry there ([`KeyedBatch::relay`]).
     pub relay: bool,
+    /// How records are written ([`crate::PipelineConfig::binary_records`]).
+    pub encoding: Encoding,
 }
 
 /// A record that did not reach its group, with where it came from (a
@@ -154,7 +157,10 @@ impl<C: Calls> Exchange<'_, C> {
         };
         let mut waves: Vec<BTreeMap<u32, Batch<N::Mid>>> = Vec::new();
         for (group, records) in groups {
-            let cut = cut(records, self.budget, |(mid, _)| encoded_len(mid));
+            let encoding = self
+                .encoding
+                .for_records(records.first().map(|(mid, _)| mid));
+            let cut = cut(records, self.budget, |(mid, _)| encoded_len(mid, encoding));
             for ((_, origin), bytes) in cut.too_large {
                 let reason = too_large_reason(bytes, self.budget);
                 delivered.unsent.push(Unsent::TooLarge { origin, reason });
@@ -171,6 +177,7 @@ impl<C: Calls> Exchange<'_, C> {
                         // one of several calls that fell back to calling the
                         // next stage itself would overtake those relayed.
                         relay: self.relay && single,
+                        encoding,
                     },
                     origins,
                 };
@@ -328,6 +335,7 @@ mod tests {
             attempts: 2,
             watermark: Some(4_999),
             relay: false,
+            encoding: Encoding::Json,
         };
         block_on(exchange.deliver(&Typed::<D::First>::new(), groups))
     }
@@ -355,6 +363,7 @@ mod tests {
             attempts: 2,
             watermark: None,
             relay: true,
+            encoding: Encoding::Json,
         };
         let mut groups = two_groups();
         groups.insert(2, vec![("short".to_owned(), 99)]);

@@ -65,7 +65,7 @@ impl Calls for FakeCalls {
         impl Future<Output = Result<H::Output, TerminalError>> + Send + use<'s, H>,
         EncodeError,
     > {
-        let body = encode_input::<H>(input)?;
+        let body = readable::<H>(encode_input::<H>(input)?);
         let address = self.address::<H>(&key);
         self.record(format!("call {address} {}", String::from_utf8_lossy(&body)));
         let answer = (self.answer)(&address, &body);
@@ -75,7 +75,7 @@ impl Calls for FakeCalls {
     }
 
     fn send<H: Handler>(&self, key: KeyOf<H>, input: &H::Input) -> Result<(), EncodeError> {
-        let body = encode_input::<H>(input)?;
+        let body = readable::<H>(encode_input::<H>(input)?);
         let address = self.address::<H>(&key);
         self.record(format!("send {address} {}", String::from_utf8_lossy(&body)));
         Ok(())
@@ -87,7 +87,7 @@ impl Calls for FakeCalls {
         input: &H::Input,
         delay: std::time::Duration,
     ) -> Result<(), EncodeError> {
-        let body = encode_input::<H>(input)?;
+        let body = readable::<H>(encode_input::<H>(input)?);
         let address = self.address::<H>(&key);
         let body = String::from_utf8_lossy(&body);
         self.record(format!(
@@ -95,5 +95,15 @@ impl Calls for FakeCalls {
             delay.as_millis()
         ));
         Ok(())
+    }
+}
+
+/// A body as JSON, for the log and the answers to read: one sent binary is
+/// decoded as the handler would and written again as JSON (a body that
+/// does not decode is kept as it is, for the test to see).
+fn readable<H: Handler>(body: Vec<u8>) -> Vec<u8> {
+    match H::Input::decode(&body).and_then(|input| input.as_json()) {
+        Ok(json) => json,
+        Err(_) => body,
     }
 }

@@ -7,10 +7,6 @@
 //! retries the call forever; without this, a batch of large records would
 //! stall its tokens with nothing in `status` to say why.
 
-use std::io;
-
-use serde::Serialize;
-
 /// Bytes a call spends besides its records: the brackets, the batch's
 /// other fields, and the comma after each record.
 const ENVELOPE: usize = 64;
@@ -55,37 +51,12 @@ pub(crate) fn cut<I>(items: Vec<I>, budget: usize, size: impl Fn(&I) -> usize) -
     cut
 }
 
-/// The size of `record` as JSON, as calls carry it, counted without
-/// keeping the bytes. A record that cannot be encoded counts 0: its call
-/// then fails to encode and says so.
-pub(crate) fn encoded_len<T: Serialize>(record: &T) -> usize {
-    let mut counter = Counter(0);
-    match serde_json::to_writer(&mut counter, record) {
-        Ok(()) => counter.0,
-        Err(_) => 0,
-    }
-}
-
 /// Why a record was set apart, for its dead letter.
 pub(crate) fn too_large_reason(bytes: usize, budget: usize) -> String {
     format!(
-        "the record is {bytes} bytes as JSON, more than the {budget} bytes one call may carry \
+        "the record is {bytes} bytes encoded, more than the {budget} bytes one call may carry \
          (raise `max_call_bytes`, within restate-server's message limit)"
     )
-}
-
-/// An `io::Write` that only counts.
-struct Counter(usize);
-
-impl io::Write for Counter {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0 += bytes.len();
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -125,13 +96,5 @@ mod tests {
     fn no_records_make_no_calls() {
         let cut = cut(Vec::<usize>::new(), 200, |n| *n);
         assert!(cut.calls.is_empty() && cut.too_large.is_empty());
-    }
-
-    #[test]
-    fn the_counted_size_is_the_encoded_size() {
-        let record = ("word", 3u64, vec![1.5f64]);
-        let bytes = serde_json::to_vec(&record).map_or(0, |b| b.len());
-        assert_eq!(encoded_len(&record), bytes);
-        assert!(bytes > 0);
     }
 }

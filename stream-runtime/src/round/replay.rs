@@ -19,8 +19,11 @@ use super::write::{write_once_to, Unwritten};
 use super::{send, Round};
 use crate::config::PipelineConfig;
 use crate::group::key_group;
+use crate::protocol::codec::Encoding;
 use crate::protocol::handlers::{clock, sink, ControlKey, SinkService};
-use crate::protocol::{BatchAnswer, Calls, DeadLetter, Entry, FailedStage, Handler, Lease, Token};
+use crate::protocol::{
+    BatchAnswer, Calls, DeadLetter, Entry, FailedStage, Handler, Lease, SinkBatch, Token,
+};
 use crate::record::Record;
 use crate::source::Source;
 use crate::stages::{AtLevel, Dataflow, Level};
@@ -275,11 +278,16 @@ impl<'a, S: Calls> AtLevel for Deliver<'a, S> {
 async fn to_sink<C, H, T>(calls: &C, partitions: BTreeMap<u32, Vec<T>>) -> Result<(), Failed>
 where
     C: Calls,
-    H: Handler<Service = SinkService, Input = Vec<T>, Output = BatchAnswer<()>>,
+    H: Handler<Service = SinkService, Input = SinkBatch<T>, Output = BatchAnswer<()>>,
     T: Record,
 {
     let mut failed = None;
     for (partition, records) in partitions {
+        // A letter written again goes as JSON: one record, seldom.
+        let records = SinkBatch {
+            records,
+            encoding: Encoding::Json,
+        };
         write_once_to::<C, H, T>(calls, partition, records, |unwritten| {
             failed.get_or_insert(match unwritten {
                 Unwritten::Batch(error) => (error, None),
@@ -317,6 +325,7 @@ fn exchange<'c, S>(calls: &'c S, config: &PipelineConfig) -> Exchange<'c, S> {
         attempts: config.max_attempts,
         watermark: None,
         relay: false,
+        encoding: Encoding::from_setting(config.binary_records),
     }
 }
 

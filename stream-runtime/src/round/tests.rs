@@ -942,6 +942,7 @@ fn a_token_carries_what_each_stage_passed_to_the_next_once_per_group() {
             passed(2, 0, &[12]),
             passed(7, 1, &[13]),
         ],
+        encoding: crate::protocol::codec::Encoding::Json,
     };
     let answer = block_on(round.relay(answer, Some(5)));
     assert_eq!(

@@ -1,11 +1,12 @@
 //! Writing a round's output to the token's sink partition.
 
-use super::fit::{cut, encoded_len, too_large_reason};
+use super::fit::{cut, too_large_reason};
 use super::Round;
+use crate::protocol::codec::{encoded_len, Encoding};
 use crate::protocol::handlers::{sink, SinkService};
 use crate::protocol::BatchAnswer;
 use crate::protocol::Handler;
-use crate::protocol::{Calls, FailedStage, Token};
+use crate::protocol::{Calls, FailedStage, SinkBatch, Token};
 use crate::stages::Dataflow;
 
 impl<D: Dataflow, C: Calls> Round<'_, D, C> {
@@ -17,13 +18,19 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     /// record too large for a call alone goes to the dead-letter output.
     pub(super) async fn write(&self, token: Token, output: Vec<D::Out>) {
         let budget = self.flow.config().max_call_bytes;
+        let setting = self.encoding();
         for (partition, output) in self.flow.by_sink_partition(token.id, output) {
-            let cut = cut(output, budget, encoded_len);
+            let encoding = setting.for_records(output.first());
+            let cut = cut(output, budget, |r| encoded_len(r, encoding));
             for (_, bytes) in cut.too_large {
                 let reason = too_large_reason(bytes, budget);
                 self.dead_letter(self.lease.from, 1, FailedStage::Sink, reason, None);
             }
             for call in cut.calls {
+                let call = SinkBatch {
+                    records: call,
+                    encoding,
+                };
                 self.write_call::<sink::Write<D::Out>, _>(partition, call, FailedStage::Sink)
                     .await;
             }
@@ -36,13 +43,19 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     pub(super) async fn write_side(&self, token: Token, side: Vec<D::Side>) {
         let budget = self.flow.config().max_call_bytes;
         let after = self.flow.sink_partitions();
+        let setting = self.encoding();
         for (partition, side) in self.flow.by_side_partition(token.id, side) {
-            let cut = cut(side, budget, encoded_len);
+            let encoding = setting.for_records(side.first());
+            let cut = cut(side, budget, |r| encoded_len(r, encoding));
             for (_, bytes) in cut.too_large {
                 let reason = too_large_reason(bytes, budget);
                 self.dead_letter(self.lease.from, 1, FailedStage::BranchSink, reason, None);
             }
             for call in cut.calls {
+                let call = SinkBatch {
+                    records: call,
+                    encoding,
+                };
                 self.write_call::<sink::WriteSide<D::Side>, _>(
                     after + partition,
                     call,
@@ -56,9 +69,9 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
     /// Writes one call's records (see [`write_once`]); what is not
     /// written goes to the dead-letter output with the range it came from,
     /// as the `stage` (the sink, or a branch's) failed.
-    async fn write_call<H, T>(&self, partition: u32, output: Vec<T>, stage: FailedStage)
+    async fn write_call<H, T>(&self, partition: u32, output: SinkBatch<T>, stage: FailedStage)
     where
-        H: Handler<Service = SinkService, Input = Vec<T>, Output = BatchAnswer<()>>,
+        H: Handler<Service = SinkService, Input = SinkBatch<T>, Output = BatchAnswer<()>>,
         T: crate::record::Record,
     {
         let (from, count) = (self.lease.from, self.lease.count);
@@ -69,6 +82,11 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
             }
         })
         .await;
+    }
+
+    /// How records go to the sink ([`crate::PipelineConfig::binary_records`]).
+    fn encoding(&self) -> Encoding {
+        Encoding::from_setting(self.flow.config().binary_records)
     }
 }
 
@@ -88,7 +106,7 @@ pub(crate) enum Unwritten {
 pub(crate) async fn write_once<C: Calls, T: crate::record::Record>(
     calls: &C,
     partition: u32,
-    records: Vec<T>,
+    records: SinkBatch<T>,
     unwritten: impl FnMut(Unwritten),
 ) {
     write_once_to::<C, sink::Write<T>, T>(calls, partition, records, unwritten).await
@@ -99,15 +117,15 @@ pub(crate) async fn write_once<C: Calls, T: crate::record::Record>(
 pub(crate) async fn write_once_to<C, H, T>(
     calls: &C,
     partition: u32,
-    mut records: Vec<T>,
+    mut batch: SinkBatch<T>,
     mut unwritten: impl FnMut(Unwritten),
 ) where
     C: Calls,
-    H: Handler<Service = SinkService, Input = Vec<T>, Output = BatchAnswer<()>>,
+    H: Handler<Service = SinkService, Input = SinkBatch<T>, Output = BatchAnswer<()>>,
     T: crate::record::Record,
 {
     loop {
-        let error = match calls.call::<H>(partition, &records) {
+        let error = match calls.call::<H>(partition, &batch) {
             Ok(call) => match BatchAnswer::settle(call.await) {
                 Ok(()) => return,
                 Err(error) => error,
@@ -118,6 +136,7 @@ pub(crate) async fn write_once_to<C, H, T>(
                 return;
             }
         };
+        let records = &mut batch.records;
         let Some(failure) = error.record(records.len()) else {
             unwritten(Unwritten::Batch(error.message().to_owned()));
             return;
@@ -127,7 +146,7 @@ pub(crate) async fn write_once_to<C, H, T>(
         let record = match error.wrote_before() {
             true => {
                 let mut rest = records.split_off(failure.index);
-                records = rest.split_off(1);
+                *records = rest.split_off(1);
                 rest.pop()
             }
             false => Some(records.remove(failure.index)),

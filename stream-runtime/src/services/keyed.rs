@@ -15,6 +15,7 @@ use super::serve::{index_key, Serves};
 use super::{PipelineService, ServiceHandlers};
 use crate::group_call::{GroupCall, Output, Woken};
 use crate::keyed::{GroupState, TimeDomain, Timers, TIMERS};
+use crate::protocol::codec::Encoding;
 use crate::protocol::handlers::{clock, control, keyed, ControlKey, KeyedService};
 use crate::protocol::{Advanced, Answer, BatchAnswer, Calls, Encoded, KeyedBatch};
 use crate::stages::{Downstream, GroupOutput, Level};
@@ -48,13 +49,15 @@ impl<'a, L: Level> Serves<'a, keyed::Process<L>> for PipelineService<KeyedServic
             watermark,
             records,
             relay,
+            encoding,
         } = batch;
         let woken = match (self.level, relay) {
             (_, true) => Woken::Relay,
             (0, false) => Woken::Batch,
             _ => Woken::Upstream,
         };
-        self.call(&ctx, &calls, records, watermark, woken).await
+        self.call(&ctx, &calls, records, watermark, woken, encoding)
+            .await
     }
 }
 
@@ -67,7 +70,16 @@ impl<'a, L: Level> Serves<'a, keyed::Advance> for PipelineService<KeyedService, 
         calls: RestateCalls<'a>,
         watermark: Millis,
     ) -> HandlerResult<Vec<Need>> {
-        let answer = (self.call(&ctx, &calls, Vec::new(), Some(watermark), Woken::Clock)).await?;
+        let woken = Woken::Clock;
+        let answer = self.call(
+            &ctx,
+            &calls,
+            Vec::new(),
+            Some(watermark),
+            woken,
+            Encoding::Json,
+        );
+        let answer = answer.await?;
         let answer = fired(answer)?.open().map_err(undecodable)?;
         Ok(answer.needs)
     }
@@ -82,7 +94,16 @@ impl<'a, L: Level> Serves<'a, keyed::Fire> for PipelineService<KeyedService, L> 
         calls: RestateCalls<'a>,
         watermark: Millis,
     ) -> HandlerResult<Advanced> {
-        let answer = (self.call(&ctx, &calls, Vec::new(), Some(watermark), Woken::Fire)).await?;
+        let woken = Woken::Fire;
+        let answer = self.call(
+            &ctx,
+            &calls,
+            Vec::new(),
+            Some(watermark),
+            woken,
+            Encoding::Json,
+        );
+        let answer = answer.await?;
         let answer = fired(answer)?.open().map_err(undecodable)?;
         Ok(Advanced {
             needs: answer.needs,
@@ -99,7 +120,8 @@ impl<'a, L: Level> Serves<'a, keyed::Wake> for PipelineService<KeyedService, L> 
         calls: RestateCalls<'a>,
         at: Millis,
     ) -> HandlerResult<()> {
-        let answer = self.call(&ctx, &calls, Vec::new(), None, Woken::Delay(at));
+        let woken = Woken::Delay(at);
+        let answer = self.call(&ctx, &calls, Vec::new(), None, woken, Encoding::Json);
         fired(answer.await?)?;
         Ok(())
     }
@@ -162,6 +184,7 @@ impl<L: Level> PipelineService<KeyedService, L> {
         records: Vec<L::Mid>,
         watermark: Option<Millis>,
         woken: Woken,
+        encoding: Encoding,
     ) -> HandlerResult<BatchAnswer<Encoded<Answer<L::Final>>>> {
         // Any group number is accepted, not only those below this endpoint's
         // count: a round that began under another layout may still address
@@ -234,7 +257,10 @@ impl<L: Level> PipelineService<KeyedService, L> {
         output.drop_failed(dropped, failed)?;
         let mut answer = Answer::default();
         match (flow.down().next(), flow.down().to_sink(out)) {
-            (_, Ok(out)) if woken == Woken::Batch => answer.out = out,
+            (_, Ok(out)) if woken == Woken::Batch => {
+                answer.encoding = encoding.for_records(out.first());
+                answer.out = out;
+            }
             (_, Ok(out)) => output.write_fired(flow.down(), out).await?,
             (Some(next), Err(out)) => {
                 let groups = output.route(&**next, out)?;

@@ -11,7 +11,7 @@ use super::serve::{index_key, Serves};
 use super::{PipelineService, ServiceHandlers};
 use crate::guard::{guarded_future, RecordFailed};
 use crate::protocol::handlers::{sink, SinkService};
-use crate::protocol::{BatchAnswer, SinkProgress};
+use crate::protocol::{BatchAnswer, SinkBatch, SinkProgress};
 use crate::sink::{Rejected, SinkCall};
 use crate::stages::Dataflow;
 
@@ -44,12 +44,12 @@ impl<'a, D: Dataflow> Serves<'a, sink::Write<D::Out>> for PipelineService<SinkSe
         &'a self,
         ctx: ObjectContext<'a>,
         _calls: RestateCalls<'a>,
-        records: Vec<D::Out>,
+        batch: SinkBatch<D::Out>,
     ) -> HandlerResult<BatchAnswer<()>> {
         let flow = &*self.flow;
         let partition = index_key(ctx.key(), "sink partition", flow.sink_partitions())?;
         let write = move |committed, call| flow.write(partition, committed, call);
-        write_once(&ctx, flow, &records, false, write).await
+        write_once(&ctx, flow, &batch.records, false, write).await
     }
 }
 
@@ -60,7 +60,7 @@ impl<'a, D: Dataflow> Serves<'a, sink::WriteSide<D::Side>> for PipelineService<S
         &'a self,
         ctx: ObjectContext<'a>,
         _calls: RestateCalls<'a>,
-        records: Vec<D::Side>,
+        batch: SinkBatch<D::Side>,
     ) -> HandlerResult<BatchAnswer<()>> {
         let flow = &*self.flow;
         let after = flow.sink_partitions();
@@ -71,7 +71,7 @@ impl<'a, D: Dataflow> Serves<'a, sink::WriteSide<D::Side>> for PipelineService<S
             return Err(TerminalError::new(error).into());
         };
         let write = move |committed, call| flow.write_side(partition, committed, call);
-        write_once(&ctx, flow, &records, true, write).await
+        write_once(&ctx, flow, &batch.records, true, write).await
     }
 }
 

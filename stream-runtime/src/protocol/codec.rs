@@ -1,0 +1,317 @@
+//! How records cross between a token and its key groups, and between
+//! keyed stages: JSON, or MessagePack behind a two-byte tag that no JSON
+//! text begins with ([`PipelineConfig::binary_records`]).
+//!
+//! MessagePack is written with structs as maps and as a human-readable
+//! format, so it keeps serde's whole data model as JSON does: field names
+//! (so `skip_serializing_if` and `default` line up), `flatten`, untagged
+//! enums, `serde_json::Value`, and the text forms of types such as UUIDs
+//! and times. Decoding reads either encoding, whatever the pipeline
+//! writes, so calls journaled before a switch still replay.
+//!
+//! [`PipelineConfig::binary_records`]: crate::PipelineConfig::binary_records
+
+use std::any::TypeId;
+use std::io;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use super::CodecError;
+use crate::record::Record;
+
+/// Begins a binary body: `0xC1` is never valid UTF-8 and is the one byte
+/// MessagePack leaves unused; then the format's version.
+const TAG: [u8; 2] = [0xC1, 0x01];
+
+/// How a message's records are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    /// JSON text.
+    #[default]
+    Json,
+    /// Tagged MessagePack.
+    Binary,
+}
+
+impl Encoding {
+    /// The encoding a pipeline's setting asks for.
+    pub(crate) fn from_setting(binary: bool) -> Self {
+        match binary {
+            true => Self::Binary,
+            false => Self::Json,
+        }
+    }
+
+    /// The encoding records of `first`'s type go in when `self` is asked
+    /// for: JSON for records that are JSON text already (relayed ones),
+    /// and for a type whose first record does not come back the same from
+    /// MessagePack (one with a field of `serde_json::value::RawValue`,
+    /// which only JSON can carry, say). Decided from the records alone, so
+    /// that a call made again on replay carries the same bytes.
+    pub(crate) fn for_records<T: Record>(self, first: Option<&T>) -> Self {
+        if self == Self::Json || TypeId::of::<T>() == TypeId::of::<Box<RawValue>>() {
+            return Self::Json;
+        }
+        match first {
+            Some(first) if !round_trips(first) => Self::Json,
+            _ => Self::Binary,
+        }
+    }
+
+    /// The encoding `bytes` are in.
+    pub(crate) fn of(bytes: &[u8]) -> Self {
+        match bytes.starts_with(&TAG) {
+            true => Self::Binary,
+            false => Self::Json,
+        }
+    }
+}
+
+/// `value` in `encoding`.
+pub(crate) fn encode<T: Serialize>(value: &T, encoding: Encoding) -> Result<Vec<u8>, CodecError> {
+    match encoding {
+        Encoding::Json => Ok(serde_json::to_vec(value)?),
+        Encoding::Binary => {
+            let mut bytes = TAG.to_vec();
+            write_binary(&mut bytes, value)?;
+            Ok(bytes)
+        }
+    }
+}
+
+/// A value in either encoding, as its first bytes say.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    match bytes.strip_prefix(&TAG) {
+        None => Ok(serde_json::from_slice(bytes)?),
+        Some(body) => {
+            let mut deserializer =
+                rmp_serde::Deserializer::from_read_ref(body).with_human_readable();
+            T::deserialize(&mut deserializer).map_err(|e| CodecError::Binary(e.to_string()))
+        }
+    }
+}
+
+/// The size of `record` in `encoding`, as calls carry it, counted without
+/// keeping the bytes. A record that cannot be encoded counts 0: its call
+/// then fails to encode and says so.
+pub(crate) fn encoded_len<T: Serialize>(record: &T, encoding: Encoding) -> usize {
+    let mut counter = Counter(0);
+    let written = match encoding {
+        Encoding::Json => serde_json::to_writer(&mut counter, record).is_ok(),
+        Encoding::Binary => write_binary(&mut counter, record).is_ok(),
+    };
+    match written {
+        true => counter.0,
+        false => 0,
+    }
+}
+
+/// Writes `value` as MessagePack, structs as maps, human-readable.
+fn write_binary<T: Serialize, W: io::Write>(into: W, value: &T) -> Result<(), CodecError> {
+    let mut serializer = rmp_serde::Serializer::new(into)
+        .with_struct_map()
+        .with_human_readable();
+    value
+        .serialize(&mut serializer)
+        .map_err(|e| CodecError::Binary(e.to_string()))
+}
+
+/// Whether `record` comes back from MessagePack as the same JSON value.
+fn round_trips<T: Record>(record: &T) -> bool {
+    let back = encode(record, Encoding::Binary).and_then(|bytes| decode::<T>(&bytes));
+    match back {
+        Ok(back) => serde_json::to_value(record).ok() == serde_json::to_value(&back).ok(),
+        Err(_) => false,
+    }
+}
+
+/// An `io::Write` that only counts.
+struct Counter(usize);
+
+impl io::Write for Counter {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde::Deserialize;
+
+    use super::*;
+    use crate::protocol::{Answer, KeyedBatch, Message, Passed};
+
+    /// What users' records use of serde: renames, skipped fields,
+    /// flattening, untagged and tagged enums, free-form JSON, maps.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Reading {
+        #[serde(rename = "sensorId")]
+        sensor: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        #[serde(flatten)]
+        at: Place,
+        value: Value,
+        kind: Kind,
+        extra: serde_json::Value,
+        tags: BTreeMap<String, u64>,
+        big: u64,
+        ratio: f64,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Place {
+        site: String,
+        floor: i32,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Value {
+        Number(f64),
+        Text(String),
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    enum Kind {
+        Plain,
+        Scaled { by: u32 },
+    }
+
+    fn reading(n: u32) -> Reading {
+        Reading {
+            sensor: format!("s-{n}"),
+            note: n.is_multiple_of(2).then(|| "even".to_owned()),
+            at: Place {
+                site: "north".to_owned(),
+                floor: -1,
+            },
+            value: match n % 2 {
+                0 => Value::Number(f64::from(n) / 4.0),
+                _ => Value::Text("high".to_owned()),
+            },
+            kind: match n % 2 {
+                0 => Kind::Plain,
+                _ => Kind::Scaled { by: n },
+            },
+            extra: serde_json::json!({"a": [1, "two", null], "b": {"c": true}}),
+            tags: BTreeMap::from([("x".to_owned(), 1), ("y".to_owned(), u64::MAX)]),
+            big: u64::MAX,
+            ratio: 0.1 + 0.2,
+        }
+    }
+
+    fn batch(records: Vec<Reading>, encoding: Encoding) -> KeyedBatch<Reading> {
+        KeyedBatch {
+            watermark: Some(7),
+            records,
+            relay: false,
+            encoding,
+        }
+    }
+
+    #[test]
+    fn a_binary_batch_keeps_serdes_whole_data_model() -> Result<(), CodecError> {
+        let records: Vec<Reading> = (0..4).map(reading).collect();
+        let encoding = Encoding::Binary.for_records(records.first());
+        assert_eq!(encoding, Encoding::Binary);
+        let bytes = batch(records.clone(), encoding).encode()?;
+        assert!(bytes.starts_with(&TAG));
+        let back = KeyedBatch::<Reading>::decode(&bytes)?;
+        assert_eq!(back, batch(records, Encoding::Binary));
+        Ok(())
+    }
+
+    #[test]
+    fn a_binary_batch_is_smaller_than_json() -> Result<(), CodecError> {
+        let records: Vec<Reading> = (0..100).map(reading).collect();
+        let json = batch(records.clone(), Encoding::Json).encode()?;
+        let binary = batch(records, Encoding::Binary).encode()?;
+        assert!(
+            binary.len() * 10 < json.len() * 9,
+            "{} bytes binary, {} as JSON",
+            binary.len(),
+            json.len()
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn json_bodies_are_read_whatever_the_setting() -> Result<(), CodecError> {
+        let json = br#"{"watermark":7,"records":[[1,"a"]]}"#;
+        let back = KeyedBatch::<(u32, String)>::decode(json)?;
+        assert_eq!(back.records, vec![(1, "a".to_owned())]);
+        assert_eq!(back.encoding, Encoding::Json);
+        Ok(())
+    }
+
+    #[test]
+    fn the_counted_size_is_the_size_sent() {
+        let record = reading(3);
+        for encoding in [Encoding::Json, Encoding::Binary] {
+            let sent = encode(&record, encoding).map_or(0, |b| b.len());
+            let tag = if encoding == Encoding::Binary { 2 } else { 0 };
+            assert_eq!(encoded_len(&record, encoding) + tag, sent, "{encoding:?}");
+        }
+    }
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Raw {
+        id: u32,
+        body: Box<RawValue>,
+    }
+
+    #[test]
+    fn records_only_json_can_carry_go_as_json() -> Result<(), CodecError> {
+        let raw = serde_json::value::to_raw_value(&[1, 2])?;
+        assert_eq!(Encoding::Binary.for_records(Some(&raw)), Encoding::Json);
+        let record = Raw { id: 1, body: raw };
+        assert_eq!(Encoding::Binary.for_records(Some(&record)), Encoding::Json);
+        assert_eq!(
+            Encoding::Json.for_records(Some(&reading(1))),
+            Encoding::Json
+        );
+        assert_eq!(Encoding::Binary.for_records::<Raw>(None), Encoding::Binary);
+        Ok(())
+    }
+
+    #[test]
+    fn an_answer_is_binary_unless_it_carries_records_for_the_next_stage() -> Result<(), CodecError>
+    {
+        let mut answer = Answer {
+            out: vec![reading(2)],
+            encoding: Encoding::Binary,
+            ..Answer::default()
+        };
+        let bytes = answer.encode()?;
+        assert!(bytes.starts_with(&TAG));
+        assert_eq!(Answer::<Reading>::decode(&bytes)?.out, answer.out);
+        answer.passed.push(Passed {
+            group: 1,
+            from: 0,
+            records: vec![serde_json::value::to_raw_value(&3)?],
+        });
+        let bytes = answer.encode()?;
+        assert!(bytes.starts_with(b"{"));
+        let back = Answer::<Reading>::decode(&bytes)?;
+        assert_eq!(back.passed.len(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn bytes_that_are_neither_say_so() {
+        let error = KeyedBatch::<u32>::decode(&[0xC1, 0x01, 0xFF]).map(|_| ());
+        assert!(matches!(error, Err(CodecError::Binary(_))), "{error:?}");
+        let error = KeyedBatch::<u32>::decode(b"\x00").map(|_| ());
+        assert!(matches!(error, Err(CodecError::Json(_))), "{error:?}");
+    }
+}

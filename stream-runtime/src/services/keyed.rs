@@ -70,17 +70,7 @@ impl<'a, L: Level> Serves<'a, keyed::Advance> for PipelineService<KeyedService, 
         calls: RestateCalls<'a>,
         watermark: Millis,
     ) -> HandlerResult<Vec<Need>> {
-        let woken = Woken::Clock;
-        let answer = self.call(
-            &ctx,
-            &calls,
-            Vec::new(),
-            Some(watermark),
-            woken,
-            Encoding::Json,
-        );
-        let answer = answer.await?;
-        let answer = fired(answer)?.open().map_err(undecodable)?;
+        let answer = self.woken(&ctx, &calls, watermark, Woken::Clock).await?;
         Ok(answer.needs)
     }
 }
@@ -94,17 +84,7 @@ impl<'a, L: Level> Serves<'a, keyed::Fire> for PipelineService<KeyedService, L> 
         calls: RestateCalls<'a>,
         watermark: Millis,
     ) -> HandlerResult<Advanced> {
-        let woken = Woken::Fire;
-        let answer = self.call(
-            &ctx,
-            &calls,
-            Vec::new(),
-            Some(watermark),
-            woken,
-            Encoding::Json,
-        );
-        let answer = answer.await?;
-        let answer = fired(answer)?.open().map_err(undecodable)?;
+        let answer = self.woken(&ctx, &calls, watermark, Woken::Fire).await?;
         Ok(Advanced {
             needs: answer.needs,
             passed: answer.passed,
@@ -177,6 +157,26 @@ impl<L: Level> PipelineService<KeyedService, L> {
     /// `status` sees no timer left, every result is in the sink (a token
     /// carrying relayed records has not parked yet, and a clock carrying
     /// fired ones has not stored the end of time).
+    /// A call of the clock's at `watermark`: fires what is due and
+    /// answers what the clock is to take (nothing to write: no records).
+    async fn woken(
+        &self,
+        ctx: &ObjectContext<'_>,
+        calls: &RestateCalls<'_>,
+        watermark: Millis,
+        woken: Woken,
+    ) -> HandlerResult<Answer<L::Final>> {
+        let answer = self.call(
+            ctx,
+            calls,
+            Vec::new(),
+            Some(watermark),
+            woken,
+            Encoding::Json,
+        );
+        Ok(fired(answer.await?)?.open().map_err(undecodable)?)
+    }
+
     async fn call(
         &self,
         ctx: &ObjectContext<'_>,

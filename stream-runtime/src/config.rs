@@ -61,13 +61,13 @@ pub struct PipelineConfig {
     /// without the read cache it does nothing.
     pub state_deltas: bool,
     /// Whether records cross between stages (a token and its key groups,
-    /// one keyed stage and the next) as MessagePack instead of JSON: fewer
-    /// bytes for the server to journal, and less to encode and decode. On
-    /// by default (the guide's performance chapter has what it gains).
-    /// What reaches sinks, dead letters, state and Restate's ingress stays
-    /// JSON, and records of a type that only JSON can carry (one with a
-    /// `serde_json::value::RawValue` field) go as JSON whatever this says.
-    /// Calls are then unreadable as text in Restate's UI: turn it off to
+    /// one keyed stage and the next, the last and the sink's handler) as
+    /// MessagePack instead of JSON: fewer bytes for the server to journal.
+    /// On by default (the guide's performance chapter has what it gains).
+    /// State, timers, dead letters, what sinks write out and Restate's
+    /// ingress stay JSON, and so does a call whose records hold a
+    /// `serde_json::value::RawValue`, which only JSON can carry. Those
+    /// calls are then unreadable as text in Restate's UI: turn it off to
     /// read them there. Either way, records written the other way are read.
     pub binary_records: bool,
 }

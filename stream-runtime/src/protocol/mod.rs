@@ -43,7 +43,7 @@ pub(crate) enum CodecError {
     Json(#[from] serde_json::Error),
     /// The bytes are not the MessagePack the type expects, or the value
     /// cannot be written as MessagePack.
-    #[error("{0}")]
+    #[error("MessagePack: {0}")]
     Binary(String),
     /// A body where the handler takes none.
     #[error("expected no body")]

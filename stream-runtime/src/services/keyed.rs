@@ -145,18 +145,6 @@ impl<L: Level> PipelineService<KeyedService, L> {
         self.flow.down().next().is_some()
     }
 
-    /// One call: load the timers and the entries the call needs, fire and
-    /// apply (`GroupCall`), pass the output on, then store what changed and
-    /// ask for the next wake-ups. A token's batch, at the first stage of a
-    /// line, answers its output for the token to write, and one in a chain
-    /// (`relay`) what it made for the next stage, for the token to carry,
-    /// and so does the clock's wake-up of a stage that fires each window
-    /// once on event time, for the clock to carry ([`Woken::answers_passed`]);
-    /// any other call writes it to the sink itself, or passes it to the
-    /// next stage's groups, before its state and timers are stored: once
-    /// `status` sees no timer left, every result is in the sink (a token
-    /// carrying relayed records has not parked yet, and a clock carrying
-    /// fired ones has not stored the end of time).
     /// A call of the clock's at `watermark`: fires what is due and
     /// answers what the clock is to take (nothing to write: no records).
     async fn woken(
@@ -177,6 +165,18 @@ impl<L: Level> PipelineService<KeyedService, L> {
         Ok(fired(answer.await?)?.open().map_err(undecodable)?)
     }
 
+    /// One call: load the timers and the entries the call needs, fire and
+    /// apply (`GroupCall`), pass the output on, then store what changed and
+    /// ask for the next wake-ups. A token's batch, at the first stage of a
+    /// line, answers its output for the token to write, and one in a chain
+    /// (`relay`) what it made for the next stage, for the token to carry,
+    /// and so does the clock's wake-up of a stage that fires each window
+    /// once on event time, for the clock to carry ([`Woken::answers_passed`]);
+    /// any other call writes it to the sink itself, or passes it to the
+    /// next stage's groups, before its state and timers are stored: once
+    /// `status` sees no timer left, every result is in the sink (a token
+    /// carrying relayed records has not parked yet, and a clock carrying
+    /// fired ones has not stored the end of time).
     async fn call(
         &self,
         ctx: &ObjectContext<'_>,

@@ -103,17 +103,43 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError>
     }
 }
 
-/// The size of `record` in `encoding`, as calls carry it, counted without
-/// keeping the bytes. A record that cannot be encoded counts 0: its call
-/// then fails to encode and says so.
+/// Each record's size as calls carry it, counted without keeping the
+/// bytes, and the encoding it is counted in: `encoding`, or JSON when a
+/// record holds a `RawValue` (seen as its MessagePack is counted), which
+/// [`encode`] would send as JSON. A record that cannot be encoded counts
+/// 0: its call then fails to encode and says so.
+pub(crate) fn sizes<'a, T: Serialize + 'a>(
+    records: impl Iterator<Item = &'a T> + Clone,
+    encoding: Encoding,
+) -> (Encoding, Vec<usize>) {
+    if encoding == Encoding::Binary {
+        let mut sizes = Vec::new();
+        let mut counter = Counter::default();
+        for record in records.clone() {
+            counter.bytes = 0;
+            let written = write_binary(&mut counter, record).is_ok();
+            if counter.raw_value {
+                break;
+            }
+            sizes.push(if written { counter.bytes } else { 0 });
+        }
+        if !counter.raw_value {
+            return (Encoding::Binary, sizes);
+        }
+    }
+    let sizes = records.map(|record| encoded_len(record, Encoding::Json));
+    (Encoding::Json, sizes.collect())
+}
+
+/// The size of `record` in `encoding` (see [`sizes`]).
 pub(crate) fn encoded_len<T: Serialize>(record: &T, encoding: Encoding) -> usize {
-    let mut counter = Counter(0);
+    let mut counter = Counter::default();
     let written = match encoding {
         Encoding::Json => serde_json::to_writer(&mut counter, record).is_ok(),
         Encoding::Binary => write_binary(&mut counter, record).is_ok(),
     };
     match written {
-        true => counter.0,
+        true => counter.bytes,
         false => 0,
     }
 }
@@ -138,12 +164,18 @@ fn round_trips<T: Record>(record: &T) -> bool {
     }
 }
 
-/// An `io::Write` that only counts.
-struct Counter(usize);
+/// An `io::Write` that only counts, and notes serde_json's `RawValue`
+/// name written as one string (rmp writes a string's bytes in one write).
+#[derive(Default)]
+struct Counter {
+    bytes: usize,
+    raw_value: bool,
+}
 
 impl io::Write for Counter {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0 += bytes.len();
+        self.bytes += bytes.len();
+        self.raw_value |= bytes == RAW_VALUE_TOKEN;
         Ok(bytes.len())
     }
 
@@ -325,6 +357,31 @@ mod tests {
             .map(|r| r.body.as_ref().map(|b| b.get().to_owned()))
             .collect();
         assert_eq!(bodies, vec![None, Some("[1,2]".to_owned())]);
+        Ok(())
+    }
+
+    #[test]
+    fn records_are_counted_in_the_encoding_they_go_in() -> Result<(), CodecError> {
+        let readings = [reading(1), reading(2)];
+        let (encoding, counted) = sizes(readings.iter(), Encoding::Binary);
+        assert_eq!(encoding, Encoding::Binary);
+        let binary: Vec<_> = (readings.iter())
+            .map(|r| encode(r, Encoding::Binary).map_or(0, |b| b.len() - TAG.len()))
+            .collect();
+        assert_eq!(counted, binary);
+        let records = [
+            MaybeRaw { id: 1, body: None },
+            MaybeRaw {
+                id: 2,
+                body: Some(serde_json::value::to_raw_value(&[1, 2])?),
+            },
+        ];
+        let (encoding, counted) = sizes(records.iter(), Encoding::Binary);
+        assert_eq!(encoding, Encoding::Json, "a RawValue in the second record");
+        let json: Vec<_> = (records.iter())
+            .map(|r| serde_json::to_vec(r).map_or(0, |b| b.len()))
+            .collect();
+        assert_eq!(counted, json);
         Ok(())
     }
 

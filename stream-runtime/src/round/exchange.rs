@@ -13,8 +13,8 @@ use std::marker::PhantomData;
 use restate_sdk::errors::TerminalError;
 use serde_json::value::RawValue;
 
-use super::fit::{cut, too_large_reason};
-use crate::protocol::codec::{encoded_len, Encoding};
+use super::fit::{cut_records, too_large_reason};
+use crate::protocol::codec::Encoding;
 use crate::protocol::handlers::keyed;
 use crate::protocol::{
     Answer, BatchAnswer, BatchFailed, Calls, Encoded, Handler, KeyOf, KeyedBatch, Message,
@@ -157,10 +157,7 @@ impl<C: Calls> Exchange<'_, C> {
         };
         let mut waves: Vec<BTreeMap<u32, Batch<N::Mid>>> = Vec::new();
         for (group, records) in groups {
-            let encoding = self
-                .encoding
-                .for_records(records.first().map(|(mid, _)| mid));
-            let cut = cut(records, self.budget, |(mid, _)| encoded_len(mid, encoding));
+            let (encoding, cut) = cut_records(records, self.budget, self.encoding, |(mid, _)| mid);
             for ((_, origin), bytes) in cut.too_large {
                 let reason = too_large_reason(bytes, self.budget);
                 delivered.unsent.push(Unsent::TooLarge { origin, reason });

@@ -7,6 +7,9 @@
 //! retries the call forever; without this, a batch of large records would
 //! stall its tokens with nothing in `status` to say why.
 
+use crate::protocol::codec::{self, Encoding};
+use crate::record::Record;
+
 /// Bytes a call spends besides its records: the brackets, the batch's
 /// other fields, and the comma after each record.
 const ENVELOPE: usize = 64;
@@ -24,7 +27,7 @@ pub(crate) struct Cut<I> {
 /// as `size` measures each. An item that does not fit in a call alone is
 /// set apart. Every call holds at least one item, and no items means no
 /// calls.
-pub(crate) fn cut<I>(items: Vec<I>, budget: usize, size: impl Fn(&I) -> usize) -> Cut<I> {
+pub(crate) fn cut<I>(items: Vec<I>, budget: usize, mut size: impl FnMut(&I) -> usize) -> Cut<I> {
     let room = budget.saturating_sub(ENVELOPE);
     let mut cut = Cut {
         calls: Vec::new(),
@@ -49,6 +52,22 @@ pub(crate) fn cut<I>(items: Vec<I>, budget: usize, size: impl Fn(&I) -> usize) -
         cut.calls.push(call);
     }
     cut
+}
+
+/// Cuts `items` into calls as [`cut`] does, each measured in the encoding
+/// its records go in: `wanted` for records of `record`'s type that
+/// MessagePack carries, JSON otherwise (see [`codec::sizes`]).
+pub(crate) fn cut_records<I, T: Record>(
+    items: Vec<I>,
+    budget: usize,
+    wanted: Encoding,
+    record: impl Fn(&I) -> &T,
+) -> (Encoding, Cut<I>) {
+    let wanted = wanted.for_records(items.first().map(&record));
+    let (encoding, sizes) = codec::sizes(items.iter().map(&record), wanted);
+    let mut sizes = sizes.into_iter();
+    let cut = cut(items, budget, |_| sizes.next().unwrap_or(0));
+    (encoding, cut)
 }
 
 /// Why a record was set apart, for its dead letter.

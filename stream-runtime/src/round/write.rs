@@ -1,8 +1,8 @@
 //! Writing a round's output to the token's sink partition.
 
-use super::fit::{cut, too_large_reason};
+use super::fit::{cut_records, too_large_reason};
 use super::Round;
-use crate::protocol::codec::{encoded_len, Encoding};
+use crate::protocol::codec::Encoding;
 use crate::protocol::handlers::{sink, SinkService};
 use crate::protocol::BatchAnswer;
 use crate::protocol::Handler;
@@ -20,8 +20,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         let budget = self.flow.config().max_call_bytes;
         let setting = self.encoding();
         for (partition, output) in self.flow.by_sink_partition(token.id, output) {
-            let encoding = setting.for_records(output.first());
-            let cut = cut(output, budget, |r| encoded_len(r, encoding));
+            let (encoding, cut) = cut_records(output, budget, setting, |r| r);
             for (_, bytes) in cut.too_large {
                 let reason = too_large_reason(bytes, budget);
                 self.dead_letter(self.lease.from, 1, FailedStage::Sink, reason, None);
@@ -45,8 +44,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
         let after = self.flow.sink_partitions();
         let setting = self.encoding();
         for (partition, side) in self.flow.by_side_partition(token.id, side) {
-            let encoding = setting.for_records(side.first());
-            let cut = cut(side, budget, |r| encoded_len(r, encoding));
+            let (encoding, cut) = cut_records(side, budget, setting, |r| r);
             for (_, bytes) in cut.too_large {
                 let reason = too_large_reason(bytes, budget);
                 self.dead_letter(self.lease.from, 1, FailedStage::BranchSink, reason, None);

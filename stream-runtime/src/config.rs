@@ -1,6 +1,7 @@
 //! Per-pipeline settings.
 
 use crate::group::KeyGroups;
+use crate::protocol::codec::Encoding;
 use crate::time::Watermarks;
 
 /// How a pipeline batches and spreads its keys. The builder sets each field
@@ -82,6 +83,15 @@ impl PipelineConfig {
     pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
     /// The default bytes per call: a quarter of the server's default limit.
     pub const DEFAULT_MAX_CALL_BYTES: usize = 8 << 20;
+
+    /// The encoding records between stages are asked to go in
+    /// ([`binary_records`](Self::binary_records)).
+    pub(crate) fn record_encoding(&self) -> Encoding {
+        match self.binary_records {
+            true => Encoding::Binary,
+            false => Encoding::Json,
+        }
+    }
 }
 
 impl Default for PipelineConfig {

@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::config::PipelineConfig;
-use crate::protocol::codec::Encoding;
 use crate::protocol::handlers::{control, ControlKey};
 use crate::protocol::{Calls, DeadLetter, EncodeError, FailedStage, Passed, SinkBatch};
 use crate::round::{write_once, Exchange, Typed, Unwritten};
@@ -227,7 +226,7 @@ impl<C: Calls> Output<'_, C> {
             attempts: self.config.max_attempts,
             watermark,
             relay: false,
-            encoding: Encoding::from_setting(self.config.binary_records),
+            encoding: self.config.record_encoding(),
         };
         let groups = (groups.into_iter())
             .map(|(to, records)| (to, records.into_iter().map(|r| (r, 0)).collect()))
@@ -255,7 +254,7 @@ impl<C: Calls> Output<'_, C> {
             stage: self.level + 1,
             group: self.group,
         };
-        let setting = Encoding::from_setting(self.config.binary_records);
+        let setting = self.config.record_encoding();
         for (partition, out) in by_sink_partition(down, u64::from(self.group), out) {
             let mut letters = Vec::new();
             let len = out.len();

@@ -36,14 +36,6 @@ pub(crate) enum Encoding {
 }
 
 impl Encoding {
-    /// The encoding a pipeline's setting asks for.
-    pub(crate) fn from_setting(binary: bool) -> Self {
-        match binary {
-            true => Self::Binary,
-            false => Self::Json,
-        }
-    }
-
     /// The encoding records of `first`'s type go in when `self` is asked
     /// for: JSON for records that are JSON text already (relayed ones),
     /// and for a type whose first record does not come back the same from

@@ -9,7 +9,6 @@ use super::before_key::GroupBatch;
 use super::carry::{carry, chained_letter};
 use super::exchange::{Exchange, Typed, Unsent};
 use super::{send, Round};
-use crate::protocol::codec::Encoding;
 use crate::protocol::handlers::{control, ControlKey};
 use crate::protocol::{Answer, Calls, FailedStage};
 use crate::stages::{AtLevel, Dataflow, Level};
@@ -89,7 +88,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
             attempts: config.max_attempts,
             watermark,
             relay: self.relays(),
-            encoding: Encoding::from_setting(config.binary_records),
+            encoding: config.record_encoding(),
         }
     }
 

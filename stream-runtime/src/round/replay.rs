@@ -325,7 +325,7 @@ fn exchange<'c, S>(calls: &'c S, config: &PipelineConfig) -> Exchange<'c, S> {
         attempts: config.max_attempts,
         watermark: None,
         relay: false,
-        encoding: Encoding::from_setting(config.binary_records),
+        encoding: config.record_encoding(),
     }
 }
 

@@ -84,7 +84,7 @@ impl<D: Dataflow, C: Calls> Round<'_, D, C> {
 
     /// How records go to the sink ([`crate::PipelineConfig::binary_records`]).
     fn encoding(&self) -> Encoding {
-        Encoding::from_setting(self.flow.config().binary_records)
+        self.flow.config().record_encoding()
     }
 }
 

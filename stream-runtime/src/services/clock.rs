@@ -15,7 +15,6 @@ use restate_sdk::prelude::*;
 use super::calls::RestateCalls;
 use super::serve::Serves;
 use super::{PipelineService, ServiceHandlers};
-use crate::protocol::codec::Encoding;
 use crate::protocol::handlers::{clock, control, keyed, ClockService, ControlKey};
 use crate::protocol::{Advanced, Calls, DeadLetter, FailedStage, Passed};
 use crate::round::{carry, chained_letter, Exchange};
@@ -202,7 +201,7 @@ impl<D: Dataflow> PipelineService<ClockService, D> {
             attempts: config.max_attempts,
             watermark: None,
             relay: false,
-            encoding: Encoding::from_setting(config.binary_records),
+            encoding: config.record_encoding(),
         };
         let delivered = carry::<_, D::Out>(&exchange, level, passed).await;
         for unsent in delivered.unsent {

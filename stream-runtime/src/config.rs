@@ -56,7 +56,7 @@ pub struct PipelineConfig {
     /// performance chapter, "Choosing the settings".
     pub state_read_cache: bool,
     /// Whether a key group's call that reads through the cache writes what
-    /// it changed as one entry, folded into the keys' own entries once 64
+    /// it changed as one entry, folded into the keys' own entries once 256
     /// are pending, instead of one entry per key: over many keys, a few
     /// journaled commands a call instead of one per key. On by default;
     /// without the read cache it does nothing.

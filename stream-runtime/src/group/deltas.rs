@@ -34,7 +34,7 @@ pub(crate) const DELTAS: &str = "dl";
 pub const DELTA_PREFIX: &str = "d:";
 
 /// Deltas a group holds at most before a call folds them.
-pub(crate) const MAX_PENDING: u64 = 64;
+pub(crate) const MAX_PENDING: u64 = 256;
 
 /// A group's pending deltas: `d:<first>` up to `d:<next - 1>`, `bytes`
 /// in all.

@@ -17,13 +17,15 @@ use crate::harness::{bind_again, harness, scratch, serve_on, until_finished, unt
 
 const PIPELINE: &str = "Deltas";
 const KEYS: u64 = 3_000;
-/// Records per key: three full cycles of [`CYCLE`] and a part.
-const PER_KEY: u64 = 35;
+/// Records per key: nine full cycles of [`CYCLE`] and a part, so that
+/// each group takes about 570 calls (a round of 500 records touches every
+/// group), more than twice the deltas it holds before it folds.
+const PER_KEY: u64 = 95;
 const RECORDS: u64 = KEYS * PER_KEY;
 /// A key's count is cleared when it reaches this.
 const CYCLE: u64 = 10;
 /// Deltas a group holds at most (the runtime's `MAX_PENDING`).
-const MAX_PENDING: usize = 64;
+const MAX_PENDING: usize = 256;
 
 static OUT: LazyLock<CollectSink<(u64, u64)>> = LazyLock::new(CollectSink::new);
 

@@ -21,7 +21,7 @@ use crate::windows::run_to_end;
 /// every one.
 const IDS: u64 = 300;
 /// Orders, and as many payments. Batches of 5,000 and the clock's
-/// wake-ups between them make far fewer calls than the 64 deltas a group
+/// wake-ups between them make far fewer calls than the 256 deltas a group
 /// holds before a call folds them, so no call that uses the cache folds.
 const ORDERS: u64 = 6_000;
 
